@@ -1,0 +1,26 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layers (lower never imports higher):
+//   CEpoll        — C shim exposing epoll/eventfd to Swift (Glibc does not export them)
+//   ActorCluster  — generic cluster runtime: wire, transport, actor system. Knows nothing of hotlines.
+//   Hotline       — the hotline domain (cases, routing, KPIs); depends on ActorCluster only.
+//   HotlineCLI    — the `hotline` executable: node, bench, demo subcommands.
+let package = Package(
+    name: "Hotline",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "ActorCluster", targets: ["ActorCluster"]),
+        .library(name: "Hotline", targets: ["Hotline"]),
+        .executable(name: "hotline", targets: ["HotlineCLI"]),
+    ],
+    targets: [
+        .target(name: "CEpoll"),
+        .target(name: "ActorCluster", dependencies: ["CEpoll"]),
+        .target(name: "Hotline", dependencies: ["ActorCluster"]),
+        .executableTarget(name: "HotlineCLI", dependencies: ["ActorCluster", "Hotline"]),
+        .testTarget(name: "ActorClusterTests", dependencies: ["ActorCluster"]),
+        .testTarget(name: "HotlineNodeTests", dependencies: ["ActorCluster", "HotlineCLI"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

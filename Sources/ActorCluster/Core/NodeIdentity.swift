@@ -1,0 +1,53 @@
+/// Where a node listens: a host (IPv4 literal or name) and a TCP port.
+///
+/// Textual form `HOST:PORT`, e.g. `127.0.0.1:7101`. Parsing rejects empty hosts and ports outside 0...65535.
+public struct NodeAddress: Hashable, Sendable, Codable, CustomStringConvertible, Comparable {
+    public var host: String
+    public var port: UInt16
+
+    public init(host: String, port: UInt16) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `HOST:PORT`. Returns nil when the text has no colon, an empty host or a port outside 0...65535.
+    public init?(parsing text: String) {
+        guard let colon = text.lastIndex(of: ":") else { return nil }
+        let host = String(text[..<colon])
+        guard !host.isEmpty, let port = UInt16(text[text.index(after: colon)...]) else { return nil }
+        self.init(host: host, port: port)
+    }
+
+    public var description: String { "\(host):\(port)" }
+
+    public static func < (lhs: NodeAddress, rhs: NodeAddress) -> Bool {
+        (lhs.host, lhs.port) < (rhs.host, rhs.port)
+    }
+}
+
+/// A node's identity: its address plus a random 64-bit `uid` drawn at process start.
+///
+/// A restarted process on the same address has a new `uid`, so it is a *new* node: ids of actors that lived
+/// in the old process do not resolve in the new one (as in Akka's `UniqueAddress` and Erlang's node creation).
+public struct NodeIdentity: Hashable, Sendable, Codable, CustomStringConvertible, Comparable {
+    public var address: NodeAddress
+    public var uid: UInt64
+
+    public init(address: NodeAddress, uid: UInt64) {
+        self.address = address
+        self.uid = uid
+    }
+
+    /// A fresh uid from the system's random source; never 0 (0 is reserved for "unknown").
+    public static func randomUID() -> UInt64 {
+        var generator = SystemRandomNumberGenerator()
+        return UInt64.random(in: 1...UInt64.max, using: &generator)
+    }
+
+    /// `host:port#uid` with the uid in hex, e.g. `127.0.0.1:7101#5f3a09c1e2b4d6f8`.
+    public var description: String { "\(address)#\(String(uid, radix: 16))" }
+
+    public static func < (lhs: NodeIdentity, rhs: NodeIdentity) -> Bool {
+        (lhs.address, lhs.uid) < (rhs.address, rhs.uid)
+    }
+}
