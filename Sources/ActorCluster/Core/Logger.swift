@@ -118,11 +118,12 @@ public struct Logger: Sendable {
 /// Destination of log lines.
 public final class LogSink: Sendable {
     private let fd: Int32?
-    private let lines: Mutex<[String]>?
+    private let capture: Bool
+    private let lines = Mutex<[String]>([])
 
     private init(fd: Int32?, capture: Bool) {
         self.fd = fd
-        self.lines = capture ? Mutex([]) : nil
+        self.capture = capture
     }
 
     /// Writes each line to file descriptor 2.
@@ -133,13 +134,13 @@ public final class LogSink: Sendable {
     public static func capturing() -> LogSink { LogSink(fd: nil, capture: true) }
 
     /// Lines captured so far (only for `capturing()` sinks).
-    public var captured: [String] { lines?.withLock { $0 } ?? [] }
+    public var captured: [String] { lines.withLock { $0 } }
 
     func write(_ line: String) {
         if let fd {
             var bytes = Array(line.utf8)
             _ = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        } else if let lines {
+        } else if capture {
             lines.withLock { $0.append(line) }
         }
     }
