@@ -1,0 +1,118 @@
+/// One TCP connection (dialed or accepted). Confined to the event-loop thread: every field is read and written
+/// only there (hence `@unchecked Sendable`, needed only to be referenced from loop tasks).
+///
+/// Reads: each read goes into a fresh buffer (payload slices handed to the delegate share it, so it is never
+/// written again), except that a buffer is kept while it holds no delivered frame and has room — that is how one
+/// large frame is completed without copying. Only the incomplete tail is copied into the next buffer.
+final class Connection: EventHandler, @unchecked Sendable {
+    enum Role {
+        case dialer(Peer)
+        case acceptor
+    }
+
+    enum Phase {
+        /// Dialer: TCP connect in progress.
+        case connecting
+        /// Waiting for the offer (acceptor) or the accept (dialer).
+        case handshaking
+        case associated(Peer, NodeIdentity)
+        case closed
+    }
+
+    let id: UInt64
+    let socket: SocketHandle
+    let role: Role
+    var phase: Phase
+    var machine: Handshake.Machine
+    /// Remote end for logs: the dialed address, the socket peer until an offer names the node, then the node.
+    var remote: String
+    /// Dial abandoned on purpose (lost the tie-break, or rejected as duplicate): closing it is no dial failure.
+    var abandoned = false
+    /// Handshake bytes (offer) not yet written; only before association.
+    var handshakeOut: [UInt8] = []
+    var handshakeOutOffset = 0
+    /// Connect or handshake timer.
+    var timer: UInt64?
+    var parser: Wire.FrameParser
+
+    // Read buffer: bytes start..<end are unparsed.
+    var buffer: [UInt8] = []
+    var start = 0
+    var end = 0
+    /// A frame from `buffer` went to the delegate (or was consumed): the next read uses a fresh buffer.
+    var delivered = false
+
+    weak var transport: Transport?
+
+    init(id: UInt64, socket: SocketHandle, role: Role, phase: Phase, machine: Handshake.Machine, remote: String,
+         transport: Transport) {
+        self.id = id
+        self.socket = socket
+        self.role = role
+        self.phase = phase
+        self.machine = machine
+        self.remote = remote
+        self.parser = Wire.FrameParser(maxFrameBytes: Handshake.maxHandshakeFrameBytes)
+        self.transport = transport
+    }
+
+    var isClosed: Bool {
+        if case .closed = phase { return true }
+        return false
+    }
+
+    var isDialer: Bool {
+        if case .dialer = role { return true }
+        return false
+    }
+
+    func handleEvents(_ events: UInt32) {
+        transport?.connectionEvent(self, events)
+    }
+
+    /// Makes room for the next read of up to `chunk` bytes (see the type's comment).
+    func prepareBuffer(chunk: Int) {
+        let tail = end - start
+        var frameBytes = 0
+        if tail > 0, case .needMore(let fb?) = parser.parse(buffer[start..<end]) { frameBytes = fb }
+        if !delivered, end < buffer.count, start + frameBytes <= buffer.count { return }
+        let size = max(tail + chunk, frameBytes)
+        let old = buffer
+        let oldStart = start
+        buffer = [UInt8](unsafeUninitializedCapacity: size) { dst, initialized in
+            if tail > 0 {
+                old.withUnsafeBufferPointer { src in
+                    if let s = src.baseAddress, let d = dst.baseAddress {
+                        d.update(from: s + oldStart, count: tail)
+                    }
+                }
+            }
+            initialized = size
+        }
+        start = 0
+        end = tail
+        delivered = false
+    }
+
+    /// Releases the read buffer.
+    func dropBuffer() {
+        buffer = []
+        start = 0
+        end = 0
+    }
+}
+
+/// The listening socket's handler.
+final class Listener: EventHandler, @unchecked Sendable {
+    let socket: SocketHandle
+    weak var transport: Transport?
+
+    init(socket: SocketHandle, transport: Transport) {
+        self.socket = socket
+        self.transport = transport
+    }
+
+    func handleEvents(_ events: UInt32) {
+        transport?.acceptConnections()
+    }
+}

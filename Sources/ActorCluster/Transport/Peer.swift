@@ -1,0 +1,163 @@
+import Synchronization
+
+/// One encoded frame (header + payload) waiting to be written, tagged with the uid it was addressed to
+/// (0 = any node at the address, e.g. frames sent before the uid was known).
+struct OutFrame: Sendable {
+    var bytes: [UInt8]
+    var uid: UInt64
+}
+
+/// FIFO of frames with O(1) amortised pop (head index + occasional compaction).
+struct FrameQueue: Sendable {
+    private var items: [OutFrame] = []
+    private var head = 0
+
+    var isEmpty: Bool { head >= items.count }
+    var count: Int { items.count - head }
+    var first: OutFrame? { head < items.count ? items[head] : nil }
+
+    mutating func append(_ f: OutFrame) { items.append(f) }
+
+    mutating func popFirst() -> OutFrame? {
+        guard head < items.count else { return nil }
+        let f = items[head]
+        items[head].bytes = []
+        head += 1
+        if head == items.count {
+            items.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head >= 64 && head * 2 >= items.count {
+            items.removeFirst(head)
+            head = 0
+        }
+        return f
+    }
+
+    mutating func removeAll() {
+        items.removeAll()
+        head = 0
+    }
+
+    /// Keeps frames for which `keep` is true; returns (bytes removed, uids of removed frames).
+    mutating func filter(_ keep: (OutFrame) -> Bool) -> (bytes: Int, uids: Set<UInt64>) {
+        var kept: [OutFrame] = []
+        var removedBytes = 0
+        var uids: Set<UInt64> = []
+        for i in head..<items.count {
+            if keep(items[i]) {
+                kept.append(items[i])
+            } else {
+                removedBytes += items[i].bytes.count
+                uids.insert(items[i].uid)
+            }
+        }
+        items = kept
+        head = 0
+        return (removedBytes, uids)
+    }
+}
+
+/// Where a peer address stands.
+enum PeerPhase: Sendable {
+    /// Nothing in progress; the next `send` dials.
+    case idle
+    /// Our dial is in progress; `connID` is nil until the loop created the socket.
+    case dialing(connID: UInt64?)
+    /// Our dial was rejected as `duplicate`: the peer keeps its own connection to us; wait for it.
+    case awaitingInbound
+    /// Handshake complete on connection `connID`.
+    case associated(NodeIdentity, connID: UInt64)
+    /// A dial failed or the association was lost; `send` fails fast until `untilNs` (monotonic).
+    case backingOff(untilNs: UInt64, reason: String)
+}
+
+/// Per-address association state shared by sending threads and the event loop (guarded by `Peer.state`).
+///
+/// Outbound bytes live here, not on a connection: frames queued before the handshake completes survive the
+/// simultaneous-connect tie-break, whichever connection wins.
+struct PeerState: Sendable {
+    var phase: PeerPhase = .idle
+    /// The associated connection's socket; the flusher writes to it. nil unless `.associated`.
+    var socket: SocketHandle?
+    var control = FrameQueue()
+    var data = FrameQueue()
+    /// Bytes in `control` + `data` + the unwritten rest of `partial`.
+    var queuedBytes = 0
+    /// The batch being written (coalesced frames), and how much of it went out.
+    var partial: [UInt8] = []
+    var partialOffset = 0
+    /// Someone (a sending thread or the loop) holds the flusher role: only it writes to `socket`.
+    var flushing = false
+    /// EPOLLOUT is in the socket's interest mask (the socket was full or the flusher ran out of budget).
+    var outArmed = false
+    /// Registered by `associate(with:)`: redial automatically when backoff expires.
+    var persistent = false
+    /// Consecutive failed dials (backoff exponent); 0 after an association.
+    var failures = 0
+    /// The next dial is a reconnect (after a failure or a lost association).
+    var redial = false
+    /// Bumped on every phase change; timers remember it to detect that they are stale.
+    var generation: UInt64 = 0
+
+    var isAssociated: Bool {
+        if case .associated = phase { return true }
+        return false
+    }
+
+    /// Drops every queued frame and the partial batch.
+    mutating func dropAll() {
+        control.removeAll()
+        data.removeAll()
+        partial = []
+        partialOffset = 0
+        queuedBytes = 0
+    }
+
+    /// Drops the partial batch and every frame addressed to a uid other than `uid` (or 0).
+    /// - Returns: the uids whose frames were dropped.
+    mutating func keepFrames(for uid: UInt64) -> Set<UInt64> {
+        queuedBytes -= max(0, partial.count - partialOffset)
+        partial = []
+        partialOffset = 0
+        let c = control.filter { $0.uid == 0 || $0.uid == uid }
+        let d = data.filter { $0.uid == 0 || $0.uid == uid }
+        queuedBytes = max(0, queuedBytes - c.bytes - d.bytes)
+        return c.uids.union(d.uids)
+    }
+
+    /// Moves whole frames (control first, then data) into one buffer of at most `limit` bytes; a single frame
+    /// larger than `limit` is taken alone without copying.
+    /// - Returns: the batch (empty when nothing is queued) and the number of frames in it.
+    mutating func gather(limit: Int) -> (bytes: [UInt8], frames: Int) {
+        let headFrame = control.first ?? data.first
+        guard let headFrame else { return ([], 0) }
+        if headFrame.bytes.count >= limit {
+            if control.isEmpty { _ = data.popFirst() } else { _ = control.popFirst() }
+            return (headFrame.bytes, 1)
+        }
+        var batch: [UInt8] = []
+        batch.reserveCapacity(min(limit, queuedBytes))
+        var frames = 0
+        while let f = control.first, batch.count + f.bytes.count <= limit {
+            batch.append(contentsOf: f.bytes)
+            _ = control.popFirst()
+            frames += 1
+        }
+        if control.isEmpty {
+            while let f = data.first, batch.count + f.bytes.count <= limit {
+                batch.append(contentsOf: f.bytes)
+                _ = data.popFirst()
+                frames += 1
+            }
+        }
+        return (batch, frames)
+    }
+}
+
+/// One peer address: its association state and outbound queues.
+final class Peer: Sendable {
+    let address: NodeAddress
+    let state = Mutex(PeerState())
+
+    init(address: NodeAddress) { self.address = address }
+}

@@ -1,0 +1,377 @@
+import Glibc
+import Synchronization
+
+/// Receives association changes and inbound frames from a `Transport`. Every method is called on the transport's
+/// event-loop thread and must not block (it delays every connection of the node).
+public protocol TransportDelegate: AnyObject, Sendable {
+    /// Handshake completed with `peer`; frames flow both ways. Called on the event-loop thread.
+    func transport(_ transport: Transport, associated peer: NodeIdentity)
+    /// The association with `peer` is gone (closed, reset, handshake-replaced, or the address now answers with
+    /// another uid). Frames still queued to it are dropped. Called once per lost association.
+    func transport(_ transport: Transport, disassociated peer: NodeIdentity, reason: String)
+    /// A dial to `address` failed before any association (refused, connect timeout, handshake rejected/timed out).
+    /// Frames queued for that address are dropped.
+    func transport(_ transport: Transport, dialFailed address: NodeAddress, reason: String)
+    /// One inbound frame (kinds ≥ 0x10 only; transport kinds are handled inside). `payload` is a slice of the read
+    /// buffer (no copy per frame). Called on the event-loop thread, in order per connection; must not block.
+    func transport(_ transport: Transport, received kind: Wire.FrameKind, payload: ArraySlice<UInt8>, from peer: NodeIdentity)
+}
+
+/// Counters a transport emits (names are the Prometheus names in `Metrics`).
+struct TransportCounters: Sendable {
+    let framesIn: Counter
+    let bytesIn: Counter
+    let framesOut: Counter
+    let bytesOut: Counter
+    let framesMalformed: Counter
+    let sendQueueFull: Counter
+    let handshakeTimeouts: Counter
+    let handshakeFailures: Counter
+    let handshakeDuplicates: Counter
+    let reconnectAttempts: Counter
+    let dialFailures: Counter
+    let associations: Counter
+    let disassociations: Counter
+    let connectionsAccepted: Counter
+
+    init(_ m: Metrics) {
+        framesIn = m.counter("hotline_frames_in_total", help: "Frames read from peers (all kinds).")
+        bytesIn = m.counter("hotline_bytes_in_total", help: "Bytes read from peer sockets.")
+        framesOut = m.counter("hotline_frames_out_total", help: "Frames handed to peer sockets (all kinds).")
+        bytesOut = m.counter("hotline_bytes_out_total", help: "Bytes written to peer sockets.")
+        framesMalformed = m.counter("hotline_frames_malformed_total", help: "Connections closed for a malformed frame.")
+        sendQueueFull = m.counter("hotline_send_queue_full_total", help: "Sends refused because the peer's outbound queue was full.")
+        handshakeTimeouts = m.counter("hotline_handshake_timeouts_total", help: "Connections closed because the handshake did not complete in time.")
+        handshakeFailures = m.counter("hotline_handshake_failures_total", help: "Handshakes rejected (sent or received, duplicates excepted), violated or with an undecodable offer.")
+        handshakeDuplicates = m.counter("hotline_handshake_duplicates_total", help: "Offers rejected as duplicate (tie-break or existing association); not failures.")
+        reconnectAttempts = m.counter("hotline_reconnect_attempts_total", help: "Dials after a failed dial or a lost association.")
+        dialFailures = m.counter("hotline_dial_failures_total", help: "Dials that failed before an association.")
+        associations = m.counter("hotline_associations_total", help: "Associations established.")
+        disassociations = m.counter("hotline_disassociations_total", help: "Associations lost.")
+        connectionsAccepted = m.counter("hotline_connections_accepted_total", help: "Inbound TCP connections accepted.")
+    }
+}
+
+/// Event-loop-confined state of a transport (only the loop thread touches it).
+final class LoopState: @unchecked Sendable {
+    var connections: [UInt64: Connection] = [:]
+    var listener: Listener?
+    var local = NodeIdentity(address: NodeAddress(host: "0.0.0.0", port: 0), uid: 0)
+    /// Next epoll token (0 is the loop's eventfd, 1 the listener).
+    var nextToken: UInt64 = 2
+    /// `shutdown` began: no delegate calls, no backoff timers, no new connections.
+    var closing = false
+    var listenerPaused = false
+
+    func takeToken() -> UInt64 {
+        let t = nextToken
+        nextToken &+= 1
+        return t
+    }
+}
+
+/// TCP transport between cluster nodes: one connection per peer pair, a handshake first on every connection,
+/// length-prefixed frames (`Wire`), non-blocking I/O on one epoll event-loop thread.
+///
+/// Threading: `send` may be called from any thread. It appends the encoded frame to the peer's queue under that
+/// peer's lock and, when the connection is idle, writes it directly from the calling thread (the "flusher" role;
+/// frames appended meanwhile by other threads are coalesced into the same write). Otherwise the loop thread
+/// flushes on EPOLLOUT. Everything else (reads, handshakes, timers, dialing) happens on the loop thread, which
+/// also calls the delegate.
+public final class Transport: Sendable {
+    public let clusterName: String
+    public let uid: UInt64
+    public let settings: TransportSettings
+    let logger: Logger
+    let metrics: Metrics
+    let counters: TransportCounters
+    let loop = EventLoop()
+    let core = LoopState()
+    let backoff: Backoff
+
+    private enum Lifecycle {
+        case created
+        case running(NodeIdentity)
+        case stopped
+    }
+
+    private let lifecycle = Mutex(Lifecycle.created)
+    /// Set once `shutdown` starts (read on every `send`).
+    let stopping = Atomic<Bool>(false)
+    let peers = Mutex<[NodeAddress: Peer]>([:])
+    let delegateBox = Mutex<(any TransportDelegate)?>(nil)
+    let associationTable = Mutex<[NodeAddress: NodeIdentity]>([:])
+    let openConnections = Atomic<Int>(0)
+
+    /// Biggest coalesced write, in bytes.
+    static let batchBytes = 256 << 10
+    /// Bytes a sending thread writes itself before leaving the rest to the loop.
+    static let senderFlushBudget = 512 << 10
+    /// Bytes the loop writes for one peer per readiness event before serving others.
+    static let loopFlushBudget = 4 << 20
+
+    /// - Parameters:
+    ///   - clusterName: must match the peer's for a handshake to succeed.
+    ///   - uid: this node's random 64-bit id (`NodeIdentity.randomUID()`), never 0.
+    public init(clusterName: String, uid: UInt64, settings: TransportSettings = .default, logger: Logger, metrics: Metrics) {
+        self.clusterName = clusterName
+        self.uid = uid
+        self.settings = settings
+        self.logger = logger
+        self.metrics = metrics
+        self.counters = TransportCounters(metrics)
+        self.backoff = Backoff(initial: settings.reconnectBackoffInitial, max: settings.reconnectBackoffMax)
+    }
+
+    deinit {
+        loop.stop()
+    }
+
+    /// Sets the receiver of association events and frames. Held strongly until `shutdown` clears it.
+    public func setDelegate(_ d: TransportDelegate) {
+        delegateBox.withLock { $0 = d }
+    }
+
+    var delegate: (any TransportDelegate)? { delegateBox.withLock { $0 } }
+
+    /// This node's identity once `start` returned; nil before and after `shutdown`.
+    public var localNode: NodeIdentity? {
+        lifecycle.withLock { state in
+            if case .running(let id) = state { return id }
+            return nil
+        }
+    }
+
+    /// Binds and listens (SO_REUSEADDR, port 0 = ephemeral), starts the event-loop thread, returns this node's
+    /// identity with the real port (and `listen.host` as given).
+    /// - Throws: `TransportError.bindFailed` (socket/bind/listen errors, an invalid event loop, or a second
+    ///   `start`); `TransportError.shutDown` after `shutdown`.
+    public func start(listen: NodeAddress) throws -> NodeIdentity {
+        signal(SIGPIPE, SIG_IGN)
+        let canStart = lifecycle.withLock { state -> TransportError? in
+            switch state {
+            case .created: return nil
+            case .running: return .bindFailed(listen, errno: EALREADY, message: "transport already started")
+            case .stopped: return .shutDown
+            }
+        }
+        if let canStart { throw canStart }
+        guard loop.isValid else {
+            throw TransportError.bindFailed(listen, errno: loop.creationErrno, message: "cannot create epoll/eventfd")
+        }
+        let (fd, port) = try Socket.listen(on: listen)
+        let identity = NodeIdentity(address: NodeAddress(host: listen.host, port: port), uid: uid)
+        let handle = SocketHandle(fd: fd, token: 1)
+        let listener = Listener(socket: handle, transport: self)
+        // Configure the loop-confined state before the thread exists (happens-before via pthread_create).
+        core.local = identity
+        core.listener = listener
+        let registered = loop.register(fd: fd, token: handle.token, events: cepollIn, handler: listener)
+        guard registered == 0 else {
+            core.listener = nil
+            throw TransportError.bindFailed(listen, errno: registered, message: "epoll_ctl: \(Socket.errorText(registered))")
+        }
+        guard loop.start(name: "hotline-io") else {
+            core.listener = nil
+            throw TransportError.bindFailed(listen, errno: EAGAIN, message: "cannot start the event-loop thread")
+        }
+        lifecycle.withLock { $0 = .running(identity) }
+        logger.info("transport.listening", ["address": identity.address, "uid": String(uid, radix: 16), "cluster": clusterName])
+        return identity
+    }
+
+    private var cepollIn: UInt32 { Interest.read }
+
+    /// Currently associated peers, sorted.
+    public var associatedPeers: [NodeIdentity] {
+        associationTable.withLock { Array($0.values) }.sorted()
+    }
+
+    /// Open TCP connections (handshaking or associated), for diagnostics and tests.
+    public var connectionCount: Int { openConnections.load(ordering: .relaxed) }
+
+    /// Bytes queued but not yet written to `address` (pending-handshake frames included).
+    public func queuedBytes(to address: NodeAddress) -> Int {
+        guard let p = peers.withLock({ $0[address] }) else { return 0 }
+        return p.state.withLock { $0.queuedBytes }
+    }
+
+    func peerEntry(_ address: NodeAddress) -> Peer {
+        peers.withLock { table in
+            if let p = table[address] { return p }
+            let p = Peer(address: address)
+            table[address] = p
+            return p
+        }
+    }
+
+    private enum SendOutcome {
+        case queued
+        case queuedAndDial
+        case queuedAndFlush
+        case failed(TransportError)
+    }
+
+    /// Encodes one frame: reserves the 5-byte header in a fresh `[UInt8]`, calls `writePayload` to append the
+    /// payload, patches the header, enqueues. Control kinds go ahead of queued data frames. If not associated with
+    /// `peer.address`, dials it (unless backing off → throws `.nodeUnreachable` at once) and keeps the frame in a
+    /// bounded pending queue until the handshake completes. If the handshake shows a different uid than
+    /// `peer.uid` (node restarted), frames for the old uid are dropped and `disassociated(old identity)` is
+    /// reported; while associated with another uid, `send` throws `.nodeUnreachable`. `peer.uid == 0` means
+    /// "whichever node answers at that address".
+    ///
+    /// - Throws: `TransportError.frameTooLarge` (length field kind + payload above `maxFrameBytes`),
+    ///   `.outboundQueueFull` (queued bytes + this frame above `maxOutboundBytesPerPeer`), `.nodeUnreachable`
+    ///   (backing off, another uid at the address, the local address, or a handshake kind 0x01–0x03 which only the
+    ///   transport may send), `.shutDown` (not started or shut down), or whatever `writePayload` throws.
+    public func send(_ kind: Wire.FrameKind, to peer: NodeIdentity, _ writePayload: (inout [UInt8]) throws -> Void) throws {
+        guard !stopping.load(ordering: .acquiring), let local = localNode else { throw TransportError.shutDown }
+        switch kind {
+        case .handshakeOffer, .handshakeAccept, .handshakeReject:
+            throw TransportError.nodeUnreachable(peer.address, reason: "frame kind \(kind) is reserved to the transport")
+        default: break
+        }
+        var frame = [UInt8](repeating: 0, count: Wire.headerBytes)
+        try writePayload(&frame)
+        let length = frame.count - Wire.lengthFieldBytes
+        guard length <= settings.maxFrameBytes else {
+            throw TransportError.frameTooLarge(bytes: length, max: settings.maxFrameBytes)
+        }
+        Wire.FrameParser.writeHeader(into: &frame, at: 0, kind: kind, payloadBytes: frame.count - Wire.headerBytes)
+        guard peer.address != local.address else {
+            throw TransportError.nodeUnreachable(peer.address, reason: "that is this node's own address")
+        }
+        let p = peerEntry(peer.address)
+        let now = Monotonic.nowNs()
+        let limit = settings.maxOutboundBytesPerPeer
+        let frameBytes = frame.count
+        let outcome = p.state.withLock { s -> SendOutcome in
+            var dial = false
+            switch s.phase {
+            case .associated(let id, _):
+                if peer.uid != 0 && id.uid != peer.uid {
+                    return .failed(.nodeUnreachable(peer.address, reason: "node at \(peer.address) is now \(id), not uid \(String(peer.uid, radix: 16))"))
+                }
+            case .backingOff(let until, let reason):
+                if now < until {
+                    return .failed(.nodeUnreachable(peer.address, reason: "backing off after: \(reason)"))
+                }
+                dial = true
+            case .idle:
+                dial = true
+            case .dialing, .awaitingInbound:
+                break
+            }
+            if s.queuedBytes + frameBytes > limit {
+                return .failed(.outboundQueueFull(peer.address, queuedBytes: s.queuedBytes))
+            }
+            if dial {
+                s.phase = .dialing(connID: nil)
+                s.generation &+= 1
+            }
+            let out = OutFrame(bytes: frame, uid: peer.uid)
+            if kind.isControl { s.control.append(out) } else { s.data.append(out) }
+            s.queuedBytes += frameBytes
+            if dial { return .queuedAndDial }
+            if s.isAssociated && !s.flushing && !s.outArmed {
+                s.flushing = true
+                return .queuedAndFlush
+            }
+            return .queued
+        }
+        switch outcome {
+        case .failed(let e):
+            if case .outboundQueueFull = e { counters.sendQueueFull.increment() }
+            throw e
+        case .queued:
+            return
+        case .queuedAndDial:
+            guard loop.execute({ [self] in startDial(p) }) else { throw TransportError.shutDown }
+        case .queuedAndFlush:
+            flush(p, budgetBytes: Self.senderFlushBudget)
+        }
+    }
+
+    /// Dials `address` without knowing its uid (seed nodes) and keeps redialing it with capped exponential backoff
+    /// whenever the association drops, until `forget`. No effect after `shutdown` or for the local address.
+    public func associate(with address: NodeAddress) {
+        guard !stopping.load(ordering: .acquiring), let local = localNode, address != local.address else { return }
+        let p = peerEntry(address)
+        let dial = p.state.withLock { s -> Bool in
+            s.persistent = true
+            if case .idle = s.phase {
+                s.phase = .dialing(connID: nil)
+                s.generation &+= 1
+                return true
+            }
+            return false
+        }
+        if dial { loop.execute { [self] in startDial(p) } }
+    }
+
+    /// Stops redialing `address` automatically. An existing association stays up.
+    public func forget(_ address: NodeAddress) {
+        guard let p = peers.withLock({ $0[address] }) else { return }
+        p.state.withLock { $0.persistent = false }
+    }
+
+    /// Upper layer found a frame from `peer` whose payload does not decode: closes that connection, counts it in
+    /// `hotline_frames_malformed_total`, logs once (warning) with the peer address. No effect when `peer` is no
+    /// longer associated. Callable from any thread, including inside `received`.
+    public func rejectMalformed(from peer: NodeIdentity, reason: String) {
+        let action: @Sendable () -> Void = { [self] in
+            guard let p = peers.withLock({ $0[peer.address] }) else { return }
+            let cid: UInt64? = p.state.withLock { s in
+                if case .associated(let id, let cid) = s.phase, peer.uid == 0 || id.uid == peer.uid { return cid }
+                return nil
+            }
+            guard let cid, let c = core.connections[cid], !c.isClosed else { return }
+            counters.framesMalformed.increment()
+            logger.warning("transport.frame.malformed", ["peer": peer, "reason": reason])
+            close(c, reason: "malformed frame: \(reason)")
+        }
+        if loop.isInLoop { action() } else { loop.execute(action) }
+    }
+
+    /// Closes every connection, stops the loop thread (joined), releases fds. Idempotent. Frames still queued are
+    /// dropped; later `send` calls throw `.shutDown`. Must not be called from a delegate callback (the loop thread
+    /// then only requests its stop and is not joined).
+    public func shutdown() {
+        let wasRunning = lifecycle.withLock { state -> Bool? in
+            switch state {
+            case .stopped: return nil
+            case .created:
+                state = .stopped
+                return false
+            case .running:
+                state = .stopped
+                return true
+            }
+        }
+        guard let wasRunning else { return }
+        stopping.store(true, ordering: .releasing)
+        if wasRunning {
+            if loop.isInLoop {
+                closeAll()
+            } else {
+                loop.execute { [self] in closeAll() }
+            }
+        }
+        loop.stop()
+        delegateBox.withLock { $0 = nil }
+        let all = peers.withLock { table -> [Peer] in
+            let v = Array(table.values)
+            table.removeAll()
+            return v
+        }
+        for p in all {
+            p.state.withLock { s in
+                s.dropAll()
+                s.socket = nil
+                s.phase = .idle
+            }
+        }
+        associationTable.withLock { $0.removeAll() }
+        if wasRunning { logger.info("transport.stopped", [:]) }
+    }
+}

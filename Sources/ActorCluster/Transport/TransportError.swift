@@ -1,0 +1,24 @@
+/// Errors thrown by `Transport`.
+public enum TransportError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// No association and dialing is failing / backing off, or the node at that address now has another uid.
+    case nodeUnreachable(NodeAddress, reason: String)
+    /// The peer's outbound queue already holds `queuedBytes` bytes; the frame would exceed
+    /// `TransportSettings.maxOutboundBytesPerPeer`.
+    case outboundQueueFull(NodeAddress, queuedBytes: Int)
+    /// The frame's length field (kind + payload, bytes) is above `max`.
+    case frameTooLarge(bytes: Int, max: Int)
+    /// The transport was shut down (or never started).
+    case shutDown
+    /// `bind`/`listen` failed (`errno`, `strerror` text).
+    case bindFailed(NodeAddress, errno: Int32, message: String)
+
+    public var description: String {
+        switch self {
+        case .nodeUnreachable(let a, let reason): "node \(a) unreachable: \(reason)"
+        case .outboundQueueFull(let a, let queued): "outbound queue to \(a) full (\(queued) bytes queued)"
+        case .frameTooLarge(let bytes, let max): "frame of \(bytes) bytes above maximum \(max)"
+        case .shutDown: "transport shut down"
+        case .bindFailed(let a, let errno, let message): "cannot listen on \(a): \(message) (errno \(errno))"
+        }
+    }
+}

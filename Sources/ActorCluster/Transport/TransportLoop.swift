@@ -1,0 +1,693 @@
+import CEpoll
+import Glibc
+
+// Event-loop side of `Transport`: accepting, dialing, reading, handshakes, association changes, timers.
+// Everything here runs on the loop thread except `flush`, which runs on whichever thread holds a peer's
+// flusher role.
+
+extension Transport {
+    // MARK: - Events
+
+    func connectionEvent(_ c: Connection, _ events: UInt32) {
+        guard !c.isClosed else { return }
+        if case .connecting = c.phase {
+            finishConnect(c)
+            return
+        }
+        let readable = cepoll_EPOLLIN() | cepoll_EPOLLRDHUP() | cepoll_EPOLLHUP() | cepoll_EPOLLERR()
+        if events & readable != 0 { onReadable(c) }
+        if !c.isClosed, events & cepoll_EPOLLOUT() != 0 { onWritable(c) }
+    }
+
+    func acceptConnections() {
+        guard let listener = core.listener, !core.closing else { return }
+        // Bounded per readiness event; level-triggered epoll reports the rest next round.
+        for _ in 0..<64 {
+            let fd = cepoll_accept(listener.socket.fd)
+            if fd < 0 {
+                let e = cepoll_errno()
+                if e == EINTR || e == ECONNABORTED { continue }
+                if e == EAGAIN || e == EWOULDBLOCK { return }
+                // EMFILE/ENFILE/ENOBUFS/ENOMEM: stop accepting for a moment instead of spinning.
+                pauseListener(errno: e)
+                return
+            }
+            counters.connectionsAccepted.increment()
+            Socket.setNoDelay(fd: fd)
+            let token = core.takeToken()
+            let socket = SocketHandle(fd: fd, token: token)
+            let machine = makeMachine(role: .acceptor)
+            let c = Connection(id: token, socket: socket, role: .acceptor, phase: .handshaking, machine: machine,
+                               remote: Socket.peerName(fd: fd), transport: self)
+            let rc = loop.register(fd: fd, token: token, events: Interest.read, handler: c)
+            guard rc == 0 else {
+                logger.warning("transport.accept.failed", ["peer": c.remote, "error": Socket.errorText(rc)])
+                continue  // `socket` goes out of scope: fd closed
+            }
+            core.connections[token] = c
+            openConnections.add(1, ordering: .relaxed)
+            c.timer = loop.schedule(afterNs: settings.handshakeTimeout.nanoseconds) { [weak self, weak c] in
+                guard let self, let c else { return }
+                self.handshakeTimedOut(c)
+            }
+            logger.debug("transport.accepted", ["peer": c.remote])
+        }
+    }
+
+    private func pauseListener(errno e: Int32) {
+        guard let listener = core.listener, !core.listenerPaused else { return }
+        core.listenerPaused = true
+        logger.error("transport.accept.paused", ["error": Socket.errorText(e), "pause_ms": 100])
+        loop.setInterest(fd: listener.socket.fd, token: listener.socket.token, events: Interest.none)
+        _ = loop.schedule(afterNs: 100_000_000) { [weak self] in
+            guard let self, !self.core.closing, let l = self.core.listener else { return }
+            self.core.listenerPaused = false
+            self.loop.setInterest(fd: l.socket.fd, token: l.socket.token, events: Interest.read)
+        }
+    }
+
+    func makeMachine(role: Handshake.Machine.Role) -> Handshake.Machine {
+        Handshake.Machine(role: role, local: core.local, clusterName: clusterName, versions: settings.protocolVersions,
+                          authProof: settings.authProof, verifyProof: settings.verifyAuthProof)
+    }
+
+    // MARK: - Dialing
+
+    func startDial(_ p: Peer) {
+        guard !core.closing else { return }
+        let go = p.state.withLock { s -> (Bool, Bool) in
+            guard case .dialing(nil) = s.phase else { return (false, false) }
+            let redial = s.redial
+            s.redial = false
+            return (true, redial)
+        }
+        guard go.0 else { return }
+        if go.1 { counters.reconnectAttempts.increment() }
+        let fd = cepoll_tcp_socket()
+        guard fd >= 0 else {
+            let e = cepoll_errno()
+            dialFailed(p, connID: nil, reason: "socket: \(Socket.errorText(e))")
+            return
+        }
+        let token = core.takeToken()
+        let socket = SocketHandle(fd: fd, token: token)
+        let claimed = p.state.withLock { s -> Bool in
+            guard case .dialing(nil) = s.phase else { return false }
+            s.phase = .dialing(connID: token)
+            return true
+        }
+        guard claimed else { return }
+        let c = Connection(id: token, socket: socket, role: .dialer(p), phase: .connecting,
+                           machine: makeMachine(role: .dialer), remote: p.address.description, transport: self)
+        let rc = loop.register(fd: fd, token: token, events: Interest.write, handler: c)
+        guard rc == 0 else {
+            dialFailed(p, connID: token, reason: "epoll_ctl: \(Socket.errorText(rc))")
+            return
+        }
+        core.connections[token] = c
+        openConnections.add(1, ordering: .relaxed)
+        logger.debug("transport.dialing", ["peer": p.address])
+        switch Socket.startConnect(fd: fd, to: p.address) {
+        case .connected:
+            finishConnect(c)
+        case .inProgress:
+            c.timer = loop.schedule(afterNs: settings.connectTimeout.nanoseconds) { [weak self, weak c] in
+                guard let self, let c, case .connecting = c.phase else { return }
+                self.close(c, reason: "connect timed out after \(self.settings.connectTimeout)")
+            }
+        case .failed(_, let text):
+            close(c, reason: "connect: \(text)")
+        }
+    }
+
+    private func finishConnect(_ c: Connection) {
+        let err = Socket.pendingError(fd: c.socket.fd)
+        guard err == 0 else {
+            close(c, reason: "connect: \(Socket.errorText(err))")
+            return
+        }
+        if let t = c.timer { loop.cancel(t) }
+        Socket.setNoDelay(fd: c.socket.fd)
+        c.phase = .handshaking
+        c.timer = loop.schedule(afterNs: settings.handshakeTimeout.nanoseconds) { [weak self, weak c] in
+            guard let self, let c else { return }
+            self.handshakeTimedOut(c)
+        }
+        c.handshakeOut = Wire.FrameParser.encode(.handshakeOffer, payload: c.machine.makeOffer().encode())
+        c.handshakeOutOffset = 0
+        loop.setInterest(fd: c.socket.fd, token: c.socket.token, events: Interest.read)
+        writeHandshakeOut(c)
+    }
+
+    /// Writes the pending handshake bytes of a not-yet-associated connection (loop only).
+    private func writeHandshakeOut(_ c: Connection) {
+        var attempts = 0
+        while c.handshakeOutOffset < c.handshakeOut.count, attempts < 16 {
+            attempts += 1
+            let offset = c.handshakeOutOffset
+            let result = c.handshakeOut.withUnsafeBytes { raw -> IOResult in
+                guard let base = raw.baseAddress else { return .wouldBlock }
+                return Socket.write(fd: c.socket.fd, from: base + offset, count: raw.count - offset)
+            }
+            switch result {
+            case .bytes(let n):
+                c.handshakeOutOffset += n
+                counters.bytesOut.increment(by: n)
+            case .wouldBlock, .eof:
+                loop.setInterest(fd: c.socket.fd, token: c.socket.token, events: Interest.readWrite)
+                return
+            case .error(let e):
+                close(c, reason: "write: \(Socket.errorText(e))")
+                return
+            }
+        }
+        if c.handshakeOutOffset >= c.handshakeOut.count {
+            if !c.handshakeOut.isEmpty { counters.framesOut.increment() }
+            c.handshakeOut = []
+            c.handshakeOutOffset = 0
+            loop.setInterest(fd: c.socket.fd, token: c.socket.token, events: Interest.read)
+        }
+    }
+
+    private func handshakeTimedOut(_ c: Connection) {
+        guard !c.isClosed else { return }
+        switch c.phase {
+        case .handshaking, .connecting:
+            counters.handshakeTimeouts.increment()
+            logger.warning("transport.handshake.timeout", ["peer": c.remote, "timeout": settings.handshakeTimeout])
+            close(c, reason: "handshake timed out after \(settings.handshakeTimeout)")
+        default:
+            return
+        }
+    }
+
+    // MARK: - Reading
+
+    private func onReadable(_ c: Connection) {
+        let chunk = max(settings.readChunkBytes, 512)
+        var reads = 0
+        while reads < 8, !c.isClosed {
+            reads += 1
+            c.prepareBuffer(chunk: chunk)
+            let offset = c.end
+            let fd = c.socket.fd
+            let result = c.buffer.withUnsafeMutableBytes { raw -> IOResult in
+                guard let base = raw.baseAddress, raw.count > offset else { return .wouldBlock }
+                return Socket.read(fd: fd, into: base + offset, count: raw.count - offset)
+            }
+            switch result {
+            case .bytes(let n):
+                c.end += n
+                counters.bytesIn.increment(by: n)
+                let filled = c.end >= c.buffer.count
+                processFrames(c)
+                // A short read drained the socket; level-triggered epoll reports more data later.
+                if !filled { return }
+            case .wouldBlock:
+                return
+            case .eof:
+                close(c, reason: "connection closed by peer")
+                return
+            case .error(let e):
+                close(c, reason: "read: \(Socket.errorText(e))")
+                return
+            }
+        }
+    }
+
+    private func processFrames(_ c: Connection) {
+        var target = delegate
+        // Bounded: each frame consumes at least a 5-byte header of the buffer.
+        while !c.isClosed, c.start < c.end {
+            switch c.parser.parse(c.buffer[c.start..<c.end]) {
+            case .needMore:
+                return
+            case .error(let e):
+                counters.framesMalformed.increment()
+                logger.warning("transport.frame.malformed", ["peer": c.remote, "reason": e.description])
+                close(c, reason: "malformed frame: \(e)")
+                return
+            case .frame(let frame, let consumed):
+                c.start += consumed
+                c.delivered = true
+                counters.framesIn.increment()
+                switch c.phase {
+                case .associated(_, let identity):
+                    if frame.kind.rawValue >= 0x10 {
+                        target?.transport(self, received: frame.kind, payload: frame.payload, from: identity)
+                    } else if frame.kind != .heartbeat {
+                        counters.framesMalformed.increment()
+                        logger.warning("transport.frame.malformed", ["peer": c.remote, "reason": "\(frame.kind) after handshake"])
+                        close(c, reason: "\(frame.kind) frame after handshake")
+                    }
+                case .handshaking:
+                    handshakeFrame(c, frame)
+                    target = delegate
+                case .connecting, .closed:
+                    return
+                }
+            }
+        }
+    }
+
+    // MARK: - Handshake
+
+    private func phaseForTieBreak(_ address: NodeAddress) -> Handshake.PeerPhase {
+        guard let p = peers.withLock({ $0[address] }) else { return .none }
+        return p.state.withLock { s in
+            switch s.phase {
+            case .idle, .backingOff: .none
+            case .dialing: .dialing
+            case .awaitingInbound: .awaitingInbound
+            case .associated(let id, _): .associated(uid: id.uid)
+            }
+        }
+    }
+
+    private func handshakeFrame(_ c: Connection, _ frame: Wire.FrameParser.Frame) {
+        if core.closing || stopping.load(ordering: .relaxed), !c.isDialer {
+            sendRejectAndClose(c, Handshake.Reject(.shuttingDown, "node is shutting down"))
+            return
+        }
+        let step = c.machine.receive(frame.kind, payload: frame.payload, phaseOf: { phaseForTieBreak($0) })
+        switch step {
+        case .accept(let accept, let peerID, let resolution):
+            acceptInbound(c, accept: accept, peer: peerID, resolution: resolution)
+        case .reject(let reject, let peerID):
+            if reject.reason == .duplicate {
+                counters.handshakeDuplicates.increment()
+            } else {
+                counters.handshakeFailures.increment()
+            }
+            if reject.reason == .badMagic || reject.reason == .malformed { counters.framesMalformed.increment() }
+            let level: LogLevel = reject.reason == .duplicate ? .debug : .warning
+            logger.log(level, "transport.handshake.rejected", ["peer": peerID.map { "\($0)" } ?? c.remote, "reason": reject])
+            sendRejectAndClose(c, reject)
+        case .established(let peerID, _):
+            dialerEstablished(c, peer: peerID)
+        case .rejected(let reject):
+            dialerRejected(c, reject)
+        case .violation(let why):
+            counters.handshakeFailures.increment()
+            logger.warning("transport.handshake.violation", ["peer": c.remote, "reason": why])
+            close(c, reason: why)
+        }
+    }
+
+    private func sendRejectAndClose(_ c: Connection, _ reject: Handshake.Reject) {
+        let bytes = Wire.FrameParser.encode(.handshakeReject, payload: reject.encode())
+        // Best effort: a fresh socket's buffer takes a small frame at once.
+        let n = bytes.withUnsafeBytes { raw -> IOResult in
+            guard let base = raw.baseAddress else { return .wouldBlock }
+            return Socket.write(fd: c.socket.fd, from: base, count: raw.count)
+        }
+        if case .bytes(let w) = n {
+            counters.bytesOut.increment(by: w)
+            counters.framesOut.increment()
+        }
+        close(c, reason: "handshake rejected: \(reject)")
+    }
+
+    private func dialerRejected(_ c: Connection, _ reject: Handshake.Reject) {
+        guard case .dialer(let p) = c.role else { return }
+        if reject.reason == .duplicate {
+            // The peer keeps (or will keep) its own connection to us: wait for it, frames stay pending.
+            let gen = p.state.withLock { s -> UInt64? in
+                guard case .dialing(let cid) = s.phase, cid == c.id else { return nil }
+                s.phase = .awaitingInbound
+                s.generation &+= 1
+                return s.generation
+            }
+            c.abandoned = true
+            logger.debug("transport.dial.duplicate", ["peer": p.address, "reason": reject.message])
+            close(c, reason: "rejected as duplicate")
+            if let gen {
+                _ = loop.schedule(afterNs: settings.handshakeTimeout.nanoseconds) { [weak self] in
+                    self?.awaitingInboundExpired(p, generation: gen)
+                }
+            }
+            return
+        }
+        counters.handshakeFailures.increment()
+        logger.warning("transport.dial.rejected", ["peer": p.address, "reason": reject])
+        close(c, reason: "handshake rejected: \(reject)")
+    }
+
+    private func awaitingInboundExpired(_ p: Peer, generation: UInt64) {
+        guard !core.closing else { return }
+        let expired = p.state.withLock { s -> Bool in
+            guard s.generation == generation, case .awaitingInbound = s.phase else { return false }
+            s.phase = .dialing(connID: nil)  // so that dialFailed applies
+            return true
+        }
+        if expired { dialFailed(p, connID: nil, reason: "peer kept its own connection but did not complete it") }
+    }
+
+    // MARK: - Association
+
+    private func acceptInbound(_ c: Connection, accept: Handshake.Accept, peer identity: NodeIdentity,
+                               resolution: Handshake.InboundResolution) {
+        let p = peerEntry(identity.address)
+        let acceptFrame = Wire.FrameParser.encode(.handshakeAccept, payload: accept.encode())
+        var abandonedDial: UInt64?
+        var replaced: (NodeIdentity, UInt64)?
+        var droppedUIDs: Set<UInt64> = []
+        let flushNow = p.state.withLock { s -> Bool in
+            switch s.phase {
+            case .dialing(let cid): abandonedDial = cid
+            case .associated(let old, let cid):
+                replaced = (old, cid)
+                s.dropAll()
+            default: break
+            }
+            s.phase = .associated(identity, connID: c.id)
+            s.generation &+= 1
+            s.socket = c.socket
+            s.outArmed = false
+            s.failures = 0
+            droppedUIDs = s.keepFrames(for: identity.uid)
+            // The accept goes out first, ahead of any pending frame.
+            s.partial = acceptFrame
+            s.partialOffset = 0
+            s.queuedBytes += acceptFrame.count
+            counters.framesOut.increment()
+            if s.flushing { return false }
+            s.flushing = true
+            return true
+        }
+        _ = resolution
+        if let cid = abandonedDial, let own = core.connections[cid] {
+            own.abandoned = true
+            close(own, reason: "simultaneous connect: keeping the connection dialed by \(identity)")
+        }
+        var lost: [(NodeIdentity, String)] = []
+        if let (old, cid) = replaced {
+            if let oldConn = core.connections[cid] { close(oldConn, reason: "replaced by \(identity)") }
+            counters.disassociations.increment()
+            lost.append((old, "address \(identity.address) now answers with uid \(String(identity.uid, radix: 16))"))
+        }
+        completeAssociation(c, p, identity, flushNow: flushNow, droppedUIDs: droppedUIDs, lost: lost)
+    }
+
+    private func dialerEstablished(_ c: Connection, peer advertised: NodeIdentity) {
+        guard case .dialer(let p) = c.role else { return }
+        // Keyed by the dialed address, so the caller finds the association under the address it used.
+        let identity = NodeIdentity(address: p.address, uid: advertised.uid)
+        if advertised.address != p.address {
+            logger.info("transport.peer.address", ["dialed": p.address, "advertised": advertised.address])
+        }
+        var droppedUIDs: Set<UInt64> = []
+        let result = p.state.withLock { s -> Bool? in
+            guard case .dialing(let cid) = s.phase, cid == c.id else { return nil }
+            s.phase = .associated(identity, connID: c.id)
+            s.generation &+= 1
+            s.socket = c.socket
+            s.outArmed = false
+            s.failures = 0
+            droppedUIDs = s.keepFrames(for: identity.uid)
+            if s.queuedBytes == 0 || s.flushing { return false }
+            s.flushing = true
+            return true
+        }
+        guard let flushNow = result else {
+            c.abandoned = true
+            close(c, reason: "dial superseded")
+            return
+        }
+        completeAssociation(c, p, identity, flushNow: flushNow, droppedUIDs: droppedUIDs, lost: [])
+    }
+
+    private func completeAssociation(_ c: Connection, _ p: Peer, _ identity: NodeIdentity, flushNow: Bool,
+                                     droppedUIDs: Set<UInt64>, lost: [(NodeIdentity, String)]) {
+        if let t = c.timer { loop.cancel(t) }
+        c.timer = nil
+        c.phase = .associated(p, identity)
+        c.remote = identity.description
+        c.parser.maxFrameBytes = max(1, settings.maxFrameBytes)
+        c.handshakeOut = []
+        associationTable.withLock { $0[p.address] = identity }
+        counters.associations.increment()
+        if flushNow { flush(p, budgetBytes: Self.loopFlushBudget) }
+        logger.info("transport.association.up", ["peer": identity])
+        let target = delegate
+        for (old, why) in lost {
+            logger.info("transport.association.down", ["peer": old, "reason": why])
+            target?.transport(self, disassociated: old, reason: why)
+        }
+        target?.transport(self, associated: identity)
+        for uid in droppedUIDs.sorted() where uid != identity.uid && uid != 0 {
+            let old = NodeIdentity(address: p.address, uid: uid)
+            if lost.contains(where: { $0.0 == old }) { continue }
+            target?.transport(self, disassociated: old,
+                              reason: "address \(p.address) now answers with uid \(String(identity.uid, radix: 16))")
+        }
+    }
+
+    // MARK: - Closing
+
+    /// Closes `c` (idempotent) and applies the consequences: lost association → `disassociated` + backoff;
+    /// failed dial → `dialFailed` + backoff. Loop thread only.
+    func close(_ c: Connection, reason: String) {
+        guard !c.isClosed else { return }
+        let previous = c.phase
+        c.phase = .closed
+        if let t = c.timer { loop.cancel(t) }
+        c.timer = nil
+        loop.deregister(fd: c.socket.fd, token: c.socket.token)
+        Socket.shutdown(fd: c.socket.fd)
+        core.connections[c.id] = nil
+        openConnections.subtract(1, ordering: .relaxed)
+        c.dropBuffer()
+        c.handshakeOut = []
+        guard !core.closing else { return }
+        switch previous {
+        case .associated(let p, let identity):
+            let backoffGen = p.state.withLock { s -> (UInt64, Int64)? in
+                guard case .associated(_, let cid) = s.phase, cid == c.id else { return nil }
+                s.socket = nil
+                s.outArmed = false
+                s.dropAll()
+                return enterBackoff(&s, reason: reason, countFailure: false)
+            }
+            guard let (gen, delay) = backoffGen else { return }
+            associationTable.withLock { table in
+                if table[p.address] == identity { table[p.address] = nil }
+            }
+            counters.disassociations.increment()
+            logger.info("transport.association.down", ["peer": identity, "reason": reason])
+            scheduleBackoff(p, generation: gen, delayNs: delay)
+            delegate?.transport(self, disassociated: identity, reason: reason)
+        case .connecting, .handshaking:
+            if case .dialer(let p) = c.role, !c.abandoned {
+                dialFailed(p, connID: c.id, reason: reason)
+            } else if !c.isDialer {
+                logger.debug("transport.inbound.closed", ["peer": c.remote, "reason": reason])
+            }
+        case .closed:
+            return
+        }
+    }
+
+    /// Puts the peer into backoff. Returns the new generation and the delay in ns.
+    private func enterBackoff(_ s: inout PeerState, reason: String, countFailure: Bool) -> (UInt64, Int64) {
+        let delay = backoff.delay(failures: s.failures).nanoseconds
+        if countFailure { s.failures += 1 }
+        s.phase = .backingOff(untilNs: Monotonic.nowNs() &+ UInt64(delay), reason: reason)
+        s.redial = true
+        s.generation &+= 1
+        return (s.generation, delay)
+    }
+
+    private func scheduleBackoff(_ p: Peer, generation: UInt64, delayNs: Int64) {
+        _ = loop.schedule(afterNs: delayNs) { [weak self] in
+            self?.backoffExpired(p, generation: generation)
+        }
+    }
+
+    func dialFailed(_ p: Peer, connID: UInt64?, reason: String) {
+        guard !core.closing else { return }
+        let result = p.state.withLock { s -> (UInt64, Int64)? in
+            guard case .dialing(let cid) = s.phase, cid == connID else { return nil }
+            s.dropAll()
+            return enterBackoff(&s, reason: reason, countFailure: true)
+        }
+        guard let (gen, delay) = result else { return }
+        counters.dialFailures.increment()
+        logger.info("transport.dial.failed", ["peer": p.address, "reason": reason, "retry_ms": delay / 1_000_000])
+        scheduleBackoff(p, generation: gen, delayNs: delay)
+        delegate?.transport(self, dialFailed: p.address, reason: reason)
+    }
+
+    private func backoffExpired(_ p: Peer, generation: UInt64) {
+        guard !core.closing else { return }
+        let dial = p.state.withLock { s -> Bool in
+            guard s.generation == generation, case .backingOff = s.phase else { return false }
+            s.generation &+= 1
+            if s.persistent {
+                s.phase = .dialing(connID: nil)
+                return true
+            }
+            s.phase = .idle
+            return false
+        }
+        if dial { startDial(p) }
+    }
+
+    /// Shutdown, on the loop thread: closes the listener and every connection without delegate calls.
+    func closeAll() {
+        core.closing = true
+        if let l = core.listener {
+            loop.deregister(fd: l.socket.fd, token: l.socket.token)
+            core.listener = nil
+        }
+        let all = Array(core.connections.values)
+        for c in all { close(c, reason: "transport shut down") }
+        let everyPeer = peers.withLock { Array($0.values) }
+        for p in everyPeer {
+            p.state.withLock { s in
+                s.socket = nil
+                s.outArmed = false
+                s.dropAll()
+                s.phase = .idle
+            }
+        }
+    }
+
+    // MARK: - Writing
+
+    private func onWritable(_ c: Connection) {
+        switch c.phase {
+        case .handshaking:
+            writeHandshakeOut(c)
+        case .associated(let p, _):
+            let acquired = p.state.withLock { s -> Bool in
+                guard s.socket === c.socket else { return false }
+                if s.flushing {
+                    // The current flusher re-arms EPOLLOUT if the socket fills again.
+                    if s.outArmed {
+                        s.outArmed = false
+                        loop.setInterest(fd: c.socket.fd, token: c.socket.token, events: Interest.read)
+                    }
+                    return false
+                }
+                s.flushing = true
+                return true
+            }
+            if acquired { flush(p, budgetBytes: Self.loopFlushBudget) }
+        default:
+            return
+        }
+    }
+
+    private enum FlushJob {
+        case write(SocketHandle, [UInt8], Int)
+        case done
+    }
+
+    private enum FlushNext {
+        case again
+        case stop
+        case closeConnection
+    }
+
+    /// Writes queued frames of `p` (control first) in coalesced batches. The caller holds the flusher role; it is
+    /// released before returning. Stops when the queues are empty, the socket is full (EPOLLOUT armed: the loop
+    /// continues), or `budgetBytes` were written (EPOLLOUT armed likewise). Any thread.
+    func flush(_ p: Peer, budgetBytes: Int) {
+        var written = 0
+        // Bounded: each round writes a batch or ends; the budget ends it after budget / batch rounds at most.
+        for _ in 0..<10_000 {
+            let job = p.state.withLock { s -> FlushJob in
+                guard let sock = s.socket else {
+                    s.flushing = false
+                    return .done
+                }
+                if s.partialOffset >= s.partial.count {
+                    s.partial = []
+                    s.partialOffset = 0
+                    if written >= budgetBytes, s.queuedBytes > 0 {
+                        s.flushing = false
+                        arm(&s, sock)
+                        return .done
+                    }
+                    let (batch, frames) = s.gather(limit: Self.batchBytes)
+                    if batch.isEmpty {
+                        s.flushing = false
+                        if s.outArmed {
+                            s.outArmed = false
+                            loop.setInterest(fd: sock.fd, token: sock.token, events: Interest.read)
+                        }
+                        return .done
+                    }
+                    counters.framesOut.increment(by: frames)
+                    s.partial = batch
+                } else if written >= budgetBytes {
+                    s.flushing = false
+                    arm(&s, sock)
+                    return .done
+                }
+                return .write(sock, s.partial, s.partialOffset)
+            }
+            guard case .write(let sock, let buffer, let startOffset) = job else { return }
+            var offset = startOffset
+            var failure: Int32?
+            var attempts = 0
+            while offset < buffer.count, attempts < 64 {
+                attempts += 1
+                let at = offset
+                let result = buffer.withUnsafeBytes { raw -> IOResult in
+                    guard let base = raw.baseAddress else { return .wouldBlock }
+                    return Socket.write(fd: sock.fd, from: base + at, count: raw.count - at)
+                }
+                if case .bytes(let n) = result {
+                    offset += n
+                    continue
+                }
+                if case .error(let e) = result { failure = e }
+                break
+            }
+            let progress = offset - startOffset
+            written += progress
+            if progress > 0 { counters.bytesOut.increment(by: progress) }
+            let next = p.state.withLock { s -> FlushNext in
+                // Association replaced or closed meanwhile: its state was reset; go around with the new state.
+                guard s.socket === sock else { return .again }
+                s.queuedBytes = max(0, s.queuedBytes - progress)
+                s.partialOffset = offset
+                if failure != nil {
+                    s.flushing = false
+                    return .closeConnection
+                }
+                if offset < buffer.count {
+                    s.flushing = false
+                    arm(&s, sock)
+                    return .stop
+                }
+                return .again
+            }
+            switch next {
+            case .again:
+                continue
+            case .stop:
+                return
+            case .closeConnection:
+                let token = sock.token
+                let why = "write: \(Socket.errorText(failure ?? EIO))"
+                loop.execute { [self] in
+                    if let c = core.connections[token] { close(c, reason: why) }
+                }
+                return
+            }
+        }
+        p.state.withLock { s in
+            s.flushing = false
+            if let sock = s.socket { arm(&s, sock) }
+        }
+    }
+
+    private func arm(_ s: inout PeerState, _ sock: SocketHandle) {
+        guard !s.outArmed else { return }
+        s.outArmed = true
+        loop.setInterest(fd: sock.fd, token: sock.token, events: Interest.readWrite)
+    }
+}
