@@ -68,7 +68,7 @@ final class TransportRecorder: TransportDelegate {
     var dialFailed: [(NodeAddress, String)] { events.withLock { $0.dialFailed } }
 }
 
-struct TestNode: Sendable {
+struct TransportTestNode: Sendable {
     let transport: Transport
     let recorder: TransportRecorder
     let identity: NodeIdentity
@@ -79,7 +79,7 @@ struct TestNode: Sendable {
 }
 
 /// A blocking IPv4 socket driven by the test (a misbehaving or hand-rolled peer). Reads use `poll` deadlines.
-final class RawSocket {
+final class TransportRawSocket {
     let fd: Int32
 
     init(fd: Int32) { self.fd = fd }
@@ -93,10 +93,10 @@ final class RawSocket {
         return sa
     }
 
-    static func connect(to address: NodeAddress) -> RawSocket? {
+    static func connect(to address: NodeAddress) -> TransportRawSocket? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return nil }
-        let s = RawSocket(fd: fd)
+        let s = TransportRawSocket(fd: fd)
         var sa = sockaddr(port: address.port)
         let rc = withUnsafePointer(to: &sa) {
             $0.withMemoryRebound(to: Glibc.sockaddr.self, capacity: 1) {
@@ -106,10 +106,10 @@ final class RawSocket {
         return rc == 0 ? s : nil
     }
 
-    static func listen() -> (RawSocket, UInt16)? {
+    static func listen() -> (TransportRawSocket, UInt16)? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return nil }
-        let s = RawSocket(fd: fd)
+        let s = TransportRawSocket(fd: fd)
         var sa = sockaddr(port: 0)
         let rc = withUnsafePointer(to: &sa) {
             $0.withMemoryRebound(to: Glibc.sockaddr.self, capacity: 1) {
@@ -134,10 +134,10 @@ final class RawSocket {
         return poll(&p, 1, timeoutMs) > 0
     }
 
-    func accept(timeoutMs: Int32) -> RawSocket? {
+    func accept(timeoutMs: Int32) -> TransportRawSocket? {
         guard waitReadable(timeoutMs: timeoutMs) else { return nil }
         let c = Glibc.accept(fd, nil, nil)
-        return c >= 0 ? RawSocket(fd: c) : nil
+        return c >= 0 ? TransportRawSocket(fd: c) : nil
     }
 
     @discardableResult
@@ -225,7 +225,7 @@ final class TransportTests: XCTestCase {
 
     private func startNode(cluster: String = "test", settings: TransportSettings = .default, port: UInt16 = 0,
                            uid: UInt64 = NodeIdentity.randomUID(), recorder: TransportRecorder = TransportRecorder(),
-                           file: StaticString = #filePath, line: UInt = #line) throws -> TestNode {
+                           file: StaticString = #filePath, line: UInt = #line) throws -> TransportTestNode {
         let metrics = Metrics()
         let logs = LogSink.capturing()
         let transport = Transport(clusterName: cluster, uid: uid, settings: settings,
@@ -235,7 +235,7 @@ final class TransportTests: XCTestCase {
         let identity = try transport.start(listen: NodeAddress(host: localhost, port: port))
         XCTAssertEqual(identity.uid, uid, file: file, line: line)
         XCTAssertNotEqual(identity.address.port, 0, file: file, line: line)
-        return TestNode(transport: transport, recorder: recorder, identity: identity, metrics: metrics, logs: logs)
+        return TransportTestNode(transport: transport, recorder: recorder, identity: identity, metrics: metrics, logs: logs)
     }
 
     // MARK: frames
@@ -325,7 +325,7 @@ final class TransportTests: XCTestCase {
         var settings = TransportSettings.default
         settings.maxOutboundBytesPerPeer = 1 << 20
         let a = try startNode(settings: settings)
-        guard let (listener, port) = RawSocket.listen() else { return XCTFail("raw listen") }
+        guard let (listener, port) = TransportRawSocket.listen() else { return XCTFail("raw listen") }
         let rawID = NodeIdentity(address: NodeAddress(host: localhost, port: port), uid: 0xABCDEF)
 
         // a dials the raw peer; the raw peer completes the handshake by hand, then never reads again.
@@ -367,7 +367,7 @@ final class TransportTests: XCTestCase {
         var settings = TransportSettings.default
         settings.maxOutboundBytesPerPeer = 256 << 10
         let a = try startNode(settings: settings)
-        guard let (listener, port) = RawSocket.listen() else { return XCTFail("raw listen") }
+        guard let (listener, port) = TransportRawSocket.listen() else { return XCTFail("raw listen") }
         let silent = NodeIdentity(address: NodeAddress(host: localhost, port: port), uid: 0)
         var thrown: TransportError?
         for i in 0..<100 {
@@ -415,21 +415,21 @@ final class TransportTests: XCTestCase {
         }
 
         // 1. Garbage: an unknown frame kind.
-        guard let garbage = RawSocket.connect(to: b.identity.address) else { return XCTFail("connect") }
+        guard let garbage = TransportRawSocket.connect(to: b.identity.address) else { return XCTFail("connect") }
         garbage.write([0, 0, 0, 3, 0x7F, 1, 2])
         XCTAssertTrue(garbage.waitClosed(timeoutMs: 2_000), "garbage peer not dropped")
         transportWaitUntil("malformed counted") { b.counter("hotline_frames_malformed_total") == 1 }
         XCTAssertEqual(logLines(peer: garbage.localPort, event: "transport.frame.malformed"), 1)
 
         // 2. A huge length field.
-        guard let huge = RawSocket.connect(to: b.identity.address) else { return XCTFail("connect") }
+        guard let huge = TransportRawSocket.connect(to: b.identity.address) else { return XCTFail("connect") }
         huge.write([0xFF, 0xFF, 0xFF, 0xF0, 0x10])
         XCTAssertTrue(huge.waitClosed(timeoutMs: 2_000), "huge-length peer not dropped")
         transportWaitUntil("malformed counted") { b.counter("hotline_frames_malformed_total") == 2 }
         XCTAssertEqual(logLines(peer: huge.localPort, event: "transport.frame.malformed"), 1)
 
         // 3. A well-framed offer with the wrong magic: rejected (badMagic), then closed.
-        guard let http = RawSocket.connect(to: b.identity.address) else { return XCTFail("connect") }
+        guard let http = TransportRawSocket.connect(to: b.identity.address) else { return XCTFail("connect") }
         http.write(Wire.FrameParser.encode(.handshakeOffer, payload: Array("GET / HTTP/1.1\r\n".utf8)))
         guard let (kind, payload) = http.readFrame() else { return XCTFail("no reject") }
         XCTAssertEqual(kind, .handshakeReject)
@@ -438,13 +438,13 @@ final class TransportTests: XCTestCase {
         transportWaitUntil("handshake failure counted") { b.counter("hotline_handshake_failures_total") >= 1 }
 
         // 4. A data frame before any handshake.
-        guard let eager = RawSocket.connect(to: b.identity.address) else { return XCTFail("connect") }
+        guard let eager = TransportRawSocket.connect(to: b.identity.address) else { return XCTFail("connect") }
         eager.write(Wire.FrameParser.encode(.call, payload: [1, 2, 3]))
         XCTAssertTrue(eager.waitClosed(timeoutMs: 2_000), "pre-handshake data frame not dropped")
 
         // 5. Connects and never says anything: closed after the handshake timeout.
         let t0 = ContinuousClock.now
-        guard let silent = RawSocket.connect(to: b.identity.address) else { return XCTFail("connect") }
+        guard let silent = TransportRawSocket.connect(to: b.identity.address) else { return XCTFail("connect") }
         XCTAssertTrue(silent.waitClosed(timeoutMs: 3_000), "silent peer not dropped")
         let waited = ContinuousClock.now - t0
         XCTAssertGreaterThanOrEqual(waited, .milliseconds(250))
@@ -647,7 +647,7 @@ final class TransportTests: XCTestCase {
 
     func test_dialToAClosedPort_reportsDialFailed_andBacksOff() throws {
         // A port that was just free: bind, read it, close (nothing listens there afterwards).
-        let port: UInt16? = RawSocket.listen().map { $0.1 }
+        let port: UInt16? = TransportRawSocket.listen().map { $0.1 }
         guard let port else { return XCTFail("listen") }
         let closed = NodeAddress(host: localhost, port: port)
         let a = try startNode()

@@ -184,7 +184,7 @@ extension Transport {
     // MARK: - Reading
 
     private func onReadable(_ c: Connection) {
-        let chunk = max(settings.readChunkBytes, 512)
+        let chunk = min(max(settings.readChunkBytes, 512), 16 << 20)
         var reads = 0
         while reads < 8, !c.isClosed {
             reads += 1

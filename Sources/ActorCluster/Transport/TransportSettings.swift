@@ -17,7 +17,8 @@ public struct TransportSettings: Sendable {
     public var reconnectBackoffMax: Duration = .seconds(5)
     /// Protocol versions this node speaks; the highest common version wins.
     public var protocolVersions: ClosedRange<UInt16> = 1...1
-    /// Bytes requested per `read(2)` (a larger buffer is used only to complete one large frame).
+    /// Bytes requested per `read(2)`, clamped to 512 B ... 16 MiB (a larger buffer is used only to complete one
+    /// large frame).
     public var readChunkBytes: Int = 64 << 10
     /// Proof sent in offers and accepts (opaque bytes, may be empty).
     public var authProof: [UInt8] = []
