@@ -133,6 +133,12 @@ extension Wire {
             return bytes[position..<(position + count)]
         }
 
+        /// Advances past `count` bytes without reading them; throws `.truncated` if fewer remain.
+        public mutating func skip(count: Int) throws(Wire.DecodingError) {
+            guard count >= 0, count <= remaining else { throw .truncated(at: position) }
+            position += count
+        }
+
         /// Varint length, then that many bytes (no copy).
         public mutating func readLengthPrefixed() throws(Wire.DecodingError) -> ArraySlice<UInt8> {
             let start = position
@@ -160,6 +166,13 @@ extension Wire {
         case invalidUTF8(at: Int)
         /// The bytes do not fit the expected shape (wrong size, bad tag, out-of-range number, ...).
         case invalidValue(String)
+        /// A keyed container has no entry for a key the type requires. `path` is the container's coding path
+        /// (e.g. `order.items[2]`), empty at the top level.
+        case keyNotFound(key: String, path: String)
+        /// A value was required but the slot is nil, or an unkeyed container has no more elements.
+        case valueNotFound(type: String, path: String)
+        /// Containers nest deeper than the decoder's `maxDepth`.
+        case depthLimitExceeded(limit: Int, path: String)
 
         public var description: String {
             switch self {
@@ -167,6 +180,9 @@ extension Wire {
             case .overlongVarint(let at): "overlong varint at byte \(at)"
             case .invalidUTF8(let at): "invalid UTF-8 string at byte \(at)"
             case .invalidValue(let why): "invalid value: \(why)"
+            case .keyNotFound(let key, let path): "key \"\(key)\" not found in container at \(path.isEmpty ? "<root>" : path)"
+            case .valueNotFound(let type, let path): "expected \(type), found nothing at \(path.isEmpty ? "<root>" : path)"
+            case .depthLimitExceeded(let limit, let path): "containers nested deeper than \(limit) at \(path.isEmpty ? "<root>" : path)"
             }
         }
     }
