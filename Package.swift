@@ -16,9 +16,9 @@ let package = Package(
     ],
     targets: [
         .target(name: "CEpoll"),
-        .target(name: "ActorCluster", dependencies: ["CEpoll"]),
-        .target(name: "Hotline", dependencies: ["ActorCluster"]),
-        .executableTarget(name: "HotlineCLI", dependencies: ["ActorCluster", "Hotline"]),
+        .target(name: "ActorCluster", dependencies: ["CEpoll"], exclude: ["README.md"]),
+        .target(name: "Hotline", dependencies: ["ActorCluster"], exclude: ["README.md"]),
+        .executableTarget(name: "HotlineCLI", dependencies: ["ActorCluster", "Hotline"], exclude: ["README.md"]),
         .testTarget(name: "ActorClusterTests", dependencies: ["ActorCluster"]),
         .testTarget(name: "HotlineNodeTests", dependencies: ["ActorCluster", "HotlineCLI"]),
     ],

@@ -1,1 +1,47 @@
-print("hotline")
+import ActorCluster
+import Foundation
+
+/// `hotline` — the node process and operator tool of the Hotline cluster.
+let topUsage = """
+usage: hotline <command> [options]
+  node      run a cluster node (see `hotline node --help`)
+  demo      start two local node processes and make remote calls between them
+  bench     measure the runtime: `hotline bench rtt|pipeline|stream` (JSON output; use a release build)
+  help      this text
+"""
+
+func runMain() async -> Int32 {
+    var argv = Array(CommandLine.arguments.dropFirst())
+    guard let command = argv.first else {
+        FileHandle.standardError.write(Data((topUsage + "\n").utf8))
+        return 2
+    }
+    argv.removeFirst()
+    let wantsHelp = argv.contains("--help") || argv.contains("-h")
+    do {
+        switch command {
+        case "node":
+            if wantsHelp { print(NodeCommand.usage); return 0 }
+            return try await NodeCommand.run(argv)
+        case "demo":
+            if wantsHelp { print(DemoCommand.usage); return 0 }
+            return try await DemoCommand.run(argv)
+        case "bench":
+            if wantsHelp { print(BenchCommand.usage); return 0 }
+            return try await BenchCommand.run(argv)
+        case "help", "--help", "-h":
+            print(topUsage)
+            return 0
+        default:
+            throw UsageError("unknown command \"\(command)\"\n\(topUsage)")
+        }
+    } catch let error as UsageError {
+        FileHandle.standardError.write(Data("hotline \(command): \(error.message)\n".utf8))
+        return 2
+    } catch {
+        FileHandle.standardError.write(Data("hotline \(command): \(error)\n".utf8))
+        return 1
+    }
+}
+
+exit(await runMain())

@@ -1,0 +1,111 @@
+/// Payload of a `call` frame (kind 0x10). Layout (all varints LEB128, strings varint-length + UTF-8):
+///
+/// | field            | type                         |
+/// |------------------|------------------------------|
+/// | callID           | varint (u64), unique per caller node |
+/// | recipient path   | string                       |
+/// | target           | string (the runtime's mangled distributed-function identifier) |
+/// | generic count    | varint, then that many strings (mangled type names) |
+/// | argument count   | varint, then that many length-prefixed byte strings (each a `Wire.BinaryEncoder` slot) |
+///
+/// Argument and generic slices share the frame's storage (no copy while decoding).
+struct CallEnvelope: Sendable {
+    var callID: UInt64
+    var recipientPath: String
+    var target: String
+    var genericSubstitutions: [String]
+    var arguments: [ArraySlice<UInt8>]
+
+    static func decode(_ payload: ArraySlice<UInt8>) throws(Wire.DecodingError) -> CallEnvelope {
+        var r = Wire.ByteReader(payload)
+        let callID = try r.readVarint()
+        let path = try r.readString()
+        let target = try r.readString()
+        let genericCount = try r.readVarint()
+        guard genericCount <= UInt64(r.remaining) else { throw .invalidValue("generic count \(genericCount)") }
+        var generics: [String] = []
+        generics.reserveCapacity(Int(genericCount))
+        for _ in 0..<genericCount { generics.append(try r.readString()) }
+        let argCount = try r.readVarint()
+        guard argCount <= UInt64(r.remaining) else { throw .invalidValue("argument count \(argCount)") }
+        var args: [ArraySlice<UInt8>] = []
+        args.reserveCapacity(Int(argCount))
+        for _ in 0..<argCount { args.append(try r.readLengthPrefixed()) }
+        guard r.isAtEnd else { throw .invalidValue("\(r.remaining) trailing bytes after call envelope") }
+        return CallEnvelope(callID: callID, recipientPath: path, target: target,
+                            genericSubstitutions: generics, arguments: args)
+    }
+
+    /// Appends the envelope to `bytes` (a frame buffer whose header is already reserved).
+    static func encode(callID: UInt64, recipientPath: String, target: String, generics: [String],
+                       arguments: [[UInt8]], into bytes: inout [UInt8]) {
+        var w = Wire.ByteWriter(appendingTo: [])
+        swap(&w.bytes, &bytes)
+        w.writeVarint(callID)
+        w.writeString(recipientPath)
+        w.writeString(target)
+        w.writeVarint(UInt64(generics.count))
+        for g in generics { w.writeString(g) }
+        w.writeVarint(UInt64(arguments.count))
+        for a in arguments { w.writeLengthPrefixed(a) }
+        swap(&w.bytes, &bytes)
+    }
+}
+
+/// Payload of a `reply` frame (kind 0x11): varint callID, then a status byte and its body.
+///
+/// | status | meaning                 | body |
+/// |--------|-------------------------|------|
+/// | 0      | returned a value        | length-prefixed value (a `Wire.BinaryEncoder` slot) |
+/// | 1      | returned `Void`         | — |
+/// | 2      | threw                   | string type name, string message |
+/// | 3      | no such actor           | string path |
+/// | 4      | invocation failed       | string reason |
+enum ReplyEnvelope: Sendable {
+    case value(ArraySlice<UInt8>)
+    case void
+    case thrown(typeName: String, message: String)
+    case noSuchActor(path: String)
+    case invocationFailed(String)
+
+    static func decode(_ payload: ArraySlice<UInt8>) throws(Wire.DecodingError) -> (callID: UInt64, reply: ReplyEnvelope) {
+        var r = Wire.ByteReader(payload)
+        let callID = try r.readVarint()
+        let status = try r.readUInt8()
+        let reply: ReplyEnvelope
+        switch status {
+        case 0: reply = .value(try r.readLengthPrefixed())
+        case 1: reply = .void
+        case 2: reply = .thrown(typeName: try r.readString(), message: try r.readString())
+        case 3: reply = .noSuchActor(path: try r.readString())
+        case 4: reply = .invocationFailed(try r.readString())
+        default: throw .invalidValue("reply status \(status)")
+        }
+        guard r.isAtEnd else { throw .invalidValue("\(r.remaining) trailing bytes after reply envelope") }
+        return (callID, reply)
+    }
+
+    func encode(callID: UInt64, into bytes: inout [UInt8]) {
+        var w = Wire.ByteWriter(appendingTo: [])
+        swap(&w.bytes, &bytes)
+        w.writeVarint(callID)
+        switch self {
+        case .value(let v):
+            w.writeUInt8(0)
+            w.writeLengthPrefixed(v)
+        case .void:
+            w.writeUInt8(1)
+        case .thrown(let type, let message):
+            w.writeUInt8(2)
+            w.writeString(type)
+            w.writeString(message)
+        case .noSuchActor(let path):
+            w.writeUInt8(3)
+            w.writeString(path)
+        case .invocationFailed(let why):
+            w.writeUInt8(4)
+            w.writeString(why)
+        }
+        swap(&w.bytes, &bytes)
+    }
+}

@@ -1,0 +1,25 @@
+/// Everything a `ClusterSystem` needs to start, each with a documented default.
+public struct ClusterSettings: Sendable {
+    /// Human name of this node (logs, `ready` line). Default `"node"`.
+    public var nodeName: String = "node"
+    /// Cluster name; a handshake from another cluster is refused. Default `"hotline"`.
+    public var clusterName: String = "hotline"
+    /// Where to listen; port 0 picks an ephemeral port. Default `127.0.0.1:7101`.
+    public var listen: NodeAddress = NodeAddress(host: "127.0.0.1", port: 7101)
+    /// Seed nodes dialled at start and kept associated (redialled with backoff). Default none.
+    public var seeds: [NodeAddress] = []
+    /// Default per-call timeout. Trade-off: shorter fails faster on a hung (not dead) peer, longer
+    /// tolerates slow handlers. Dead peers fail at once regardless. Default 5 s.
+    public var callTimeout: Duration = .seconds(5)
+    /// Granularity of the timeout sweeper: a call times out between `callTimeout` and
+    /// `callTimeout + timeoutResolution`. Default 10 ms.
+    public var timeoutResolution: Duration = .milliseconds(10)
+    /// Socket, framing, handshake and backoff settings.
+    public var transport: TransportSettings = .default
+    /// Log threshold. Default `.info`.
+    public var logLevel: LogLevel = .info
+
+    public init() {}
+
+    public static var `default`: ClusterSettings { ClusterSettings() }
+}

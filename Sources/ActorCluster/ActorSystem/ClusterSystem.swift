@@ -1,0 +1,449 @@
+import Distributed
+import Synchronization
+
+/// The Hotline cluster's `DistributedActorSystem`: lets plain `distributed actor`s call each other across
+/// node processes over the `Transport`.
+///
+/// - Actor ids are `ActorID` = node identity (address + per-process uid) + path. `makeWellKnown(path:_:)`
+///   gives an actor a stable path any node can address; other actors get `/user/<Type>-<n>`.
+/// - Calls to local actors never touch the network (the runtime calls the instance `resolve` returns).
+/// - Remote calls carry a correlation id; the reply is matched to the waiting caller. Each call has a
+///   timeout (`ClusterSettings.callTimeout`, default 5 s; per call via `withCallTimeout`). A call to a node
+///   whose connection is lost, cannot be dialled, or now runs another incarnation fails at once with
+///   `RemoteCallError.nodeUnreachable`; remote throws arrive as `RemoteCallError.remoteError`.
+/// - Inbound calls run as separate tasks off the I/O thread: a slow actor does not delay other actors.
+///
+/// Lifecycle: `init` binds the listen address and starts I/O; `shutdown()` fails pending calls with
+/// `.systemShutDown` and closes every connection.
+public final class ClusterSystem: DistributedActorSystem, Sendable {
+    public typealias SerializationRequirement = Codable
+    public typealias InvocationEncoder = ClusterInvocationEncoder
+    public typealias InvocationDecoder = ClusterInvocationDecoder
+    public typealias ResultHandler = ClusterResultHandler
+
+    /// This node: listen address with the real port, and this process's uid.
+    public let node: NodeIdentity
+    public let settings: ClusterSettings
+    public let logger: Logger
+    public let metrics: Metrics
+    let transport: Transport
+
+    private struct LocalActor {
+        weak var actor: (any DistributedActor)?
+    }
+
+    private struct State {
+        var actors: [String: LocalActor] = [:]
+        var nextActorNumber = 0
+        var pending = PendingCalls()
+        var messageSinks: [String: MessageSink] = [:]
+        var shutDown = false
+    }
+
+    /// Receives one-way messages for a path, on the I/O thread: must return quickly and never block.
+    public typealias MessageSink = @Sendable (_ from: NodeIdentity, _ payload: ArraySlice<UInt8>) -> Void
+
+    private let state = Mutex(State())
+    private let nextCallID = Atomic<UInt64>(1)
+    private let sweeper = Mutex<Task<Void, Never>?>(nil)
+    private let callsSent: Counter
+    private let callsReceived: Counter
+    private let callsTimedOut: Counter
+    private let callsFailedUnreachable: Counter
+    private let messagesDropped: Counter
+
+    /// Binds `settings.listen`, starts the transport and dials the seed nodes.
+    ///
+    /// - Throws: `TransportError.bindFailed` when the address cannot be bound.
+    public init(settings: ClusterSettings = .default, logger: Logger? = nil, metrics: Metrics = Metrics()) throws {
+        self.settings = settings
+        self.metrics = metrics
+        let uid = NodeIdentity.randomUID()
+        let log = (logger ?? Logger(level: settings.logLevel)).with("node", settings.nodeName)
+        let transport = Transport(clusterName: settings.clusterName, uid: uid, settings: settings.transport,
+                                  logger: log, metrics: metrics)
+        self.transport = transport
+        self.node = try transport.start(listen: settings.listen)
+        self.logger = log
+        callsSent = metrics.counter("hotline_calls_sent_total", help: "Remote calls sent")
+        callsReceived = metrics.counter("hotline_calls_received_total", help: "Remote calls received")
+        callsTimedOut = metrics.counter("hotline_calls_timed_out_total", help: "Remote calls that timed out")
+        callsFailedUnreachable = metrics.counter("hotline_calls_unreachable_total",
+                                                 help: "Remote calls failed because the node was unreachable")
+        messagesDropped = metrics.counter("hotline_messages_dropped_total",
+                                          help: "One-way messages for a path with no sink")
+        transport.setDelegate(self)
+        startSweeper()
+        for seed in settings.seeds where seed != node.address {
+            transport.associate(with: seed)
+        }
+        log.info("system.started", ["listen": node.address, "uid": String(node.uid, radix: 16),
+                                    "cluster": settings.clusterName])
+    }
+
+    /// Fails pending calls with `.systemShutDown`, closes all connections and stops the I/O thread.
+    /// Idempotent.
+    public func shutdown() {
+        let pending: [(UInt64, PendingCalls.Entry)] = state.withLock { s in
+            if s.shutDown { return [] }
+            s.shutDown = true
+            return s.pending.removeAll { _ in true }
+        }
+        for (_, entry) in pending { entry.continuation.resume(throwing: RemoteCallError.systemShutDown) }
+        sweeper.withLock { $0?.cancel(); $0 = nil }
+        transport.shutdown()
+        logger.info("system.stopped")
+    }
+
+    /// Remote calls sent and still awaiting a reply.
+    public var pendingCallCount: Int { state.withLock { $0.pending.count } }
+
+    /// Peers this node currently has a live connection with.
+    public var associatedNodes: [NodeIdentity] { transport.associatedPeers }
+
+    // MARK: - Ids and local actors
+
+    enum TaskLocals {
+        @TaskLocal static var wellKnownPath: String?
+        @TaskLocal static var callTimeout: Duration?
+    }
+
+    /// Creates an actor at a stable `path` (e.g. `/district/210302`) so other nodes can address it as
+    /// `ActorID(node: thisNode, path: path)`.
+    ///
+    /// - Throws: `ClusterSystemError.invalidPath` or `.pathInUse` (a live actor already has the path), or
+    ///   what `make` throws.
+    public func makeWellKnown<Act: DistributedActor>(path: String, _ make: () throws -> Act) throws -> Act
+    where Act.ID == ActorID {
+        guard ActorID.isValidPath(path) else { throw ClusterSystemError.invalidPath(path) }
+        let inUse = state.withLock { $0.actors[path]?.actor != nil }
+        guard !inUse else { throw ClusterSystemError.pathInUse(path) }
+        return try TaskLocals.$wellKnownPath.withValue(path) { try make() }
+    }
+
+    /// The id a well-known actor at `path` on `node` has.
+    public static func wellKnownID(_ path: String, on node: NodeIdentity) -> ActorID {
+        ActorID(node: node, path: path)
+    }
+
+    /// Runs `operation` with `timeout` as the call timeout of every remote call it makes.
+    public static func withCallTimeout<T>(_ timeout: Duration, operation: () async throws -> T) async rethrows -> T {
+        try await TaskLocals.$callTimeout.withValue(timeout) { try await operation() }
+    }
+
+    public func assignID<Act>(_ actorType: Act.Type) -> ActorID where Act: DistributedActor, Act.ID == ActorID {
+        if let path = TaskLocals.wellKnownPath { return ActorID(node: node, path: path) }
+        let n = state.withLock { s in
+            s.nextActorNumber += 1
+            return s.nextActorNumber
+        }
+        return ActorID(node: node, path: "/user/\(Act.self)-\(n)")
+    }
+
+    public func actorReady<Act>(_ actor: Act) where Act: DistributedActor, Act.ID == ActorID {
+        let replaced = state.withLock { s -> Bool in
+            let live = s.actors[actor.id.path]?.actor != nil
+            s.actors[actor.id.path] = LocalActor(actor: actor)
+            return live
+        }
+        if replaced { logger.warning("actor.path_replaced", ["path": actor.id.path]) }
+    }
+
+    public func resignID(_ id: ActorID) {
+        state.withLock { s in
+            if let entry = s.actors[id.path], entry.actor == nil || entry.actor?.id == id as AnyHashable {
+                s.actors[id.path] = nil
+            }
+        }
+    }
+
+    /// Local actor for `id`, or nil when `id` names another node (the runtime then makes a remote proxy).
+    ///
+    /// - Throws: `RemoteCallError.noSuchActor` when `id` is on this node but no live actor has that path,
+    ///   or it is not an `Act`.
+    public func resolve<Act>(id: ActorID, as actorType: Act.Type) throws -> Act?
+    where Act: DistributedActor, Act.ID == ActorID {
+        guard id.node == node else { return nil }
+        guard let actor = localActor(path: id.path) as? Act else { throw RemoteCallError.noSuchActor(id) }
+        return actor
+    }
+
+    func localActor(path: String) -> (any DistributedActor)? {
+        state.withLock { $0.actors[path]?.actor }
+    }
+
+    public func makeInvocationEncoder() -> InvocationEncoder { InvocationEncoder() }
+
+    // MARK: - Outbound calls
+
+    public func remoteCall<Act, Err, Res>(
+        on actor: Act, target: RemoteCallTarget, invocation: inout InvocationEncoder,
+        throwing: Err.Type, returning: Res.Type
+    ) async throws -> Res where Act: DistributedActor, Act.ID == ActorID, Err: Error, Res: Codable {
+        switch try await call(actor.id, target: target, invocation: invocation) {
+        case .value(let bytes):
+            do {
+                return try Wire.BinaryDecoder().decode(Res.self, from: bytes)
+            } catch {
+                throw RemoteCallError.invocationFailed("cannot decode result as \(Res.self): \(error)")
+            }
+        case .void:
+            throw RemoteCallError.invocationFailed("expected \(Res.self) from \(target.identifier), got Void")
+        case .thrown(let typeName, let message):
+            throw RemoteCallError.remoteError(typeName: typeName, message: message)
+        case .noSuchActor:
+            throw RemoteCallError.noSuchActor(actor.id)
+        case .invocationFailed(let why):
+            throw RemoteCallError.invocationFailed(why)
+        }
+    }
+
+    public func remoteCallVoid<Act, Err>(
+        on actor: Act, target: RemoteCallTarget, invocation: inout InvocationEncoder, throwing: Err.Type
+    ) async throws where Act: DistributedActor, Act.ID == ActorID, Err: Error {
+        switch try await call(actor.id, target: target, invocation: invocation) {
+        case .void, .value:
+            return
+        case .thrown(let typeName, let message):
+            throw RemoteCallError.remoteError(typeName: typeName, message: message)
+        case .noSuchActor:
+            throw RemoteCallError.noSuchActor(actor.id)
+        case .invocationFailed(let why):
+            throw RemoteCallError.invocationFailed(why)
+        }
+    }
+
+    private func call(_ id: ActorID, target: RemoteCallTarget, invocation: InvocationEncoder) async throws -> ReplyEnvelope {
+        if id.node.address == node.address {
+            // Our own address: either our own actor that is gone, or an actor of an earlier process here.
+            if id.node.uid == node.uid { throw RemoteCallError.noSuchActor(id) }
+            throw RemoteCallError.nodeUnreachable(node: id.node, reason: "that process was replaced by \(node)")
+        }
+        let timeout = TaskLocals.callTimeout ?? settings.callTimeout
+        let timeoutMs = Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let callID = nextCallID.add(1, ordering: .relaxed).newValue
+        let identifier = target.identifier
+        callsSent.increment()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ReplyEnvelope, any Error>) in
+                let entry = PendingCalls.Entry(actor: id, target: identifier,
+                                               deadline: .now + timeout, timeoutMilliseconds: timeoutMs,
+                                               continuation: continuation)
+                let accepted = state.withLock { s -> Bool in
+                    if s.shutDown { return false }
+                    s.pending.insert(callID, entry)
+                    return true
+                }
+                guard accepted else {
+                    continuation.resume(throwing: RemoteCallError.systemShutDown)
+                    return
+                }
+                do {
+                    try transport.send(.call, to: id.node) { bytes in
+                        CallEnvelope.encode(callID: callID, recipientPath: id.path, target: identifier,
+                                            generics: invocation.generics, arguments: invocation.arguments,
+                                            into: &bytes)
+                    }
+                } catch {
+                    if let e = state.withLock({ $0.pending.remove(callID) }) {
+                        e.continuation.resume(throwing: Self.callError(error, node: id.node))
+                        if case .nodeUnreachable = Self.callError(error, node: id.node) {
+                            callsFailedUnreachable.increment()
+                        }
+                    }
+                }
+            }
+        } onCancel: {
+            if let e = state.withLock({ $0.pending.remove(callID) }) {
+                e.continuation.resume(throwing: CancellationError())
+            }
+        }
+    }
+
+    static func callError(_ error: any Error, node: NodeIdentity) -> RemoteCallError {
+        switch error {
+        case let e as RemoteCallError: return e
+        case let e as TransportError:
+            switch e {
+            case .nodeUnreachable(_, let reason): return .nodeUnreachable(node: node, reason: reason)
+            case .outboundQueueFull(_, let bytes): return .overloaded(node: node, queuedBytes: bytes)
+            case .frameTooLarge(let bytes, let max):
+                return .invocationFailed("call frame of \(bytes) bytes exceeds the \(max)-byte limit")
+            case .shutDown: return .systemShutDown
+            default: return .invocationFailed("\(e)")
+            }
+        default: return .invocationFailed("\(error)")
+        }
+    }
+
+    /// Fails every pending call to `node` with `.nodeUnreachable`.
+    private func failPending(to node: NodeIdentity, reason: String) {
+        let failed = state.withLock { $0.pending.removeAll { $0.actor.node == node } }
+        callsFailedUnreachable.increment(by: failed.count)
+        for (_, e) in failed { e.continuation.resume(throwing: RemoteCallError.nodeUnreachable(node: node, reason: reason)) }
+    }
+
+    private func startSweeper() {
+        let resolution = settings.timeoutResolution
+        let task = Task.detached { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: resolution)
+                guard let self else { return }
+                self.expireCalls(now: .now)
+            }
+        }
+        sweeper.withLock { $0 = task }
+    }
+
+    func expireCalls(now: ContinuousClock.Instant) {
+        let expired = state.withLock { $0.pending.removeExpired(now: now) }
+        guard !expired.isEmpty else { return }
+        callsTimedOut.increment(by: expired.count)
+        for (_, e) in expired {
+            e.continuation.resume(throwing: RemoteCallError.timeout(actor: e.actor, target: e.target,
+                                                                    afterMilliseconds: e.timeoutMilliseconds))
+        }
+    }
+
+    // MARK: - One-way messages
+
+    /// Registers `sink` for one-way messages addressed to `path` on this node (replacing any earlier one).
+    public func registerMessageSink(path: String, _ sink: @escaping MessageSink) throws {
+        guard ActorID.isValidPath(path) else { throw ClusterSystemError.invalidPath(path) }
+        state.withLock { $0.messageSinks[path] = sink }
+    }
+
+    /// Sends `payload` one-way to the message sink at `recipient` (a `message` frame: path string, then the
+    /// payload bytes). No reply and no delivery guarantee beyond TCP's while the connection lives; messages to
+    /// one node arrive in send order.
+    ///
+    /// - Throws: `RemoteCallError.nodeUnreachable`, `.overloaded` (outbound queue full: back off and retry),
+    ///   `.invocationFailed` (payload above the frame limit), `.systemShutDown`.
+    public func sendMessage<C: Collection>(_ payload: C, to recipient: ActorID) throws where C.Element == UInt8 {
+        do {
+            try transport.send(.message, to: recipient.node) { bytes in
+                var w = Wire.ByteWriter(appendingTo: [])
+                swap(&w.bytes, &bytes)
+                w.writeString(recipient.path)
+                w.writeBytes(payload)
+                swap(&w.bytes, &bytes)
+            }
+        } catch {
+            throw Self.callError(error, node: recipient.node)
+        }
+    }
+
+    private func deliverMessage(_ payload: ArraySlice<UInt8>, from peer: NodeIdentity) {
+        var reader = Wire.ByteReader(payload)
+        let path: String
+        do {
+            path = try reader.readString()
+        } catch {
+            transport.rejectMalformed(from: peer, reason: "message envelope: \(error)")
+            return
+        }
+        let rest = payload[reader.position...]
+        guard let sink = state.withLock({ $0.messageSinks[path] }) else {
+            messagesDropped.increment()
+            return
+        }
+        sink(peer, rest)
+    }
+
+    // MARK: - Inbound calls
+
+    func handleCall(_ envelope: CallEnvelope, from peer: NodeIdentity) async {
+        callsReceived.increment()
+        let handler = ClusterResultHandler(system: self, callID: envelope.callID, caller: peer)
+        guard let actor = localActor(path: envelope.recipientPath) else {
+            handler.send(.noSuchActor(path: envelope.recipientPath))
+            return
+        }
+        var decoder = ClusterInvocationDecoder(envelope: envelope)
+        do {
+            try await executeDistributedTarget(on: actor, target: RemoteCallTarget(envelope.target),
+                                               invocationDecoder: &decoder, handler: handler)
+        } catch {
+            logger.debug("call.invoke_failed", ["target": envelope.target, "peer": peer, "error": error])
+        }
+        if !handler.hasReplied {
+            handler.send(.invocationFailed("could not invoke \(envelope.target) on \(envelope.recipientPath)"))
+        }
+    }
+
+    func sendReply(_ reply: ReplyEnvelope, callID: UInt64, to caller: NodeIdentity) {
+        do {
+            try transport.send(.reply, to: caller) { bytes in reply.encode(callID: callID, into: &bytes) }
+        } catch {
+            logger.debug("reply.undeliverable", ["peer": caller, "error": error])
+        }
+    }
+}
+
+/// Misuse of the actor system by local code (never caused by a peer).
+public enum ClusterSystemError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The path does not start with `/`, is empty, longer than 512 bytes or has spaces/control characters.
+    case invalidPath(String)
+    /// A live actor already has this well-known path on this node.
+    case pathInUse(String)
+
+    public var description: String {
+        switch self {
+        case .invalidPath(let p): "invalid actor path \"\(p)\""
+        case .pathInUse(let p): "actor path \(p) is already in use on this node"
+        }
+    }
+}
+
+extension ClusterSystem: TransportDelegate {
+    public func transport(_ transport: Transport, associated peer: NodeIdentity) {
+        logger.info("association.up", ["peer": peer])
+    }
+
+    public func transport(_ transport: Transport, disassociated peer: NodeIdentity, reason: String) {
+        logger.info("association.down", ["peer": peer, "reason": reason])
+        failPending(to: peer, reason: reason)
+    }
+
+    public func transport(_ transport: Transport, dialFailed address: NodeAddress, reason: String) {
+        logger.debug("dial.failed", ["address": address, "reason": reason])
+        let failed = state.withLock { $0.pending.removeAll { $0.actor.node.address == address } }
+        callsFailedUnreachable.increment(by: failed.count)
+        for (_, e) in failed {
+            e.continuation.resume(throwing: RemoteCallError.nodeUnreachable(node: e.actor.node, reason: reason))
+        }
+    }
+
+    public func transport(_ transport: Transport, received kind: Wire.FrameKind, payload: ArraySlice<UInt8>,
+                          from peer: NodeIdentity) {
+        switch kind {
+        case .call:
+            let envelope: CallEnvelope
+            do {
+                envelope = try CallEnvelope.decode(payload)
+            } catch {
+                transport.rejectMalformed(from: peer, reason: "call envelope: \(error)")
+                return
+            }
+            Task { await self.handleCall(envelope, from: peer) }
+        case .reply:
+            let decoded: (callID: UInt64, reply: ReplyEnvelope)
+            do {
+                decoded = try ReplyEnvelope.decode(payload)
+            } catch {
+                transport.rejectMalformed(from: peer, reason: "reply envelope: \(error)")
+                return
+            }
+            let entry = state.withLock { s -> PendingCalls.Entry? in
+                guard let e = s.pending.entries[decoded.callID], e.actor.node == peer else { return nil }
+                return s.pending.remove(decoded.callID)
+            }
+            // A late reply (after timeout) or one from the wrong peer finds nothing and is dropped.
+            entry?.continuation.resume(returning: decoded.reply)
+        case .message:
+            deliverMessage(payload, from: peer)
+        default:
+            logger.debug("frame.unhandled", ["kind": kind, "peer": peer])
+        }
+    }
+}

@@ -1,0 +1,36 @@
+/// Why a call to a distributed actor failed, in cases a caller can act on.
+///
+/// Thrown by any `distributed func` invoked on a remote actor of a `ClusterSystem` (and by `resolve` for
+/// local ids that name no live actor).
+public enum RemoteCallError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// No reply within the call timeout (default 5 s; `ClusterSettings.callTimeout`, or per call with
+    /// `ClusterSystem.withCallTimeout`). The call may or may not have run on the remote node.
+    case timeout(actor: ClusterSystem.ActorID, target: String, afterMilliseconds: Int)
+    /// The connection to the actor's node is lost, cannot be made, or that address now runs another
+    /// incarnation (different uid). Raised at once, without waiting for the timeout.
+    case nodeUnreachable(node: NodeIdentity, reason: String)
+    /// The node is up but hosts no actor at that path.
+    case noSuchActor(ClusterSystem.ActorID)
+    /// The remote function threw: the thrown value's Swift type name (`String(reflecting:)`) and its
+    /// description.
+    case remoteError(typeName: String, message: String)
+    /// Arguments, result or envelope could not be encoded/decoded, or the remote node could not invoke
+    /// the target (unknown function, version skew).
+    case invocationFailed(String)
+    /// The outbound queue to that node is full (memory bound); back off and retry.
+    case overloaded(node: NodeIdentity, queuedBytes: Int)
+    /// The local actor system is shut down.
+    case systemShutDown
+
+    public var description: String {
+        switch self {
+        case .timeout(let actor, let target, let ms): "call to \(actor) \(target) timed out after \(ms) ms"
+        case .nodeUnreachable(let node, let reason): "node unreachable: \(node): \(reason)"
+        case .noSuchActor(let id): "no such actor: \(id)"
+        case .remoteError(let type, let message): "remote error \(type): \(message)"
+        case .invocationFailed(let why): "invocation failed: \(why)"
+        case .overloaded(let node, let bytes): "outbound queue to \(node) full (\(bytes) bytes queued)"
+        case .systemShutDown: "actor system is shut down"
+        }
+    }
+}

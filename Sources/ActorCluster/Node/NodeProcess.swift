@@ -1,0 +1,131 @@
+import Foundation
+
+/// A node running as a child process (`hotline node ...`), started by tests, `hotline demo` and
+/// `hotline bench`.
+///
+/// The child must print one line `ready name=<name> listen=<HOST:PORT> uid=<hex>` on stdout when it
+/// serves calls; `start` waits for it (bounded by `timeout`). The child's stderr is passed through to
+/// this process's stderr unless `quiet`. `stop()` sends SIGTERM and waits (bounded), `kill()` sends SIGKILL.
+public final class NodeProcess: @unchecked Sendable {
+    // @unchecked: `process` is only mutated in init; the ready fields are written once before init returns.
+    public let process: Process
+    /// Identity parsed from the ready line.
+    public let node: NodeIdentity
+    public let name: String
+
+    /// Why a node process could not be started.
+    public enum StartError: Error, CustomStringConvertible {
+        case launchFailed(String)
+        case exitedBeforeReady(status: Int32, output: String)
+        case noReadyLine(afterMilliseconds: Int, output: String)
+        case badReadyLine(String)
+
+        public var description: String {
+            switch self {
+            case .launchFailed(let why): "could not launch node: \(why)"
+            case .exitedBeforeReady(let status, let out): "node exited with status \(status) before ready: \(out)"
+            case .noReadyLine(let ms, let out): "node printed no ready line within \(ms) ms: \(out)"
+            case .badReadyLine(let line): "unparsable ready line: \(line)"
+            }
+        }
+    }
+
+    /// Launches `executable` with `arguments` (e.g. `["node", "--name", "a", "--listen", "127.0.0.1:0"]`)
+    /// and waits up to `timeout` for its ready line.
+    ///
+    /// - Throws: `StartError`.
+    public init(executable: URL, arguments: [String], timeout: Duration = .seconds(30), quiet: Bool = true) throws {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        let stdout = Pipe()
+        process.standardOutput = stdout
+        process.standardError = quiet ? FileHandle.nullDevice : FileHandle.standardError
+        process.standardInput = FileHandle.nullDevice
+        do {
+            try process.run()
+        } catch {
+            throw StartError.launchFailed("\(executable.path): \(error)")
+        }
+        self.process = process
+        let reader = stdout.fileHandleForReading
+        let fd = reader.fileDescriptor
+        var buffer: [UInt8] = []
+        let deadline = ContinuousClock.now + timeout
+        var line: String?
+        readLoop: while line == nil {
+            let remaining = deadline - .now
+            if remaining <= .zero {
+                process.terminate()
+                throw StartError.noReadyLine(afterMilliseconds: Int(timeout.components.seconds * 1000),
+                                             output: String(decoding: buffer, as: UTF8.self))
+            }
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ms = Int32(min(1000, max(1, remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000)))
+            let ready = poll(&pfd, 1, ms)
+            if ready <= 0 { continue }
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 {
+                process.waitUntilExit()
+                throw StartError.exitedBeforeReady(status: process.terminationStatus,
+                                                   output: String(decoding: buffer, as: UTF8.self))
+            }
+            buffer.append(contentsOf: chunk[0..<n])
+            while let nl = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                let text = String(decoding: buffer[..<nl], as: UTF8.self)
+                buffer.removeSubrange(...nl)
+                if text.hasPrefix("ready ") {
+                    line = text
+                    break readLoop
+                }
+            }
+        }
+        guard let line, let parsed = NodeProcess.parseReadyLine(line) else {
+            process.terminate()
+            throw StartError.badReadyLine(line ?? "")
+        }
+        self.name = parsed.name
+        self.node = parsed.node
+        // Keep draining stdout so the child never blocks on a full pipe.
+        reader.readabilityHandler = { handle in
+            if handle.availableData.isEmpty { handle.readabilityHandler = nil }
+        }
+    }
+
+    /// Parses `ready name=<name> listen=<HOST:PORT> uid=<hex>`.
+    public static func parseReadyLine(_ line: String) -> (name: String, node: NodeIdentity)? {
+        var fields: [String: String] = [:]
+        for part in line.split(separator: " ").dropFirst() {
+            guard let eq = part.firstIndex(of: "=") else { continue }
+            fields[String(part[..<eq])] = String(part[part.index(after: eq)...])
+        }
+        guard let name = fields["name"], let listen = fields["listen"], let address = NodeAddress(parsing: listen),
+              let uidText = fields["uid"], let uid = UInt64(uidText, radix: 16) else { return nil }
+        return (name, NodeIdentity(address: address, uid: uid))
+    }
+
+    public var isRunning: Bool { process.isRunning }
+
+    /// SIGKILL, then waits for the process to be reaped.
+    public func kill() {
+        if process.isRunning {
+            Foundation.kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    /// SIGTERM and waits up to `timeout` for a clean exit (then SIGKILL). Returns the exit status.
+    @discardableResult
+    public func stop(timeout: Duration = .seconds(10)) -> Int32 {
+        guard process.isRunning else { return process.terminationStatus }
+        process.terminate()
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline { usleep(5_000) }
+        if process.isRunning { kill() }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    deinit { if process.isRunning { kill() } }
+}

@@ -1,0 +1,158 @@
+import ActorCluster
+import Foundation
+
+/// `hotline bench rtt|pipeline|stream`: measures the runtime between this process and a `hotline node`
+/// child on 127.0.0.1, and the raw-socket floor (`RawLoopback`) in the same run, printing one JSON object.
+enum BenchCommand {
+    static let usage = """
+    usage: hotline bench rtt      [--calls N] [--payload BYTES]      one outstanding request/reply (default 64 B)
+           hotline bench pipeline [--calls N] [--depth D] [--payload BYTES]   D outstanding calls (default 64)
+           hotline bench stream   [--messages N] [--size BYTES]     one-way messages (default 100 B)
+      Prints JSON: medians/p99 in µs or messages per second, with the raw TCP floor measured in the same run
+      and the ratio to it. Build with -c release: debug builds are 5-20x slower and say so in the output.
+    """
+
+    static func run(_ argv: [String]) async throws -> Int32 {
+        guard let mode = argv.first else { throw UsageError("which benchmark? rtt, pipeline or stream\n\(usage)") }
+        let args = try Arguments(Array(argv.dropFirst()), valued: ["calls", "payload", "depth", "messages", "size"])
+        #if DEBUG
+        let build = "debug"
+        FileHandle.standardError.write(Data("warning: debug build; run `swift run -c release hotline bench ...` for real figures\n".utf8))
+        #else
+        let build = "release"
+        #endif
+        var result: [String: Any] = ["bench": mode, "build": build, "cores": ProcessInfo.processInfo.activeProcessorCount]
+        switch mode {
+        case "rtt":
+            let calls = try args.int("calls", in: 100...10_000_000) ?? 20_000
+            let size = try args.int("payload", in: 0...(4 << 20)) ?? 64
+            try await withPeer { system, probe in
+                let payload = [UInt8](repeating: 0x5A, count: size)
+                for _ in 0..<min(2000, calls) { _ = try await probe.echo(payload) }
+                var samples: [Double] = []
+                samples.reserveCapacity(calls)
+                for _ in 0..<calls {
+                    let t0 = ContinuousClock.now
+                    let reply = try await probe.echo(payload)
+                    samples.append(microseconds(ContinuousClock.now - t0))
+                    guard reply.count == size else { throw UsageError("echo returned \(reply.count) bytes") }
+                }
+                let raw = try RawLoopback.pingPong(count: calls, size: size)
+                result["calls"] = calls
+                result["payload_bytes"] = size
+                result["hotline"] = summary(samples)
+                result["anchor_raw_tcp"] = summary(raw).merging(["what": "blocking POSIX sockets, 2 threads, same process"]) { a, _ in a }
+                result["ratio_median_vs_raw"] = round2(median(samples) / max(0.001, median(raw)))
+            }
+        case "pipeline":
+            let calls = try args.int("calls", in: 100...10_000_000) ?? 100_000
+            let depth = try args.int("depth", in: 1...4096) ?? 64
+            let size = try args.int("payload", in: 0...(4 << 20)) ?? 64
+            try await withPeer { system, probe in
+                let payload = [UInt8](repeating: 0x5A, count: size)
+                for _ in 0..<min(2000, calls) { _ = try await probe.echo(payload) }
+                let perWorker = calls / depth
+                let t0 = ContinuousClock.now
+                let samples = try await withThrowingTaskGroup(of: [Double].self) { group in
+                    for _ in 0..<depth {
+                        group.addTask {
+                            var local: [Double] = []
+                            local.reserveCapacity(perWorker)
+                            for _ in 0..<perWorker {
+                                let s = ContinuousClock.now
+                                _ = try await probe.echo(payload)
+                                local.append(microseconds(ContinuousClock.now - s))
+                            }
+                            return local
+                        }
+                    }
+                    var all: [Double] = []
+                    for try await part in group { all += part }
+                    return all
+                }
+                let elapsed = seconds(ContinuousClock.now - t0)
+                let rawElapsed = try RawLoopback.pipeline(count: perWorker * depth, depth: depth, size: size)
+                let rate = Double(samples.count) / elapsed
+                let rawRate = Double(perWorker * depth) / rawElapsed
+                result["calls"] = samples.count
+                result["depth"] = depth
+                result["payload_bytes"] = size
+                result["hotline"] = summary(samples).merging(["calls_per_s": Int(rate)]) { a, _ in a }
+                result["anchor_raw_tcp"] = ["round_trips_per_s": Int(rawRate),
+                                            "what": "blocking POSIX sockets, \(depth) outstanding, one write(2) per message"]
+                result["ratio_throughput_vs_raw"] = round2(rate / rawRate)
+            }
+        case "stream":
+            let count = try args.int("messages", in: 100...50_000_000) ?? 500_000
+            let size = try args.int("size", in: 1...(1 << 20)) ?? 100
+            try await withPeer { system, probe in
+                let sink = ClusterSystem.ActorID(node: probe.id.node, path: NodeProbe.sinkPath)
+                let payload = [UInt8](repeating: 0x33, count: size)
+                let before = try await probe.sinkTotals()[0]
+                let t0 = ContinuousClock.now
+                var sent = 0
+                var backoffs = 0
+                while sent < count {
+                    do {
+                        try system.sendMessage(payload, to: sink)
+                        sent += 1
+                    } catch RemoteCallError.overloaded {
+                        backoffs += 1
+                        try await Task.sleep(for: .microseconds(200))
+                    }
+                }
+                // Messages and calls share the ordered data path: once this reply says so, all arrived.
+                let deadline = ContinuousClock.now + .seconds(60)
+                var received = 0
+                while received < count + before, ContinuousClock.now < deadline {
+                    received = try await probe.sinkTotals()[0]
+                }
+                let elapsed = seconds(ContinuousClock.now - t0)
+                let rawElapsed = try RawLoopback.stream(count: count, size: size)
+                let rate = Double(received - before) / elapsed
+                let rawRate = Double(count) / rawElapsed
+                result["messages"] = count
+                result["message_bytes"] = size
+                result["received"] = received - before
+                result["queue_full_backoffs"] = backoffs
+                result["hotline"] = ["messages_per_s": Int(rate), "mb_per_s": round2(rate * Double(size) / 1e6)]
+                result["anchor_raw_tcp"] = ["messages_per_s": Int(rawRate), "what": "blocking POSIX socket, one write(2) per message"]
+                result["ratio_throughput_vs_raw"] = round2(rate / rawRate)
+            }
+        default:
+            throw UsageError("unknown benchmark \"\(mode)\": expected rtt, pipeline or stream")
+        }
+        let json = try JSONSerialization.data(withJSONObject: result, options: [.prettyPrinted, .sortedKeys])
+        print(String(decoding: json, as: UTF8.self))
+        return 0
+    }
+
+    /// Starts a `hotline node` child and a local client system, runs `body`, stops both.
+    static func withPeer(_ body: (ClusterSystem, NodeProbe) async throws -> Void) async throws {
+        let peer = try NodeProcess(executable: try selfExecutable(),
+                                   arguments: ["node", "--name", "bench-peer", "--listen", "127.0.0.1:0",
+                                               "--log-level", "warning"])
+        defer { peer.stop() }
+        var settings = ClusterSettings()
+        settings.nodeName = "bench"
+        settings.listen = NodeAddress(host: "127.0.0.1", port: 0)
+        let system = try ClusterSystem(settings: settings, logger: Logger(level: .warning))
+        defer { system.shutdown() }
+        try await body(system, try NodeProbe.on(peer.node, system: system))
+    }
+
+    static func summary(_ samples: [Double]) -> [String: Any] {
+        let sorted = samples.sorted()
+        func pct(_ p: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
+        let mean = sorted.isEmpty ? 0 : sorted.reduce(0, +) / Double(sorted.count)
+        return ["median_us": round2(pct(0.5)), "p99_us": round2(pct(0.99)), "mean_us": round2(mean),
+                "max_us": round2(sorted.last ?? 0)]
+    }
+
+    static func median(_ samples: [Double]) -> Double {
+        let s = samples.sorted()
+        return s.isEmpty ? 0 : s[s.count / 2]
+    }
+
+    static func round2(_ v: Double) -> Double { (v * 100).rounded() / 100 }
+}

@@ -1,0 +1,120 @@
+import ActorCluster
+import Foundation
+import Synchronization
+
+/// `hotline node`: runs one cluster node until SIGTERM/SIGINT.
+enum NodeCommand {
+    static let usage = """
+    usage: hotline node [--name NAME] [--listen HOST:PORT] [--seeds HOST:PORT,...] [--cluster NAME]
+                        [--data DIR] [--config FILE] [--log-level LEVEL] [--call-timeout-ms MS]
+                        [--handshake-timeout-ms MS] [--max-frame-bytes BYTES]
+      Runs a node. Prints `ready name=… listen=HOST:PORT uid=…` on stdout once it serves calls.
+      --listen port 0 picks an ephemeral port. Flags override the JSON --config file.
+      SIGTERM or SIGINT stop it cleanly (exit 0). Bad flags or config: exit 2.
+    """
+
+    static func run(_ argv: [String]) async throws -> Int32 {
+        let args = try Arguments(argv, valued: NodeConfig.flags)
+        if let extra = args.positional.first { throw UsageError("unexpected argument \"\(extra)\"") }
+        let config = try NodeConfig.load(args)
+        if let dir = config.dataDirectory {
+            do {
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            } catch {
+                throw UsageError("invalid --data \"\(dir)\": cannot create directory (\(error.localizedDescription))")
+            }
+        }
+        let system: ClusterSystem
+        do {
+            system = try ClusterSystem(settings: config.clusterSettings)
+        } catch let error as TransportError {
+            throw UsageError("invalid --listen \(config.listen): \(error)")
+        }
+        let probe = try NodeProbe.start(on: system, nodeName: config.name)
+        let termination = TerminationSignal.install()
+        // Unbuffered write(2): the line must reach a pipe at once, not at exit.
+        let ready = "ready name=\(config.name) listen=\(system.node.address) uid=\(String(system.node.uid, radix: 16))\n"
+        FileHandle.standardOutput.write(Data(ready.utf8))
+        let signal = await termination.wait()
+        system.logger.info("node.stopping", ["signal": signal == SIGTERM ? "SIGTERM" : "SIGINT"])
+        withExtendedLifetime(probe) {}
+        system.shutdown()
+        return 0
+    }
+}
+
+/// Write end of the self-pipe the signal handler writes to (set once, before the handler is installed).
+nonisolated(unsafe) private var terminationPipeWriteEnd: Int32 = -1
+
+/// Catches SIGTERM and SIGINT with a `sigaction` handler that writes the signal number to a pipe (the
+/// self-pipe trick: `write(2)` is async-signal-safe); a thread blocks on the read end.
+///
+/// Installation is synchronous, so install it *before* announcing readiness: a signal that arrives any
+/// time after `install()` returns is remembered, never lost. (Dispatch signal sources register
+/// asynchronously and can miss a signal sent right after start.)
+final class TerminationSignal: Sendable {
+    private struct State {
+        var received: Int32?
+        var waiter: CheckedContinuation<Int32, Never>?
+    }
+    private let state = Mutex(State())
+
+    private init() {}
+
+    static func install() -> TerminationSignal {
+        let handler = TerminationSignal()
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else {
+            // Without a pipe, fall back to the default action (terminate) — still stops the node.
+            return handler
+        }
+        terminationPipeWriteEnd = fds[1]
+        let readEnd = fds[0]
+        for sig in [SIGTERM, SIGINT] {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = { sig in
+                var byte = UInt8(truncatingIfNeeded: sig)
+                _ = write(terminationPipeWriteEnd, &byte, 1)
+            }
+            sigemptyset(&action.sa_mask)
+            action.sa_flags = SA_RESTART
+            sigaction(sig, &action, nil)
+        }
+        let thread = Thread { [handler] in
+            var byte: UInt8 = 0
+            while true {
+                let n = read(readEnd, &byte, 1)
+                if n == 1 {
+                    handler.deliver(Int32(byte))
+                    return
+                }
+                if n < 0 && errno == EINTR { continue }
+                return
+            }
+        }
+        thread.name = "signal-wait"
+        thread.start()
+        return handler
+    }
+
+    private func deliver(_ sig: Int32) {
+        let waiter = state.withLock { s -> CheckedContinuation<Int32, Never>? in
+            if s.received == nil { s.received = sig }
+            defer { s.waiter = nil }
+            return s.waiter
+        }
+        waiter?.resume(returning: sig)
+    }
+
+    /// Returns the first signal received (at once if one already arrived).
+    func wait() async -> Int32 {
+        await withCheckedContinuation { continuation in
+            let already = state.withLock { s -> Int32? in
+                if let r = s.received { return r }
+                s.waiter = continuation
+                return nil
+            }
+            if let already { continuation.resume(returning: already) }
+        }
+    }
+}

@@ -1,0 +1,142 @@
+import ActorCluster
+import Foundation
+
+/// Settings of `hotline node`, from a JSON file (`--config`) overlaid by flags.
+///
+/// JSON fields (all optional): `name` (string), `listen` ("HOST:PORT"), `seeds` (["HOST:PORT", ...]),
+/// `cluster` (string), `data` (directory path), `logLevel` (trace|debug|info|warning|error),
+/// `callTimeoutMs` (1...3_600_000), `handshakeTimeoutMs` (1...600_000), `maxFrameBytes` (1024...1 GiB).
+/// Unknown fields are errors (a typo must not silently fall back to a default).
+struct NodeConfig {
+    var name = "node"
+    var listen = NodeAddress(host: "127.0.0.1", port: 7101)
+    var seeds: [NodeAddress] = []
+    var cluster = "hotline"
+    var dataDirectory: String?
+    var logLevel = LogLevel.info
+    var callTimeoutMs = 5_000
+    var handshakeTimeoutMs = 2_000
+    var maxFrameBytes = Wire.defaultMaxFrameBytes
+
+    static let flags: Set<String> = ["name", "listen", "seeds", "cluster", "data", "config", "log-level",
+                                     "call-timeout-ms", "handshake-timeout-ms", "max-frame-bytes"]
+    static let jsonFields: Set<String> = ["name", "listen", "seeds", "cluster", "data", "logLevel",
+                                          "callTimeoutMs", "handshakeTimeoutMs", "maxFrameBytes"]
+
+    /// Builds the config: defaults, then the `--config` file, then flags. Throws `UsageError` naming the
+    /// field or flag at fault.
+    static func load(_ args: Arguments) throws -> NodeConfig {
+        var config = NodeConfig()
+        if let path = args["config"] { try config.apply(file: path) }
+        try config.apply(flags: args)
+        return config
+    }
+
+    mutating func apply(file path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw UsageError("config file \(path): cannot be read")
+        }
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: data)
+        } catch {
+            throw UsageError("config file \(path): not valid JSON (\(error.localizedDescription))")
+        }
+        guard let fields = object as? [String: Any] else {
+            throw UsageError("config file \(path): top level must be a JSON object")
+        }
+        for key in fields.keys.sorted() where !Self.jsonFields.contains(key) {
+            throw UsageError("config field \"\(key)\": unknown (known: \(Self.jsonFields.sorted().joined(separator: ", ")))")
+        }
+        struct File: Decodable {
+            var name: String?
+            var listen: String?
+            var seeds: [String]?
+            var cluster: String?
+            var data: String?
+            var logLevel: String?
+            var callTimeoutMs: Int?
+            var handshakeTimeoutMs: Int?
+            var maxFrameBytes: Int?
+        }
+        let file: File
+        do {
+            file = try JSONDecoder().decode(File.self, from: data)
+        } catch let DecodingError.typeMismatch(type, context) {
+            throw UsageError("config field \"\(Self.fieldName(context.codingPath))\": expected \(type == Int.self ? "an integer" : "a \(type)")")
+        } catch let DecodingError.dataCorrupted(context) {
+            throw UsageError("config field \"\(Self.fieldName(context.codingPath))\": \(context.debugDescription)")
+        } catch {
+            throw UsageError("config file \(path): \(error)")
+        }
+        func ranged(_ v: Int?, _ key: String, _ range: ClosedRange<Int>) throws -> Int? {
+            guard let v else { return nil }
+            guard range.contains(v) else {
+                throw UsageError("config field \"\(key)\": \(v) is outside \(range.lowerBound)...\(range.upperBound)")
+            }
+            return v
+        }
+        if let v = file.name { name = try Self.validName(v, field: "config field \"name\"") }
+        if let v = file.listen { listen = try Self.address(v, field: "config field \"listen\"") }
+        if let list = file.seeds {
+            seeds = try list.enumerated().map { i, s in try Self.address(s, field: "config field \"seeds[\(i)]\"") }
+        }
+        if let v = file.cluster { cluster = try Self.validName(v, field: "config field \"cluster\"") }
+        if let v = file.data { dataDirectory = v }
+        if let v = file.logLevel {
+            guard let l = LogLevel(name: v) else { throw UsageError("config field \"logLevel\": \"\(v)\" is not one of trace, debug, info, warning, error") }
+            logLevel = l
+        }
+        if let v = try ranged(file.callTimeoutMs, "callTimeoutMs", 1...3_600_000) { callTimeoutMs = v }
+        if let v = try ranged(file.handshakeTimeoutMs, "handshakeTimeoutMs", 1...600_000) { handshakeTimeoutMs = v }
+        if let v = try ranged(file.maxFrameBytes, "maxFrameBytes", 1024...(1 << 30)) { maxFrameBytes = v }
+    }
+
+    static func fieldName(_ path: [any CodingKey]) -> String {
+        path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
+    }
+
+    mutating func apply(flags args: Arguments) throws {
+        if let v = args["name"] { name = try Self.validName(v, field: "--name") }
+        if let v = args["listen"] { listen = try Self.address(v, field: "--listen") }
+        if let v = args["seeds"] {
+            seeds = try v.split(separator: ",").map { try Self.address(String($0), field: "--seeds") }
+        }
+        if let v = args["cluster"] { cluster = try Self.validName(v, field: "--cluster") }
+        if let v = args["data"] { dataDirectory = v }
+        if let v = args["log-level"] {
+            guard let l = LogLevel(name: v) else { throw UsageError("invalid --log-level \"\(v)\": expected trace, debug, info, warning or error") }
+            logLevel = l
+        }
+        if let v = try args.int("call-timeout-ms", in: 1...3_600_000) { callTimeoutMs = v }
+        if let v = try args.int("handshake-timeout-ms", in: 1...600_000) { handshakeTimeoutMs = v }
+        if let v = try args.int("max-frame-bytes", in: 1024...(1 << 30)) { maxFrameBytes = v }
+    }
+
+    static func address(_ text: String, field: String) throws -> NodeAddress {
+        guard let a = NodeAddress(parsing: text.trimmingCharacters(in: .whitespaces)) else {
+            throw UsageError("invalid \(field) \"\(text)\": expected HOST:PORT with a port in 0...65535")
+        }
+        return a
+    }
+
+    static func validName(_ text: String, field: String) throws -> String {
+        let ok = !text.isEmpty && text.utf8.count <= 64
+            && text.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "-_.".unicodeScalars.contains($0) }
+        guard ok else { throw UsageError("invalid \(field) \"\(text)\": 1-64 letters, digits, '-', '_' or '.'") }
+        return text
+    }
+
+    var clusterSettings: ClusterSettings {
+        var s = ClusterSettings()
+        s.nodeName = name
+        s.clusterName = cluster
+        s.listen = listen
+        s.seeds = seeds
+        s.callTimeout = .milliseconds(callTimeoutMs)
+        s.logLevel = logLevel
+        s.transport.handshakeTimeout = .milliseconds(handshakeTimeoutMs)
+        s.transport.maxFrameBytes = maxFrameBytes
+        return s
+    }
+}

@@ -1,0 +1,186 @@
+import ActorCluster
+import Foundation
+import XCTest
+
+/// Two or more real `hotline node` processes on 127.0.0.1, called from this test process (itself a node).
+final class ClusterProcessTests: XCTestCase {
+    var harness: NodeHarness!
+
+    override func setUp() { harness = NodeHarness() }
+    override func tearDown() { harness.stopAll() }
+
+    func test_thousandRemoteCallsBetweenNodeProcessesReturnCorrectReplies() async throws {
+        let a = try harness.startNode("a")
+        let b = try harness.startNode("b", extra: ["--seeds", a.node.address.description])
+        let client = try harness.clientSystem()
+        let probeA = try NodeProbe.on(a.node, system: client)
+        let probeB = try NodeProbe.on(b.node, system: client)
+
+        for i in 0..<1000 {
+            let payload = Array("call-\(i)-\(String(repeating: "x", count: i % 64))".utf8)
+            let reply = try await probeB.echo(payload)
+            XCTAssertEqual(reply, payload, "reply \(i)")
+        }
+        // Process a calls process b: node-to-node, not only test-to-node.
+        let correct = try await probeA.echoPeer(b.node, count: 1000)
+        XCTAssertEqual(correct, 1000)
+        let infoB = try await probeB.info()
+        XCTAssertEqual(infoB.node, b.node)
+        XCTAssertTrue(infoB.associatedNodes.contains(a.node), "b is associated with a: \(infoB.associatedNodes)")
+    }
+
+    func test_remoteThrowArrivesAsTypedRemoteError() async throws {
+        let b = try harness.startNode("b")
+        let client = try harness.clientSystem()
+        let probe = try NodeProbe.on(b.node, system: client)
+        do {
+            try await probe.fail("case 2026-000123 not found")
+            XCTFail("expected a throw")
+        } catch RemoteCallError.remoteError(let typeName, let message) {
+            XCTAssertTrue(typeName.hasSuffix("NodeProbe.ProbeError"), typeName)
+            XCTAssertTrue(message.contains("case 2026-000123 not found"), message)
+        }
+        // The node still answers after a thrown call.
+        let text = try await probe.echoText("市民反映铁东区供暖不热，请尽快处理。")
+        XCTAssertEqual(text, "市民反映铁东区供暖不热，请尽快处理。")
+    }
+
+    func test_killedCalleeFailsInFlightAndNewCallsAsUnreachableWithinOneSecond() async throws {
+        let b = try harness.startNode("b")
+        let client = try harness.clientSystem(callTimeout: .seconds(5))
+        let probe = try NodeProbe.on(b.node, system: client)
+        _ = try await probe.info()  // associated
+
+        let inFlight = Task { () -> (any Error)? in
+            do {
+                _ = try await probe.sleep(milliseconds: 10_000)
+                return nil
+            } catch { return error }
+        }
+        try await waitUntil("the sleep call is in flight") { client.pendingCallCount == 1 }
+
+        let killedAt = ContinuousClock.now
+        b.kill()
+        let inFlightError = await inFlight.value
+        let inFlightDelay = ContinuousClock.now - killedAt
+        guard case .nodeUnreachable? = inFlightError as? RemoteCallError else {
+            return XCTFail("in-flight call: expected nodeUnreachable, got \(String(describing: inFlightError))")
+        }
+        XCTAssertLessThan(inFlightDelay, .seconds(1), "in-flight call failed after \(inFlightDelay)")
+
+        let newCallStart = ContinuousClock.now
+        do {
+            _ = try await probe.info()
+            XCTFail("call to a killed node succeeded")
+        } catch RemoteCallError.nodeUnreachable {
+            XCTAssertLessThan(ContinuousClock.now - newCallStart, .seconds(1))
+        }
+    }
+
+    func test_restartedNodeOnSamePortIsANewIncarnation() async throws {
+        let first = try harness.startNode("b")
+        let port = first.node.address.port
+        let client = try harness.clientSystem()
+        let oldProbe = try NodeProbe.on(first.node, system: client)
+        _ = try await oldProbe.info()
+        first.kill()
+
+        let second = try harness.startNode("b", port: port)
+        XCTAssertEqual(second.node.address, first.node.address)
+        XCTAssertNotEqual(second.node.uid, first.node.uid, "a restarted process draws a new uid")
+
+        let newProbe = try NodeProbe.on(second.node, system: client)
+        // The old address may still be in reconnect backoff for a moment; the new incarnation must answer.
+        try await waitUntil("the new incarnation answers") {
+            (try? await newProbe.info())?.node == second.node
+        }
+        do {
+            _ = try await oldProbe.info()
+            XCTFail("a call to the old incarnation's actor succeeded")
+        } catch RemoteCallError.nodeUnreachable {
+            // expected: that uid is gone
+        }
+    }
+
+    func test_nodeExitsZeroOnSIGTERM() throws {
+        let b = try harness.startNode("b")
+        XCTAssertEqual(b.stop(timeout: .seconds(10)), 0)
+    }
+
+    func test_garbageFromARawSocketDoesNotDisturbOtherCallers() async throws {
+        let b = try harness.startNode("b")
+        let client = try harness.clientSystem()
+        let probe = try NodeProbe.on(b.node, system: client)
+        _ = try await probe.info()
+
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = b.node.address.port.bigEndian
+        let connected = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        XCTAssertEqual(connected, 0)
+        let garbage: [UInt8] = Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8) + [0xFF, 0xFF, 0xFF, 0xFF, 0x01]
+        _ = garbage.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        for i in 0..<100 {
+            let reply = try await probe.echo([UInt8(i)])
+            XCTAssertEqual(reply, [UInt8(i)])
+        }
+    }
+
+    func test_badFlagsAndConfigExitTwoNamingTheField() throws {
+        var r = try NodeHarness.run(["node", "--listen", "nonsense"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.contains("--listen"), r.stderr)
+
+        r = try NodeHarness.run(["node", "--lisen", "127.0.0.1:0"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.contains("--lisen"), r.stderr)
+
+        r = try NodeHarness.run(["node", "--call-timeout-ms", "-5"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.contains("--call-timeout-ms"), r.stderr)
+
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hotline-config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cases: [(String, String)] = [
+            (#"{"listen": 7101}"#, "listen"),
+            (#"{"seeds": ["127.0.0.1:7101", "nope"]}"#, "seeds[1]"),
+            (#"{"callTimeoutMs": 0}"#, "callTimeoutMs"),
+            (#"{"lissten": "127.0.0.1:0"}"#, "lissten"),
+            (#"{"logLevel": "loud"}"#, "logLevel"),
+        ]
+        for (i, (json, field)) in cases.enumerated() {
+            let file = dir.appendingPathComponent("c\(i).json")
+            try Data(json.utf8).write(to: file)
+            let r = try NodeHarness.run(["node", "--config", file.path])
+            XCTAssertEqual(r.status, 2, json)
+            XCTAssertTrue(r.stderr.contains(field), "\(json): \(r.stderr)")
+        }
+    }
+
+    func test_configFileIsReadAndFlagsOverrideIt() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hotline-config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("node.json")
+        try Data(#"{"name": "from-file", "cluster": "anshan", "listen": "127.0.0.1:1", "data": "\#(dir.path)/data"}"#.utf8).write(to: file)
+        let node = try harness.startNode("from-flag", extra: ["--config", file.path])
+        XCTAssertEqual(node.name, "from-flag", "flag overrides the file")
+        XCTAssertNotEqual(node.node.address.port, 1, "--listen flag overrides the file")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("data").path))
+        // Cluster name "anshan" from the file: a client of cluster "hotline" is refused at the handshake.
+        let client = try harness.clientSystem()
+        let probe = try NodeProbe.on(node.node, system: client)
+        do {
+            _ = try await probe.info()
+            XCTFail("a node of another cluster answered")
+        } catch RemoteCallError.nodeUnreachable(_, let reason) {
+            XCTAssertTrue(reason.lowercased().contains("cluster"), reason)
+        }
+    }
+}

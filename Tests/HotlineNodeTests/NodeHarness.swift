@@ -1,0 +1,79 @@
+import ActorCluster
+import Foundation
+import XCTest
+
+/// Starts real `hotline node` processes for tests and stops them afterwards.
+final class NodeHarness {
+    private(set) var nodes: [NodeProcess] = []
+    private(set) var systems: [ClusterSystem] = []
+
+    /// The `hotline` binary built next to the test bundle (or `$HOTLINE_BIN`).
+    static func binary() throws -> URL {
+        if let env = ProcessInfo.processInfo.environment["HOTLINE_BIN"] { return URL(fileURLWithPath: env) }
+        var dir = Bundle.main.bundleURL
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("hotline")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        throw XCTSkip("hotline binary not found near \(Bundle.main.bundleURL.path); run `swift build` first")
+    }
+
+    /// Starts `hotline node --name NAME --listen 127.0.0.1:PORT` plus `extra` flags.
+    func startNode(_ name: String, port: UInt16 = 0, extra: [String] = []) throws -> NodeProcess {
+        let node = try NodeProcess(executable: try Self.binary(),
+                                   arguments: ["node", "--name", name, "--listen", "127.0.0.1:\(port)",
+                                               "--log-level", "warning"] + extra,
+                                   timeout: .seconds(30), quiet: true)
+        nodes.append(node)
+        return node
+    }
+
+    /// A node inside the test process, used as the caller.
+    func clientSystem(_ name: String = "test-client", callTimeout: Duration = .seconds(5)) throws -> ClusterSystem {
+        var settings = ClusterSettings()
+        settings.nodeName = name
+        settings.listen = NodeAddress(host: "127.0.0.1", port: 0)
+        settings.callTimeout = callTimeout
+        let system = try ClusterSystem(settings: settings, logger: Logger(level: .error))
+        systems.append(system)
+        return system
+    }
+
+    /// Runs `hotline` with `arguments` to completion (bounded by `timeout`); returns status and stderr.
+    static func run(_ arguments: [String], timeout: Duration = .seconds(20)) throws -> (status: Int32, stderr: String) {
+        let process = Process()
+        process.executableURL = try binary()
+        process.arguments = arguments
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return (process.terminationStatus, text)
+    }
+
+    func stopAll() {
+        for s in systems { s.shutdown() }
+        for n in nodes { n.kill() }
+        systems.removeAll()
+        nodes.removeAll()
+    }
+
+    deinit { stopAll() }
+}
+
+/// Polls `condition` every 10 ms until it holds or `timeout` passes.
+func waitUntil(timeout: Duration = .seconds(10), _ what: String, _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+    XCTFail("timed out after \(timeout) waiting for: \(what)")
+    throw CancellationError()
+}
