@@ -20,7 +20,8 @@ let package = Package(
         .target(name: "Hotline", dependencies: ["ActorCluster"], exclude: ["README.md"]),
         .executableTarget(name: "HotlineCLI", dependencies: ["ActorCluster", "Hotline"], exclude: ["README.md"]),
         .testTarget(name: "ActorClusterTests", dependencies: ["ActorCluster"]),
-        .testTarget(name: "HotlineNodeTests", dependencies: ["ActorCluster", "HotlineCLI"]),
+        .testTarget(name: "HotlineNodeTests", dependencies: ["ActorCluster", "Hotline", "HotlineCLI"],
+                    exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )
