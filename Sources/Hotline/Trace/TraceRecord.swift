@@ -1,0 +1,65 @@
+import Foundation
+
+/// One request from a replayed trace, after column mapping and date parsing, before intake.
+public struct TraceRecord: Sendable, Equatable {
+    /// 1-based data row (header excluded) or array index + 1 for JSON.
+    public var row: Int
+    /// The source system's id; intake is idempotent per channel + this id.
+    public var externalID: String
+    public var opened: Date
+    /// When the responsible agency closed it (⇔ the lead unit's reply); nil while open.
+    public var closed: Date?
+    /// Intake channel code as the source names it (`Voice In`, `Open311`, ...): channels are data.
+    public var channel: String
+    public var category: String
+    public var requestType: String
+    /// Responsible agency (⇔ lead unit).
+    public var agency: String
+    /// District / jurisdiction code; nil when the source has none (or `0`).
+    public var district: String?
+    public var address: String
+    public var description: String
+    /// Data-quality flags the replay reports (the record is still replayed).
+    public var flags: [TraceFlag]
+}
+
+/// Something odd about a record that is replayed anyway, by a stated rule.
+public enum TraceFlag: String, Sendable, Codable, CaseIterable {
+    /// Closed earlier than opened (129 in the SF sample): replayed with the reply at the open time, and
+    /// excluded from days-to-close statistics (its true duration is unknown).
+    case closedBeforeOpened
+    /// No district (empty or 0): routed to the catalogue's city-wide jurisdiction.
+    case noDistrict
+    /// A close time that does not parse: replayed as still open.
+    case unparsableClosed
+    /// Same external id as an earlier record: submitted again, and intake's idempotency returns the
+    /// earlier case (no second case is opened).
+    case duplicateID
+}
+
+/// Why a record is not replayed at all.
+public enum TraceRejection: Error, Sendable, Equatable, Hashable, CustomStringConvertible {
+    /// The id column is empty.
+    case missingID
+    /// The open time is empty or does not parse with the date format.
+    case unparsableOpened(String)
+    /// The row has fewer columns than the header.
+    case shortRow(columns: Int, expected: Int)
+
+    /// Stable code used in reports.
+    public var code: String {
+        switch self {
+        case .missingID: "missingID"
+        case .unparsableOpened: "unparsableOpened"
+        case .shortRow: "shortRow"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .missingID: "no id"
+        case .unparsableOpened(let text): "open time \"\(text)\" does not parse"
+        case .shortRow(let n, let expected): "\(n) columns, header has \(expected)"
+        }
+    }
+}
