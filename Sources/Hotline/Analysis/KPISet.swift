@@ -1,0 +1,79 @@
+import Foundation
+
+/// The hotline KPIs of one population of cases (all cases, or one breakdown row). Definitions, with their
+/// numerators and denominators, are in `Docs/domain.md` §KPIs and on each field.
+public struct KPISet: Hashable, Codable, Sendable {
+    // MARK: counts
+    /// Cases whose logs replayed.
+    public var cases: Int
+    /// Valid requests: cases ever accepted, minus those transferred to emergency services or ruled out of scope.
+    public var validRequests: Int
+    public var answeredDirect: Int
+    public var outOfScope: Int
+    public var transferredEmergency: Int
+    /// Cases merged into a parent.
+    public var merged: Int
+    /// Dispatched cases: some lead assignment was delivered (failed deliveries never count).
+    public var dispatched: Int
+    /// Dispatched cases with a lead reply.
+    public var replied: Int
+    /// Cases closed now (including merged children).
+    public var closed: Int
+    /// Cases closed as unreachable (reported separately; never satisfied).
+    public var closedUnreachable: Int
+    /// Failed delivery attempts (each alerted).
+    public var deliveryFailures: Int
+    /// Lead return requests.
+    public var leadReturns: Int
+    /// Second returns sent to arbitration.
+    public var arbitrations: Int
+    /// Reopenings (any reason).
+    public var reopenings: Int
+    /// Judged lead assignments not replied by their deadline (late replies + unreplied past due at `asOf`).
+    public var overdueReplies: Int
+    /// Judged lead assignments not signed by their sign deadline.
+    public var overdueSigns: Int
+    public var extensionsRequested: Int
+    public var extensionsApproved: Int
+    public var extensionsDenied: Int
+    /// Callback attempts that reached the citizen.
+    public var callbacksReached: Int
+    /// Callback attempts that did not (excluded from satisfaction; reported here).
+    public var callbacksUnreachable: Int
+
+    // MARK: rates
+    /// Closed ÷ dispatched (dispatched cases that are closed now).
+    public var completion: Rate
+    /// Replied ÷ dispatched (dispatched cases with a lead reply).
+    public var replyRate: Rate
+    /// Lead assignments replied by their deadline (incl. approved extensions) ÷ judged lead assignments
+    /// (delivered, not returned/withdrawn, and either replied or past due at `asOf`).
+    public var onTimeReply: Rate
+    /// Lead assignments signed by their sign deadline ÷ judged lead assignments (signed, or still unsigned
+    /// past the sign deadline at `asOf`).
+    public var onTimeSign: Rate
+    /// (Satisfied + basically satisfied) ÷ callback attempts that reached the citizen.
+    public var satisfaction: Rate
+    /// Reached callbacks where the citizen said the matter is resolved ÷ callback attempts that reached the citizen.
+    public var resolution: Rate
+    /// Answered directly at intake ÷ valid requests.
+    public var directAnswer: Rate
+    /// Cases with ≥ 1 callback attempt ÷ cases that entered `pendingCallback`.
+    public var callback: Rate
+    /// Cases with ≥ 1 callback that reached the citizen ÷ cases that entered `pendingCallback`.
+    public var effectiveCallback: Rate
+    /// Valid requests with a linked repeat contact or a reopen within the repeat window ÷ valid requests.
+    public var repeatContact: Rate
+    /// Dispatched cases with ≥ 1 lead return ÷ dispatched.
+    public var returnRate: Rate
+    /// Dispatched cases reopened ≥ 1 time ÷ dispatched.
+    public var reopenRate: Rate
+
+    // MARK: durations
+    /// First dispatch → latest lead reply (replied or accepted), natural days, per dispatched case with a reply.
+    public var dispatchToReplyDays: DurationStatistic
+    /// Intake (draft) → last close, natural days, per closed case.
+    public var intakeToCloseDays: DurationStatistic
+    /// Acceptance → first dispatch, hours (the hotline's own dispatch-latency clock), per dispatched case.
+    public var dispatchLatencyHours: DurationStatistic
+}

@@ -1,0 +1,24 @@
+import Foundation
+
+/// A district, county, county-level city or management committee.
+public struct Jurisdiction: Hashable, Codable, Sendable {
+    /// Administrative code (`"210302"`) or an invented stable code for zones (`"AS-HT"`).
+    public var code: String
+    public var name: String
+    public var kind: JurisdictionKind
+    /// Unit code of the jurisdiction's government (or management committee): the fallback lead.
+    public var government: String
+    /// Unit code of the duty room alerted for P1 livelihood cases; nil = the government unit.
+    public var dutyRoom: String?
+
+    public init(code: String, name: String, kind: JurisdictionKind, government: String, dutyRoom: String? = nil) {
+        self.code = code
+        self.name = name
+        self.kind = kind
+        self.government = government
+        self.dutyRoom = dutyRoom
+    }
+
+    /// The duty room unit code (falls back to the government).
+    public var dutyRoomUnit: String { dutyRoom ?? government }
+}

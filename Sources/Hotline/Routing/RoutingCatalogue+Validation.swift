@@ -1,0 +1,113 @@
+import Foundation
+
+extension RoutingCatalogue {
+    /// Checks the catalogue's internal consistency.
+    /// - Throws: `CatalogueError` for: empty version; duplicate codes (sectors, jurisdictions, units, groups,
+    ///   categories, rule ids, SLA policy ids); a unit/category in an unknown sector; a unit in an unknown
+    ///   jurisdiction; a jurisdiction whose government or duty room is not a unit; a group owning an unknown
+    ///   jurisdiction; a jurisdiction owned by two groups or by none; an unknown livelihood category; a rule
+    ///   naming an unknown category, jurisdiction, unit, group or SLA policy; a lead also listed as co-unit;
+    ///   two rules for one category × jurisdiction; an SLA policy without a profile for some kind × P1–P3.
+    public func validate() throws(CatalogueError) {
+        if version.trimmingCharacters(in: .whitespaces).isEmpty { throw .emptyField(field: "version") }
+
+        let sectorCodes = try Self.uniqueCodes(sectors.map(\.code), field: "sectors")
+        let jurisdictionCodes = try Self.uniqueCodes(jurisdictions.map(\.code), field: "jurisdictions")
+        let unitCodes = try Self.uniqueCodes(units.map(\.code), field: "units")
+        let groupCodes = try Self.uniqueCodes(dispatchGroups.map(\.code), field: "dispatchGroups")
+        let categoryCodes = try Self.uniqueCodes(categories.map(\.code), field: "categories")
+        _ = try Self.uniqueCodes(rules.map(\.id), field: "rules", key: "id")
+        let policyIDs = try Self.uniqueCodes(slaPolicies.map(\.id), field: "slaPolicies", key: "id")
+
+        for (i, unit) in units.enumerated() {
+            if unit.name.isEmpty { throw .emptyField(field: "units[\(i)].name") }
+            guard sectorCodes.contains(unit.sector) else { throw .unknownSector(field: "units[\(i)].sector", code: unit.sector) }
+            if let j = unit.jurisdiction, !jurisdictionCodes.contains(j) {
+                throw .unknownJurisdiction(field: "units[\(i)].jurisdiction", code: j)
+            }
+        }
+        for (i, category) in categories.enumerated() where !sectorCodes.contains(category.sector) {
+            throw .unknownSector(field: "categories[\(i)].sector", code: category.sector)
+        }
+        for (i, j) in jurisdictions.enumerated() {
+            guard unitCodes.contains(j.government) else {
+                throw .unknownUnit(field: "jurisdictions[\(i)].government", code: j.government)
+            }
+            if let duty = j.dutyRoom, !unitCodes.contains(duty) {
+                throw .unknownUnit(field: "jurisdictions[\(i)].dutyRoom", code: duty)
+            }
+        }
+
+        var owner: [String: String] = [:]
+        for (g, group) in dispatchGroups.enumerated() {
+            for (k, j) in group.jurisdictions.enumerated() {
+                let field = "dispatchGroups[\(g)].jurisdictions[\(k)]"
+                guard jurisdictionCodes.contains(j) else { throw .unknownJurisdiction(field: field, code: j) }
+                if let previous = owner[j] {
+                    throw .jurisdictionOwnedByTwoGroups(field: field, jurisdiction: j, groups: [previous, group.code])
+                }
+                owner[j] = group.code
+            }
+        }
+        for (i, j) in jurisdictions.enumerated() where owner[j.code] == nil {
+            throw .jurisdictionWithoutGroup(field: "jurisdictions[\(i)]", jurisdiction: j.code)
+        }
+        for (i, code) in livelihoodCategories.enumerated() where !categoryCodes.contains(code) {
+            throw .unknownCategory(field: "livelihoodCategories[\(i)]", code: code)
+        }
+
+        var seenRules = Set<String>()
+        for (i, rule) in rules.enumerated() {
+            let base = "rules[\(i)]"
+            guard categoryCodes.contains(rule.category) else {
+                throw .unknownCategory(field: "\(base).category", code: rule.category)
+            }
+            if rule.jurisdiction != RoutingRule.anyJurisdiction, !jurisdictionCodes.contains(rule.jurisdiction) {
+                throw .unknownJurisdiction(field: "\(base).jurisdiction", code: rule.jurisdiction)
+            }
+            guard unitCodes.contains(rule.lead) else { throw .unknownUnit(field: "\(base).lead", code: rule.lead) }
+            var coSeen = Set<String>()
+            for (k, co) in rule.coUnits.enumerated() {
+                let field = "\(base).coUnits[\(k)]"
+                guard unitCodes.contains(co) else { throw .unknownUnit(field: field, code: co) }
+                if co == rule.lead { throw .leadAlsoCoUnit(field: field, code: co) }
+                if !coSeen.insert(co).inserted { throw .duplicateCode(field: field, code: co) }
+            }
+            if let group = rule.group, !groupCodes.contains(group) {
+                throw .unknownDispatchGroup(field: "\(base).group", code: group)
+            }
+            if let policy = rule.slaPolicy, !policyIDs.contains(policy) {
+                throw .unknownSLAPolicy(field: "\(base).slaPolicy", id: policy)
+            }
+            if !seenRules.insert("\(rule.category)\u{1F}\(rule.jurisdiction)").inserted {
+                throw .duplicateRule(field: base, category: rule.category, jurisdiction: rule.jurisdiction)
+            }
+        }
+
+        guard policyIDs.contains(defaultSLAPolicy) else {
+            throw .unknownSLAPolicy(field: "defaultSLAPolicy", id: defaultSLAPolicy)
+        }
+        for (p, policy) in slaPolicies.enumerated() {
+            for kind in CaseKind.allCases {
+                for urgency in [Urgency.p1, .p2, .p3] {
+                    do {
+                        _ = try policy.profile(kind: kind, urgency: urgency)
+                    } catch {
+                        throw .incompleteSLAPolicy(field: "slaPolicies[\(p)]", kind: kind, urgency: urgency)
+                    }
+                }
+            }
+        }
+    }
+
+    private static func uniqueCodes(_ codes: [String], field: String, key: String = "code")
+        throws(CatalogueError) -> Set<String>
+    {
+        var seen = Set<String>()
+        for (i, code) in codes.enumerated() {
+            if code.trimmingCharacters(in: .whitespaces).isEmpty { throw .emptyField(field: "\(field)[\(i)].\(key)") }
+            if !seen.insert(code).inserted { throw .duplicateCode(field: "\(field)[\(i)].\(key)", code: code) }
+        }
+        return seen
+    }
+}

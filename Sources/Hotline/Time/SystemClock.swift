@@ -1,0 +1,7 @@
+import Foundation
+
+/// Wall-clock time (`Date()`), for production nodes.
+public struct SystemClock: HotlineClock {
+    public init() {}
+    public var now: Date { Date() }
+}
