@@ -1,0 +1,219 @@
+import ActorCluster
+import Distributed
+import Foundation
+
+/// The office of one jurisdiction (`/hotline/district/<code>`): holds that jurisdiction's cases as event
+/// logs and is the only place their events are recorded. Departments (units) sign for, report progress,
+/// return, request extensions and reply here; the hotline side dispatches, reviews, calls back and closes.
+///
+/// Every change goes through `CaseLog.record`, so a change a rule forbids throws
+/// `HotlineError.ruleViolation` and changes nothing. Time is the node's clock (`HotlineContext.clock`).
+public distributed actor DistrictOffice {
+    public typealias ActorSystem = ClusterSystem
+
+    private let context: HotlineContext
+    private let jurisdiction: String
+    private var cases: [CaseID: CaseLog] = [:]
+
+    public init(jurisdiction: String, context: HotlineContext) {
+        self.jurisdiction = jurisdiction
+        self.context = context
+        self.actorSystem = context.system
+    }
+
+    /// Opens a case: `drafted`, then `accepted` with its classification, then — P0: transferred to the
+    /// emergency service; P1 livelihood: duty room alerted; otherwise — queued for its dispatch group.
+    /// Idempotent per case id (a repeated open returns the existing case unchanged).
+    ///
+    /// - Throws: `HotlineError.ruleViolation` or `.routing`.
+    public distributed func openCase(_ request: OpenCase) throws -> CaseSnapshot {
+        if let existing = cases[request.id] { return CaseSnapshot(existing) }
+        let now = context.now
+        do {
+            var log = try CaseLog(id: request.id, number: request.number, intake: request.intake, at: now,
+                                  by: request.author, settings: context.settings)
+            try log.record(.accepted(classification: request.classification), at: now, by: request.author)
+            if request.classification.urgency == .p0 {
+                try log.record(.transferredToEmergency(service: request.emergencyService ?? .police,
+                                                       note: "P0 at intake"), at: now, by: request.author)
+            } else {
+                if log.order.needsDutyRoomAlert {
+                    let room = try context.catalogue.dutyRoom(for: request.classification.jurisdiction)
+                    try log.record(.dutyRoomAlerted(dutyRoom: room, note: "P1 livelihood: \(request.classification.category)"),
+                                   at: now, by: .system(component: "shift-leader"))
+                }
+                let group = context.catalogue.dispatchGroup(owning: request.classification.jurisdiction)?.code ?? ""
+                try log.record(.queuedForDispatch(group: group), at: now, by: request.author)
+            }
+            cases[request.id] = log
+            return CaseSnapshot(log)
+        } catch let e as CaseRuleViolation {
+            throw HotlineError.ruleViolation("\(e)")
+        } catch let e as RoutingError {
+            throw HotlineError.routing("\(e)")
+        }
+    }
+
+    /// Records `dispatched(order)` and the delivery of every assignment of the new round (the office is the
+    /// departments' inbox, so delivery succeeds when the office holds the case).
+    ///
+    /// - Throws: `HotlineError.unknownCase` or `.ruleViolation`.
+    public distributed func dispatch(_ id: CaseID, order: DispatchOrder, by author: EventAuthor) throws -> CaseSnapshot {
+        try mutate(id) { log, now in
+            try log.record(.dispatched(order: order), at: now, by: author)
+            let round = log.order.currentRound
+            for a in log.order.assignments where a.round == round && a.status == .sent {
+                try log.record(.assignmentDelivered(assignment: a.id), at: now, by: .system(component: "delivery"))
+            }
+        }
+        return try snapshot(id)
+    }
+
+    /// Records one event by `author` at the node's current time. Returns the stored event.
+    ///
+    /// - Throws: `HotlineError.unknownCase` or `.ruleViolation` (nothing recorded).
+    public distributed func record(_ id: CaseID, _ body: CaseEventBody, by author: EventAuthor) throws -> CaseEvent {
+        var recorded: CaseEvent?
+        try mutate(id) { log, now in recorded = try log.record(body, at: now, by: author) }
+        guard let recorded else { throw HotlineError.unknownCase(id.rawValue) }
+        return recorded
+    }
+
+    /// A department acts on its assignment of the current round (`unit` nil = the lead unit).
+    ///
+    /// - Throws: `HotlineError.unknownCase`, `.invalidRequest` (no assignment for that unit) or
+    ///   `.ruleViolation`.
+    public distributed func unitAct(_ id: CaseID, unit: String?, _ action: UnitAction) throws -> CaseEvent {
+        guard let log = cases[id] else { throw HotlineError.unknownCase(id.rawValue) }
+        let round = log.order.currentRound
+        let assignment: Assignment?
+        if let unit {
+            assignment = log.order.assignments.last { $0.round == round && $0.unit == unit }
+        } else {
+            assignment = log.order.leadAssignment
+        }
+        guard let assignment else {
+            throw HotlineError.invalidRequest("case \(log.order.number) has no current assignment for \(unit ?? "the lead unit")")
+        }
+        let body: CaseEventBody
+        switch action {
+        case .sign: body = .assignmentSigned(assignment: assignment.id)
+        case .progress(let note): body = .progressReported(assignment: assignment.id, note: note)
+        case .returnCase(let reason): body = .returnRequested(assignment: assignment.id, reason: reason)
+        case .requestExtension(let extra, let reason):
+            body = .extensionRequested(assignment: assignment.id, extra: extra, reason: reason)
+        case .reply(let text): body = .unitReplied(assignment: assignment.id, text: text)
+        }
+        return try record(id, body, by: .unit(code: assignment.unit))
+    }
+
+    /// Status, number and event count of one case. Throws `HotlineError.unknownCase`.
+    public distributed func snapshot(_ id: CaseID) throws -> CaseSnapshot {
+        guard let log = cases[id] else { throw HotlineError.unknownCase(id.rawValue) }
+        return CaseSnapshot(log)
+    }
+
+    /// The whole event history of one case, in sequence order. Throws `HotlineError.unknownCase`.
+    public distributed func events(of id: CaseID) throws -> [CaseEvent] {
+        guard let log = cases[id] else { throw HotlineError.unknownCase(id.rawValue) }
+        return log.events
+    }
+
+    /// Finds a case by its human number (nil when this office does not hold it).
+    public distributed func find(number: CaseNumber) -> CaseSnapshot? {
+        cases.values.first { $0.order.number == number }.map(CaseSnapshot.init)
+    }
+
+    /// Ids of every case this office holds.
+    public distributed func caseIDs() -> [CaseID] { cases.keys.sorted() }
+
+    /// Every case's event log (analysis).
+    public distributed func allEvents() -> [[CaseEvent]] {
+        cases.keys.sorted().compactMap { cases[$0]?.events }
+    }
+
+    /// Case count per status name.
+    public distributed func statusCounts() -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for log in cases.values { counts[log.order.status.rawValue, default: 0] += 1 }
+        return counts
+    }
+
+    /// Records every reminder and supervision escalation due now on open cases (each fires once: the
+    /// workflow refuses a repeat). Returns how many were recorded.
+    public distributed func runSupervision() -> Int {
+        let now = context.now
+        var fired = 0
+        for id in cases.keys.sorted() {
+            guard var log = cases[id], log.order.status.isOpen else { continue }
+            for planned in log.order.escalationsDue(at: now, settings: context.settings) {
+                if (try? log.record(planned.eventBody, at: now, by: .system(component: "supervisor"))) != nil {
+                    fired += 1
+                }
+            }
+            cases[id] = log
+        }
+        return fired
+    }
+
+    private func mutate(_ id: CaseID, _ change: (inout CaseLog, Date) throws -> Void) throws {
+        guard var log = cases[id] else { throw HotlineError.unknownCase(id.rawValue) }
+        do {
+            try change(&log, context.now)
+        } catch let e as CaseRuleViolation {
+            throw HotlineError.ruleViolation("case \(log.order.number): \(e)")
+        }
+        cases[id] = log
+    }
+}
+
+/// What a department can do on its assignment.
+public enum UnitAction: Codable, Sendable, Hashable {
+    case sign
+    case progress(note: String)
+    case returnCase(reason: String)
+    case requestExtension(extra: SLALimit, reason: String)
+    case reply(text: String)
+}
+
+/// Everything needed to open a case at its district office.
+public struct OpenCase: Codable, Sendable {
+    public var id: CaseID
+    public var number: CaseNumber
+    public var intake: IntakeRecord
+    public var classification: Classification
+    public var author: EventAuthor
+    /// For P0: which emergency service takes it (default police/110).
+    public var emergencyService: EmergencyService?
+
+    public init(id: CaseID, number: CaseNumber, intake: IntakeRecord, classification: Classification,
+                author: EventAuthor, emergencyService: EmergencyService? = nil) {
+        self.id = id
+        self.number = number
+        self.intake = intake
+        self.classification = classification
+        self.author = author
+        self.emergencyService = emergencyService
+    }
+}
+
+/// A compact view of a case for callers.
+public struct CaseSnapshot: Codable, Sendable, Hashable {
+    public var id: CaseID
+    public var number: CaseNumber
+    public var status: CaseStatus
+    public var jurisdiction: String?
+    public var leadUnit: String?
+    public var eventCount: Int
+    public var lastSequence: UInt64
+
+    public init(_ log: CaseLog) {
+        id = log.order.id
+        number = log.order.number
+        status = log.order.status
+        jurisdiction = log.order.classification?.jurisdiction
+        leadUnit = log.order.leadAssignment?.unit
+        eventCount = log.events.count
+        lastSequence = log.order.lastSequence
+    }
+}

@@ -1,0 +1,33 @@
+/// Why a hotline operation was refused, for operators and callers (arrives remotely as
+/// `RemoteCallError.remoteError` whose message is this description).
+public enum HotlineError: Error, Sendable, Equatable, Codable, CustomStringConvertible {
+    /// A citizen request that cannot be accepted, with the reason (empty text, unknown category, ...).
+    case invalidRequest(String)
+    /// No case with this id on the district office asked.
+    case unknownCase(String)
+    /// A workflow rule refused the change (`CaseRuleViolation` text).
+    case ruleViolation(String)
+    /// Routing failed (unknown jurisdiction/category, no SLA profile).
+    case routing(String)
+    /// The node is not configured yet (no catalogue/directory), or a role is not hosted here.
+    case notConfigured(String)
+    /// Actors cannot be placed on the nodes given.
+    case placement(String)
+    /// A bad `--roles` value.
+    case badRoles(String)
+    /// The clock cannot be moved that way (not virtual, or backwards).
+    case clock(String)
+
+    public var description: String {
+        switch self {
+        case .invalidRequest(let why): "request rejected: \(why)"
+        case .unknownCase(let id): "unknown case \(id)"
+        case .ruleViolation(let why): "rule violation: \(why)"
+        case .routing(let why): "routing failed: \(why)"
+        case .notConfigured(let why): "not configured: \(why)"
+        case .placement(let why): "placement failed: \(why)"
+        case .badRoles(let why): "bad roles: \(why)"
+        case .clock(let why): "clock: \(why)"
+        }
+    }
+}

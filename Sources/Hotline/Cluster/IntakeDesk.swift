@@ -1,0 +1,147 @@
+import ActorCluster
+import Distributed
+import Foundation
+
+/// A citizen request as any channel delivers it to intake.
+public struct CitizenRequest: Codable, Sendable, Hashable {
+    /// Channel code (data, not a constant): `8890`, `12345`, `web`, `mayor-mailbox`, `Voice In`, ...
+    public var channel: String
+    /// The channel's own id for the request; intake is idempotent per channel + external id.
+    public var externalID: String?
+    public var kind: CaseKind?
+    /// A category code of the routing catalogue.
+    public var category: String
+    /// Default: P1 for livelihood categories, P2 otherwise.
+    public var urgency: Urgency?
+    /// Jurisdiction code of the routing catalogue.
+    public var jurisdiction: String
+    /// What the citizen said (UTF-8; at most 20 000 characters).
+    public var description: String
+    public var address: String?
+    public var contactName: String?
+    public var contactPhone: String?
+    /// Reporter of a `report` (whistle-blowing) stays confidential.
+    public var confidential: Bool?
+
+    public init(channel: String, externalID: String? = nil, kind: CaseKind? = nil, category: String,
+                urgency: Urgency? = nil, jurisdiction: String, description: String, address: String? = nil,
+                contactName: String? = nil, contactPhone: String? = nil, confidential: Bool? = nil) {
+        self.channel = channel
+        self.externalID = externalID
+        self.kind = kind
+        self.category = category
+        self.urgency = urgency
+        self.jurisdiction = jurisdiction
+        self.description = description
+        self.address = address
+        self.contactName = contactName
+        self.contactPhone = contactPhone
+        self.confidential = confidential
+    }
+}
+
+/// What intake answers: the case, where it went, and whether this was a repeat of an earlier submission.
+public struct IntakeReceipt: Codable, Sendable, Hashable {
+    public var ref: CaseRef
+    public var status: CaseStatus
+    /// True when the same channel + external id was submitted before: the earlier case is returned.
+    public var duplicate: Bool
+    public var leadUnit: String?
+}
+
+/// The intake desk (`/hotline/intake`): validates and classifies a request from any channel, opens the case
+/// at its district office and hands it to its dispatch group. Idempotent per channel + external id, also
+/// for concurrent retries.
+public distributed actor IntakeDesk {
+    public typealias ActorSystem = ClusterSystem
+
+    /// Longest description accepted, in characters.
+    public static let maxDescriptionCharacters = 20_000
+
+    private let context: HotlineContext
+    private var receipts: [String: IntakeReceipt] = [:]
+    private var inFlight: [String: Task<IntakeReceipt, any Error>] = [:]
+    private var serial = 0
+
+    public init(context: HotlineContext) {
+        self.context = context
+        self.actorSystem = context.system
+    }
+
+    /// Takes one request. Returns the receipt (the earlier one, `duplicate: true`, for a repeat).
+    ///
+    /// - Throws: `HotlineError.invalidRequest` with the reason (empty description, unknown category or
+    ///   jurisdiction, too long, ...), or what the district office / dispatch group throw.
+    public distributed func submit(_ request: CitizenRequest) async throws -> IntakeReceipt {
+        let key = request.externalID.map { "\(request.channel)\u{1F}\($0)" }
+        if let key {
+            if var known = receipts[key] {
+                known.duplicate = true
+                return known
+            }
+            if let running = inFlight[key] {
+                var r = try await running.value
+                r.duplicate = true
+                return r
+            }
+        }
+        let (open, group) = try prepare(request)
+        let task = Task { try await self.open(open, group: group) }
+        if let key { inFlight[key] = task }
+        defer { if let key { inFlight[key] = nil } }
+        let receipt = try await task.value
+        if let key { receipts[key] = receipt }
+        return receipt
+    }
+
+    /// How many distinct requests were taken.
+    public distributed func acceptedCount() -> Int { serial }
+
+    private func prepare(_ r: CitizenRequest) throws -> (OpenCase, String?) {
+        let channel = r.channel.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !channel.isEmpty else { throw HotlineError.invalidRequest("no channel") }
+        guard !r.description.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty || !r.category.isEmpty else {
+            throw HotlineError.invalidRequest("neither a description nor a category")
+        }
+        guard r.description.count <= Self.maxDescriptionCharacters else {
+            throw HotlineError.invalidRequest("description longer than \(Self.maxDescriptionCharacters) characters")
+        }
+        let catalogue = context.catalogue
+        guard catalogue.jurisdiction(r.jurisdiction) != nil else {
+            throw HotlineError.invalidRequest("unknown jurisdiction \"\(r.jurisdiction)\" (catalogue \(catalogue.version))")
+        }
+        guard catalogue.category(r.category) != nil else {
+            throw HotlineError.invalidRequest("unknown category \"\(r.category)\" (catalogue \(catalogue.version))")
+        }
+        let urgency = r.urgency ?? (catalogue.isLivelihood(category: r.category) ? .p1 : .p2)
+        let classification: Classification
+        do {
+            classification = try catalogue.classification(kind: r.kind ?? .help, category: r.category,
+                                                          urgency: urgency, jurisdiction: r.jurisdiction)
+        } catch {
+            throw HotlineError.invalidRequest("\(error)")
+        }
+        serial += 1
+        let now = context.now
+        let year = Calendar(identifier: .gregorian).dateComponents(in: context.settings.calendar.foundationTimeZone, from: now).year ?? 2000
+        let intake = IntakeRecord(channel: Channel(code: channel, name: channel), externalID: r.externalID,
+                                  contact: CitizenContact(name: r.contactName ?? "", phone: r.contactPhone ?? "",
+                                                          confidential: r.confidential ?? (r.kind == .report)),
+                                  description: r.description,
+                                  location: r.address.map { Location(address: $0) })
+        let open = OpenCase(id: CaseID.random(), number: CaseNumber(year: year, serial: serial), intake: intake,
+                            classification: classification, author: .hotline(staff: "intake"))
+        let group = urgency == .p0 ? nil : catalogue.dispatchGroup(owning: r.jurisdiction)?.code
+        return (open, group)
+    }
+
+    private func open(_ open: OpenCase, group: String?) async throws -> IntakeReceipt {
+        let office = try context.districtOffice(open.classification.jurisdiction)
+        var snapshot = try await office.openCase(open)
+        let ref = CaseRef(id: open.id, number: open.number, jurisdiction: open.classification.jurisdiction)
+        if snapshot.status == .pendingDispatch, let group {
+            snapshot = try await context.routingGroup(group).dispatch(ref, classification: open.classification)
+        }
+        return IntakeReceipt(ref: ref, status: snapshot.status, duplicate: false, leadUnit: snapshot.leadUnit)
+    }
+}

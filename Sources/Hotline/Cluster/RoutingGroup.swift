@@ -1,0 +1,135 @@
+import ActorCluster
+import Distributed
+import Foundation
+
+/// A dispatch (routing) group (`/hotline/dispatch/<group>`): owns 2–3 jurisdictions; assigns each case to
+/// its lead unit and co-units by the routing catalogue (recording the rule and catalogue version used, or
+/// the fallback to the jurisdiction's government), reviews replies and decides on returns.
+public distributed actor RoutingGroup {
+    public typealias ActorSystem = ClusterSystem
+
+    private let context: HotlineContext
+    private let group: String
+
+    public init(group: String, context: HotlineContext) {
+        self.group = group
+        self.context = context
+        self.actorSystem = context.system
+    }
+
+    private var staff: EventAuthor { .hotline(staff: "dispatch-\(group)") }
+
+    /// Routes the case by the catalogue and dispatches it (assignments sent and delivered).
+    ///
+    /// - Throws: `HotlineError.routing` or what the district office throws.
+    public distributed func dispatch(_ ref: CaseRef, classification: Classification) async throws -> CaseSnapshot {
+        let order: DispatchOrder
+        do {
+            order = try context.catalogue.dispatchOrder(for: classification)
+        } catch {
+            throw HotlineError.routing("\(error)")
+        }
+        return try await context.districtOffice(ref.jurisdiction).dispatch(ref.id, order: order, by: staff)
+    }
+
+    /// Reviews the lead unit's reply: accepted → pending callback; rejected → reopened.
+    public distributed func reviewReply(_ ref: CaseRef, accepted: Bool, note: String) async throws -> CaseEvent {
+        try await context.districtOffice(ref.jurisdiction).record(ref.id, .replyReviewed(accepted: accepted, note: note),
+                                                                 by: staff)
+    }
+
+    /// Decides on a first return (approved → the case goes back to dispatch; a second return needs
+    /// arbitration, which the workflow enforces).
+    public distributed func decideReturn(_ ref: CaseRef, assignment: AssignmentID, approved: Bool, note: String) async throws -> CaseEvent {
+        try await context.districtOffice(ref.jurisdiction).record(
+            ref.id, .returnDecided(assignment: assignment, approved: approved, note: note), by: staff)
+    }
+}
+
+/// The callback desk (`/hotline/callback`): after a reply is accepted, calls the citizen back and records the
+/// outcome. Satisfied (or basically satisfied) and resolved → closed; unsatisfied or unresolved → reopened;
+/// unreachable → closed as unreachable once the workflow's attempt limit is reached, otherwise left pending.
+public distributed actor CallbackDesk {
+    public typealias ActorSystem = ClusterSystem
+
+    private let context: HotlineContext
+
+    public init(context: HotlineContext) {
+        self.context = context
+        self.actorSystem = context.system
+    }
+
+    /// Records one callback attempt and its consequence. Returns the case's status afterwards.
+    public distributed func callBack(_ ref: CaseRef, outcome: CallbackOutcome) async throws -> CaseStatus {
+        let office = try context.districtOffice(ref.jurisdiction)
+        let staff = EventAuthor.hotline(staff: "callback")
+        _ = try await office.record(ref.id, .callbackAttempted(outcome: outcome), by: staff)
+        switch outcome {
+        case .reached(let evaluation):
+            if evaluation.resolved && evaluation.satisfaction.countsAsSatisfied {
+                _ = try await office.record(ref.id, .closed(reason: .callbackCompleted), by: staff)
+            } else {
+                let reason: ReopenReason = evaluation.resolved ? .citizenUnsatisfied : .citizenUnresolved
+                _ = try await office.record(ref.id, .reopened(reason: reason, note: "callback"), by: staff)
+            }
+        case .unreachable:
+            // The workflow refuses the close until enough attempts were made; then the case stays pending.
+            _ = try? await office.record(ref.id, .closed(reason: .unreachable), by: staff)
+        }
+        return try await office.snapshot(ref.id).status
+    }
+}
+
+/// Supervision (`/hotline/supervision`): on each tick, has every district office record the reminders and
+/// supervision escalations now due (each fires once per assignment and level).
+public distributed actor Supervisor {
+    public typealias ActorSystem = ClusterSystem
+
+    private let context: HotlineContext
+
+    public init(context: HotlineContext) {
+        self.context = context
+        self.actorSystem = context.system
+    }
+
+    /// Runs supervision on every district office at the current time; returns escalations recorded.
+    public distributed func tick() async throws -> Int {
+        let offices = try context.allDistrictOffices()
+        return try await withThrowingTaskGroup(of: Int.self) { group in
+            for office in offices { group.addTask { try await office.runSupervision() } }
+            var total = 0
+            for try await n in group { total += n }
+            return total
+        }
+    }
+}
+
+/// Review and analysis (`/hotline/analysis`): KPI reports over every case in the cluster.
+public distributed actor Analyst {
+    public typealias ActorSystem = ClusterSystem
+
+    private let context: HotlineContext
+
+    public init(context: HotlineContext) {
+        self.context = context
+        self.actorSystem = context.system
+    }
+
+    /// Collects every district office's event logs and computes the KPI report as of `asOf`
+    /// (default: now on this node's clock).
+    public distributed func report(asOf: Date?) async throws -> KPIReport {
+        let logs = try await allEvents()
+        return KPIReport.compute(logs: logs, asOf: asOf ?? context.now, settings: context.settings)
+    }
+
+    /// Every case's events from every district office.
+    public distributed func allEvents() async throws -> [[CaseEvent]] {
+        let offices = try context.allDistrictOffices()
+        return try await withThrowingTaskGroup(of: [[CaseEvent]].self) { group in
+            for office in offices { group.addTask { try await office.allEvents() } }
+            var all: [[CaseEvent]] = []
+            for try await part in group { all += part }
+            return all
+        }
+    }
+}
