@@ -1,4 +1,5 @@
 import ActorCluster
+import Hotline
 import Foundation
 import Synchronization
 
@@ -8,8 +9,12 @@ enum NodeCommand {
     usage: hotline node [--name NAME] [--listen HOST:PORT] [--seeds HOST:PORT,...] [--cluster NAME]
                         [--data DIR] [--config FILE] [--log-level LEVEL] [--call-timeout-ms MS]
                         [--handshake-timeout-ms MS] [--max-frame-bytes BYTES]
+                        [--roles ROLE,...] [--catalog FILE] [--calendar FILE]
       Runs a node. Prints `ready name=… listen=HOST:PORT uid=…` on stdout once it serves calls.
       --listen port 0 picks an ephemeral port. Flags override the JSON --config file.
+      --roles: intake, dispatch, callback, supervision, analysis, district, district:<code> (none = all).
+      With --catalog and no --roles the node hosts the whole hotline on its own (system clock);
+      otherwise it waits for `hotline replay` (or a later cluster manager) to configure it.
       SIGTERM or SIGINT stop it cleanly (exit 0). Bad flags or config: exit 2.
     """
 
@@ -31,15 +36,55 @@ enum NodeCommand {
             throw UsageError("invalid --listen \(config.listen): \(error)")
         }
         let probe = try NodeProbe.start(on: system, nodeName: config.name)
+        let hotline = try HotlineNode.start(on: system, roles: config.roles)
+        if let selfConfiguration = try config.selfConfiguration(node: system.node) {
+            _ = try await hotline.configure(selfConfiguration)
+        }
         let termination = TerminationSignal.install()
         // Unbuffered write(2): the line must reach a pipe at once, not at exit.
         let ready = "ready name=\(config.name) listen=\(system.node.address) uid=\(String(system.node.uid, radix: 16))\n"
         FileHandle.standardOutput.write(Data(ready.utf8))
         let signal = await termination.wait()
         system.logger.info("node.stopping", ["signal": signal == SIGTERM ? "SIGTERM" : "SIGINT"])
-        withExtendedLifetime(probe) {}
+        withExtendedLifetime((probe, hotline)) {}
         system.shutdown()
         return 0
+    }
+}
+
+extension NodeConfig {
+    /// The configuration a node with no roles and a catalogue gives itself (everything local, system clock).
+    /// Throws `UsageError` naming `--catalog` / `--calendar` when a file cannot be read or is invalid.
+    func selfConfiguration(node: NodeIdentity) throws -> HotlineConfiguration? {
+        guard let cataloguePath else { return nil }
+        let catalogue = try loadCatalogue(cataloguePath)
+        guard roles == .everything else { return nil }
+        var settings = WorkflowSettings()
+        if let calendarPath { settings.calendar = try loadCalendar(calendarPath) }
+        return HotlineConfiguration(catalogue: catalogue, settings: settings,
+                                    directory: .allOn(node, catalogue: catalogue), virtualStart: nil)
+    }
+}
+
+func loadCatalogue(_ path: String) throws -> RoutingCatalogue {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw UsageError("invalid --catalog \"\(path)\": cannot read the file")
+    }
+    do {
+        return try RoutingCatalogue.load(from: data)
+    } catch {
+        throw UsageError("invalid --catalog \"\(path)\": \(error)")
+    }
+}
+
+func loadCalendar(_ path: String) throws -> WorkingCalendar {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw UsageError("invalid --calendar \"\(path)\": cannot read the file")
+    }
+    do {
+        return try WorkingCalendar.load(from: data)
+    } catch {
+        throw UsageError("invalid --calendar \"\(path)\": \(error)")
     }
 }
 

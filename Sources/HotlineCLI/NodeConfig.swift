@@ -1,11 +1,13 @@
 import ActorCluster
+import Hotline
 import Foundation
 
 /// Settings of `hotline node`, from a JSON file (`--config`) overlaid by flags.
 ///
 /// JSON fields (all optional): `name` (string), `listen` ("HOST:PORT"), `seeds` (["HOST:PORT", ...]),
 /// `cluster` (string), `data` (directory path), `logLevel` (trace|debug|info|warning|error),
-/// `callTimeoutMs` (1...3_600_000), `handshakeTimeoutMs` (1...600_000), `maxFrameBytes` (1024...1 GiB).
+/// `callTimeoutMs` (1...3_600_000), `handshakeTimeoutMs` (1...600_000), `maxFrameBytes` (1024...1 GiB),
+/// `roles` (["intake", "district:210302", ...]), `catalog` (routing catalogue path), `calendar` (path).
 /// Unknown fields are errors (a typo must not silently fall back to a default).
 struct NodeConfig {
     var name = "node"
@@ -17,11 +19,19 @@ struct NodeConfig {
     var callTimeoutMs = 5_000
     var handshakeTimeoutMs = 2_000
     var maxFrameBytes = Wire.defaultMaxFrameBytes
+    /// Hotline roles (`intake,dispatch,callback,supervision,analysis,district,district:<code>`); empty = all.
+    var roles = HotlineRoles.everything
+    /// Routing catalogue file. With no roles given, the node configures itself with it (everything local).
+    var cataloguePath: String?
+    /// Working calendar file (default: weekends only, in the catalogue's time zone).
+    var calendarPath: String?
 
     static let flags: Set<String> = ["name", "listen", "seeds", "cluster", "data", "config", "log-level",
-                                     "call-timeout-ms", "handshake-timeout-ms", "max-frame-bytes"]
+                                     "call-timeout-ms", "handshake-timeout-ms", "max-frame-bytes", "roles",
+                                     "catalog", "calendar"]
     static let jsonFields: Set<String> = ["name", "listen", "seeds", "cluster", "data", "logLevel",
-                                          "callTimeoutMs", "handshakeTimeoutMs", "maxFrameBytes"]
+                                          "callTimeoutMs", "handshakeTimeoutMs", "maxFrameBytes", "roles", "catalog",
+                                          "calendar"]
 
     /// Builds the config: defaults, then the `--config` file, then flags. Throws `UsageError` naming the
     /// field or flag at fault.
@@ -58,6 +68,9 @@ struct NodeConfig {
             var callTimeoutMs: Int?
             var handshakeTimeoutMs: Int?
             var maxFrameBytes: Int?
+            var roles: [String]?
+            var catalog: String?
+            var calendar: String?
         }
         let file: File
         do {
@@ -90,6 +103,17 @@ struct NodeConfig {
         if let v = try ranged(file.callTimeoutMs, "callTimeoutMs", 1...3_600_000) { callTimeoutMs = v }
         if let v = try ranged(file.handshakeTimeoutMs, "handshakeTimeoutMs", 1...600_000) { handshakeTimeoutMs = v }
         if let v = try ranged(file.maxFrameBytes, "maxFrameBytes", 1024...(1 << 30)) { maxFrameBytes = v }
+        if let v = file.roles { roles = try Self.roles(v.joined(separator: ","), field: "config field \"roles\"") }
+        if let v = file.catalog { cataloguePath = v }
+        if let v = file.calendar { calendarPath = v }
+    }
+
+    static func roles(_ text: String, field: String) throws -> HotlineRoles {
+        do {
+            return try HotlineRoles(parsing: text)
+        } catch {
+            throw UsageError("invalid \(field) \"\(text)\": \(error)")
+        }
     }
 
     static func fieldName(_ path: [any CodingKey]) -> String {
@@ -111,6 +135,9 @@ struct NodeConfig {
         if let v = try args.int("call-timeout-ms", in: 1...3_600_000) { callTimeoutMs = v }
         if let v = try args.int("handshake-timeout-ms", in: 1...600_000) { handshakeTimeoutMs = v }
         if let v = try args.int("max-frame-bytes", in: 1024...(1 << 30)) { maxFrameBytes = v }
+        if let v = args["roles"] { roles = try Self.roles(v, field: "--roles") }
+        if let v = args["catalog"] { cataloguePath = v }
+        if let v = args["calendar"] { calendarPath = v }
     }
 
     static func address(_ text: String, field: String) throws -> NodeAddress {

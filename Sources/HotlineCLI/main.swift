@@ -5,6 +5,8 @@ import Foundation
 let topUsage = """
 usage: hotline <command> [options]
   node      run a cluster node (see `hotline node --help`)
+  submit    send one citizen request to a running cluster (`hotline submit --help`)
+  case      show a case's state and event history (`hotline case --help`)
   demo      start two local node processes and make remote calls between them
   bench     measure the runtime: `hotline bench rtt|pipeline|stream` (JSON output; use a release build)
   help      this text
@@ -23,6 +25,12 @@ func runMain() async -> Int32 {
         case "node":
             if wantsHelp { print(NodeCommand.usage); return 0 }
             return try await NodeCommand.run(argv)
+        case "submit":
+            if wantsHelp { print(SubmitCommand.usage); return 0 }
+            return try await SubmitCommand.run(argv)
+        case "case":
+            if wantsHelp { print(CaseCommand.usage); return 0 }
+            return try await CaseCommand.run(argv)
         case "demo":
             if wantsHelp { print(DemoCommand.usage); return 0 }
             return try await DemoCommand.run(argv)

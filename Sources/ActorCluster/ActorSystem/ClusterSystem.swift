@@ -163,7 +163,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
     ///   or it is not an `Act`.
     public func resolve<Act>(id: ActorID, as actorType: Act.Type) throws -> Act?
     where Act: DistributedActor, Act.ID == ActorID {
-        guard id.node == node else { return nil }
+        guard id.node.matches(node) else { return nil }
         guard let actor = localActor(path: id.path) as? Act else { throw RemoteCallError.noSuchActor(id) }
         return actor
     }
@@ -216,7 +216,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
     private func call(_ id: ActorID, target: RemoteCallTarget, invocation: InvocationEncoder) async throws -> ReplyEnvelope {
         if id.node.address == node.address {
             // Our own address: either our own actor that is gone, or an actor of an earlier process here.
-            if id.node.uid == node.uid { throw RemoteCallError.noSuchActor(id) }
+            if id.node.matches(node) { throw RemoteCallError.noSuchActor(id) }
             throw RemoteCallError.nodeUnreachable(node: id.node, reason: "that process was replaced by \(node)")
         }
         let timeout = TaskLocals.callTimeout ?? settings.callTimeout
@@ -278,7 +278,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
 
     /// Fails every pending call to `node` with `.nodeUnreachable`.
     private func failPending(to node: NodeIdentity, reason: String) {
-        let failed = state.withLock { $0.pending.removeAll { $0.actor.node == node } }
+        let failed = state.withLock { $0.pending.removeAll { $0.actor.node.matches(node) } }
         callsFailedUnreachable.increment(by: failed.count)
         for (_, e) in failed { e.continuation.resume(throwing: RemoteCallError.nodeUnreachable(node: node, reason: reason)) }
     }
@@ -435,7 +435,7 @@ extension ClusterSystem: TransportDelegate {
                 return
             }
             let entry = state.withLock { s -> PendingCalls.Entry? in
-                guard let e = s.pending.entries[decoded.callID], e.actor.node == peer else { return nil }
+                guard let e = s.pending.entries[decoded.callID], e.actor.node.matches(peer) else { return nil }
                 return s.pending.remove(decoded.callID)
             }
             // A late reply (after timeout) or one from the wrong peer finds nothing and is dropped.

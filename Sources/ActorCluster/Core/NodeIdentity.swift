@@ -38,6 +38,17 @@ public struct NodeIdentity: Hashable, Sendable, Codable, CustomStringConvertible
         self.uid = uid
     }
 
+    /// An identity that means "whichever process listens at `address` now" (uid 0): for operator tools
+    /// that know only an address. Actor ids built on it follow a restart to the new process.
+    public static func anyIncarnation(at address: NodeAddress) -> NodeIdentity {
+        NodeIdentity(address: address, uid: 0)
+    }
+
+    /// True when `peer` is this node, or this is an any-incarnation identity for `peer`'s address.
+    public func matches(_ peer: NodeIdentity) -> Bool {
+        self == peer || (uid == 0 && address == peer.address)
+    }
+
     /// A fresh uid from the system's random source; never 0 (0 is reserved for "unknown").
     public static func randomUID() -> UInt64 {
         var generator = SystemRandomNumberGenerator()

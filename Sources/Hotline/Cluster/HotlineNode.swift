@@ -20,6 +20,12 @@ public struct HotlineConfiguration: Codable, Sendable {
     }
 }
 
+/// A case and its events, as `hotline case` prints it.
+public struct CaseHistory: Codable, Sendable {
+    public var snapshot: CaseSnapshot
+    public var events: [CaseEvent]
+}
+
 /// What `HotlineNode.info()` reports.
 public struct HotlineNodeInfo: Codable, Sendable {
     public var roles: HotlineRoles
@@ -102,6 +108,35 @@ public distributed actor HotlineNode {
         guard virtualClock.set(to: instant) else {
             throw HotlineError.clock("cannot move back from \(virtualClock.now) to \(instant)")
         }
+    }
+
+    /// Passes a citizen request to the cluster's intake desk (so any node is an entry point).
+    ///
+    /// - Throws: `HotlineError.notConfigured`, or what intake throws.
+    public distributed func submit(_ request: CitizenRequest) async throws -> IntakeReceipt {
+        guard let context else { throw HotlineError.notConfigured("no catalogue/directory yet") }
+        let intake = try IntakeDesk.resolve(id: ClusterSystem.wellKnownID(HotlinePaths.intake, on: context.directory.intake),
+                                            using: context.system)
+        return try await intake.submit(request)
+    }
+
+    /// A case's current state and full event history, found by case id or human number (`2026-000123`)
+    /// across every district office.
+    ///
+    /// - Throws: `HotlineError.unknownCase` when no office holds it, `.notConfigured`.
+    public distributed func findCase(_ key: String) async throws -> CaseHistory {
+        guard let context else { throw HotlineError.notConfigured("no catalogue/directory yet") }
+        let number = CaseNumber(parsing: key)
+        for office in try context.allDistrictOffices() {
+            if let number {
+                if let snap = try await office.find(number: number) {
+                    return CaseHistory(snapshot: snap, events: try await office.events(of: snap.id))
+                }
+            } else if let events = try? await office.events(of: CaseID(key)) {
+                return CaseHistory(snapshot: try await office.snapshot(CaseID(key)), events: events)
+            }
+        }
+        throw HotlineError.unknownCase(key)
     }
 
     public distributed func info() -> HotlineNodeInfo {
