@@ -4,6 +4,7 @@ import Foundation
 /// `hotline` — the node process and operator tool of the Hotline cluster.
 let topUsage = """
 usage: hotline <command> [options]
+  replay    the main job: replay a request trace through a local cluster, print KPIs and reconciliation
   node      run a cluster node (see `hotline node --help`)
   submit    send one citizen request to a running cluster (`hotline submit --help`)
   case      show a case's state and event history (`hotline case --help`)
@@ -25,6 +26,9 @@ func runMain() async -> Int32 {
         case "node":
             if wantsHelp { print(NodeCommand.usage); return 0 }
             return try await NodeCommand.run(argv)
+        case "replay":
+            if wantsHelp { print(ReplayCommand.usage); return 0 }
+            return try await ReplayCommand.run(argv)
         case "submit":
             if wantsHelp { print(SubmitCommand.usage); return 0 }
             return try await SubmitCommand.run(argv)

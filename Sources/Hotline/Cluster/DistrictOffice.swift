@@ -127,9 +127,11 @@ public distributed actor DistrictOffice {
     /// Ids of every case this office holds.
     public distributed func caseIDs() -> [CaseID] { cases.keys.sorted() }
 
-    /// Every case's event log (analysis).
-    public distributed func allEvents() -> [[CaseEvent]] {
-        cases.keys.sorted().compactMap { cases[$0]?.events }
+    /// Event logs of up to `limit` cases (at most 2 000) whose ids sort after `after`, in id order: pages keep
+    /// each reply well under the frame limit. An empty page means the end.
+    public distributed func eventLogs(after: CaseID?, limit: Int) -> [[CaseEvent]] {
+        let ids = cases.keys.sorted().filter { id in after.map { id > $0 } ?? true }.prefix(max(1, min(limit, 2_000)))
+        return ids.compactMap { cases[$0]?.events }
     }
 
     /// Case count per status name.

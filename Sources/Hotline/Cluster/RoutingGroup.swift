@@ -126,7 +126,19 @@ public distributed actor Analyst {
     public distributed func allEvents() async throws -> [[CaseEvent]] {
         let offices = try context.allDistrictOffices()
         return try await withThrowingTaskGroup(of: [[CaseEvent]].self) { group in
-            for office in offices { group.addTask { try await office.allEvents() } }
+            for office in offices {
+                group.addTask {
+                    var logs: [[CaseEvent]] = []
+                    var after: CaseID?
+                    for _ in 0..<100_000 {
+                        let page = try await office.eventLogs(after: after, limit: 500)
+                        guard let last = page.last?.first?.caseID else { break }
+                        logs += page
+                        after = last
+                    }
+                    return logs
+                }
+            }
             var all: [[CaseEvent]] = []
             for try await part in group { all += part }
             return all

@@ -1,0 +1,221 @@
+import ActorCluster
+import Foundation
+
+/// Runs a replay: starts a local cluster of `hotline node` processes, configures placement and virtual
+/// time, drives the `ReplayPlan` through the workflow actors, and reconciles what the cluster holds.
+public struct ReplayDriver: Sendable {
+    public struct Options: Sendable {
+        /// The `hotline` executable to start nodes from.
+        public var executable: URL
+        /// Node processes (≥ 1). Node 1 hosts intake, dispatch, callback, supervision and analysis; the
+        /// others host the district offices. With 1 node it hosts everything.
+        public var nodes = 3
+        public var seed: UInt64 = 8890
+        public var model = ReplayPlan.CallbackModel()
+        /// nil: derive one from the trace.
+        public var catalogue: RoutingCatalogue?
+        public var calendar: WorkingCalendar
+        public var progress: @Sendable (String) -> Void = { _ in }
+
+        public init(executable: URL, calendar: WorkingCalendar) {
+            self.executable = executable
+            self.calendar = calendar
+        }
+    }
+
+    public var options: Options
+
+    public init(options: Options) { self.options = options }
+
+    /// Replays `read` (from `TraceReader`) and returns the report.
+    ///
+    /// - Throws: `NodeProcess.StartError`, `RemoteCallError`, `HotlineError` for a cluster that cannot be
+    ///   set up; single records never throw (they are counted).
+    public func run(_ read: TraceReader.Result, source: String) async throws -> ReplayReport {
+        let started = ContinuousClock.now
+        let records = read.records
+        let catalogue = options.catalogue ?? TraceCatalogue.derive(from: records, name: source)
+        let derived = options.catalogue == nil
+        func jurisdiction(_ r: TraceRecord) -> String {
+            derived ? TraceCatalogue.jurisdiction(forDistrict: r.district) : (r.district ?? TraceCatalogue.cityWide)
+        }
+        let plan = ReplayPlan(records: records, seed: options.seed, model: options.model,
+                              timeZone: options.calendar.foundationTimeZone)
+        options.progress("plan: \(records.count) records, \(plan.steps.count) steps, catalogue \(catalogue.version)")
+
+        // Cluster.
+        let count = max(1, options.nodes)
+        var processes: [NodeProcess] = []
+        defer { for p in processes { p.stop() } }
+        for k in 1...count {
+            let roles = count == 1 ? "" : (k == 1 ? "intake,dispatch,callback,supervision,analysis" : "district")
+            var args = ["node", "--name", "replay-\(k)", "--listen", "127.0.0.1:0", "--log-level", "warning"]
+            if !roles.isEmpty { args += ["--roles", roles] }
+            processes.append(try NodeProcess(executable: options.executable, arguments: args))
+        }
+        var settings = ClusterSettings()
+        settings.nodeName = "replay-driver"
+        settings.listen = NodeAddress(host: "127.0.0.1", port: 0)
+        settings.callTimeout = .seconds(60)
+        let system = try ClusterSystem(settings: settings, logger: Logger(level: .warning))
+        defer { system.shutdown() }
+        let roleList = try processes.enumerated().map { k, p in
+            (node: p.node, roles: count == 1 ? HotlineRoles.everything
+                : try HotlineRoles(parsing: k == 0 ? "intake,dispatch,callback,supervision,analysis" : "district"))
+        }
+        let directory = try HotlineDirectory.place(roles: roleList, catalogue: catalogue)
+        let start = plan.steps.first?.at ?? Date()
+        var workflow = WorkflowSettings()
+        workflow = WorkflowSettings(calendar: options.calendar, unreachableAttemptsToClose: options.model.attempts)
+        let configuration = HotlineConfiguration(catalogue: catalogue, settings: workflow, directory: directory,
+                                                 virtualStart: start)
+        let nodeActors = try processes.map { try HotlineNode.on($0.node, system: system) }
+        for n in nodeActors { _ = try await n.configure(configuration) }
+        options.progress("cluster: \(count) node(s) configured")
+
+        let intake = try IntakeDesk.resolve(id: ClusterSystem.wellKnownID(HotlinePaths.intake, on: directory.intake), using: system)
+        let callback = try CallbackDesk.resolve(id: ClusterSystem.wellKnownID(HotlinePaths.callback, on: directory.callback), using: system)
+        let supervisor = try Supervisor.resolve(id: ClusterSystem.wellKnownID(HotlinePaths.supervision, on: directory.supervision), using: system)
+        let analyst = try Analyst.resolve(id: ClusterSystem.wellKnownID(HotlinePaths.analysis, on: directory.analysis), using: system)
+        let context = HotlineContext(system: system, catalogue: catalogue, settings: workflow,
+                                     clock: FixedClock(start), directory: directory)
+
+        // Drive.
+        var receipts: [Int: IntakeReceipt] = [:]
+        var failed = Set<Int>()
+        var rejectedAtIntake: [String: Int] = [:]
+        var stepFailures: [String: Int] = [:]
+        var duplicates = 0
+        var submitted = 0
+        var clock = start
+        var clockMoves = 0
+        var lastReport = ContinuousClock.now
+        for (n, step) in plan.steps.enumerated() {
+            if let r = step.action.record, failed.contains(r) { continue }
+            if step.at > clock {
+                clock = step.at
+                clockMoves += 1
+                let t = clock
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for node in nodeActors { group.addTask { try await node.setClock(to: t) } }
+                    try await group.waitForAll()
+                }
+            }
+            do {
+                switch step.action {
+                case .submit(let i):
+                    let r = records[i]
+                    submitted += 1
+                    let request = CitizenRequest(channel: r.channel, externalID: r.externalID, kind: .help,
+                                                 category: r.category, jurisdiction: jurisdiction(r),
+                                                 description: r.description, address: r.address)
+                    do {
+                        let receipt = try await intake.submit(request)
+                        if receipt.duplicate { duplicates += 1 } else { receipts[i] = receipt }
+                    } catch RemoteCallError.remoteError(_, let message) {
+                        rejectedAtIntake[Self.reasonKey(message), default: 0] += 1
+                        failed.insert(i)
+                    }
+                case .sign(let i):
+                    guard let ref = receipts[i]?.ref else { continue }
+                    _ = try await context.districtOffice(ref.jurisdiction).unitAct(ref.id, unit: nil, .sign)
+                case .reply(let i):
+                    guard let receipt = receipts[i] else { continue }
+                    let ref = receipt.ref
+                    let text = "Closed by \(records[i].agency)"
+                    _ = try await context.districtOffice(ref.jurisdiction).unitAct(ref.id, unit: nil, .reply(text: text))
+                    let group = catalogue.dispatchGroup(owning: ref.jurisdiction)?.code ?? ""
+                    _ = try await context.routingGroup(group).reviewReply(ref, accepted: true, note: "replay: reply accepted")
+                case .callback(let i, _, let outcome):
+                    guard let ref = receipts[i]?.ref else { continue }
+                    _ = try await callback.callBack(ref, outcome: outcome)
+                case .supervisionTick:
+                    _ = try await supervisor.tick()
+                }
+            } catch {
+                let key: String
+                if case RemoteCallError.remoteError(_, let message) = error { key = Self.reasonKey(message) } else { key = "\(error)" }
+                stepFailures[key, default: 0] += 1
+                if let r = step.action.record { failed.insert(r) }
+            }
+            if ContinuousClock.now - lastReport > .seconds(2) {
+                lastReport = ContinuousClock.now
+                options.progress("replay: step \(n + 1)/\(plan.steps.count) at \(ISO8601DateFormatter().string(from: clock))")
+            }
+        }
+        options.progress("replay: \(plan.steps.count) steps done; reconciling")
+
+        // Reconcile by querying the cluster.
+        var found = Set<CaseID>()
+        var byStatus: [String: Int] = [:]
+        for office in try context.allDistrictOffices() {
+            found.formUnion(try await office.caseIDs())
+            for (status, n) in try await office.statusCounts() { byStatus[status, default: 0] += n }
+        }
+        let acceptedIDs = Set(receipts.values.map(\.ref.id))
+        let lost = acceptedIDs.subtracting(found).count
+        let kpi = try await analyst.report(asOf: clock)
+
+        // The trace's own figures.
+        let firstIndex = Dictionary(records.enumerated().map { ($0.element.externalID, $0.offset) }, uniquingKeysWith: min)
+        let firsts = records.enumerated().filter { firstIndex[$0.element.externalID] == $0.offset && !failed.contains($0.offset) }.map(\.element)
+        let days = firsts.compactMap { r -> Double? in
+            guard let c = r.closed, c >= r.opened else { return nil }
+            return c.timeIntervalSince(r.opened) / 86_400
+        }
+        let sorted = days.sorted()
+        let traceMedian = sorted.isEmpty ? nil : Self.round2(sorted.count % 2 == 1 ? sorted[sorted.count / 2]
+                                                             : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2)
+        let traceMean = sorted.isEmpty ? nil : Self.round2(sorted.reduce(0, +) / Double(sorted.count))
+        let accepted = acceptedIDs.count
+        let comparison = TraceComparison(
+            traceClosed: days.count, clusterReplied: kpi.overall.replied,
+            traceClosedShare: Self.round4(Double(days.count) / Double(max(1, accepted))),
+            clusterReplyShare: Self.round4(Double(kpi.overall.replied) / Double(max(1, kpi.overall.dispatched))),
+            traceMedianDays: traceMedian, clusterMedianDays: kpi.overall.dispatchToReplyDays.median,
+            traceMeanDays: traceMean, clusterMeanDays: kpi.overall.dispatchToReplyDays.average,
+            matches: days.count == kpi.overall.replied && traceMedian == kpi.overall.dispatchToReplyDays.median
+                && traceMean == kpi.overall.dispatchToReplyDays.average)
+
+        var flagged: [String: Int] = [:]
+        for r in records { for f in r.flags { flagged[f.rawValue, default: 0] += 1 } }
+        var rejectedAtRead: [String: Int] = [:]
+        for (_, reason) in read.rejected { rejectedAtRead[reason.code, default: 0] += 1 }
+        let elapsed = ContinuousClock.now - started
+        return ReplayReport(
+            trace: TraceSummary(source: source, recordsRead: read.rowsRead, rejectedAtRead: rejectedAtRead,
+                                flagged: flagged, rules: Self.rules),
+            reconciliation: Reconciliation(submitted: submitted, accepted: accepted, duplicateSubmissions: duplicates,
+                                           rejectedAtIntake: rejectedAtIntake, stepFailures: stepFailures,
+                                           casesByStatus: byStatus, casesFound: found.count, lost: lost),
+            comparison: comparison, kpi: kpi,
+            simulated: [
+                "sign time: opened + min(30 min, half the time to close)",
+                "callbacks: seed \(options.seed); \(Int(options.model.unreachable * 100))% of attempts unreachable (retried every \(Int(options.model.retryDelayHours)) h, closed as unreachable after \(options.model.attempts)); of reached: \(Int(options.model.unsatisfied * 100))% unsatisfied (reopened), \(Int(options.model.basicallySatisfied * 100))% basically satisfied, the rest satisfied",
+                "reply review: every reply accepted",
+            ],
+            cluster: ClusterSummary(nodes: processes.map { "\($0.name)=\($0.node)" }, steps: plan.steps.count,
+                                    clockMoves: clockMoves,
+                                    seconds: Self.round2(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)))
+    }
+
+    static let rules: [String: String] = [
+        TraceFlag.closedBeforeOpened.rawValue: "replayed up to signing; the close is not replayed (it would precede the dispatch) and the record is left out of days-to-close",
+        TraceFlag.noDistrict.rawValue: "routed to the city-wide jurisdiction CITY",
+        TraceFlag.unparsableClosed.rawValue: "replayed as still open",
+        TraceFlag.duplicateID.rawValue: "submitted again; intake returns the first case (idempotent), nothing else replayed",
+        "missingID": "rejected at read",
+        "unparsableOpened": "rejected at read",
+        "shortRow": "rejected at read",
+    ]
+
+    /// Groups intake/rule messages by their stable part (drops case numbers and ids).
+    static func reasonKey(_ message: String) -> String {
+        var key = message
+        if let range = key.range(of: #"case \d{4}-\d{6}: "#, options: .regularExpression) { key.removeSubrange(range) }
+        return String(key.prefix(160))
+    }
+
+    static func round2(_ v: Double) -> Double { (v * 100).rounded() / 100 }
+    static func round4(_ v: Double) -> Double { (v * 10_000).rounded() / 10_000 }
+}

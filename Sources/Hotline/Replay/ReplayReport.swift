@@ -1,0 +1,64 @@
+import Foundation
+
+/// Everything `hotline replay` reports: what was read, what the cluster holds at the end, the KPIs, and the
+/// comparison with figures computed straight from the trace.
+public struct ReplayReport: Codable, Sendable {
+    public var trace: TraceSummary
+    public var reconciliation: Reconciliation
+    public var comparison: TraceComparison
+    public var kpi: KPIReport
+    /// What was simulated (not in the trace), stated so no reader mistakes it for data.
+    public var simulated: [String]
+    public var cluster: ClusterSummary
+}
+
+public struct TraceSummary: Codable, Sendable {
+    public var source: String
+    public var recordsRead: Int
+    /// Rejected while reading, by reason code.
+    public var rejectedAtRead: [String: Int]
+    /// Records replayed anyway under a stated rule, by flag.
+    public var flagged: [String: Int]
+    public var rules: [String: String]
+}
+
+public struct Reconciliation: Codable, Sendable {
+    /// Records handed to intake (first occurrences and repeats).
+    public var submitted: Int
+    /// Distinct cases intake opened.
+    public var accepted: Int
+    /// Repeat submissions of an id intake had already taken (it returned the earlier case).
+    public var duplicateSubmissions: Int
+    /// Refused by intake, by reason.
+    public var rejectedAtIntake: [String: Int]
+    /// Later steps refused by a workflow rule or failed, by reason (0 expected).
+    public var stepFailures: [String: Int]
+    /// Cases per final status, as the district offices report them.
+    public var casesByStatus: [String: Int]
+    /// Cases found by querying every district office.
+    public var casesFound: Int
+    /// Accepted cases not found in the cluster at the end.
+    public var lost: Int
+}
+
+/// The trace's own figures (computed from the records, not the cluster) next to the cluster's KPIs.
+public struct TraceComparison: Codable, Sendable {
+    /// Records with a close time not before their open time (⇔ lead unit replied).
+    public var traceClosed: Int
+    public var clusterReplied: Int
+    /// traceClosed ÷ accepted, 4 decimals.
+    public var traceClosedShare: Double
+    public var clusterReplyShare: Double
+    public var traceMedianDays: Double?
+    public var clusterMedianDays: Double?
+    public var traceMeanDays: Double?
+    public var clusterMeanDays: Double?
+    public var matches: Bool
+}
+
+public struct ClusterSummary: Codable, Sendable {
+    public var nodes: [String]
+    public var steps: Int
+    public var clockMoves: Int
+    public var seconds: Double
+}

@@ -1,0 +1,138 @@
+import ActorCluster
+import Foundation
+import Hotline
+
+/// `hotline replay`: the main job — replays a real request trace through a local cluster in virtual time
+/// and prints the KPI report and a reconciliation.
+enum ReplayCommand {
+    static let defaultTrace = "Deploy/samples/sf311_cases_random_sample_10000.csv"
+
+    static let usage = """
+    usage: hotline replay [TRACE] [--nodes N] [--format csv|open311] [--map field=Column,...]
+                          [--date-format PATTERN] [--time-zone TZ] [--catalog FILE] [--calendar FILE]
+                          [--seed N] [--json]
+      Starts N (default 3) node processes on 127.0.0.1 — node 1: intake, dispatch, callback, supervision,
+      analysis; the rest: district offices — and replays TRACE (default: the bundled San Francisco 311
+      sample, \(defaultTrace)) in virtual time. Prints the KPI report and a reconciliation (records read,
+      accepted, rejected with reasons, cases per final state, lost). Progress goes to stderr.
+      --map fields: id, opened, closed, channel, category, type, agency, district, address, description
+      (defaults: the SF 311 columns). --date-format default "MM/dd/yyyy hh:mm:ss a"; --time-zone default
+      America/Los_Angeles. Without --catalog one is derived from the trace (district → jurisdiction,
+      agency → unit). Simulated steps (sign time, callbacks) are labelled in the report.
+    """
+
+    static func run(_ argv: [String]) async throws -> Int32 {
+        let args = try Arguments(argv, valued: ["nodes", "format", "map", "date-format", "time-zone", "catalog",
+                                                "calendar", "seed"], switches: ["json"])
+        guard args.positional.count <= 1 else { throw UsageError("one trace file at most, got \(args.positional.count)") }
+        let path = args.positional.first ?? locateDefaultTrace()
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw UsageError("cannot read trace \"\(path)\"")
+        }
+        let nodes = try args.int("nodes", in: 1...32) ?? 3
+        let timeZoneName = args["time-zone"] ?? "America/Los_Angeles"
+        guard let timeZone = TimeZone(identifier: timeZoneName) else { throw UsageError("invalid --time-zone \"\(timeZoneName)\"") }
+        var reader = TraceReader(timeZone: timeZone)
+        if let m = args["map"] {
+            do { reader.map = try .parse(m) } catch { throw UsageError("invalid --map: \(error)") }
+        }
+        if let f = args["date-format"] { reader.dateFormat = f }
+        let read: TraceReader.Result
+        do {
+            switch args["format"] ?? (path.hasSuffix(".json") ? "open311" : "csv") {
+            case "csv": read = try reader.readCSV(data: data)
+            case "open311": read = try reader.readOpen311(data: data)
+            case let other: throw UsageError("invalid --format \"\(other)\": csv or open311")
+            }
+        } catch let e as UsageError {
+            throw e
+        } catch {
+            throw UsageError("cannot read trace \"\(path)\": \(error)")
+        }
+        let seed: UInt64
+        if let s = args["seed"] {
+            guard let v = UInt64(s) else { throw UsageError("invalid --seed \"\(s)\": a non-negative integer") }
+            seed = v
+        } else {
+            seed = 8890
+        }
+        var calendar = WorkingCalendar.weekendsOnly
+        if let c = args["calendar"] {
+            calendar = try loadCalendar(c)
+        } else if let c = try? WorkingCalendar(id: "weekends-\(timeZoneName)", timeZone: timeZoneName) {
+            calendar = c
+        }
+        var options = ReplayDriver.Options(executable: try selfExecutable(), calendar: calendar)
+        options.nodes = nodes
+        options.seed = seed
+        if let c = args["catalog"] { options.catalogue = try loadCatalogue(c) }
+        options.progress = { line in FileHandle.standardError.write(Data("hotline replay: \(line)\n".utf8)) }
+        let report = try await ReplayDriver(options: options).run(read, source: path)
+        if args.has("json") {
+            print(try jsonString(report))
+        } else {
+            print(text(report))
+        }
+        return report.reconciliation.lost == 0 ? 0 : 1
+    }
+
+    /// The bundled trace relative to the working directory, or next to the executable's package.
+    static func locateDefaultTrace() -> String {
+        if FileManager.default.fileExists(atPath: defaultTrace) { return defaultTrace }
+        if let exe = try? selfExecutable() {
+            var dir = exe.deletingLastPathComponent()
+            for _ in 0..<6 {
+                let candidate = dir.appendingPathComponent(defaultTrace).path
+                if FileManager.default.fileExists(atPath: candidate) { return candidate }
+                dir = dir.deletingLastPathComponent()
+            }
+        }
+        return defaultTrace
+    }
+
+    static func text(_ r: ReplayReport) -> String {
+        func counts(_ d: [String: Int]) -> String {
+            d.isEmpty ? "none" : d.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        }
+        func opt(_ v: Double?) -> String { v.map { String(format: "%.2f", $0) } ?? "—" }
+        let c = r.reconciliation
+        var out = """
+        == Hotline replay: \(r.trace.source)
+        cluster: \(r.cluster.nodes.joined(separator: "  "))
+        \(r.cluster.steps) steps, \(r.cluster.clockMoves) clock moves, \(String(format: "%.1f", r.cluster.seconds)) s
+
+        == Reconciliation
+        records read:          \(r.trace.recordsRead)
+        rejected at read:      \(counts(r.trace.rejectedAtRead))
+        flagged (replayed):    \(counts(r.trace.flagged))
+        submitted to intake:   \(c.submitted)
+        accepted (cases):      \(c.accepted)
+        duplicate submissions: \(c.duplicateSubmissions) (intake returned the earlier case)
+        rejected at intake:    \(counts(c.rejectedAtIntake))
+        step failures:         \(counts(c.stepFailures))
+        cases by final state:  \(counts(c.casesByStatus))
+        cases found in cluster: \(c.casesFound)
+        lost: \(c.lost)
+
+        == Rules for dirty records
+
+        """
+        for (flag, rule) in r.trace.rules.sorted(by: { $0.key < $1.key }) { out += "\(flag): \(rule)\n" }
+        let m = r.comparison
+        out += """
+
+        == Trace vs cluster (trace figures computed from the records, cluster figures from the event log)
+        closed in trace / replied in cluster: \(m.traceClosed) / \(m.clusterReplied)
+        share closed / reply rate:            \(String(format: "%.4f", m.traceClosedShare)) / \(String(format: "%.4f", m.clusterReplyShare))
+        median days to close:                 \(opt(m.traceMedianDays)) / \(opt(m.clusterMedianDays))
+        mean days to close:                   \(opt(m.traceMeanDays)) / \(opt(m.clusterMeanDays))
+        match: \(m.matches ? "yes" : "NO")
+
+        == Simulated (not in the trace)
+
+        """
+        for s in r.simulated { out += "- \(s)\n" }
+        out += "\n== KPI report\n" + r.kpi.textTable()
+        return out
+    }
+}
