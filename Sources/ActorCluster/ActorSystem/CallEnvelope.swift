@@ -7,6 +7,7 @@
 /// | target           | string (the runtime's mangled distributed-function identifier) |
 /// | generic count    | varint, then that many strings (mangled type names) |
 /// | argument count   | varint, then that many length-prefixed byte strings (each a `Wire.BinaryEncoder` slot) |
+/// | baggage (optional) | varint count, then that many (string key, string value) pairs; absent = none |
 ///
 /// Argument and generic slices share the frame's storage (no copy while decoding).
 struct CallEnvelope: Sendable {
@@ -15,6 +16,8 @@ struct CallEnvelope: Sendable {
     var target: String
     var genericSubstitutions: [String]
     var arguments: [ArraySlice<UInt8>]
+    /// Call-scoped context propagated from caller to callee (`ClusterSystem.CallBaggage`).
+    var baggage: [String: String] = [:]
 
     static func decode(_ payload: ArraySlice<UInt8>) throws(Wire.DecodingError) -> CallEnvelope {
         var r = Wire.ByteReader(payload)
@@ -31,14 +34,20 @@ struct CallEnvelope: Sendable {
         var args: [ArraySlice<UInt8>] = []
         args.reserveCapacity(Int(argCount))
         for _ in 0..<argCount { args.append(try r.readLengthPrefixed()) }
+        var baggage: [String: String] = [:]
+        if !r.isAtEnd {
+            let n = try r.readVarint()
+            guard n <= UInt64(r.remaining) else { throw .invalidValue("baggage count \(n)") }
+            for _ in 0..<n { baggage[try r.readString()] = try r.readString() }
+        }
         guard r.isAtEnd else { throw .invalidValue("\(r.remaining) trailing bytes after call envelope") }
         return CallEnvelope(callID: callID, recipientPath: path, target: target,
-                            genericSubstitutions: generics, arguments: args)
+                            genericSubstitutions: generics, arguments: args, baggage: baggage)
     }
 
     /// Appends the envelope to `bytes` (a frame buffer whose header is already reserved).
     static func encode(callID: UInt64, recipientPath: String, target: String, generics: [String],
-                       arguments: [[UInt8]], into bytes: inout [UInt8]) {
+                       arguments: [[UInt8]], baggage: [String: String], into bytes: inout [UInt8]) {
         var w = Wire.ByteWriter(appendingTo: [])
         swap(&w.bytes, &bytes)
         w.writeVarint(callID)
@@ -48,6 +57,13 @@ struct CallEnvelope: Sendable {
         for g in generics { w.writeString(g) }
         w.writeVarint(UInt64(arguments.count))
         for a in arguments { w.writeLengthPrefixed(a) }
+        if !baggage.isEmpty {
+            w.writeVarint(UInt64(baggage.count))
+            for (k, v) in baggage.sorted(by: { $0.key < $1.key }) {
+                w.writeString(k)
+                w.writeString(v)
+            }
+        }
         swap(&w.bytes, &bytes)
     }
 }

@@ -108,6 +108,20 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         @TaskLocal static var callTimeout: Duration?
     }
 
+    /// Call-scoped key/value context that travels with every remote call made inside it and is in effect
+    /// while the callee runs (and for the calls the callee makes in turn) — like trace-context baggage.
+    /// Keys and values are strings; keep them small (they ride in every call frame).
+    public enum CallBaggage {
+        @TaskLocal public static var current: [String: String] = [:]
+    }
+
+    /// Runs `operation` with `key = value` added to the call baggage.
+    public static func withBaggage<T>(_ key: String, _ value: String, operation: () async throws -> T) async rethrows -> T {
+        var bag = CallBaggage.current
+        bag[key] = value
+        return try await CallBaggage.$current.withValue(bag) { try await operation() }
+    }
+
     /// Creates an actor at a stable `path` (e.g. `/district/210302`) so other nodes can address it as
     /// `ActorID(node: thisNode, path: path)`.
     ///
@@ -223,6 +237,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         let timeoutMs = Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         let callID = nextCallID.add(1, ordering: .relaxed).newValue
         let identifier = target.identifier
+        let baggage = CallBaggage.current
         callsSent.increment()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ReplyEnvelope, any Error>) in
@@ -242,7 +257,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
                     try transport.send(.call, to: id.node) { bytes in
                         CallEnvelope.encode(callID: callID, recipientPath: id.path, target: identifier,
                                             generics: invocation.generics, arguments: invocation.arguments,
-                                            into: &bytes)
+                                            baggage: baggage, into: &bytes)
                     }
                 } catch {
                     if let e = state.withLock({ $0.pending.remove(callID) }) {
@@ -425,7 +440,13 @@ extension ClusterSystem: TransportDelegate {
                 transport.rejectMalformed(from: peer, reason: "call envelope: \(error)")
                 return
             }
-            Task { await self.handleCall(envelope, from: peer) }
+            if envelope.baggage.isEmpty {
+                Task { await self.handleCall(envelope, from: peer) }
+            } else {
+                Task {
+                    await CallBaggage.$current.withValue(envelope.baggage) { await self.handleCall(envelope, from: peer) }
+                }
+            }
         case .reply:
             let decoded: (callID: UInt64, reply: ReplyEnvelope)
             do {

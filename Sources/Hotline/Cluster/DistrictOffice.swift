@@ -14,6 +14,8 @@ public distributed actor DistrictOffice {
     private let context: HotlineContext
     private let jurisdiction: String
     private var cases: [CaseID: CaseLog] = [:]
+    /// Cases whose status is open: supervision looks only at these.
+    private var openCases: Set<CaseID> = []
 
     public init(jurisdiction: String, context: HotlineContext) {
         self.jurisdiction = jurisdiction
@@ -45,7 +47,7 @@ public distributed actor DistrictOffice {
                 let group = context.catalogue.dispatchGroup(owning: request.classification.jurisdiction)?.code ?? ""
                 try log.record(.queuedForDispatch(group: group), at: now, by: request.author)
             }
-            cases[request.id] = log
+            store(log)
             return CaseSnapshot(log)
         } catch let e as CaseRuleViolation {
             throw HotlineError.ruleViolation("\(e)")
@@ -146,14 +148,16 @@ public distributed actor DistrictOffice {
     public distributed func runSupervision() -> Int {
         let now = context.now
         var fired = 0
-        for id in cases.keys.sorted() {
-            guard var log = cases[id], log.order.status.isOpen else { continue }
-            for planned in log.order.escalationsDue(at: now, settings: context.settings) {
+        for id in openCases.sorted() {
+            guard var log = cases[id] else { continue }
+            let due = log.order.escalationsDue(at: now, settings: context.settings)
+            guard !due.isEmpty else { continue }
+            for planned in due {
                 if (try? log.record(planned.eventBody, at: now, by: .system(component: "supervisor"))) != nil {
                     fired += 1
                 }
             }
-            cases[id] = log
+            store(log)
         }
         return fired
     }
@@ -165,7 +169,12 @@ public distributed actor DistrictOffice {
         } catch let e as CaseRuleViolation {
             throw HotlineError.ruleViolation("case \(log.order.number): \(e)")
         }
-        cases[id] = log
+        store(log)
+    }
+
+    private func store(_ log: CaseLog) {
+        cases[log.id] = log
+        if log.order.status.isOpen { openCases.insert(log.id) } else { openCases.remove(log.id) }
     }
 }
 

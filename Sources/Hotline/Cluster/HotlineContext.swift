@@ -19,7 +19,8 @@ public final class HotlineContext: Sendable {
         self.directory = directory
     }
 
-    public var now: Date { clock.now }
+    /// The time of the call being handled when it carries one (`VirtualTime`, replays), else the node clock.
+    public var now: Date { VirtualTime.current ?? clock.now }
 
     /// The district office of `jurisdiction` (local instance or remote proxy). Throws `HotlineError.routing`.
     public func districtOffice(_ jurisdiction: String) throws -> DistrictOffice {

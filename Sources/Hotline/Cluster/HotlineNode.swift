@@ -139,6 +139,16 @@ public distributed actor HotlineNode {
         throw HotlineError.unknownCase(key)
     }
 
+    /// Runs supervision on every district office hosted on this node (local calls). Returns escalations
+    /// recorded.
+    public distributed func runLocalSupervision() async throws -> Int {
+        var total = 0
+        for case let office as DistrictOffice in hosted {
+            total += try await office.runSupervision()
+        }
+        return total
+    }
+
     public distributed func info() -> HotlineNodeInfo {
         HotlineNodeInfo(roles: roles, configured: context != nil, now: context?.now ?? Date(),
                         virtualTime: virtualClock != nil, hostedPaths: hostedPaths)

@@ -93,10 +93,15 @@ public distributed actor Supervisor {
     }
 
     /// Runs supervision on every district office at the current time; returns escalations recorded.
+    /// One call per node hosting offices (`HotlineNode.runLocalSupervision`), not one per office.
     public distributed func tick() async throws -> Int {
-        let offices = try context.allDistrictOffices()
+        let nodes = Set(context.directory.districts.values).sorted()
+        let system = context.system
         return try await withThrowingTaskGroup(of: Int.self) { group in
-            for office in offices { group.addTask { try await office.runSupervision() } }
+            for node in nodes {
+                let host = try HotlineNode.on(node, system: system)
+                group.addTask { try await host.runLocalSupervision() }
+            }
             var total = 0
             for try await n in group { total += n }
             return total

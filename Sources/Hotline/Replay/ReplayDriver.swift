@@ -95,13 +95,9 @@ public struct ReplayDriver: Sendable {
             if step.at > clock {
                 clock = step.at
                 clockMoves += 1
-                let t = clock
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for node in nodeActors { group.addTask { try await node.setClock(to: t) } }
-                    try await group.waitForAll()
-                }
             }
             do {
+                try await VirtualTime.at(step.at) {
                 switch step.action {
                 case .submit(let i):
                     let r = records[i]
@@ -117,20 +113,21 @@ public struct ReplayDriver: Sendable {
                         failed.insert(i)
                     }
                 case .sign(let i):
-                    guard let ref = receipts[i]?.ref else { continue }
+                    guard let ref = receipts[i]?.ref else { return }
                     _ = try await context.districtOffice(ref.jurisdiction).unitAct(ref.id, unit: nil, .sign)
                 case .reply(let i):
-                    guard let receipt = receipts[i] else { continue }
+                    guard let receipt = receipts[i] else { return }
                     let ref = receipt.ref
                     let text = "Closed by \(records[i].agency)"
                     _ = try await context.districtOffice(ref.jurisdiction).unitAct(ref.id, unit: nil, .reply(text: text))
                     let group = catalogue.dispatchGroup(owning: ref.jurisdiction)?.code ?? ""
                     _ = try await context.routingGroup(group).reviewReply(ref, accepted: true, note: "replay: reply accepted")
                 case .callback(let i, _, let outcome):
-                    guard let ref = receipts[i]?.ref else { continue }
+                    guard let ref = receipts[i]?.ref else { return }
                     _ = try await callback.callBack(ref, outcome: outcome)
                 case .supervisionTick:
                     _ = try await supervisor.tick()
+                }
                 }
             } catch {
                 let key: String
@@ -142,6 +139,12 @@ public struct ReplayDriver: Sendable {
                 lastReport = ContinuousClock.now
                 options.progress("replay: step \(n + 1)/\(plan.steps.count) at \(ISO8601DateFormatter().string(from: clock))")
             }
+        }
+        // Leave every node's clock at the end of the replay (the control message; steps carried their own time).
+        let end = clock
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for node in nodeActors { group.addTask { try await node.setClock(to: end) } }
+            try await group.waitForAll()
         }
         options.progress("replay: \(plan.steps.count) steps done; reconciling")
 
