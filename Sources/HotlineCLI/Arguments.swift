@@ -35,6 +35,7 @@ struct Arguments {
                 guard value == nil else { throw UsageError("--\(name) takes no value") }
                 switches.insert(name)
             } else if valued.contains(name) {
+                guard values[name] == nil else { throw UsageError("--\(name) given twice") }
                 if value == nil {
                     guard i < args.count else { throw UsageError("--\(name) needs a value") }
                     value = args[i]
@@ -53,7 +54,7 @@ struct Arguments {
     /// Integer flag in `range`; nil when absent. Throws naming the flag when malformed.
     func int(_ name: String, in range: ClosedRange<Int>) throws -> Int? {
         guard let text = values[name] else { return nil }
-        guard let v = Int(text), range.contains(v) else {
+        guard text.first != "+", let v = Int(text), range.contains(v) else {
             throw UsageError("invalid --\(name) \"\(text)\": expected an integer in \(range.lowerBound)...\(range.upperBound)")
         }
         return v

@@ -19,6 +19,8 @@ enum NodeCommand {
     """
 
     static func run(_ argv: [String]) async throws -> Int32 {
+        // First thing: a SIGTERM that arrives while the node starts must still stop it cleanly.
+        let termination = TerminationSignal.install()
         let args = try Arguments(argv, valued: NodeConfig.flags)
         if let extra = args.positional.first { throw UsageError("unexpected argument \"\(extra)\"") }
         let config = try NodeConfig.load(args)
@@ -40,9 +42,8 @@ enum NodeCommand {
         if let selfConfiguration = try config.selfConfiguration(node: system.node) {
             _ = try await hotline.configure(selfConfiguration)
         }
-        let termination = TerminationSignal.install()
         // Unbuffered write(2): the line must reach a pipe at once, not at exit.
-        let ready = "ready name=\(config.name) listen=\(system.node.address) uid=\(String(system.node.uid, radix: 16))\n"
+        let ready = "ready name=\(config.name) listen=\(system.node.address) uid=\(system.node.uidHex)\n"
         FileHandle.standardOutput.write(Data(ready.utf8))
         let signal = await termination.wait()
         system.logger.info("node.stopping", ["signal": signal == SIGTERM ? "SIGTERM" : "SIGINT"])

@@ -48,9 +48,9 @@ struct NodeConfig {
         }
         let object: Any
         do {
-            object = try JSONSerialization.jsonObject(with: data)
+            object = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
         } catch {
-            throw UsageError("config file \(path): not valid JSON (\(error.localizedDescription))")
+            throw UsageError("config file \(path): not valid JSON")
         }
         guard let fields = object as? [String: Any] else {
             throw UsageError("config file \(path): top level must be a JSON object")
@@ -58,54 +58,43 @@ struct NodeConfig {
         for key in fields.keys.sorted() where !Self.jsonFields.contains(key) {
             throw UsageError("config field \"\(key)\": unknown (known: \(Self.jsonFields.sorted().joined(separator: ", ")))")
         }
-        struct File: Decodable {
-            var name: String?
-            var listen: String?
-            var seeds: [String]?
-            var cluster: String?
-            var data: String?
-            var logLevel: String?
-            var callTimeoutMs: Int?
-            var handshakeTimeoutMs: Int?
-            var maxFrameBytes: Int?
-            var roles: [String]?
-            var catalog: String?
-            var calendar: String?
+        func string(_ key: String) throws -> String? {
+            guard let v = fields[key] else { return nil }
+            guard let text = v as? String else { throw UsageError("config field \"\(key)\": expected a string") }
+            return text
         }
-        let file: File
-        do {
-            file = try JSONDecoder().decode(File.self, from: data)
-        } catch let DecodingError.typeMismatch(type, context) {
-            throw UsageError("config field \"\(Self.fieldName(context.codingPath))\": expected \(type == Int.self ? "an integer" : "a \(type)")")
-        } catch let DecodingError.dataCorrupted(context) {
-            throw UsageError("config field \"\(Self.fieldName(context.codingPath))\": \(context.debugDescription)")
-        } catch {
-            throw UsageError("config file \(path): \(error)")
-        }
-        func ranged(_ v: Int?, _ key: String, _ range: ClosedRange<Int>) throws -> Int? {
-            guard let v else { return nil }
-            guard range.contains(v) else {
-                throw UsageError("config field \"\(key)\": \(v) is outside \(range.lowerBound)...\(range.upperBound)")
+        func integer(_ key: String, _ range: ClosedRange<Int>) throws -> Int? {
+            guard let v = fields[key] else { return nil }
+            guard !(v is Bool), let n = v as? Int, range.contains(n) else {
+                throw UsageError("config field \"\(key)\": expected an integer in \(range.lowerBound)...\(range.upperBound)")
             }
-            return v
+            return n
         }
-        if let v = file.name { name = try Self.validName(v, field: "config field \"name\"") }
-        if let v = file.listen { listen = try Self.address(v, field: "config field \"listen\"") }
-        if let list = file.seeds {
-            seeds = try list.enumerated().map { i, s in try Self.address(s, field: "config field \"seeds[\(i)]\"") }
+        func strings(_ key: String) throws -> [String]? {
+            guard let v = fields[key] else { return nil }
+            guard let list = v as? [Any] else { throw UsageError("config field \"\(key)\": expected an array of strings") }
+            return try list.enumerated().map { i, item in
+                guard let text = item as? String else { throw UsageError("config field \"\(key)[\(i)]\": expected a string") }
+                return text
+            }
         }
-        if let v = file.cluster { cluster = try Self.validName(v, field: "config field \"cluster\"") }
-        if let v = file.data { dataDirectory = v }
-        if let v = file.logLevel {
+        if let v = try string("name") { name = try Self.validName(v, field: "config field \"name\"") }
+        if let v = try string("listen") { listen = try Self.listenAddress(v, field: "config field \"listen\"") }
+        if let list = try strings("seeds") {
+            seeds = try list.enumerated().map { i, s in try Self.seed(s, field: "config field \"seeds[\(i)]\"") }
+        }
+        if let v = try string("cluster") { cluster = try Self.validName(v, field: "config field \"cluster\"") }
+        if let v = try string("data") { dataDirectory = v }
+        if let v = try string("logLevel") {
             guard let l = LogLevel(name: v) else { throw UsageError("config field \"logLevel\": \"\(v)\" is not one of trace, debug, info, warning, error") }
             logLevel = l
         }
-        if let v = try ranged(file.callTimeoutMs, "callTimeoutMs", 1...3_600_000) { callTimeoutMs = v }
-        if let v = try ranged(file.handshakeTimeoutMs, "handshakeTimeoutMs", 1...600_000) { handshakeTimeoutMs = v }
-        if let v = try ranged(file.maxFrameBytes, "maxFrameBytes", 1024...(1 << 30)) { maxFrameBytes = v }
-        if let v = file.roles { roles = try Self.roles(v.joined(separator: ","), field: "config field \"roles\"") }
-        if let v = file.catalog { cataloguePath = v }
-        if let v = file.calendar { calendarPath = v }
+        if let v = try integer("callTimeoutMs", 1...3_600_000) { callTimeoutMs = v }
+        if let v = try integer("handshakeTimeoutMs", 1...600_000) { handshakeTimeoutMs = v }
+        if let v = try integer("maxFrameBytes", 1024...(1 << 30)) { maxFrameBytes = v }
+        if let v = try strings("roles") { roles = try Self.roles(v.joined(separator: ","), field: "config field \"roles\"") }
+        if let v = try string("catalog") { cataloguePath = v }
+        if let v = try string("calendar") { calendarPath = v }
     }
 
     static func roles(_ text: String, field: String) throws -> HotlineRoles {
@@ -122,9 +111,9 @@ struct NodeConfig {
 
     mutating func apply(flags args: Arguments) throws {
         if let v = args["name"] { name = try Self.validName(v, field: "--name") }
-        if let v = args["listen"] { listen = try Self.address(v, field: "--listen") }
+        if let v = args["listen"] { listen = try Self.listenAddress(v, field: "--listen") }
         if let v = args["seeds"] {
-            seeds = try v.split(separator: ",").map { try Self.address(String($0), field: "--seeds") }
+            seeds = try v.split(separator: ",", omittingEmptySubsequences: false).map { try Self.seed(String($0), field: "--seeds") }
         }
         if let v = args["cluster"] { cluster = try Self.validName(v, field: "--cluster") }
         if let v = args["data"] { dataDirectory = v }
@@ -144,6 +133,23 @@ struct NodeConfig {
         guard let a = NodeAddress(parsing: text.trimmingCharacters(in: .whitespaces)) else {
             throw UsageError("invalid \(field) \"\(text)\": expected HOST:PORT with a port in 0...65535")
         }
+        return a
+    }
+
+    /// A listen address: a concrete host peers can dial (identities compare addresses literally, so a
+    /// wildcard like 0.0.0.0 would give this node an identity nobody can reach).
+    static func listenAddress(_ text: String, field: String) throws -> NodeAddress {
+        let a = try address(text, field: field)
+        guard a.host != "0.0.0.0", a.host != "::", a.host != "[::]" else {
+            throw UsageError("invalid \(field) \"\(text)\": listen on the address peers dial, not a wildcard")
+        }
+        return a
+    }
+
+    /// A seed: HOST:PORT with a real port (not 0).
+    static func seed(_ text: String, field: String) throws -> NodeAddress {
+        let a = try address(text, field: field)
+        guard a.port != 0 else { throw UsageError("invalid \(field) \"\(text)\": a seed needs a real port, not 0") }
         return a
     }
 

@@ -77,6 +77,37 @@ final class ClusterProcessTests: XCTestCase {
         }
     }
 
+    func test_hungCalleeIsDetectedByKeepAliveBeforeTheCallTimeout() async throws {
+        let b = try harness.startNode("b")
+        var settings = ClusterSettings()
+        settings.nodeName = "test-client"
+        settings.listen = NodeAddress(host: "127.0.0.1", port: 0)
+        settings.callTimeout = .seconds(30)
+        settings.transport.heartbeatInterval = .milliseconds(200)
+        settings.transport.idleTimeout = .seconds(1)
+        let client = try ClusterSystem(settings: settings, logger: Logger(level: .error))
+        defer { client.shutdown() }
+        let probe = try NodeProbe.on(b.node, system: client)
+        _ = try await probe.info()
+        let inFlight = Task { () -> (any Error)? in
+            do {
+                _ = try await probe.sleep(milliseconds: 20_000)
+                return nil
+            } catch { return error }
+        }
+        try await waitUntil("the sleep call is in flight") { client.pendingCallCount == 1 }
+        kill(b.process.processIdentifier, SIGSTOP)  // hung, not dead: the socket stays open
+        defer { kill(b.process.processIdentifier, SIGCONT) }
+        let stoppedAt = ContinuousClock.now
+        let error = await inFlight.value
+        guard case .nodeUnreachable(_, let reason)? = error as? RemoteCallError else {
+            return XCTFail("expected nodeUnreachable, got \(String(describing: error))")
+        }
+        XCTAssertTrue(reason.contains("nothing received"), reason)
+        XCTAssertLessThan(ContinuousClock.now - stoppedAt, .seconds(5), "detected long before the 30 s call timeout")
+        XCTAssertEqual(client.metrics.value("hotline_idle_timeouts_total"), 1)
+    }
+
     func test_restartedNodeOnSamePortIsANewIncarnation() async throws {
         let first = try harness.startNode("b")
         let port = first.node.address.port
@@ -144,6 +175,13 @@ final class ClusterProcessTests: XCTestCase {
         XCTAssertEqual(r.status, 2)
         XCTAssertTrue(r.stderr.contains("--call-timeout-ms"), r.stderr)
 
+        for bad in [["--seeds", "127.0.0.1:7101,"], ["--seeds", "127.0.0.1:0"], ["--listen", "0.0.0.0:0"],
+                    ["--name", "a", "--name", "b"], ["--roles", "intake,cook"]] {
+            r = try NodeHarness.run(["node"] + bad)
+            XCTAssertEqual(r.status, 2, "\(bad)")
+            XCTAssertTrue(r.stderr.contains(bad[0]), "\(bad): \(r.stderr)")
+        }
+
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hotline-config-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -153,6 +191,9 @@ final class ClusterProcessTests: XCTestCase {
             (#"{"callTimeoutMs": 0}"#, "callTimeoutMs"),
             (#"{"lissten": "127.0.0.1:0"}"#, "lissten"),
             (#"{"logLevel": "loud"}"#, "logLevel"),
+            (#"{"callTimeoutMs": 1.5}"#, "callTimeoutMs"),
+            (#"{"maxFrameBytes": 99999999999999999999}"#, "maxFrameBytes"),
+            (#"{"name": null}"#, "name"),
         ]
         for (i, (json, field)) in cases.enumerated() {
             let file = dir.appendingPathComponent("c\(i).json")

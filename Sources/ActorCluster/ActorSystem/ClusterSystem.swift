@@ -38,6 +38,8 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         var pending = PendingCalls()
         var messageSinks: [String: MessageSink] = [:]
         var shutDown = false
+        /// The timeout sweeper parks here while no call is pending (an idle node does not wake up).
+        var sweeperWaiter: CheckedContinuation<Void, Never>?
     }
 
     /// Receives one-way messages for a path, on the I/O thread: must return quickly and never block.
@@ -77,18 +79,20 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         for seed in settings.seeds where seed != node.address {
             transport.associate(with: seed)
         }
-        log.info("system.started", ["listen": node.address, "uid": String(node.uid, radix: 16),
+        log.info("system.started", ["listen": node.address, "uid": node.uidHex,
                                     "cluster": settings.clusterName])
     }
 
     /// Fails pending calls with `.systemShutDown`, closes all connections and stops the I/O thread.
     /// Idempotent.
     public func shutdown() {
-        let pending: [(UInt64, PendingCalls.Entry)] = state.withLock { s in
-            if s.shutDown { return [] }
+        let (pending, waiter) = state.withLock { s -> ([(UInt64, PendingCalls.Entry)], CheckedContinuation<Void, Never>?) in
+            if s.shutDown { return ([], nil) }
             s.shutDown = true
-            return s.pending.removeAll { _ in true }
+            defer { s.sweeperWaiter = nil }
+            return (s.pending.removeAll { _ in true }, s.sweeperWaiter)
         }
+        waiter?.resume()
         for (_, entry) in pending { entry.continuation.resume(throwing: RemoteCallError.systemShutDown) }
         sweeper.withLock { $0?.cancel(); $0 = nil }
         transport.shutdown()
@@ -244,11 +248,13 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
                 let entry = PendingCalls.Entry(actor: id, target: identifier,
                                                deadline: .now + timeout, timeoutMilliseconds: timeoutMs,
                                                continuation: continuation)
-                let accepted = state.withLock { s -> Bool in
-                    if s.shutDown { return false }
+                let (accepted, waiter) = state.withLock { s -> (Bool, CheckedContinuation<Void, Never>?) in
+                    if s.shutDown { return (false, nil) }
                     s.pending.insert(callID, entry)
-                    return true
+                    defer { s.sweeperWaiter = nil }
+                    return (true, s.sweeperWaiter)
                 }
+                waiter?.resume()
                 guard accepted else {
                     continuation.resume(throwing: RemoteCallError.systemShutDown)
                     return
@@ -299,15 +305,26 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
     }
 
     private func startSweeper() {
-        let resolution = settings.timeoutResolution
-        let task = Task.detached { [weak self] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: resolution)
-                guard let self else { return }
-                self.expireCalls(now: .now)
-            }
-        }
+        let task = Task.detached { [self] in await self.runSweeper() }
         sweeper.withLock { $0 = task }
+    }
+
+    /// Expires timed-out calls every `timeoutResolution` while calls are pending; parks while none are.
+    private func runSweeper() async {
+        let resolution = settings.timeoutResolution
+        while !Task.isCancelled {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { s -> Bool in
+                    if s.shutDown || s.pending.count > 0 { return true }
+                    s.sweeperWaiter = c
+                    return false
+                }
+                if resumeNow { c.resume() }
+            }
+            if state.withLock({ $0.shutDown }) { return }
+            try? await Task.sleep(for: resolution)
+            expireCalls(now: .now)
+        }
     }
 
     func expireCalls(now: ContinuousClock.Instant) {
@@ -412,11 +429,11 @@ public enum ClusterSystemError: Error, Sendable, Equatable, CustomStringConverti
 
 extension ClusterSystem: TransportDelegate {
     public func transport(_ transport: Transport, associated peer: NodeIdentity) {
-        logger.info("association.up", ["peer": peer])
+        logger.debug("system.association.up", ["peer": peer])
     }
 
     public func transport(_ transport: Transport, disassociated peer: NodeIdentity, reason: String) {
-        logger.info("association.down", ["peer": peer, "reason": reason])
+        logger.debug("system.association.down", ["peer": peer, "reason": reason])
         failPending(to: peer, reason: reason)
     }
 

@@ -55,8 +55,14 @@ public struct NodeIdentity: Hashable, Sendable, Codable, CustomStringConvertible
         return UInt64.random(in: 1...UInt64.max, using: &generator)
     }
 
+    /// The uid as 16 lowercase hex digits (zero-padded).
+    public var uidHex: String {
+        let hex = String(uid, radix: 16)
+        return String(repeating: "0", count: max(0, 16 - hex.count)) + hex
+    }
+
     /// `host:port#uid` with the uid in hex, e.g. `127.0.0.1:7101#5f3a09c1e2b4d6f8`.
-    public var description: String { "\(address)#\(String(uid, radix: 16))" }
+    public var description: String { "\(address)#\(uidHex)" }
 
     public static func < (lhs: NodeIdentity, rhs: NodeIdentity) -> Bool {
         (lhs.address, lhs.uid) < (rhs.address, rhs.uid)

@@ -33,6 +33,8 @@ final class Connection: EventHandler, @unchecked Sendable {
     var handshakeOutOffset = 0
     /// Connect or handshake timer.
     var timer: UInt64?
+    /// Monotonic ns of the last bytes read (keep-alive).
+    var lastReadNs: UInt64 = 0
     var parser: Wire.FrameParser
 
     // Read buffer: bytes start..<end are unparsed.

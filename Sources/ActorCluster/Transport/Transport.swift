@@ -32,6 +32,7 @@ struct TransportCounters: Sendable {
     let dialFailures: Counter
     let associations: Counter
     let disassociations: Counter
+    let idleTimeouts: Counter
     let connectionsAccepted: Counter
 
     init(_ m: Metrics) {
@@ -48,6 +49,7 @@ struct TransportCounters: Sendable {
         dialFailures = m.counter("hotline_dial_failures_total", help: "Dials that failed before an association.")
         associations = m.counter("hotline_associations_total", help: "Associations established.")
         disassociations = m.counter("hotline_disassociations_total", help: "Associations lost.")
+        idleTimeouts = m.counter("hotline_idle_timeouts_total", help: "Associations closed after receiving nothing for idleTimeout.")
         connectionsAccepted = m.counter("hotline_connections_accepted_total", help: "Inbound TCP connections accepted.")
     }
 }
@@ -176,7 +178,7 @@ public final class Transport: Sendable {
             throw TransportError.bindFailed(listen, errno: EAGAIN, message: "cannot start the event-loop thread")
         }
         lifecycle.withLock { $0 = .running(identity) }
-        logger.info("transport.listening", ["address": identity.address, "uid": String(uid, radix: 16), "cluster": clusterName])
+        logger.info("transport.listening", ["address": identity.address, "uid": identity.uidHex, "cluster": clusterName])
         return identity
     }
 
@@ -250,7 +252,7 @@ public final class Transport: Sendable {
             switch s.phase {
             case .associated(let id, _):
                 if peer.uid != 0 && id.uid != peer.uid {
-                    return .failed(.nodeUnreachable(peer.address, reason: "node at \(peer.address) is now \(id), not uid \(String(peer.uid, radix: 16))"))
+                    return .failed(.nodeUnreachable(peer.address, reason: "node at \(peer.address) is now \(id), not uid \(peer.uidHex)"))
                 }
             case .backingOff(let until, let reason):
                 if now < until {

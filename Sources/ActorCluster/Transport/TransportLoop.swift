@@ -198,6 +198,7 @@ extension Transport {
             switch result {
             case .bytes(let n):
                 c.end += n
+                c.lastReadNs = Monotonic.nowNs()
                 counters.bytesIn.increment(by: n)
                 let filled = c.end >= c.buffer.count
                 processFrames(c)
@@ -384,7 +385,7 @@ extension Transport {
         if let (old, cid) = replaced {
             if let oldConn = core.connections[cid] { close(oldConn, reason: "replaced by \(identity)") }
             counters.disassociations.increment()
-            lost.append((old, "address \(identity.address) now answers with uid \(String(identity.uid, radix: 16))"))
+            lost.append((old, "address \(identity.address) now answers with uid \(identity.uidHex)"))
         }
         completeAssociation(c, p, identity, flushNow: flushNow, droppedUIDs: droppedUIDs, lost: lost)
     }
@@ -425,6 +426,8 @@ extension Transport {
         c.remote = identity.description
         c.parser.maxFrameBytes = max(1, settings.maxFrameBytes)
         c.handshakeOut = []
+        c.lastReadNs = Monotonic.nowNs()
+        scheduleKeepalive(c)
         associationTable.withLock { $0[p.address] = identity }
         counters.associations.increment()
         if flushNow { flush(p, budgetBytes: Self.loopFlushBudget) }
@@ -439,8 +442,30 @@ extension Transport {
             let old = NodeIdentity(address: p.address, uid: uid)
             if lost.contains(where: { $0.0 == old }) { continue }
             target?.transport(self, disassociated: old,
-                              reason: "address \(p.address) now answers with uid \(String(identity.uid, radix: 16))")
+                              reason: "address \(p.address) now answers with uid \(identity.uidHex)")
         }
+    }
+
+    // MARK: - Keep-alive
+
+    private func scheduleKeepalive(_ c: Connection) {
+        c.timer = loop.schedule(afterNs: max(1_000_000, settings.heartbeatInterval.nanoseconds)) { [weak self, weak c] in
+            guard let self, let c else { return }
+            self.keepalive(c)
+        }
+    }
+
+    /// Closes an association that has been silent longer than `idleTimeout`; otherwise sends a heartbeat.
+    private func keepalive(_ c: Connection) {
+        guard case .associated(_, let identity) = c.phase else { return }
+        let silentNs = Monotonic.nowNs() &- c.lastReadNs
+        if Int64(clamping: silentNs) > settings.idleTimeout.nanoseconds {
+            counters.idleTimeouts.increment()
+            close(c, reason: "nothing received for \(silentNs / 1_000_000) ms (peer hung or partitioned)")
+            return
+        }
+        try? send(.heartbeat, to: identity) { _ in }
+        scheduleKeepalive(c)
     }
 
     // MARK: - Closing

@@ -20,6 +20,14 @@ public struct TransportSettings: Sendable {
     /// Bytes requested per `read(2)`, clamped to 512 B ... 16 MiB (a larger buffer is used only to complete one
     /// large frame).
     public var readChunkBytes: Int = 64 << 10
+    /// An associated connection sends a `heartbeat` control frame this often, so a quiet but healthy peer
+    /// is never mistaken for a dead one.
+    public var heartbeatInterval: Duration = .seconds(1)
+    /// An association that has received nothing at all (not even a heartbeat) for this long is closed as
+    /// hung or partitioned: `disassociated` fires and pending calls fail. Trade-off: shorter notices a
+    /// frozen peer sooner, longer tolerates GC-like stalls and loaded machines. The membership layer's
+    /// SWIM failure detector refines this; this is the transport's own keep-alive.
+    public var idleTimeout: Duration = .seconds(5)
     /// Proof sent in offers and accepts (opaque bytes, may be empty).
     public var authProof: [UInt8] = []
     /// Verifies a peer's auth proof (from its offer or accept). Returning false rejects the offer with

@@ -216,6 +216,12 @@ public enum Handshake {
     static func readIdentity(_ r: inout Wire.ByteReader) throws(Wire.DecodingError) -> NodeIdentity {
         let host = try r.readString()
         guard !host.isEmpty else { throw .invalidValue("empty host") }
+        // Host names and IP literals only: the host ends up in logs and identities.
+        guard host.utf8.count <= 253, host.utf8.allSatisfy({ b in
+            (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
+                || b == UInt8(ascii: ".") || b == UInt8(ascii: "-") || b == UInt8(ascii: ":") || b == UInt8(ascii: "_")
+                || b == UInt8(ascii: "[") || b == UInt8(ascii: "]")
+        }) else { throw .invalidValue("host has characters outside [A-Za-z0-9.-:_[]] or is longer than 253 bytes") }
         let port = try r.readUInt16()
         let uid = try r.readUInt64()
         guard uid != 0 else { throw .invalidValue("uid 0") }

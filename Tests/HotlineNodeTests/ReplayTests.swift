@@ -1,0 +1,93 @@
+import Foundation
+import Hotline
+import XCTest
+
+/// `hotline replay` on the bundled San Francisco sample, checked against figures this test computes
+/// from the CSV itself (its own parsing, not the product's reader).
+final class ReplayTests: XCTestCase {
+    static let sample = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Deploy/samples/sf311_cases_random_sample_10000.csv")
+
+    /// Independent figures: rows with a Closed time not before Opened count as closed (the replay's stated
+    /// rule for the 129 closed-before-opened rows); days = (Closed − Opened) / 86 400.
+    struct Independent {
+        var rows = 0
+        var closed = 0
+        var negative = 0
+        var days: [Double] = []
+    }
+
+    static func independent() throws -> Independent {
+        let text = try String(contentsOf: sample, encoding: .utf8)
+        // Split records by newlines outside quotes, fields by commas outside quotes.
+        var records: [[String]] = []
+        var field = "", row: [String] = [], quoted = false
+        for ch in text {
+            if quoted {
+                if ch == "\"" { quoted = false } else { field.append(ch) }
+                continue
+            }
+            switch ch {
+            case "\"": quoted = true
+            case ",": row.append(field); field = ""
+            case "\n", "\r\n": row.append(field); field = ""; records.append(row); row = []
+            default: field.append(ch)
+            }
+        }
+        if !row.isEmpty || !field.isEmpty { row.append(field); records.append(row) }
+        let header = records[0]
+        let opened = try XCTUnwrap(header.firstIndex(of: "Opened")), closed = try XCTUnwrap(header.firstIndex(of: "Closed"))
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "America/Los_Angeles")
+        f.dateFormat = "MM/dd/yyyy hh:mm:ss a"
+        var result = Independent()
+        for r in records.dropFirst() where r.count == header.count {
+            result.rows += 1
+            guard let o = f.date(from: r[opened]), let c = f.date(from: r[closed]) else { continue }
+            if c < o { result.negative += 1; continue }
+            result.closed += 1
+            result.days.append(c.timeIntervalSince(o) / 86_400)
+        }
+        return result
+    }
+
+    func test_replayOfTheSFSampleMatchesTheCSVAndLosesNothing() throws {
+        let truth = try Self.independent()
+        XCTAssertEqual(truth.rows, 10_000)
+        XCTAssertEqual(truth.negative, 129)
+        let sorted = truth.days.sorted()
+        let median = (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2  // even count
+        let mean = sorted.reduce(0, +) / Double(sorted.count)
+        func round2(_ v: Double) -> Double { (v * 100).rounded() / 100 }
+
+        let process = Process()
+        process.executableURL = try NodeHarness.binary()
+        process.arguments = ["replay", Self.sample.path, "--json"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()  // bounded: the replay exits by itself
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0)
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let reconciliation = try XCTUnwrap(json["reconciliation"] as? [String: Any])
+        let comparison = try XCTUnwrap(json["comparison"] as? [String: Any])
+        let trace = try XCTUnwrap(json["trace"] as? [String: Any])
+
+        XCTAssertEqual(trace["recordsRead"] as? Int, 10_000)
+        XCTAssertEqual((trace["flagged"] as? [String: Int])?["closedBeforeOpened"], 129)
+        XCTAssertNotNil((trace["rules"] as? [String: String])?["closedBeforeOpened"], "states what it did with them")
+        XCTAssertEqual(reconciliation["accepted"] as? Int, 10_000)
+        XCTAssertEqual(reconciliation["casesFound"] as? Int, 10_000)
+        XCTAssertEqual(reconciliation["lost"] as? Int, 0)
+
+        XCTAssertEqual(comparison["clusterReplied"] as? Int, truth.closed)
+        XCTAssertEqual(comparison["clusterReplyShare"] as? Double, ((Double(truth.closed) / 10_000) * 10_000).rounded() / 10_000)
+        XCTAssertEqual(comparison["clusterMedianDays"] as? Double, round2(median))
+        XCTAssertEqual(comparison["clusterMeanDays"] as? Double, round2(mean))
+        XCTAssertEqual(comparison["matches"] as? Bool, true)
+    }
+}
