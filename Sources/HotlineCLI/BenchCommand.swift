@@ -6,6 +6,7 @@ import Foundation
 enum BenchCommand {
     static let usage = """
     usage: hotline bench rtt      [--calls N] [--payload BYTES]      one outstanding request/reply (default 64 B)
+           (every mode takes --inbound pool|io: where calls run, see `hotline node --help`)
            hotline bench pipeline [--calls N] [--depth D] [--payload BYTES]   D outstanding calls (default 64)
            hotline bench stream   [--messages N] [--size BYTES]     one-way messages (default 100 B)
       Prints JSON: medians/p99 in µs or messages per second, with the raw TCP floor measured in the same run
@@ -14,19 +15,22 @@ enum BenchCommand {
 
     static func run(_ argv: [String]) async throws -> Int32 {
         guard let mode = argv.first else { throw UsageError("which benchmark? rtt, pipeline or stream\n\(usage)") }
-        let args = try Arguments(Array(argv.dropFirst()), valued: ["calls", "payload", "depth", "messages", "size"])
+        let args = try Arguments(Array(argv.dropFirst()), valued: ["calls", "payload", "depth", "messages", "size", "inbound"])
+        let inbound = args["inbound"] ?? "pool"
+        guard inbound == "pool" || inbound == "io" else { throw UsageError("invalid --inbound \"\(inbound)\": pool or io") }
         #if DEBUG
         let build = "debug"
         FileHandle.standardError.write(Data("warning: debug build; run `swift run -c release hotline bench ...` for real figures\n".utf8))
         #else
         let build = "release"
         #endif
-        var result: [String: Any] = ["bench": mode, "build": build, "cores": ProcessInfo.processInfo.activeProcessorCount]
+        var result: [String: Any] = ["bench": mode, "build": build, "cores": ProcessInfo.processInfo.activeProcessorCount,
+                                     "inbound": inbound]
         switch mode {
         case "rtt":
             let calls = try args.int("calls", in: 100...10_000_000) ?? 20_000
             let size = try args.int("payload", in: 0...(4 << 20)) ?? 64
-            try await withPeer { system, probe in
+            try await withPeer(inbound: inbound) { system, probe in
                 let payload = [UInt8](repeating: 0x5A, count: size)
                 for _ in 0..<min(2000, calls) { _ = try await probe.echo(payload) }
                 var samples: [Double] = []
@@ -48,7 +52,7 @@ enum BenchCommand {
             let calls = try args.int("calls", in: 100...10_000_000) ?? 100_000
             let depth = try args.int("depth", in: 1...4096) ?? 64
             let size = try args.int("payload", in: 0...(4 << 20)) ?? 64
-            try await withPeer { system, probe in
+            try await withPeer(inbound: inbound) { system, probe in
                 let payload = [UInt8](repeating: 0x5A, count: size)
                 for _ in 0..<min(2000, calls) { _ = try await probe.echo(payload) }
                 let perWorker = calls / depth
@@ -85,7 +89,7 @@ enum BenchCommand {
         case "stream":
             let count = try args.int("messages", in: 100...50_000_000) ?? 500_000
             let size = try args.int("size", in: 1...(1 << 20)) ?? 100
-            try await withPeer { system, probe in
+            try await withPeer(inbound: inbound) { system, probe in
                 let sink = ClusterSystem.ActorID(node: probe.id.node, path: NodeProbe.sinkPath)
                 let payload = [UInt8](repeating: 0x33, count: size)
                 let before = try await probe.sinkTotals()[0]
@@ -128,17 +132,24 @@ enum BenchCommand {
     }
 
     /// Starts a `hotline node` child and a local client system, runs `body`, stops both.
-    static func withPeer(_ body: (ClusterSystem, NodeProbe) async throws -> Void) async throws {
+    /// With `inbound == "io"` the peer runs calls on its I/O thread and this side's caller runs on its own
+    /// I/O thread too (no thread hop on either side).
+    static func withPeer(inbound: String, _ body: (ClusterSystem, NodeProbe) async throws -> Void) async throws {
         let peer = try NodeProcess(executable: try selfExecutable(),
                                    arguments: ["node", "--name", "bench-peer", "--listen", "127.0.0.1:0",
-                                               "--log-level", "warning"])
+                                               "--log-level", "warning", "--inbound", inbound])
         defer { peer.stop() }
         var settings = ClusterSettings()
         settings.nodeName = "bench"
         settings.listen = NodeAddress(host: "127.0.0.1", port: 0)
         let system = try ClusterSystem(settings: settings, logger: Logger(level: .warning))
         defer { system.shutdown() }
-        try await body(system, try NodeProbe.on(peer.node, system: system))
+        let probe = try NodeProbe.on(peer.node, system: system)
+        if inbound == "io" {
+            try await withTaskExecutorPreference(system.ioExecutor) { try await body(system, probe) }
+        } else {
+            try await body(system, probe)
+        }
     }
 
     static func summary(_ samples: [Double]) -> [String: Any] {

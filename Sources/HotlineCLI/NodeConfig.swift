@@ -25,13 +25,15 @@ struct NodeConfig {
     var cataloguePath: String?
     /// Working calendar file (default: weekends only, in the catalogue's time zone).
     var calendarPath: String?
+    /// Where inbound calls run: `pool` (default) or `io` (the node's I/O thread).
+    var inbound = ClusterSettings.InboundExecution.globalPool
 
     static let flags: Set<String> = ["name", "listen", "seeds", "cluster", "data", "config", "log-level",
                                      "call-timeout-ms", "handshake-timeout-ms", "max-frame-bytes", "roles",
-                                     "catalog", "calendar"]
+                                     "catalog", "calendar", "inbound"]
     static let jsonFields: Set<String> = ["name", "listen", "seeds", "cluster", "data", "logLevel",
                                           "callTimeoutMs", "handshakeTimeoutMs", "maxFrameBytes", "roles", "catalog",
-                                          "calendar"]
+                                          "calendar", "inbound"]
 
     /// Builds the config: defaults, then the `--config` file, then flags. Throws `UsageError` naming the
     /// field or flag at fault.
@@ -95,6 +97,15 @@ struct NodeConfig {
         if let v = try strings("roles") { roles = try Self.roles(v.joined(separator: ","), field: "config field \"roles\"") }
         if let v = try string("catalog") { cataloguePath = v }
         if let v = try string("calendar") { calendarPath = v }
+        if let v = try string("inbound") { inbound = try Self.inbound(v, field: "config field \"inbound\"") }
+    }
+
+    static func inbound(_ text: String, field: String) throws -> ClusterSettings.InboundExecution {
+        switch text {
+        case "pool": return .globalPool
+        case "io": return .ioThread
+        default: throw UsageError("invalid \(field) \"\(text)\": pool or io")
+        }
     }
 
     static func roles(_ text: String, field: String) throws -> HotlineRoles {
@@ -127,6 +138,7 @@ struct NodeConfig {
         if let v = args["roles"] { roles = try Self.roles(v, field: "--roles") }
         if let v = args["catalog"] { cataloguePath = v }
         if let v = args["calendar"] { calendarPath = v }
+        if let v = args["inbound"] { inbound = try Self.inbound(v, field: "--inbound") }
     }
 
     static func address(_ text: String, field: String) throws -> NodeAddress {
@@ -170,6 +182,7 @@ struct NodeConfig {
         s.logLevel = logLevel
         s.transport.handshakeTimeout = .milliseconds(handshakeTimeoutMs)
         s.transport.maxFrameBytes = maxFrameBytes
+        s.inboundExecution = inbound
         return s
     }
 }

@@ -14,6 +14,19 @@ public struct ClusterSettings: Sendable {
     /// Granularity of the timeout sweeper: a call times out between `callTimeout` and
     /// `callTimeout + timeoutResolution`. Default 10 ms.
     public var timeoutResolution: Duration = .milliseconds(10)
+    /// Where inbound calls run.
+    public enum InboundExecution: Sendable, Equatable {
+        /// On the global concurrent pool: a handler that computes for long never delays I/O; each call
+        /// costs a thread hop in and out.
+        case globalPool
+        /// On the node's I/O thread (SE-0417 task executor preference), as SwiftNIO handlers do: no thread
+        /// hop per call (about half the wake-ups per round trip), but a handler that computes for long
+        /// delays every connection of the node for that time. Async waits (sleeps, calls) do not block it.
+        case ioThread
+    }
+
+    /// Where inbound calls run. Default `.globalPool`.
+    public var inboundExecution: InboundExecution = .globalPool
     /// Socket, framing, handshake and backoff settings.
     public var transport: TransportSettings = .default
     /// Log threshold. Default `.info`.

@@ -102,6 +102,10 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
     /// Remote calls sent and still awaiting a reply.
     public var pendingCallCount: Int { state.withLock { $0.pending.count } }
 
+    /// The node's I/O thread as a task executor: `withTaskExecutorPreference(system.ioExecutor) { ... }` runs
+    /// a caller there so replies resume it without a thread hop. Never block on it.
+    public var ioExecutor: any TaskExecutor { transport.taskExecutor }
+
     /// Peers this node currently has a live connection with.
     public var associatedNodes: [NodeIdentity] { transport.associatedPeers }
 
@@ -457,10 +461,11 @@ extension ClusterSystem: TransportDelegate {
                 transport.rejectMalformed(from: peer, reason: "call envelope: \(error)")
                 return
             }
+            let preference: (any TaskExecutor)? = settings.inboundExecution == .ioThread ? transport.taskExecutor : nil
             if envelope.baggage.isEmpty {
-                Task { await self.handleCall(envelope, from: peer) }
+                Task(executorPreference: preference) { await self.handleCall(envelope, from: peer) }
             } else {
-                Task {
+                Task(executorPreference: preference) {
                     await CallBaggage.$current.withValue(envelope.baggage) { await self.handleCall(envelope, from: peer) }
                 }
             }

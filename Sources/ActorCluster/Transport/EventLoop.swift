@@ -132,10 +132,12 @@ final class EventLoop: @unchecked Sendable {
     /// Runs `task` on the loop thread soon (FIFO). Returns false, dropping the task, once `stop` was requested.
     @discardableResult
     func execute(_ task: @escaping @Sendable () -> Void) -> Bool {
+        // On the loop thread no wake-up is needed: the loop runs queued tasks before it blocks again.
+        let onLoop = isInLoop
         let wake = inbox.withLock { box -> Bool? in
             guard !box.stopRequested else { return nil }
             box.tasks.append(task)
-            if box.wakePending { return false }
+            if onLoop || box.wakePending { return false }
             box.wakePending = true
             return true
         }
@@ -270,15 +272,24 @@ final class EventLoop: @unchecked Sendable {
 
     /// Runs the queued tasks; returns true when the loop must exit.
     private func runTasks() -> Bool {
-        let (batch, stop) = inbox.withLock { box -> ([@Sendable () -> Void], Bool) in
-            let t = box.tasks
-            box.tasks.removeAll(keepingCapacity: true)
-            box.wakePending = false
-            return (t, box.stopRequested)
+        // A few rounds, so jobs that enqueue jobs (actor hops, resumed continuations) run before the loop
+        // blocks; bounded, so I/O is never starved.
+        for _ in 0..<4 {
+            let (batch, stop) = inbox.withLock { box -> ([@Sendable () -> Void], Bool) in
+                let t = box.tasks
+                box.tasks.removeAll(keepingCapacity: true)
+                box.wakePending = false
+                return (t, box.stopRequested)
+            }
+            if stop { return true }
+            if batch.isEmpty { return false }
+            for task in batch { task() }
         }
-        for task in batch { task() }
-        return stop
+        return false
     }
+
+    /// Loop thread: whether tasks are waiting (then `epoll_wait` must not block).
+    private var hasQueuedTasks: Bool { inbox.withLock { !$0.tasks.isEmpty } }
 
     private func runTimers() {
         guard !timers.isEmpty else { return }
@@ -292,6 +303,7 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func nextTimeoutMs() -> Int32 {
+        if hasQueuedTasks { return 0 }
         guard let first = timers.first else { return -1 }
         let now = Monotonic.nowNs()
         if first.deadlineNs <= now { return 0 }
@@ -315,4 +327,23 @@ private func eventLoopThreadMain(_ arg: UnsafeMutableRawPointer?) -> UnsafeMutab
     cepoll_set_thread_name(box.name)
     box.loop.run()
     return nil
+}
+
+/// Runs Swift concurrency jobs on an event loop's thread (SE-0417 task executor), so a task that prefers it —
+/// and the default actors it calls — run where the I/O happens, without a thread hop per message (the
+/// SwiftNIO model). Code running there must not block: it delays every connection of the node.
+final class EventLoopTaskExecutor: TaskExecutor, @unchecked Sendable {
+    // @unchecked: `loop` is itself thread-safe for `execute`; nothing else is stored.
+    private let loop: EventLoop
+
+    init(loop: EventLoop) { self.loop = loop }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let unowned = UnownedJob(job)
+        let executor = asUnownedTaskExecutor()
+        if !loop.execute({ unowned.runSynchronously(on: executor) }) {
+            // The loop is stopping: run the job on the global pool rather than dropping it.
+            Task.detached { unowned.runSynchronously(on: executor) }
+        }
+    }
 }

@@ -88,6 +88,9 @@ public final class Transport: Sendable {
     let metrics: Metrics
     let counters: TransportCounters
     let loop = EventLoop()
+    /// Runs Swift concurrency jobs on this transport's I/O thread (see `ClusterSettings.inboundExecution`).
+    public var taskExecutor: any TaskExecutor { ioExecutor }
+    private let ioExecutor: EventLoopTaskExecutor
     let core = LoopState()
     let backoff: Backoff
 
@@ -123,6 +126,7 @@ public final class Transport: Sendable {
         self.metrics = metrics
         self.counters = TransportCounters(metrics)
         self.backoff = Backoff(initial: settings.reconnectBackoffInitial, max: settings.reconnectBackoffMax)
+        self.ioExecutor = EventLoopTaskExecutor(loop: loop)
     }
 
     deinit {

@@ -24,12 +24,26 @@ public distributed actor DistrictOffice {
     }
 
     /// Opens a case: `drafted`, then `accepted` with its classification, then — P0: transferred to the
-    /// emergency service; P1 livelihood: duty room alerted; otherwise — queued for its dispatch group.
+    /// emergency service; P1 livelihood: duty room alerted; otherwise — queued for its dispatch group, and
+    /// dispatched at once when the request carries the group's order.
     /// Idempotent per case id (a repeated open returns the existing case unchanged).
     ///
     /// - Throws: `HotlineError.ruleViolation` or `.routing`.
     public distributed func openCase(_ request: OpenCase) throws -> CaseSnapshot {
         if let existing = cases[request.id] { return CaseSnapshot(existing) }
+        var log = try opened(request)
+        if let order = request.dispatch, log.order.status == .pendingDispatch {
+            do {
+                try dispatch(&log, order: order, by: request.dispatchedBy ?? request.author, now: context.now)
+            } catch let e as CaseRuleViolation {
+                throw HotlineError.ruleViolation("\(e)")
+            }
+        }
+        store(log)
+        return CaseSnapshot(log)
+    }
+
+    private func opened(_ request: OpenCase) throws -> CaseLog {
         let now = context.now
         do {
             var log = try CaseLog(id: request.id, number: request.number, intake: request.intake, at: now,
@@ -47,8 +61,7 @@ public distributed actor DistrictOffice {
                 let group = context.catalogue.dispatchGroup(owning: request.classification.jurisdiction)?.code ?? ""
                 try log.record(.queuedForDispatch(group: group), at: now, by: request.author)
             }
-            store(log)
-            return CaseSnapshot(log)
+            return log
         } catch let e as CaseRuleViolation {
             throw HotlineError.ruleViolation("\(e)")
         } catch let e as RoutingError {
@@ -61,11 +74,32 @@ public distributed actor DistrictOffice {
     ///
     /// - Throws: `HotlineError.unknownCase` or `.ruleViolation`.
     public distributed func dispatch(_ id: CaseID, order: DispatchOrder, by author: EventAuthor) throws -> CaseSnapshot {
+        try mutate(id) { log, now in try dispatch(&log, order: order, by: author, now: now) }
+        return try snapshot(id)
+    }
+
+    private func dispatch(_ log: inout CaseLog, order: DispatchOrder, by author: EventAuthor, now: Date) throws {
+        try log.record(.dispatched(order: order), at: now, by: author)
+        let round = log.order.currentRound
+        for a in log.order.assignments where a.round == round && a.status == .sent {
+            try log.record(.assignmentDelivered(assignment: a.id), at: now, by: .system(component: "delivery"))
+        }
+    }
+
+    /// Records `bodies` in order as one change: if one of the first `required` is refused, nothing is
+    /// recorded and the refusal is thrown; later ones are attempted and skipped when a rule refuses them.
+    /// Returns the case afterwards.
+    ///
+    /// - Throws: `HotlineError.unknownCase` or `.ruleViolation`.
+    public distributed func recordAll(_ id: CaseID, _ bodies: [CaseEventBody], required: Int,
+                                      by author: EventAuthor) throws -> CaseSnapshot {
         try mutate(id) { log, now in
-            try log.record(.dispatched(order: order), at: now, by: author)
-            let round = log.order.currentRound
-            for a in log.order.assignments where a.round == round && a.status == .sent {
-                try log.record(.assignmentDelivered(assignment: a.id), at: now, by: .system(component: "delivery"))
+            for (i, body) in bodies.enumerated() {
+                if i < required {
+                    try log.record(body, at: now, by: author)
+                } else {
+                    _ = try? log.record(body, at: now, by: author)
+                }
             }
         }
         return try snapshot(id)
@@ -196,6 +230,10 @@ public struct OpenCase: Codable, Sendable {
     public var author: EventAuthor
     /// For P0: which emergency service takes it (default police/110).
     public var emergencyService: EmergencyService?
+    /// The dispatch group's order, when it routed the case before it was opened: the office then records
+    /// the dispatch and the deliveries in the same change (one round trip for intake).
+    public var dispatch: DispatchOrder?
+    public var dispatchedBy: EventAuthor?
 
     public init(id: CaseID, number: CaseNumber, intake: IntakeRecord, classification: Classification,
                 author: EventAuthor, emergencyService: EmergencyService? = nil) {

@@ -136,8 +136,16 @@ public distributed actor IntakeDesk {
     }
 
     private func open(_ open: OpenCase, group: String?) async throws -> IntakeReceipt {
+        var request = open
+        if let group, open.classification.urgency != .p0 {
+            // Ask the dispatch group for its order first, so the office records intake (with the duty-room
+            // alert for P1 livelihood cases) and dispatch in one change.
+            let dispatcher = try context.routingGroup(group)
+            request.dispatch = try await dispatcher.route(open.classification)
+            request.dispatchedBy = try await dispatcher.author()
+        }
         let office = try context.districtOffice(open.classification.jurisdiction)
-        var snapshot = try await office.openCase(open)
+        var snapshot = try await office.openCase(request)
         let ref = CaseRef(id: open.id, number: open.number, jurisdiction: open.classification.jurisdiction)
         if snapshot.status == .pendingDispatch, let group {
             snapshot = try await context.routingGroup(group).dispatch(ref, classification: open.classification)

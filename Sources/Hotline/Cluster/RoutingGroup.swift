@@ -19,6 +19,21 @@ public distributed actor RoutingGroup {
 
     private var staff: EventAuthor { .hotline(staff: "dispatch-\(group)") }
 
+    /// The dispatch order for a classification (catalogue routing; records nothing). Intake asks for it
+    /// before opening a case so the office records intake and dispatch in one change.
+    ///
+    /// - Throws: `HotlineError.routing`.
+    public distributed func route(_ classification: Classification) throws -> DispatchOrder {
+        do {
+            return try context.catalogue.dispatchOrder(for: classification)
+        } catch {
+            throw HotlineError.routing("\(error)")
+        }
+    }
+
+    /// The author this group records as.
+    public distributed func author() -> EventAuthor { staff }
+
     /// Routes the case by the catalogue and dispatches it (assignments sent and delivered).
     ///
     /// - Throws: `HotlineError.routing` or what the district office throws.
@@ -59,24 +74,27 @@ public distributed actor CallbackDesk {
         self.actorSystem = context.system
     }
 
-    /// Records one callback attempt and its consequence. Returns the case's status afterwards.
+    /// Records one callback attempt and its consequence in one change at the district office. Returns the
+    /// case's status afterwards.
     public distributed func callBack(_ ref: CaseRef, outcome: CallbackOutcome) async throws -> CaseStatus {
-        let office = try context.districtOffice(ref.jurisdiction)
-        let staff = EventAuthor.hotline(staff: "callback")
-        _ = try await office.record(ref.id, .callbackAttempted(outcome: outcome), by: staff)
+        let bodies: [CaseEventBody]
+        let required: Int
         switch outcome {
         case .reached(let evaluation):
             if evaluation.resolved && evaluation.satisfaction.countsAsSatisfied {
-                _ = try await office.record(ref.id, .closed(reason: .callbackCompleted), by: staff)
+                bodies = [.callbackAttempted(outcome: outcome), .closed(reason: .callbackCompleted)]
             } else {
                 let reason: ReopenReason = evaluation.resolved ? .citizenUnsatisfied : .citizenUnresolved
-                _ = try await office.record(ref.id, .reopened(reason: reason, note: "callback"), by: staff)
+                bodies = [.callbackAttempted(outcome: outcome), .reopened(reason: reason, note: "callback")]
             }
+            required = 2
         case .unreachable:
             // The workflow refuses the close until enough attempts were made; then the case stays pending.
-            _ = try? await office.record(ref.id, .closed(reason: .unreachable), by: staff)
+            bodies = [.callbackAttempted(outcome: outcome), .closed(reason: .unreachable)]
+            required = 1
         }
-        return try await office.snapshot(ref.id).status
+        return try await context.districtOffice(ref.jurisdiction)
+            .recordAll(ref.id, bodies, required: required, by: .hotline(staff: "callback")).status
     }
 }
 

@@ -16,6 +16,10 @@ public struct ReplayDriver: Sendable {
         public var catalogue: RoutingCatalogue?
         public var calendar: WorkingCalendar
         public var progress: @Sendable (String) -> Void = { _ in }
+        /// Cases whose steps of one virtual day run at the same time (each case's own steps stay in order).
+        public var concurrency = 32
+        /// Run calls on each node's I/O thread (and the driver on its own): fewer thread hops per call.
+        public var inboundOnIOThread = false
 
         public init(executable: URL, calendar: WorkingCalendar) {
             self.executable = executable
@@ -32,11 +36,15 @@ public struct ReplayDriver: Sendable {
     /// - Throws: `NodeProcess.StartError`, `RemoteCallError`, `HotlineError` for a cluster that cannot be
     ///   set up; single records never throw (they are counted).
     public func run(_ read: TraceReader.Result, source: String) async throws -> ReplayReport {
+        try await runReplay(read, source: source)
+    }
+
+    private func runReplay(_ read: TraceReader.Result, source: String) async throws -> ReplayReport {
         let started = ContinuousClock.now
         let records = read.records
         let catalogue = options.catalogue ?? TraceCatalogue.derive(from: records, name: source)
         let derived = options.catalogue == nil
-        func jurisdiction(_ r: TraceRecord) -> String {
+        let jurisdiction: @Sendable (TraceRecord) -> String = { r in
             derived ? TraceCatalogue.jurisdiction(forDistrict: r.district) : (r.district ?? TraceCatalogue.cityWide)
         }
         let plan = ReplayPlan(records: records, seed: options.seed, model: options.model,
@@ -49,7 +57,8 @@ public struct ReplayDriver: Sendable {
         defer { for p in processes { p.stop() } }
         for k in 1...count {
             let roles = count == 1 ? "" : (k == 1 ? "intake,dispatch,callback,supervision,analysis" : "district")
-            var args = ["node", "--name", "replay-\(k)", "--listen", "127.0.0.1:0", "--log-level", "warning"]
+            var args = ["node", "--name", "replay-\(k)", "--listen", "127.0.0.1:0", "--log-level", "warning",
+                        "--inbound", options.inboundOnIOThread ? "io" : "pool"]
             if !roles.isEmpty { args += ["--roles", roles] }
             processes.append(try NodeProcess(executable: options.executable, arguments: args))
         }
@@ -69,6 +78,23 @@ public struct ReplayDriver: Sendable {
         workflow = WorkflowSettings(calendar: options.calendar, unreachableAttemptsToClose: options.model.attempts)
         let configuration = HotlineConfiguration(catalogue: catalogue, settings: workflow, directory: directory,
                                                  virtualStart: start)
+        if options.inboundOnIOThread {
+            return try await withTaskExecutorPreference(system.ioExecutor) {
+                try await drive(read: read, source: source, started: started, records: records, catalogue: catalogue,
+                                jurisdiction: jurisdiction, plan: plan, processes: processes, system: system,
+                                directory: directory, workflow: workflow, configuration: configuration, start: start)
+            }
+        }
+        return try await drive(read: read, source: source, started: started, records: records, catalogue: catalogue,
+                               jurisdiction: jurisdiction, plan: plan, processes: processes, system: system,
+                               directory: directory, workflow: workflow, configuration: configuration, start: start)
+    }
+
+    private func drive(read: TraceReader.Result, source: String, started: ContinuousClock.Instant, records: [TraceRecord],
+                       catalogue: RoutingCatalogue, jurisdiction: @Sendable (TraceRecord) -> String, plan: ReplayPlan,
+                       processes: [NodeProcess], system: ClusterSystem, directory: HotlineDirectory,
+                       workflow: WorkflowSettings, configuration: HotlineConfiguration, start: Date) async throws -> ReplayReport {
+        let count = processes.count
         let nodeActors = try processes.map { try HotlineNode.on($0.node, system: system) }
         for n in nodeActors { _ = try await n.configure(configuration) }
         options.progress("cluster: \(count) node(s) configured")
@@ -80,7 +106,10 @@ public struct ReplayDriver: Sendable {
         let context = HotlineContext(system: system, catalogue: catalogue, settings: workflow,
                                      clock: FixedClock(start), directory: directory)
 
-        // Drive.
+        // Drive, one virtual day (the span between two supervision ticks) at a time: first that day's
+        // submissions in time order (case numbers stay deterministic), then every case's other steps of the
+        // day — each case's steps in order, different cases concurrently (each call carries its own virtual
+        // time) — then the tick, which so sees exactly the steps before it.
         var receipts: [Int: IntakeReceipt] = [:]
         var failed = Set<Int>()
         var rejectedAtIntake: [String: Int] = [:]
@@ -88,58 +117,117 @@ public struct ReplayDriver: Sendable {
         var duplicates = 0
         var submitted = 0
         var clock = start
-        var clockMoves = 0
         var lastReport = ContinuousClock.now
-        for (n, step) in plan.steps.enumerated() {
-            if let r = step.action.record, failed.contains(r) { continue }
-            if step.at > clock {
-                clock = step.at
-                clockMoves += 1
-            }
+        let concurrency = max(1, options.concurrency)
+
+        /// Runs one non-submit step; returns a failure reason or nil.
+        @Sendable func perform(_ step: ReplayPlan.Step, _ ref: CaseRef?) async -> String? {
             do {
                 try await VirtualTime.at(step.at) {
-                switch step.action {
-                case .submit(let i):
-                    let r = records[i]
-                    submitted += 1
-                    let request = CitizenRequest(channel: r.channel, externalID: r.externalID, kind: .help,
-                                                 category: r.category, jurisdiction: jurisdiction(r),
-                                                 description: r.description, address: r.address)
-                    do {
-                        let receipt = try await intake.submit(request)
-                        if receipt.duplicate { duplicates += 1 } else { receipts[i] = receipt }
-                    } catch RemoteCallError.remoteError(_, let message) {
-                        rejectedAtIntake[Self.reasonKey(message), default: 0] += 1
-                        failed.insert(i)
+                    switch step.action {
+                    case .submit:
+                        return
+                    case .sign:
+                        guard let ref else { return }
+                        _ = try await context.districtOffice(ref.jurisdiction).unitAct(ref.id, unit: nil, .sign)
+                    case .reply(let i):
+                        guard let ref else { return }
+                        let text = "Closed by \(records[i].agency)"
+                        _ = try await context.districtOffice(ref.jurisdiction).unitAct(ref.id, unit: nil, .reply(text: text))
+                        let group = catalogue.dispatchGroup(owning: ref.jurisdiction)?.code ?? ""
+                        _ = try await context.routingGroup(group).reviewReply(ref, accepted: true, note: "replay: reply accepted")
+                    case .callback(_, _, let outcome):
+                        guard let ref else { return }
+                        _ = try await callback.callBack(ref, outcome: outcome)
+                    case .supervisionTick:
+                        _ = try await supervisor.tick()
                     }
-                case .sign(let i):
-                    guard let ref = receipts[i]?.ref else { return }
-                    _ = try await context.districtOffice(ref.jurisdiction).unitAct(ref.id, unit: nil, .sign)
-                case .reply(let i):
-                    guard let receipt = receipts[i] else { return }
-                    let ref = receipt.ref
-                    let text = "Closed by \(records[i].agency)"
-                    _ = try await context.districtOffice(ref.jurisdiction).unitAct(ref.id, unit: nil, .reply(text: text))
-                    let group = catalogue.dispatchGroup(owning: ref.jurisdiction)?.code ?? ""
-                    _ = try await context.routingGroup(group).reviewReply(ref, accepted: true, note: "replay: reply accepted")
-                case .callback(let i, _, let outcome):
-                    guard let ref = receipts[i]?.ref else { return }
-                    _ = try await callback.callBack(ref, outcome: outcome)
-                case .supervisionTick:
-                    _ = try await supervisor.tick()
                 }
-                }
+                return nil
+            } catch RemoteCallError.remoteError(_, let message) {
+                return Self.reasonKey(message)
             } catch {
-                let key: String
-                if case RemoteCallError.remoteError(_, let message) = error { key = Self.reasonKey(message) } else { key = "\(error)" }
-                stepFailures[key, default: 0] += 1
-                if let r = step.action.record { failed.insert(r) }
-            }
-            if ContinuousClock.now - lastReport > .seconds(2) {
-                lastReport = ContinuousClock.now
-                options.progress("replay: step \(n + 1)/\(plan.steps.count) at \(ISO8601DateFormatter().string(from: clock))")
+                return "\(error)"
             }
         }
+
+        var index = 0
+        let steps = plan.steps
+        while index < steps.count {
+            var end = index
+            while end < steps.count, steps[end].action != .supervisionTick { end += 1 }
+            let day = steps[index..<end]
+            // 1. Submissions, in order.
+            for step in day {
+                guard case .submit(let i) = step.action else { continue }
+                let r = records[i]
+                submitted += 1
+                let request = CitizenRequest(channel: r.channel, externalID: r.externalID, kind: .help,
+                                             category: r.category, jurisdiction: jurisdiction(r),
+                                             description: r.description, address: r.address)
+                do {
+                    let receipt = try await VirtualTime.at(step.at) { try await intake.submit(request) }
+                    if receipt.duplicate { duplicates += 1 } else { receipts[i] = receipt }
+                } catch RemoteCallError.remoteError(_, let message) {
+                    rejectedAtIntake[Self.reasonKey(message), default: 0] += 1
+                    failed.insert(i)
+                } catch {
+                    stepFailures["\(error)", default: 0] += 1
+                    failed.insert(i)
+                }
+            }
+            // 2. Each case's other steps of the day, cases concurrently.
+            var chains: [Int: [ReplayPlan.Step]] = [:]
+            var order: [Int] = []
+            for step in day {
+                guard let r = step.action.record, step.action.isSubmit == false, !failed.contains(r) else { continue }
+                if chains[r] == nil { order.append(r) }
+                chains[r, default: []].append(step)
+            }
+            let snapshot = receipts
+            let outcomes = await withTaskGroup(of: (Int, String?).self) { group in
+                var results: [(Int, String?)] = []
+                var next = 0
+                func launch() {
+                    let r = order[next]
+                    let chain = chains[r] ?? []
+                    let ref = snapshot[r]?.ref
+                    next += 1
+                    group.addTask {
+                        for step in chain {
+                            if let failure = await perform(step, ref) { return (r, failure) }
+                        }
+                        return (r, nil)
+                    }
+                }
+                while next < order.count && next < concurrency { launch() }
+                while let result = await group.next() {
+                    results.append(result)
+                    if next < order.count { launch() }
+                }
+                return results
+            }
+            for (r, failure) in outcomes {
+                if let failure {
+                    stepFailures[failure, default: 0] += 1
+                    failed.insert(r)
+                }
+            }
+            if let last = day.last { clock = max(clock, last.at) }
+            // 3. The tick that closes the day.
+            if end < steps.count {
+                let tick = steps[end]
+                clock = max(clock, tick.at)
+                if let failure = await perform(tick, nil) { stepFailures[failure, default: 0] += 1 }
+                end += 1
+            }
+            index = end
+            if ContinuousClock.now - lastReport > .seconds(2) {
+                lastReport = ContinuousClock.now
+                options.progress("replay: step \(index)/\(steps.count) at \(ISO8601DateFormatter().string(from: clock))")
+            }
+        }
+        let clockMoves = Set(steps.map(\.at)).count
         // Leave every node's clock at the end of the replay (the control message; steps carried their own time).
         let end = clock
         try await withThrowingTaskGroup(of: Void.self) { group in

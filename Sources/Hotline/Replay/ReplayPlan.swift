@@ -32,6 +32,11 @@ public struct ReplayPlan: Sendable {
             }
         }
 
+        public var isSubmit: Bool {
+            if case .submit = self { return true }
+            return false
+        }
+
         public var record: Int? {
             switch self {
             case .submit(let r), .sign(let r), .reply(let r), .callback(let r, _, _): r
