@@ -281,9 +281,9 @@ final class EventLoop: @unchecked Sendable {
                 box.wakePending = false
                 return (t, box.stopRequested)
             }
+            for task in batch { task() }
             if stop { return true }
             if batch.isEmpty { return false }
-            for task in batch { task() }
         }
         return false
     }
