@@ -10,7 +10,7 @@ enum ReplayCommand {
     static let usage = """
     usage: hotline replay [TRACE] [--nodes N] [--format csv|open311] [--map field=Column,...]
                           [--date-format PATTERN] [--time-zone TZ] [--catalog FILE] [--calendar FILE]
-                          [--seed N] [--json]
+                          [--seed N] [--write-catalog FILE] [--json]
       Starts N (default 3) node processes on 127.0.0.1 — node 1: intake, dispatch, callback, supervision,
       analysis; the rest: district offices — and replays TRACE (default: the bundled San Francisco 311
       sample, \(defaultTrace)) in virtual time. Prints the KPI report and a reconciliation (records read,
@@ -18,12 +18,13 @@ enum ReplayCommand {
       --map fields: id, opened, closed, channel, category, type, agency, district, address, description
       (defaults: the SF 311 columns). --date-format default "MM/dd/yyyy hh:mm:ss a"; --time-zone default
       America/Los_Angeles. Without --catalog one is derived from the trace (district → jurisdiction,
-      agency → unit). Simulated steps (sign time, callbacks) are labelled in the report.
+      agency → unit); --write-catalog saves the catalogue used. Simulated steps (sign time, callbacks) are
+      labelled in the report. Exit 0 when no accepted case was lost, 1 otherwise, 2 for bad flags.
     """
 
     static func run(_ argv: [String]) async throws -> Int32 {
         let args = try Arguments(argv, valued: ["nodes", "format", "map", "date-format", "time-zone", "catalog",
-                                                "calendar", "seed"], switches: ["json"])
+                                                "calendar", "seed", "write-catalog"], switches: ["json"])
         guard args.positional.count <= 1 else { throw UsageError("one trace file at most, got \(args.positional.count)") }
         let path = args.positional.first ?? locateDefaultTrace()
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -66,6 +67,15 @@ enum ReplayCommand {
         options.nodes = nodes
         options.seed = seed
         if let c = args["catalog"] { options.catalogue = try loadCatalogue(c) }
+        if let out = args["write-catalog"] {
+            let catalogue = options.catalogue ?? TraceCatalogue.derive(from: read.records, name: URL(fileURLWithPath: path).lastPathComponent)
+            do {
+                try catalogue.jsonData().write(to: URL(fileURLWithPath: out))
+            } catch {
+                throw UsageError("invalid --write-catalog \"\(out)\": \(error.localizedDescription)")
+            }
+            options.progress("catalogue written to \(out)")
+        }
         options.progress = { line in FileHandle.standardError.write(Data("hotline replay: \(line)\n".utf8)) }
         let report = try await ReplayDriver(options: options).run(read, source: path)
         if args.has("json") {

@@ -42,10 +42,13 @@ public struct ReplayDriver: Sendable {
     private func runReplay(_ read: TraceReader.Result, source: String) async throws -> ReplayReport {
         let started = ContinuousClock.now
         let records = read.records
-        let catalogue = options.catalogue ?? TraceCatalogue.derive(from: records, name: source)
-        let derived = options.catalogue == nil
+        let catalogue = options.catalogue ?? TraceCatalogue.derive(from: records, name: URL(fileURLWithPath: source).lastPathComponent)
+        // District → jurisdiction: the derived scheme (`D6`, `CITY`) when the catalogue uses it, else the
+        // district code as given (intake rejects codes the catalogue does not know, with the reason).
         let jurisdiction: @Sendable (TraceRecord) -> String = { r in
-            derived ? TraceCatalogue.jurisdiction(forDistrict: r.district) : (r.district ?? TraceCatalogue.cityWide)
+            let derivedCode = TraceCatalogue.jurisdiction(forDistrict: r.district)
+            if catalogue.jurisdiction(derivedCode) != nil { return derivedCode }
+            return r.district ?? TraceCatalogue.cityWide
         }
         let plan = ReplayPlan(records: records, seed: options.seed, model: options.model,
                               timeZone: options.calendar.foundationTimeZone)
