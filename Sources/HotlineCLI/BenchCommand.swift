@@ -139,9 +139,7 @@ enum BenchCommand {
                                    arguments: ["node", "--name", "bench-peer", "--listen", "127.0.0.1:0",
                                                "--log-level", "warning", "--inbound", inbound])
         defer { peer.stop() }
-        var settings = ClusterSettings()
-        settings.nodeName = "bench"
-        settings.listen = NodeAddress(host: "127.0.0.1", port: 0)
+        let settings = ClusterSettings.client("bench")
         let system = try ClusterSystem(settings: settings, logger: Logger(level: .warning))
         defer { system.shutdown() }
         let probe = try NodeProbe.on(peer.node, system: system)

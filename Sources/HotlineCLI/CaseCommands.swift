@@ -82,10 +82,7 @@ func nodeAddress(_ args: Arguments) throws -> NodeAddress {
 
 /// Runs `body` with a short-lived client node on an ephemeral loopback port.
 func withClient(cluster: String?, _ body: (ClusterSystem) async throws -> Int32) async throws -> Int32 {
-    var settings = ClusterSettings()
-    settings.nodeName = "cli"
-    settings.clusterName = cluster ?? "hotline"
-    settings.listen = NodeAddress(host: "127.0.0.1", port: 0)
+    let settings = ClusterSettings.client("cli", cluster: cluster ?? "hotline")
     let system = try ClusterSystem(settings: settings, logger: Logger(level: .error))
     defer { system.shutdown() }
     do {

@@ -26,9 +26,7 @@ enum DemoCommand {
         line("node a ready: \(a.node)")
         line("node b ready: \(b.node)")
 
-        var settings = ClusterSettings()
-        settings.nodeName = "demo"
-        settings.listen = NodeAddress(host: "127.0.0.1", port: 0)
+        let settings = ClusterSettings.client("demo")
         let system = try ClusterSystem(settings: settings, logger: Logger(level: .warning))
         defer { system.shutdown() }
         let probeA = try NodeProbe.on(a.node, system: system)

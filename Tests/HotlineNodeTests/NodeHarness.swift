@@ -31,9 +31,7 @@ final class NodeHarness {
 
     /// A node inside the test process, used as the caller.
     func clientSystem(_ name: String = "test-client", callTimeout: Duration = .seconds(5)) throws -> ClusterSystem {
-        var settings = ClusterSettings()
-        settings.nodeName = name
-        settings.listen = NodeAddress(host: "127.0.0.1", port: 0)
+        var settings = ClusterSettings.client(name)
         settings.callTimeout = callTimeout
         let system = try ClusterSystem(settings: settings, logger: Logger(level: .error))
         systems.append(system)

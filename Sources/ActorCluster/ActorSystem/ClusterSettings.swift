@@ -35,4 +35,13 @@ public struct ClusterSettings: Sendable {
     public init() {}
 
     public static var `default`: ClusterSettings { ClusterSettings() }
+
+    /// Settings of a short-lived client node (tools, tests, drivers): `name`, an ephemeral port on 127.0.0.1.
+    public static func client(_ name: String, cluster: String = "hotline") -> ClusterSettings {
+        var s = ClusterSettings()
+        s.nodeName = name
+        s.clusterName = cluster
+        s.listen = NodeAddress(host: "127.0.0.1", port: 0)
+        return s
+    }
 }

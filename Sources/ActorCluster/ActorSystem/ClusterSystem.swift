@@ -211,12 +211,8 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
             }
         case .void:
             throw RemoteCallError.invocationFailed("expected \(Res.self) from \(target.identifier), got Void")
-        case .thrown(let typeName, let message):
-            throw RemoteCallError.remoteError(typeName: typeName, message: message)
-        case .noSuchActor:
-            throw RemoteCallError.noSuchActor(actor.id)
-        case .invocationFailed(let why):
-            throw RemoteCallError.invocationFailed(why)
+        case let failure:
+            throw Self.error(of: failure, actor: actor.id)
         }
     }
 
@@ -226,12 +222,18 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         switch try await call(actor.id, target: target, invocation: invocation) {
         case .void, .value:
             return
-        case .thrown(let typeName, let message):
-            throw RemoteCallError.remoteError(typeName: typeName, message: message)
-        case .noSuchActor:
-            throw RemoteCallError.noSuchActor(actor.id)
-        case .invocationFailed(let why):
-            throw RemoteCallError.invocationFailed(why)
+        case let failure:
+            throw Self.error(of: failure, actor: actor.id)
+        }
+    }
+
+    /// The error a failed reply stands for.
+    private static func error(of reply: ReplyEnvelope, actor: ActorID) -> RemoteCallError {
+        switch reply {
+        case .thrown(let typeName, let message): .remoteError(typeName: typeName, message: message)
+        case .noSuchActor: .noSuchActor(actor)
+        case .invocationFailed(let why): .invocationFailed(why)
+        case .value, .void: .invocationFailed("not a failure")
         }
     }
 

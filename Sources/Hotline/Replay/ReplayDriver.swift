@@ -65,9 +65,7 @@ public struct ReplayDriver: Sendable {
             if !roles.isEmpty { args += ["--roles", roles] }
             processes.append(try NodeProcess(executable: options.executable, arguments: args))
         }
-        var settings = ClusterSettings()
-        settings.nodeName = "replay-driver"
-        settings.listen = NodeAddress(host: "127.0.0.1", port: 0)
+        var settings = ClusterSettings.client("replay-driver")
         settings.callTimeout = .seconds(60)
         let system = try ClusterSystem(settings: settings, logger: Logger(level: .warning))
         defer { system.shutdown() }
