@@ -10,7 +10,7 @@ enum SubmitCommand {
                           [--name NAME] [--phone PHONE] [--address TEXT] [--cluster NAME]
       Sends one citizen request to the cluster's intake desk through the node at HOST:PORT and prints
       the receipt as JSON. Channel defaults to "cli". Kinds: consultation, help, complaint, report,
-      suggestion, praise. Exit 0 accepted, 3 rejected (reason on stderr), 2 bad flags.
+      suggestion, praise. Exit 0 accepted, 3 rejected (reason on stderr), 1 node unreachable, 2 bad flags.
     """
 
     static func run(_ argv: [String]) async throws -> Int32 {
@@ -36,7 +36,7 @@ enum SubmitCommand {
                                      category: category, urgency: urgency, jurisdiction: jurisdiction,
                                      description: description, address: args["address"], contactName: args["name"],
                                      contactPhone: args["phone"])
-        return try await withClient(cluster: args["cluster"]) { system in
+        return try await withClient("submit", cluster: args["cluster"]) { system in
             let hotline = try HotlineNode.on(.anyIncarnation(at: node), system: system)
             do {
                 let receipt = try await hotline.submit(request)
@@ -54,17 +54,18 @@ enum CaseCommand {
     static let usage = """
     usage: hotline case ID|NUMBER --node HOST:PORT [--cluster NAME]
       Prints a case's current state and its whole event history as JSON (by case id or human number).
-      Exit 0 found, 3 unknown case, 2 bad flags.
+      Exit 0 found, 3 unknown case, 1 node unreachable, 2 bad flags.
     """
 
     static func run(_ argv: [String]) async throws -> Int32 {
         let args = try Arguments(argv, valued: ["node", "cluster"])
         guard let key = args.positional.first else { throw UsageError("which case? give its id or number") }
+        guard args.positional.count == 1 else { throw UsageError("one case at a time, got \(args.positional.count)") }
         let node = try nodeAddress(args)
-        return try await withClient(cluster: args["cluster"]) { system in
+        return try await withClient("case", cluster: args["cluster"]) { system in
             let hotline = try HotlineNode.on(.anyIncarnation(at: node), system: system)
             do {
-                print(try jsonString(try await hotline.findCase(key)))
+                print(try jsonString(try await hotline.findCase(key.lowercased().count == 36 ? key.lowercased() : key)))
                 return 0
             } catch RemoteCallError.remoteError(_, let message) {
                 FileHandle.standardError.write(Data("hotline case: \(message)\n".utf8))
@@ -81,14 +82,14 @@ func nodeAddress(_ args: Arguments) throws -> NodeAddress {
 }
 
 /// Runs `body` with a short-lived client node on an ephemeral loopback port.
-func withClient(cluster: String?, _ body: (ClusterSystem) async throws -> Int32) async throws -> Int32 {
+func withClient(_ command: String, cluster: String?, _ body: (ClusterSystem) async throws -> Int32) async throws -> Int32 {
     let settings = ClusterSettings.client("cli", cluster: cluster ?? "hotline")
     let system = try ClusterSystem(settings: settings, logger: Logger(level: .error))
     defer { system.shutdown() }
     do {
         return try await body(system)
     } catch let error as RemoteCallError {
-        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        FileHandle.standardError.write(Data("hotline \(command): \(error)\n".utf8))
         return 1
     }
 }

@@ -31,16 +31,25 @@ enum NodeCommand {
                 throw UsageError("invalid --data \"\(dir)\": cannot create directory (\(error.localizedDescription))")
             }
         }
+        // Read every file before anything starts: a bad file exits 2 without a half-started node.
+        let files = try config.loadHotlineFiles()
         let system: ClusterSystem
         do {
             system = try ClusterSystem(settings: config.clusterSettings)
         } catch let error as TransportError {
             throw UsageError("invalid --listen \(config.listen): \(error)")
         }
-        let probe = try NodeProbe.start(on: system, nodeName: config.name)
-        let hotline = try HotlineNode.start(on: system, roles: config.roles)
-        if let selfConfiguration = try config.selfConfiguration(node: system.node) {
-            _ = try await hotline.configure(selfConfiguration)
+        let probe: NodeProbe
+        let hotline: HotlineNode
+        do {
+            probe = try NodeProbe.start(on: system, nodeName: config.name)
+            hotline = try HotlineNode.start(on: system, roles: config.roles)
+            if let selfConfiguration = config.selfConfiguration(files, node: system.node) {
+                _ = try await hotline.configure(selfConfiguration)
+            }
+        } catch {
+            system.shutdown()
+            throw error
         }
         // Unbuffered write(2): the line must reach a pipe at once, not at exit.
         let ready = "ready name=\(config.name) listen=\(system.node.address) uid=\(system.node.uidHex)\n"
@@ -54,14 +63,18 @@ enum NodeCommand {
 }
 
 extension NodeConfig {
+    /// The catalogue and calendar files, read and validated. Throws `UsageError` naming `--catalog` /
+    /// `--calendar`.
+    func loadHotlineFiles() throws -> (catalogue: RoutingCatalogue?, calendar: WorkingCalendar?) {
+        (try cataloguePath.map(loadCatalogue), try calendarPath.map(loadCalendar))
+    }
+
     /// The configuration a node with no roles and a catalogue gives itself (everything local, system clock).
-    /// Throws `UsageError` naming `--catalog` / `--calendar` when a file cannot be read or is invalid.
-    func selfConfiguration(node: NodeIdentity) throws -> HotlineConfiguration? {
-        guard let cataloguePath else { return nil }
-        let catalogue = try loadCatalogue(cataloguePath)
-        guard roles == .everything else { return nil }
+    func selfConfiguration(_ files: (catalogue: RoutingCatalogue?, calendar: WorkingCalendar?),
+                           node: NodeIdentity) -> HotlineConfiguration? {
+        guard let catalogue = files.catalogue, roles == .everything else { return nil }
         var settings = WorkflowSettings()
-        if let calendarPath { settings.calendar = try loadCalendar(calendarPath) }
+        if let calendar = files.calendar { settings.calendar = calendar }
         return HotlineConfiguration(catalogue: catalogue, settings: settings,
                                     directory: .allOn(node, catalogue: catalogue), virtualStart: nil)
     }

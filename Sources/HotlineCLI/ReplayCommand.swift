@@ -27,8 +27,12 @@ enum ReplayCommand {
                                                 "calendar", "seed", "write-catalog"], switches: ["json"])
         guard args.positional.count <= 1 else { throw UsageError("one trace file at most, got \(args.positional.count)") }
         let path = args.positional.first ?? locateDefaultTrace()
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw UsageError("cannot read trace \"\(path)\"")
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw UsageError("cannot read trace \"\(path)\": no such file")
+        }
+        guard !isDirectory.boolValue, let data = FileManager.default.contents(atPath: path) else {
+            throw UsageError("cannot read trace \"\(path)\": \(isDirectory.boolValue ? "it is a directory" : "not readable")")
         }
         let nodes = try args.int("nodes", in: 1...32) ?? 3
         let timeZoneName = args["time-zone"] ?? "America/Los_Angeles"
@@ -77,7 +81,14 @@ enum ReplayCommand {
             options.progress("catalogue written to \(out)")
         }
         options.progress = { line in FileHandle.standardError.write(Data("hotline replay: \(line)\n".utf8)) }
-        let report = try await ReplayDriver(options: options).run(read, source: path)
+        let report: ReplayReport
+        do {
+            report = try await ReplayDriver(options: options).run(read, source: path)
+        } catch let e as ReplayError {
+            if case .nothingToReplay = e { throw UsageError("\(e)") }
+            FileHandle.standardError.write(Data("hotline replay: \(e)\n".utf8))
+            return 1
+        }
         if args.has("json") {
             print(try jsonString(report))
         } else {
@@ -102,7 +113,7 @@ enum ReplayCommand {
 
     static func text(_ r: ReplayReport) -> String {
         func counts(_ d: [String: Int]) -> String {
-            d.isEmpty ? "none" : d.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            d.isEmpty ? "none" : d.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; ")
         }
         func opt(_ v: Double?) -> String { v.map { String(format: "%.2f", $0) } ?? "—" }
         let c = r.reconciliation
@@ -113,12 +124,13 @@ enum ReplayCommand {
 
         == Reconciliation
         records read:          \(r.trace.recordsRead)
-        rejected at read:      \(counts(r.trace.rejectedAtRead))
+        rejected at read:      \(counts(r.trace.rejectedAtRead))\(r.trace.rejectedExamples.isEmpty ? "" : "\n  " + r.trace.rejectedExamples.joined(separator: "\n  "))
         flagged (replayed):    \(counts(r.trace.flagged))
         submitted to intake:   \(c.submitted)
         accepted (cases):      \(c.accepted)
         duplicate submissions: \(c.duplicateSubmissions) (intake returned the earlier case)
         rejected at intake:    \(counts(c.rejectedAtIntake))
+        routed:                \(c.routedAsCatalogue) as the catalogue suggests; \(c.routedToTraceAgency) to the record's own agency instead (override recorded)
         step failures:         \(counts(c.stepFailures))
         cases by final state:  \(counts(c.casesByStatus))
         cases found in cluster: \(c.casesFound)
@@ -132,10 +144,11 @@ enum ReplayCommand {
         out += """
 
         == Trace vs cluster (trace figures computed from the records, cluster figures from the event log)
-        closed in trace / replied in cluster: \(m.traceClosed) / \(m.clusterReplied)
-        share closed / reply rate:            \(String(format: "%.4f", m.traceClosedShare)) / \(String(format: "%.4f", m.clusterReplyShare))
-        median days to close:                 \(opt(m.traceMedianDays)) / \(opt(m.clusterMedianDays))
-        mean days to close:                   \(opt(m.traceMeanDays)) / \(opt(m.clusterMeanDays))
+        the trace's close ⇔ the lead unit's reply; days = open → close ⇔ dispatch → reply (dispatch is at intake)
+        closed in trace / replied in cluster:     \(m.traceClosed) / \(m.clusterReplied)
+        share closed / reply rate:                \(String(format: "%.4f", m.traceClosedShare)) / \(String(format: "%.4f", m.clusterReplyShare))
+        median days open→close / dispatch→reply:  \(opt(m.traceMedianDays)) / \(opt(m.clusterMedianDays))
+        mean days open→close / dispatch→reply:    \(opt(m.traceMeanDays)) / \(opt(m.clusterMeanDays))
         match: \(m.matches ? "yes" : "NO")
 
         == Simulated (not in the trace)

@@ -22,10 +22,14 @@ public struct CitizenRequest: Codable, Sendable, Hashable {
     public var contactPhone: String?
     /// Reporter of a `report` (whistle-blowing) stays confidential.
     public var confidential: Bool?
+    /// The unit the source system assigned (replays of real traces): the dispatcher follows it when the
+    /// catalogue knows the unit, and the dispatch records the catalogue's lead it overrode.
+    public var assignedUnit: String?
 
     public init(channel: String, externalID: String? = nil, kind: CaseKind? = nil, category: String,
                 urgency: Urgency? = nil, jurisdiction: String, description: String, address: String? = nil,
-                contactName: String? = nil, contactPhone: String? = nil, confidential: Bool? = nil) {
+                contactName: String? = nil, contactPhone: String? = nil, confidential: Bool? = nil,
+                assignedUnit: String? = nil) {
         self.channel = channel
         self.externalID = externalID
         self.kind = kind
@@ -37,6 +41,7 @@ public struct CitizenRequest: Codable, Sendable, Hashable {
         self.contactName = contactName
         self.contactPhone = contactPhone
         self.confidential = confidential
+        self.assignedUnit = assignedUnit
     }
 }
 
@@ -86,7 +91,8 @@ public distributed actor IntakeDesk {
             }
         }
         let (open, group) = try prepare(request)
-        let task = Task { try await self.open(open, group: group) }
+        let assigned = request.assignedUnit
+        let task = Task { try await self.open(open, group: group, assignedUnit: assigned) }
         if let key { inFlight[key] = task }
         defer { if let key { inFlight[key] = nil } }
         let receipt = try await task.value
@@ -100,8 +106,14 @@ public distributed actor IntakeDesk {
     private func prepare(_ r: CitizenRequest) throws -> (OpenCase, String?) {
         let channel = r.channel.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !channel.isEmpty else { throw HotlineError.invalidRequest("no channel") }
-        guard !r.description.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty || !r.category.isEmpty else {
-            throw HotlineError.invalidRequest("neither a description nor a category")
+        guard !r.description.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw HotlineError.invalidRequest("empty description: say what the citizen asked for")
+        }
+        if let phone = r.contactPhone, !phone.isEmpty {
+            let allowed = Set("0123456789+-() ")
+            guard phone.count <= 24, phone.allSatisfy({ allowed.contains($0) }), phone.contains(where: \.isNumber) else {
+                throw HotlineError.invalidRequest("phone \"\(phone)\" is not a phone number (digits, + - ( ) and spaces)")
+            }
         }
         guard r.description.count <= Self.maxDescriptionCharacters else {
             throw HotlineError.invalidRequest("description longer than \(Self.maxDescriptionCharacters) characters")
@@ -131,17 +143,21 @@ public distributed actor IntakeDesk {
                                   location: r.address.map { Location(address: $0) })
         let open = OpenCase(id: CaseID.random(), number: CaseNumber(year: year, serial: serial), intake: intake,
                             classification: classification, author: .hotline(staff: "intake"))
-        let group = urgency == .p0 ? nil : catalogue.dispatchGroup(owning: r.jurisdiction)?.code
+        // The group the catalogue's rule names (city-wide utilities have their own), else the owner of the
+        // jurisdiction.
+        let group: String? = urgency == .p0 ? nil
+            : ((try? catalogue.route(category: r.category, jurisdiction: r.jurisdiction).dispatchGroup).flatMap { $0.isEmpty ? nil : $0 }
+                ?? catalogue.dispatchGroup(owning: r.jurisdiction)?.code)
         return (open, group)
     }
 
-    private func open(_ open: OpenCase, group: String?) async throws -> IntakeReceipt {
+    private func open(_ open: OpenCase, group: String?, assignedUnit: String?) async throws -> IntakeReceipt {
         var request = open
         if let group, open.classification.urgency != .p0 {
             // Ask the dispatch group for its order first, so the office records intake (with the duty-room
             // alert for P1 livelihood cases) and dispatch in one change.
             let dispatcher = try context.routingGroup(group)
-            request.dispatch = try await dispatcher.route(open.classification)
+            request.dispatch = try await dispatcher.route(open.classification, assignedUnit: assignedUnit)
             request.dispatchedBy = try await dispatcher.author()
         }
         let office = try context.districtOffice(open.classification.jurisdiction)

@@ -23,12 +23,21 @@ public distributed actor RoutingGroup {
     /// before opening a case so the office records intake and dispatch in one change.
     ///
     /// - Throws: `HotlineError.routing`.
-    public distributed func route(_ classification: Classification) throws -> DispatchOrder {
+    /// With `assignedUnit` (a unit the catalogue knows, other than its lead) the dispatcher follows it and
+    /// records the catalogue's lead as `overriddenLead`.
+    public distributed func route(_ classification: Classification, assignedUnit: String?) throws -> DispatchOrder {
+        var order: DispatchOrder
         do {
-            return try context.catalogue.dispatchOrder(for: classification)
+            order = try context.catalogue.dispatchOrder(for: classification)
         } catch {
             throw HotlineError.routing("\(error)")
         }
+        if let unit = assignedUnit, unit != order.decision.lead, context.catalogue.unit(unit) != nil {
+            order.decision.overriddenLead = order.decision.lead
+            order.decision.lead = unit
+            order.decision.coUnits.removeAll { $0 == unit }
+        }
+        return order
     }
 
     /// The author this group records as.

@@ -3,6 +3,25 @@ import Foundation
 
 /// Runs a replay: starts a local cluster of `hotline node` processes, configures placement and virtual
 /// time, drives the `ReplayPlan` through the workflow actors, and reconciles what the cluster holds.
+/// Why a replay stopped before its end.
+public enum ReplayError: Error, CustomStringConvertible {
+    /// A node process stopped answering (killed, crashed). Failover is a later release; the replay stops.
+    case nodeLost(node: String, step: Int, of: Int, at: Date, reason: String)
+    /// Nothing in the trace could be read (e.g. a wrong date format): the rejections, by reason.
+    case nothingToReplay(rowsRead: Int, rejected: [String: Int])
+
+    public var description: String {
+        switch self {
+        case .nodeLost(let node, let step, let total, let at, let reason):
+            "node \(node) became unreachable at step \(step) of \(total) (virtual time \(ISO8601DateFormatter().string(from: at)))"
+                + (reason.isEmpty ? "" : ": \(reason)") + "; the replay stops (failover of its cases is a later release)"
+        case .nothingToReplay(let rows, let rejected):
+            rows == 0 ? "the trace has no records"
+                : "none of the \(rows) records could be read: " + rejected.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        }
+    }
+}
+
 public struct ReplayDriver: Sendable {
     public struct Options: Sendable {
         /// The `hotline` executable to start nodes from.
@@ -42,6 +61,11 @@ public struct ReplayDriver: Sendable {
     private func runReplay(_ read: TraceReader.Result, source: String) async throws -> ReplayReport {
         let started = ContinuousClock.now
         let records = read.records
+        guard !records.isEmpty else {
+            var rejected: [String: Int] = [:]
+            for (_, reason) in read.rejected { rejected[reason.code, default: 0] += 1 }
+            throw ReplayError.nothingToReplay(rowsRead: read.rowsRead, rejected: rejected)
+        }
         let catalogue = options.catalogue ?? TraceCatalogue.derive(from: records, name: URL(fileURLWithPath: source).lastPathComponent)
         // District → jurisdiction: the derived scheme (`D6`, `CITY`) when the catalogue uses it, else the
         // district code as given (intake rejects codes the catalogue does not know, with the reason).
@@ -147,6 +171,8 @@ public struct ReplayDriver: Sendable {
                 return nil
             } catch RemoteCallError.remoteError(_, let message) {
                 return Self.reasonKey(message)
+            } catch RemoteCallError.nodeUnreachable(let node, let reason) {
+                return Self.nodeLostMarker + "\(Self.name(of: node, in: processes)): \(reason)"
             } catch {
                 return "\(error)"
             }
@@ -165,13 +191,17 @@ public struct ReplayDriver: Sendable {
                 submitted += 1
                 let request = CitizenRequest(channel: r.channel, externalID: r.externalID, kind: .help,
                                              category: r.category, jurisdiction: jurisdiction(r),
-                                             description: r.description, address: r.address)
+                                             description: Self.description(of: r), address: r.address,
+                                             assignedUnit: r.agency.isEmpty ? nil : r.agency)
                 do {
                     let receipt = try await VirtualTime.at(step.at) { try await intake.submit(request) }
                     if receipt.duplicate { duplicates += 1 } else { receipts[i] = receipt }
                 } catch RemoteCallError.remoteError(_, let message) {
                     rejectedAtIntake[Self.reasonKey(message), default: 0] += 1
                     failed.insert(i)
+                } catch RemoteCallError.nodeUnreachable(let node, let reason) {
+                    throw ReplayError.nodeLost(node: Self.name(of: node, in: processes), step: index, of: steps.count,
+                                               at: step.at, reason: reason)
                 } catch {
                     stepFailures["\(error)", default: 0] += 1
                     failed.insert(i)
@@ -208,6 +238,10 @@ public struct ReplayDriver: Sendable {
                 }
                 return results
             }
+            if let lost = outcomes.compactMap(\.1).first(where: { $0.hasPrefix(Self.nodeLostMarker) }) {
+                let text = String(lost.dropFirst(Self.nodeLostMarker.count))
+                throw ReplayError.nodeLost(node: text, step: index, of: steps.count, at: day.first?.at ?? clock, reason: "")
+            }
             for (r, failure) in outcomes {
                 if let failure {
                     stepFailures[failure, default: 0] += 1
@@ -219,7 +253,13 @@ public struct ReplayDriver: Sendable {
             if end < steps.count {
                 let tick = steps[end]
                 clock = max(clock, tick.at)
-                if let failure = await perform(tick, nil) { stepFailures[failure, default: 0] += 1 }
+                if let failure = await perform(tick, nil) {
+                    if failure.hasPrefix(Self.nodeLostMarker) {
+                        throw ReplayError.nodeLost(node: String(failure.dropFirst(Self.nodeLostMarker.count)), step: end,
+                                                   of: steps.count, at: tick.at, reason: "")
+                    }
+                    stepFailures[failure, default: 0] += 1
+                }
                 end += 1
             }
             index = end
@@ -252,8 +292,8 @@ public struct ReplayDriver: Sendable {
         let firstIndex = Dictionary(records.enumerated().map { ($0.element.externalID, $0.offset) }, uniquingKeysWith: min)
         let firsts = records.enumerated().filter { firstIndex[$0.element.externalID] == $0.offset && !failed.contains($0.offset) }.map(\.element)
         let days = firsts.compactMap { r -> Double? in
-            guard let c = r.closed, c >= r.opened else { return nil }
-            return c.timeIntervalSince(r.opened) / 86_400
+            guard let c = r.closed else { return nil }
+            return max(0, c.timeIntervalSince(r.opened)) / 86_400  // closed-before-opened: zero, as replayed
         }
         let sorted = days.sorted()
         let traceMedian = sorted.isEmpty ? nil : Self.round2(sorted.count % 2 == 1 ? sorted[sorted.count / 2]
@@ -269,6 +309,15 @@ public struct ReplayDriver: Sendable {
             matches: days.count == kpi.overall.replied && traceMedian == kpi.overall.dispatchToReplyDays.median
                 && traceMean == kpi.overall.dispatchToReplyDays.average)
 
+        var asCatalogue = 0, overridden = 0
+        for (i, receipt) in receipts {
+            if receipt.leadUnit == records[i].agency,
+               (try? catalogue.route(category: records[i].category, jurisdiction: receipt.ref.jurisdiction).lead) == records[i].agency {
+                asCatalogue += 1
+            } else {
+                overridden += 1
+            }
+        }
         var flagged: [String: Int] = [:]
         for r in records { for f in r.flags { flagged[f.rawValue, default: 0] += 1 } }
         var rejectedAtRead: [String: Int] = [:]
@@ -276,15 +325,19 @@ public struct ReplayDriver: Sendable {
         let elapsed = ContinuousClock.now - started
         return ReplayReport(
             trace: TraceSummary(source: source, recordsRead: read.rowsRead, rejectedAtRead: rejectedAtRead,
+                                rejectedExamples: read.rejected.prefix(20).map { "row \($0.row): \($0.reason)" },
                                 flagged: flagged, rules: Self.rules),
             reconciliation: Reconciliation(submitted: submitted, accepted: accepted, duplicateSubmissions: duplicates,
-                                           rejectedAtIntake: rejectedAtIntake, stepFailures: stepFailures,
+                                           rejectedAtIntake: rejectedAtIntake, routedAsCatalogue: asCatalogue,
+                                           routedToTraceAgency: overridden, stepFailures: stepFailures,
                                            casesByStatus: byStatus, casesFound: found.count, lost: lost),
             comparison: comparison, kpi: kpi,
             simulated: [
-                "sign time: opened + min(30 min, half the time to close)",
+                "dispatch: at the intake instant (the trace has no dispatch time), so dispatch latency is 0",
+                "sign time: opened + min(30 min, half the time to close) — so the on-time sign rate reflects this assumption",
                 "callbacks: seed \(options.seed); \(Int(options.model.unreachable * 100))% of attempts unreachable (retried every \(Int(options.model.retryDelayHours)) h, closed as unreachable after \(options.model.attempts)); of reached: \(Int(options.model.unsatisfied * 100))% unsatisfied (reopened), \(Int(options.model.basicallySatisfied * 100))% basically satisfied, the rest satisfied",
                 "reply review: every reply accepted",
+                "unsatisfied citizens report the matter unresolved; their reopened cases are not handled again (the trace has no data for it)",
             ],
             cluster: ClusterSummary(nodes: processes.map { "\($0.name)=\($0.node)" }, steps: plan.steps.count,
                                     clockMoves: clockMoves,
@@ -292,14 +345,31 @@ public struct ReplayDriver: Sendable {
     }
 
     static let rules: [String: String] = [
-        TraceFlag.closedBeforeOpened.rawValue: "replayed up to signing; the close is not replayed (it would precede the dispatch) and the record is left out of days-to-close",
-        TraceFlag.noDistrict.rawValue: "routed to the city-wide jurisdiction CITY",
+        TraceFlag.closedBeforeOpened.rawValue: "closed as the source says, with the reply at the open time: zero handling time (in the trace figures too)",
+        TraceFlag.noDistrict.rawValue: "routed to the city-wide jurisdiction CITY (rejected at intake, with the reason, when the catalogue has none)",
+        TraceFlag.extraColumns.rawValue: "extra columns ignored",
+        "emptyDescription": "a record without details is described as \"<category>: <request type>\"",
+        "agency": "the dispatcher follows the record's agency when the catalogue suggests another lead (recorded on the dispatch as the overridden lead)",
         TraceFlag.unparsableClosed.rawValue: "replayed as still open",
         TraceFlag.duplicateID.rawValue: "submitted again; intake returns the first case (idempotent), nothing else replayed",
         "missingID": "rejected at read",
         "unparsableOpened": "rejected at read",
         "shortRow": "rejected at read",
     ]
+
+    static let nodeLostMarker = "\u{1}node-lost:"
+
+    /// The process name of `node` (`replay-2 (127.0.0.1:…)`) for messages.
+    static func name(of node: NodeIdentity, in processes: [NodeProcess]) -> String {
+        guard let p = processes.first(where: { $0.node.address == node.address }) else { return "\(node)" }
+        return "\(p.name) (\(p.node))"
+    }
+
+    /// What the citizen asked: the record's details, or its category and request type when it has none.
+    static func description(of r: TraceRecord) -> String {
+        let text = r.description.trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? "\(r.category): \(r.requestType)" : r.description
+    }
 
     /// Groups intake/rule messages by their stable part (drops case numbers and ids).
     static func reasonKey(_ message: String) -> String {

@@ -11,8 +11,8 @@ import Foundation
 ///   closes the case as unreachable; a reached citizen is satisfied, basically satisfied or unsatisfied
 ///   (unsatisfied → reopened);
 /// - supervision ticks at every local midnight between the first and the last step.
-/// Records closed before they opened are replayed up to signing; their close is not replayed, because it
-/// would precede the dispatch. Records whose id repeats are submitted again (intake returns the first case)
+/// Records closed before they opened are replayed with the reply at the open time (zero handling time), as
+/// the source says they were closed; the flag says so. Records whose id repeats are submitted again (intake returns the first case)
 /// and nothing else is replayed for them.
 public struct ReplayPlan: Sendable {
     public enum Action: Sendable, Hashable {
@@ -79,10 +79,11 @@ public struct ReplayPlan: Sendable {
         for (i, r) in records.enumerated() {
             steps.append(Step(at: r.opened, action: .submit(record: i)))
             guard seen.insert(r.externalID).inserted else { continue }  // duplicate id: submit only
-            let validClose = r.closed.flatMap { $0 >= r.opened ? $0 : nil }
-            let duration = validClose.map { $0.timeIntervalSince(r.opened) } ?? 3600
+            // A close recorded before the open is replayed at the open time (zero handling time), flagged.
+            let close = r.closed.map { max($0, r.opened) }
+            let duration = close.map { $0.timeIntervalSince(r.opened) } ?? 3600
             steps.append(Step(at: r.opened.addingTimeInterval(min(1800, duration / 2)), action: .sign(record: i)))
-            guard let closed = validClose else { continue }
+            guard let closed = close else { continue }
             steps.append(Step(at: closed, action: .reply(record: i)))
             var rng = SplitMix64(seed: seed ^ (UInt64(i) &* 0x9E37_79B9_7F4A_7C15))
             var at = closed.addingTimeInterval(model.firstAttemptDelayHours * 3600)
@@ -119,7 +120,8 @@ public struct ReplayPlan: Sendable {
         let u = rng.nextUnit()
         let satisfaction: Satisfaction = u < m.unsatisfied ? .unsatisfied
             : (u < m.unsatisfied + m.basicallySatisfied ? .basicallySatisfied : .satisfied)
-        return .reached(evaluation: CallbackEvaluation(resolved: true, satisfaction: satisfaction))
+        // An unsatisfied citizen reports the matter unresolved (→ reopened); the others resolved.
+        return .reached(evaluation: CallbackEvaluation(resolved: satisfaction != .unsatisfied, satisfaction: satisfaction))
     }
 }
 

@@ -17,6 +17,8 @@ public struct TraceSummary: Codable, Sendable {
     public var recordsRead: Int
     /// Rejected while reading, by reason code.
     public var rejectedAtRead: [String: Int]
+    /// The first rejections with their row (`row 12: open time "x" does not parse`), at most 20.
+    public var rejectedExamples: [String]
     /// Records replayed anyway under a stated rule, by flag.
     public var flagged: [String: Int]
     public var rules: [String: String]
@@ -31,6 +33,10 @@ public struct Reconciliation: Codable, Sendable {
     public var duplicateSubmissions: Int
     /// Refused by intake, by reason.
     public var rejectedAtIntake: [String: Int]
+    /// Accepted cases the catalogue routed to the record's own agency.
+    public var routedAsCatalogue: Int
+    /// Accepted cases the dispatcher sent to the record's agency instead of the catalogue's lead.
+    public var routedToTraceAgency: Int
     /// Later steps refused by a workflow rule or failed, by reason (0 expected).
     public var stepFailures: [String: Int]
     /// Cases per final status, as the district offices report them.

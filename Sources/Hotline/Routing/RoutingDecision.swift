@@ -18,6 +18,8 @@ public struct RoutingDecision: Hashable, Codable, Sendable {
     public var catalogueVersion: String
     /// True when no rule matched and the jurisdiction's government became the lead.
     public var usedFallback: Bool
+    /// Set when the dispatcher sent the case to another lead than the catalogue's: the catalogue's lead.
+    public var overriddenLead: String?
 
     public init(category: String, jurisdiction: String, lead: String, coUnits: [String], dispatchGroup: String,
                 slaPolicy: String, ruleID: String?, catalogueVersion: String, usedFallback: Bool) {
@@ -30,5 +32,6 @@ public struct RoutingDecision: Hashable, Codable, Sendable {
         self.ruleID = ruleID
         self.catalogueVersion = catalogueVersion
         self.usedFallback = usedFallback
+        self.overriddenLead = nil
     }
 }

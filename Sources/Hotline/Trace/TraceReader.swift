@@ -9,6 +9,8 @@ public struct TraceReader: Sendable {
     /// `type`, `agency`, `district`, `address`, `description`. `id` and `opened` are required.
     public struct ColumnMap: Sendable, Equatable {
         public var columns: [String: String]
+        /// Fields set with `--map` (a missing column is an error for these; for defaults it means "absent").
+        public var explicit: Set<String> = []
 
         public static let fields = ["id", "opened", "closed", "channel", "category", "type", "agency",
                                     "district", "address", "description"]
@@ -23,12 +25,15 @@ public struct TraceReader: Sendable {
         /// Parses `field=Column,field=Column` over the SF defaults. Throws `TraceError.badMapping`.
         public static func parse(_ text: String, over base: ColumnMap = .sanFrancisco311) throws -> ColumnMap {
             var map = base
+            var seen = Set<String>()
             for pair in text.split(separator: ",") {
                 let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
                 guard parts.count == 2, fields.contains(parts[0]), !parts[1].isEmpty else {
                     throw TraceError.badMapping("\"\(pair)\": expected field=Column with field one of \(fields.joined(separator: ", "))")
                 }
+                guard seen.insert(parts[0]).inserted else { throw TraceError.badMapping("\(parts[0]) mapped twice") }
                 map.columns[parts[0]] = parts[1]
+                map.explicit.insert(parts[0])
             }
             return map
         }
@@ -65,7 +70,12 @@ public struct TraceReader: Sendable {
         for field in ColumnMap.fields {
             guard let column = map.columns[field] else { continue }
             guard let i = header.firstIndex(of: column) else {
-                throw TraceError.missingColumn(field: field, column: column, header: header)
+                // Required fields and ones the user mapped must exist; a default column that is absent
+                // leaves its field empty.
+                if field == "id" || field == "opened" || map.explicit.contains(field) {
+                    throw TraceError.missingColumn(field: field, column: column, header: header)
+                }
+                continue
             }
             index[field] = i
         }
@@ -83,6 +93,7 @@ public struct TraceReader: Sendable {
                 result.rejected.append((rowNumber, .shortRow(columns: row.count, expected: header.count)))
                 continue
             }
+            let extra = row.count > header.count
             func value(_ field: String) -> String {
                 guard let i = index[field] else { return "" }
                 return row[i].trimmingCharacters(in: .whitespaces)
@@ -93,7 +104,9 @@ public struct TraceReader: Sendable {
                                     district: value("district"), address: value("address"),
                                     description: value("description"), formatter: formatter, seen: &seen)
             switch record {
-            case .success(let r): result.records.append(r)
+            case .success(var r):
+                if extra { r.flags.append(.extraColumns) }
+                result.records.append(r)
             case .failure(let reason): result.rejected.append((rowNumber, reason))
             }
         }
@@ -105,8 +118,20 @@ public struct TraceReader: Sendable {
     /// `service_name`, `agency_responsible`, `address`, `description`, optional `district` and `channel`).
     /// A closed request's `updated_datetime` is its close time. Throws `TraceError.badJSON`.
     public func readOpen311(data: Data) throws -> Result {
+        /// A JSON string or number (ids are either, in the wild).
+        struct FlexibleString: Decodable {
+            var text: String
+            init(from decoder: any Decoder) throws {
+                let c = try decoder.singleValueContainer()
+                if let s = try? c.decode(String.self) { text = s } else if let i = try? c.decode(Int64.self) {
+                    text = String(i)
+                } else {
+                    text = String(try c.decode(Double.self))
+                }
+            }
+        }
         struct Request: Decodable {
-            var service_request_id: String?
+            var service_request_id: FlexibleString?
             var status: String?
             var service_code: String?
             var service_name: String?
@@ -130,15 +155,18 @@ public struct TraceReader: Sendable {
         var seen = Set<String>()
         var result = Result(records: [], rejected: [], rowsRead: requests.count)
         for (n, r) in requests.enumerated() {
-            let closedText = (r.status?.lowercased() == "closed") ? (r.updated_datetime ?? "") : ""
-            let record = makeRecord(row: n + 1, id: r.service_request_id ?? "", openedText: r.requested_datetime ?? "",
+            let isClosed = r.status?.lowercased() == "closed"
+            let closedText = isClosed ? (r.updated_datetime ?? "") : ""
+            let record = makeRecord(row: n + 1, id: r.service_request_id?.text ?? "", openedText: r.requested_datetime ?? "",
                                     closedText: closedText, channel: r.channel ?? "Open311",
                                     category: r.service_name ?? r.service_code ?? "", type: r.service_code ?? "",
                                     agency: r.agency_responsible ?? "", district: r.district ?? "",
                                     address: r.address ?? "", description: r.description ?? "",
                                     parse: { iso.date(from: $0) ?? isoFractional.date(from: $0) }, seen: &seen)
             switch record {
-            case .success(let rec): result.records.append(rec)
+            case .success(var rec):
+                if isClosed && closedText.isEmpty { rec.flags.append(.unparsableClosed) }
+                result.records.append(rec)
             case .failure(let reason): result.rejected.append((n + 1, reason))
             }
         }
@@ -197,9 +225,15 @@ public enum TraceError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .missingColumn(let field, let column, let header):
-            "column \"\(column)\" (for \(field)) is not in the header: \(header.joined(separator: ", "))"
+            "column \"\(column)\" (for \(field)) is not in the header: \(Self.printable(header.joined(separator: ", ")))"
         case .badMapping(let why): "bad --map: \(why)"
-        case .badJSON(let why): "not Open311 GeoReport v2 request JSON: \(why)"
+        case .badJSON(let why): "not Open311 GeoReport v2 request JSON: \(Self.printable(why))"
         }
+    }
+
+    /// At most 300 characters, control characters shown as `?` (input may be binary).
+    static func printable(_ text: String) -> String {
+        let cleaned = String(text.unicodeScalars.prefix(300).map { $0.value < 0x20 || $0.value == 0x7F ? "?" : Character($0) })
+        return text.unicodeScalars.count > 300 ? cleaned + "…" : cleaned
     }
 }

@@ -25,13 +25,16 @@ public struct TraceRecord: Sendable, Equatable {
 
 /// Something odd about a record that is replayed anyway, by a stated rule.
 public enum TraceFlag: String, Sendable, Codable, CaseIterable {
-    /// Closed earlier than opened (129 in the SF sample): replayed with the reply at the open time, and
-    /// excluded from days-to-close statistics (its true duration is unknown).
+    /// Closed earlier than opened (129 in the SF sample): replayed with the reply at the open time, i.e.
+    /// zero handling time (the source says it was closed; its true duration is unknown).
     case closedBeforeOpened
     /// No district (empty or 0): routed to the catalogue's city-wide jurisdiction.
     case noDistrict
-    /// A close time that does not parse: replayed as still open.
+    /// A close time that does not parse (or an Open311 `closed` status without `updated_datetime`):
+    /// replayed as still open.
     case unparsableClosed
+    /// The row has more columns than the header: the extra columns are ignored.
+    case extraColumns
     /// Same external id as an earlier record: submitted again, and intake's idempotency returns the
     /// earlier case (no second case is opened).
     case duplicateID
