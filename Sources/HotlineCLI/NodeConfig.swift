@@ -41,6 +41,9 @@ struct NodeConfig {
         var config = NodeConfig()
         if let path = args["config"] { try config.apply(file: path) }
         try config.apply(flags: args)
+        if let twice = Dictionary(grouping: config.seeds, by: { $0 }).first(where: { $0.value.count > 1 })?.key {
+            throw UsageError("invalid --seeds (or config field \"seeds\"): \(twice) is listed twice")
+        }
         return config
     }
 

@@ -176,7 +176,8 @@ final class ClusterProcessTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("--call-timeout-ms"), r.stderr)
 
         for bad in [["--seeds", "127.0.0.1:7101,"], ["--seeds", "127.0.0.1:0"], ["--listen", "0.0.0.0:0"],
-                    ["--name", "a", "--name", "b"], ["--roles", "intake,cook"]] {
+                    ["--name", "a", "--name", "b"], ["--roles", "intake,cook"],
+                    ["--seeds", "127.0.0.1:7101,127.0.0.1:7101"], ["--catalog", "/nonexistent/catalog.json"]] {
             r = try NodeHarness.run(["node"] + bad)
             XCTAssertEqual(r.status, 2, "\(bad)")
             XCTAssertTrue(r.stderr.contains(bad[0]), "\(bad): \(r.stderr)")
