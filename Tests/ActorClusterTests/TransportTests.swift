@@ -238,6 +238,25 @@ final class TransportTests: XCTestCase {
         return TransportTestNode(transport: transport, recorder: recorder, identity: identity, metrics: metrics, logs: logs)
     }
 
+    // MARK: limits
+
+    func test_connectionsBeyondMaxConnectionsAreClosedAtOnce_andCounted() throws {
+        var settings = TransportSettings.default
+        settings.maxConnections = 3
+        let node = try startNode(settings: settings)
+        var kept: [TransportRawSocket] = []
+        for _ in 0..<3 {
+            kept.append(try XCTUnwrap(TransportRawSocket.connect(to: node.identity.address)))
+        }
+        transportWaitUntil("three connections open") { node.transport.connectionCount == 3 }
+        let extra = try XCTUnwrap(TransportRawSocket.connect(to: node.identity.address))
+        transportWaitUntil("the fourth refused") { node.counter("hotline_connections_refused_total") == 1 }
+        var byte: UInt8 = 0
+        XCTAssertEqual(Glibc.recv(extra.fd, &byte, 1, 0), 0, "refused socket is closed (EOF)")
+        XCTAssertEqual(node.transport.connectionCount, 3)
+        withExtendedLifetime(kept) {}
+    }
+
     // MARK: frames
 
     func test_tenThousandFrames_arriveInOrderAndComplete_andRepliesFlowBack() throws {

@@ -33,6 +33,7 @@ struct TransportCounters: Sendable {
     let associations: Counter
     let disassociations: Counter
     let idleTimeouts: Counter
+    let connectionsRefused: Counter
     let connectionsAccepted: Counter
 
     init(_ m: Metrics) {
@@ -49,6 +50,7 @@ struct TransportCounters: Sendable {
         dialFailures = m.counter("hotline_dial_failures_total", help: "Dials that failed before an association.")
         associations = m.counter("hotline_associations_total", help: "Associations established.")
         disassociations = m.counter("hotline_disassociations_total", help: "Associations lost.")
+        connectionsRefused = m.counter("hotline_connections_refused_total", help: "Accepted sockets closed at once: maxConnections reached.")
         idleTimeouts = m.counter("hotline_idle_timeouts_total", help: "Associations closed after receiving nothing for idleTimeout.")
         connectionsAccepted = m.counter("hotline_connections_accepted_total", help: "Inbound TCP connections accepted.")
     }

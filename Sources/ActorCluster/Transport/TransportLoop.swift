@@ -32,6 +32,14 @@ extension Transport {
                 pauseListener(errno: e)
                 return
             }
+            if openConnections.load(ordering: .relaxed) >= max(1, settings.maxConnections) {
+                counters.connectionsRefused.increment()
+                let refused = SocketHandle(fd: fd, token: core.takeToken())
+                Socket.shutdown(fd: refused.fd)
+                logger.debug("transport.accept.refused", ["peer": Socket.peerName(fd: fd),
+                                                            "reason": "maxConnections \(settings.maxConnections) reached"])
+                continue  // `refused` goes out of scope: fd closed
+            }
             counters.connectionsAccepted.increment()
             Socket.setNoDelay(fd: fd)
             let token = core.takeToken()

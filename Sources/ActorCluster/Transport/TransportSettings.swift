@@ -28,6 +28,10 @@ public struct TransportSettings: Sendable {
     /// frozen peer sooner, longer tolerates GC-like stalls and loaded machines. The membership layer's
     /// SWIM failure detector refines this; this is the transport's own keep-alive.
     public var idleTimeout: Duration = .seconds(5)
+    /// Open connections (inbound and outbound, any phase) beyond which an accepted socket is closed at once
+    /// (`hotline_connections_refused_total`). Bounds descriptors, and memory at roughly this many times
+    /// the largest frame being read.
+    public var maxConnections: Int = 512
     /// Proof sent in offers and accepts (opaque bytes, may be empty).
     public var authProof: [UInt8] = []
     /// Verifies a peer's auth proof (from its offer or accept). Returning false rejects the offer with
