@@ -91,4 +91,45 @@ final class ReplayTests: XCTestCase {
         XCTAssertEqual(comparison["clusterMeanDays"] as? Double, round2(mean))
         XCTAssertEqual(comparison["matches"] as? Bool, true)
     }
+
+    func test_dirtyRecordsAreEachAccountedForInTheReconciliation() throws {
+        let csv = """
+        CaseID,Opened,Closed,Source,Category,Request.Type,Responsible.Agency,Supervisor.District,Address,Request.Details
+        1,01/05/2015 10:00:00 AM,01/06/2015 10:00:00 AM,Web Self Service,Graffiti,tag,DPW,3,a,"wall, north side"
+        1,01/05/2015 11:00:00 AM,01/06/2015 10:00:00 AM,Voice In,Graffiti,tag,DPW,3,a,same case called in
+        2,01/07/2015 10:00:00 AM,01/06/2015 09:00:00 AM,Voice In,Graffiti,tag,DPW,3,b,closed before opened
+        3,01/08/2015 10:00:00 AM,,Voice In,Graffiti,tag,DPW,0,c,no district
+        4,01/09/2015 10:00:00 AM,01/12/2015 10:00:00 AM,Voice In,Sewer,odor,PUC,5,d,
+        5,not a date,,Voice In,Sewer,odor,PUC,5,e,bad open
+        """
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hotline-replay-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("dirty.csv")
+        try Data(csv.utf8).write(to: file)
+
+        let process = Process()
+        process.executableURL = try NodeHarness.binary()
+        process.arguments = ["replay", file.path, "--json", "--nodes", "2"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0)
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let trace = try XCTUnwrap(json["trace"] as? [String: Any])
+        let rec = try XCTUnwrap(json["reconciliation"] as? [String: Any])
+        XCTAssertEqual(trace["recordsRead"] as? Int, 6)
+        XCTAssertEqual(trace["rejectedAtRead"] as? [String: Int], ["unparsableOpened": 1])
+        XCTAssertEqual(trace["flagged"] as? [String: Int],
+                       ["duplicateID": 1, "closedBeforeOpened": 1, "noDistrict": 1, "emptyDescription": 1])
+        XCTAssertEqual(rec["submitted"] as? Int, 5)
+        XCTAssertEqual(rec["accepted"] as? Int, 4, "the repeated id is the same case, whatever its channel")
+        XCTAssertEqual(rec["duplicateSubmissions"] as? Int, 1)
+        XCTAssertEqual((rec["casesByStatus"] as? [String: Int])?.values.reduce(0, +), 4)
+        XCTAssertEqual(rec["casesFound"] as? Int, 4)
+        XCTAssertEqual(rec["lost"] as? Int, 0)
+    }
 }

@@ -58,7 +58,8 @@ public distributed actor DistrictOffice {
                     try log.record(.dutyRoomAlerted(dutyRoom: room, note: "P1 livelihood: \(request.classification.category)"),
                                    at: now, by: .system(component: "shift-leader"))
                 }
-                let group = context.catalogue.dispatchGroup(owning: request.classification.jurisdiction)?.code ?? ""
+                let group = request.queueGroup
+                    ?? context.catalogue.dispatchGroup(owning: request.classification.jurisdiction)?.code ?? ""
                 try log.record(.queuedForDispatch(group: group), at: now, by: request.author)
             }
             return log
@@ -234,6 +235,8 @@ public struct OpenCase: Codable, Sendable {
     /// the dispatch and the deliveries in the same change (one round trip for intake).
     public var dispatch: DispatchOrder?
     public var dispatchedBy: EventAuthor?
+    /// The dispatch group the case is queued for (the catalogue rule's group); nil: the jurisdiction's owner.
+    public var queueGroup: String?
 
     public init(id: CaseID, number: CaseNumber, intake: IntakeRecord, classification: Classification,
                 author: EventAuthor, emergencyService: EmergencyService? = nil) {

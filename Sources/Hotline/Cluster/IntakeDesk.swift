@@ -153,6 +153,7 @@ public distributed actor IntakeDesk {
 
     private func open(_ open: OpenCase, group: String?, assignedUnit: String?) async throws -> IntakeReceipt {
         var request = open
+        request.queueGroup = group
         if let group, open.classification.urgency != .p0 {
             // Ask the dispatch group for its order first, so the office records intake (with the duty-room
             // alert for P1 livelihood cases) and dispatch in one change.

@@ -14,7 +14,7 @@ public enum ReplayError: Error, CustomStringConvertible {
         switch self {
         case .nodeLost(let node, let step, let total, let at, let reason):
             "node \(node) became unreachable at step \(step) of \(total) (virtual time \(ISO8601DateFormatter().string(from: at)))"
-                + (reason.isEmpty ? "" : ": \(reason)") + "; the replay stops (failover of its cases is a later release)"
+                + (reason.isEmpty ? "" : " — \(reason)") + ". The replay stops (failover of its cases is a later release)."
         case .nothingToReplay(let rows, let rejected):
             rows == 0 ? "the trace has no records"
                 : "none of the \(rows) records could be read: " + rejected.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
@@ -172,12 +172,14 @@ public struct ReplayDriver: Sendable {
             } catch RemoteCallError.remoteError(_, let message) {
                 return Self.reasonKey(message)
             } catch RemoteCallError.nodeUnreachable(let node, let reason) {
-                return Self.nodeLostMarker + "\(Self.name(of: node, in: processes)): \(reason)"
+                return Self.nodeLostMarker + Self.name(of: node, in: processes) + "\u{1F}" + reason
             } catch {
                 return "\(error)"
             }
         }
 
+        var firstOccurrence: [String: Int] = [:]
+        for (i, r) in records.enumerated() where firstOccurrence[r.externalID] == nil { firstOccurrence[r.externalID] = i }
         var index = 0
         let steps = plan.steps
         while index < steps.count {
@@ -189,7 +191,10 @@ public struct ReplayDriver: Sendable {
                 guard case .submit(let i) = step.action else { continue }
                 let r = records[i]
                 submitted += 1
-                let request = CitizenRequest(channel: r.channel, externalID: r.externalID, kind: .help,
+                // A repeated id is a retry of the first submission: same channel, so intake's idempotency
+                // (channel + external id) returns the first case.
+                let channel = records[firstOccurrence[r.externalID] ?? i].channel
+                let request = CitizenRequest(channel: channel, externalID: r.externalID, kind: .help,
                                              category: r.category, jurisdiction: jurisdiction(r),
                                              description: Self.description(of: r), address: r.address,
                                              assignedUnit: r.agency.isEmpty ? nil : r.agency)
@@ -239,8 +244,8 @@ public struct ReplayDriver: Sendable {
                 return results
             }
             if let lost = outcomes.compactMap(\.1).first(where: { $0.hasPrefix(Self.nodeLostMarker) }) {
-                let text = String(lost.dropFirst(Self.nodeLostMarker.count))
-                throw ReplayError.nodeLost(node: text, step: index, of: steps.count, at: day.first?.at ?? clock, reason: "")
+                let (node, reason) = Self.splitNodeLost(lost)
+                throw ReplayError.nodeLost(node: node, step: index, of: steps.count, at: day.first?.at ?? clock, reason: reason)
             }
             for (r, failure) in outcomes {
                 if let failure {
@@ -255,8 +260,8 @@ public struct ReplayDriver: Sendable {
                 clock = max(clock, tick.at)
                 if let failure = await perform(tick, nil) {
                     if failure.hasPrefix(Self.nodeLostMarker) {
-                        throw ReplayError.nodeLost(node: String(failure.dropFirst(Self.nodeLostMarker.count)), step: end,
-                                                   of: steps.count, at: tick.at, reason: "")
+                        let (node, reason) = Self.splitNodeLost(failure)
+                        throw ReplayError.nodeLost(node: node, step: end, of: steps.count, at: tick.at, reason: reason)
                     }
                     stepFailures[failure, default: 0] += 1
                 }
@@ -348,16 +353,21 @@ public struct ReplayDriver: Sendable {
         TraceFlag.closedBeforeOpened.rawValue: "closed as the source says, with the reply at the open time: zero handling time (in the trace figures too)",
         TraceFlag.noDistrict.rawValue: "routed to the city-wide jurisdiction CITY (rejected at intake, with the reason, when the catalogue has none)",
         TraceFlag.extraColumns.rawValue: "extra columns ignored",
-        "emptyDescription": "a record without details is described as \"<category>: <request type>\"",
+        TraceFlag.emptyDescription.rawValue: "described to intake as \"<category>: <request type>\"",
         "agency": "the dispatcher follows the record's agency when the catalogue suggests another lead (recorded on the dispatch as the overridden lead)",
         TraceFlag.unparsableClosed.rawValue: "replayed as still open",
-        TraceFlag.duplicateID.rawValue: "submitted again; intake returns the first case (idempotent), nothing else replayed",
+        TraceFlag.duplicateID.rawValue: "submitted again through the first record's channel (a retry); intake returns the first case (idempotent), nothing else replayed",
         "missingID": "rejected at read",
         "unparsableOpened": "rejected at read",
         "shortRow": "rejected at read",
     ]
 
     static let nodeLostMarker = "\u{1}node-lost:"
+
+    static func splitNodeLost(_ marked: String) -> (node: String, reason: String) {
+        let parts = marked.dropFirst(nodeLostMarker.count).split(separator: "\u{1F}", maxSplits: 1).map(String.init)
+        return (parts.first ?? "?", parts.count > 1 ? parts[1] : "")
+    }
 
     /// The process name of `node` (`replay-2 (127.0.0.1:…)`) for messages.
     static func name(of node: NodeIdentity, in processes: [NodeProcess]) -> String {

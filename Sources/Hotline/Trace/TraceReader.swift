@@ -209,6 +209,7 @@ public struct TraceReader: Sendable {
         let districtCode: String? = (district.isEmpty || district == "0") ? nil : district
         if districtCode == nil { flags.append(.noDistrict) }
         if !seen.insert(id).inserted { flags.append(.duplicateID) }
+        if description.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { flags.append(.emptyDescription) }
         return .success(TraceRecord(row: row, externalID: id, opened: opened, closed: closed,
                                     channel: channel.isEmpty ? "unknown" : channel, category: category,
                                     requestType: type, agency: agency, district: districtCode, address: address,

@@ -35,6 +35,8 @@ public enum TraceFlag: String, Sendable, Codable, CaseIterable {
     case unparsableClosed
     /// The row has more columns than the header: the extra columns are ignored.
     case extraColumns
+    /// No details: intake gets "<category>: <request type>" as the description.
+    case emptyDescription
     /// Same external id as an earlier record: submitted again, and intake's idempotency returns the
     /// earlier case (no second case is opened).
     case duplicateID
