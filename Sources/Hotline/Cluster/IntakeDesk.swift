@@ -159,7 +159,7 @@ public distributed actor IntakeDesk {
             // alert for P1 livelihood cases) and dispatch in one change.
             let dispatcher = try context.routingGroup(group)
             request.dispatch = try await dispatcher.route(open.classification, assignedUnit: assignedUnit)
-            request.dispatchedBy = try await dispatcher.author()
+            request.dispatchedBy = RoutingGroup.author(group: group)
         }
         let office = try context.districtOffice(open.classification.jurisdiction)
         var snapshot = try await office.openCase(request)

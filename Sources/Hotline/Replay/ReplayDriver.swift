@@ -80,11 +80,15 @@ public struct ReplayDriver: Sendable {
 
         // Cluster.
         let count = max(1, options.nodes)
+        /// Roles of node k (0-based): node 0 the hotline desks, the others district offices; alone: everything.
+        let roleText: (Int) -> String = { k in
+            count == 1 ? "" : (k == 0 ? "intake,dispatch,callback,supervision,analysis" : "district")
+        }
         var processes: [NodeProcess] = []
         defer { for p in processes { p.stop() } }
-        for k in 1...count {
-            let roles = count == 1 ? "" : (k == 1 ? "intake,dispatch,callback,supervision,analysis" : "district")
-            var args = ["node", "--name", "replay-\(k)", "--listen", "127.0.0.1:0", "--log-level", "warning",
+        for k in 0..<count {
+            let roles = roleText(k)
+            var args = ["node", "--name", "replay-\(k + 1)", "--listen", "127.0.0.1:0", "--log-level", "warning",
                         "--inbound", options.inboundOnIOThread ? "io" : "pool"]
             if !roles.isEmpty { args += ["--roles", roles] }
             processes.append(try NodeProcess(executable: options.executable, arguments: args))
@@ -93,26 +97,19 @@ public struct ReplayDriver: Sendable {
         settings.callTimeout = .seconds(60)
         let system = try ClusterSystem(settings: settings, logger: Logger(level: .warning))
         defer { system.shutdown() }
-        let roleList = try processes.enumerated().map { k, p in
-            (node: p.node, roles: count == 1 ? HotlineRoles.everything
-                : try HotlineRoles(parsing: k == 0 ? "intake,dispatch,callback,supervision,analysis" : "district"))
-        }
+        let roleList = try processes.enumerated().map { k, p in (node: p.node, roles: try HotlineRoles(parsing: roleText(k))) }
         let directory = try HotlineDirectory.place(roles: roleList, catalogue: catalogue)
         let start = plan.steps.first?.at ?? Date()
-        var workflow = WorkflowSettings()
-        workflow = WorkflowSettings(calendar: options.calendar, unreachableAttemptsToClose: options.model.attempts)
+        let workflow = WorkflowSettings(calendar: options.calendar, unreachableAttemptsToClose: options.model.attempts)
         let configuration = HotlineConfiguration(catalogue: catalogue, settings: workflow, directory: directory,
                                                  virtualStart: start)
-        if options.inboundOnIOThread {
-            return try await withTaskExecutorPreference(system.ioExecutor) {
-                try await drive(read: read, source: source, started: started, records: records, catalogue: catalogue,
-                                jurisdiction: jurisdiction, plan: plan, processes: processes, system: system,
-                                directory: directory, workflow: workflow, configuration: configuration, start: start)
-            }
+        // With `inboundOnIOThread` the driver itself runs on its node's I/O thread (no hop per reply).
+        let preference: (any TaskExecutor)? = options.inboundOnIOThread ? system.ioExecutor : nil
+        return try await withTaskExecutorPreference(preference) {
+            try await drive(read: read, source: source, started: started, records: records, catalogue: catalogue,
+                            jurisdiction: jurisdiction, plan: plan, processes: processes, system: system,
+                            directory: directory, workflow: workflow, configuration: configuration, start: start)
         }
-        return try await drive(read: read, source: source, started: started, records: records, catalogue: catalogue,
-                               jurisdiction: jurisdiction, plan: plan, processes: processes, system: system,
-                               directory: directory, workflow: workflow, configuration: configuration, start: start)
     }
 
     private func drive(read: TraceReader.Result, source: String, started: ContinuousClock.Instant, records: [TraceRecord],

@@ -1,0 +1,45 @@
+import ActorCluster
+import Distributed
+import Foundation
+
+/// Review and analysis (`/hotline/analysis`): KPI reports over every case in the cluster.
+public distributed actor Analyst {
+    public typealias ActorSystem = ClusterSystem
+
+    private let context: HotlineContext
+
+    public init(context: HotlineContext) {
+        self.context = context
+        self.actorSystem = context.system
+    }
+
+    /// Collects every district office's event logs and computes the KPI report as of `asOf`
+    /// (default: now on this node's clock).
+    public distributed func report(asOf: Date?) async throws -> KPIReport {
+        let logs = try await allEvents()
+        return KPIReport.compute(logs: logs, asOf: asOf ?? context.now, settings: context.settings)
+    }
+
+    /// Every case's events from every district office.
+    public distributed func allEvents() async throws -> [[CaseEvent]] {
+        let offices = try context.allDistrictOffices()
+        return try await withThrowingTaskGroup(of: [[CaseEvent]].self) { group in
+            for office in offices {
+                group.addTask {
+                    var logs: [[CaseEvent]] = []
+                    var after: CaseID?
+                    for _ in 0..<100_000 {
+                        let page = try await office.eventLogs(after: after, limit: 500)
+                        guard let last = page.last?.first?.caseID else { break }
+                        logs += page
+                        after = last
+                    }
+                    return logs
+                }
+            }
+            var all: [[CaseEvent]] = []
+            for try await part in group { all += part }
+            return all
+        }
+    }
+}
