@@ -3,25 +3,6 @@ import XCTest
 
 @testable import ActorCluster
 
-/// SplitMix64: tiny, seedable, good enough to drive a fuzzer reproducibly.
-struct CodecSplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform-ish in `0..<n` (n > 0).
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-    mutating func byte() -> UInt8 { UInt8(truncatingIfNeeded: next()) }
-    mutating func chance(_ oneIn: Int) -> Bool { below(oneIn) == 0 }
-}
-
 /// A rich message shape: strings, arrays, dictionaries, optionals, an enum with payloads, Date, UUID, Data.
 private struct FuzzRecord: Codable {
     enum Status: Codable {
@@ -150,7 +131,7 @@ final class CodecFuzzTests: XCTestCase {
     func test_randomBytesNeverCrashTheDecoder() {
         let seed = Self.seed
         print("CodecFuzzTests.random seed: 0x\(String(seed, radix: 16)) (set CODEC_FUZZ_SEED to reproduce)")
-        var rng = CodecSplitMix64(seed: seed)
+        var rng = SplitMix64(seed: seed)
         let clock = ContinuousClock()
         let start = clock.now
         var decoded = 0
@@ -170,7 +151,7 @@ final class CodecFuzzTests: XCTestCase {
     func test_mutatedValidEncodingsNeverCrashTheDecoder() throws {
         let seed = Self.seed ^ 0xA5A5_A5A5_A5A5_A5A5
         print("CodecFuzzTests.mutations seed: 0x\(String(Self.seed, radix: 16)) (set CODEC_FUZZ_SEED and SWIFT_DETERMINISTIC_HASHING=1 to reproduce)")
-        var rng = CodecSplitMix64(seed: seed)
+        var rng = SplitMix64(seed: seed)
         let corpus = try Self.sampleRecords().map { try codecEncode($0) }
         for bytes in corpus { XCTAssertTrue(probe(FuzzRecord.self, bytes, "corpus")) }
         let interesting: [UInt64] = [0, 1, 2, 126, 127, 128, 129, 255, 256, 16383, 16384, 1 << 31, 1 << 32, 1 << 62, .max - 1, .max]

@@ -1,19 +1,6 @@
 import XCTest
 @testable import ActorCluster
 
-/// Deterministic PRNG for reproducible fuzzing (SplitMix64).
-struct FrameParserTestRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Feeds chunks like a connection does: append to the unparsed tail, take every complete frame, keep the rest.
 struct FrameParserTestReassembler {
     var parser: Wire.FrameParser
@@ -135,7 +122,7 @@ final class FrameParserTests: XCTestCase {
     }
 
     func test_hundredThousandRandomBuffers_inRandomChunkSizes_neverCrash() {
-        var rng = FrameParserTestRNG(seed: 0xC0FFEE)
+        var rng = SplitMix64(seed: 0xC0FFEE)
         var framesSeen = 0
         var errorsSeen = 0
         for round in 0..<100_000 {

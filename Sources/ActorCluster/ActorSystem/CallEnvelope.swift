@@ -77,12 +77,18 @@ struct CallEnvelope: Sendable {
 /// | 2      | threw                   | string type name, string message |
 /// | 3      | no such actor           | string path |
 /// | 4      | invocation failed       | string reason |
+/// | 5      | no such target          | string path, string target (the target is not a distributed function of the actor at that path) |
+/// | 6      | result too large        | varint bytes, varint limit (the encoded reply frame exceeds the callee's frame limit) |
+///
+/// A status a receiver does not know is a malformed envelope (the connection closes).
 enum ReplyEnvelope: Sendable {
     case value(ArraySlice<UInt8>)
     case void
     case thrown(typeName: String, message: String)
     case noSuchActor(path: String)
     case invocationFailed(String)
+    case noSuchTarget(path: String, target: String)
+    case resultTooLarge(bytes: Int, limit: Int)
 
     static func decode(_ payload: ArraySlice<UInt8>) throws(Wire.DecodingError) -> (callID: UInt64, reply: ReplyEnvelope) {
         var r = Wire.ByteReader(payload)
@@ -95,6 +101,11 @@ enum ReplyEnvelope: Sendable {
         case 2: reply = .thrown(typeName: try r.readString(), message: try r.readString())
         case 3: reply = .noSuchActor(path: try r.readString())
         case 4: reply = .invocationFailed(try r.readString())
+        case 5: reply = .noSuchTarget(path: try r.readString(), target: try r.readString())
+        case 6:
+            let bytes = try r.readVarint(), limit = try r.readVarint()
+            guard bytes <= UInt64(Int.max), limit <= UInt64(Int.max) else { throw .invalidValue("reply size \(bytes)") }
+            reply = .resultTooLarge(bytes: Int(bytes), limit: Int(limit))
         default: throw .invalidValue("reply status \(status)")
         }
         guard r.isAtEnd else { throw .invalidValue("\(r.remaining) trailing bytes after reply envelope") }
@@ -121,6 +132,14 @@ enum ReplyEnvelope: Sendable {
         case .invocationFailed(let why):
             w.writeUInt8(4)
             w.writeString(why)
+        case .noSuchTarget(let path, let target):
+            w.writeUInt8(5)
+            w.writeString(path)
+            w.writeString(target)
+        case .resultTooLarge(let bytes, let limit):
+            w.writeUInt8(6)
+            w.writeVarint(UInt64(bytes))
+            w.writeVarint(UInt64(limit))
         }
         swap(&w.bytes, &bytes)
     }

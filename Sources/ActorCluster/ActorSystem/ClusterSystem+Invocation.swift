@@ -35,20 +35,37 @@ public struct ClusterInvocationEncoder: DistributedTargetInvocationEncoder {
 
 /// Reads a received call's generic substitutions and arguments back for `executeDistributedTarget`.
 ///
-/// Throws `RemoteCallError.invocationFailed` when a type name is unknown in this process or an argument
-/// does not decode (e.g. version skew between nodes).
+/// Arguments decode with the actor system in `userInfo[.actorSystemKey]`, so distributed actor references
+/// among them resolve to local actors or remote proxies. Throws `RemoteCallError.invocationFailed` when a
+/// type name is unknown in this process or an argument does not decode (e.g. version skew between nodes);
+/// the failure is also recorded on the call's result handler, so the caller receives `invocationFailed`
+/// rather than a thrown remote error.
 public struct ClusterInvocationDecoder: DistributedTargetInvocationDecoder {
     public typealias SerializationRequirement = Codable
 
     let envelope: CallEnvelope
+    let system: ClusterSystem
+    let handler: ClusterResultHandler?
     var nextArgument = 0
 
-    init(envelope: CallEnvelope) { self.envelope = envelope }
+    init(envelope: CallEnvelope, system: ClusterSystem, handler: ClusterResultHandler?) {
+        self.envelope = envelope
+        self.system = system
+        self.handler = handler
+    }
+
+    private func fail(_ why: String) -> RemoteCallError {
+        handler?.recordInvocationFailure(why)
+        return .invocationFailed(why)
+    }
 
     public mutating func decodeGenericSubstitutions() throws -> [Any.Type] {
         try envelope.genericSubstitutions.map { name in
-            guard let type = _typeByName(name) else {
-                throw RemoteCallError.invocationFailed("unknown generic type \(name)")
+            // Mangled names with bytes below 0x20 carry symbolic references (raw relative pointers): never
+            // hand such bytes from the network to the runtime.
+            guard name.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }), name.utf8.count <= 1_024,
+                  let type = _typeByName(name) else {
+                throw fail("unknown generic type \(name.debugDescription)")
             }
             return type
         }
@@ -56,13 +73,13 @@ public struct ClusterInvocationDecoder: DistributedTargetInvocationDecoder {
 
     public mutating func decodeNextArgument<Argument: Codable>() throws -> Argument {
         guard nextArgument < envelope.arguments.count else {
-            throw RemoteCallError.invocationFailed("missing argument #\(nextArgument) for \(envelope.target)")
+            throw fail("missing argument #\(nextArgument) for \(envelope.target)")
         }
         defer { nextArgument += 1 }
         do {
-            return try Wire.BinaryDecoder().decode(Argument.self, from: envelope.arguments[nextArgument])
+            return try system.wireDecoder.decode(Argument.self, from: envelope.arguments[nextArgument])
         } catch {
-            throw RemoteCallError.invocationFailed("argument #\(nextArgument) as \(Argument.self): \(error)")
+            throw fail("argument #\(nextArgument) as \(Argument.self): \(error)")
         }
     }
 
@@ -78,6 +95,9 @@ public final class ClusterResultHandler: DistributedTargetInvocationResultHandle
     let callID: UInt64
     let caller: NodeIdentity
     private let replied = Atomic<Bool>(false)
+    /// Set when the arguments could not be decoded: the runtime then reports the decoder's error through
+    /// `onThrow`, which must answer `invocationFailed`, not a thrown remote error.
+    private let invocationFailure = Mutex<String?>(nil)
 
     init(system: ClusterSystem, callID: UInt64, caller: NodeIdentity) {
         self.system = system
@@ -87,6 +107,10 @@ public final class ClusterResultHandler: DistributedTargetInvocationResultHandle
 
     /// True once a reply was sent.
     var hasReplied: Bool { replied.load(ordering: .acquiring) }
+
+    func recordInvocationFailure(_ why: String) {
+        invocationFailure.withLock { $0 = $0 ?? why }
+    }
 
     public func onReturn<Success: Codable>(value: Success) async throws {
         let bytes: [UInt8]
@@ -102,6 +126,10 @@ public final class ClusterResultHandler: DistributedTargetInvocationResultHandle
     public func onReturnVoid() async throws { send(.void) }
 
     public func onThrow<Err: Error>(error: Err) async throws {
+        if let why = invocationFailure.withLock({ $0 }) {
+            send(.invocationFailed(why))
+            return
+        }
         send(.thrown(typeName: String(reflecting: type(of: error as Any)), message: String(describing: error)))
     }
 

@@ -53,6 +53,9 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
     private let callsTimedOut: Counter
     private let callsFailedUnreachable: Counter
     private let messagesDropped: Counter
+    private let callsRefusedTarget: Counter
+    private let framesTooLarge: Counter
+    let targetCheck = TargetCheck()
 
     /// Binds `settings.listen`, starts the transport and dials the seed nodes.
     ///
@@ -74,6 +77,10 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
                                                  help: "Remote calls failed because the node was unreachable")
         messagesDropped = metrics.counter("hotline_messages_dropped_total",
                                           help: "One-way messages for a path with no sink")
+        callsRefusedTarget = metrics.counter("hotline_calls_refused_target_total",
+                                             help: "Inbound calls refused: the target is not a distributed function of the recipient's type")
+        framesTooLarge = metrics.counter("hotline_frames_too_large_total",
+                                         help: "Calls, replies and messages refused at the sender for exceeding the frame limit")
         transport.setDelegate(self)
         startSweeper()
         for seed in settings.seeds where seed != node.address {
@@ -196,6 +203,10 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
 
     public func makeInvocationEncoder() -> InvocationEncoder { InvocationEncoder() }
 
+    /// A decoder for values from the wire that may hold distributed actor references: it carries this system
+    /// under `.actorSystemKey`, so a decoded reference resolves to a local actor or a remote proxy.
+    public var wireDecoder: Wire.BinaryDecoder { Wire.BinaryDecoder(userInfo: [.actorSystemKey: self]) }
+
     // MARK: - Outbound calls
 
     public func remoteCall<Act, Err, Res>(
@@ -205,7 +216,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         switch try await call(actor.id, target: target, invocation: invocation) {
         case .value(let bytes):
             do {
-                return try Wire.BinaryDecoder().decode(Res.self, from: bytes)
+                return try wireDecoder.decode(Res.self, from: bytes)
             } catch {
                 throw RemoteCallError.invocationFailed("cannot decode result as \(Res.self): \(error)")
             }
@@ -233,11 +244,14 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         case .thrown(let typeName, let message): .remoteError(typeName: typeName, message: message)
         case .noSuchActor: .noSuchActor(actor)
         case .invocationFailed(let why): .invocationFailed(why)
+        case .noSuchTarget(_, let target): .noSuchTarget(actor: actor, target: target)
+        case .resultTooLarge(let bytes, let limit): .frameTooLarge(what: "reply", bytes: bytes, limit: limit)
         case .value, .void: .invocationFailed("not a failure")
         }
     }
 
-    private func call(_ id: ActorID, target: RemoteCallTarget, invocation: InvocationEncoder) async throws -> ReplyEnvelope {
+    /// Sends one call and waits for its reply envelope (internal so tests can send arbitrary targets).
+    func call(_ id: ActorID, target: RemoteCallTarget, invocation: InvocationEncoder) async throws -> ReplyEnvelope {
         if id.node.address == node.address {
             // Our own address: either our own actor that is gone, or an actor of an earlier process here.
             if id.node.matches(node) { throw RemoteCallError.noSuchActor(id) }
@@ -273,10 +287,15 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
                     }
                 } catch {
                     if let e = state.withLock({ $0.pending.remove(callID) }) {
-                        e.continuation.resume(throwing: Self.callError(error, node: id.node))
-                        if case .nodeUnreachable = Self.callError(error, node: id.node) {
-                            callsFailedUnreachable.increment()
+                        let failure = Self.callError(error, node: id.node, what: "call")
+                        switch failure {
+                        case .nodeUnreachable: callsFailedUnreachable.increment()
+                        case .frameTooLarge:
+                            framesTooLarge.increment()
+                            logger.warning("call.too_large", ["actor": id, "target": identifier, "error": failure])
+                        default: break
                         }
+                        e.continuation.resume(throwing: failure)
                     }
                 }
             }
@@ -287,7 +306,8 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         }
     }
 
-    static func callError(_ error: any Error, node: NodeIdentity) -> RemoteCallError {
+    /// The `RemoteCallError` a failed send stands for; `what` names the frame (`call`, `reply`, `message`).
+    static func callError(_ error: any Error, node: NodeIdentity, what: String = "call") -> RemoteCallError {
         switch error {
         case let e as RemoteCallError: return e
         case let e as TransportError:
@@ -295,7 +315,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
             case .nodeUnreachable(_, let reason): return .nodeUnreachable(node: node, reason: reason)
             case .outboundQueueFull(_, let bytes): return .overloaded(node: node, queuedBytes: bytes)
             case .frameTooLarge(let bytes, let max):
-                return .invocationFailed("call frame of \(bytes) bytes exceeds the \(max)-byte limit")
+                return .frameTooLarge(what: what, bytes: bytes, limit: max)
             case .shutDown: return .systemShutDown
             default: return .invocationFailed("\(e)")
             }
@@ -367,7 +387,12 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
                 swap(&w.bytes, &bytes)
             }
         } catch {
-            throw Self.callError(error, node: recipient.node)
+            let failure = Self.callError(error, node: recipient.node, what: "message")
+            if case .frameTooLarge = failure {
+                framesTooLarge.increment()
+                logger.warning("message.too_large", ["recipient": recipient, "error": failure])
+            }
+            throw failure
         }
     }
 
@@ -397,7 +422,18 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
             handler.send(.noSuchActor(path: envelope.recipientPath))
             return
         }
-        var decoder = ClusterInvocationDecoder(envelope: envelope)
+        do {
+            try targetCheck.check(envelope.target, on: type(of: actor),
+                                  genericCount: envelope.genericSubstitutions.count)
+        } catch {
+            callsRefusedTarget.increment()
+            logger.warning("call.target_refused", ["path": envelope.recipientPath, "target": envelope.target,
+                                                   "actor_type": "\(type(of: actor))", "reason": "\(error)",
+                                                   "peer": peer])
+            handler.send(.noSuchTarget(path: envelope.recipientPath, target: envelope.target))
+            return
+        }
+        var decoder = ClusterInvocationDecoder(envelope: envelope, system: self, handler: handler)
         do {
             try await executeDistributedTarget(on: actor, target: RemoteCallTarget(envelope.target),
                                                invocationDecoder: &decoder, handler: handler)
@@ -409,9 +445,15 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         }
     }
 
+    /// Sends a reply; one above the frame limit is replaced by `resultTooLarge` (the caller gets
+    /// `RemoteCallError.frameTooLarge(what: "reply", …)` at once instead of waiting out its timeout).
     func sendReply(_ reply: ReplyEnvelope, callID: UInt64, to caller: NodeIdentity) {
         do {
             try transport.send(.reply, to: caller) { bytes in reply.encode(callID: callID, into: &bytes) }
+        } catch TransportError.frameTooLarge(let bytes, let limit) {
+            framesTooLarge.increment()
+            logger.warning("reply.too_large", ["peer": caller, "bytes": bytes, "limit": limit])
+            sendReply(.resultTooLarge(bytes: bytes, limit: limit), callID: callID, to: caller)
         } catch {
             logger.debug("reply.undeliverable", ["peer": caller, "error": error])
         }

@@ -102,6 +102,20 @@ public distributed actor NodeProbe {
                     associatedNodes: actorSystem.associatedNodes.sorted())
     }
 
+    /// The probes of every node this node is associated with (actor references as a result: each resolves,
+    /// on the receiving node, to its local probe or a remote proxy).
+    public distributed func peerProbes() throws -> [NodeProbe] {
+        try actorSystem.associatedNodes.sorted().map { try NodeProbe.on($0, system: actorSystem) }
+    }
+
+    /// Calls `info()` on `other` from this node and returns what it answered — "can this node reach that
+    /// one?" asked from outside (an actor reference as an argument, like `rpc:call(N, net_adm, ping, [M])`).
+    ///
+    /// - Throws: the `RemoteCallError` this node got calling `other`.
+    public distributed func infoOf(_ other: NodeProbe) async throws -> Info {
+        try await other.info()
+    }
+
     /// Makes `count` echo calls (≤ 100 000) from this node to the probe on `peer` and returns how many
     /// replies matched — a node-to-node check driven from outside.
     public distributed func echoPeer(_ peer: NodeIdentity, count: Int) async throws -> Int {

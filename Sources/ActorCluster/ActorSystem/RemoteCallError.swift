@@ -17,6 +17,14 @@ public enum RemoteCallError: Error, Sendable, Equatable, CustomStringConvertible
     /// Arguments, result or envelope could not be encoded/decoded, or the remote node could not invoke
     /// the target (unknown function, version skew).
     case invocationFailed(String)
+    /// The actor at that path has no distributed function `target` (another type lives at the path, the
+    /// nodes run different versions, or the name is not a distributed function at all). The call did not run.
+    case noSuchTarget(actor: ClusterSystem.ActorID, target: String)
+    /// A frame would exceed the frame limit (`TransportSettings.maxFrameBytes`): `what` is `call`, `reply`
+    /// or `message`. Raised at the sender at once: for a call or message before anything is sent, for a
+    /// reply on the callee (the function ran; its result could not be sent), which answers this instead.
+    /// Page or split the data (size pages by bytes, not by counts).
+    case frameTooLarge(what: String, bytes: Int, limit: Int)
     /// The outbound queue to that node is full (memory bound); back off and retry.
     case overloaded(node: NodeIdentity, queuedBytes: Int)
     /// The local actor system is shut down.
@@ -29,6 +37,8 @@ public enum RemoteCallError: Error, Sendable, Equatable, CustomStringConvertible
         case .noSuchActor(let id): "no such actor: \(id)"
         case .remoteError(let type, let message): "remote error \(type): \(message)"
         case .invocationFailed(let why): "invocation failed: \(why)"
+        case .noSuchTarget(let actor, let target): "no distributed function \(target) on \(actor)"
+        case .frameTooLarge(let what, let bytes, let limit): "\(what) frame of \(bytes) bytes exceeds the \(limit)-byte frame limit"
         case .overloaded(let node, let bytes): "outbound queue to \(node) full (\(bytes) bytes queued)"
         case .systemShutDown: "actor system is shut down"
         }

@@ -23,7 +23,14 @@ extension Wire {
         /// level; an enum case with a payload adds two (case key container + payload container).
         public var maxDepth: Int
 
-        public init() { maxDepth = 256 }
+        /// Context handed to every `init(from:)` as `Decoder.userInfo` (e.g. the actor system under
+        /// `.actorSystemKey`, which a distributed actor reference needs to resolve itself). Empty by default.
+        public var userInfo: [CodingUserInfoKey: any Sendable]
+
+        public init(userInfo: [CodingUserInfoKey: any Sendable] = [:]) {
+            maxDepth = 256
+            self.userInfo = userInfo
+        }
 
         /// Decodes a `T` from `bytes`, which must hold exactly one slot. Offsets in thrown errors are indices
         /// in `bytes`' index space.
@@ -34,7 +41,7 @@ extension Wire {
             guard bytes.count < Int(UInt32.max) else {
                 throw Wire.DecodingError.invalidValue("input of \(bytes.count) bytes exceeds the 4 GiB limit")
             }
-            let state = _BinaryDecoderState(input: bytes, maxDepth: maxDepth)
+            let state = _BinaryDecoderState(input: bytes, maxDepth: maxDepth, userInfo: userInfo)
             var reader = Wire.ByteReader(bytes)
             let slot = try state.readSlot(&reader)
             guard reader.isAtEnd else {
@@ -114,6 +121,7 @@ enum _KeyToken: Hashable {
 final class _BinaryDecoderState {
     let input: ArraySlice<UInt8>
     let maxDepth: Int
+    let userInfo: [CodingUserInfoKey: Any]
     // Unchecked exclusivity (as in the encoder state): confined to one `decode` call on one thread, and no
     // access to `arena` / `path` spans a call into other code.
 
@@ -127,9 +135,10 @@ final class _BinaryDecoderState {
     /// Keyed containers with more entries than this detect duplicate keys with a hash table.
     static let linearDuplicateScanLimit = 16
 
-    init(input: ArraySlice<UInt8>, maxDepth: Int) {
+    init(input: ArraySlice<UInt8>, maxDepth: Int, userInfo: [CodingUserInfoKey: any Sendable] = [:]) {
         self.input = input
         self.maxDepth = maxDepth
+        self.userInfo = userInfo
         arena.reserveCapacity(32)
     }
 
@@ -425,7 +434,7 @@ struct _BinaryDecoderImpl: Decoder, SingleValueDecodingContainer {
     let pathDepth: UInt32
 
     var codingPath: [any CodingKey] { state.codingPath(Int(pathDepth)) }
-    var userInfo: [CodingUserInfoKey: Any] { [:] }
+    var userInfo: [CodingUserInfoKey: Any] { state.userInfo }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
         KeyedDecodingContainer(try state.keyedContainer(Key.self, slot: slot, pathDepth: Int(pathDepth)))
