@@ -20,16 +20,21 @@ public distributed actor Analyst {
         return KPIReport.compute(logs: logs, asOf: asOf ?? context.now, settings: context.settings)
     }
 
-    /// Every case's events from every district office.
-    public distributed func allEvents() async throws -> [[CaseEvent]] {
+    /// Bytes of encoded events asked for per page (`DistrictOffice.eventLogs(after:maxBytes:)`).
+    public static let pageBytes = 1 << 20
+
+    /// Every case's events from every district office, paged by bytes. Not distributed: the whole cluster's
+    /// history does not fit one reply; remote callers ask for the report.
+    func allEvents() async throws -> [[CaseEvent]] {
         let offices = try context.allDistrictOffices()
         return try await withThrowingTaskGroup(of: [[CaseEvent]].self) { group in
             for office in offices {
                 group.addTask {
                     var logs: [[CaseEvent]] = []
                     var after: CaseID?
-                    for _ in 0..<100_000 {
-                        let page = try await office.eventLogs(after: after, limit: 500)
+                    // Bounded: every page holds at least one case, and an office holds far fewer than this.
+                    for _ in 0..<10_000_000 {
+                        let page = try await office.eventLogs(after: after, maxBytes: Self.pageBytes)
                         guard let last = page.last?.first?.caseID else { break }
                         logs += page
                         after = last

@@ -16,6 +16,8 @@ public distributed actor DistrictOffice {
     private var cases: [CaseID: CaseLog] = [:]
     /// Cases whose status is open: supervision looks only at these.
     private var openCases: Set<CaseID> = []
+    /// Encoded size of each case's events at a given event count, for byte-sized pages (`eventLogs`).
+    private var encodedSizes: [CaseID: (events: Int, bytes: Int)] = [:]
 
     public init(jurisdiction: String, context: HotlineContext) {
         self.jurisdiction = jurisdiction
@@ -161,14 +163,41 @@ public distributed actor DistrictOffice {
         cases.values.first { $0.order.number == number }.map(CaseSnapshot.init)
     }
 
-    /// Ids of every case this office holds.
-    public distributed func caseIDs() -> [CaseID] { cases.keys.sorted() }
+    /// Ids of up to `limit` cases (1…`maxIDsPerPage`) whose ids sort after `after`, in id order; an empty
+    /// page means the end. Case ids are intake-made UUID strings (36 bytes), so a full page is ~0.5 MB.
+    public distributed func caseIDs(after: CaseID?, limit: Int) -> [CaseID] {
+        Array(cases.keys.sorted().lazy.filter { id in after.map { id > $0 } ?? true }
+            .prefix(max(1, min(limit, Self.maxIDsPerPage))))
+    }
 
-    /// Event logs of up to `limit` cases (at most 2 000) whose ids sort after `after`, in id order: pages keep
-    /// each reply well under the frame limit. An empty page means the end.
-    public distributed func eventLogs(after: CaseID?, limit: Int) -> [[CaseEvent]] {
-        let ids = cases.keys.sorted().filter { id in after.map { id > $0 } ?? true }.prefix(max(1, min(limit, 2_000)))
-        return ids.compactMap { cases[$0]?.events }
+    /// Upper bound of `caseIDs(after:limit:)`'s page.
+    public static let maxIDsPerPage = 10_000
+
+    /// Event logs of cases whose ids sort after `after`, in id order, filling at most `maxBytes` of encoded
+    /// events (clamped to 64 KiB … a quarter of this node's frame limit) — pages are sized by bytes, not case
+    /// counts, so cases with the largest legal texts still fit a reply. A page holds at least one case (a
+    /// single case larger than a frame fails the call with `RemoteCallError.frameTooLarge`); an empty page
+    /// means the end.
+    public distributed func eventLogs(after: CaseID?, maxBytes: Int) -> [[CaseEvent]] {
+        let budget = min(max(maxBytes, 64 << 10), max(64 << 10, actorSystem.settings.transport.maxFrameBytes / 4))
+        var page: [[CaseEvent]] = []
+        var used = 0
+        for id in cases.keys.sorted() where after.map({ id > $0 }) ?? true {
+            guard let events = cases[id]?.events else { continue }
+            let size = encodedSize(of: id, events)
+            if !page.isEmpty && used + size > budget { break }
+            page.append(events)
+            used += size
+        }
+        return page
+    }
+
+    /// Encoded bytes of a case's events, remembered per event count (a case's log only grows).
+    private func encodedSize(of id: CaseID, _ events: [CaseEvent]) -> Int {
+        if let known = encodedSizes[id], known.events == events.count { return known.bytes }
+        let bytes = (try? Wire.BinaryEncoder().encode(events).count) ?? Int.max / 4
+        encodedSizes[id] = (events.count, bytes)
+        return bytes
     }
 
     /// Case count per status name.

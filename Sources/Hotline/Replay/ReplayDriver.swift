@@ -283,7 +283,13 @@ public struct ReplayDriver: Sendable {
         var found = Set<CaseID>()
         var byStatus: [String: Int] = [:]
         for office in try context.allDistrictOffices() {
-            found.formUnion(try await office.caseIDs())
+            var after: CaseID?
+            for _ in 0..<10_000 {
+                let page = try await office.caseIDs(after: after, limit: DistrictOffice.maxIDsPerPage)
+                guard let last = page.last else { break }
+                found.formUnion(page)
+                after = last
+            }
             for (status, n) in try await office.statusCounts() { byStatus[status, default: 0] += n }
         }
         let acceptedIDs = Set(receipts.values.map(\.ref.id))

@@ -1,3 +1,4 @@
+import ActorCluster
 import Foundation
 
 /// The timeline a replay drives, built from trace records (pure: no I/O).
@@ -123,22 +124,4 @@ public struct ReplayPlan: Sendable {
         // An unsatisfied citizen reports the matter unresolved (→ reopened); the others resolved.
         return .reached(evaluation: CallbackEvaluation(resolved: satisfaction != .unsatisfied, satisfaction: satisfaction))
     }
-}
-
-/// SplitMix64 (Steele, Lea, Flood 2014): a small seeded generator so simulated answers are reproducible.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    public mutating func nextUnit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }
