@@ -20,7 +20,7 @@ let package = Package(
         .target(name: "Hotline", dependencies: ["ActorCluster"], exclude: ["README.md"]),
         .executableTarget(name: "HotlineCLI", dependencies: ["ActorCluster", "Hotline"], exclude: ["README.md"]),
         .testTarget(name: "ActorClusterTests", dependencies: ["ActorCluster"]),
-        .testTarget(name: "HotlineTests", dependencies: ["Hotline"]),
+        .testTarget(name: "HotlineTests", dependencies: ["Hotline"], exclude: ["Fixtures"]),
         .testTarget(name: "HotlineNodeTests", dependencies: ["ActorCluster", "Hotline", "HotlineCLI"],
                     exclude: ["Fixtures"]),
     ],

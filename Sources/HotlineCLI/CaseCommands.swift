@@ -5,21 +5,26 @@ import Hotline
 /// `hotline submit` and `hotline case`: an operator's hands on a running cluster, through any node.
 enum SubmitCommand {
     static let usage = """
-    usage: hotline submit --node HOST:PORT --category CODE --jurisdiction CODE --description TEXT
+    usage: hotline submit --node HOST:PORT --category CODE --jurisdiction CODE
+                          (--description TEXT | --description-file FILE)
                           [--channel CODE] [--external-id ID] [--kind KIND] [--urgency P0|P1|P2|P3]
                           [--name NAME] [--phone PHONE] [--address TEXT] [--cluster NAME]
       Sends one citizen request to the cluster's intake desk through the node at HOST:PORT and prints
-      the receipt as JSON. Channel defaults to "cli". Kinds: consultation, help, complaint, report,
-      suggestion, praise. Exit 0 accepted, 3 rejected (reason on stderr), 1 node unreachable, 2 bad flags.
+      the receipt as JSON. Give the description as an argument (--description) or, for long text, read it
+      from a file (--description-file FILE, `-` for standard input): exactly one of the two. The file must
+      be UTF-8; its bytes are the description, unchanged (a trailing newline included). Channel defaults
+      to "cli". Kinds: consultation, help, complaint, report, suggestion, praise. The request is checked
+      against intake's field rules before it is sent. Exit 0 accepted, 3 rejected (reason on stderr),
+      1 node unreachable, 2 bad flags (or an unreadable / non-UTF-8 --description-file).
     """
 
     static func run(_ argv: [String]) async throws -> Int32 {
-        let args = try Arguments(argv, valued: ["node", "category", "jurisdiction", "description", "channel",
+        let args = try Arguments(argv, valued: ["node", "category", "jurisdiction", "description", "description-file", "channel",
                                                 "external-id", "kind", "urgency", "name", "phone", "address", "cluster"])
         let node = try nodeAddress(args)
         guard let category = args["category"] else { throw UsageError("--category is required") }
         guard let jurisdiction = args["jurisdiction"] else { throw UsageError("--jurisdiction is required") }
-        guard let description = args["description"] else { throw UsageError("--description is required") }
+        let description = try Self.description(args, standardInput: { FileHandle.standardInput.readDataToEndOfFile() })
         var kind: CaseKind?
         if let k = args["kind"] {
             guard let parsed = CaseKind(rawValue: k) else {
@@ -36,6 +41,12 @@ enum SubmitCommand {
                                      category: category, urgency: urgency, jurisdiction: jurisdiction,
                                      description: description, address: args["address"], contactName: args["name"],
                                      contactPhone: args["phone"])
+        do {
+            _ = try request.normalized()  // intake's own rules: refuse here rather than send megabytes
+        } catch {
+            FileHandle.standardError.write(Data("hotline submit: \(HotlineError.invalidRequest("\(error)"))\n".utf8))
+            return 3
+        }
         return try await withClient("submit", cluster: args["cluster"]) { system in
             let hotline = try HotlineNode.on(.anyIncarnation(at: node), system: system)
             do {
@@ -46,6 +57,40 @@ enum SubmitCommand {
                 FileHandle.standardError.write(Data("hotline submit: \(message)\n".utf8))
                 return 3
             }
+        }
+    }
+}
+
+extension SubmitCommand {
+    /// The description from `--description TEXT` or `--description-file FILE|-` (exactly one), as UTF-8
+    /// text, unchanged.
+    ///
+    /// - Throws: `UsageError` naming the flag: neither or both given, the file cannot be read, or it is not
+    ///   UTF-8.
+    static func description(_ args: Arguments, standardInput: () throws -> Data) throws -> String {
+        switch (args["description"], args["description-file"]) {
+        case (let text?, nil):
+            return text
+        case (nil, let path?):
+            let data: Data
+            var isDirectory: ObjCBool = false
+            if path != "-", FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+                throw UsageError("cannot read --description-file \"\(path)\": it is a directory")
+            }
+            do {
+                data = path == "-" ? try standardInput() : try Data(contentsOf: URL(fileURLWithPath: path))
+            } catch {
+                let reason = (error as NSError).localizedFailureReason ?? (error as NSError).localizedDescription
+                throw UsageError("cannot read --description-file \(path == "-" ? "- (standard input)" : "\"\(path)\""): \(reason)")
+            }
+            guard let text = String(data: data, encoding: .utf8) else {
+                throw UsageError("--description-file \(path == "-" ? "- (standard input)" : "\"\(path)\"") is not UTF-8 text")
+            }
+            return text
+        case (nil, nil):
+            throw UsageError("--description TEXT or --description-file FILE (- for standard input) is required")
+        case (_?, _?):
+            throw UsageError("give --description or --description-file, not both")
         }
     }
 }

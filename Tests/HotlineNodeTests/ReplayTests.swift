@@ -132,4 +132,57 @@ final class ReplayTests: XCTestCase {
         XCTAssertEqual(rec["casesFound"] as? Int, 4)
         XCTAssertEqual(rec["lost"] as? Int, 0)
     }
+
+    func test_malformedRecordsAndDaylightSavingTimesAreCountedInTheReconciliationAndTheRestReplays() throws {
+        var csv = Data("""
+        CaseID,Opened,Closed,Source,Category,Request.Type,Responsible.Agency,Supervisor.District,Address,Request.Details
+        1,07/20/2014 09:00:00 AM,07/21/2014 10:00:00 AM,Voice In,Streets,pothole,DPW,6,a,Pothole 6" deep
+        2,03/09/2014 02:30:00 AM,03/09/2014 04:10:00 AM,Voice In,Streets,light,DPW,6,b,opened in the gap
+        3,03/08/2014 11:00:00 PM,03/09/2014 02:15:00 AM,Voice In,Streets,graffiti,DPW,6,c,closed in the gap
+        4,11/02/2014 01:30:00 AM,11/03/2014 01:30:00 AM,Voice In,Streets,graffiti,DPW,6,d,opened in the overlap
+        5,07/22/2014 09:00:00 AM,,Voice In,Streets,pothole,DPW,6,e,"6" deep"
+        6,07/23/2014 09:00:00 AM,,Voice In,Streets,pothole,DPW,6,f,bare\rCR
+        7,07/24/2014 09:00:00 AM,,Voice In,Streets,pothole,DPW,6,g,good
+        8,07/25/2014 09:00:00 AM,,Voice In,Streets,pothole,DPW,6,h,"never closed
+
+        """.utf8)
+        csv.append(Data())
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hotline-replay-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("malformed.csv")
+        try csv.write(to: file)
+
+        let process = Process()
+        process.executableURL = try NodeHarness.binary()
+        process.arguments = ["replay", file.path, "--json", "--nodes", "2"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0)
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let trace = try XCTUnwrap(json["trace"] as? [String: Any])
+        let rec = try XCTUnwrap(json["reconciliation"] as? [String: Any])
+        XCTAssertEqual(trace["recordsRead"] as? Int, 8)
+        XCTAssertEqual(trace["rejectedAtRead"] as? [String: Int],
+                       ["textAfterClosingQuote": 1, "bareCR": 1, "unterminatedQuote": 1])
+        XCTAssertEqual(trace["rejectedExamples"] as? [String], [
+            "line 6 (row 5): malformed CSV: field 10: text after the closing quote",
+            "line 7 (row 6): malformed CSV: field 10: carriage return (CR) not followed by a line feed",
+            "line 9 (row 8): malformed CSV: field 10: quoted field never closed (reading resumes on line 10)",
+        ])
+        XCTAssertEqual(trace["flagged"] as? [String: Int], ["strayQuote": 1, "localTimeInGap": 2, "localTimeInOverlap": 1])
+        XCTAssertEqual(rec["submitted"] as? Int, 5)
+        XCTAssertEqual(rec["accepted"] as? Int, 5)
+        let byStatus = try XCTUnwrap(rec["casesByStatus"] as? [String: Int])
+        XCTAssertEqual(byStatus.values.reduce(0, +), 5)
+        XCTAssertEqual(byStatus["inProgress"], 1, "only the record without a close time is still open (7)")
+        let comparison = try XCTUnwrap(json["comparison"] as? [String: Any])
+        XCTAssertEqual(comparison["traceClosed"] as? Int, 4, "the case closed at 02:15 in the gap counts as closed")
+        XCTAssertEqual(comparison["clusterReplied"] as? Int, 4)
+        XCTAssertEqual(rec["lost"] as? Int, 0)
+    }
 }

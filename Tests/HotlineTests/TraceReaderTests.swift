@@ -13,10 +13,14 @@ final class TraceReaderTests: XCTestCase {
         XCTAssertEqual(rows, [["a", "b", "c"], ["1", "x, y", "say \"hi\""], ["2", "line1\nline2", ""]])
     }
 
-    func test_csvUnterminatedQuoteIsAnErrorWithTheLine() {
-        XCTAssertThrowsError(try CSVReader(data: Data("a,b\n1,\"open\n2,3\n".utf8))) { error in
-            XCTAssertEqual((error as? CSVReader.ParseError)?.line, 2)
-        }
+    func test_csvUnterminatedQuoteRejectsThatRecordAndReadingResumesOnTheNextLine() throws {
+        let items = try CSVReader(data: Data("a,b\n1,\"open\n2,3\n".utf8)).items
+        XCTAssertEqual(items, [
+            .record(.init(line: 1, fields: ["a", "b"], strayQuote: false)),
+            .malformed(.init(line: 2, kind: .unterminatedQuote,
+                             detail: "field 2: quoted field never closed (reading resumes on line 3)")),
+            .record(.init(line: 3, fields: ["2", "3"], strayQuote: false)),
+        ])
     }
 
     func test_sfSampleIsReadWithEveryDirtyRecordFlagged() throws {

@@ -2,49 +2,6 @@ import ActorCluster
 import Distributed
 import Foundation
 
-/// A citizen request as any channel delivers it to intake.
-public struct CitizenRequest: Codable, Sendable, Hashable {
-    /// Channel code (data, not a constant): `8890`, `12345`, `web`, `mayor-mailbox`, `Voice In`, ...
-    public var channel: String
-    /// The channel's own id for the request; intake is idempotent per channel + external id.
-    public var externalID: String?
-    public var kind: CaseKind?
-    /// A category code of the routing catalogue.
-    public var category: String
-    /// Default: P1 for livelihood categories, P2 otherwise.
-    public var urgency: Urgency?
-    /// Jurisdiction code of the routing catalogue.
-    public var jurisdiction: String
-    /// What the citizen said (UTF-8; at most 20 000 characters).
-    public var description: String
-    public var address: String?
-    public var contactName: String?
-    public var contactPhone: String?
-    /// Reporter of a `report` (whistle-blowing) stays confidential.
-    public var confidential: Bool?
-    /// The unit the source system assigned (replays of real traces): the dispatcher follows it when the
-    /// catalogue knows the unit, and the dispatch records the catalogue's lead it overrode.
-    public var assignedUnit: String?
-
-    public init(channel: String, externalID: String? = nil, kind: CaseKind? = nil, category: String,
-                urgency: Urgency? = nil, jurisdiction: String, description: String, address: String? = nil,
-                contactName: String? = nil, contactPhone: String? = nil, confidential: Bool? = nil,
-                assignedUnit: String? = nil) {
-        self.channel = channel
-        self.externalID = externalID
-        self.kind = kind
-        self.category = category
-        self.urgency = urgency
-        self.jurisdiction = jurisdiction
-        self.description = description
-        self.address = address
-        self.contactName = contactName
-        self.contactPhone = contactPhone
-        self.confidential = confidential
-        self.assignedUnit = assignedUnit
-    }
-}
-
 /// What intake answers: the case, where it went, and whether this was a repeat of an earlier submission.
 public struct IntakeReceipt: Codable, Sendable, Hashable {
     public var ref: CaseRef
@@ -60,12 +17,12 @@ public struct IntakeReceipt: Codable, Sendable, Hashable {
 public distributed actor IntakeDesk {
     public typealias ActorSystem = ClusterSystem
 
-    /// Longest description accepted, in characters.
-    public static let maxDescriptionCharacters = 20_000
+    /// Longest description accepted, in characters (`IntakeText.limit(.description)` also bounds its bytes).
+    public static let maxDescriptionCharacters = IntakeText.limit(.description).characters
 
     private let context: HotlineContext
-    private var receipts: [String: IntakeReceipt] = [:]
-    private var inFlight: [String: Task<IntakeReceipt, any Error>] = [:]
+    private var receipts: [IntakeKey: IntakeReceipt] = [:]
+    private var inFlight: [IntakeKey: Task<IntakeReceipt, any Error>] = [:]
     private var serial = 0
 
     public init(context: HotlineContext) {
@@ -75,10 +32,21 @@ public distributed actor IntakeDesk {
 
     /// Takes one request. Returns the receipt (the earlier one, `duplicate: true`, for a repeat).
     ///
-    /// - Throws: `HotlineError.invalidRequest` with the reason (empty description, unknown category or
-    ///   jurisdiction, too long, ...), or what the district office / dispatch group throw.
-    public distributed func submit(_ request: CitizenRequest) async throws -> IntakeReceipt {
-        let key = request.externalID.map { "\(request.channel)\u{1F}\($0)" }
+    /// The request is first normalised (`CitizenRequest.normalized()`: identifiers trimmed and NFC, every
+    /// field bounded in characters and UTF-8 bytes); the repeat check compares the normalised channel and
+    /// external id as an `IntakeKey`.
+    ///
+    /// - Throws: `HotlineError.invalidRequest` with the reason (an `IntakeFieldError` naming the field and
+    ///   limit, empty description, unknown category or jurisdiction, ...), or what the district office /
+    ///   dispatch group throw.
+    public distributed func submit(_ submitted: CitizenRequest) async throws -> IntakeReceipt {
+        let request: CitizenRequest
+        do {
+            request = try submitted.normalized()
+        } catch {
+            throw HotlineError.invalidRequest("\(error)")
+        }
+        let key = request.intakeKey
         if let key {
             if var known = receipts[key] {
                 known.duplicate = true
@@ -104,8 +72,7 @@ public distributed actor IntakeDesk {
     public distributed func acceptedCount() -> Int { serial }
 
     private func prepare(_ r: CitizenRequest) throws -> (OpenCase, String?) {
-        let channel = r.channel.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !channel.isEmpty else { throw HotlineError.invalidRequest("no channel") }
+        let channel = r.channel  // normalised by `submit`
         guard !r.description.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw HotlineError.invalidRequest("empty description: say what the citizen asked for")
         }
@@ -114,9 +81,6 @@ public distributed actor IntakeDesk {
             guard phone.count <= 24, phone.allSatisfy({ allowed.contains($0) }), phone.contains(where: \.isNumber) else {
                 throw HotlineError.invalidRequest("phone \"\(phone)\" is not a phone number (digits, + - ( ) and spaces)")
             }
-        }
-        guard r.description.count <= Self.maxDescriptionCharacters else {
-            throw HotlineError.invalidRequest("description longer than \(Self.maxDescriptionCharacters) characters")
         }
         let catalogue = context.catalogue
         guard catalogue.jurisdiction(r.jurisdiction) != nil else {

@@ -63,7 +63,7 @@ public struct ReplayDriver: Sendable {
         let records = read.records
         guard !records.isEmpty else {
             var rejected: [String: Int] = [:]
-            for (_, reason) in read.rejected { rejected[reason.code, default: 0] += 1 }
+            for r in read.rejected { rejected[r.reason.code, default: 0] += 1 }
             throw ReplayError.nothingToReplay(rowsRead: read.rowsRead, rejected: rejected)
         }
         let catalogue = options.catalogue ?? TraceCatalogue.derive(from: records, name: URL(fileURLWithPath: source).lastPathComponent)
@@ -329,11 +329,11 @@ public struct ReplayDriver: Sendable {
         var flagged: [String: Int] = [:]
         for r in records { for f in r.flags { flagged[f.rawValue, default: 0] += 1 } }
         var rejectedAtRead: [String: Int] = [:]
-        for (_, reason) in read.rejected { rejectedAtRead[reason.code, default: 0] += 1 }
+        for r in read.rejected { rejectedAtRead[r.reason.code, default: 0] += 1 }
         let elapsed = ContinuousClock.now - started
         return ReplayReport(
             trace: TraceSummary(source: source, recordsRead: read.rowsRead, rejectedAtRead: rejectedAtRead,
-                                rejectedExamples: read.rejected.prefix(20).map { "row \($0.row): \($0.reason)" },
+                                rejectedExamples: read.rejected.prefix(20).map { "\($0)" },
                                 flagged: flagged, rules: Self.rules),
             reconciliation: Reconciliation(submitted: submitted, accepted: accepted, duplicateSubmissions: duplicates,
                                            rejectedAtIntake: rejectedAtIntake, routedAsCatalogue: asCatalogue,
@@ -363,6 +363,15 @@ public struct ReplayDriver: Sendable {
         "missingID": "rejected at read",
         "unparsableOpened": "rejected at read",
         "shortRow": "rejected at read",
+        "longRow": "rejected at read (more columns than the header, with text in the extra ones)",
+        "unterminatedQuote": "rejected at read; reading resumes on the line after the record's first line",
+        "textAfterClosingQuote": "rejected at read; reading resumes on the next line",
+        "bareCR": "rejected at read (a CR not followed by LF); reading resumes on the next line",
+        "invalidUTF8": "rejected at read (never replaced by U+FFFD)",
+        "badField": "rejected at read (Open311: a field of the wrong type, or not an object)",
+        TraceFlag.strayQuote.rawValue: "a quote inside an unquoted field is read as a literal character",
+        TraceFlag.localTimeInGap.rawValue: "a local time in a daylight-saving gap is moved forward by the gap's length (02:30 → 03:30 PDT), as java.time ZonedDateTime.ofLocal and Python zoneinfo",
+        TraceFlag.localTimeInOverlap.rawValue: "a local time in the repeated hour takes the earlier offset (the first occurrence), as java.time and Python zoneinfo fold=0",
     ]
 
     static let nodeLostMarker = "\u{1}node-lost:"

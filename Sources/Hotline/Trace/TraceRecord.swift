@@ -40,6 +40,16 @@ public enum TraceFlag: String, Sendable, Codable, CaseIterable {
     /// Same external id as an earlier record: submitted again, and intake's idempotency returns the
     /// earlier case (no second case is opened).
     case duplicateID
+    /// A `"` inside an unquoted CSV field (`Pothole 6" deep`): read as a literal quote character (the
+    /// reading is unambiguous; Python's `csv` reads it so too).
+    case strayQuote
+    /// An open or close time that does not exist in the trace's time zone (the hour skipped when clocks
+    /// go forward): moved forward by the gap's length (02:30 → 03:30 PDT), as java.time and Python
+    /// zoneinfo do.
+    case localTimeInGap
+    /// An open or close time that exists twice (the hour repeated when clocks go back): the earlier
+    /// instant (the offset before the transition) is taken.
+    case localTimeInOverlap
 }
 
 /// Why a record is not replayed at all.
@@ -50,6 +60,15 @@ public enum TraceRejection: Error, Sendable, Equatable, Hashable, CustomStringCo
     case unparsableOpened(String)
     /// The row has fewer columns than the header.
     case shortRow(columns: Int, expected: Int)
+    /// The row has more columns than the header and text in the extra ones (the columns cannot be told
+    /// apart, e.g. an unquoted comma).
+    case longRow(columns: Int, expected: Int)
+    /// The CSV record is malformed (`CSVReader.Malformation`: unterminated quote, text after a closing
+    /// quote, bare CR, invalid UTF-8), with what was found.
+    case malformedCSV(CSVReader.Malformation, detail: String)
+    /// A field of the wrong type (Open311: an object or boolean where a string is expected, …), or the
+    /// record is not an object.
+    case badField(field: String, reason: String)
 
     /// Stable code used in reports.
     public var code: String {
@@ -57,6 +76,9 @@ public enum TraceRejection: Error, Sendable, Equatable, Hashable, CustomStringCo
         case .missingID: "missingID"
         case .unparsableOpened: "unparsableOpened"
         case .shortRow: "shortRow"
+        case .longRow: "longRow"
+        case .malformedCSV(let kind, _): kind.rawValue
+        case .badField: "badField"
         }
     }
 
@@ -65,6 +87,9 @@ public enum TraceRejection: Error, Sendable, Equatable, Hashable, CustomStringCo
         case .missingID: "no id"
         case .unparsableOpened(let text): "open time \"\(text)\" does not parse"
         case .shortRow(let n, let expected): "\(n) columns, header has \(expected)"
+        case .longRow(let n, let expected): "\(n) columns with text beyond the header's \(expected)"
+        case .malformedCSV(_, let detail): "malformed CSV: \(detail)"
+        case .badField(let field, let reason): "field \(field): \(reason)"
         }
     }
 }
