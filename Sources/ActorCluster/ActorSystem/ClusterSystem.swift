@@ -372,14 +372,30 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
     }
 
     /// Sends `payload` one-way to the message sink at `recipient` (a `message` frame: path string, then the
-    /// payload bytes). No reply and no delivery guarantee beyond TCP's while the connection lives; messages to
-    /// one node arrive in send order.
+    /// payload bytes). No reply.
     ///
-    /// - Throws: `RemoteCallError.nodeUnreachable`, `.overloaded` (outbound queue full: back off and retry),
+    /// Delivery (at most once): a message this method accepts (returns without throwing) is either *delivered* —
+    /// handed to the kernel on a live, handshaked connection to the recipient's node, in send order per node while
+    /// that association lives — or dropped because the dial failed (name resolution, connect, handshake), the
+    /// association was lost before it was written, the node restarted with another uid, or the system shut down;
+    /// then `onUndelivered` is called exactly once (`.nodeUnreachable` with the reason, or `.systemShutDown`), on
+    /// an arbitrary thread (usually the I/O thread: return quickly, never block). It is never called when this
+    /// method throws. Bytes handed to the kernel can still be lost if the connection breaks afterwards, and a
+    /// delivered message to a path with no sink is dropped by the receiver: the sender is not told of those.
+    ///
+    /// - Throws: `RemoteCallError.nodeUnreachable` (backing off after a failed dial or lost association, or the
+    ///   address runs another incarnation), `.overloaded` (outbound queue full: back off and retry),
     ///   `.invocationFailed` (payload above the frame limit), `.systemShutDown`.
-    public func sendMessage<C: Collection>(_ payload: C, to recipient: ActorID) throws where C.Element == UInt8 {
+    public func sendMessage<C: Collection>(_ payload: C, to recipient: ActorID,
+                                           onUndelivered: (@Sendable (RemoteCallError) -> Void)? = nil) throws
+    where C.Element == UInt8 {
+        let node = recipient.node
+        var handler: UndeliveredHandler?
+        if let onUndelivered {
+            handler = { error in onUndelivered(ClusterSystem.callError(error, node: node)) }
+        }
         do {
-            try transport.send(.message, to: recipient.node) { bytes in
+            try transport.send(.message, to: recipient.node, onUndelivered: handler) { bytes in
                 var w = Wire.ByteWriter(appendingTo: [])
                 swap(&w.bytes, &bytes)
                 w.writeString(recipient.path)

@@ -15,10 +15,28 @@ public final class Counter: Sendable {
     public var value: Int { storage.load(ordering: .relaxed) }
 }
 
-/// A named set of counters for one node. Names follow Prometheus conventions
+/// A value that goes up and down (current state, e.g. peers unreachable right now), safe to set from any thread.
+public final class Gauge: Sendable {
+    public let name: String
+    public let help: String
+    private let storage = Atomic<Int>(0)
+
+    init(name: String, help: String) {
+        self.name = name
+        self.help = help
+    }
+
+    public func set(_ v: Int) { storage.store(v, ordering: .relaxed) }
+    public func increment(by n: Int = 1) { storage.add(n, ordering: .relaxed) }
+    public func decrement(by n: Int = 1) { storage.subtract(n, ordering: .relaxed) }
+    public var value: Int { storage.load(ordering: .relaxed) }
+}
+
+/// A named set of counters and gauges for one node. Names follow Prometheus conventions
 /// (`hotline_frames_malformed_total`); `snapshot()` returns them sorted by name.
 public final class Metrics: Sendable {
     private let counters = Mutex<[String: Counter]>([:])
+    private let gauges = Mutex<[String: Gauge]>([:])
 
     public init() {}
 
@@ -32,13 +50,26 @@ public final class Metrics: Sendable {
         }
     }
 
-    /// Current value of every counter, sorted by name.
-    public func snapshot() -> [(name: String, value: Int)] {
-        counters.withLock { table in table.values.map { ($0.name, $0.value) } }.sorted { $0.name < $1.name }
+    /// Returns the gauge with this name, creating it (at 0) on first use. Names must not clash with counters.
+    public func gauge(_ name: String, help: String = "") -> Gauge {
+        gauges.withLock { table in
+            if let g = table[name] { return g }
+            let g = Gauge(name: name, help: help)
+            table[name] = g
+            return g
+        }
     }
 
-    /// Value of one counter (0 when it was never created).
+    /// Current value of every counter and gauge, sorted by name.
+    public func snapshot() -> [(name: String, value: Int)] {
+        let c = counters.withLock { table in table.values.map { ($0.name, $0.value) } }
+        let g = gauges.withLock { table in table.values.map { ($0.name, $0.value) } }
+        return (c + g).sorted { $0.name < $1.name }
+    }
+
+    /// Value of one counter or gauge (0 when it was never created).
     public func value(_ name: String) -> Int {
-        counters.withLock { $0[name]?.value ?? 0 }
+        if let c = counters.withLock({ $0[name] }) { return c.value }
+        return gauges.withLock { $0[name]?.value ?? 0 }
     }
 }

@@ -1,10 +1,43 @@
 import Synchronization
 
+/// Told, exactly once, that a frame accepted by `Transport.send` was dropped before it was handed to the kernel.
+public typealias UndeliveredHandler = @Sendable (TransportError) -> Void
+
 /// One encoded frame (header + payload) waiting to be written, tagged with the uid it was addressed to
 /// (0 = any node at the address, e.g. frames sent before the uid was known).
 struct OutFrame: Sendable {
     var bytes: [UInt8]
     var uid: UInt64
+    /// Counted in the undelivered counters when dropped (every kind but heartbeats).
+    var counted = true
+    var onUndelivered: UndeliveredHandler?
+}
+
+/// Frames taken out of a peer's queues without being written: how many to count, whom to tell.
+struct DroppedFrames: Sendable {
+    var count = 0
+    var handlers: [UndeliveredHandler] = []
+
+    var isEmpty: Bool { count == 0 && handlers.isEmpty }
+
+    mutating func add(counted: Bool, _ handler: UndeliveredHandler?) {
+        if counted { count += 1 }
+        if let handler { handlers.append(handler) }
+    }
+
+    mutating func add(_ f: OutFrame) { add(counted: f.counted, f.onUndelivered) }
+
+    mutating func merge(_ o: DroppedFrames) {
+        count += o.count
+        handlers += o.handlers
+    }
+}
+
+/// A frame inside the batch being written: undelivered until `partialOffset` reaches `end`.
+struct PartialNote: Sendable {
+    var end: Int
+    var counted: Bool
+    var onUndelivered: UndeliveredHandler?
 }
 
 /// FIFO of frames with O(1) amortised pop (head index + occasional compaction).
@@ -33,13 +66,16 @@ struct FrameQueue: Sendable {
         return f
     }
 
-    mutating func removeAll() {
+    /// Empties the queue, noting every frame in `dropped`.
+    mutating func removeAll(into dropped: inout DroppedFrames) {
+        for i in head..<items.count { dropped.add(items[i]) }
         items.removeAll()
         head = 0
     }
 
-    /// Keeps frames for which `keep` is true; returns (bytes removed, uids of removed frames).
-    mutating func filter(_ keep: (OutFrame) -> Bool) -> (bytes: Int, uids: Set<UInt64>) {
+    /// Keeps frames for which `keep` is true; returns (bytes removed, uids of removed frames), noting removed
+    /// frames in `dropped`.
+    mutating func filter(into dropped: inout DroppedFrames, _ keep: (OutFrame) -> Bool) -> (bytes: Int, uids: Set<UInt64>) {
         var kept: [OutFrame] = []
         var removedBytes = 0
         var uids: Set<UInt64> = []
@@ -49,6 +85,7 @@ struct FrameQueue: Sendable {
             } else {
                 removedBytes += items[i].bytes.count
                 uids.insert(items[i].uid)
+                dropped.add(items[i])
             }
         }
         items = kept
@@ -86,6 +123,8 @@ struct PeerState: Sendable {
     /// The batch being written (coalesced frames), and how much of it went out.
     var partial: [UInt8] = []
     var partialOffset = 0
+    /// Frames of `partial` not yet fully written (ascending `end`), so a drop can tell their senders.
+    var partialNotes: [PartialNote] = []
     /// Someone (a sending thread or the loop) holds the flusher role: only it writes to `socket`.
     var flushing = false
     /// EPOLLOUT is in the socket's interest mask (the socket was full or the flusher ran out of budget).
@@ -98,41 +137,76 @@ struct PeerState: Sendable {
     var redial = false
     /// Bumped on every phase change; timers remember it to detect that they are stale.
     var generation: UInt64 = 0
+    /// Monotonic ns when the current run of failed dials began (nil while none failed since the last association).
+    var unreachableSinceNs: UInt64?
+    /// Monotonic ns of the last completed handshake (nil: never associated).
+    var lastAssociatedNs: UInt64?
+    /// Monotonic ns of the last `transport.peer.unreachable` warning (rate limit).
+    var lastUnreachableLogNs: UInt64?
+    /// Removed from the transport's table (given up or forgotten): a sender holding this entry must look again.
+    var removed = false
 
     var isAssociated: Bool {
         if case .associated = phase { return true }
         return false
     }
 
-    /// Drops every queued frame and the partial batch.
-    mutating func dropAll() {
-        control.removeAll()
-        data.removeAll()
+    /// Forgets the notes of frames of `partial` that are now completely written (handed to the kernel).
+    mutating func settlePartial() {
+        guard let first = partialNotes.first, first.end <= partialOffset else { return }
+        var n = 0
+        while n < partialNotes.count, partialNotes[n].end <= partialOffset { n += 1 }
+        partialNotes.removeFirst(n)
+    }
+
+    /// Drops the unwritten rest of the partial batch, noting the frames not completely written.
+    private mutating func dropPartial(into dropped: inout DroppedFrames) {
+        for note in partialNotes where note.end > partialOffset { dropped.add(counted: note.counted, note.onUndelivered) }
+        partialNotes = []
         partial = []
         partialOffset = 0
+    }
+
+    /// Drops every queued frame and the partial batch.
+    /// - Returns: the dropped frames (to count and to tell their senders, outside the lock).
+    mutating func dropAll() -> DroppedFrames {
+        var dropped = DroppedFrames()
+        dropPartial(into: &dropped)
+        control.removeAll(into: &dropped)
+        data.removeAll(into: &dropped)
         queuedBytes = 0
+        return dropped
     }
 
     /// Drops the partial batch and every frame addressed to a uid other than `uid` (or 0).
-    /// - Returns: the uids whose frames were dropped.
-    mutating func keepFrames(for uid: UInt64) -> Set<UInt64> {
+    /// - Returns: the uids whose frames were dropped, and the dropped frames.
+    mutating func keepFrames(for uid: UInt64) -> (uids: Set<UInt64>, dropped: DroppedFrames) {
+        var dropped = DroppedFrames()
         queuedBytes -= max(0, partial.count - partialOffset)
-        partial = []
-        partialOffset = 0
-        let c = control.filter { $0.uid == 0 || $0.uid == uid }
-        let d = data.filter { $0.uid == 0 || $0.uid == uid }
+        dropPartial(into: &dropped)
+        let c = control.filter(into: &dropped) { $0.uid == 0 || $0.uid == uid }
+        let d = data.filter(into: &dropped) { $0.uid == 0 || $0.uid == uid }
         queuedBytes = max(0, queuedBytes - c.bytes - d.bytes)
-        return c.uids.union(d.uids)
+        return (c.uids.union(d.uids), dropped)
+    }
+
+    private mutating func note(_ f: OutFrame, end: Int) {
+        if f.counted || f.onUndelivered != nil {
+            partialNotes.append(PartialNote(end: end, counted: f.counted, onUndelivered: f.onUndelivered))
+        }
     }
 
     /// Moves whole frames (control first, then data) into one buffer of at most `limit` bytes; a single frame
     /// larger than `limit` is taken alone without copying.
     /// - Returns: the batch (empty when nothing is queued) and the number of frames in it.
+    /// Notes of the frames gathered are appended to `partialNotes` (ends relative to the returned batch, which
+    /// the caller makes the new `partial`).
     mutating func gather(limit: Int) -> (bytes: [UInt8], frames: Int) {
         let headFrame = control.first ?? data.first
         guard let headFrame else { return ([], 0) }
         if headFrame.bytes.count >= limit {
             if control.isEmpty { _ = data.popFirst() } else { _ = control.popFirst() }
+            note(headFrame, end: headFrame.bytes.count)
             return (headFrame.bytes, 1)
         }
         var batch: [UInt8] = []
@@ -141,12 +215,14 @@ struct PeerState: Sendable {
         while let f = control.first, batch.count + f.bytes.count <= limit {
             batch.append(contentsOf: f.bytes)
             _ = control.popFirst()
+            note(f, end: batch.count)
             frames += 1
         }
         if control.isEmpty {
             while let f = data.first, batch.count + f.bytes.count <= limit {
                 batch.append(contentsOf: f.bytes)
                 _ = data.popFirst()
+                note(f, end: batch.count)
                 frames += 1
             }
         }

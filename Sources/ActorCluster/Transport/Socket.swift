@@ -36,27 +36,12 @@ enum Socket {
         return String(cString: p)
     }
 
-    /// IPv4 address of `host`: a dotted literal, "localhost", or (blocking) `getaddrinfo` for other names.
+    /// IPv4 address of `host`: a dotted literal, "localhost", or (blocking) `getaddrinfo` for other names. Used
+    /// only by `listen` (called from `start`, never on the I/O thread); dials resolve through `HostResolver`.
     static func resolveIPv4(_ host: String) -> in_addr? {
-        var addr = in_addr()
-        let literal = host == "localhost" ? "127.0.0.1" : host
-        if inet_pton(AF_INET, literal, &addr) == 1 { return addr }
-        var hints = addrinfo()
-        hints.ai_family = AF_INET
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        var result: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(host, nil, &hints, &result) == 0, let first = result else { return nil }
-        defer { freeaddrinfo(result) }
-        var cursor: UnsafeMutablePointer<addrinfo>? = first
-        var steps = 0
-        while let info = cursor, steps < 32 {
-            steps += 1
-            if info.pointee.ai_family == AF_INET, let sa = info.pointee.ai_addr {
-                return sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr }
-            }
-            cursor = info.pointee.ai_next
-        }
-        return nil
+        if let addr = literalIPv4(host) { return addr }
+        guard case .ipv4(let text) = systemResolve(host) else { return nil }
+        return literalIPv4(text)
     }
 
     static func makeSockaddr(_ addr: in_addr, port: UInt16) -> sockaddr_in {
@@ -118,10 +103,9 @@ enum Socket {
         case failed(Int32, String)
     }
 
-    /// Starts a non-blocking connect of `fd` to `address`.
-    static func startConnect(fd: Int32, to address: NodeAddress) -> ConnectStart {
-        guard let ip = resolveIPv4(address.host) else { return .failed(EINVAL, "cannot resolve host \(address.host)") }
-        var sa = makeSockaddr(ip, port: address.port)
+    /// Starts a non-blocking connect of `fd` to `ip:port` (no name lookup here: it never blocks).
+    static func startConnect(fd: Int32, to ip: in_addr, port: UInt16) -> ConnectStart {
+        var sa = makeSockaddr(ip, port: port)
         let rc = withUnsafePointer(to: &sa) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))

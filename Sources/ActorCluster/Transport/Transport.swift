@@ -7,10 +7,12 @@ public protocol TransportDelegate: AnyObject, Sendable {
     /// Handshake completed with `peer`; frames flow both ways. Called on the event-loop thread.
     func transport(_ transport: Transport, associated peer: NodeIdentity)
     /// The association with `peer` is gone (closed, reset, handshake-replaced, or the address now answers with
-    /// another uid). Frames still queued to it are dropped. Called once per lost association.
+    /// another uid). Frames still queued to it are dropped (their senders' undelivered handlers are called). Called
+    /// once per lost association.
     func transport(_ transport: Transport, disassociated peer: NodeIdentity, reason: String)
-    /// A dial to `address` failed before any association (refused, connect timeout, handshake rejected/timed out).
-    /// Frames queued for that address are dropped.
+    /// A dial to `address` failed before any association (name resolution failed or timed out, refused, connect
+    /// timeout, handshake rejected/timed out). Frames queued for that address are dropped (their senders' undelivered
+    /// handlers are called).
     func transport(_ transport: Transport, dialFailed address: NodeAddress, reason: String)
     /// One inbound frame (kinds ≥ 0x10 only; transport kinds are handled inside). `payload` is a slice of the read
     /// buffer (no copy per frame). Called on the event-loop thread, in order per connection; must not block.
@@ -35,6 +37,12 @@ struct TransportCounters: Sendable {
     let idleTimeouts: Counter
     let connectionsRefused: Counter
     let connectionsAccepted: Counter
+    let undeliveredDialFailed: Counter
+    let undeliveredAssociationLost: Counter
+    let undeliveredPeerRestarted: Counter
+    let undeliveredShutdown: Counter
+    let peersGivenUp: Counter
+    let peersUnreachable: Gauge
 
     init(_ m: Metrics) {
         framesIn = m.counter("hotline_frames_in_total", help: "Frames read from peers (all kinds).")
@@ -53,6 +61,18 @@ struct TransportCounters: Sendable {
         connectionsRefused = m.counter("hotline_connections_refused_total", help: "Accepted sockets closed at once: maxConnections reached.")
         idleTimeouts = m.counter("hotline_idle_timeouts_total", help: "Associations closed after receiving nothing for idleTimeout.")
         connectionsAccepted = m.counter("hotline_connections_accepted_total", help: "Inbound TCP connections accepted.")
+        undeliveredDialFailed = m.counter("hotline_frames_undelivered_dial_failed_total",
+                                          help: "Frames accepted by send, dropped because the dial failed (resolve, connect or handshake).")
+        undeliveredAssociationLost = m.counter("hotline_frames_undelivered_association_lost_total",
+                                               help: "Frames accepted by send, dropped unwritten because the association was lost or replaced.")
+        undeliveredPeerRestarted = m.counter("hotline_frames_undelivered_peer_restarted_total",
+                                             help: "Frames for a node uid dropped because its address now answers with another uid.")
+        undeliveredShutdown = m.counter("hotline_frames_undelivered_shutdown_total",
+                                        help: "Frames accepted by send, dropped unwritten by transport shutdown.")
+        peersGivenUp = m.counter("hotline_peers_given_up_total",
+                                 help: "Non-seed peer addresses forgotten after failing to dial for giveUpUnreachableAfter.")
+        peersUnreachable = m.gauge("hotline_peers_unreachable",
+                                   help: "Peer addresses whose dials have failed since their last association (seeds included).")
     }
 }
 
@@ -95,6 +115,7 @@ public final class Transport: Sendable {
     private let ioExecutor: EventLoopTaskExecutor
     let core = LoopState()
     let backoff: Backoff
+    let resolver: HostResolver
 
     private enum Lifecycle {
         case created
@@ -129,6 +150,7 @@ public final class Transport: Sendable {
         self.counters = TransportCounters(metrics)
         self.backoff = Backoff(initial: settings.reconnectBackoffInitial, max: settings.reconnectBackoffMax)
         self.ioExecutor = EventLoopTaskExecutor(loop: loop)
+        self.resolver = HostResolver(loop: loop, settings: settings, metrics: metrics)
     }
 
     deinit {
@@ -204,6 +226,36 @@ public final class Transport: Sendable {
         return p.state.withLock { $0.queuedBytes }
     }
 
+    /// Peer addresses with per-address state (associated, dialling, backing off, or remembered), for tests.
+    public var knownPeerCount: Int { peers.withLock { $0.count } }
+
+    /// An address whose dials have been failing since its last association.
+    public struct UnreachablePeer: Sendable, Equatable {
+        public var address: NodeAddress
+        /// Dialled by `associate(with:)` (never given up).
+        public var isSeed: Bool
+        /// Failed dials in a row.
+        public var failedDials: Int
+        /// Milliseconds since the first failed dial of this run.
+        public var unreachableForMs: Int
+        /// Milliseconds since the last association ended being new (handshake completed), nil when never associated.
+        public var sinceLastAssociationMs: Int?
+    }
+
+    /// Addresses currently failing to dial, sorted by address. Taken from every peer's lock: diagnostics only.
+    public var unreachablePeers: [UnreachablePeer] {
+        let now = Monotonic.nowNs()
+        let all = peers.withLock { Array($0.values) }
+        return all.compactMap { p in
+            p.state.withLock { s -> UnreachablePeer? in
+                guard let since = s.unreachableSinceNs else { return nil }
+                return UnreachablePeer(address: p.address, isSeed: s.persistent, failedDials: s.failures,
+                                       unreachableForMs: Int((now &- since) / 1_000_000),
+                                       sinceLastAssociationMs: s.lastAssociatedNs.map { Int((now &- $0) / 1_000_000) })
+            }
+        }.sorted { $0.address.description < $1.address.description }
+    }
+
     func peerEntry(_ address: NodeAddress) -> Peer {
         peers.withLock { table in
             if let p = table[address] { return p }
@@ -228,11 +280,21 @@ public final class Transport: Sendable {
     /// reported; while associated with another uid, `send` throws `.nodeUnreachable`. `peer.uid == 0` means
     /// "whichever node answers at that address".
     ///
+    /// Delivery: a frame that `send` accepts (returns without throwing) is either handed to the kernel on a live,
+    /// handshaked connection to `peer` — in send order per address while the association lives; TCP may still lose
+    /// it if the connection breaks afterwards — or dropped because the dial failed (name resolution, connect,
+    /// handshake), the association was lost or replaced before it was written, the address now answers with
+    /// another uid, or the transport shut down. A dropped frame is counted in
+    /// `hotline_frames_undelivered_<reason>_total` and `onUndelivered` (when given) is called exactly once, with
+    /// `.nodeUnreachable(address, reason:)` or `.shutDown`, on an arbitrary thread (usually the I/O thread; must
+    /// not block). It is never called for a frame that `send` rejected by throwing.
+    ///
     /// - Throws: `TransportError.frameTooLarge` (length field kind + payload above `maxFrameBytes`),
     ///   `.outboundQueueFull` (queued bytes + this frame above `maxOutboundBytesPerPeer`), `.nodeUnreachable`
     ///   (backing off, another uid at the address, the local address, or a handshake kind 0x01–0x03 which only the
     ///   transport may send), `.shutDown` (not started or shut down), or whatever `writePayload` throws.
-    public func send(_ kind: Wire.FrameKind, to peer: NodeIdentity, _ writePayload: (inout [UInt8]) throws -> Void) throws {
+    public func send(_ kind: Wire.FrameKind, to peer: NodeIdentity, onUndelivered: UndeliveredHandler? = nil,
+                     _ writePayload: (inout [UInt8]) throws -> Void) throws {
         guard !stopping.load(ordering: .acquiring), let local = localNode else { throw TransportError.shutDown }
         switch kind {
         case .handshakeOffer, .handshakeAccept, .handshakeReject:
@@ -249,11 +311,40 @@ public final class Transport: Sendable {
         guard peer.address != local.address else {
             throw TransportError.nodeUnreachable(peer.address, reason: "that is this node's own address")
         }
-        let p = peerEntry(peer.address)
         let now = Monotonic.nowNs()
         let limit = settings.maxOutboundBytesPerPeer
         let frameBytes = frame.count
-        let outcome = p.state.withLock { s -> SendOutcome in
+        let out = OutFrame(bytes: frame, uid: peer.uid, counted: kind != .heartbeat, onUndelivered: onUndelivered)
+        var p = peerEntry(peer.address)
+        var result: SendOutcome?
+        // Bounded: a removed (given-up) entry is out of the table, so the next lookup makes a fresh one.
+        for _ in 0..<4 {
+            result = p.state.withLock { s -> SendOutcome? in
+                if s.removed { return nil }
+                // Checked under the peer's lock: shutdown drops (and reports) every queue after setting `stopping`.
+                if stopping.load(ordering: .acquiring) { return .failed(.shutDown) }
+                return enqueue(&s, out, kind: kind, peer: peer, now: now, limit: limit, frameBytes: frameBytes)
+            }
+            if result != nil { break }
+            p = peerEntry(peer.address)
+        }
+        switch result ?? .failed(.nodeUnreachable(peer.address, reason: "peer state kept changing")) {
+        case .failed(let e):
+            if case .outboundQueueFull = e { counters.sendQueueFull.increment() }
+            throw e
+        case .queued:
+            return
+        case .queuedAndDial:
+            // When the loop is stopping, the frame stays queued and shutdown drops and reports it.
+            let dialPeer = p
+            loop.execute { [self] in startDial(dialPeer) }
+        case .queuedAndFlush:
+            flush(p, budgetBytes: Self.senderFlushBudget)
+        }
+    }
+
+    private func enqueue(_ s: inout PeerState, _ out: OutFrame, kind: Wire.FrameKind, peer: NodeIdentity, now: UInt64,
+                         limit: Int, frameBytes: Int) -> SendOutcome {
             var dial = false
             switch s.phase {
             case .associated(let id, _):
@@ -277,7 +368,6 @@ public final class Transport: Sendable {
                 s.phase = .dialing(connID: nil)
                 s.generation &+= 1
             }
-            let out = OutFrame(bytes: frame, uid: peer.uid)
             if kind.isControl { s.control.append(out) } else { s.data.append(out) }
             s.queuedBytes += frameBytes
             if dial { return .queuedAndDial }
@@ -286,35 +376,28 @@ public final class Transport: Sendable {
                 return .queuedAndFlush
             }
             return .queued
-        }
-        switch outcome {
-        case .failed(let e):
-            if case .outboundQueueFull = e { counters.sendQueueFull.increment() }
-            throw e
-        case .queued:
-            return
-        case .queuedAndDial:
-            guard loop.execute({ [self] in startDial(p) }) else { throw TransportError.shutDown }
-        case .queuedAndFlush:
-            flush(p, budgetBytes: Self.senderFlushBudget)
-        }
     }
 
     /// Dials `address` without knowing its uid (seed nodes) and keeps redialing it with capped exponential backoff
     /// whenever the association drops, until `forget`. No effect after `shutdown` or for the local address.
     public func associate(with address: NodeAddress) {
         guard !stopping.load(ordering: .acquiring), let local = localNode, address != local.address else { return }
-        let p = peerEntry(address)
-        let dial = p.state.withLock { s -> Bool in
-            s.persistent = true
-            if case .idle = s.phase {
-                s.phase = .dialing(connID: nil)
-                s.generation &+= 1
-                return true
+        for _ in 0..<4 {
+            let p = peerEntry(address)
+            let dial = p.state.withLock { s -> Bool? in
+                if s.removed { return nil }
+                s.persistent = true
+                if case .idle = s.phase {
+                    s.phase = .dialing(connID: nil)
+                    s.generation &+= 1
+                    return true
+                }
+                return false
             }
-            return false
+            guard let dial else { continue }
+            if dial { loop.execute { [self] in startDial(p) } }
+            return
         }
-        if dial { loop.execute { [self] in startDial(p) } }
     }
 
     /// Stops redialing `address` automatically. An existing association stays up.
@@ -342,7 +425,8 @@ public final class Transport: Sendable {
     }
 
     /// Closes every connection, stops the loop thread (joined), releases fds. Idempotent. Frames still queued are
-    /// dropped; later `send` calls throw `.shutDown`. Must not be called from a delegate callback (the loop thread
+    /// dropped (counted in `hotline_frames_undelivered_shutdown_total`, their undelivered handlers called with
+    /// `.shutDown`); later `send` calls throw `.shutDown`. Must not be called from a delegate callback (the loop thread
     /// then only requests its stop and is not joined).
     public func shutdown() {
         let wasRunning = lifecycle.withLock { state -> Bool? in
@@ -373,12 +457,15 @@ public final class Transport: Sendable {
             return v
         }
         for p in all {
-            p.state.withLock { s in
-                s.dropAll()
+            let dropped = p.state.withLock { s -> DroppedFrames in
                 s.socket = nil
                 s.phase = .idle
+                s.unreachableSinceNs = nil
+                return s.dropAll()
             }
+            reportUndelivered(dropped, to: p.address, .shutdown, reason: "transport shut down")
         }
+        counters.peersUnreachable.set(0)
         associationTable.withLock { $0.removeAll() }
         if wasRunning { logger.info("transport.stopped", [:]) }
     }

@@ -83,14 +83,36 @@ extension Transport {
 
     func startDial(_ p: Peer) {
         guard !core.closing else { return }
-        let go = p.state.withLock { s -> (Bool, Bool) in
-            guard case .dialing(nil) = s.phase else { return (false, false) }
+        let go = p.state.withLock { s -> (Bool, Bool, UInt64) in
+            guard case .dialing(nil) = s.phase else { return (false, false, 0) }
             let redial = s.redial
             s.redial = false
-            return (true, redial)
+            return (true, redial, s.generation)
         }
         guard go.0 else { return }
         if go.1 { counters.reconnectAttempts.increment() }
+        if let ip = Socket.literalIPv4(p.address.host) {
+            connect(p, ip: ip)
+            return
+        }
+        // A name: resolved off the loop thread; the dial goes on when the answer (or the timeout) comes back.
+        let generation = go.2
+        resolver.resolve(p.address.host) { [weak self] outcome in
+            guard let self, !self.core.closing else { return }
+            let current = p.state.withLock { s -> Bool in
+                guard case .dialing(nil) = s.phase, s.generation == generation else { return false }
+                return true
+            }
+            guard current else { return }
+            switch outcome {
+            case .address(let ip): self.connect(p, ip: ip)
+            case .failed(let why): self.dialFailed(p, connID: nil, reason: why)
+            }
+        }
+    }
+
+    /// Loop thread: creates the socket and starts the TCP connect of a dial in `.dialing(nil)`.
+    private func connect(_ p: Peer, ip: in_addr) {
         let fd = cepoll_tcp_socket()
         guard fd >= 0 else {
             let e = cepoll_errno()
@@ -115,7 +137,7 @@ extension Transport {
         core.connections[token] = c
         openConnections.add(1, ordering: .relaxed)
         logger.debug("transport.dialing", ["peer": p.address])
-        switch Socket.startConnect(fd: fd, to: p.address) {
+        switch Socket.startConnect(fd: fd, to: ip, port: p.address.port) {
         case .connected:
             finishConnect(c)
         case .inProgress:
@@ -361,20 +383,22 @@ extension Transport {
         var abandonedDial: UInt64?
         var replaced: (NodeIdentity, UInt64)?
         var droppedUIDs: Set<UInt64> = []
+        var lostFrames = DroppedFrames()
+        var restartFrames = DroppedFrames()
         let flushNow = p.state.withLock { s -> Bool in
             switch s.phase {
             case .dialing(let cid): abandonedDial = cid
             case .associated(let old, let cid):
                 replaced = (old, cid)
-                s.dropAll()
+                lostFrames = s.dropAll()
             default: break
             }
             s.phase = .associated(identity, connID: c.id)
             s.generation &+= 1
             s.socket = c.socket
             s.outArmed = false
-            s.failures = 0
-            droppedUIDs = s.keepFrames(for: identity.uid)
+            markAssociated(&s)
+            (droppedUIDs, restartFrames) = s.keepFrames(for: identity.uid)
             // The accept goes out first, ahead of any pending frame.
             s.partial = acceptFrame
             s.partialOffset = 0
@@ -395,6 +419,9 @@ extension Transport {
             counters.disassociations.increment()
             lost.append((old, "address \(identity.address) now answers with uid \(identity.uidHex)"))
         }
+        reportUndelivered(lostFrames, to: p.address, .associationLost, reason: "association replaced by \(identity)")
+        reportUndelivered(restartFrames, to: p.address, .peerRestarted,
+                          reason: "address \(p.address) now answers with uid \(identity.uidHex)")
         completeAssociation(c, p, identity, flushNow: flushNow, droppedUIDs: droppedUIDs, lost: lost)
     }
 
@@ -406,14 +433,15 @@ extension Transport {
             logger.info("transport.peer.address", ["dialed": p.address, "advertised": advertised.address])
         }
         var droppedUIDs: Set<UInt64> = []
+        var restartFrames = DroppedFrames()
         let result = p.state.withLock { s -> Bool? in
             guard case .dialing(let cid) = s.phase, cid == c.id else { return nil }
             s.phase = .associated(identity, connID: c.id)
             s.generation &+= 1
             s.socket = c.socket
             s.outArmed = false
-            s.failures = 0
-            droppedUIDs = s.keepFrames(for: identity.uid)
+            markAssociated(&s)
+            (droppedUIDs, restartFrames) = s.keepFrames(for: identity.uid)
             if s.queuedBytes == 0 || s.flushing { return false }
             s.flushing = true
             return true
@@ -423,6 +451,8 @@ extension Transport {
             close(c, reason: "dial superseded")
             return
         }
+        reportUndelivered(restartFrames, to: p.address, .peerRestarted,
+                          reason: "address \(p.address) now answers with uid \(identity.uidHex)")
         completeAssociation(c, p, identity, flushNow: flushNow, droppedUIDs: droppedUIDs, lost: [])
     }
 
@@ -438,6 +468,7 @@ extension Transport {
         scheduleKeepalive(c)
         associationTable.withLock { $0[p.address] = identity }
         counters.associations.increment()
+        refreshUnreachableGauge()
         if flushNow { flush(p, budgetBytes: Self.loopFlushBudget) }
         logger.info("transport.association.up", ["peer": identity])
         let target = delegate
@@ -495,14 +526,16 @@ extension Transport {
         guard !core.closing else { return }
         switch previous {
         case .associated(let p, let identity):
-            let backoffGen = p.state.withLock { s -> (UInt64, Int64)? in
+            let backoffGen = p.state.withLock { s -> (UInt64, Int64, DroppedFrames)? in
                 guard case .associated(_, let cid) = s.phase, cid == c.id else { return nil }
                 s.socket = nil
                 s.outArmed = false
-                s.dropAll()
-                return enterBackoff(&s, reason: reason, countFailure: false)
+                let dropped = s.dropAll()
+                let (gen, delay) = enterBackoff(&s, reason: reason, countFailure: false)
+                return (gen, delay, dropped)
             }
-            guard let (gen, delay) = backoffGen else { return }
+            guard let (gen, delay, dropped) = backoffGen else { return }
+            reportUndelivered(dropped, to: p.address, .associationLost, reason: "association lost: \(reason)")
             associationTable.withLock { table in
                 if table[p.address] == identity { table[p.address] = nil }
             }
@@ -537,18 +570,82 @@ extension Transport {
         }
     }
 
+    private struct UnreachableWarning {
+        var attempts: Int
+        var unreachableMs: UInt64
+        var lastAssociated: String
+        var seed: Bool
+    }
+
     func dialFailed(_ p: Peer, connID: UInt64?, reason: String) {
         guard !core.closing else { return }
-        let result = p.state.withLock { s -> (UInt64, Int64)? in
+        let now = Monotonic.nowNs()
+        let intervalNs = UInt64(max(0, settings.unreachableLogInterval.nanoseconds))
+        let result = p.state.withLock { s -> (UInt64, Int64, DroppedFrames, UnreachableWarning?)? in
             guard case .dialing(let cid) = s.phase, cid == connID else { return nil }
-            s.dropAll()
-            return enterBackoff(&s, reason: reason, countFailure: true)
+            let dropped = s.dropAll()
+            let since = s.unreachableSinceNs ?? now
+            s.unreachableSinceNs = since
+            let (gen, delay) = enterBackoff(&s, reason: reason, countFailure: true)
+            var warning: UnreachableWarning?
+            if s.lastUnreachableLogNs.map({ now &- $0 >= intervalNs }) ?? true {
+                s.lastUnreachableLogNs = now
+                warning = UnreachableWarning(
+                    attempts: s.failures, unreachableMs: (now &- since) / 1_000_000,
+                    lastAssociated: s.lastAssociatedNs.map { "\((now &- $0) / 1_000_000) ms ago" } ?? "never",
+                    seed: s.persistent)
+            }
+            return (gen, delay, dropped, warning)
         }
-        guard let (gen, delay) = result else { return }
+        guard let (gen, delay, dropped, warning) = result else { return }
         counters.dialFailures.increment()
         logger.info("transport.dial.failed", ["peer": p.address, "reason": reason, "retry_ms": delay / 1_000_000])
+        if let w = warning {
+            logger.warning("transport.peer.unreachable", ["peer": p.address, "attempts": w.attempts,
+                                                          "unreachable_ms": w.unreachableMs,
+                                                          "last_associated": w.lastAssociated, "seed": w.seed,
+                                                          "reason": reason])
+        }
+        refreshUnreachableGauge()
         scheduleBackoff(p, generation: gen, delayNs: delay)
+        reportUndelivered(dropped, to: p.address, .dialFailed, reason: "dial failed: \(reason)")
         delegate?.transport(self, dialFailed: p.address, reason: reason)
+    }
+
+    /// Under the peer's lock, at a completed handshake: the failure run (if any) is over.
+    private func markAssociated(_ s: inout PeerState) {
+        s.failures = 0
+        s.unreachableSinceNs = nil
+        s.lastUnreachableLogNs = nil
+        s.lastAssociatedNs = Monotonic.nowNs()
+    }
+
+    /// Sets `hotline_peers_unreachable` from the peer table (O(peers); called on dial failures, associations and
+    /// give-ups, which the backoff keeps infrequent).
+    func refreshUnreachableGauge() {
+        let all = peers.withLock { Array($0.values) }
+        var n = 0
+        for p in all where p.state.withLock({ $0.unreachableSinceNs != nil }) { n += 1 }
+        counters.peersUnreachable.set(n)
+    }
+
+    enum UndeliveredReason {
+        case dialFailed, associationLost, peerRestarted, shutdown
+    }
+
+    /// Counts dropped frames and tells their senders (outside any peer lock; any thread).
+    func reportUndelivered(_ dropped: DroppedFrames, to address: NodeAddress, _ why: UndeliveredReason, reason: String) {
+        guard !dropped.isEmpty else { return }
+        let counter: Counter
+        switch why {
+        case .dialFailed: counter = counters.undeliveredDialFailed
+        case .associationLost: counter = counters.undeliveredAssociationLost
+        case .peerRestarted: counter = counters.undeliveredPeerRestarted
+        case .shutdown: counter = counters.undeliveredShutdown
+        }
+        counter.increment(by: dropped.count)
+        let error: TransportError = why == .shutdown ? .shutDown : .nodeUnreachable(address, reason: reason)
+        for h in dropped.handlers { h(error) }
     }
 
     private func backoffExpired(_ p: Peer, generation: UInt64) {
@@ -563,7 +660,58 @@ extension Transport {
             s.phase = .idle
             return false
         }
-        if dial { startDial(p) }
+        if dial {
+            startDial(p)
+        } else {
+            idleNonSeed(p)
+        }
+    }
+
+    /// Loop thread: a non-seed peer just went idle after its backoff. Forgotten at once when it had no failed dials
+    /// (an association was lost; nothing to remember), given up when its dials have failed for
+    /// `giveUpUnreachableAfter`, else checked again when that time is reached.
+    private func idleNonSeed(_ p: Peer) {
+        let now = Monotonic.nowNs()
+        let giveUpNs = UInt64(max(0, settings.giveUpUnreachableAfter.nanoseconds))
+        enum Step { case keep, forget, giveUp(attempts: Int, ms: UInt64), recheck(UInt64, afterNs: Int64) }
+        let step = peers.withLock { table -> Step in
+            guard table[p.address] === p else { return .keep }
+            let step = p.state.withLock { s -> Step in
+                guard !s.persistent, case .idle = s.phase, s.queuedBytes == 0 else { return .keep }
+                guard let since = s.unreachableSinceNs else {
+                    s.removed = true
+                    return .forget
+                }
+                let elapsed = now &- since
+                if elapsed >= giveUpNs {
+                    s.removed = true
+                    return .giveUp(attempts: s.failures, ms: elapsed / 1_000_000)
+                }
+                return .recheck(s.generation, afterNs: Int64(giveUpNs - elapsed))
+            }
+            switch step {
+            case .forget, .giveUp: table[p.address] = nil
+            default: break
+            }
+            return step
+        }
+        switch step {
+        case .keep:
+            return
+        case .forget:
+            logger.debug("transport.peer.forgotten", ["peer": p.address])
+        case .giveUp(let attempts, let ms):
+            counters.peersGivenUp.increment()
+            logger.warning("transport.peer.given_up", ["peer": p.address, "attempts": attempts, "unreachable_ms": ms,
+                                                       "after": settings.giveUpUnreachableAfter])
+            refreshUnreachableGauge()
+        case .recheck(let gen, let afterNs):
+            _ = loop.schedule(afterNs: afterNs) { [weak self] in
+                guard let self, !self.core.closing else { return }
+                guard p.state.withLock({ $0.generation == gen }) else { return }
+                self.idleNonSeed(p)
+            }
+        }
     }
 
     /// Shutdown, on the loop thread: closes the listener and every connection without delegate calls.
@@ -577,12 +725,13 @@ extension Transport {
         for c in all { close(c, reason: "transport shut down") }
         let everyPeer = peers.withLock { Array($0.values) }
         for p in everyPeer {
-            p.state.withLock { s in
+            let dropped = p.state.withLock { s -> DroppedFrames in
                 s.socket = nil
                 s.outArmed = false
-                s.dropAll()
                 s.phase = .idle
+                return s.dropAll()
             }
+            reportUndelivered(dropped, to: p.address, .shutdown, reason: "transport shut down")
         }
     }
 
@@ -638,6 +787,7 @@ extension Transport {
                 if s.partialOffset >= s.partial.count {
                     s.partial = []
                     s.partialOffset = 0
+                    s.partialNotes = []
                     if written >= budgetBytes, s.queuedBytes > 0 {
                         s.flushing = false
                         arm(&s, sock)
@@ -687,6 +837,7 @@ extension Transport {
                 guard s.socket === sock else { return .again }
                 s.queuedBytes = max(0, s.queuedBytes - progress)
                 s.partialOffset = offset
+                s.settlePartial()
                 if failure != nil {
                     s.flushing = false
                     return .closeConnection

@@ -32,6 +32,38 @@ public struct TransportSettings: Sendable {
     /// (`hotline_connections_refused_total`). Bounds descriptors, and memory at roughly this many times
     /// the largest frame being read.
     public var maxConnections: Int = 512
+    /// A dial to a host *name* (not a dotted IPv4 literal, not "localhost") waits at most this long for the name
+    /// to resolve; then it fails as unreachable with reason "name resolution timed out" (`dialFailed`, backoff as
+    /// for any failed dial). Resolution never runs on the I/O thread. Trade-off: shorter gives up sooner on a slow
+    /// DNS server, longer tolerates one. Default 2 s.
+    public var resolveTimeout: Duration = .seconds(2)
+    /// How long a resolved name is reused without asking again. Trade-off: longer spares the DNS server and dial
+    /// latency, shorter follows address changes sooner. Default 30 s.
+    public var resolveCacheTTL: Duration = .seconds(30)
+    /// How long a failed resolution (unknown name, resolver error) is remembered: dials in that time fail at once
+    /// with the same reason. Timeouts are not cached (the lookup still in flight is reused). Default 5 s.
+    public var resolveNegativeTTL: Duration = .seconds(5)
+    /// Names kept in the resolution cache (expired entries go first, then the oldest). Default 256.
+    public var resolveCacheEntries: Int = 256
+    /// Name resolutions running at once (each may hold a thread blocked in `getaddrinfo` until the system resolver
+    /// gives up). A dial to a new name beyond it fails at once as unreachable. Trade-off: bounds threads against
+    /// a DNS server that never answers, at the price of failing dials to many new names at the same moment.
+    /// Default 4.
+    public var maxConcurrentResolutions: Int = 4
+    /// Resolves a host name to a dotted IPv4 address; blocking is allowed (it runs on the transport's resolver
+    /// threads, never on the I/O thread). Injectable for tests. Default: `getaddrinfo` (AF_INET).
+    public var resolveHost: @Sendable (_ host: String) -> HostResolution = { Socket.systemResolve($0) }
+    /// While an address keeps failing to dial, `transport.peer.unreachable` (warning) is logged at the first failure
+    /// and then at most once per this interval per address, with the attempt count and the time since the last
+    /// association. Trade-off: shorter is noisier, longer hides a dead peer longer. Default 30 s.
+    public var unreachableLogInterval: Duration = .seconds(30)
+    /// A peer that is not a seed (dialled only because something was sent to it) and whose dials have failed
+    /// without interruption for this long is given up: its per-address state is removed (bounding the address
+    /// table), `transport.peer.given_up` is logged and `hotline_peers_given_up_total` counted. Nothing redials it;
+    /// the next send to it starts a fresh dial with a fresh backoff. Seeds (`associate(with:)`) are never given up.
+    /// Trade-off: shorter frees state sooner and restarts the backoff sooner, longer keeps failing fast longer.
+    /// Default 60 s.
+    public var giveUpUnreachableAfter: Duration = .seconds(60)
     /// Proof sent in offers and accepts (opaque bytes, may be empty).
     public var authProof: [UInt8] = []
     /// Verifies a peer's auth proof (from its offer or accept). Returning false rejects the offer with
