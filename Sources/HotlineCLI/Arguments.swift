@@ -5,6 +5,10 @@ struct UsageError: Error, CustomStringConvertible {
     var description: String { message }
 }
 
+/// `--help` or `-h` where a flag may stand (not as the value of another flag, so `--external-id -h` is a
+/// value): the command prints its usage and exits 0.
+struct HelpRequested: Error {}
+
 /// Minimal `--flag value` / `--flag=value` parser. Flags are declared up front so a typo is an error
 /// that names the flag, not a silently ignored option.
 struct Arguments {
@@ -15,12 +19,14 @@ struct Arguments {
     /// - Parameters:
     ///   - valued: flags that take a value (without the leading `--`).
     ///   - switches: flags without a value.
-    /// - Throws: `UsageError` for an unknown flag or a missing value.
+    /// - Throws: `UsageError` for an unknown flag or a missing value; `HelpRequested` for `--help` / `-h`
+    ///   in a flag position.
     init(_ args: [String], valued: Set<String>, switches allowed: Set<String> = []) throws {
         var i = 0
         while i < args.count {
             let arg = args[i]
             i += 1
+            if arg == "--help" || arg == "-h" { throw HelpRequested() }
             guard arg.hasPrefix("--") else {
                 positional.append(arg)
                 continue

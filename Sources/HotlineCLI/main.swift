@@ -20,7 +20,18 @@ func runMain() async -> Int32 {
         return 2
     }
     argv.removeFirst()
-    let wantsHelp = argv.contains("--help") || argv.contains("-h")
+    // `--help` / `-h` as the first argument here; elsewhere `Arguments` finds it in a flag position only (so
+    // `--external-id -h` is a value, not a help request).
+    let wantsHelp = argv.first == "--help" || argv.first == "-h"
+    let usage: String? = switch command {
+    case "node": NodeCommand.usage
+    case "replay": ReplayCommand.usage
+    case "submit": SubmitCommand.usage
+    case "case": CaseCommand.usage
+    case "demo": DemoCommand.usage
+    case "bench": BenchCommand.usage
+    default: nil
+    }
     do {
         switch command {
         case "node":
@@ -47,6 +58,9 @@ func runMain() async -> Int32 {
         default:
             throw UsageError("unknown command \"\(command)\"\n\(topUsage)")
         }
+    } catch is HelpRequested {
+        print(usage ?? topUsage)
+        return 0
     } catch let error as UsageError {
         FileHandle.standardError.write(Data("hotline \(command): \(error.message)\n".utf8))
         return 2

@@ -104,6 +104,17 @@ final class SubmitCommandTests: XCTestCase {
         XCTAssertTrue(neither.stderr.contains("--description-file"), neither.stderr)
     }
 
+    func test_dashHAsAFlagValueIsAValueAndAsAFlagAsksForHelp() throws {
+        // `-h` as the value of --external-id is an id: the command runs (and fails to reach the node).
+        let asValue = try Self.run(["submit", "--node", "127.0.0.1:1", "--channel", "8890", "--external-id", "-h",
+                                    "--category", "heating-failure", "--jurisdiction", "210302", "--description", "x"])
+        XCTAssertEqual(asValue.status, 1, asValue.stderr)
+        XCTAssertTrue(asValue.stderr.contains("unreachable"), asValue.stderr)
+        // In a flag position it asks for help.
+        let asFlag = try Self.run(["submit", "--channel", "8890", "-h"])
+        XCTAssertEqual(asFlag.status, 0, asFlag.stderr)
+    }
+
     func test_tooLargeDescriptionIsRefusedBeforeSendingNamingTheLimit() throws {
         let heavy = String(repeating: "e" + String(repeating: "\u{301}", count: 199), count: 1_000)
         let refused = try Self.run(["submit", "--node", "127.0.0.1:1", "--category", "heating-failure",

@@ -143,7 +143,7 @@ public struct ReplayDriver: Sendable {
         let concurrency = max(1, options.concurrency)
 
         /// Runs one non-submit step; returns a failure reason or nil.
-        @Sendable func perform(_ step: ReplayPlan.Step, _ ref: CaseRef?) async -> String? {
+        @Sendable func perform(_ step: ReplayPlan.Step, _ ref: CaseRef?) async -> StepFailure? {
             do {
                 try await VirtualTime.at(step.at) {
                     switch step.action {
@@ -167,11 +167,11 @@ public struct ReplayDriver: Sendable {
                 }
                 return nil
             } catch RemoteCallError.remoteError(_, let message) {
-                return Self.reasonKey(message)
+                return .refused(Self.reasonKey(message))
             } catch RemoteCallError.nodeUnreachable(let node, let reason) {
-                return Self.nodeLostMarker + Self.name(of: node, in: processes) + "\u{1F}" + reason
+                return .nodeLost(node: Self.name(of: node, in: processes), reason: reason)
             } catch {
-                return "\(error)"
+                return .refused("\(error)")
             }
         }
 
@@ -218,8 +218,8 @@ public struct ReplayDriver: Sendable {
                 chains[r, default: []].append(step)
             }
             let snapshot = receipts
-            let outcomes = await withTaskGroup(of: (Int, String?).self) { group in
-                var results: [(Int, String?)] = []
+            let outcomes = await withTaskGroup(of: (Int, StepFailure?).self) { group in
+                var results: [(Int, StepFailure?)] = []
                 var next = 0
                 func launch() {
                     let r = order[next]
@@ -240,27 +240,25 @@ public struct ReplayDriver: Sendable {
                 }
                 return results
             }
-            if let lost = outcomes.compactMap(\.1).first(where: { $0.hasPrefix(Self.nodeLostMarker) }) {
-                let (node, reason) = Self.splitNodeLost(lost)
+            for case (_, .nodeLost(let node, let reason)?) in outcomes {
                 throw ReplayError.nodeLost(node: node, step: index, of: steps.count, at: day.first?.at ?? clock, reason: reason)
             }
-            for (r, failure) in outcomes {
-                if let failure {
-                    stepFailures[failure, default: 0] += 1
-                    failed.insert(r)
-                }
+            for case (let r, .refused(let reason)?) in outcomes {
+                stepFailures[reason, default: 0] += 1
+                failed.insert(r)
             }
             if let last = day.last { clock = max(clock, last.at) }
             // 3. The tick that closes the day.
             if end < steps.count {
                 let tick = steps[end]
                 clock = max(clock, tick.at)
-                if let failure = await perform(tick, nil) {
-                    if failure.hasPrefix(Self.nodeLostMarker) {
-                        let (node, reason) = Self.splitNodeLost(failure)
-                        throw ReplayError.nodeLost(node: node, step: end, of: steps.count, at: tick.at, reason: reason)
-                    }
-                    stepFailures[failure, default: 0] += 1
+                switch await perform(tick, nil) {
+                case .nodeLost(let node, let reason)?:
+                    throw ReplayError.nodeLost(node: node, step: end, of: steps.count, at: tick.at, reason: reason)
+                case .refused(let reason)?:
+                    stepFailures[reason, default: 0] += 1
+                case nil:
+                    break
                 }
                 end += 1
             }
@@ -374,11 +372,11 @@ public struct ReplayDriver: Sendable {
         TraceFlag.localTimeInOverlap.rawValue: "a local time in the repeated hour takes the earlier offset (the first occurrence), as java.time and Python zoneinfo fold=0",
     ]
 
-    static let nodeLostMarker = "\u{1}node-lost:"
-
-    static func splitNodeLost(_ marked: String) -> (node: String, reason: String) {
-        let parts = marked.dropFirst(nodeLostMarker.count).split(separator: "\u{1F}", maxSplits: 1).map(String.init)
-        return (parts.first ?? "?", parts.count > 1 ? parts[1] : "")
+    /// Why a replayed step did not happen: refused by the cluster (counted, the replay goes on), or a node
+    /// was lost (the replay stops).
+    enum StepFailure: Sendable {
+        case refused(String)
+        case nodeLost(node: String, reason: String)
     }
 
     /// The process name of `node` (`replay-2 (127.0.0.1:…)`) for messages.

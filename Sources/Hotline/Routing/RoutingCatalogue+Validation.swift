@@ -56,7 +56,8 @@ extension RoutingCatalogue {
             throw .unknownCategory(field: "livelihoodCategories[\(i)]", code: code)
         }
 
-        var seenRules = Set<String>()
+        struct RuleKey: Hashable { var category: String, jurisdiction: String }
+        var seenRules = Set<RuleKey>()
         for (i, rule) in rules.enumerated() {
             let base = "rules[\(i)]"
             guard categoryCodes.contains(rule.category) else {
@@ -79,7 +80,7 @@ extension RoutingCatalogue {
             if let policy = rule.slaPolicy, !policyIDs.contains(policy) {
                 throw .unknownSLAPolicy(field: "\(base).slaPolicy", id: policy)
             }
-            if !seenRules.insert("\(rule.category)\u{1F}\(rule.jurisdiction)").inserted {
+            if !seenRules.insert(RuleKey(category: rule.category, jurisdiction: rule.jurisdiction)).inserted {
                 throw .duplicateRule(field: base, category: rule.category, jurisdiction: rule.jurisdiction)
             }
         }
