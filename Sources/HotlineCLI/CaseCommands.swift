@@ -8,7 +8,7 @@ enum SubmitCommand {
     usage: hotline submit --node HOST:PORT --category CODE --jurisdiction CODE
                           (--description TEXT | --description-file FILE)
                           [--channel CODE] [--external-id ID] [--kind KIND] [--urgency P0|P1|P2|P3]
-                          [--name NAME] [--phone PHONE] [--address TEXT] [--cluster NAME]
+                          [--name NAME] [--phone PHONE] [--address TEXT] [--cluster NAME] [--secret-file FILE]
       Sends one citizen request to the cluster's intake desk through the node at HOST:PORT and prints
       the receipt as JSON. Give the description as an argument (--description) or, for long text, read it
       from a file (--description-file FILE, `-` for standard input): exactly one of the two. The file must
@@ -20,7 +20,8 @@ enum SubmitCommand {
 
     static func run(_ argv: [String]) async throws -> Int32 {
         let args = try Arguments(argv, valued: ["node", "category", "jurisdiction", "description", "description-file", "channel",
-                                                "external-id", "kind", "urgency", "name", "phone", "address", "cluster"])
+                                                "external-id", "kind", "urgency", "name", "phone", "address", "cluster",
+                                                "secret-file"])
         let node = try nodeAddress(args)
         guard let category = args["category"] else { throw UsageError("--category is required") }
         guard let jurisdiction = args["jurisdiction"] else { throw UsageError("--jurisdiction is required") }
@@ -47,7 +48,7 @@ enum SubmitCommand {
             FileHandle.standardError.write(Data("hotline submit: \(HotlineError.invalidRequest("\(error)"))\n".utf8))
             return 3
         }
-        return try await withClient("submit", cluster: args["cluster"]) { system in
+        return try await withClient("submit", cluster: args["cluster"], secretFile: args["secret-file"]) { system in
             let hotline = try HotlineNode.on(.anyIncarnation(at: node), system: system)
             do {
                 let receipt = try await hotline.submit(request)
@@ -97,17 +98,17 @@ extension SubmitCommand {
 
 enum CaseCommand {
     static let usage = """
-    usage: hotline case ID|NUMBER --node HOST:PORT [--cluster NAME]
+    usage: hotline case ID|NUMBER --node HOST:PORT [--cluster NAME] [--secret-file FILE]
       Prints a case's current state and its whole event history as JSON (by case id or human number).
       Exit 0 found, 3 unknown case, 1 node unreachable, 2 bad flags.
     """
 
     static func run(_ argv: [String]) async throws -> Int32 {
-        let args = try Arguments(argv, valued: ["node", "cluster"])
+        let args = try Arguments(argv, valued: ["node", "cluster", "secret-file"])
         guard let key = args.positional.first else { throw UsageError("which case? give its id or number") }
         guard args.positional.count == 1 else { throw UsageError("one case at a time, got \(args.positional.count)") }
         let node = try nodeAddress(args)
-        return try await withClient("case", cluster: args["cluster"]) { system in
+        return try await withClient("case", cluster: args["cluster"], secretFile: args["secret-file"]) { system in
             let hotline = try HotlineNode.on(.anyIncarnation(at: node), system: system)
             do {
                 print(try jsonString(try await hotline.findCase(key.lowercased().count == 36 ? key.lowercased() : key)))
@@ -127,8 +128,12 @@ func nodeAddress(_ args: Arguments) throws -> NodeAddress {
 }
 
 /// Runs `body` with a short-lived client node on an ephemeral loopback port.
-func withClient(_ command: String, cluster: String?, _ body: (ClusterSystem) async throws -> Int32) async throws -> Int32 {
-    let settings = ClusterSettings.client("cli", cluster: cluster ?? "hotline")
+/// Runs `body` with a short-lived client node (loopback, ephemeral port) of cluster `cluster` that proves
+/// the secret in `secretFile` (none: open, accepted only by open nodes).
+func withClient(_ command: String, cluster: String?, secretFile: String?,
+                _ body: (ClusterSystem) async throws -> Int32) async throws -> Int32 {
+    var settings = ClusterSettings.client("cli", cluster: cluster ?? "hotline")
+    settings.transport.auth = try NodeConfig.auth(secretFile: secretFile, previousSecretFile: nil, listen: nil)
     let system = try ClusterSystem(settings: settings, logger: Logger(level: .error))
     defer { system.shutdown() }
     do {

@@ -10,11 +10,15 @@ enum NodeCommand {
                         [--data DIR] [--config FILE] [--log-level LEVEL] [--call-timeout-ms MS]
                         [--handshake-timeout-ms MS] [--max-frame-bytes BYTES]
                         [--roles ROLE,...] [--catalog FILE] [--calendar FILE]
+                        [--secret-file FILE [--previous-secret-file FILE]]
       Runs a node. Prints `ready name=… listen=HOST:PORT uid=…` on stdout once it serves calls.
       --listen port 0 picks an ephemeral port. Flags override the JSON --config file.
       --roles: intake, dispatch, callback, supervision, analysis, district, district:<code> (none = all).
       With --catalog and no --roles the node hosts the whole hotline on its own (system clock);
       otherwise it waits for `hotline replay` (or a later cluster manager) to configure it.
+      --secret-file: the cluster secret (≥ 16 bytes, mode 0600); members prove it to each other in the
+      handshake (HMAC-SHA256). Required unless the node listens on loopback only. --previous-secret-file
+      is also accepted during a rotation. See Docs/security.md.
       SIGTERM or SIGINT stop it cleanly (exit 0). Bad flags or config: exit 2.
     """
 
@@ -33,9 +37,11 @@ enum NodeCommand {
         }
         // Read every file before anything starts: a bad file exits 2 without a half-started node.
         let files = try config.loadHotlineFiles()
+        var settings = config.clusterSettings
+        settings.transport.auth = try config.auth()
         let system: ClusterSystem
         do {
-            system = try ClusterSystem(settings: config.clusterSettings)
+            system = try ClusterSystem(settings: settings)
         } catch let error as TransportError {
             throw UsageError("invalid --listen \(config.listen): \(error)")
         }
@@ -52,6 +58,9 @@ enum NodeCommand {
             throw error
         }
         // Unbuffered write(2): the line must reach a pipe at once, not at exit.
+        if case .open = settings.transport.auth {
+            system.logger.warning("node.open", ["reason": "no --secret-file: any process that reaches \(system.node.address) may join (loopback only)"])
+        }
         let ready = "ready name=\(config.name) listen=\(system.node.address) uid=\(system.node.uidHex)\n"
         FileHandle.standardOutput.write(Data(ready.utf8))
         let signal = await termination.wait()

@@ -7,7 +7,8 @@ import Foundation
 /// JSON fields (all optional): `name` (string), `listen` ("HOST:PORT"), `seeds` (["HOST:PORT", ...]),
 /// `cluster` (string), `data` (directory path), `logLevel` (trace|debug|info|warning|error),
 /// `callTimeoutMs` (1...3_600_000), `handshakeTimeoutMs` (1...600_000), `maxFrameBytes` (1024...1 GiB),
-/// `roles` (["intake", "district:210302", ...]), `catalog` (routing catalogue path), `calendar` (path).
+/// `roles` (["intake", "district:210302", ...]), `catalog` (routing catalogue path), `calendar` (path),
+/// `secretFile`, `previousSecretFile` (cluster secret files, see `Docs/security.md`).
 /// Unknown fields are errors (a typo must not silently fall back to a default).
 struct NodeConfig {
     var name = "node"
@@ -27,13 +28,17 @@ struct NodeConfig {
     var calendarPath: String?
     /// Where inbound calls run: `pool` (default) or `io` (the node's I/O thread).
     var inbound = ClusterSettings.InboundExecution.globalPool
+    /// The cluster secret (mode 0600); without one the node runs open, which is allowed on loopback only.
+    var secretFile: String?
+    /// The secret being rotated out: still accepted (and proven) until every node has the new one.
+    var previousSecretFile: String?
 
     static let flags: Set<String> = ["name", "listen", "seeds", "cluster", "data", "config", "log-level",
                                      "call-timeout-ms", "handshake-timeout-ms", "max-frame-bytes", "roles",
-                                     "catalog", "calendar", "inbound"]
+                                     "catalog", "calendar", "inbound", "secret-file", "previous-secret-file"]
     static let jsonFields: Set<String> = ["name", "listen", "seeds", "cluster", "data", "logLevel",
                                           "callTimeoutMs", "handshakeTimeoutMs", "maxFrameBytes", "roles", "catalog",
-                                          "calendar", "inbound"]
+                                          "calendar", "inbound", "secretFile", "previousSecretFile"]
 
     /// Builds the config: defaults, then the `--config` file, then flags. Throws `UsageError` naming the
     /// field or flag at fault.
@@ -101,6 +106,8 @@ struct NodeConfig {
         if let v = try string("catalog") { cataloguePath = v }
         if let v = try string("calendar") { calendarPath = v }
         if let v = try string("inbound") { inbound = try Self.inbound(v, field: "config field \"inbound\"") }
+        if let v = try string("secretFile") { secretFile = v }
+        if let v = try string("previousSecretFile") { previousSecretFile = v }
     }
 
     static func inbound(_ text: String, field: String) throws -> ClusterSettings.InboundExecution {
@@ -142,6 +149,33 @@ struct NodeConfig {
         if let v = args["catalog"] { cataloguePath = v }
         if let v = args["calendar"] { calendarPath = v }
         if let v = args["inbound"] { inbound = try Self.inbound(v, field: "--inbound") }
+        if let v = args["secret-file"] { secretFile = v }
+        if let v = args["previous-secret-file"] { previousSecretFile = v }
+    }
+
+    /// The node's `ClusterAuth` from its secret files.
+    ///
+    /// - Throws: `UsageError` naming the flag when a file is unusable (unreadable, readable by group or
+    ///   others, too short), when a previous secret is given without a current one, or when there is no secret
+    ///   and the node listens beyond loopback.
+    func auth() throws -> ClusterAuth {
+        try Self.auth(secretFile: secretFile, previousSecretFile: previousSecretFile, listen: listen)
+    }
+
+    static func auth(secretFile: String?, previousSecretFile: String?, listen: NodeAddress?) throws -> ClusterAuth {
+        guard let secretFile else {
+            if previousSecretFile != nil { throw UsageError("--previous-secret-file needs --secret-file (the current secret)") }
+            if let listen, !listen.isLoopback {
+                throw UsageError("--secret-file is required to listen on \(listen.host) (beyond loopback): without a cluster secret anyone who reaches the port could join")
+            }
+            return .open
+        }
+        func read(_ path: String, flag: String) throws -> [UInt8] {
+            do { return try ClusterAuth.readSecret(path: path) } catch { throw UsageError("invalid \(flag): \(error)") }
+        }
+        let current = try read(secretFile, flag: "--secret-file")
+        let previous = try previousSecretFile.map { try read($0, flag: "--previous-secret-file") }
+        return .secrets(current: current, previous: previous)
     }
 
     static func address(_ text: String, field: String) throws -> NodeAddress {

@@ -4,32 +4,53 @@ import XCTest
 final class HandshakeTests: XCTestCase {
     private let a = NodeIdentity(address: NodeAddress(host: "127.0.0.1", port: 7101), uid: 0x10)
     private let b = NodeIdentity(address: NodeAddress(host: "127.0.0.1", port: 7102), uid: 0x20)
+    private let secret = ClusterAuth.secrets(current: Array("correct horse battery staple".utf8), previous: nil)
+    private let nonceA = [UInt8](repeating: 0xA1, count: 32)
+    private let nonceB = [UInt8](repeating: 0xB2, count: 32)
 
     private func machine(_ role: Handshake.Machine.Role, local: NodeIdentity, cluster: String = "c",
-                         versions: ClosedRange<UInt16> = 1...1,
-                         verify: @escaping @Sendable ([UInt8], NodeIdentity) -> Bool = { _, _ in true }) -> Handshake.Machine {
-        Handshake.Machine(role: role, local: local, clusterName: cluster, versions: versions, authProof: [1, 2],
-                          verifyProof: verify)
+                         versions: ClosedRange<UInt16> = 1...1, auth: ClusterAuth? = nil,
+                         nonce: [UInt8]? = nil) -> Handshake.Machine {
+        Handshake.Machine(role: role, local: local, clusterName: cluster, versions: versions, auth: auth ?? secret,
+                          nonce: nonce ?? (local == a ? nonceA : nonceB))
+    }
+
+    /// Runs a whole handshake between a dialer and an acceptor in memory; returns both last steps.
+    private func run(_ dialer: inout Handshake.Machine, _ acceptor: inout Handshake.Machine,
+                     phase: Handshake.PeerPhase = .none) -> (dialer: Handshake.Machine.Step, acceptor: Handshake.Machine.Step) {
+        let offer = dialer.makeOffer().encode()
+        let challenge = acceptor.receive(.handshakeOffer, payload: offer[...], phaseOf: { _ in phase })
+        guard case .send(let k1, let p1) = challenge else { return (.violation("no challenge"), challenge) }
+        let response = dialer.receive(k1, payload: p1[...], phaseOf: { _ in .none })
+        guard case .send(let k2, let p2) = response else { return (response, challenge) }
+        let verdict = acceptor.receive(k2, payload: p2[...], phaseOf: { _ in phase })
+        switch verdict {
+        case .accept:
+            return (dialer.receive(.handshakeAccept, payload: Handshake.Accept().encode()[...], phaseOf: { _ in .none }), verdict)
+        case .reject(let r, _):
+            return (dialer.receive(.handshakeReject, payload: r.encode()[...], phaseOf: { _ in .none }), verdict)
+        default:
+            return (response, verdict)
+        }
     }
 
     // MARK: codecs
 
-    func test_offer_roundTrips() throws {
-        let offer = Handshake.Offer(versions: 1...3, clusterName: "prod-ü", identity: a, authProof: [0xDE, 0xAD])
+    func test_payloads_roundTrip() throws {
+        let offer = Handshake.Offer(versions: 1...3, clusterName: "prod-ü", identity: a, nonce: nonceA)
         let bytes = offer.encode()
         XCTAssertEqual(Array(bytes.prefix(4)), Array("HTLN".utf8))
         XCTAssertEqual(Array(bytes[4..<8]), [0, 1, 0, 3])
         XCTAssertEqual(try Handshake.Offer.decode(bytes[...]), offer)
         // Reserved trailing bytes are ignored.
         XCTAssertEqual(try Handshake.Offer.decode((bytes + [9, 9, 9])[...]), offer)
-        let empty = Handshake.Offer(versions: 1...1, clusterName: "", identity: a, authProof: [])
-        XCTAssertEqual(try Handshake.Offer.decode(empty.encode()[...]), empty)
-    }
-
-    func test_accept_roundTrips() throws {
-        let accept = Handshake.Accept(version: 2, identity: b, authProof: Array(repeating: 5, count: 300))
-        XCTAssertEqual(try Handshake.Accept.decode(accept.encode()[...]), accept)
-        XCTAssertEqual(Array(accept.encode().prefix(2)), [0, 2])
+        let challenge = Handshake.Challenge(version: 2, identity: b, nonce: nonceB,
+                                            proofs: [[UInt8](repeating: 1, count: 32), [UInt8](repeating: 2, count: 32)])
+        XCTAssertEqual(try Handshake.Challenge.decode(challenge.encode()[...]), challenge)
+        let open = Handshake.Challenge(version: 1, identity: b, nonce: nonceB, proofs: [])
+        XCTAssertEqual(try Handshake.Challenge.decode(open.encode()[...]), open)
+        let response = Handshake.Response(proofs: [[UInt8](repeating: 3, count: 32)])
+        XCTAssertEqual(try Handshake.Response.decode(response.encode()[...]), response)
     }
 
     func test_reject_roundTrips_forEveryReason() throws {
@@ -42,18 +63,20 @@ final class HandshakeTests: XCTestCase {
             XCTAssertEqual(try Handshake.Reject.decode(bytes[...]), reject)
             XCTAssertEqual(Handshake.RejectReason(code: reason.code), reason)
         }
-        XCTAssertEqual(Handshake.RejectReason.badMagic.code, 1)
-        XCTAssertEqual(Handshake.RejectReason.shuttingDown.code, 6)
     }
 
     func test_everyTruncation_ofEachPayload_throws() {
-        let offer = Handshake.Offer(versions: 1...2, clusterName: "cluster", identity: a, authProof: [1, 2, 3]).encode()
+        let offer = Handshake.Offer(versions: 1...2, clusterName: "cluster", identity: a, nonce: nonceA).encode()
         for n in 0..<offer.count {
             XCTAssertThrowsError(try Handshake.Offer.decode(offer[..<n]), "offer prefix \(n)")
         }
-        let accept = Handshake.Accept(version: 1, identity: b, authProof: [4]).encode()
-        for n in 0..<accept.count {
-            XCTAssertThrowsError(try Handshake.Accept.decode(accept[..<n]), "accept prefix \(n)")
+        let challenge = Handshake.Challenge(version: 1, identity: b, nonce: nonceB, proofs: [[UInt8](repeating: 4, count: 32)]).encode()
+        for n in 0..<challenge.count {
+            XCTAssertThrowsError(try Handshake.Challenge.decode(challenge[..<n]), "challenge prefix \(n)")
+        }
+        let response = Handshake.Response(proofs: [[UInt8](repeating: 4, count: 32)]).encode()
+        for n in 0..<response.count {
+            XCTAssertThrowsError(try Handshake.Response.decode(response[..<n]), "response prefix \(n)")
         }
         let reject = Handshake.Reject(.duplicate, "text").encode()
         for n in 0..<reject.count {
@@ -72,24 +95,29 @@ final class HandshakeTests: XCTestCase {
         }
         // Invalid UTF-8 cluster name.
         XCTAssertThrowsError(try Handshake.Offer.decode((Handshake.magic + [0, 1, 0, 1, 2, 0xC3, 0x28])[...]))
-        // Overlong varint length.
-        XCTAssertThrowsError(try Handshake.Offer.decode((Handshake.magic + [0, 1, 0, 1] + Array(repeating: 0xFF, count: 11))[...]))
-        // uid 0 is reserved.
-        let zeroUID = Handshake.Accept(version: 1, identity: NodeIdentity(address: b.address, uid: 0), authProof: []).encode()
-        XCTAssertThrowsError(try Handshake.Accept.decode(zeroUID[...]))
-        // Empty host.
-        let noHost = Handshake.Accept(version: 1, identity: NodeIdentity(address: NodeAddress(host: "", port: 1), uid: 1), authProof: []).encode()
-        XCTAssertThrowsError(try Handshake.Accept.decode(noHost[...]))
-        // Trailing bytes after an accept / reject.
-        XCTAssertThrowsError(try Handshake.Accept.decode((Handshake.Accept(version: 1, identity: b, authProof: []).encode() + [0])[...]))
-        XCTAssertThrowsError(try Handshake.Reject.decode((Handshake.Reject(.duplicate, "").encode() + [0])[...]))
+        // A nonce that is not 32 bytes, a cluster name over 255 bytes.
+        XCTAssertThrowsError(try Handshake.Offer.decode(Handshake.Offer(versions: 1...1, clusterName: "c", identity: a,
+                                                                        nonce: [1, 2, 3]).encode()[...]))
+        XCTAssertThrowsError(try Handshake.Offer.decode(Handshake.Offer(versions: 1...1, clusterName: String(repeating: "x", count: 256),
+                                                                        identity: a, nonce: nonceA).encode()[...]))
+        // uid 0 is reserved; empty host.
+        XCTAssertThrowsError(try Handshake.Challenge.decode(Handshake.Challenge(version: 1, identity: NodeIdentity(address: b.address, uid: 0),
+                                                                                nonce: nonceB, proofs: []).encode()[...]))
+        XCTAssertThrowsError(try Handshake.Challenge.decode(Handshake.Challenge(version: 1, identity: NodeIdentity(address: NodeAddress(host: "", port: 1), uid: 1),
+                                                                                nonce: nonceB, proofs: []).encode()[...]))
+        // Three proofs, a short proof, trailing bytes.
+        let p = [UInt8](repeating: 9, count: 32)
+        XCTAssertThrowsError(try Handshake.Response.decode(Handshake.Response(proofs: [p, p, p]).encode()[...]))
+        XCTAssertThrowsError(try Handshake.Response.decode(Handshake.Response(proofs: [[1]]).encode()[...]))
+        XCTAssertThrowsError(try Handshake.Response.decode((Handshake.Response(proofs: [p]).encode() + [0])[...]))
         // Random bytes never trap.
         var rng = SplitMix64(seed: 42)
         for _ in 0..<20_000 {
-            let bytes = (0..<Int.random(in: 0...40, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            let bytes = (0..<Int.random(in: 0...80, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
             _ = try? Handshake.Offer.decode(bytes[...])
             _ = try? Handshake.Offer.decode((Handshake.magic + bytes)[...])
-            _ = try? Handshake.Accept.decode(bytes[...])
+            _ = try? Handshake.Challenge.decode(bytes[...])
+            _ = try? Handshake.Response.decode(bytes[...])
             _ = try? Handshake.Reject.decode(bytes[...])
         }
     }
@@ -104,99 +132,183 @@ final class HandshakeTests: XCTestCase {
         XCTAssertNil(Handshake.negotiate(offered: 5...6, supported: 3...4))
     }
 
-    func test_acceptor_answersWithTheHighestCommonVersion() {
+    // MARK: the whole exchange
+
+    func test_membersWithTheSameSecretAssociateAtTheHighestCommonVersion() {
+        var dialer = machine(.dialer, local: a, versions: 1...7)
         var acceptor = machine(.acceptor, local: b, versions: 1...4)
-        let offer = Handshake.Offer(versions: 2...7, clusterName: "c", identity: a, authProof: []).encode()
-        let step = acceptor.receive(.handshakeOffer, payload: offer[...], phaseOf: { _ in .none })
-        guard case .accept(let accept, let peer, let resolution) = step else { return XCTFail("\(step)") }
-        XCTAssertEqual(accept.version, 4)
-        XCTAssertEqual(accept.identity, b)
-        XCTAssertEqual(accept.authProof, [1, 2])
-        XCTAssertEqual(peer, a)
-        XCTAssertEqual(resolution, .fresh)
+        XCTAssertEqual(dialer.state, .awaitingChallenge)
+        let (d, acc) = run(&dialer, &acceptor)
+        XCTAssertEqual(acc, .accept(peer: a, version: 4, resolution: .fresh))
+        XCTAssertEqual(d, .established(peer: b, version: 4))
+        XCTAssertEqual(dialer.state, .established(peer: b, version: 4))
         XCTAssertEqual(acceptor.state, .established(peer: a, version: 4))
     }
 
-    func test_noCommonVersion_isRejected() {
-        var acceptor = machine(.acceptor, local: b, versions: 3...4)
-        let offer = Handshake.Offer(versions: 1...2, clusterName: "c", identity: a, authProof: []).encode()
-        let step = acceptor.receive(.handshakeOffer, payload: offer[...], phaseOf: { _ in .none })
-        guard case .reject(let r, let peer) = step else { return XCTFail("\(step)") }
-        XCTAssertEqual(r.reason, .noCommonVersion)
-        XCTAssertEqual(peer, a)
-        XCTAssertEqual(acceptor.state, .failed)
+    func test_aWrongSecretOrNoSecretIsRefusedOnBothSides() {
+        let wrong = ClusterAuth.secrets(current: Array("not the cluster secret".utf8), previous: nil)
+        // A dialer with the wrong secret: the acceptor's proof does not verify, the dialer closes and never
+        // sends a proof of its own.
+        var d1 = machine(.dialer, local: a, auth: wrong)
+        var a1 = machine(.acceptor, local: b)
+        let (step1, _) = run(&d1, &a1)
+        guard case .authFailed(let claimed, _) = step1 else { return XCTFail("\(step1)") }
+        XCTAssertEqual(claimed, b)
+        XCTAssertEqual(d1.state, .failed)
+        // The dialer tells the acceptor with a reject (reason authFailed): the acceptor learns the secrets differ.
+        let told = a1.receive(.handshakeReject, payload: Handshake.Reject(.authFailed, "x").encode()[...], phaseOf: { _ in .none })
+        XCTAssertEqual(told, .rejected(Handshake.Reject(.authFailed, "x")))
+        XCTAssertEqual(a1.state, .failed)
+        // A dialer without a secret (open) answers with no proof: refused as authFailed.
+        var d2 = machine(.dialer, local: a, auth: .open)
+        var a2 = machine(.acceptor, local: b)
+        let (step2, verdict2) = run(&d2, &a2)
+        guard case .reject(let r2, _) = verdict2 else { return XCTFail("\(verdict2)") }
+        XCTAssertEqual(r2.reason, .authFailed)
+        XCTAssertEqual(step2, .rejected(Handshake.Reject(.authFailed, "proof not accepted")))
+        XCTAssertEqual(a2.state, .failed)
+        // An acceptor with the wrong secret refuses the dialer's proof... after the dialer refused its own.
+        var d3 = machine(.dialer, local: a)
+        var a3 = machine(.acceptor, local: b, auth: wrong)
+        guard case .authFailed = run(&d3, &a3).dialer else { return XCTFail() }
     }
 
-    func test_clusterMismatch_isRejected() {
-        var acceptor = machine(.acceptor, local: b, cluster: "blue")
-        let offer = Handshake.Offer(versions: 1...1, clusterName: "green", identity: a, authProof: []).encode()
-        guard case .reject(let r, _) = acceptor.receive(.handshakeOffer, payload: offer[...], phaseOf: { _ in .none }) else {
-            return XCTFail()
-        }
-        XCTAssertEqual(r.reason, .clusterMismatch)
-    }
-
-    func test_badMagic_andMalformedOffers_areRejectedWithTheirReason() {
-        var m1 = machine(.acceptor, local: b)
-        guard case .reject(let r1, nil) = m1.receive(.handshakeOffer, payload: [1, 2, 3, 4, 5][...], phaseOf: { _ in .none }) else {
-            return XCTFail()
-        }
-        XCTAssertEqual(r1.reason, .badMagic)
-        var m2 = machine(.acceptor, local: b)
-        guard case .reject(let r2, nil) = m2.receive(.handshakeOffer, payload: Handshake.magic[...], phaseOf: { _ in .none }) else {
-            return XCTFail()
-        }
-        XCTAssertEqual(r2.reason, .malformed)
-    }
-
-    func test_authProof_isVerifiedOnBothSides() {
-        var acceptor = machine(.acceptor, local: b, verify: { proof, _ in proof == [7] })
-        let bad = Handshake.Offer(versions: 1...1, clusterName: "c", identity: a, authProof: [8]).encode()
-        guard case .reject(let r, _) = acceptor.receive(.handshakeOffer, payload: bad[...], phaseOf: { _ in .none }) else {
-            return XCTFail()
-        }
+    func test_aReplayedResponseFromAnEarlierConnectionIsRefused() {
+        // Record a good handshake, then replay the dialer's response on a new connection (new acceptor nonce).
+        var d1 = machine(.dialer, local: a)
+        var a1 = machine(.acceptor, local: b, nonce: [UInt8](repeating: 1, count: 32))
+        let offer = d1.makeOffer().encode()
+        guard case .send(_, let challenge) = a1.receive(.handshakeOffer, payload: offer[...], phaseOf: { _ in .none }),
+              case .send(_, let recordedResponse) = d1.receive(.handshakeChallenge, payload: challenge[...], phaseOf: { _ in .none })
+        else { return XCTFail() }
+        var a2 = machine(.acceptor, local: b, nonce: [UInt8](repeating: 2, count: 32))
+        _ = a2.receive(.handshakeOffer, payload: offer[...], phaseOf: { _ in .none })
+        let verdict = a2.receive(.handshakeResponse, payload: recordedResponse[...], phaseOf: { _ in .none })
+        guard case .reject(let r, _) = verdict else { return XCTFail("\(verdict)") }
         XCTAssertEqual(r.reason, .authFailed)
-
-        var dialer = machine(.dialer, local: a, verify: { proof, _ in proof == [7] })
-        let accept = Handshake.Accept(version: 1, identity: b, authProof: [8]).encode()
-        guard case .violation = dialer.receive(.handshakeAccept, payload: accept[...], phaseOf: { _ in .none }) else {
-            return XCTFail()
-        }
     }
 
-    func test_dialer_establishesOnAValidAccept_andReportsRejects() {
-        var dialer = machine(.dialer, local: a, versions: 1...3)
-        XCTAssertEqual(dialer.state, .awaitingAccept)
-        XCTAssertEqual(dialer.makeOffer(), Handshake.Offer(versions: 1...3, clusterName: "c", identity: a, authProof: [1, 2]))
-        let accept = Handshake.Accept(version: 2, identity: b, authProof: []).encode()
-        XCTAssertEqual(dialer.receive(.handshakeAccept, payload: accept[...], phaseOf: { _ in .none }),
-                       .established(peer: b, version: 2))
-        XCTAssertEqual(dialer.state, .established(peer: b, version: 2))
+    func test_aReflectedChallengeProofIsRefused() {
+        // An attacker dials b claiming a's identity and reflects b's own acceptor proof back as its response.
+        var acceptor = machine(.acceptor, local: b)
+        let offer = Handshake.Offer(versions: 1...1, clusterName: "c", identity: a, nonce: nonceA).encode()
+        guard case .send(_, let challengeBytes) = acceptor.receive(.handshakeOffer, payload: offer[...], phaseOf: { _ in .none }),
+              let challenge = try? Handshake.Challenge.decode(challengeBytes[...]) else { return XCTFail() }
+        let reflected = Handshake.Response(proofs: challenge.proofs).encode()
+        let verdict = acceptor.receive(.handshakeResponse, payload: reflected[...], phaseOf: { _ in .associated(uid: a.uid) })
+        guard case .reject(let r, _) = verdict else { return XCTFail("\(verdict)") }
+        XCTAssertEqual(r.reason, .authFailed)
+    }
 
+    func test_aClaimedIdentityChangesNothingUntilProven() {
+        // A stranger claims a live member's address with a new uid: before its proof, nothing is replaced;
+        // with a bad proof it is refused, and the live association was never touched (no accept step).
+        let impostor = NodeIdentity(address: a.address, uid: 0x99)
+        var acceptor = machine(.acceptor, local: b)
+        var consulted = 0
+        let offer = Handshake.Offer(versions: 1...1, clusterName: "c", identity: impostor, nonce: nonceA).encode()
+        let first = acceptor.receive(.handshakeOffer, payload: offer[...], phaseOf: { _ in consulted += 1; return .associated(uid: a.uid) })
+        guard case .send = first else { return XCTFail("\(first)") }
+        XCTAssertEqual(consulted, 0, "the tie-break is not even consulted for an unproven offer")
+        let forged = Handshake.Response(proofs: [[UInt8](repeating: 0, count: 32)]).encode()
+        let verdict = acceptor.receive(.handshakeResponse, payload: forged[...], phaseOf: { _ in consulted += 1; return .associated(uid: a.uid) })
+        guard case .reject(let r, let peer) = verdict else { return XCTFail("\(verdict)") }
+        XCTAssertEqual(r.reason, .authFailed)
+        XCTAssertEqual(peer, impostor)
+        XCTAssertEqual(consulted, 0)
+        // The member's real new incarnation, proving the secret, replaces the old one.
+        var real = machine(.dialer, local: impostor)
+        var acceptor2 = machine(.acceptor, local: b)
+        let (_, verdict2) = run(&real, &acceptor2, phase: .associated(uid: a.uid))
+        XCTAssertEqual(verdict2, .accept(peer: impostor, version: 1, resolution: .replacesAssociation(oldUID: a.uid)))
+    }
+
+    func test_rotation_eitherTheCurrentOrThePreviousSecretIsAccepted() {
+        let old = Array("the old cluster secret".utf8), new = Array("the new cluster secret".utf8)
+        let oldOnly = ClusterAuth.secrets(current: old, previous: nil)
+        let rotated = ClusterAuth.secrets(current: new, previous: old)
+        let newOnly = ClusterAuth.secrets(current: new, previous: nil)
+        // Mid rolling restart: restarted (new+old) and not-yet-restarted (old) nodes talk both ways.
+        for (dAuth, aAuth) in [(rotated, oldOnly), (oldOnly, rotated), (rotated, rotated), (rotated, newOnly), (newOnly, rotated)] {
+            var d = machine(.dialer, local: a, auth: dAuth)
+            var acc = machine(.acceptor, local: b, auth: aAuth)
+            XCTAssertEqual(run(&d, &acc).dialer, .established(peer: b, version: 1))
+        }
+        // But the old secret alone and the new alone share nothing.
+        var d = machine(.dialer, local: a, auth: oldOnly)
+        var acc = machine(.acceptor, local: b, auth: newOnly)
+        guard case .authFailed = run(&d, &acc).dialer else { return XCTFail() }
+    }
+
+    func test_openNodesAssociateWithoutProofs() {
+        var d = machine(.dialer, local: a, auth: .open)
+        var acc = machine(.acceptor, local: b, auth: .open)
+        XCTAssertEqual(run(&d, &acc).dialer, .established(peer: b, version: 1))
+    }
+
+    func test_noCommonVersion_clusterMismatch_badMagic_malformed_areRejectedWithTheirReason() {
+        var m = machine(.acceptor, local: b, versions: 3...4)
+        let offer12 = Handshake.Offer(versions: 1...2, clusterName: "c", identity: a, nonce: nonceA).encode()
+        guard case .reject(let r1, let p1) = m.receive(.handshakeOffer, payload: offer12[...], phaseOf: { _ in .none }) else { return XCTFail() }
+        XCTAssertEqual(r1.reason, .noCommonVersion)
+        XCTAssertEqual(p1, a)
+        m = machine(.acceptor, local: b, cluster: "blue")
+        let green = Handshake.Offer(versions: 1...1, clusterName: "green", identity: a, nonce: nonceA).encode()
+        guard case .reject(let r2, _) = m.receive(.handshakeOffer, payload: green[...], phaseOf: { _ in .none }) else { return XCTFail() }
+        XCTAssertEqual(r2.reason, .clusterMismatch)
+        m = machine(.acceptor, local: b)
+        guard case .reject(let r3, nil) = m.receive(.handshakeOffer, payload: [1, 2, 3, 4, 5][...], phaseOf: { _ in .none }) else { return XCTFail() }
+        XCTAssertEqual(r3.reason, .badMagic)
+        m = machine(.acceptor, local: b)
+        guard case .reject(let r4, nil) = m.receive(.handshakeOffer, payload: Handshake.magic[...], phaseOf: { _ in .none }) else { return XCTFail() }
+        XCTAssertEqual(r4.reason, .malformed)
+        // An offer naming the acceptor's own uid.
+        m = machine(.acceptor, local: b)
+        let selfOffer = Handshake.Offer(versions: 1...1, clusterName: "c", identity: b, nonce: nonceA).encode()
+        guard case .reject(let r5, _) = m.receive(.handshakeOffer, payload: selfOffer[...], phaseOf: { _ in .none }) else { return XCTFail() }
+        XCTAssertEqual(r5.reason, .duplicate)
+    }
+
+    func test_dialer_refusesAChallengeOutsideItsVersionsAndReportsRejects() {
+        var outOfRange = machine(.dialer, local: a, versions: 1...3)
+        let c9 = Handshake.Challenge(version: 9, identity: b, nonce: nonceB, proofs: []).encode()
+        guard case .violation = outOfRange.receive(.handshakeChallenge, payload: c9[...], phaseOf: { _ in .none }) else { return XCTFail() }
         var rejected = machine(.dialer, local: a)
         let reject = Handshake.Reject(.clusterMismatch, "nope").encode()
         XCTAssertEqual(rejected.receive(.handshakeReject, payload: reject[...], phaseOf: { _ in .none }),
                        .rejected(Handshake.Reject(.clusterMismatch, "nope")))
-
-        var outOfRange = machine(.dialer, local: a, versions: 1...3)
-        let accept9 = Handshake.Accept(version: 9, identity: b, authProof: []).encode()
-        guard case .violation = outOfRange.receive(.handshakeAccept, payload: accept9[...], phaseOf: { _ in .none }) else {
-            return XCTFail()
-        }
     }
 
-    func test_anyNonHandshakeFrameBeforeTheHandshake_isAViolation() {
-        for kind in Wire.FrameKind.allCases where kind != .handshakeOffer {
+    func test_everyStateRefusesEveryFrameItDoesNotExpect() {
+        let expected: [String: Set<Wire.FrameKind>] = [
+            "awaitingOffer": [.handshakeOffer],
+            "awaitingChallenge": [.handshakeChallenge, .handshakeReject],
+            "awaitingResponse": [.handshakeResponse, .handshakeReject],
+            "awaitingAccept": [.handshakeAccept, .handshakeReject],
+        ]
+        func fresh(_ state: String) -> Handshake.Machine {
             var acceptor = machine(.acceptor, local: b)
-            guard case .violation = acceptor.receive(kind, payload: [][...], phaseOf: { _ in .none }) else {
-                return XCTFail("acceptor took \(kind)")
-            }
-            XCTAssertEqual(acceptor.state, .failed)
-        }
-        for kind in Wire.FrameKind.allCases where kind != .handshakeAccept && kind != .handshakeReject {
             var dialer = machine(.dialer, local: a)
-            guard case .violation = dialer.receive(kind, payload: [][...], phaseOf: { _ in .none }) else {
-                return XCTFail("dialer took \(kind)")
+            switch state {
+            case "awaitingOffer": return acceptor
+            case "awaitingChallenge": return dialer
+            case "awaitingResponse":
+                _ = acceptor.receive(.handshakeOffer, payload: dialer.makeOffer().encode()[...], phaseOf: { _ in .none })
+                return acceptor
+            default:
+                guard case .send(_, let c) = acceptor.receive(.handshakeOffer, payload: dialer.makeOffer().encode()[...], phaseOf: { _ in .none })
+                else { return dialer }
+                _ = dialer.receive(.handshakeChallenge, payload: c[...], phaseOf: { _ in .none })
+                return dialer
+            }
+        }
+        for (state, allowed) in expected {
+            for kind in Wire.FrameKind.allCases where !allowed.contains(kind) {
+                var m = fresh(state)
+                guard case .violation = m.receive(kind, payload: [][...], phaseOf: { _ in .none }) else {
+                    return XCTFail("\(state) took \(kind)")
+                }
+                XCTAssertEqual(m.state, .failed, "\(state) after \(kind)")
             }
         }
     }
@@ -250,14 +362,14 @@ final class HandshakeTests: XCTestCase {
     }
 
     func test_simultaneousDial_bothSidesAgreeOnTheSurvivor() {
-        // Each side answers the other's offer while its own dial is in flight; exactly one connection survives.
+        // Each side answers the other's response while its own dial is in flight; exactly one connection survives.
         var onB = machine(.acceptor, local: b)
         var onA = machine(.acceptor, local: a)
-        let offerFromA = machine(.dialer, local: a).makeOffer().encode()
-        let offerFromB = machine(.dialer, local: b).makeOffer().encode()
-        let bAnswers = onB.receive(.handshakeOffer, payload: offerFromA[...], phaseOf: { _ in .dialing })
-        let aAnswers = onA.receive(.handshakeOffer, payload: offerFromB[...], phaseOf: { _ in .dialing })
-        guard case .accept(_, a, .replacesOwnDial) = bAnswers else { return XCTFail("\(bAnswers)") }
+        var fromA = machine(.dialer, local: a)
+        var fromB = machine(.dialer, local: b)
+        let bAnswers = run(&fromA, &onB, phase: .dialing).acceptor
+        let aAnswers = run(&fromB, &onA, phase: .dialing).acceptor
+        XCTAssertEqual(bAnswers, .accept(peer: a, version: 1, resolution: .replacesOwnDial))
         guard case .reject(let r, b) = aAnswers else { return XCTFail("\(aAnswers)") }
         XCTAssertEqual(r.reason, .duplicate)
     }

@@ -178,6 +178,17 @@ final class TransportRawSocket {
         return out.count == count ? out : nil
     }
 
+    /// Plays the acceptor's side of an open (no secret) handshake by hand, given the offer already read:
+    /// challenge out, response in, accept out.
+    func completeHandshakeAsAcceptor(offer: [UInt8], as identity: NodeIdentity, cluster: String) -> Bool {
+        var machine = Handshake.Machine(role: .acceptor, local: identity, clusterName: cluster, versions: 1...1, auth: .open)
+        guard case .send(let kind, let challenge) = machine.receive(.handshakeOffer, payload: offer[...], phaseOf: { _ in .none }),
+              write(Wire.FrameParser.encode(kind, payload: challenge)),
+              let (responseKind, response) = readFrame(),
+              case .accept = machine.receive(responseKind, payload: response[...], phaseOf: { _ in .none }) else { return false }
+        return write(Wire.FrameParser.encode(.handshakeAccept, payload: Handshake.Accept().encode()))
+    }
+
     func readFrame(timeoutMs: Int32 = 5_000) -> (Wire.FrameKind, [UInt8])? {
         guard let header = readExactly(5, timeoutMs: timeoutMs) else { return nil }
         let length = Int(header[0]) << 24 | Int(header[1]) << 16 | Int(header[2]) << 8 | Int(header[3])
@@ -355,8 +366,7 @@ final class TransportTests: XCTestCase {
         let offer = try Handshake.Offer.decode(payload[...])
         XCTAssertEqual(offer.identity, a.identity)
         XCTAssertEqual(offer.clusterName, "test")
-        conn.write(Wire.FrameParser.encode(.handshakeAccept,
-                                           payload: Handshake.Accept(version: 1, identity: rawID, authProof: []).encode()))
+        XCTAssertTrue(conn.completeHandshakeAsAcceptor(offer: payload, as: rawID, cluster: "test"), "raw handshake")
         transportWaitUntil("association with the raw peer") { a.transport.associatedPeers == [rawID] }
 
         var full = false

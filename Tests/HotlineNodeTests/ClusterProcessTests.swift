@@ -85,6 +85,7 @@ final class ClusterProcessTests: XCTestCase {
         settings.callTimeout = .seconds(30)
         settings.transport.heartbeatInterval = .milliseconds(200)
         settings.transport.idleTimeout = .seconds(1)
+        settings.transport.auth = harness.secret.auth
         let client = try ClusterSystem(settings: settings, logger: Logger(level: .error))
         defer { client.shutdown() }
         let probe = try NodeProbe.on(b.node, system: client)
@@ -203,6 +204,61 @@ final class ClusterProcessTests: XCTestCase {
             XCTAssertEqual(r.status, 2, json)
             XCTAssertTrue(r.stderr.contains(field), "\(json): \(r.stderr)")
         }
+    }
+
+    func test_secretFilesThatCannotProtectTheClusterExitTwoNamingTheFlag() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hotline-secret-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func file(_ name: String, _ text: String, mode: Int) -> String {
+            let path = dir.appendingPathComponent(name).path
+            XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: mode]))
+            return path
+        }
+        let readable = file("readable", "a long enough cluster secret....", mode: 0o644)
+        let short = file("short", "too short\n", mode: 0o600)
+        let good = file("good", "a long enough cluster secret....\n", mode: 0o600)
+        let cases: [([String], String)] = [
+            (["--secret-file", readable], "mode 644"),
+            (["--secret-file", short], "at least 16"),
+            (["--secret-file", dir.appendingPathComponent("missing").path], "cannot read"),
+            (["--secret-file", good, "--previous-secret-file", readable], "--previous-secret-file"),
+            (["--previous-secret-file", good], "needs --secret-file"),
+            // Beyond loopback a secret is required (refused before anything binds).
+            (["--listen", "192.0.2.1:0"], "--secret-file is required"),
+        ]
+        for (flags, expected) in cases {
+            let r = try NodeHarness.run(["node"] + (flags.contains("--listen") ? [] : ["--listen", "127.0.0.1:0"]) + flags)
+            XCTAssertEqual(r.status, 2, "\(flags): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(expected), "\(flags): \(r.stderr)")
+        }
+    }
+
+    func test_aNodeServesOnlyCallersThatProveItsSecret() async throws {
+        let node = try harness.startNode("guarded")
+        let member = try harness.clientSystem("member")
+        let info = try await NodeProbe.on(node.node, system: member).info()
+        XCTAssertEqual(info.name, "guarded")
+        for (name, auth) in [("stranger", ClusterAuth.open),
+                             ("wrong", .secrets(current: Array("not the secret of this cluster".utf8), previous: nil))] {
+            var settings = ClusterSettings.client(name)
+            settings.transport.auth = auth
+            let stranger = try ClusterSystem(settings: settings, logger: Logger(level: .error))
+            defer { stranger.shutdown() }
+            do {
+                _ = try await NodeProbe.on(node.node, system: stranger).info()
+                XCTFail("\(name) was served")
+            } catch RemoteCallError.nodeUnreachable(_, let reason) {
+                XCTAssertTrue(reason.contains("authFailed") || reason.contains("proof"), "\(name): \(reason)")
+            }
+        }
+        // The CLI without the secret is refused too, with it served.
+        let refused = try NodeHarness.run(["case", "2026-000001", "--node", node.node.address.description])
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertTrue(refused.stderr.contains("authFailed"), refused.stderr)
+        let again = try await NodeProbe.on(node.node, system: member).info()
+        XCTAssertEqual(again.node, node.node)
+        XCTAssertTrue(node.isRunning)
     }
 
     func test_configFileIsReadAndFlagsOverrideIt() async throws {

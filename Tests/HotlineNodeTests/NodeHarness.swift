@@ -6,6 +6,12 @@ import XCTest
 final class NodeHarness {
     private(set) var nodes: [NodeProcess] = []
     private(set) var systems: [ClusterSystem] = []
+    /// The secret every node of this harness proves (a fresh 0600 file, removed in `stopAll`).
+    let secret: (path: String, auth: ClusterAuth)
+
+    init() {
+        secret = try! ClusterAuth.makeEphemeralSecretFile()
+    }
 
     /// The `hotline` binary built next to the test bundle (or `$HOTLINE_BIN`).
     static func binary() throws -> URL {
@@ -23,7 +29,7 @@ final class NodeHarness {
     func startNode(_ name: String, port: UInt16 = 0, extra: [String] = []) throws -> NodeProcess {
         let node = try NodeProcess(executable: try Self.binary(),
                                    arguments: ["node", "--name", name, "--listen", "127.0.0.1:\(port)",
-                                               "--log-level", "warning"] + extra,
+                                               "--log-level", "warning", "--secret-file", secret.path] + extra,
                                    timeout: .seconds(30), quiet: true)
         nodes.append(node)
         return node
@@ -33,6 +39,7 @@ final class NodeHarness {
     func clientSystem(_ name: String = "test-client", callTimeout: Duration = .seconds(5)) throws -> ClusterSystem {
         var settings = ClusterSettings.client(name)
         settings.callTimeout = callTimeout
+        settings.transport.auth = secret.auth
         let system = try ClusterSystem(settings: settings, logger: Logger(level: .error))
         systems.append(system)
         return system
@@ -62,7 +69,11 @@ final class NodeHarness {
         nodes.removeAll()
     }
 
-    deinit { stopAll() }
+    deinit {
+        stopAll()
+        try? FileManager.default.removeItem(atPath: secret.path)
+    }
+
 }
 
 /// Polls `condition` every 10 ms until it holds or `timeout` passes.

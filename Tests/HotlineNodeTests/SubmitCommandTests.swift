@@ -69,7 +69,7 @@ final class SubmitCommandTests: XCTestCase {
         try Data(text.utf8).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
 
-        let common = ["submit", "--node", node.node.address.description, "--channel", "8890",
+        let common = ["submit", "--node", node.node.address.description, "--secret-file", harness.secret.path, "--channel", "8890",
                       "--category", "heating-failure", "--jurisdiction", "210302"]
         for (source, stdin) in [("-", Data(text.utf8)), (file.path, nil)] {
             let submitted = try Self.run(common + ["--external-id", "long-\(source == "-" ? "stdin" : "file")",
@@ -77,7 +77,7 @@ final class SubmitCommandTests: XCTestCase {
             XCTAssertEqual(submitted.status, 0, submitted.stderr)
             let receipt = try XCTUnwrap(JSONSerialization.jsonObject(with: submitted.stdout) as? [String: Any])
             let id = try XCTUnwrap((receipt["ref"] as? [String: Any])?["id"] as? String, "\(receipt)")
-            let shown = try Self.run(["case", id, "--node", node.node.address.description])
+            let shown = try Self.run(["case", id, "--node", node.node.address.description, "--secret-file", harness.secret.path])
             XCTAssertEqual(shown.status, 0, shown.stderr)
             let history = try JSONSerialization.jsonObject(with: shown.stdout)
             let description = try XCTUnwrap(Self.longestString("description", in: history))

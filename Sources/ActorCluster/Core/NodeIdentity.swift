@@ -10,6 +10,14 @@ public struct NodeAddress: Hashable, Sendable, Codable, CustomStringConvertible,
         self.port = port
     }
 
+    /// True for loopback hosts: `localhost`, 127.0.0.0/8 and `::1` (with or without brackets).
+    public var isLoopback: Bool {
+        let h = host.lowercased()
+        if h == "localhost" || h == "::1" || h == "[::1]" { return true }
+        let parts = h.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
+    }
+
     /// Parses `HOST:PORT`. Returns nil when the text has no colon, an empty host or a port outside 0...65535.
     public init?(parsing text: String) {
         guard let colon = text.lastIndex(of: ":") else { return nil }

@@ -106,6 +106,23 @@ public enum ClusterAuth: Sendable, Equatable {
         return (0..<nonceBytes).map { _ in UInt8.random(in: 0...255, using: &g) }
     }
 
+    /// Writes a fresh random secret (32 bytes from the system generator, base64 text) to a new file of mode
+    /// 0600 in the temporary directory, for a local cluster of child processes (`hotline replay`, tests).
+    /// The caller removes it when the cluster stops.
+    ///
+    /// - Returns: the file's path and the matching `ClusterAuth`.
+    /// - Throws: `SecretFileError.unreadable` when the file cannot be created.
+    public static func makeEphemeralSecretFile() throws(SecretFileError) -> (path: String, auth: ClusterAuth) {
+        let secret = Array(Data(makeNonce()).base64EncodedString().utf8)
+        let path = FileManager.default.temporaryDirectory
+            .appendingPathComponent("cluster-secret-\(UUID().uuidString)").path
+        guard FileManager.default.createFile(atPath: path, contents: Data(secret),
+                                             attributes: [.posixPermissions: 0o600]) else {
+            throw .unreadable(path: path, reason: "cannot create the file")
+        }
+        return (path, .secrets(current: secret, previous: nil))
+    }
+
     /// Why a secret file cannot be used.
     public enum SecretFileError: Error, Sendable, Equatable, CustomStringConvertible {
         case unreadable(path: String, reason: String)

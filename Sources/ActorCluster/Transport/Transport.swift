@@ -30,6 +30,7 @@ struct TransportCounters: Sendable {
     let handshakeTimeouts: Counter
     let handshakeFailures: Counter
     let handshakeDuplicates: Counter
+    let authFailures: Counter
     let reconnectAttempts: Counter
     let dialFailures: Counter
     let associations: Counter
@@ -53,6 +54,7 @@ struct TransportCounters: Sendable {
         sendQueueFull = m.counter("hotline_send_queue_full_total", help: "Sends refused because the peer's outbound queue was full.")
         handshakeTimeouts = m.counter("hotline_handshake_timeouts_total", help: "Connections closed because the handshake did not complete in time.")
         handshakeFailures = m.counter("hotline_handshake_failures_total", help: "Handshakes rejected (sent or received, duplicates excepted), violated or with an undecodable offer.")
+        authFailures = m.counter("hotline_handshake_auth_failures_total", help: "Handshakes refused because a proof of the cluster secret was missing or wrong (either side).")
         handshakeDuplicates = m.counter("hotline_handshake_duplicates_total", help: "Offers rejected as duplicate (tie-break or existing association); not failures.")
         reconnectAttempts = m.counter("hotline_reconnect_attempts_total", help: "Dials after a failed dial or a lost association.")
         dialFailures = m.counter("hotline_dial_failures_total", help: "Dials that failed before an association.")
@@ -297,7 +299,7 @@ public final class Transport: Sendable {
                      _ writePayload: (inout [UInt8]) throws -> Void) throws {
         guard !stopping.load(ordering: .acquiring), let local = localNode else { throw TransportError.shutDown }
         switch kind {
-        case .handshakeOffer, .handshakeAccept, .handshakeReject:
+        case .handshakeOffer, .handshakeAccept, .handshakeReject, .handshakeChallenge, .handshakeResponse:
             throw TransportError.nodeUnreachable(peer.address, reason: "frame kind \(kind) is reserved to the transport")
         default: break
         }

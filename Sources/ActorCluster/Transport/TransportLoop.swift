@@ -76,7 +76,7 @@ extension Transport {
 
     func makeMachine(role: Handshake.Machine.Role) -> Handshake.Machine {
         Handshake.Machine(role: role, local: core.local, clusterName: clusterName, versions: settings.protocolVersions,
-                          authProof: settings.authProof, verifyProof: settings.verifyAuthProof)
+                          auth: settings.auth)
     }
 
     // MARK: - Dialing
@@ -302,14 +302,24 @@ extension Transport {
         }
         let step = c.machine.receive(frame.kind, payload: frame.payload, phaseOf: { phaseForTieBreak($0) })
         switch step {
-        case .accept(let accept, let peerID, let resolution):
-            acceptInbound(c, accept: accept, peer: peerID, resolution: resolution)
+        case .send(let kind, let payload):
+            c.handshakeOut = Wire.FrameParser.encode(kind, payload: payload)
+            c.handshakeOutOffset = 0
+            writeHandshakeOut(c)
+        case .accept(let peerID, _, let resolution):
+            acceptInbound(c, peer: peerID, resolution: resolution)
+        case .authFailed(let claimed, let why):
+            counters.handshakeFailures.increment()
+            counters.authFailures.increment()
+            logger.warning("transport.handshake.auth_failed", ["peer": c.remote, "claimed": claimed, "reason": why])
+            sendRejectAndClose(c, Handshake.Reject(.authFailed, "your proof of the cluster secret is not accepted"))
         case .reject(let reject, let peerID):
             if reject.reason == .duplicate {
                 counters.handshakeDuplicates.increment()
             } else {
                 counters.handshakeFailures.increment()
             }
+            if reject.reason == .authFailed { counters.authFailures.increment() }
             if reject.reason == .badMagic || reject.reason == .malformed { counters.framesMalformed.increment() }
             let level: LogLevel = reject.reason == .duplicate ? .debug : .warning
             logger.log(level, "transport.handshake.rejected", ["peer": peerID.map { "\($0)" } ?? c.remote, "reason": reject])
@@ -340,7 +350,14 @@ extension Transport {
     }
 
     private func dialerRejected(_ c: Connection, _ reject: Handshake.Reject) {
-        guard case .dialer(let p) = c.role else { return }
+        guard case .dialer(let p) = c.role else {
+            // The dialer refused our (the acceptor's) proof: the secrets differ.
+            counters.handshakeFailures.increment()
+            if reject.reason == .authFailed { counters.authFailures.increment() }
+            logger.warning("transport.handshake.refused_by_dialer", ["peer": c.remote, "reason": reject])
+            close(c, reason: "handshake refused by the dialer: \(reject)")
+            return
+        }
         if reject.reason == .duplicate {
             // The peer keeps (or will keep) its own connection to us: wait for it, frames stay pending.
             let gen = p.state.withLock { s -> UInt64? in
@@ -376,10 +393,9 @@ extension Transport {
 
     // MARK: - Association
 
-    private func acceptInbound(_ c: Connection, accept: Handshake.Accept, peer identity: NodeIdentity,
-                               resolution: Handshake.InboundResolution) {
+    private func acceptInbound(_ c: Connection, peer identity: NodeIdentity, resolution: Handshake.InboundResolution) {
         let p = peerEntry(identity.address)
-        let acceptFrame = Wire.FrameParser.encode(.handshakeAccept, payload: accept.encode())
+        let acceptFrame = Wire.FrameParser.encode(.handshakeAccept, payload: Handshake.Accept().encode())
         var abandonedDial: UInt64?
         var replaced: (NodeIdentity, UInt64)?
         var droppedUIDs: Set<UInt64> = []

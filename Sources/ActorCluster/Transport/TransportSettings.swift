@@ -64,11 +64,10 @@ public struct TransportSettings: Sendable {
     /// Trade-off: shorter frees state sooner and restarts the backoff sooner, longer keeps failing fast longer.
     /// Default 60 s.
     public var giveUpUnreachableAfter: Duration = .seconds(60)
-    /// Proof sent in offers and accepts (opaque bytes, may be empty).
-    public var authProof: [UInt8] = []
-    /// Verifies a peer's auth proof (from its offer or accept). Returning false rejects the offer with
-    /// `authFailed` or fails the dial. Default: accept everything.
-    public var verifyAuthProof: @Sendable (_ proof: [UInt8], _ peer: NodeIdentity) -> Bool = { _, _ in true }
+    /// How members prove they belong (`ClusterAuth`): the cluster secret(s), proven by HMAC-SHA256 in the
+    /// handshake both ways. Default `.open` (no proof, anyone may join): for loopback-only development and tests;
+    /// `hotline node` refuses it on any other listen address.
+    public var auth: ClusterAuth = .open
 
     public init() {}
 

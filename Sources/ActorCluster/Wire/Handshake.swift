@@ -1,10 +1,20 @@
-/// The connection handshake: payload codecs for `handshakeOffer` / `handshakeAccept` / `handshakeReject`, and a
-/// pure per-connection state machine including the simultaneous-connect tie-break. No I/O here; byte layouts in
-/// `Docs/wire-protocol.md`.
+/// The connection handshake: payload codecs for `handshakeOffer`, `handshakeChallenge`, `handshakeResponse`,
+/// `handshakeAccept` and `handshakeReject`, and a pure per-connection state machine including mutual
+/// authentication and the simultaneous-connect tie-break. No I/O here; byte layouts in `Docs/wire-protocol.md`,
+/// the security argument in `Docs/security.md`.
 ///
-/// Flow: the dialer sends an offer as its first frame; the acceptor answers with an accept (the connection is then
-/// associated on both sides once the dialer reads it) or a reject (and closes). Any other frame before the
-/// handshake completes is a protocol violation and closes the connection.
+/// Flow (each arrow one frame):
+///
+///     dialer                                     acceptor
+///     offer(versions, cluster, identity, nonceD)  ──▶
+///                                                 ◀── challenge(version, identity, nonceA, proofA)   or reject
+///     response(proofD)                            ──▶   (the dialer checked proofA first)
+///                                                 ◀── accept                                           or reject
+///
+/// Proofs are HMAC-SHA256 over the whole transcript under the cluster secret (`ClusterAuth`). The acceptor
+/// changes nothing for the offering peer — no association replaced, no tie-break applied — until the
+/// dialer's proof checks out. Any other frame before the handshake completes is a protocol violation and
+/// closes the connection.
 public enum Handshake {
     /// The four magic bytes that open an offer: ASCII "HTLN".
     public static let magic: [UInt8] = [0x48, 0x54, 0x4C, 0x4E]
@@ -17,38 +27,39 @@ public enum Handshake {
     /// First frame of the dialing side.
     ///
     /// Layout: magic "HTLN" (4 bytes) · minVersion u16 BE · maxVersion u16 BE · cluster name (varint length +
-    /// UTF-8) · host (varint length + UTF-8) · port u16 BE · uid u64 BE · auth proof (varint length + bytes).
-    /// Bytes after the auth proof are reserved for later protocol versions and ignored.
+    /// UTF-8) · host (varint length + UTF-8) · port u16 BE · uid u64 BE · nonce (varint length + 32 bytes).
+    /// Bytes after the nonce are reserved for later protocol versions and ignored.
     public struct Offer: Sendable, Equatable {
         public var versions: ClosedRange<UInt16>
         public var clusterName: String
         /// The dialer's identity (its listening address and uid).
         public var identity: NodeIdentity
-        public var authProof: [UInt8]
+        /// The dialer's fresh random challenge (`ClusterAuth.nonceBytes`).
+        public var nonce: [UInt8]
 
-        public init(versions: ClosedRange<UInt16>, clusterName: String, identity: NodeIdentity, authProof: [UInt8]) {
+        public init(versions: ClosedRange<UInt16>, clusterName: String, identity: NodeIdentity, nonce: [UInt8]) {
             self.versions = versions
             self.clusterName = clusterName
             self.identity = identity
-            self.authProof = authProof
+            self.nonce = nonce
         }
 
         /// The payload bytes (without frame header).
         public func encode() -> [UInt8] {
-            var w = Wire.ByteWriter(capacity: 32 + clusterName.utf8.count + identity.address.host.utf8.count + authProof.count)
+            var w = Wire.ByteWriter(capacity: 64 + clusterName.utf8.count + identity.address.host.utf8.count)
             w.writeBytes(Handshake.magic)
             w.writeUInt16(versions.lowerBound)
             w.writeUInt16(versions.upperBound)
             w.writeString(clusterName)
             Handshake.writeIdentity(identity, into: &w)
-            w.writeLengthPrefixed(authProof)
+            w.writeLengthPrefixed(nonce)
             return w.bytes
         }
 
         /// Decodes an offer payload.
         /// - Throws: `Handshake.OfferError.badMagic` when the first 4 bytes are not "HTLN";
         ///   `Handshake.OfferError.malformed(Wire.DecodingError)` on truncation, invalid UTF-8, minVersion > maxVersion,
-        ///   an empty host or a uid of 0.
+        ///   a cluster name over 255 bytes, an empty host, a uid of 0 or a nonce that is not 32 bytes.
         public static func decode(_ payload: ArraySlice<UInt8>) throws(OfferError) -> Offer {
             var r = Wire.ByteReader(payload)
             guard let m = try? r.readBytes(count: 4), m.elementsEqual(Handshake.magic) else { throw .badMagic }
@@ -57,9 +68,12 @@ public enum Handshake {
                 let hi = try r.readUInt16()
                 guard lo <= hi else { throw .invalidValue("minVersion \(lo) > maxVersion \(hi)") }
                 let cluster = try r.readString()
+                guard cluster.utf8.count <= Handshake.maxClusterNameBytes else {
+                    throw .invalidValue("cluster name of \(cluster.utf8.count) bytes")
+                }
                 let identity = try Handshake.readIdentity(&r)
-                let proof = Array(try r.readLengthPrefixed())
-                return Offer(versions: lo...hi, clusterName: cluster, identity: identity, authProof: proof)
+                let nonce = try Handshake.readNonce(&r)
+                return Offer(versions: lo...hi, clusterName: cluster, identity: identity, nonce: nonce)
             } catch {
                 throw .malformed(error)
             }
@@ -81,39 +95,78 @@ public enum Handshake {
         }
     }
 
-    /// The acceptor's answer when it takes the connection.
+    /// The acceptor's answer to a compatible offer: its identity, its own nonce and its proof.
     ///
-    /// Layout: chosen version u16 BE · host (varint length + UTF-8) · port u16 BE · uid u64 BE · auth proof
-    /// (varint length + bytes). Nothing may follow.
-    public struct Accept: Sendable, Equatable {
+    /// Layout: chosen version u16 BE · host (varint length + UTF-8) · port u16 BE · uid u64 BE · nonce (varint
+    /// length + 32 bytes) · proof count (varint, 0…2) · that many proofs (varint length + 32 bytes). Nothing
+    /// may follow.
+    public struct Challenge: Sendable, Equatable {
         public var version: UInt16
         /// The acceptor's identity.
         public var identity: NodeIdentity
-        public var authProof: [UInt8]
+        public var nonce: [UInt8]
+        /// `ClusterAuth.proofs(.acceptor, transcript)`: one MAC per secret the acceptor holds.
+        public var proofs: [[UInt8]]
 
-        public init(version: UInt16, identity: NodeIdentity, authProof: [UInt8]) {
+        public init(version: UInt16, identity: NodeIdentity, nonce: [UInt8], proofs: [[UInt8]]) {
             self.version = version
             self.identity = identity
-            self.authProof = authProof
+            self.nonce = nonce
+            self.proofs = proofs
         }
 
         public func encode() -> [UInt8] {
-            var w = Wire.ByteWriter(capacity: 24 + identity.address.host.utf8.count + authProof.count)
+            var w = Wire.ByteWriter(capacity: 128 + identity.address.host.utf8.count)
             w.writeUInt16(version)
             Handshake.writeIdentity(identity, into: &w)
-            w.writeLengthPrefixed(authProof)
+            w.writeLengthPrefixed(nonce)
+            Handshake.writeProofs(proofs, into: &w)
             return w.bytes
         }
 
-        /// - Throws: `Wire.DecodingError` on truncation, invalid UTF-8, an empty host, a uid of 0 or trailing bytes.
-        public static func decode(_ payload: ArraySlice<UInt8>) throws(Wire.DecodingError) -> Accept {
+        /// - Throws: `Wire.DecodingError` on truncation, invalid UTF-8, an empty host, a uid of 0, a nonce that
+        ///   is not 32 bytes, more than 2 proofs or a proof that is not 32 bytes, or trailing bytes.
+        public static func decode(_ payload: ArraySlice<UInt8>) throws(Wire.DecodingError) -> Challenge {
             var r = Wire.ByteReader(payload)
             let version = try r.readUInt16()
             let identity = try Handshake.readIdentity(&r)
-            let proof = Array(try r.readLengthPrefixed())
-            guard r.isAtEnd else { throw .invalidValue("\(r.remaining) trailing bytes after accept") }
-            return Accept(version: version, identity: identity, authProof: proof)
+            let nonce = try Handshake.readNonce(&r)
+            let proofs = try Handshake.readProofs(&r)
+            guard r.isAtEnd else { throw .invalidValue("\(r.remaining) trailing bytes after challenge") }
+            return Challenge(version: version, identity: identity, nonce: nonce, proofs: proofs)
         }
+    }
+
+    /// The dialer's proof, sent once it has checked the acceptor's.
+    ///
+    /// Layout: proof count (varint, 0…2) · that many proofs (varint length + 32 bytes). Nothing may follow.
+    public struct Response: Sendable, Equatable {
+        public var proofs: [[UInt8]]
+
+        public init(proofs: [[UInt8]]) { self.proofs = proofs }
+
+        public func encode() -> [UInt8] {
+            var w = Wire.ByteWriter(capacity: 72)
+            Handshake.writeProofs(proofs, into: &w)
+            return w.bytes
+        }
+
+        /// - Throws: `Wire.DecodingError` on truncation, more than 2 proofs, a proof that is not 32 bytes, or
+        ///   trailing bytes.
+        public static func decode(_ payload: ArraySlice<UInt8>) throws(Wire.DecodingError) -> Response {
+            var r = Wire.ByteReader(payload)
+            let proofs = try Handshake.readProofs(&r)
+            guard r.isAtEnd else { throw .invalidValue("\(r.remaining) trailing bytes after response") }
+            return Response(proofs: proofs)
+        }
+    }
+
+    /// The acceptor's last word: the dialer's proof is good and the connection is associated. Empty payload;
+    /// bytes are reserved for later protocol versions and ignored.
+    public struct Accept: Sendable, Equatable {
+        public init() {}
+        public func encode() -> [UInt8] { [] }
+        public static func decode(_ payload: ArraySlice<UInt8>) -> Accept { Accept() }
     }
 
     /// Why an acceptor refuses a connection. Wire value: one byte (`code`).
@@ -205,6 +258,32 @@ public enum Handshake {
         }
 
         public var description: String { "\(reason): \(message)" }
+    }
+
+    /// Longest cluster name an offer may carry, in bytes.
+    public static let maxClusterNameBytes = 255
+
+    static func readNonce(_ r: inout Wire.ByteReader) throws(Wire.DecodingError) -> [UInt8] {
+        let nonce = try r.readLengthPrefixed()
+        guard nonce.count == ClusterAuth.nonceBytes else { throw .invalidValue("nonce of \(nonce.count) bytes") }
+        return Array(nonce)
+    }
+
+    static func writeProofs(_ proofs: [[UInt8]], into w: inout Wire.ByteWriter) {
+        w.writeVarint(UInt64(proofs.count))
+        for p in proofs { w.writeLengthPrefixed(p) }
+    }
+
+    static func readProofs(_ r: inout Wire.ByteReader) throws(Wire.DecodingError) -> [[UInt8]] {
+        let count = try r.readVarint()
+        guard count <= UInt64(ClusterAuth.maxProofs) else { throw .invalidValue("\(count) proofs") }
+        var proofs: [[UInt8]] = []
+        for _ in 0..<count {
+            let p = try r.readLengthPrefixed()
+            guard p.count == SHA256.byteCount else { throw .invalidValue("proof of \(p.count) bytes") }
+            proofs.append(Array(p))
+        }
+        return proofs
     }
 
     static func writeIdentity(_ id: NodeIdentity, into w: inout Wire.ByteWriter) {
@@ -299,18 +378,26 @@ public enum Handshake {
     // MARK: - Per-connection state machine (pure)
 
     /// One connection's handshake. The transport feeds every frame that arrives before the handshake completes;
-    /// the machine says what to send and whether the connection is now associated or must close.
+    /// the machine says what to send and whether the connection is now associated or must close. Nonces come
+    /// in from the shell, so tests are deterministic.
     public struct Machine: Sendable {
         public enum Role: Sendable, Equatable {
-            /// Opened the connection; sends the offer, expects accept/reject.
+            /// Opened the connection; sends the offer, expects a challenge, then an accept.
             case dialer
-            /// Accepted the connection; expects the offer.
+            /// Accepted the connection; expects the offer, then the dialer's response.
             case acceptor
         }
 
         public enum State: Sendable, Equatable {
+            /// Acceptor: nothing received yet.
             case awaitingOffer
-            case awaitingAccept
+            /// Dialer: offer sent.
+            case awaitingChallenge
+            /// Acceptor: challenge sent to the (still unproven) `peer`.
+            case awaitingResponse(peer: NodeIdentity, offeredVersions: ClosedRange<UInt16>, version: UInt16,
+                                  dialerNonce: [UInt8])
+            /// Dialer: the acceptor proved itself; response sent.
+            case awaitingAccept(peer: NodeIdentity, version: UInt16)
             case established(peer: NodeIdentity, version: UInt16)
             /// Rejected, refused or violated: the connection closes.
             case failed
@@ -318,15 +405,23 @@ public enum Handshake {
 
         /// What the transport must do after a frame.
         public enum Step: Sendable, Equatable {
-            /// Acceptor: send `accept`; the connection is associated with `peer`.
-            case accept(Accept, peer: NodeIdentity, resolution: InboundResolution)
-            /// Acceptor: send `reject`, then close. `peer` is the offering node when the offer decoded.
+            /// Send this frame and keep waiting (acceptor: the challenge; dialer: the response).
+            case send(Wire.FrameKind, [UInt8])
+            /// Acceptor: the dialer proved itself; send `handshakeAccept`; the connection is associated with
+            /// `peer` (apply `resolution` now, not before).
+            case accept(peer: NodeIdentity, version: UInt16, resolution: InboundResolution)
+            /// Acceptor: send `reject`, then close. `peer` is the offering node when the offer decoded (a claim,
+            /// unproven unless the reason is `duplicate`).
             case reject(Reject, peer: NodeIdentity?)
-            /// Dialer: the accept is valid; the connection is associated with `peer` at `version`.
+            /// Dialer: accepted; the connection is associated with `peer` at `version`.
             case established(peer: NodeIdentity, version: UInt16)
-            /// Dialer: the acceptor refused.
+            /// The other side refused: the acceptor (any reason), or the dialer, which refused the acceptor's proof
+            /// (`authFailed`: the two hold different secrets).
             case rejected(Reject)
-            /// A frame that is not allowed here, or an accept/reject that does not decode: close without answering.
+            /// Dialer: the acceptor's proof is wrong (it does not hold the cluster secret): send a reject with
+            /// reason `authFailed` (so the acceptor learns the secrets differ) and close, without a proof of ours.
+            case authFailed(claimed: NodeIdentity, String)
+            /// A frame that is not allowed here, or one that does not decode: close without answering.
             case violation(String)
         }
 
@@ -335,24 +430,24 @@ public enum Handshake {
         public let local: NodeIdentity
         public let clusterName: String
         public let versions: ClosedRange<UInt16>
-        public let authProof: [UInt8]
-        /// Verifies a peer's auth proof; false rejects (`authFailed`) or fails the dial.
-        public let verifyProof: @Sendable (_ proof: [UInt8], _ peer: NodeIdentity) -> Bool
+        public let auth: ClusterAuth
+        /// This side's nonce for this connection (`ClusterAuth.nonceBytes` fresh random bytes).
+        public let nonce: [UInt8]
 
         public init(role: Role, local: NodeIdentity, clusterName: String, versions: ClosedRange<UInt16>,
-                    authProof: [UInt8], verifyProof: @escaping @Sendable (_ proof: [UInt8], _ peer: NodeIdentity) -> Bool = { _, _ in true }) {
+                    auth: ClusterAuth, nonce: [UInt8] = ClusterAuth.makeNonce()) {
             self.role = role
-            self.state = role == .dialer ? .awaitingAccept : .awaitingOffer
+            self.state = role == .dialer ? .awaitingChallenge : .awaitingOffer
             self.local = local
             self.clusterName = clusterName
             self.versions = versions
-            self.authProof = authProof
-            self.verifyProof = verifyProof
+            self.auth = auth
+            self.nonce = nonce
         }
 
         /// The dialer's first frame.
         public func makeOffer() -> Offer {
-            Offer(versions: versions, clusterName: clusterName, identity: local, authProof: authProof)
+            Offer(versions: versions, clusterName: clusterName, identity: local, nonce: nonce)
         }
 
         /// Feeds one frame received before the handshake completed.
@@ -361,36 +456,20 @@ public enum Handshake {
         ///   tie-break and duplicate rule).
         public mutating func receive(_ kind: Wire.FrameKind, payload: ArraySlice<UInt8>,
                                      phaseOf: (NodeAddress) -> PeerPhase) -> Step {
+            let step: Step
             switch (state, kind) {
             case (.awaitingOffer, .handshakeOffer):
-                let step = evaluateOffer(payload, phaseOf: phaseOf)
-                if case .accept(let a, let peer, _) = step {
-                    state = .established(peer: peer, version: a.version)
-                } else {
-                    state = .failed
-                }
-                return step
-            case (.awaitingAccept, .handshakeAccept):
-                let accept: Accept
-                do { accept = try Accept.decode(payload) } catch {
-                    state = .failed
-                    return .violation("accept does not decode: \(error)")
-                }
-                guard versions.contains(accept.version) else {
-                    state = .failed
-                    return .violation("accepted version \(accept.version) outside offered \(versions)")
-                }
-                guard accept.identity.uid != local.uid else {
-                    state = .failed
-                    return .violation("connected to self")
-                }
-                guard verifyProof(accept.authProof, accept.identity) else {
-                    state = .failed
-                    return .violation("auth proof of \(accept.identity) not accepted")
-                }
-                state = .established(peer: accept.identity, version: accept.version)
-                return .established(peer: accept.identity, version: accept.version)
-            case (.awaitingAccept, .handshakeReject):
+                step = evaluateOffer(payload, phaseOf: phaseOf)
+            case (.awaitingResponse(let peer, let offered, let version, let dialerNonce), .handshakeResponse):
+                step = evaluateResponse(payload, peer: peer, offered: offered, version: version,
+                                        dialerNonce: dialerNonce, phaseOf: phaseOf)
+            case (.awaitingChallenge, .handshakeChallenge):
+                step = evaluateChallenge(payload)
+            case (.awaitingAccept(let peer, let version), .handshakeAccept):
+                state = .established(peer: peer, version: version)
+                return .established(peer: peer, version: version)
+            case (.awaitingChallenge, .handshakeReject), (.awaitingAccept, .handshakeReject),
+                 (.awaitingResponse, .handshakeReject):
                 state = .failed
                 do { return .rejected(try Reject.decode(payload)) } catch {
                     return .violation("reject does not decode: \(error)")
@@ -399,9 +478,15 @@ public enum Handshake {
                 state = .failed
                 return .violation("unexpected \(kind) frame before handshake completed (\(role))")
             }
+            switch step {
+            case .send: break
+            case .accept(let peer, let version, _): state = .established(peer: peer, version: version)
+            default: state = .failed
+            }
+            return step
         }
 
-        private func evaluateOffer(_ payload: ArraySlice<UInt8>, phaseOf: (NodeAddress) -> PeerPhase) -> Step {
+        private mutating func evaluateOffer(_ payload: ArraySlice<UInt8>, phaseOf: (NodeAddress) -> PeerPhase) -> Step {
             let offer: Offer
             do { offer = try Offer.decode(payload) } catch {
                 switch error {
@@ -414,17 +499,56 @@ public enum Handshake {
                 return .reject(Reject(.noCommonVersion, "offered \(offer.versions), supported \(versions)"), peer: peer)
             }
             guard offer.clusterName == clusterName else {
-                return .reject(Reject(.clusterMismatch, "cluster \(offer.clusterName) is not \(clusterName)"), peer: peer)
+                return .reject(Reject(.clusterMismatch, "cluster \(offer.clusterName.debugDescription) is not \(clusterName)"),
+                               peer: peer)
             }
-            guard verifyProof(offer.authProof, peer) else {
-                return .reject(Reject(.authFailed, "auth proof not accepted"), peer: peer)
+            if peer.uid == local.uid { return .reject(Reject(.duplicate, "connection to self"), peer: peer) }
+            let transcript = ClusterAuth.Transcript(clusterName: clusterName, offeredVersions: offer.versions, version: version,
+                                                    dialer: peer, acceptor: local, dialerNonce: offer.nonce,
+                                                    acceptorNonce: nonce)
+            state = .awaitingResponse(peer: peer, offeredVersions: offer.versions, version: version, dialerNonce: offer.nonce)
+            let challenge = Challenge(version: version, identity: local, nonce: nonce,
+                                      proofs: auth.proofs(.acceptor, transcript))
+            return .send(.handshakeChallenge, challenge.encode())
+        }
+
+        private func evaluateResponse(_ payload: ArraySlice<UInt8>, peer: NodeIdentity, offered: ClosedRange<UInt16>,
+                                      version: UInt16, dialerNonce: [UInt8], phaseOf: (NodeAddress) -> PeerPhase) -> Step {
+            let response: Response
+            do { response = try Response.decode(payload) } catch {
+                return .reject(Reject(.malformed, "response does not decode: \(error)"), peer: peer)
             }
+            let transcript = ClusterAuth.Transcript(clusterName: clusterName, offeredVersions: offered, version: version,
+                                                    dialer: peer, acceptor: local, dialerNonce: dialerNonce,
+                                                    acceptorNonce: nonce)
+            guard auth.verify(response.proofs, .dialer, transcript) else {
+                return .reject(Reject(.authFailed, "proof not accepted"), peer: peer)
+            }
+            // Proven: only now may the offer replace what exists for that address.
             switch Handshake.decideInbound(local: local, remote: peer, phase: phaseOf(peer.address)) {
-            case .rejectDuplicate(let why):
-                return .reject(Reject(.duplicate, why), peer: peer)
-            case .accept(let resolution):
-                return .accept(Accept(version: version, identity: local, authProof: authProof), peer: peer, resolution: resolution)
+            case .rejectDuplicate(let why): return .reject(Reject(.duplicate, why), peer: peer)
+            case .accept(let resolution): return .accept(peer: peer, version: version, resolution: resolution)
             }
+        }
+
+        private mutating func evaluateChallenge(_ payload: ArraySlice<UInt8>) -> Step {
+            let challenge: Challenge
+            do { challenge = try Challenge.decode(payload) } catch {
+                return .violation("challenge does not decode: \(error)")
+            }
+            guard versions.contains(challenge.version) else {
+                return .violation("accepted version \(challenge.version) outside offered \(versions)")
+            }
+            guard challenge.identity.uid != local.uid else { return .violation("connected to self") }
+            let transcript = ClusterAuth.Transcript(clusterName: clusterName, offeredVersions: versions,
+                                                    version: challenge.version, dialer: local,
+                                                    acceptor: challenge.identity, dialerNonce: nonce,
+                                                    acceptorNonce: challenge.nonce)
+            guard auth.verify(challenge.proofs, .acceptor, transcript) else {
+                return .authFailed(claimed: challenge.identity, "the acceptor's proof is not accepted")
+            }
+            state = .awaitingAccept(peer: challenge.identity, version: challenge.version)
+            return .send(.handshakeResponse, Response(proofs: auth.proofs(.dialer, transcript)).encode())
         }
     }
 }

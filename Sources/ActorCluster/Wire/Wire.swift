@@ -21,14 +21,18 @@ public enum Wire {
     /// Kinds below 0x10 belong to the transport (handshake, keep-alive) and never reach the actor system.
     /// `isControl` kinds are written ahead of queued data frames, so a large payload cannot delay them.
     public enum FrameKind: UInt8, Sendable, CaseIterable, CustomStringConvertible {
-        /// First frame from the dialing side: magic, version range, cluster, identity, auth proof.
+        /// First frame from the dialing side: magic, version range, cluster, identity, nonce.
         case handshakeOffer = 0x01
-        /// Answer to an offer: chosen version, the accepting node's identity, auth proof.
+        /// The acceptor's last handshake frame: the dialer proved itself; the connection is associated.
         case handshakeAccept = 0x02
         /// Refusal with a reason code and text; the sender closes the connection after it.
         case handshakeReject = 0x03
         /// Keep-alive; empty payload.
         case heartbeat = 0x04
+        /// Answer to an offer: chosen version, the acceptor's identity and nonce, its proof of the secret.
+        case handshakeChallenge = 0x05
+        /// The dialer's proof of the secret, after it checked the acceptor's.
+        case handshakeResponse = 0x06
         /// A remote actor call (correlation id, recipient, target, arguments).
         case call = 0x10
         /// The reply to a call (correlation id, result or error).
@@ -41,7 +45,8 @@ public enum Wire {
         /// Control frames jump the outbound data queue.
         public var isControl: Bool {
             switch self {
-            case .handshakeOffer, .handshakeAccept, .handshakeReject, .heartbeat, .membership: true
+            case .handshakeOffer, .handshakeAccept, .handshakeReject, .heartbeat, .membership,
+                 .handshakeChallenge, .handshakeResponse: true
             case .call, .reply, .message: false
             }
         }
@@ -52,6 +57,8 @@ public enum Wire {
             case .handshakeAccept: "handshakeAccept"
             case .handshakeReject: "handshakeReject"
             case .heartbeat: "heartbeat"
+            case .handshakeChallenge: "handshakeChallenge"
+            case .handshakeResponse: "handshakeResponse"
             case .call: "call"
             case .reply: "reply"
             case .message: "message"

@@ -84,17 +84,21 @@ public struct ReplayDriver: Sendable {
         let roleText: (Int) -> String = { k in
             count == 1 ? "" : (k == 0 ? "intake,dispatch,callback,supervision,analysis" : "district")
         }
+        // The replay's own cluster proves a fresh secret, as a deployed one does.
+        let secret = try ClusterAuth.makeEphemeralSecretFile()
+        defer { try? FileManager.default.removeItem(atPath: secret.path) }
         var processes: [NodeProcess] = []
         defer { for p in processes { p.stop() } }
         for k in 0..<count {
             let roles = roleText(k)
             var args = ["node", "--name", "replay-\(k + 1)", "--listen", "127.0.0.1:0", "--log-level", "warning",
-                        "--inbound", options.inboundOnIOThread ? "io" : "pool"]
+                        "--inbound", options.inboundOnIOThread ? "io" : "pool", "--secret-file", secret.path]
             if !roles.isEmpty { args += ["--roles", roles] }
             processes.append(try NodeProcess(executable: options.executable, arguments: args))
         }
         var settings = ClusterSettings.client("replay-driver")
         settings.callTimeout = .seconds(60)
+        settings.transport.auth = secret.auth
         let system = try ClusterSystem(settings: settings, logger: Logger(level: .warning))
         defer { system.shutdown() }
         let roleList = try processes.enumerated().map { k, p in (node: p.node, roles: try HotlineRoles(parsing: roleText(k))) }
