@@ -10,7 +10,7 @@ enum NodeCommand {
                         [--data DIR] [--config FILE] [--log-level LEVEL] [--call-timeout-ms MS]
                         [--handshake-timeout-ms MS] [--max-frame-bytes BYTES]
                         [--roles ROLE,...] [--catalog FILE] [--calendar FILE]
-                        [--secret-file FILE [--previous-secret-file FILE]]
+                        [--secret-file FILE [--previous-secret-file FILE]] [--operator-secret-file FILE]
       Runs a node. Prints `ready name=… listen=HOST:PORT uid=…` on stdout once it serves calls.
       --listen port 0 picks an ephemeral port. Flags override the JSON --config file.
       --roles: intake, dispatch, callback, supervision, analysis, district, district:<code> (none = all).
@@ -18,7 +18,8 @@ enum NodeCommand {
       otherwise it waits for `hotline replay` (or a later cluster manager) to configure it.
       --secret-file: the cluster secret (≥ 16 bytes, mode 0600); members prove it to each other in the
       handshake (HMAC-SHA256). Required unless the node listens on loopback only. --previous-secret-file
-      is also accepted during a rotation. See Docs/security.md.
+      is also accepted during a rotation. --operator-secret-file: callers proving it may run the
+      operator-only functions (configure, setClock, recording as the system). See Docs/security.md.
       SIGTERM or SIGINT stop it cleanly (exit 0). Bad flags or config: exit 2.
     """
 
@@ -39,6 +40,7 @@ enum NodeCommand {
         let files = try config.loadHotlineFiles()
         var settings = config.clusterSettings
         settings.transport.auth = try config.auth()
+        settings.transport.operatorCredential = try config.operatorCredential()
         let system: ClusterSystem
         do {
             system = try ClusterSystem(settings: settings)

@@ -8,7 +8,7 @@ import Foundation
 /// `cluster` (string), `data` (directory path), `logLevel` (trace|debug|info|warning|error),
 /// `callTimeoutMs` (1...3_600_000), `handshakeTimeoutMs` (1...600_000), `maxFrameBytes` (1024...1 GiB),
 /// `roles` (["intake", "district:210302", ...]), `catalog` (routing catalogue path), `calendar` (path),
-/// `secretFile`, `previousSecretFile` (cluster secret files, see `Docs/security.md`).
+/// `secretFile`, `previousSecretFile`, `operatorSecretFile` (secret files, see `Docs/security.md`).
 /// Unknown fields are errors (a typo must not silently fall back to a default).
 struct NodeConfig {
     var name = "node"
@@ -32,13 +32,17 @@ struct NodeConfig {
     var secretFile: String?
     /// The secret being rotated out: still accepted (and proven) until every node has the new one.
     var previousSecretFile: String?
+    /// The operator secret this node recognises: callers that prove it may run operator-only functions.
+    var operatorSecretFile: String?
 
     static let flags: Set<String> = ["name", "listen", "seeds", "cluster", "data", "config", "log-level",
                                      "call-timeout-ms", "handshake-timeout-ms", "max-frame-bytes", "roles",
-                                     "catalog", "calendar", "inbound", "secret-file", "previous-secret-file"]
+                                     "catalog", "calendar", "inbound", "secret-file", "previous-secret-file",
+                                     "operator-secret-file"]
     static let jsonFields: Set<String> = ["name", "listen", "seeds", "cluster", "data", "logLevel",
                                           "callTimeoutMs", "handshakeTimeoutMs", "maxFrameBytes", "roles", "catalog",
-                                          "calendar", "inbound", "secretFile", "previousSecretFile"]
+                                          "calendar", "inbound", "secretFile", "previousSecretFile",
+                                          "operatorSecretFile"]
 
     /// Builds the config: defaults, then the `--config` file, then flags. Throws `UsageError` naming the
     /// field or flag at fault.
@@ -108,6 +112,7 @@ struct NodeConfig {
         if let v = try string("inbound") { inbound = try Self.inbound(v, field: "config field \"inbound\"") }
         if let v = try string("secretFile") { secretFile = v }
         if let v = try string("previousSecretFile") { previousSecretFile = v }
+        if let v = try string("operatorSecretFile") { operatorSecretFile = v }
     }
 
     static func inbound(_ text: String, field: String) throws -> ClusterSettings.InboundExecution {
@@ -151,6 +156,24 @@ struct NodeConfig {
         if let v = args["inbound"] { inbound = try Self.inbound(v, field: "--inbound") }
         if let v = args["secret-file"] { secretFile = v }
         if let v = args["previous-secret-file"] { previousSecretFile = v }
+        if let v = args["operator-secret-file"] { operatorSecretFile = v }
+    }
+
+    /// The operator credential this node verifies (nil without `--operator-secret-file`: no caller is an
+    /// operator, so operator-only functions are callable only inside the node).
+    ///
+    /// - Throws: `UsageError` naming `--operator-secret-file` when the file is unusable.
+    func operatorCredential() throws -> OperatorCredential? {
+        try Self.operatorCredential(file: operatorSecretFile, use: .verify)
+    }
+
+    static func operatorCredential(file: String?, use: OperatorCredential.Use) throws -> OperatorCredential? {
+        guard let file else { return nil }
+        do {
+            return OperatorCredential(key: try ClusterAuth.readSecret(path: file), use: use)
+        } catch {
+            throw UsageError("invalid --operator-secret-file: \(error)")
+        }
     }
 
     /// The node's `ClusterAuth` from its secret files.

@@ -51,6 +51,10 @@ final class HandshakeTests: XCTestCase {
         XCTAssertEqual(try Handshake.Challenge.decode(open.encode()[...]), open)
         let response = Handshake.Response(proofs: [[UInt8](repeating: 3, count: 32)])
         XCTAssertEqual(try Handshake.Response.decode(response.encode()[...]), response)
+        let withOperator = Handshake.Response(proofs: [[UInt8](repeating: 3, count: 32)], operatorProof: [UInt8](repeating: 4, count: 32))
+        XCTAssertEqual(try Handshake.Response.decode(withOperator.encode()[...]), withOperator)
+        let challengeWithOperator = Handshake.Challenge(version: 1, identity: b, nonce: nonceB, proofs: [], operatorProof: [UInt8](repeating: 5, count: 32))
+        XCTAssertEqual(try Handshake.Challenge.decode(challengeWithOperator.encode()[...]), challengeWithOperator)
     }
 
     func test_reject_roundTrips_forEveryReason() throws {
@@ -109,7 +113,7 @@ final class HandshakeTests: XCTestCase {
         let p = [UInt8](repeating: 9, count: 32)
         XCTAssertThrowsError(try Handshake.Response.decode(Handshake.Response(proofs: [p, p, p]).encode()[...]))
         XCTAssertThrowsError(try Handshake.Response.decode(Handshake.Response(proofs: [[1]]).encode()[...]))
-        XCTAssertThrowsError(try Handshake.Response.decode((Handshake.Response(proofs: [p]).encode() + [0])[...]))
+        XCTAssertThrowsError(try Handshake.Response.decode((Handshake.Response(proofs: [p]).encode() + [0, 7])[...]))
         // Random bytes never trap.
         var rng = SplitMix64(seed: 42)
         for _ in 0..<20_000 {
@@ -238,6 +242,34 @@ final class HandshakeTests: XCTestCase {
         var d = machine(.dialer, local: a, auth: oldOnly)
         var acc = machine(.acceptor, local: b, auth: newOnly)
         guard case .authFailed = run(&d, &acc).dialer else { return XCTFail() }
+    }
+
+    func test_operatorProofs_recognisedOnlyByAVerifierAndWrongOnesRefused() {
+        let key = Array("the operator secret of this city".utf8)
+        let tool = OperatorCredential(key: key, use: .present)
+        let node = OperatorCredential(key: key, use: .verify)
+        // A tool presenting the right operator secret to a node that verifies it: an operator.
+        var d = Handshake.Machine(role: .dialer, local: a, clusterName: "c", versions: 1...1, auth: secret, operatorCredential: tool)
+        var acc = Handshake.Machine(role: .acceptor, local: b, clusterName: "c", versions: 1...1, auth: secret, operatorCredential: node)
+        XCTAssertEqual(run(&d, &acc).dialer, .established(peer: b, version: 1))
+        XCTAssertTrue(acc.peerIsOperator)
+        XCTAssertFalse(d.peerIsOperator, "nodes never present the operator secret")
+        // A plain member (no credential) is associated, not an operator.
+        var m = machine(.dialer, local: a)
+        var acc2 = Handshake.Machine(role: .acceptor, local: b, clusterName: "c", versions: 1...1, auth: secret, operatorCredential: node)
+        XCTAssertEqual(run(&m, &acc2).dialer, .established(peer: b, version: 1))
+        XCTAssertFalse(acc2.peerIsOperator)
+        // A wrong operator secret is refused outright.
+        var forger = Handshake.Machine(role: .dialer, local: a, clusterName: "c", versions: 1...1, auth: secret,
+                                       operatorCredential: OperatorCredential(key: Array("a guessed operator secret......".utf8), use: .present))
+        var acc3 = Handshake.Machine(role: .acceptor, local: b, clusterName: "c", versions: 1...1, auth: secret, operatorCredential: node)
+        guard case .reject(let r, _) = run(&forger, &acc3).acceptor else { return XCTFail() }
+        XCTAssertEqual(r.reason, .authFailed)
+        // A node that does not verify ignores operator proofs: the tool is a plain member there.
+        var d4 = Handshake.Machine(role: .dialer, local: a, clusterName: "c", versions: 1...1, auth: secret, operatorCredential: tool)
+        var acc4 = machine(.acceptor, local: b)
+        XCTAssertEqual(run(&d4, &acc4).dialer, .established(peer: b, version: 1))
+        XCTAssertFalse(acc4.peerIsOperator)
     }
 
     func test_openNodesAssociateWithoutProofs() {

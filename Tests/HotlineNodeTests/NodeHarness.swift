@@ -8,9 +8,12 @@ final class NodeHarness {
     private(set) var systems: [ClusterSystem] = []
     /// The secret every node of this harness proves (a fresh 0600 file, removed in `stopAll`).
     let secret: (path: String, auth: ClusterAuth)
+    /// The operator secret the nodes recognise; `clientSystem` presents it unless told otherwise.
+    let operatorSecret: (path: String, auth: ClusterAuth)
 
     init() {
         secret = try! ClusterAuth.makeEphemeralSecretFile()
+        operatorSecret = try! ClusterAuth.makeEphemeralSecretFile()
     }
 
     /// The `hotline` binary built next to the test bundle (or `$HOTLINE_BIN`).
@@ -29,17 +32,20 @@ final class NodeHarness {
     func startNode(_ name: String, port: UInt16 = 0, extra: [String] = []) throws -> NodeProcess {
         let node = try NodeProcess(executable: try Self.binary(),
                                    arguments: ["node", "--name", name, "--listen", "127.0.0.1:\(port)",
-                                               "--log-level", "warning", "--secret-file", secret.path] + extra,
+                                               "--log-level", "warning", "--secret-file", secret.path,
+                                               "--operator-secret-file", operatorSecret.path] + extra,
                                    timeout: .seconds(30), quiet: true)
         nodes.append(node)
         return node
     }
 
     /// A node inside the test process, used as the caller.
-    func clientSystem(_ name: String = "test-client", callTimeout: Duration = .seconds(5)) throws -> ClusterSystem {
+    func clientSystem(_ name: String = "test-client", callTimeout: Duration = .seconds(5),
+                      asOperator: Bool = true) throws -> ClusterSystem {
         var settings = ClusterSettings.client(name)
         settings.callTimeout = callTimeout
         settings.transport.auth = secret.auth
+        if asOperator { settings.transport.operatorCredential = operatorSecret.auth.operatorCredential(use: .present) }
         let system = try ClusterSystem(settings: settings, logger: Logger(level: .error))
         systems.append(system)
         return system
@@ -72,6 +78,7 @@ final class NodeHarness {
     deinit {
         stopAll()
         try? FileManager.default.removeItem(atPath: secret.path)
+        try? FileManager.default.removeItem(atPath: operatorSecret.path)
     }
 
 }

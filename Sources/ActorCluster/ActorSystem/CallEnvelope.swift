@@ -79,6 +79,7 @@ struct CallEnvelope: Sendable {
 /// | 4      | invocation failed       | string reason |
 /// | 5      | no such target          | string path, string target (the target is not a distributed function of the actor at that path) |
 /// | 6      | result too large        | varint bytes, varint limit (the encoded reply frame exceeds the callee's frame limit) |
+/// | 7      | not permitted           | string path, string target (the function is reserved for operators; the caller did not prove the operator secret) |
 ///
 /// A status a receiver does not know is a malformed envelope (the connection closes).
 enum ReplyEnvelope: Sendable {
@@ -89,6 +90,7 @@ enum ReplyEnvelope: Sendable {
     case invocationFailed(String)
     case noSuchTarget(path: String, target: String)
     case resultTooLarge(bytes: Int, limit: Int)
+    case notPermitted(path: String, target: String)
 
     static func decode(_ payload: ArraySlice<UInt8>) throws(Wire.DecodingError) -> (callID: UInt64, reply: ReplyEnvelope) {
         var r = Wire.ByteReader(payload)
@@ -106,6 +108,7 @@ enum ReplyEnvelope: Sendable {
             let bytes = try r.readVarint(), limit = try r.readVarint()
             guard bytes <= UInt64(Int.max), limit <= UInt64(Int.max) else { throw .invalidValue("reply size \(bytes)") }
             reply = .resultTooLarge(bytes: Int(bytes), limit: Int(limit))
+        case 7: reply = .notPermitted(path: try r.readString(), target: try r.readString())
         default: throw .invalidValue("reply status \(status)")
         }
         guard r.isAtEnd else { throw .invalidValue("\(r.remaining) trailing bytes after reply envelope") }
@@ -140,6 +143,10 @@ enum ReplyEnvelope: Sendable {
             w.writeUInt8(6)
             w.writeVarint(UInt64(bytes))
             w.writeVarint(UInt64(limit))
+        case .notPermitted(let path, let target):
+            w.writeUInt8(7)
+            w.writeString(path)
+            w.writeString(target)
         }
         swap(&w.bytes, &bytes)
     }

@@ -54,6 +54,9 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
     private let callsFailedUnreachable: Counter
     private let messagesDropped: Counter
     private let callsRefusedTarget: Counter
+    private let callsRefusedOperatorOnly: Counter
+    /// `Module.Type.function` names only operators may call remotely (`restrictToOperators`).
+    private let operatorOnly = Mutex<Set<String>>([])
     private let framesTooLarge: Counter
     let targetCheck = TargetCheck()
 
@@ -79,6 +82,8 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
                                           help: "One-way messages for a path with no sink")
         callsRefusedTarget = metrics.counter("hotline_calls_refused_target_total",
                                              help: "Inbound calls refused: the target is not a distributed function of the recipient's type")
+        callsRefusedOperatorOnly = metrics.counter("hotline_calls_refused_operator_only_total",
+                                                   help: "Inbound calls refused: the function is reserved for operators")
         framesTooLarge = metrics.counter("hotline_frames_too_large_total",
                                          help: "Calls, replies and messages refused at the sender for exceeding the frame limit")
         transport.setDelegate(self)
@@ -115,6 +120,33 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
 
     /// Peers this node currently has a live connection with.
     public var associatedNodes: [NodeIdentity] { transport.associatedPeers }
+
+    // MARK: - Callers and operators
+
+    /// Who made the remote call being handled: in effect while a distributed function runs for a remote
+    /// caller (and in what it calls locally); nil for calls made inside this process.
+    public struct Caller: Sendable, Equatable {
+        public var node: NodeIdentity
+        /// The caller proved the operator secret in its handshake (`TransportSettings.operatorCredential`).
+        public var isOperator: Bool
+    }
+
+    public enum CallerContext {
+        @TaskLocal public static var current: Caller?
+    }
+
+    /// True when the code runs for a local caller or for a remote caller that proved the operator secret.
+    public static var callerIsLocalOrOperator: Bool { CallerContext.current?.isOperator ?? true }
+
+    /// Reserves distributed functions for operators: a remote call of one of them from a caller that did not
+    /// prove the operator secret is answered `RemoteCallError.notPermitted` without running (counted in
+    /// `hotline_calls_refused_operator_only_total`). Calls inside this process are not affected.
+    ///
+    /// - Parameter functions: `Module.Type.function` names as the Swift demangler prints them, e.g.
+    ///   `"Hotline.HotlineNode.configure"` (no argument labels).
+    public func restrictToOperators(_ functions: [String]) {
+        operatorOnly.withLock { $0.formUnion(functions) }
+    }
 
     // MARK: - Ids and local actors
 
@@ -246,6 +278,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         case .invocationFailed(let why): .invocationFailed(why)
         case .noSuchTarget(_, let target): .noSuchTarget(actor: actor, target: target)
         case .resultTooLarge(let bytes, let limit): .frameTooLarge(what: "reply", bytes: bytes, limit: limit)
+        case .notPermitted(_, let target): .notPermitted(actor: actor, target: target)
         case .value, .void: .invocationFailed("not a failure")
         }
     }
@@ -438,9 +471,10 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
             handler.send(.noSuchActor(path: envelope.recipientPath))
             return
         }
+        let accepted: TargetCheck.Accepted
         do {
-            try targetCheck.check(envelope.target, on: type(of: actor),
-                                  genericCount: envelope.genericSubstitutions.count)
+            accepted = try targetCheck.check(envelope.target, on: type(of: actor),
+                                             genericCount: envelope.genericSubstitutions.count)
         } catch {
             callsRefusedTarget.increment()
             logger.warning("call.target_refused", ["path": envelope.recipientPath, "target": envelope.target,
@@ -449,10 +483,19 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
             handler.send(.noSuchTarget(path: envelope.recipientPath, target: envelope.target))
             return
         }
+        let caller = Caller(node: peer, isOperator: transport.isOperator(peer))
+        if !caller.isOperator, operatorOnly.withLock({ $0.contains(accepted.function) }) {
+            callsRefusedOperatorOnly.increment()
+            logger.warning("call.not_permitted", ["function": accepted.function, "peer": peer])
+            handler.send(.notPermitted(path: envelope.recipientPath, target: envelope.target))
+            return
+        }
         var decoder = ClusterInvocationDecoder(envelope: envelope, system: self, handler: handler)
         do {
-            try await executeDistributedTarget(on: actor, target: RemoteCallTarget(envelope.target),
-                                               invocationDecoder: &decoder, handler: handler)
+            try await CallerContext.$current.withValue(caller) {
+                try await executeDistributedTarget(on: actor, target: RemoteCallTarget(envelope.target),
+                                                   invocationDecoder: &decoder, handler: handler)
+            }
         } catch {
             logger.debug("call.invoke_failed", ["target": envelope.target, "peer": peer, "error": error])
         }

@@ -20,6 +20,9 @@ public enum RemoteCallError: Error, Sendable, Equatable, CustomStringConvertible
     /// The actor at that path has no distributed function `target` (another type lives at the path, the
     /// nodes run different versions, or the name is not a distributed function at all). The call did not run.
     case noSuchTarget(actor: ClusterSystem.ActorID, target: String)
+    /// The function is reserved for operators (`ClusterSystem.restrictToOperators(_:)`) and this caller did
+    /// not prove the operator secret in its handshake. The call did not run.
+    case notPermitted(actor: ClusterSystem.ActorID, target: String)
     /// A frame would exceed the frame limit (`TransportSettings.maxFrameBytes`): `what` is `call`, `reply`
     /// or `message`. Raised at the sender at once: for a call or message before anything is sent, for a
     /// reply on the callee (the function ran; its result could not be sent), which answers this instead.
@@ -38,6 +41,7 @@ public enum RemoteCallError: Error, Sendable, Equatable, CustomStringConvertible
         case .remoteError(let type, let message): "remote error \(type): \(message)"
         case .invocationFailed(let why): "invocation failed: \(why)"
         case .noSuchTarget(let actor, let target): "no distributed function \(target) on \(actor)"
+        case .notPermitted(let actor, let target): "\(target) on \(actor) is reserved for operators (prove the operator secret)"
         case .frameTooLarge(let what, let bytes, let limit): "\(what) frame of \(bytes) bytes exceeds the \(limit)-byte frame limit"
         case .overloaded(let node, let bytes): "outbound queue to \(node) full (\(bytes) bytes queued)"
         case .systemShutDown: "actor system is shut down"

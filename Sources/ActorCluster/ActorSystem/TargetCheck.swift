@@ -28,6 +28,9 @@ final class TargetCheck: Sendable {
     struct Accepted {
         /// The target's function is generic (it may take generic substitutions).
         var isGeneric: Bool
+        /// `Module.Type.function` (as the demangler prints the context; generic arguments removed), the name
+        /// `ClusterSystem.restrictToOperators(_:)` takes.
+        var function: String
     }
 
     /// Longest target identifier considered (bytes); real ones are well under 1 KiB.
@@ -47,17 +50,20 @@ final class TargetCheck: Sendable {
     /// Checks that `target` is a distributed function of `actorType`.
     ///
     /// - Throws: `Refusal` naming what is wrong.
-    func check(_ target: String, on actorType: Any.Type, genericCount: Int) throws(Refusal) {
+    /// - Returns: what was accepted (the function's name among it).
+    @discardableResult
+    func check(_ target: String, on actorType: Any.Type, genericCount: Int) throws(Refusal) -> Accepted {
         let key = Key(type: ObjectIdentifier(actorType), target: target)
         if let hit = cache.withLock({ $0[key] }) {
             guard genericCount == 0 || hit.isGeneric else { throw .unexpectedGenericSubstitutions }
-            return
+            return hit
         }
         let verdict = try Self.verdict(target, on: actorType)
         guard genericCount == 0 || verdict.isGeneric else { throw .unexpectedGenericSubstitutions }
         cache.withLock { c in
             if c.count < Self.cacheLimit { c[key] = verdict }
         }
+        return verdict
     }
 
     static func verdict(_ target: String, on actorType: Any.Type) throws(Refusal) -> Accepted {
@@ -79,7 +85,7 @@ final class TargetCheck: Sendable {
         guard !name.isEmpty, !name.contains(".") else {
             throw .belongsToAnotherType(String(rest.prefix { $0 != "(" }))
         }
-        return Accepted(isGeneric: member.dropFirst(name.count).hasPrefix("<"))
+        return Accepted(isGeneric: member.dropFirst(name.count).hasPrefix("<"), function: context + "." + name)
     }
 
     /// The actor type's name as the demangler prints a function's context: module-qualified, private

@@ -32,6 +32,10 @@ public enum ClusterAuth: Sendable, Equatable {
     public enum Role: String, Sendable {
         case dialer = "HTLN-1 dialer proof"
         case acceptor = "HTLN-1 acceptor proof"
+        /// The dialer's proof of the operator secret (`OperatorCredential`).
+        case dialerOperator = "HTLN-1 dialer operator proof"
+        /// The acceptor's proof of the operator secret.
+        case acceptorOperator = "HTLN-1 acceptor operator proof"
     }
 
     /// What both sides MAC: everything the handshake decided, in a fixed order, each field length-prefixed.
@@ -68,6 +72,12 @@ public enum ClusterAuth: Sendable, Equatable {
             w.writeLengthPrefixed(acceptorNonce)
             return w.bytes
         }
+    }
+
+    /// The current secret as an operator credential (for an operator secret made with
+    /// `makeEphemeralSecretFile`); nil when open.
+    public func operatorCredential(use: OperatorCredential.Use) -> OperatorCredential? {
+        keys.first.map { OperatorCredential(key: $0, use: use) }
     }
 
     /// Secrets held, current first.
@@ -169,5 +179,37 @@ public enum ClusterAuth: Sendable, Equatable {
         guard bytes.count >= minSecretBytes else { throw .tooShort(path: path, bytes: bytes.count) }
         guard bytes.count <= maxSecretBytes else { throw .tooLong(path: path, bytes: bytes.count) }
         return bytes
+    }
+}
+
+/// The operator secret: what lets a caller run the functions a cluster reserves for operators
+/// (`ClusterSystem.restrictToOperators(_:)`), on top of membership.
+///
+/// Operator tools `present` it: their handshake message carries one more MAC, under the operator secret,
+/// over the same transcript (role labels `… operator proof`). Nodes `verify` it and never present it, so a
+/// member node's own calls are never operator calls. A proof that does not verify refuses the handshake
+/// (`authFailed`); a node without a credential ignores operator proofs (the caller is a plain member).
+public struct OperatorCredential: Sendable, Equatable {
+    public enum Use: Sendable, Equatable {
+        /// Operator tools: send a proof.
+        case present
+        /// Nodes: check proofs; never send one.
+        case verify
+    }
+
+    public var key: [UInt8]
+    public var use: Use
+
+    public init(key: [UInt8], use: Use) {
+        self.key = key
+        self.use = use
+    }
+
+    func proof(_ role: ClusterAuth.Role, _ transcript: ClusterAuth.Transcript) -> [UInt8] {
+        HMACSHA256.mac(key: key, message: transcript.bytes(for: role))
+    }
+
+    func verify(_ proof: [UInt8], _ role: ClusterAuth.Role, _ transcript: ClusterAuth.Transcript) -> Bool {
+        HMACSHA256.constantTimeEqual(proof, self.proof(role, transcript))
     }
 }

@@ -131,6 +131,8 @@ public final class Transport: Sendable {
     let peers = Mutex<[NodeAddress: Peer]>([:])
     let delegateBox = Mutex<(any TransportDelegate)?>(nil)
     let associationTable = Mutex<[NodeAddress: NodeIdentity]>([:])
+    /// Associated peers that proved the operator secret in their handshake (at most one per address).
+    let operatorPeers = Mutex<Set<NodeIdentity>>([])
     let openConnections = Atomic<Int>(0)
 
     /// Biggest coalesced write, in bytes.
@@ -217,6 +219,11 @@ public final class Transport: Sendable {
     /// Currently associated peers, sorted.
     public var associatedPeers: [NodeIdentity] {
         associationTable.withLock { Array($0.values) }.sorted()
+    }
+
+    /// Whether `peer`'s current association proved the operator secret (`TransportSettings.operatorCredential`).
+    public func isOperator(_ peer: NodeIdentity) -> Bool {
+        operatorPeers.withLock { $0.contains(peer) }
     }
 
     /// Open TCP connections (handshaking or associated), for diagnostics and tests.
@@ -469,6 +476,7 @@ public final class Transport: Sendable {
         }
         counters.peersUnreachable.set(0)
         associationTable.withLock { $0.removeAll() }
+        operatorPeers.withLock { $0.removeAll() }
         if wasRunning { logger.info("transport.stopped", [:]) }
     }
 }

@@ -76,7 +76,7 @@ extension Transport {
 
     func makeMachine(role: Handshake.Machine.Role) -> Handshake.Machine {
         Handshake.Machine(role: role, local: core.local, clusterName: clusterName, versions: settings.protocolVersions,
-                          auth: settings.auth)
+                          auth: settings.auth, operatorCredential: settings.operatorCredential)
     }
 
     // MARK: - Dialing
@@ -483,6 +483,11 @@ extension Transport {
         c.lastReadNs = Monotonic.nowNs()
         scheduleKeepalive(c)
         associationTable.withLock { $0[p.address] = identity }
+        let isOperator = c.machine.peerIsOperator
+        operatorPeers.withLock { set in
+            set = set.filter { $0.address != p.address }
+            if isOperator { set.insert(identity) }
+        }
         counters.associations.increment()
         refreshUnreachableGauge()
         if flushNow { flush(p, budgetBytes: Self.loopFlushBudget) }
@@ -555,6 +560,7 @@ extension Transport {
             associationTable.withLock { table in
                 if table[p.address] == identity { table[p.address] = nil }
             }
+            operatorPeers.withLock { _ = $0.remove(identity) }
             counters.disassociations.increment()
             logger.info("transport.association.down", ["peer": identity, "reason": reason])
             scheduleBackoff(p, generation: gen, delayNs: delay)

@@ -68,6 +68,10 @@ public struct TransportSettings: Sendable {
     /// handshake both ways. Default `.open` (no proof, anyone may join): for loopback-only development and tests;
     /// `hotline node` refuses it on any other listen address.
     public var auth: ClusterAuth = .open
+    /// The operator secret: operator tools `present` it, nodes `verify` it (`OperatorCredential`); calls from
+    /// peers that proved it may run functions restricted with `ClusterSystem.restrictToOperators(_:)`.
+    /// Default nil: this process neither presents nor recognises operators.
+    public var operatorCredential: OperatorCredential? = nil
 
     public init() {}
 

@@ -98,8 +98,9 @@ public enum Handshake {
     /// The acceptor's answer to a compatible offer: its identity, its own nonce and its proof.
     ///
     /// Layout: chosen version u16 BE · host (varint length + UTF-8) · port u16 BE · uid u64 BE · nonce (varint
-    /// length + 32 bytes) · proof count (varint, 0…2) · that many proofs (varint length + 32 bytes). Nothing
-    /// may follow.
+    /// length + 32 bytes) · proof count (varint, 0…2) · that many proofs (varint length + 32 bytes) · operator
+    /// proof count (varint, 0…1; written only when there is one, absent = none) · that proof (varint length +
+    /// 32 bytes). Nothing may follow.
     public struct Challenge: Sendable, Equatable {
         public var version: UInt16
         /// The acceptor's identity.
@@ -107,20 +108,24 @@ public enum Handshake {
         public var nonce: [UInt8]
         /// `ClusterAuth.proofs(.acceptor, transcript)`: one MAC per secret the acceptor holds.
         public var proofs: [[UInt8]]
+        /// The acceptor's proof of the operator secret, when it presents one (`OperatorCredential`).
+        public var operatorProof: [UInt8]?
 
-        public init(version: UInt16, identity: NodeIdentity, nonce: [UInt8], proofs: [[UInt8]]) {
+        public init(version: UInt16, identity: NodeIdentity, nonce: [UInt8], proofs: [[UInt8]], operatorProof: [UInt8]? = nil) {
             self.version = version
             self.identity = identity
             self.nonce = nonce
             self.proofs = proofs
+            self.operatorProof = operatorProof
         }
 
         public func encode() -> [UInt8] {
-            var w = Wire.ByteWriter(capacity: 128 + identity.address.host.utf8.count)
+            var w = Wire.ByteWriter(capacity: 160 + identity.address.host.utf8.count)
             w.writeUInt16(version)
             Handshake.writeIdentity(identity, into: &w)
             w.writeLengthPrefixed(nonce)
             Handshake.writeProofs(proofs, into: &w)
+            if let operatorProof { Handshake.writeProofs([operatorProof], into: &w) }
             return w.bytes
         }
 
@@ -132,22 +137,30 @@ public enum Handshake {
             let identity = try Handshake.readIdentity(&r)
             let nonce = try Handshake.readNonce(&r)
             let proofs = try Handshake.readProofs(&r)
+            let operatorProof = try Handshake.readOperatorProof(&r)
             guard r.isAtEnd else { throw .invalidValue("\(r.remaining) trailing bytes after challenge") }
-            return Challenge(version: version, identity: identity, nonce: nonce, proofs: proofs)
+            return Challenge(version: version, identity: identity, nonce: nonce, proofs: proofs, operatorProof: operatorProof)
         }
     }
 
     /// The dialer's proof, sent once it has checked the acceptor's.
     ///
-    /// Layout: proof count (varint, 0…2) · that many proofs (varint length + 32 bytes). Nothing may follow.
+    /// Layout: proof count (varint, 0…2) · that many proofs (varint length + 32 bytes) · operator proof count
+    /// (varint, 0…1; written only when there is one, absent = none) · that proof. Nothing may follow.
     public struct Response: Sendable, Equatable {
         public var proofs: [[UInt8]]
+        /// The dialer's proof of the operator secret, when it presents one (operator tools).
+        public var operatorProof: [UInt8]?
 
-        public init(proofs: [[UInt8]]) { self.proofs = proofs }
+        public init(proofs: [[UInt8]], operatorProof: [UInt8]? = nil) {
+            self.proofs = proofs
+            self.operatorProof = operatorProof
+        }
 
         public func encode() -> [UInt8] {
-            var w = Wire.ByteWriter(capacity: 72)
+            var w = Wire.ByteWriter(capacity: 112)
             Handshake.writeProofs(proofs, into: &w)
+            if let operatorProof { Handshake.writeProofs([operatorProof], into: &w) }
             return w.bytes
         }
 
@@ -156,8 +169,9 @@ public enum Handshake {
         public static func decode(_ payload: ArraySlice<UInt8>) throws(Wire.DecodingError) -> Response {
             var r = Wire.ByteReader(payload)
             let proofs = try Handshake.readProofs(&r)
+            let operatorProof = try Handshake.readOperatorProof(&r)
             guard r.isAtEnd else { throw .invalidValue("\(r.remaining) trailing bytes after response") }
-            return Response(proofs: proofs)
+            return Response(proofs: proofs, operatorProof: operatorProof)
         }
     }
 
@@ -284,6 +298,14 @@ public enum Handshake {
             proofs.append(Array(p))
         }
         return proofs
+    }
+
+    /// An optional trailing operator proof: absent or count 0 → nil; count 1 → the proof; more → error.
+    static func readOperatorProof(_ r: inout Wire.ByteReader) throws(Wire.DecodingError) -> [UInt8]? {
+        guard !r.isAtEnd else { return nil }
+        let proofs = try readProofs(&r)
+        guard proofs.count <= 1 else { throw .invalidValue("\(proofs.count) operator proofs") }
+        return proofs.first
     }
 
     static func writeIdentity(_ id: NodeIdentity, into w: inout Wire.ByteWriter) {
@@ -431,18 +453,38 @@ public enum Handshake {
         public let clusterName: String
         public let versions: ClosedRange<UInt16>
         public let auth: ClusterAuth
+        /// The operator secret, presented (tools) or verified (nodes); nil: neither.
+        public let operatorCredential: OperatorCredential?
         /// This side's nonce for this connection (`ClusterAuth.nonceBytes` fresh random bytes).
         public let nonce: [UInt8]
+        /// True once the peer proved the operator secret (only a node that verifies it can tell).
+        public private(set) var peerIsOperator = false
 
         public init(role: Role, local: NodeIdentity, clusterName: String, versions: ClosedRange<UInt16>,
-                    auth: ClusterAuth, nonce: [UInt8] = ClusterAuth.makeNonce()) {
+                    auth: ClusterAuth, operatorCredential: OperatorCredential? = nil,
+                    nonce: [UInt8] = ClusterAuth.makeNonce()) {
             self.role = role
             self.state = role == .dialer ? .awaitingChallenge : .awaitingOffer
             self.local = local
             self.clusterName = clusterName
             self.versions = versions
             self.auth = auth
+            self.operatorCredential = operatorCredential
             self.nonce = nonce
+        }
+
+        /// This side's operator proof, when it presents one.
+        private func operatorProof(_ role: ClusterAuth.Role, _ transcript: ClusterAuth.Transcript) -> [UInt8]? {
+            guard let credential = operatorCredential, credential.use == .present else { return nil }
+            return credential.proof(role, transcript)
+        }
+
+        /// Checks the peer's operator proof: nil when there is none or this side does not verify (a plain
+        /// member), true/false when checked.
+        private func checkOperatorProof(_ proof: [UInt8]?, _ role: ClusterAuth.Role,
+                                        _ transcript: ClusterAuth.Transcript) -> Bool? {
+            guard let proof, let credential = operatorCredential, credential.use == .verify else { return nil }
+            return credential.verify(proof, role, transcript)
         }
 
         /// The dialer's first frame.
@@ -508,11 +550,12 @@ public enum Handshake {
                                                     acceptorNonce: nonce)
             state = .awaitingResponse(peer: peer, offeredVersions: offer.versions, version: version, dialerNonce: offer.nonce)
             let challenge = Challenge(version: version, identity: local, nonce: nonce,
-                                      proofs: auth.proofs(.acceptor, transcript))
+                                      proofs: auth.proofs(.acceptor, transcript),
+                                      operatorProof: operatorProof(.acceptorOperator, transcript))
             return .send(.handshakeChallenge, challenge.encode())
         }
 
-        private func evaluateResponse(_ payload: ArraySlice<UInt8>, peer: NodeIdentity, offered: ClosedRange<UInt16>,
+        private mutating func evaluateResponse(_ payload: ArraySlice<UInt8>, peer: NodeIdentity, offered: ClosedRange<UInt16>,
                                       version: UInt16, dialerNonce: [UInt8], phaseOf: (NodeAddress) -> PeerPhase) -> Step {
             let response: Response
             do { response = try Response.decode(payload) } catch {
@@ -523,6 +566,11 @@ public enum Handshake {
                                                     acceptorNonce: nonce)
             guard auth.verify(response.proofs, .dialer, transcript) else {
                 return .reject(Reject(.authFailed, "proof not accepted"), peer: peer)
+            }
+            switch checkOperatorProof(response.operatorProof, .dialerOperator, transcript) {
+            case false?: return .reject(Reject(.authFailed, "operator proof not accepted"), peer: peer)
+            case true?: peerIsOperator = true
+            case nil: break
             }
             // Proven: only now may the offer replace what exists for that address.
             switch Handshake.decideInbound(local: local, remote: peer, phase: phaseOf(peer.address)) {
@@ -547,8 +595,15 @@ public enum Handshake {
             guard auth.verify(challenge.proofs, .acceptor, transcript) else {
                 return .authFailed(claimed: challenge.identity, "the acceptor's proof is not accepted")
             }
+            switch checkOperatorProof(challenge.operatorProof, .acceptorOperator, transcript) {
+            case false?: return .authFailed(claimed: challenge.identity, "the acceptor's operator proof is not accepted")
+            case true?: peerIsOperator = true
+            case nil: break
+            }
             state = .awaitingAccept(peer: challenge.identity, version: challenge.version)
-            return .send(.handshakeResponse, Response(proofs: auth.proofs(.dialer, transcript)).encode())
+            let response = Response(proofs: auth.proofs(.dialer, transcript),
+                                    operatorProof: operatorProof(.dialerOperator, transcript))
+            return .send(.handshakeResponse, response.encode())
         }
     }
 }

@@ -93,9 +93,12 @@ public distributed actor DistrictOffice {
     /// recorded and the refusal is thrown; later ones are attempted and skipped when a rule refuses them.
     /// Returns the case afterwards.
     ///
-    /// - Throws: `HotlineError.unknownCase` or `.ruleViolation`.
+    /// - Throws: `HotlineError.unknownCase`, `.ruleViolation`, or `.notPermitted` (author `.system` from a remote caller that is not an operator).
     public distributed func recordAll(_ id: CaseID, _ bodies: [CaseEventBody], required: Int,
                                       by author: EventAuthor) throws -> CaseSnapshot {
+        if case .system = author, !ClusterSystem.callerIsLocalOrOperator {
+            throw HotlineError.notPermitted("recording as the system (\(author)) is reserved for operators")
+        }
         try mutate(id) { log, now in
             for (i, body) in bodies.enumerated() {
                 if i < required {
@@ -110,8 +113,11 @@ public distributed actor DistrictOffice {
 
     /// Records one event by `author` at the node's current time. Returns the stored event.
     ///
-    /// - Throws: `HotlineError.unknownCase` or `.ruleViolation` (nothing recorded).
+    /// - Throws: `HotlineError.unknownCase` or `.ruleViolation` (nothing recorded), or `.notPermitted` (author `.system` from a remote caller that is not an operator).
     public distributed func record(_ id: CaseID, _ body: CaseEventBody, by author: EventAuthor) throws -> CaseEvent {
+        if case .system = author, !ClusterSystem.callerIsLocalOrOperator {
+            throw HotlineError.notPermitted("recording as the system (\(author)) is reserved for operators")
+        }
         var recorded: CaseEvent?
         try mutate(id) { log, now in recorded = try log.record(body, at: now, by: author) }
         guard let recorded else { throw HotlineError.unknownCase(id.rawValue) }

@@ -17,6 +17,8 @@ public enum HotlineError: Error, Sendable, Equatable, Codable, CustomStringConve
     case badRoles(String)
     /// The clock cannot be moved that way (not virtual, or backwards).
     case clock(String)
+    /// Reserved for operators (a caller that proved the operator secret), e.g. recording as the system.
+    case notPermitted(String)
 
     public var description: String {
         switch self {
@@ -28,6 +30,7 @@ public enum HotlineError: Error, Sendable, Equatable, Codable, CustomStringConve
         case .placement(let why): "placement failed: \(why)"
         case .badRoles(let why): "bad roles: \(why)"
         case .clock(let why): "clock: \(why)"
+        case .notPermitted(let why): "not permitted: \(why)"
         }
     }
 }

@@ -52,9 +52,20 @@ public distributed actor HotlineNode {
     }
 
     /// Starts the node actor at its well-known path.
+    /// Creates the node actor at its well-known path and reserves the control functions for operators
+    /// (`operatorOnlyFunctions`).
     public static func start(on system: ClusterSystem, roles: HotlineRoles) throws -> HotlineNode {
-        try system.makeWellKnown(path: HotlinePaths.node) { HotlineNode(roles: roles, actorSystem: system) }
+        system.restrictToOperators(operatorOnlyFunctions)
+        return try system.makeWellKnown(path: HotlinePaths.node) { HotlineNode(roles: roles, actorSystem: system) }
     }
+
+    /// Functions only an operator may call from another process (a caller that proved the operator secret,
+    /// `hotline node --operator-secret-file`): they reshape or re-time the whole node, so no member — a peer
+    /// node on another version, or one that misbehaves — may call them. Recording events as the `system`
+    /// author is reserved the same way, inside `DistrictOffice.record`.
+    /// - `configure`: which workflow actors the node hosts, with which catalogue, settings and directory.
+    /// - `setClock`: moves the node's virtual clock (replays); every SLA deadline reads it.
+    public static let operatorOnlyFunctions = ["Hotline.HotlineNode.configure", "Hotline.HotlineNode.setClock"]
 
     /// The node actor on `node`.
     public static func on(_ node: NodeIdentity, system: ClusterSystem) throws -> HotlineNode {

@@ -87,18 +87,23 @@ public struct ReplayDriver: Sendable {
         // The replay's own cluster proves a fresh secret, as a deployed one does.
         let secret = try ClusterAuth.makeEphemeralSecretFile()
         defer { try? FileManager.default.removeItem(atPath: secret.path) }
+        // The driver configures the nodes and moves their clocks: it proves an operator secret they know.
+        let operatorSecret = try ClusterAuth.makeEphemeralSecretFile()
+        defer { try? FileManager.default.removeItem(atPath: operatorSecret.path) }
         var processes: [NodeProcess] = []
         defer { for p in processes { p.stop() } }
         for k in 0..<count {
             let roles = roleText(k)
             var args = ["node", "--name", "replay-\(k + 1)", "--listen", "127.0.0.1:0", "--log-level", "warning",
-                        "--inbound", options.inboundOnIOThread ? "io" : "pool", "--secret-file", secret.path]
+                        "--inbound", options.inboundOnIOThread ? "io" : "pool", "--secret-file", secret.path,
+                        "--operator-secret-file", operatorSecret.path]
             if !roles.isEmpty { args += ["--roles", roles] }
             processes.append(try NodeProcess(executable: options.executable, arguments: args))
         }
         var settings = ClusterSettings.client("replay-driver")
         settings.callTimeout = .seconds(60)
         settings.transport.auth = secret.auth
+        settings.transport.operatorCredential = operatorSecret.auth.operatorCredential(use: .present)
         let system = try ClusterSystem(settings: settings, logger: Logger(level: .warning))
         defer { system.shutdown() }
         let roleList = try processes.enumerated().map { k, p in (node: p.node, roles: try HotlineRoles(parsing: roleText(k))) }

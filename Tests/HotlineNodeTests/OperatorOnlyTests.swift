@@ -1,0 +1,69 @@
+import ActorCluster
+import Foundation
+import Hotline
+import XCTest
+
+/// Control functions are reserved for operators: a member (the cluster secret only) is refused without the
+/// function running; a caller that proves the operator secret is served.
+final class OperatorOnlyTests: XCTestCase {
+    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    func test_membersCannotConfigureRetimeOrRecordAsTheSystemButOperatorsCan() async throws {
+        let harness = NodeHarness()
+        defer { harness.stopAll() }
+        let node = try harness.startNode("solo", extra: [
+            "--catalog", Self.repo.appendingPathComponent("Deploy/catalogs/anshan.json").path,
+            "--calendar", Self.repo.appendingPathComponent("Deploy/calendars/cn-2026.json").path])
+        let member = try harness.clientSystem("member", asOperator: false)
+        let operatorTool = try harness.clientSystem("operator", asOperator: true)
+        let asMember = try HotlineNode.on(node.node, system: member)
+        let asOperator = try HotlineNode.on(node.node, system: operatorTool)
+
+        // A member: refused before anything runs.
+        do {
+            try await asMember.setClock(to: Date())
+            XCTFail("a member moved the clock")
+        } catch RemoteCallError.notPermitted(_, let target) {
+            XCTAssertTrue(target.contains("setClock"), target)
+        }
+        let catalogue = ChineseMessagesTests.catalogue()
+        let directory = try HotlineDirectory.place(roles: [(node.node, HotlineRoles.everything)], catalogue: catalogue)
+        do {
+            _ = try await asMember.configure(HotlineConfiguration(catalogue: catalogue, settings: WorkflowSettings(),
+                                                                  directory: directory, virtualStart: Date()))
+            XCTFail("a member reconfigured the node")
+        } catch RemoteCallError.notPermitted {}
+        let after = try await asMember.info()
+        XCTAssertTrue(after.configured)
+        let stillRefused = (try? await asMember.setClock(to: Date())) == nil
+        XCTAssertTrue(stillRefused)
+
+        // The operator: the functions run (and answer with their own domain errors).
+        do {
+            try await asOperator.setClock(to: Date())
+        } catch RemoteCallError.remoteError(_, let message) {
+            XCTAssertTrue(message.contains("clock"), message)
+        }
+
+        // Recording as the system: refused to the member inside the office, allowed to the operator.
+        let receipt = try await asMember.submit(CitizenRequest(channel: "8890", externalID: "op-1", category: "heating-failure",
+                                                               jurisdiction: "210302", description: "小区供暖不热"))
+        let office = try DistrictOffice.resolve(id: ClusterSystem.wellKnownID(HotlinePaths.district("210302"), on: node.node),
+                                                using: member)
+        let officeAsOperator = try DistrictOffice.resolve(id: office.id, using: operatorTool)
+        let body = CaseEventBody.reminderSent(assignment: nil, note: "test")
+        do {
+            _ = try await office.record(receipt.ref.id, body, by: .system(component: "forged"))
+            XCTFail("a member recorded as the system")
+        } catch RemoteCallError.remoteError(_, let message) {
+            XCTAssertTrue(message.contains("not permitted"), message)
+        }
+        do {
+            _ = try await officeAsOperator.record(receipt.ref.id, body, by: .system(component: "operator"))
+        } catch RemoteCallError.remoteError(_, let message) {
+            XCTAssertFalse(message.contains("not permitted"), message)
+        }
+        XCTAssertTrue(node.isRunning)
+    }
+}
