@@ -118,6 +118,36 @@ final class CallSafetyTests: XCTestCase {
         withExtendedLifetime((greeter, drawer)) {}
     }
 
+    /// Field report: a ~200-byte target whose signature refers back to itself demangles to output that
+    /// doubles with each level (25 levels stalled a node for 20 s, 26 crashed it). And a target of the right
+    /// type with a signature no function has (version skew) came back as a thrown remote error.
+    func test_madeUpTargetsAreRefusedCheaplyWithoutDemanglingThem() async throws {
+        func index(_ i: Int) -> String {
+            i < 26 ? "A" + String(UnicodeScalar(UInt8(65 + i))) : (i == 26 ? "A_" : "A\(i - 27)_")
+        }
+        var signature = "SDySiSiG"
+        for j in 1..<40 { signature = "SDy" + signature + index(4 + j - 1) + "G" }
+        let bomb = "$s12ActorCluster9NodeProbeC8echoTextySS" + signature + "YaKFTE"
+        XCTAssertLessThan(bomb.utf8.count, 400)
+        let started = ContinuousClock.now
+        XCTAssertThrowsError(try TargetCheck.verdict(bomb, on: NodeProbe.self))
+        XCTAssertLessThan(ContinuousClock.now - started, .milliseconds(50))
+
+        let a = try makeSystem("a"), b = try makeSystem("b")
+        let probe = try NodeProbe.start(on: b, nodeName: "b")
+        for target in [bomb, "$s12ActorCluster9NodeProbeC8echoTextySSSDySiSiGYaKFTE"] {
+            let reply = try await a.call(probe.id, target: RemoteCallTarget(target), invocation: ClusterInvocationEncoder())
+            guard case .noSuchTarget = reply else { return XCTFail("\(reply)") }
+        }
+        // A 1 MiB target is refused, and neither echoed nor logged whole.
+        let huge = "$s" + String(repeating: "x", count: 1 << 20)
+        let reply = try await a.call(probe.id, target: RemoteCallTarget(huge), invocation: ClusterInvocationEncoder())
+        guard case .noSuchTarget(_, let echoed) = reply else { return XCTFail("\(reply)") }
+        XCTAssertLessThanOrEqual(echoed.utf8.count, 256)
+        let info = try await NodeProbe.on(b.node, system: a).info()
+        XCTAssertEqual(info.name, "b")
+    }
+
     func test_argumentThatDoesNotDecodeArrivesAsInvocationFailed() async throws {
         let a = try makeSystem("a"), b = try makeSystem("b")
         let greeter = try b.makeWellKnown(path: "/test/greeter") { Greeter(actorSystem: b) }

@@ -477,10 +477,12 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
                                              genericCount: envelope.genericSubstitutions.count)
         } catch {
             callsRefusedTarget.increment()
-            logger.warning("call.target_refused", ["path": envelope.recipientPath, "target": envelope.target,
+            // Targets come from the network: log and echo at most 256 bytes of one.
+            let shown = String(decoding: envelope.target.utf8.prefix(256), as: UTF8.self)
+            logger.warning("call.target_refused", ["path": envelope.recipientPath, "target": shown,
                                                    "actor_type": "\(type(of: actor))", "reason": "\(error)",
                                                    "peer": peer])
-            handler.send(.noSuchTarget(path: envelope.recipientPath, target: envelope.target))
+            handler.send(.noSuchTarget(path: envelope.recipientPath, target: shown))
             return
         }
         let caller = Caller(node: peer, isOperator: transport.isOperator(peer))

@@ -9,12 +9,18 @@ import Synchronization
 /// is given, so a target of type `B` sent to the path of an `A` reads `A`'s memory as a `B` (a crash at
 /// best). A peer on another version, a path that now hosts another type, or a hostile peer all reach this.
 ///
-/// Rule: the target, demangled by the Swift runtime (`swift_demangle`), must read
-/// `distributed thunk <Context>.<name>…` where `<Context>` is the recipient's type as the same demangler
-/// prints it (generic arguments removed), optionally behind `(extension in <Module>):`, and `<name>` is a
-/// plain member name (no further `.`, so a nested type's function does not pass). Generic substitutions are
-/// accepted only when the target is generic. Targets of distributed protocol requirements are refused (this
-/// runtime resolves concrete actor types only).
+/// Rule, cheapest test first (a refusal never costs more than a prefix compare and a hash lookup):
+/// 1. at most `maxTargetBytes` printable ASCII bytes, starting with `$s` + the recipient type's mangled name
+///    (so the function's context is that type, or a type nested in it);
+/// 2. the Swift runtime knows an accessible function of exactly that name (`swift_findAccessibleFunction`,
+///    the lookup `executeDistributedTarget` itself makes): a made-up or mistyped signature stops here;
+/// 3. demangled by the runtime (`swift_demangle`; only compiled-in names reach this, so the output is
+///    bounded), it reads `distributed thunk <Context>.<name>…` where `<Context>` is the recipient's type as
+///    the same demangler prints it, optionally behind `(extension in <Module>):`, and `<name>` is a plain
+///    member name (no further `.`, so a nested type's function does not pass).
+/// Generic substitutions are accepted only when the target is generic. Targets of distributed protocol
+/// requirements and functions of generic actor types are refused (this runtime resolves concrete,
+/// non-generic actor types only).
 ///
 /// Verdicts for accepted pairs are cached (bounded: `cacheLimit` entries); refusals are not, so hostile
 /// input cannot grow the cache.
@@ -33,8 +39,8 @@ final class TargetCheck: Sendable {
         var function: String
     }
 
-    /// Longest target identifier considered (bytes); real ones are well under 1 KiB.
-    static let maxTargetBytes = 4_096
+    /// Longest target identifier considered (bytes); real ones are well under 512.
+    static let maxTargetBytes = 1_024
     /// Accepted (type, target) pairs remembered.
     static let cacheLimit = 4_096
 
@@ -67,9 +73,14 @@ final class TargetCheck: Sendable {
     }
 
     static func verdict(_ target: String, on actorType: Any.Type) throws(Refusal) -> Accepted {
-        guard target.utf8.count <= maxTargetBytes, target.hasPrefix("$s"),
-              target.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }),
-              let demangled = demangle(target) else { throw .notADistributedThunk }
+        guard target.utf8.count <= maxTargetBytes, target.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            throw .notADistributedThunk
+        }
+        guard let mangledType = _mangledTypeName(actorType), target.hasPrefix("$s" + mangledType) else {
+            throw .belongsToAnotherType("a function of another type")
+        }
+        let known = target.withCString { _swiftFindAccessibleFunction($0, strlen($0)) != nil }
+        guard known, let demangled = demangle(target) else { throw .notADistributedThunk }
         let thunkPrefix = "distributed thunk "
         guard demangled.hasPrefix(thunkPrefix) else { throw .notADistributedThunk }
         var rest = Substring(demangled.dropFirst(thunkPrefix.count))
@@ -112,6 +123,12 @@ final class TargetCheck: Sendable {
         }
     }
 }
+
+/// `const AccessibleFunctionRecord *swift_findAccessibleFunction(const char *name, size_t length)` from the
+/// Swift runtime (libswiftCore): the record of the compiled-in accessible (distributed) function of exactly
+/// that name, or NULL. A hash-table lookup; the record itself is not read here.
+@_silgen_name("swift_findAccessibleFunction")
+private func _swiftFindAccessibleFunction(_ name: UnsafePointer<CChar>?, _ length: Int) -> UnsafeRawPointer?
 
 /// `char *swift_demangle(const char *mangled, size_t length, char *buffer, size_t *bufferSize, uint32_t flags)`
 /// from the Swift runtime (libswiftCore): returns a malloc'ed string, or NULL when `mangled` is not a Swift
