@@ -266,6 +266,37 @@ final class TransportDeliveryTests: XCTestCase {
         a.transport.forget(slow)
     }
 
+    /// Field report: four seeds whose names hung (each `getaddrinfo` blocked ~10 s) held every resolver slot,
+    /// so a good seed's name was refused for 12 s, and the blocked threads starved the task pool.
+    func test_severalHangingNames_leaveRoomForAGoodName_andDoNotStarveTasks() async throws {
+        let release = DispatchSemaphore(value: 0)
+        var settings = fastBackoff()
+        settings.resolveTimeout = .milliseconds(300)
+        settings.resolveHost = { host in
+            if host == "good.test" { return .ipv4("127.0.0.1") }
+            _ = release.wait(timeout: .now() + 30)  // hangs until the end of the test (bounded)
+            return .failed("released")
+        }
+        addTeardownBlock { for _ in 0..<8 { release.signal() } }
+        let a = try startNode(settings: settings)
+        let b = try startNode()
+        for i in 0..<6 { a.transport.associate(with: NodeAddress(host: "hang\(i).test", port: 7101)) }
+        // Tasks still run promptly while six lookups block their threads (2 cores).
+        let t0 = ContinuousClock.now
+        let answers = await withTaskGroup(of: Int.self) { group in
+            for i in 0..<64 { group.addTask { await Task.yield(); return i } }
+            return await group.reduce(0) { $0 + $1 }
+        }
+        XCTAssertEqual(answers, (0..<64).reduce(0, +))
+        XCTAssertLessThan(ContinuousClock.now - t0, .milliseconds(500))
+        // The good name resolves and associates.
+        let good = NodeIdentity(address: NodeAddress(host: "good.test", port: b.identity.address.port), uid: b.identity.uid)
+        try a.transport.send(.message, to: good, Self.payload(1))
+        XCTAssertTrue(transportWaitUntil("the good name associates", timeout: .seconds(5)) {
+            a.transport.associatedPeers.contains { $0.uid == b.identity.uid }
+        }, "\(a.recorder.dialFailed)")
+    }
+
     func test_resolvedNamesAreDialled_andFailuresAreCachedForTheNegativeTTL() throws {
         let asked = Mutex<[String]>([])
         var settings = fastBackoff()

@@ -1,4 +1,4 @@
-import Dispatch
+import Foundation
 import Glibc
 
 /// What a host-name lookup found (`TransportSettings.resolveHost`).
@@ -97,10 +97,68 @@ struct ResolverCache: Sendable {
     }
 }
 
-/// Resolves dial host names off the I/O thread: lookups run on a concurrent dispatch queue (at most
-/// `maxConcurrentResolutions` at once, one per name: concurrent dials to one name share it), results come back on
-/// the loop through `EventLoop.execute`, each waiter has its own timeout (a loop timer), results are cached.
-/// All methods but the worker body run on the loop thread (hence `@unchecked Sendable`).
+/// Threads for blocking calls (`getaddrinfo`), apart from Dispatch's and Swift concurrency's pools: a call that
+/// blocks for the system resolver's full retry time (10 s and more) holds one of these, never a thread that
+/// tasks or other nodes' work need. At most `maxThreads` (created on demand, then kept idle); jobs beyond that
+/// wait in a FIFO of at most `maxQueued`. One pool per process: every transport in it shares the bound.
+final class BlockingThreadPool: @unchecked Sendable {
+    static let shared = BlockingThreadPool(maxThreads: 16, maxQueued: 256)
+
+    private let condition = NSCondition()
+    // Guarded by `condition`.
+    private var jobs: [@Sendable () -> Void] = []
+    private var idle = 0
+    private var threads = 0
+    let maxThreads: Int
+    let maxQueued: Int
+
+    init(maxThreads: Int, maxQueued: Int) {
+        self.maxThreads = max(1, maxThreads)
+        self.maxQueued = max(0, maxQueued)
+    }
+
+    /// Runs `job` on a pool thread. Returns false (and does nothing) when every thread is busy and the queue
+    /// is full.
+    func submit(_ job: @escaping @Sendable () -> Void) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        // Idle threads not yet claimed by queued jobs: a job beyond them needs a new thread.
+        if jobs.count >= idle {
+            if threads < maxThreads {
+                threads += 1
+                let thread = Thread { [self] in work() }
+                thread.name = "hotline-blocking"
+                thread.stackSize = 512 << 10
+                thread.start()
+            } else if jobs.count >= maxQueued {
+                return false
+            }
+        }
+        jobs.append(job)
+        condition.signal()
+        return true
+    }
+
+    private func work() {
+        while true {
+            condition.lock()
+            while jobs.isEmpty {
+                idle += 1
+                condition.wait()
+                idle -= 1
+            }
+            let job = jobs.removeFirst()
+            condition.unlock()
+            job()
+        }
+    }
+}
+
+/// Resolves dial host names off the I/O thread: lookups run on `BlockingThreadPool` threads (at most
+/// `maxConcurrentResolutions` names at once per transport, one lookup per name: concurrent dials to one name share
+/// it), results come back on the loop through `EventLoop.execute`, each waiter has its own timeout (a loop
+/// timer), results are cached (failures and lookups that outlive their waiters' timeouts included, for the
+/// negative TTL). All methods but the worker body run on the loop thread (hence `@unchecked Sendable`).
 final class HostResolver: @unchecked Sendable {
     enum Outcome: Sendable {
         case address(in_addr)
@@ -112,7 +170,7 @@ final class HostResolver: @unchecked Sendable {
     private let timeoutNs: Int64
     private let timeoutText: String
     private let maxInFlight: Int
-    private let queue = DispatchQueue(label: "hotline-resolver", attributes: .concurrent)
+    private let pool = BlockingThreadPool.shared
     private let lookups: Counter
     private let failures: Counter
     private let timeouts: Counter
@@ -160,14 +218,18 @@ final class HostResolver: @unchecked Sendable {
                 completion(.failed("too many name resolutions in flight (\(maxInFlight)); not resolving \(host)"))
                 return
             }
-            inFlight[host] = [:]
-            lookups.increment()
             let resolveHost = self.resolveHost
             let loop = self.loop
-            queue.async { [self] in
+            let submitted = pool.submit { [self] in
                 let result = resolveHost(host)
                 loop.execute { self.finished(host, result) }
             }
+            guard submitted else {
+                completion(.failed("every name-resolution thread is busy; not resolving \(host)"))
+                return
+            }
+            inFlight[host] = [:]
+            lookups.increment()
         }
         let timer = loop.schedule(afterNs: timeoutNs) { [self] in
             guard let w = inFlight[host]?.removeValue(forKey: id) else { return }

@@ -723,10 +723,11 @@ extension Transport {
         case .forget:
             logger.debug("transport.peer.forgotten", ["peer": p.address])
         case .giveUp(let attempts, let ms):
-            counters.peersGivenUp.increment()
+            // Log and gauge first, counter last: whoever sees the counter move sees the rest too.
             logger.warning("transport.peer.given_up", ["peer": p.address, "attempts": attempts, "unreachable_ms": ms,
                                                        "after": settings.giveUpUnreachableAfter])
             refreshUnreachableGauge()
+            counters.peersGivenUp.increment()
         case .recheck(let gen, let afterNs):
             _ = loop.schedule(afterNs: afterNs) { [weak self] in
                 guard let self, !self.core.closing else { return }

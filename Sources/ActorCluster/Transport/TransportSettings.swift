@@ -45,11 +45,12 @@ public struct TransportSettings: Sendable {
     public var resolveNegativeTTL: Duration = .seconds(5)
     /// Names kept in the resolution cache (expired entries go first, then the oldest). Default 256.
     public var resolveCacheEntries: Int = 256
-    /// Name resolutions running at once (each may hold a thread blocked in `getaddrinfo` until the system resolver
-    /// gives up). A dial to a new name beyond it fails at once as unreachable. Trade-off: bounds threads against
-    /// a DNS server that never answers, at the price of failing dials to many new names at the same moment.
-    /// Default 4.
-    public var maxConcurrentResolutions: Int = 4
+    /// Distinct names being resolved at once (each may hold a resolver thread blocked in `getaddrinfo` until the
+    /// system resolver gives up, 10 s or more, well past `resolveTimeout`). A dial to a new name beyond it fails
+    /// at once as unreachable. Trade-off: bounds threads against a DNS server that never answers, while leaving
+    /// room for good names when a few seeds' names hang (the process-wide resolver pool has 16 threads).
+    /// Default 8.
+    public var maxConcurrentResolutions: Int = 8
     /// Resolves a host name to a dotted IPv4 address; blocking is allowed (it runs on the transport's resolver
     /// threads, never on the I/O thread). Injectable for tests. Default: `getaddrinfo` (AF_INET).
     public var resolveHost: @Sendable (_ host: String) -> HostResolution = { Socket.systemResolve($0) }
