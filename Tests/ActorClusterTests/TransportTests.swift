@@ -415,6 +415,7 @@ final class TransportTests: XCTestCase {
     func test_misbehavingRawPeers_areDropped_whileARealPeerKeepsExchangingFrames() throws {
         var settings = TransportSettings.default
         settings.handshakeTimeout = .milliseconds(300)
+        settings.limitLogInterval = .zero  // one line per event, so each can be attributed (rate limit: BudgetTests)
         let b = try startNode(settings: settings)
         let a = try startNode(settings: settings)
 
