@@ -91,6 +91,7 @@ final class CallTargetFuzzTests: XCTestCase {
             case .thrown: kind = "thrown"
             case .value, .void: kind = "ran"
             case .resultTooLarge: kind = "resultTooLarge"
+            case .overloaded: kind = "overloaded"
             }
             outcomes[kind, default: 0] += 1
             if pathType == "none" {
