@@ -49,6 +49,7 @@ struct TransportCounters: Sendable {
     let peersStalled: Counter
     let dialsRefused: Counter
     let peerTableFull: Counter
+    let connectionsEvicted: Counter
     let readBufferBytes: Gauge
     let handshakeReadBufferBytes: Gauge
     let handshakingConnections: Gauge
@@ -92,6 +93,8 @@ struct TransportCounters: Sendable {
         dialsRefused = m.counter("hotline_dials_refused_total", help: "Sends refused because maxDialsInFlight dials were in progress.")
         peerTableFull = m.counter("hotline_peer_table_full_total",
                                   help: "New peer entries refused (send or inbound association) because maxPeerEntries were held.")
+        connectionsEvicted = m.counter("hotline_connections_evicted_total",
+                                       help: "Handshaking inbound connections closed to make room for a new connection.")
         readBufferBytes = m.gauge("hotline_read_buffer_bytes",
                                   help: "Read-buffer bytes holding incomplete frames, associated connections.")
         handshakeReadBufferBytes = m.gauge("hotline_handshake_read_buffer_bytes",
@@ -111,6 +114,18 @@ final class LoopState: @unchecked Sendable {
     /// `shutdown` began: no delegate calls, no backoff timers, no new connections.
     var closing = false
     var listenerPaused = false
+    /// Ids of inbound connections in accept order, for evicting the oldest handshaking one; entries of
+    /// connections that completed or closed are skipped (and compacted away).
+    var handshakeOrder: [UInt64] = []
+    var handshakeHead = 0
+
+    /// Drops consumed and stale entries once they are more than twice the live ones (amortised O(1) per
+    /// accept; the list stays O(handshaking)).
+    func compactHandshakeOrder(handshaking: Int) {
+        guard handshakeOrder.count >= 64 + 2 * handshaking else { return }
+        handshakeOrder = handshakeOrder[handshakeHead...].filter { connections[$0]?.inHandshakeShare == true }
+        handshakeHead = 0
+    }
 
     func takeToken() -> UInt64 {
         let t = nextToken

@@ -33,9 +33,18 @@ extension Transport {
                 return
             }
             let loopback = Socket.peerIsLoopback(fd: fd)
-            if let why = Transport.admissionRefusal(open: openConnections.load(ordering: .relaxed),
-                                                    handshaking: counters.handshakingConnections.value,
-                                                    loopback: loopback, settings: settings) {
+            var refusal: String?
+            switch Transport.admission(open: openConnections.load(ordering: .relaxed),
+                                       handshaking: counters.handshakingConnections.value,
+                                       loopback: loopback, settings: settings) {
+            case .admit:
+                break
+            case .evictOldestHandshaking(let why):
+                if !evictOldestHandshaking(for: Socket.peerName(fd: fd), why: why) { refusal = why }
+            case .refuse(let why):
+                refusal = why
+            }
+            if let why = refusal {
                 counters.connectionsRefused.increment()
                 let refused = SocketHandle(fd: fd, token: core.takeToken())
                 Socket.shutdown(fd: refused.fd)
@@ -61,6 +70,8 @@ extension Transport {
             openConnections.add(1, ordering: .relaxed)
             c.inHandshakeShare = true
             counters.handshakingConnections.increment()
+            core.handshakeOrder.append(token)
+            core.compactHandshakeOrder(handshaking: counters.handshakingConnections.value)
             c.timer = loop.schedule(afterNs: settings.handshakeTimeout.nanoseconds) { [weak self, weak c] in
                 guard let self, let c else { return }
                 self.handshakeTimedOut(c)
@@ -69,20 +80,53 @@ extension Transport {
         }
     }
 
-    /// Why an accepted socket must be closed at once, or nil to keep it: `open` connections of every kind
-    /// against `maxConnections`, `handshaking` inbound ones against `maxHandshakingConnections`; the last
-    /// `loopbackReservedConnections` of each are kept for peers on 127.0.0.0/8.
-    static func admissionRefusal(open: Int, handshaking: Int, loopback: Bool, settings: TransportSettings) -> String? {
+    enum Admission: Equatable {
+        case admit
+        /// Admit after closing the inbound connection that has been handshaking longest (a stranger so far).
+        case evictOldestHandshaking(String)
+        case refuse(String)
+    }
+
+    /// What to do with a socket just accepted. `open` connections of every kind count against `maxConnections`,
+    /// `handshaking` inbound ones against `maxHandshakingConnections`; the last `loopbackReservedConnections` of
+    /// each are kept for peers on 127.0.0.0/8. Beyond the handshaking share, or at the total cap while strangers
+    /// are handshaking, the oldest handshaking connection makes room: a flood of strangers can only push out
+    /// other strangers, and a member's handshake (one round trip) completes unless the flood turns the whole
+    /// share over within that time. Refused only when every open connection is a member (or a dial of ours).
+    static func admission(open: Int, handshaking: Int, loopback: Bool, settings: TransportSettings) -> Admission {
         let reserve = max(0, settings.loopbackReservedConnections)
         let maxTotal = max(1, settings.maxConnections - (loopback ? 0 : reserve))
-        if open >= maxTotal {
-            return "maxConnections \(settings.maxConnections) reached" + (loopback ? "" : " (\(reserve) kept for loopback)")
-        }
         let maxHandshaking = max(1, settings.maxHandshakingConnections + (loopback ? reserve : 0))
         if handshaking >= maxHandshaking {
-            return "maxHandshakingConnections \(settings.maxHandshakingConnections) reached"
+            return .evictOldestHandshaking("maxHandshakingConnections \(settings.maxHandshakingConnections) reached")
         }
-        return nil
+        if open >= maxTotal {
+            let why = "maxConnections \(settings.maxConnections) reached" + (loopback ? "" : " (\(reserve) kept for loopback)")
+            return handshaking > 0 ? .evictOldestHandshaking(why) : .refuse(why)
+        }
+        return .admit
+    }
+
+    /// Closes the inbound connection handshaking longest, to admit `newcomer`. False when there is none.
+    private func evictOldestHandshaking(for newcomer: String, why: String) -> Bool {
+        var victim: Connection?
+        // Bounded by the list; stale ids (completed or closed) are skipped and dropped.
+        while core.handshakeHead < core.handshakeOrder.count {
+            let id = core.handshakeOrder[core.handshakeHead]
+            core.handshakeHead += 1
+            if let c = core.connections[id], c.inHandshakeShare, !c.isClosed {
+                victim = c
+                break
+            }
+        }
+        core.compactHandshakeOrder(handshaking: counters.handshakingConnections.value)
+        guard let victim else { return false }
+        counters.connectionsEvicted.increment()
+        logger.logLimited(limitLog, .warning, "transport.accept.evicted",
+                          ["peer": victim.remote, "newcomer": newcomer, "reason": why,
+                           "handshaking": counters.handshakingConnections.value])
+        close(victim, reason: "evicted while handshaking: \(why)")
+        return true
     }
 
     private func pauseListener(errno e: Int32) {

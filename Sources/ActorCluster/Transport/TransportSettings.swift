@@ -28,9 +28,10 @@ public struct TransportSettings: Sendable {
     /// frozen peer sooner, longer tolerates GC-like stalls and loaded machines. The membership layer's
     /// SWIM failure detector refines this; this is the transport's own keep-alive.
     public var idleTimeout: Duration = .seconds(5)
-    /// Open connections (inbound and outbound, any phase) beyond which an accepted socket is closed at once
-    /// (`hotline_connections_refused_total`). Bounds descriptors, and memory at roughly this many times
-    /// the largest frame being read.
+    /// Open connections (inbound and outbound, any phase). At the cap an accepted socket pushes out the oldest
+    /// handshaking connection if there is one, else it is closed at once (`hotline_connections_refused_total`,
+    /// warning `transport.accept.refused`, rate-limited). Bounds descriptors; read memory is bounded by
+    /// `maxReadBufferBytes` / `maxHandshakeReadBufferBytes`. Default 512.
     public var maxConnections: Int = 512
     /// A dial to a host *name* (not a dotted IPv4 literal, not "localhost") waits at most this long for the name
     /// to resolve; then it fails as unreachable with reason "name resolution timed out" (`dialFailed`, backoff as
@@ -107,11 +108,12 @@ public struct TransportSettings: Sendable {
     /// address fails at once as unreachable and a new inbound association is refused with reject code 8
     /// (overloaded) (`hotline_peer_table_full_total`); seeds are always added. Default 4096.
     public var maxPeerEntries: Int = 4096
-    /// Inbound connections still handshaking (not yet proven members) that may be open at once; beyond, an
-    /// accepted socket is closed at once (`hotline_connections_refused_total`, warning
-    /// `transport.accept.refused`, rate-limited). Strangers thus never hold more than this share of
-    /// `maxConnections`, and members can always connect. Trade-off: too small and a burst of members reconnecting
-    /// at once (after a partition) is refused and retried with backoff. Default 128 (25% of 512).
+    /// Inbound connections still handshaking (not yet proven members) that may be open at once. A connection
+    /// accepted beyond it pushes out the one that has been handshaking longest (`hotline_connections_evicted_total`,
+    /// warning `transport.accept.evicted`, rate-limited), so strangers never hold more than this share of
+    /// `maxConnections` and can never keep a member (whose handshake takes one round trip) from connecting.
+    /// Trade-off: smaller bounds strangers tighter, but a flood that turns the whole share over within a round
+    /// trip delays members more. Default 128 (25% of 512).
     public var maxHandshakingConnections: Int = 128
     /// The last this-many of `maxConnections` (and as many handshaking slots above `maxHandshakingConnections`)
     /// are kept for connections from loopback (127.0.0.0/8: local operator tools such as `hotline submit`/`case`),
