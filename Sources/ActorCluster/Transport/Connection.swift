@@ -49,6 +49,8 @@ final class Connection: EventHandler, @unchecked Sendable {
     var chargedToHandshake = true
     /// Counted among the inbound connections still handshaking (`maxHandshakingConnections`).
     var inHandshakeShare = false
+    /// Accepted from 127.0.0.0/8 (`loopbackReservedConnections`).
+    var isLoopback = false
 
     weak var transport: Transport?
 

@@ -40,7 +40,7 @@ extension Transport {
             case .admit:
                 break
             case .evictOldestHandshaking(let why):
-                if !evictOldestHandshaking(for: Socket.peerName(fd: fd), why: why) { refusal = why }
+                if !evictOldestHandshaking(for: Socket.peerName(fd: fd), loopback: loopback, why: why) { refusal = why }
             case .refuse(let why):
                 refusal = why
             }
@@ -61,6 +61,7 @@ extension Transport {
             let machine = makeMachine(role: .acceptor)
             let c = Connection(id: token, socket: socket, role: .acceptor, phase: .handshaking, machine: machine,
                                remote: Socket.peerName(fd: fd), transport: self)
+            c.isLoopback = loopback
             let rc = loop.register(fd: fd, token: token, events: Interest.read, handler: c)
             guard rc == 0 else {
                 logger.warning("transport.accept.failed", ["peer": c.remote, "error": Socket.errorText(rc)])
@@ -107,17 +108,27 @@ extension Transport {
         return .admit
     }
 
-    /// Closes the inbound connection handshaking longest, to admit `newcomer`. False when there is none.
-    private func evictOldestHandshaking(for newcomer: String, why: String) -> Bool {
+    /// Closes the inbound connection handshaking longest, to admit `newcomer`; a newcomer from another host
+    /// never pushes out a loopback connection (local operator tools keep their reserve). False when there is none.
+    private func evictOldestHandshaking(for newcomer: String, loopback: Bool, why: String) -> Bool {
         var victim: Connection?
-        // Bounded by the list; stale ids (completed or closed) are skipped and dropped.
-        while core.handshakeHead < core.handshakeOrder.count {
-            let id = core.handshakeOrder[core.handshakeHead]
-            core.handshakeHead += 1
-            if let c = core.connections[id], c.inHandshakeShare, !c.isClosed {
+        // Bounded by the list; stale ids (completed or closed) at the head are dropped, a victim further in is
+        // marked 0 (no connection has token 0) and skipped later.
+        var i = core.handshakeHead
+        while i < core.handshakeOrder.count {
+            let id = core.handshakeOrder[i]
+            guard let c = core.connections[id], c.inHandshakeShare, !c.isClosed else {
+                if i == core.handshakeHead { core.handshakeHead += 1 }
+                i += 1
+                continue
+            }
+            if loopback || !c.isLoopback {
                 victim = c
+                core.handshakeOrder[i] = 0
+                if i == core.handshakeHead { core.handshakeHead += 1 }
                 break
             }
+            i += 1
         }
         core.compactHandshakeOrder(handshaking: counters.handshakingConnections.value)
         guard let victim else { return false }
