@@ -209,6 +209,7 @@ final class CallSafetyTests: XCTestCase {
             case .invocationFailed: failed += 1
             case .value, .void, .thrown: ran += 1
             case .resultTooLarge: XCTFail("tiny results cannot be too large")
+            case .overloaded: XCTFail("one call at a time cannot overload")
             }
         }
         XCTAssertEqual(refused + failed + ran, iterations)

@@ -92,6 +92,7 @@ final class CallTargetFuzzTests: XCTestCase {
             case .value, .void: kind = "ran"
             case .resultTooLarge: kind = "resultTooLarge"
             case .notPermitted: kind = "notPermitted"
+            case .overloaded: kind = "overloaded"
             }
             outcomes[kind, default: 0] += 1
             if pathType == "none" {

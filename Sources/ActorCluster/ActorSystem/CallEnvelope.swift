@@ -9,8 +9,19 @@
 /// | argument count   | varint, then that many length-prefixed byte strings (each a `Wire.BinaryEncoder` slot) |
 /// | baggage (optional) | varint count, then that many (string key, string value) pairs; absent = none |
 ///
-/// Argument and generic slices share the frame's storage (no copy while decoding).
+/// Argument and generic slices share the frame's storage (no copy while decoding). Counts are capped
+/// (`maxArguments`, `maxGenerics`, `maxBaggageEntries`, `maxBaggageBytes`) so that decoding never allocates
+/// much more than the frame itself: an envelope beyond a cap is malformed.
 struct CallEnvelope: Sendable {
+    /// Most arguments a call may carry (protocol limit; both sides check it).
+    static let maxArguments = 64
+    /// Most generic substitutions a call may carry.
+    static let maxGenerics = 16
+    /// Most baggage entries a call may carry.
+    static let maxBaggageEntries = 32
+    /// Most bytes of baggage keys and values together.
+    static let maxBaggageBytes = 4096
+
     var callID: UInt64
     var recipientPath: String
     var target: String
@@ -25,24 +36,50 @@ struct CallEnvelope: Sendable {
         let path = try r.readString()
         let target = try r.readString()
         let genericCount = try r.readVarint()
-        guard genericCount <= UInt64(r.remaining) else { throw .invalidValue("generic count \(genericCount)") }
+        guard genericCount <= UInt64(maxGenerics), genericCount <= UInt64(r.remaining) else {
+            throw .invalidValue("generic count \(genericCount) (at most \(maxGenerics))")
+        }
         var generics: [String] = []
         generics.reserveCapacity(Int(genericCount))
         for _ in 0..<genericCount { generics.append(try r.readString()) }
         let argCount = try r.readVarint()
-        guard argCount <= UInt64(r.remaining) else { throw .invalidValue("argument count \(argCount)") }
+        guard argCount <= UInt64(maxArguments), argCount <= UInt64(r.remaining) else {
+            throw .invalidValue("argument count \(argCount) (at most \(maxArguments))")
+        }
         var args: [ArraySlice<UInt8>] = []
         args.reserveCapacity(Int(argCount))
         for _ in 0..<argCount { args.append(try r.readLengthPrefixed()) }
         var baggage: [String: String] = [:]
         if !r.isAtEnd {
             let n = try r.readVarint()
-            guard n <= UInt64(r.remaining) else { throw .invalidValue("baggage count \(n)") }
-            for _ in 0..<n { baggage[try r.readString()] = try r.readString() }
+            guard n <= UInt64(maxBaggageEntries), n <= UInt64(r.remaining) else {
+                throw .invalidValue("baggage count \(n) (at most \(maxBaggageEntries))")
+            }
+            var bytes = 0
+            for _ in 0..<n {
+                let key = try r.readString(), value = try r.readString()
+                bytes += key.utf8.count + value.utf8.count
+                guard bytes <= maxBaggageBytes else { throw .invalidValue("baggage above \(maxBaggageBytes) bytes") }
+                baggage[key] = value
+            }
         }
         guard r.isAtEnd else { throw .invalidValue("\(r.remaining) trailing bytes after call envelope") }
         return CallEnvelope(callID: callID, recipientPath: path, target: target,
                             genericSubstitutions: generics, arguments: args, baggage: baggage)
+    }
+
+    /// Refuses (before anything is sent) a call the receiver would refuse as malformed.
+    static func checkLimits(generics: Int, arguments: Int, baggage: [String: String]) throws(RemoteCallError) {
+        guard arguments <= maxArguments else {
+            throw .invocationFailed("\(arguments) arguments: a call carries at most \(maxArguments)")
+        }
+        guard generics <= maxGenerics else {
+            throw .invocationFailed("\(generics) generic substitutions: a call carries at most \(maxGenerics)")
+        }
+        let bytes = baggage.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count }
+        guard baggage.count <= maxBaggageEntries, bytes <= maxBaggageBytes else {
+            throw .invocationFailed("call baggage of \(baggage.count) entries / \(bytes) bytes: at most \(maxBaggageEntries) / \(maxBaggageBytes)")
+        }
     }
 
     /// Appends the envelope to `bytes` (a frame buffer whose header is already reserved).
@@ -80,6 +117,7 @@ struct CallEnvelope: Sendable {
 /// | 5      | no such target          | string path, string target (the target is not a distributed function of the actor at that path) |
 /// | 6      | result too large        | varint bytes, varint limit (the encoded reply frame exceeds the callee's frame limit) |
 /// | 7      | not permitted           | string path, string target (the function is reserved for operators; the caller did not prove the operator secret) |
+/// | 8      | overloaded              | u8 scope (0 node, 1 caller), varint limit (the callee had that many calls in flight; the call did not run) |
 ///
 /// A status a receiver does not know is a malformed envelope (the connection closes).
 enum ReplyEnvelope: Sendable {
@@ -91,6 +129,9 @@ enum ReplyEnvelope: Sendable {
     case noSuchTarget(path: String, target: String)
     case resultTooLarge(bytes: Int, limit: Int)
     case notPermitted(path: String, target: String)
+    /// The callee refused the call at once: `limit` calls were already in flight node-wide (`perCaller` false)
+    /// or from this caller (`perCaller` true). The call did not run.
+    case overloaded(perCaller: Bool, limit: Int)
 
     static func decode(_ payload: ArraySlice<UInt8>) throws(Wire.DecodingError) -> (callID: UInt64, reply: ReplyEnvelope) {
         var r = Wire.ByteReader(payload)
@@ -109,6 +150,10 @@ enum ReplyEnvelope: Sendable {
             guard bytes <= UInt64(Int.max), limit <= UInt64(Int.max) else { throw .invalidValue("reply size \(bytes)") }
             reply = .resultTooLarge(bytes: Int(bytes), limit: Int(limit))
         case 7: reply = .notPermitted(path: try r.readString(), target: try r.readString())
+        case 8:
+            let scope = try r.readUInt8(), limit = try r.readVarint()
+            guard scope <= 1, limit <= UInt64(Int.max) else { throw .invalidValue("overloaded scope \(scope)") }
+            reply = .overloaded(perCaller: scope == 1, limit: Int(limit))
         default: throw .invalidValue("reply status \(status)")
         }
         guard r.isAtEnd else { throw .invalidValue("\(r.remaining) trailing bytes after reply envelope") }
@@ -147,6 +192,10 @@ enum ReplyEnvelope: Sendable {
             w.writeUInt8(7)
             w.writeString(path)
             w.writeString(target)
+        case .overloaded(let perCaller, let limit):
+            w.writeUInt8(8)
+            w.writeUInt8(perCaller ? 1 : 0)
+            w.writeVarint(UInt64(limit))
         }
         swap(&w.bytes, &bytes)
     }

@@ -27,6 +27,14 @@ public struct ClusterSettings: Sendable {
 
     /// Where inbound calls run. Default `.globalPool`.
     public var inboundExecution: InboundExecution = .globalPool
+    /// Inbound calls running at once on this node, from all callers. A call beyond it is answered at once with
+    /// an `overloaded` reply (the caller gets `RemoteCallError.remoteOverloaded`) instead of queueing: it never
+    /// runs (`hotline_calls_refused_overloaded_total`, warning `call.refused_overloaded`, rate-limited).
+    /// Trade-off: bounds the memory and tasks pipelined calls can pin (each holds its frame's bytes and a task);
+    /// too small refuses legitimate bursts of slow calls. Default 4096.
+    public var maxInboundCallsInFlight: Int = 4096
+    /// The same per calling node, so that one caller cannot take the whole node-wide allowance. Default 1024.
+    public var maxInboundCallsInFlightPerPeer: Int = 1024
     /// Socket, framing, handshake and backoff settings.
     public var transport: TransportSettings = .default
     /// Log threshold. Default `.info`.

@@ -59,6 +59,8 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
     private let operatorOnly = Mutex<Set<String>>([])
     private let framesTooLarge: Counter
     let targetCheck = TargetCheck()
+    /// Inbound calls in flight, node-wide and per caller (`InboundCallAdmission`).
+    let admission: InboundCallAdmission
 
     /// Binds `settings.listen`, starts the transport and dials the seed nodes.
     ///
@@ -73,6 +75,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         self.transport = transport
         self.node = try transport.start(listen: settings.listen)
         self.logger = log
+        admission = InboundCallAdmission(settings: settings, metrics: metrics, logger: log)
         callsSent = metrics.counter("hotline_calls_sent_total", help: "Remote calls sent")
         callsReceived = metrics.counter("hotline_calls_received_total", help: "Remote calls received")
         callsTimedOut = metrics.counter("hotline_calls_timed_out_total", help: "Remote calls that timed out")
@@ -279,6 +282,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         case .noSuchTarget(_, let target): .noSuchTarget(actor: actor, target: target)
         case .resultTooLarge(let bytes, let limit): .frameTooLarge(what: "reply", bytes: bytes, limit: limit)
         case .notPermitted(_, let target): .notPermitted(actor: actor, target: target)
+        case .overloaded(let perCaller, let limit): .remoteOverloaded(node: actor.node, perCaller: perCaller, limit: limit)
         case .value, .void: .invocationFailed("not a failure")
         }
     }
@@ -314,6 +318,8 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
                 }
                 do {
                     try transport.send(.call, to: id.node) { bytes in
+                        try CallEnvelope.checkLimits(generics: invocation.generics.count,
+                                                     arguments: invocation.arguments.count, baggage: baggage)
                         CallEnvelope.encode(callID: callID, recipientPath: id.path, target: identifier,
                                             generics: invocation.generics, arguments: invocation.arguments,
                                             baggage: baggage, into: &bytes)
@@ -566,12 +572,21 @@ extension ClusterSystem: TransportDelegate {
                 transport.rejectMalformed(from: peer, reason: "call envelope: \(error)")
                 return
             }
+            // Beyond the in-flight limits the call is answered `overloaded` at once, never queued.
+            if let refusal = admission.admit(peer) {
+                sendReply(refusal, callID: envelope.callID, to: peer)
+                return
+            }
             let preference: (any TaskExecutor)? = settings.inboundExecution == .ioThread ? transport.taskExecutor : nil
             if envelope.baggage.isEmpty {
-                Task(executorPreference: preference) { await self.handleCall(envelope, from: peer) }
+                Task(executorPreference: preference) {
+                    await self.handleCall(envelope, from: peer)
+                    self.admission.release(peer)
+                }
             } else {
                 Task(executorPreference: preference) {
                     await CallBaggage.$current.withValue(envelope.baggage) { await self.handleCall(envelope, from: peer) }
+                    self.admission.release(peer)
                 }
             }
         case .reply:

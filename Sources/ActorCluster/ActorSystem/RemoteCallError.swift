@@ -30,6 +30,10 @@ public enum RemoteCallError: Error, Sendable, Equatable, CustomStringConvertible
     case frameTooLarge(what: String, bytes: Int, limit: Int)
     /// The outbound queue to that node is full (memory bound); back off and retry.
     case overloaded(node: NodeIdentity, queuedBytes: Int)
+    /// The callee refused the call at once because it already had `limit` inbound calls in flight — node-wide
+    /// (`perCaller` false, `ClusterSettings.maxInboundCallsInFlight`) or from this node (`perCaller` true,
+    /// `maxInboundCallsInFlightPerPeer`). The call did not run; back off and retry.
+    case remoteOverloaded(node: NodeIdentity, perCaller: Bool, limit: Int)
     /// The local actor system is shut down.
     case systemShutDown
 
@@ -44,6 +48,8 @@ public enum RemoteCallError: Error, Sendable, Equatable, CustomStringConvertible
         case .notPermitted(let actor, let target): "\(target) on \(actor) is reserved for operators (prove the operator secret)"
         case .frameTooLarge(let what, let bytes, let limit): "\(what) frame of \(bytes) bytes exceeds the \(limit)-byte frame limit"
         case .overloaded(let node, let bytes): "outbound queue to \(node) full (\(bytes) bytes queued)"
+        case .remoteOverloaded(let node, let perCaller, let limit):
+            "\(node) refused the call: \(limit) calls in flight \(perCaller ? "from this node" : "on that node")"
         case .systemShutDown: "actor system is shut down"
         }
     }

@@ -43,6 +43,14 @@ final class Connection: EventHandler, @unchecked Sendable {
     var end = 0
     /// A frame from `buffer` went to the delegate (or was consumed): the next read uses a fresh buffer.
     var delivered = false
+    /// Bytes of `buffer` charged to the node-wide read budget (the buffer's size while it holds unparsed bytes).
+    var readCharge = 0
+    /// The charge is in the handshake pool (`maxHandshakeReadBufferBytes`) rather than the members' one.
+    var chargedToHandshake = true
+    /// Counted among the inbound connections still handshaking (`maxHandshakingConnections`).
+    var inHandshakeShare = false
+    /// Accepted from 127.0.0.0/8 (`loopbackReservedConnections`).
+    var isLoopback = false
 
     weak var transport: Transport?
 
@@ -72,13 +80,15 @@ final class Connection: EventHandler, @unchecked Sendable {
         transport?.connectionEvent(self, events)
     }
 
-    /// Makes room for the next read of up to `chunk` bytes (see the type's comment).
-    func prepareBuffer(chunk: Int) {
+    /// Makes room for the next read of up to `chunk` bytes (see the type's comment). `admit` is asked before a
+    /// new buffer of that many bytes is allocated; when it says no, nothing changes and this returns false.
+    func prepareBuffer(chunk: Int, admit: (Int) -> Bool) -> Bool {
         let tail = end - start
         var frameBytes = 0
         if tail > 0, case .needMore(let fb?) = parser.parse(buffer[start..<end]) { frameBytes = fb }
-        if !delivered, end < buffer.count, start + frameBytes <= buffer.count { return }
+        if !delivered, end < buffer.count, start + frameBytes <= buffer.count { return true }
         let size = max(tail + chunk, frameBytes)
+        guard admit(size) else { return false }
         let old = buffer
         let oldStart = start
         buffer = [UInt8](unsafeUninitializedCapacity: size) { dst, initialized in
@@ -94,6 +104,7 @@ final class Connection: EventHandler, @unchecked Sendable {
         start = 0
         end = tail
         delivered = false
+        return true
     }
 
     /// Releases the read buffer.

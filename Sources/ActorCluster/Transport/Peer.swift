@@ -94,6 +94,19 @@ struct FrameQueue: Sendable {
     }
 }
 
+/// Node-wide sums over every peer entry of a transport, kept up to date by `PeerState`'s observers.
+final class TransportBudgets: Sendable {
+    /// Queued-but-unwritten outbound bytes over all peers (`hotline_outbound_queued_bytes`).
+    let outboundBytes: Gauge
+    /// Peers in `.dialing` (resolving, connecting or handshaking a dial of ours) (`hotline_dials_in_flight`).
+    let dialsInFlight: Gauge
+
+    init(_ m: Metrics) {
+        outboundBytes = m.gauge("hotline_outbound_queued_bytes", help: "Queued-but-unwritten outbound bytes over all peers.")
+        dialsInFlight = m.gauge("hotline_dials_in_flight", help: "Dials of this node in progress (resolve, connect, handshake).")
+    }
+}
+
 /// Where a peer address stands.
 enum PeerPhase: Sendable {
     /// Nothing in progress; the next `send` dials.
@@ -106,6 +119,11 @@ enum PeerPhase: Sendable {
     case associated(NodeIdentity, connID: UInt64)
     /// A dial failed or the association was lost; `send` fails fast until `untilNs` (monotonic).
     case backingOff(untilNs: UInt64, reason: String)
+
+    var isDialing: Bool {
+        if case .dialing = self { return true }
+        return false
+    }
 }
 
 /// Per-address association state shared by sending threads and the event loop (guarded by `Peer.state`).
@@ -113,13 +131,25 @@ enum PeerPhase: Sendable {
 /// Outbound bytes live here, not on a connection: frames queued before the handshake completes survive the
 /// simultaneous-connect tie-break, whichever connection wins.
 struct PeerState: Sendable {
-    var phase: PeerPhase = .idle
+    /// Node-wide totals this entry adds to (outbound bytes, dials in flight); nil in unit tests of the queues.
+    var budgets: TransportBudgets?
+    var phase: PeerPhase = .idle {
+        didSet {
+            guard let budgets else { return }
+            let was = oldValue.isDialing, now = phase.isDialing
+            if was != now { budgets.dialsInFlight.increment(by: now ? 1 : -1) }
+        }
+    }
     /// The associated connection's socket; the flusher writes to it. nil unless `.associated`.
     var socket: SocketHandle?
     var control = FrameQueue()
     var data = FrameQueue()
-    /// Bytes in `control` + `data` + the unwritten rest of `partial`.
-    var queuedBytes = 0
+    /// Bytes in `control` + `data` + the unwritten rest of `partial` (every change also moves the node-wide sum).
+    var queuedBytes = 0 {
+        didSet { budgets?.outboundBytes.increment(by: queuedBytes - oldValue) }
+    }
+    /// Monotonic ns since which the queue has been at or above `stalledPeerBytes` (sampled at heartbeats).
+    var stalledSinceNs: UInt64?
     /// The batch being written (coalesced frames), and how much of it went out.
     var partial: [UInt8] = []
     var partialOffset = 0
@@ -233,7 +263,12 @@ struct PeerState: Sendable {
 /// One peer address: its association state and outbound queues.
 final class Peer: Sendable {
     let address: NodeAddress
-    let state = Mutex(PeerState())
+    let state: Mutex<PeerState>
 
-    init(address: NodeAddress) { self.address = address }
+    init(address: NodeAddress, budgets: TransportBudgets? = nil) {
+        self.address = address
+        var s = PeerState()
+        s.budgets = budgets
+        state = Mutex(s)
+    }
 }

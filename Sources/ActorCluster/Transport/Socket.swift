@@ -130,6 +130,17 @@ enum Socket {
     }
 
     /// `ip:port` of the remote end, or "?" when unknown.
+    /// True when the socket's peer is in 127.0.0.0/8 (a local process).
+    static func peerIsLoopback(fd: Int32) -> Bool {
+        var sa = sockaddr_in()
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let rc = withUnsafeMutablePointer(to: &sa) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &len) }
+        }
+        guard rc == 0, sa.sin_family == sa_family_t(AF_INET) else { return false }
+        return UInt32(bigEndian: sa.sin_addr.s_addr) >> 24 == 127
+    }
+
     static func peerName(fd: Int32) -> String {
         var sa = sockaddr_in()
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)

@@ -44,6 +44,15 @@ struct TransportCounters: Sendable {
     let undeliveredShutdown: Counter
     let peersGivenUp: Counter
     let peersUnreachable: Gauge
+    let readBudgetExceeded: Counter
+    let outboundBudgetExceeded: Counter
+    let peersStalled: Counter
+    let dialsRefused: Counter
+    let peerTableFull: Counter
+    let connectionsEvicted: Counter
+    let readBufferBytes: Gauge
+    let handshakeReadBufferBytes: Gauge
+    let handshakingConnections: Gauge
 
     init(_ m: Metrics) {
         framesIn = m.counter("hotline_frames_in_total", help: "Frames read from peers (all kinds).")
@@ -75,6 +84,23 @@ struct TransportCounters: Sendable {
                                  help: "Non-seed peer addresses forgotten after failing to dial for giveUpUnreachableAfter.")
         peersUnreachable = m.gauge("hotline_peers_unreachable",
                                    help: "Peer addresses whose dials have failed since their last association (seeds included).")
+        readBudgetExceeded = m.counter("hotline_read_budget_exceeded_total",
+                                       help: "Connections closed because their read buffer would exceed the node-wide read budget.")
+        outboundBudgetExceeded = m.counter("hotline_outbound_budget_exceeded_total",
+                                           help: "Sends refused because the node-wide outbound byte budget was reached.")
+        peersStalled = m.counter("hotline_peers_stalled_total",
+                                 help: "Associations closed because the peer stopped reading (queue above stalledPeerBytes for stalledPeerTimeout).")
+        dialsRefused = m.counter("hotline_dials_refused_total", help: "Sends refused because maxDialsInFlight dials were in progress.")
+        peerTableFull = m.counter("hotline_peer_table_full_total",
+                                  help: "New peer entries refused (send or inbound association) because maxPeerEntries were held.")
+        connectionsEvicted = m.counter("hotline_connections_evicted_total",
+                                       help: "Handshaking inbound connections closed to make room for a new connection.")
+        readBufferBytes = m.gauge("hotline_read_buffer_bytes",
+                                  help: "Read-buffer bytes holding incomplete frames, associated connections.")
+        handshakeReadBufferBytes = m.gauge("hotline_handshake_read_buffer_bytes",
+                                           help: "Read-buffer bytes holding incomplete frames, connections still handshaking.")
+        handshakingConnections = m.gauge("hotline_connections_handshaking",
+                                         help: "Inbound connections accepted and still handshaking.")
     }
 }
 
@@ -88,6 +114,18 @@ final class LoopState: @unchecked Sendable {
     /// `shutdown` began: no delegate calls, no backoff timers, no new connections.
     var closing = false
     var listenerPaused = false
+    /// Ids of inbound connections in accept order, for evicting the oldest handshaking one; entries of
+    /// connections that completed or closed are skipped (and compacted away).
+    var handshakeOrder: [UInt64] = []
+    var handshakeHead = 0
+
+    /// Drops consumed and stale entries once they are more than twice the live ones (amortised O(1) per
+    /// accept; the list stays O(handshaking)).
+    func compactHandshakeOrder(handshaking: Int) {
+        guard handshakeOrder.count >= 64 + 2 * handshaking else { return }
+        handshakeOrder = handshakeOrder[handshakeHead...].filter { connections[$0]?.inHandshakeShare == true }
+        handshakeHead = 0
+    }
 
     func takeToken() -> UInt64 {
         let t = nextToken
@@ -118,6 +156,10 @@ public final class Transport: Sendable {
     let core = LoopState()
     let backoff: Backoff
     let resolver: HostResolver
+    /// Node-wide outbound bytes and dials in flight (shared with every peer entry).
+    let budgets: TransportBudgets
+    /// One warning per limit per `limitLogInterval` (`Logger.logLimited`).
+    let limitLog: LogRateLimiter
 
     private enum Lifecycle {
         case created
@@ -155,6 +197,8 @@ public final class Transport: Sendable {
         self.backoff = Backoff(initial: settings.reconnectBackoffInitial, max: settings.reconnectBackoffMax)
         self.ioExecutor = EventLoopTaskExecutor(loop: loop)
         self.resolver = HostResolver(loop: loop, settings: settings, metrics: metrics)
+        self.budgets = TransportBudgets(metrics)
+        self.limitLog = LogRateLimiter(interval: settings.limitLogInterval)
     }
 
     deinit {
@@ -265,12 +309,34 @@ public final class Transport: Sendable {
         }.sorted { $0.address.description < $1.address.description }
     }
 
-    func peerEntry(_ address: NodeAddress) -> Peer {
-        peers.withLock { table in
+    /// The entry for `address`, created when missing while the table holds fewer than `maxPeerEntries` (always
+    /// when `force`: seeds). nil when the table is full (counted, warning rate-limited).
+    func peerEntry(_ address: NodeAddress, force: Bool = false) -> Peer? {
+        let p = peers.withLock { table -> Peer? in
             if let p = table[address] { return p }
-            let p = Peer(address: address)
+            guard force || table.count < max(1, settings.maxPeerEntries) else { return nil }
+            let p = Peer(address: address, budgets: budgets)
             table[address] = p
             return p
+        }
+        if p == nil {
+            counters.peerTableFull.increment()
+            logger.logLimited(limitLog, .warning, "transport.limit.peer_table", ["peer": address,
+                                                                                 "limit": settings.maxPeerEntries])
+        }
+        return p
+    }
+
+    /// Removes an entry a refused send created and left unused (idle, nothing queued, not a seed).
+    func discardIfUnused(_ p: Peer) {
+        peers.withLock { table in
+            guard table[p.address] === p else { return }
+            let unused = p.state.withLock { s -> Bool in
+                guard !s.persistent, case .idle = s.phase, s.queuedBytes == 0, s.unreachableSinceNs == nil else { return false }
+                s.removed = true
+                return true
+            }
+            if unused { table[p.address] = nil }
         }
     }
 
@@ -279,6 +345,13 @@ public final class Transport: Sendable {
         case queuedAndDial
         case queuedAndFlush
         case failed(TransportError)
+        /// A node-wide budget refused the frame.
+        case refused(TransportError, Budget)
+    }
+
+    private enum Budget {
+        case outboundTotal
+        case dials
     }
 
     /// Encodes one frame: reserves the 5-byte header in a fresh `[UInt8]`, calls `writePayload` to append the
@@ -324,7 +397,8 @@ public final class Transport: Sendable {
         let limit = settings.maxOutboundBytesPerPeer
         let frameBytes = frame.count
         let out = OutFrame(bytes: frame, uid: peer.uid, counted: kind != .heartbeat, onUndelivered: onUndelivered)
-        var p = peerEntry(peer.address)
+        let tableFull = TransportError.nodeUnreachable(peer.address, reason: "peer table full (\(settings.maxPeerEntries) addresses)")
+        guard var p = peerEntry(peer.address) else { throw tableFull }
         var result: SendOutcome?
         // Bounded: a removed (given-up) entry is out of the table, so the next lookup makes a fresh one.
         for _ in 0..<4 {
@@ -335,11 +409,27 @@ public final class Transport: Sendable {
                 return enqueue(&s, out, kind: kind, peer: peer, now: now, limit: limit, frameBytes: frameBytes)
             }
             if result != nil { break }
-            p = peerEntry(peer.address)
+            guard let next = peerEntry(peer.address) else { throw tableFull }
+            p = next
         }
         switch result ?? .failed(.nodeUnreachable(peer.address, reason: "peer state kept changing")) {
         case .failed(let e):
             if case .outboundQueueFull = e { counters.sendQueueFull.increment() }
+            discardIfUnused(p)
+            throw e
+        case .refused(let e, let budget):
+            switch budget {
+            case .outboundTotal:
+                counters.outboundBudgetExceeded.increment()
+                logger.logLimited(limitLog, .warning, "transport.limit.outbound_bytes",
+                                  ["peer": peer.address, "queued_total": budgets.outboundBytes.value,
+                                   "limit": settings.maxOutboundBytesTotal])
+            case .dials:
+                counters.dialsRefused.increment()
+                logger.logLimited(limitLog, .warning, "transport.limit.dials",
+                                  ["peer": peer.address, "limit": settings.maxDialsInFlight])
+            }
+            discardIfUnused(p)
             throw e
         case .queued:
             return
@@ -373,6 +463,13 @@ public final class Transport: Sendable {
             if s.queuedBytes + frameBytes > limit {
                 return .failed(.outboundQueueFull(peer.address, queuedBytes: s.queuedBytes))
             }
+            if !kind.isControl, budgets.outboundBytes.value + frameBytes > settings.maxOutboundBytesTotal {
+                return .refused(.outboundQueueFull(peer.address, queuedBytes: s.queuedBytes), .outboundTotal)
+            }
+            if dial, budgets.dialsInFlight.value >= max(1, settings.maxDialsInFlight) {
+                return .refused(.nodeUnreachable(peer.address, reason: "too many dials in flight (\(settings.maxDialsInFlight))"),
+                                .dials)
+            }
             if dial {
                 s.phase = .dialing(connID: nil)
                 s.generation &+= 1
@@ -392,7 +489,7 @@ public final class Transport: Sendable {
     public func associate(with address: NodeAddress) {
         guard !stopping.load(ordering: .acquiring), let local = localNode, address != local.address else { return }
         for _ in 0..<4 {
-            let p = peerEntry(address)
+            guard let p = peerEntry(address, force: true) else { return }
             let dial = p.state.withLock { s -> Bool? in
                 if s.removed { return nil }
                 s.persistent = true

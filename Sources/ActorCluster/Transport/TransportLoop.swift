@@ -32,12 +32,26 @@ extension Transport {
                 pauseListener(errno: e)
                 return
             }
-            if openConnections.load(ordering: .relaxed) >= max(1, settings.maxConnections) {
+            let loopback = Socket.peerIsLoopback(fd: fd)
+            var refusal: String?
+            switch Transport.admission(open: openConnections.load(ordering: .relaxed),
+                                       handshaking: counters.handshakingConnections.value,
+                                       loopback: loopback, settings: settings) {
+            case .admit:
+                break
+            case .evictOldestHandshaking(let why):
+                if !evictOldestHandshaking(for: Socket.peerName(fd: fd), loopback: loopback, why: why) { refusal = why }
+            case .refuse(let why):
+                refusal = why
+            }
+            if let why = refusal {
                 counters.connectionsRefused.increment()
                 let refused = SocketHandle(fd: fd, token: core.takeToken())
                 Socket.shutdown(fd: refused.fd)
-                logger.debug("transport.accept.refused", ["peer": Socket.peerName(fd: fd),
-                                                            "reason": "maxConnections \(settings.maxConnections) reached"])
+                logger.logLimited(limitLog, .warning, "transport.accept.refused",
+                                  ["peer": Socket.peerName(fd: fd), "reason": why,
+                                   "open": openConnections.load(ordering: .relaxed),
+                                   "handshaking": counters.handshakingConnections.value])
                 continue  // `refused` goes out of scope: fd closed
             }
             counters.connectionsAccepted.increment()
@@ -47,6 +61,7 @@ extension Transport {
             let machine = makeMachine(role: .acceptor)
             let c = Connection(id: token, socket: socket, role: .acceptor, phase: .handshaking, machine: machine,
                                remote: Socket.peerName(fd: fd), transport: self)
+            c.isLoopback = loopback
             let rc = loop.register(fd: fd, token: token, events: Interest.read, handler: c)
             guard rc == 0 else {
                 logger.warning("transport.accept.failed", ["peer": c.remote, "error": Socket.errorText(rc)])
@@ -54,12 +69,75 @@ extension Transport {
             }
             core.connections[token] = c
             openConnections.add(1, ordering: .relaxed)
+            c.inHandshakeShare = true
+            counters.handshakingConnections.increment()
+            core.handshakeOrder.append(token)
+            core.compactHandshakeOrder(handshaking: counters.handshakingConnections.value)
             c.timer = loop.schedule(afterNs: settings.handshakeTimeout.nanoseconds) { [weak self, weak c] in
                 guard let self, let c else { return }
                 self.handshakeTimedOut(c)
             }
             logger.debug("transport.accepted", ["peer": c.remote])
         }
+    }
+
+    enum Admission: Equatable {
+        case admit
+        /// Admit after closing the inbound connection that has been handshaking longest (a stranger so far).
+        case evictOldestHandshaking(String)
+        case refuse(String)
+    }
+
+    /// What to do with a socket just accepted. `open` connections of every kind count against `maxConnections`,
+    /// `handshaking` inbound ones against `maxHandshakingConnections`; the last `loopbackReservedConnections` of
+    /// each are kept for peers on 127.0.0.0/8. Beyond the handshaking share, or at the total cap while strangers
+    /// are handshaking, the oldest handshaking connection makes room: a flood of strangers can only push out
+    /// other strangers, and a member's handshake (one round trip) completes unless the flood turns the whole
+    /// share over within that time. Refused only when every open connection is a member (or a dial of ours).
+    static func admission(open: Int, handshaking: Int, loopback: Bool, settings: TransportSettings) -> Admission {
+        let reserve = max(0, settings.loopbackReservedConnections)
+        let maxTotal = max(1, settings.maxConnections - (loopback ? 0 : reserve))
+        let maxHandshaking = max(1, settings.maxHandshakingConnections + (loopback ? reserve : 0))
+        if handshaking >= maxHandshaking {
+            return .evictOldestHandshaking("maxHandshakingConnections \(settings.maxHandshakingConnections) reached")
+        }
+        if open >= maxTotal {
+            let why = "maxConnections \(settings.maxConnections) reached" + (loopback ? "" : " (\(reserve) kept for loopback)")
+            return handshaking > 0 ? .evictOldestHandshaking(why) : .refuse(why)
+        }
+        return .admit
+    }
+
+    /// Closes the inbound connection handshaking longest, to admit `newcomer`; a newcomer from another host
+    /// never pushes out a loopback connection (local operator tools keep their reserve). False when there is none.
+    private func evictOldestHandshaking(for newcomer: String, loopback: Bool, why: String) -> Bool {
+        var victim: Connection?
+        // Bounded by the list; stale ids (completed or closed) at the head are dropped, a victim further in is
+        // marked 0 (no connection has token 0) and skipped later.
+        var i = core.handshakeHead
+        while i < core.handshakeOrder.count {
+            let id = core.handshakeOrder[i]
+            guard let c = core.connections[id], c.inHandshakeShare, !c.isClosed else {
+                if i == core.handshakeHead { core.handshakeHead += 1 }
+                i += 1
+                continue
+            }
+            if loopback || !c.isLoopback {
+                victim = c
+                core.handshakeOrder[i] = 0
+                if i == core.handshakeHead { core.handshakeHead += 1 }
+                break
+            }
+            i += 1
+        }
+        core.compactHandshakeOrder(handshaking: counters.handshakingConnections.value)
+        guard let victim else { return false }
+        counters.connectionsEvicted.increment()
+        logger.logLimited(limitLog, .warning, "transport.accept.evicted",
+                          ["peer": victim.remote, "newcomer": newcomer, "reason": why,
+                           "handshaking": counters.handshakingConnections.value])
+        close(victim, reason: "evicted while handshaking: \(why)")
+        return true
     }
 
     private func pauseListener(errno e: Int32) {
@@ -204,7 +282,7 @@ extension Transport {
         switch c.phase {
         case .handshaking, .connecting:
             counters.handshakeTimeouts.increment()
-            logger.warning("transport.handshake.timeout", ["peer": c.remote, "timeout": settings.handshakeTimeout])
+            logger.logLimited(limitLog, .warning, "transport.handshake.timeout", ["peer": c.remote, "timeout": settings.handshakeTimeout])
             close(c, reason: "handshake timed out after \(settings.handshakeTimeout)")
         default:
             return
@@ -214,11 +292,16 @@ extension Transport {
     // MARK: - Reading
 
     private func onReadable(_ c: Connection) {
-        let chunk = min(max(settings.readChunkBytes, 512), 16 << 20)
+        var chunk = min(max(settings.readChunkBytes, 512), 16 << 20)
         var reads = 0
         while reads < 8, !c.isClosed {
             reads += 1
-            c.prepareBuffer(chunk: chunk)
+            // Strangers' frames are small (offers, responses): read them in small chunks.
+            if c.chargedToHandshake { chunk = min(chunk, Self.handshakeReadChunk) }
+            guard c.prepareBuffer(chunk: chunk, admit: { setReadCharge(c, $0, check: true) }) else {
+                readBudgetExceeded(c)
+                return
+            }
             let offset = c.end
             let fd = c.socket.fd
             let result = c.buffer.withUnsafeMutableBytes { raw -> IOResult in
@@ -232,9 +315,11 @@ extension Transport {
                 counters.bytesIn.increment(by: n)
                 let filled = c.end >= c.buffer.count
                 processFrames(c)
+                releaseConsumedBuffer(c)
                 // A short read drained the socket; level-triggered epoll reports more data later.
                 if !filled { return }
             case .wouldBlock:
+                releaseConsumedBuffer(c)
                 return
             case .eof:
                 close(c, reason: "connection closed by peer")
@@ -246,6 +331,40 @@ extension Transport {
         }
     }
 
+    /// Read chunk of connections still handshaking.
+    static let handshakeReadChunk = 4 << 10
+
+    /// Sets `c`'s charge against its read budget to `bytes`. With `check`, refuses (false, nothing changed) a
+    /// growth that would take the pool beyond its limit.
+    @discardableResult
+    func setReadCharge(_ c: Connection, _ bytes: Int, check: Bool) -> Bool {
+        let gauge = c.chargedToHandshake ? counters.handshakeReadBufferBytes : counters.readBufferBytes
+        let limit = c.chargedToHandshake ? settings.maxHandshakeReadBufferBytes : settings.maxReadBufferBytes
+        let delta = bytes - c.readCharge
+        if check, delta > 0, gauge.value + delta > max(0, limit) { return false }
+        if delta != 0 { gauge.increment(by: delta) }
+        c.readCharge = bytes
+        return true
+    }
+
+    /// Every byte read was parsed: the buffer goes (the next read takes a fresh one anyway), and its charge.
+    private func releaseConsumedBuffer(_ c: Connection) {
+        guard !c.isClosed, c.start >= c.end, c.delivered || c.end == 0 else { return }
+        c.dropBuffer()
+        setReadCharge(c, 0, check: false)
+    }
+
+    /// The connection `c` asked for more read buffer than its pool has left: it is closed (the others keep theirs).
+    private func readBudgetExceeded(_ c: Connection) {
+        counters.readBudgetExceeded.increment()
+        let handshake = c.chargedToHandshake
+        logger.logLimited(limitLog, .warning, "transport.limit.read_buffer",
+                          ["peer": c.remote, "pool": handshake ? "handshake" : "members",
+                           "held": handshake ? counters.handshakeReadBufferBytes.value : counters.readBufferBytes.value,
+                           "limit": handshake ? settings.maxHandshakeReadBufferBytes : settings.maxReadBufferBytes])
+        close(c, reason: "node-wide read buffer budget exceeded")
+    }
+
     private func processFrames(_ c: Connection) {
         var target = delegate
         // Bounded: each frame consumes at least a 5-byte header of the buffer.
@@ -255,7 +374,12 @@ extension Transport {
                 return
             case .error(let e):
                 counters.framesMalformed.increment()
-                logger.warning("transport.frame.malformed", ["peer": c.remote, "reason": e.description])
+                if case .associated = c.phase {
+                    logger.warning("transport.frame.malformed", ["peer": c.remote, "reason": e.description])
+                } else {
+                    logger.logLimited(limitLog, .warning, "transport.frame.malformed", key: "transport.frame.malformed.stranger",
+                                      ["peer": c.remote, "reason": e.description])
+                }
                 close(c, reason: "malformed frame: \(e)")
                 return
             case .frame(let frame, let consumed):
@@ -307,11 +431,19 @@ extension Transport {
             c.handshakeOutOffset = 0
             writeHandshakeOut(c)
         case .accept(let peerID, _, let resolution):
+            let room = peers.withLock { $0[peerID.address] != nil || $0.count < max(1, settings.maxPeerEntries) }
+            guard room else {
+                counters.peerTableFull.increment()
+                logger.logLimited(limitLog, .warning, "transport.limit.peer_table", ["peer": peerID,
+                                                                                     "limit": settings.maxPeerEntries])
+                sendRejectAndClose(c, Handshake.Reject(.other(Self.rejectOverloaded), "peer table full"))
+                return
+            }
             acceptInbound(c, peer: peerID, resolution: resolution)
         case .authFailed(let claimed, let why):
             counters.handshakeFailures.increment()
             counters.authFailures.increment()
-            logger.warning("transport.handshake.auth_failed", ["peer": c.remote, "claimed": claimed, "reason": why])
+            logger.logLimited(limitLog, .warning, "transport.handshake.auth_failed", ["peer": c.remote, "claimed": claimed, "reason": why])
             sendRejectAndClose(c, Handshake.Reject(.authFailed, "your proof of the cluster secret is not accepted"))
         case .reject(let reject, let peerID):
             if reject.reason == .duplicate {
@@ -321,8 +453,12 @@ extension Transport {
             }
             if reject.reason == .authFailed { counters.authFailures.increment() }
             if reject.reason == .badMagic || reject.reason == .malformed { counters.framesMalformed.increment() }
-            let level: LogLevel = reject.reason == .duplicate ? .debug : .warning
-            logger.log(level, "transport.handshake.rejected", ["peer": peerID.map { "\($0)" } ?? c.remote, "reason": reject])
+            if reject.reason == .duplicate {
+                logger.debug("transport.handshake.rejected", ["peer": peerID.map { "\($0)" } ?? c.remote, "reason": reject])
+            } else {
+                logger.logLimited(limitLog, .warning, "transport.handshake.rejected",
+                                  ["peer": peerID.map { "\($0)" } ?? c.remote, "reason": reject])
+            }
             sendRejectAndClose(c, reject)
         case .established(let peerID, _):
             dialerEstablished(c, peer: peerID)
@@ -330,7 +466,7 @@ extension Transport {
             dialerRejected(c, reject)
         case .violation(let why):
             counters.handshakeFailures.increment()
-            logger.warning("transport.handshake.violation", ["peer": c.remote, "reason": why])
+            logger.logLimited(limitLog, .warning, "transport.handshake.violation", ["peer": c.remote, "reason": why])
             close(c, reason: why)
         }
     }
@@ -354,7 +490,7 @@ extension Transport {
             // The dialer refused our (the acceptor's) proof: the secrets differ.
             counters.handshakeFailures.increment()
             if reject.reason == .authFailed { counters.authFailures.increment() }
-            logger.warning("transport.handshake.refused_by_dialer", ["peer": c.remote, "reason": reject])
+            logger.logLimited(limitLog, .warning, "transport.handshake.refused_by_dialer", ["peer": c.remote, "reason": reject])
             close(c, reason: "handshake refused by the dialer: \(reject)")
             return
         }
@@ -393,8 +529,12 @@ extension Transport {
 
     // MARK: - Association
 
+    /// Reject code 8: a node-wide limit refused the association (old versions read it as a plain refusal).
+    static let rejectOverloaded: UInt8 = 8
+
     private func acceptInbound(_ c: Connection, peer identity: NodeIdentity, resolution: Handshake.InboundResolution) {
-        let p = peerEntry(identity.address)
+        // Checked by the caller (`maxPeerEntries`); forced so a race with a sender cannot strand the connection.
+        guard let p = peerEntry(identity.address, force: true) else { return }
         let acceptFrame = Wire.FrameParser.encode(.handshakeAccept, payload: Handshake.Accept().encode())
         var abandonedDial: UInt64?
         var replaced: (NodeIdentity, UInt64)?
@@ -479,6 +619,12 @@ extension Transport {
         c.phase = .associated(p, identity)
         c.remote = identity.description
         c.parser.maxFrameBytes = max(1, settings.maxFrameBytes)
+        leaveHandshakeShare(c)
+        // From now on its read buffer counts against the members' budget.
+        let held = c.readCharge
+        setReadCharge(c, 0, check: false)
+        c.chargedToHandshake = false
+        setReadCharge(c, held, check: false)
         c.handshakeOut = []
         c.lastReadNs = Monotonic.nowNs()
         scheduleKeepalive(c)
@@ -506,6 +652,12 @@ extension Transport {
         }
     }
 
+    private func leaveHandshakeShare(_ c: Connection) {
+        guard c.inHandshakeShare else { return }
+        c.inHandshakeShare = false
+        counters.handshakingConnections.decrement()
+    }
+
     // MARK: - Keep-alive
 
     private func scheduleKeepalive(_ c: Connection) {
@@ -517,11 +669,32 @@ extension Transport {
 
     /// Closes an association that has been silent longer than `idleTimeout`; otherwise sends a heartbeat.
     private func keepalive(_ c: Connection) {
-        guard case .associated(_, let identity) = c.phase else { return }
-        let silentNs = Monotonic.nowNs() &- c.lastReadNs
+        guard case .associated(let p, let identity) = c.phase else { return }
+        let now = Monotonic.nowNs()
+        let silentNs = now &- c.lastReadNs
         if Int64(clamping: silentNs) > settings.idleTimeout.nanoseconds {
             counters.idleTimeouts.increment()
             close(c, reason: "nothing received for \(silentNs / 1_000_000) ms (peer hung or partitioned)")
+            return
+        }
+        // A peer that stopped reading: its queue stayed at or above `stalledPeerBytes` for `stalledPeerTimeout`.
+        let threshold = max(1, settings.stalledPeerBytes)
+        let timeoutNs = UInt64(max(0, settings.stalledPeerTimeout.nanoseconds))
+        let stalled = p.state.withLock { s -> Int? in
+            guard s.queuedBytes >= threshold else {
+                s.stalledSinceNs = nil
+                return nil
+            }
+            let since = s.stalledSinceNs ?? now
+            s.stalledSinceNs = since
+            return now &- since >= timeoutNs ? s.queuedBytes : nil
+        }
+        if let queued = stalled {
+            counters.peersStalled.increment()
+            logger.logLimited(limitLog, .warning, "transport.limit.stalled_peer",
+                              ["peer": identity, "queued": queued, "threshold": threshold,
+                               "after": settings.stalledPeerTimeout])
+            close(c, reason: "peer stopped reading: \(queued) bytes queued for \(settings.stalledPeerTimeout)")
             return
         }
         try? send(.heartbeat, to: identity) { _ in }
@@ -542,6 +715,8 @@ extension Transport {
         Socket.shutdown(fd: c.socket.fd)
         core.connections[c.id] = nil
         openConnections.subtract(1, ordering: .relaxed)
+        leaveHandshakeShare(c)
+        setReadCharge(c, 0, check: false)
         c.dropBuffer()
         c.handshakeOut = []
         guard !core.closing else { return }
@@ -636,6 +811,7 @@ extension Transport {
 
     /// Under the peer's lock, at a completed handshake: the failure run (if any) is over.
     private func markAssociated(_ s: inout PeerState) {
+        s.stalledSinceNs = nil
         s.failures = 0
         s.unreachableSinceNs = nil
         s.lastUnreachableLogNs = nil

@@ -28,9 +28,10 @@ public struct TransportSettings: Sendable {
     /// frozen peer sooner, longer tolerates GC-like stalls and loaded machines. The membership layer's
     /// SWIM failure detector refines this; this is the transport's own keep-alive.
     public var idleTimeout: Duration = .seconds(5)
-    /// Open connections (inbound and outbound, any phase) beyond which an accepted socket is closed at once
-    /// (`hotline_connections_refused_total`). Bounds descriptors, and memory at roughly this many times
-    /// the largest frame being read.
+    /// Open connections (inbound and outbound, any phase). At the cap an accepted socket pushes out the oldest
+    /// handshaking connection if there is one, else it is closed at once (`hotline_connections_refused_total`,
+    /// warning `transport.accept.refused`, rate-limited). Bounds descriptors; read memory is bounded by
+    /// `maxReadBufferBytes` / `maxHandshakeReadBufferBytes`. Default 512.
     public var maxConnections: Int = 512
     /// A dial to a host *name* (not a dotted IPv4 literal, not "localhost") waits at most this long for the name
     /// to resolve; then it fails as unreachable with reason "name resolution timed out" (`dialFailed`, backoff as
@@ -73,6 +74,60 @@ public struct TransportSettings: Sendable {
     /// peers that proved it may run functions restricted with `ClusterSystem.restrictToOperators(_:)`.
     /// Default nil: this process neither presents nor recognises operators.
     public var operatorCredential: OperatorCredential? = nil
+
+    // MARK: Node-wide budgets (every one counted on a metric and logged at warning, rate-limited, when hit)
+
+    /// Bytes of read buffers holding an incomplete frame, summed over every *associated* connection. A connection
+    /// whose next read (or the buffer for a large frame it announced) would take the sum beyond is closed — the
+    /// connection that asks for more, not the others (`hotline_read_budget_exceeded_total`). Trade-off: bounds
+    /// what members can pin by announcing large frames and sending them slowly (without it, each connection may
+    /// hold `maxFrameBytes`); too small and members sending large frames at the same moment are disconnected
+    /// (their calls fail as unreachable and they redial). Default 128 MiB (16 frames of the default 8 MiB limit).
+    public var maxReadBufferBytes: Int = 128 << 20
+    /// The same for connections still *handshaking* (strangers until they prove the secret): their own, small
+    /// budget, so strangers never eat into the members' one. Frames before the handshake are at most 64 KiB and
+    /// such connections read in chunks of at most 4 KiB. Default 4 MiB.
+    public var maxHandshakeReadBufferBytes: Int = 4 << 20
+    /// Queued-but-unwritten bytes summed over every peer (in addition to `maxOutboundBytesPerPeer`). A data frame
+    /// that would go beyond is refused like a full per-peer queue (`TransportError.outboundQueueFull`,
+    /// `hotline_outbound_budget_exceeded_total`); control frames (heartbeats) are not refused. Concurrent senders
+    /// may overshoot by at most one frame each. Trade-off: bounds memory against many slow consumers; too small
+    /// refuses sends under a legitimate burst. Default 256 MiB.
+    public var maxOutboundBytesTotal: Int = 256 << 20
+    /// A peer whose outbound queue has stayed at or above this many bytes for `stalledPeerTimeout` (sampled at
+    /// every heartbeat) is a stalled reader: its association is closed (`hotline_peers_stalled_total`) instead of
+    /// buffering for it forever. Default 4 MiB.
+    public var stalledPeerBytes: Int = 4 << 20
+    /// See `stalledPeerBytes`. Trade-off: shorter frees memory sooner from a peer that stopped reading, longer
+    /// tolerates a peer that is slow for a while (a GC pause, a loaded host). Default 10 s.
+    public var stalledPeerTimeout: Duration = .seconds(10)
+    /// Dials in progress at once (TCP connect or handshake of connections this node opened). A send that would
+    /// start another dial fails at once with `nodeUnreachable` ("too many dials in flight",
+    /// `hotline_dials_refused_total`); seeds are always dialled. Bounds the descriptors that calls to
+    /// unreachable addresses can take. Trade-off: too small delays associating with many new peers at once
+    /// (those sends fail and are retried by the caller). Default 64.
+    public var maxDialsInFlight: Int = 64
+    /// Per-address entries (association state, queues, backoff) in the peer table. Entries exist only for
+    /// addresses this node dials and for peers that proved the secret; they are removed when the backoff after a
+    /// lost association ends or `giveUpUnreachableAfter` after dials began failing. Beyond this, a send to a new
+    /// address fails at once as unreachable and a new inbound association is refused with reject code 8
+    /// (overloaded) (`hotline_peer_table_full_total`); seeds are always added. Default 4096.
+    public var maxPeerEntries: Int = 4096
+    /// Inbound connections still handshaking (not yet proven members) that may be open at once. A connection
+    /// accepted beyond it pushes out the one that has been handshaking longest (`hotline_connections_evicted_total`,
+    /// warning `transport.accept.evicted`, rate-limited), so strangers never hold more than this share of
+    /// `maxConnections` and can never keep a member (whose handshake takes one round trip) from connecting.
+    /// Trade-off: smaller bounds strangers tighter, but a flood that turns the whole share over within a round
+    /// trip delays members more. Default 128 (25% of 512).
+    public var maxHandshakingConnections: Int = 128
+    /// The last this-many of `maxConnections` (and as many handshaking slots above `maxHandshakingConnections`)
+    /// are kept for connections from loopback (127.0.0.0/8: local operator tools such as `hotline submit`/`case`),
+    /// so remote clients cannot lock the operator out. Default 16.
+    public var loopbackReservedConnections: Int = 16
+    /// Warnings about exceeded limits and misbehaving strangers (refused connections, malformed frames before
+    /// the handshake, failed or timed-out handshakes, budgets) are logged at most once per this interval per
+    /// event, with `suppressed=N` counting the lines held back. Zero logs every one. Default 10 s.
+    public var limitLogInterval: Duration = .seconds(10)
 
     public init() {}
 
