@@ -252,6 +252,48 @@ final class CallSafetyTests: XCTestCase {
         XCTAssertEqual(small.text, "你好 x ")
     }
 
+    /// Field report: against a node started with a smaller frame limit, a call that fit the caller's own
+    /// limit made the callee close the whole connection ("connection closed by peer", untyped, and every
+    /// other call on it failed). Each side now announces its limit in the handshake and senders respect it.
+    func test_framesAboveThePeersAnnouncedLimitFailAtTheSenderTypedAndTheConnectionStays() async throws {
+        let small = 64 << 10
+        let big = try makeSystem("big"), tiny = try makeSystem("tiny", maxFrameBytes: small)
+        let greeter = try tiny.makeWellKnown(path: "/test/greeter") { Greeter(actorSystem: tiny) }
+        let remote = try Greeter.resolve(id: greeter.id, using: big)
+        let payload = [UInt8](repeating: 7, count: 100_000)
+        // First call, queued before the handshake: dropped at association, failed at once.
+        let started = ContinuousClock.now
+        do {
+            _ = try await remote.identity(payload)
+            XCTFail("a 100 KB call crossed a 64 KiB limit")
+        } catch RemoteCallError.frameTooLarge(let what, _, let limit) {
+            XCTAssertEqual(what, "call")
+            XCTAssertEqual(limit, small)
+        }
+        XCTAssertLessThan(ContinuousClock.now - started, .seconds(2))
+        // Once associated: refused at send.
+        do {
+            _ = try await remote.identity(payload)
+            XCTFail("a 100 KB call crossed a 64 KiB limit")
+        } catch RemoteCallError.frameTooLarge(_, _, let limit) {
+            XCTAssertEqual(limit, small)
+        }
+        let ok = try await remote.greet("x", times: 1)
+        XCTAssertEqual(ok.text, "你好 x ")
+        // The other way: the big node's reply to the small one is sized for the small one's limit.
+        let bigGreeter = try big.makeWellKnown(path: "/test/greeter") { Greeter(actorSystem: big) }
+        let back = try Greeter.resolve(id: bigGreeter.id, using: tiny)
+        do {
+            _ = try await back.greet("铁东", times: 20_000)
+            XCTFail("a ~200 KB reply crossed a 64 KiB limit")
+        } catch RemoteCallError.frameTooLarge(let what, _, let limit) {
+            XCTAssertEqual(what, "reply")
+            XCTAssertEqual(limit, small)
+        }
+        XCTAssertEqual(big.metrics.value("hotline_disassociations_total"), 0)
+        XCTAssertEqual(tiny.metrics.value("hotline_frames_malformed_total"), 0)
+    }
+
     func test_actorReferencesCrossTheWireAsArgumentsAndResultsAndResolveOnAnyNode() async throws {
         let a = try makeSystem("a"), b = try makeSystem("b"), c = try makeSystem("c")
         let probeA = try NodeProbe.start(on: a, nodeName: "a")

@@ -317,7 +317,15 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
                     return
                 }
                 do {
-                    try transport.send(.call, to: id.node) { bytes in
+                    // A call frame dropped after `send` accepted it (e.g. above the frame limit the peer announced
+                    // in its handshake) fails the call at once, typed, instead of waiting out the timeout.
+                    let undelivered: UndeliveredHandler = { [weak self] error in
+                        guard let self, let e = self.state.withLock({ $0.pending.remove(callID) }) else { return }
+                        let failure = Self.callError(error, node: id.node, what: "call")
+                        if case .frameTooLarge = failure { self.framesTooLarge.increment() }
+                        e.continuation.resume(throwing: failure)
+                    }
+                    try transport.send(.call, to: id.node, onUndelivered: undelivered) { bytes in
                         try CallEnvelope.checkLimits(generics: invocation.generics.count,
                                                      arguments: invocation.arguments.count, baggage: baggage)
                         CallEnvelope.encode(callID: callID, recipientPath: id.path, target: identifier,

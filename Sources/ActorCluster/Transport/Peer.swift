@@ -169,6 +169,8 @@ struct PeerState: Sendable {
     var generation: UInt64 = 0
     /// Monotonic ns when the current run of failed dials began (nil while none failed since the last association).
     var unreachableSinceNs: UInt64?
+    /// The largest frame (length field, bytes) the associated peer reads, from its handshake; nil before one.
+    var peerMaxFrameBytes: Int?
     /// Monotonic ns of the last completed handshake (nil: never associated).
     var lastAssociatedNs: UInt64?
     /// Monotonic ns of the last `transport.peer.unreachable` warning (rate limit).
@@ -199,6 +201,22 @@ struct PeerState: Sendable {
 
     /// Drops every queued frame and the partial batch.
     /// - Returns: the dropped frames (to count and to tell their senders, outside the lock).
+    /// Removes queued frames whose length field exceeds `maxFrameBytes` (the peer would close the connection on
+    /// them) and returns them, with their sizes, for their senders to be told.
+    mutating func dropFrames(longerThan maxFrameBytes: Int) -> [(frame: OutFrame, length: Int)] {
+        var tooLong: [(OutFrame, Int)] = []
+        var dropped = DroppedFrames()
+        let keep: (OutFrame) -> Bool = { f in
+            let length = f.bytes.count - Wire.lengthFieldBytes
+            if length > maxFrameBytes { tooLong.append((f, length)) }
+            return length <= maxFrameBytes
+        }
+        let c = control.filter(into: &dropped, keep)
+        let d = data.filter(into: &dropped, keep)
+        queuedBytes = max(0, queuedBytes - c.bytes - d.bytes)
+        return tooLong
+    }
+
     mutating func dropAll() -> DroppedFrames {
         var dropped = DroppedFrames()
         dropPartial(into: &dropped)

@@ -42,6 +42,7 @@ struct TransportCounters: Sendable {
     let undeliveredAssociationLost: Counter
     let undeliveredPeerRestarted: Counter
     let undeliveredShutdown: Counter
+    let undeliveredTooLarge: Counter
     let peersGivenUp: Counter
     let peersUnreachable: Gauge
     let readBudgetExceeded: Counter
@@ -78,6 +79,8 @@ struct TransportCounters: Sendable {
                                                help: "Frames accepted by send, dropped unwritten because the association was lost or replaced.")
         undeliveredPeerRestarted = m.counter("hotline_frames_undelivered_peer_restarted_total",
                                              help: "Frames for a node uid dropped because its address now answers with another uid.")
+        undeliveredTooLarge = m.counter("hotline_frames_undelivered_too_large_total",
+                                        help: "Frames queued before a handshake that exceeded the frame limit the peer announced in it.")
         undeliveredShutdown = m.counter("hotline_frames_undelivered_shutdown_total",
                                         help: "Frames accepted by send, dropped unwritten by transport shutdown.")
         peersGivenUp = m.counter("hotline_peers_given_up_total",
@@ -449,6 +452,11 @@ public final class Transport: Sendable {
             case .associated(let id, _):
                 if peer.uid != 0 && id.uid != peer.uid {
                     return .failed(.nodeUnreachable(peer.address, reason: "node at \(peer.address) is now \(id), not uid \(peer.uidHex)"))
+                }
+                // The peer reads frames up to the limit it announced in the handshake; beyond it, it would close
+                // the connection (and fail every other call on it).
+                if let peerMax = s.peerMaxFrameBytes, frameBytes - Wire.lengthFieldBytes > peerMax {
+                    return .failed(.frameTooLarge(bytes: frameBytes - Wire.lengthFieldBytes, max: peerMax))
                 }
             case .backingOff(let until, let reason):
                 if now < until {

@@ -154,7 +154,8 @@ extension Transport {
 
     func makeMachine(role: Handshake.Machine.Role) -> Handshake.Machine {
         Handshake.Machine(role: role, local: core.local, clusterName: clusterName, versions: settings.protocolVersions,
-                          auth: settings.auth, operatorCredential: settings.operatorCredential)
+                          auth: settings.auth, operatorCredential: settings.operatorCredential,
+                          maxFrameBytes: settings.maxFrameBytes)
     }
 
     // MARK: - Dialing
@@ -541,6 +542,8 @@ extension Transport {
         var droppedUIDs: Set<UInt64> = []
         var lostFrames = DroppedFrames()
         var restartFrames = DroppedFrames()
+        var tooLong: [(frame: OutFrame, length: Int)] = []
+        let peerLimit = c.machine.peerMaxFrameBytes.map(Int.init)
         let flushNow = p.state.withLock { s -> Bool in
             switch s.phase {
             case .dialing(let cid): abandonedDial = cid
@@ -555,6 +558,8 @@ extension Transport {
             s.outArmed = false
             markAssociated(&s)
             (droppedUIDs, restartFrames) = s.keepFrames(for: identity.uid)
+            s.peerMaxFrameBytes = peerLimit
+            if let peerLimit { tooLong = s.dropFrames(longerThan: peerLimit) }
             // The accept goes out first, ahead of any pending frame.
             s.partial = acceptFrame
             s.partialOffset = 0
@@ -575,6 +580,7 @@ extension Transport {
             counters.disassociations.increment()
             lost.append((old, "address \(identity.address) now answers with uid \(identity.uidHex)"))
         }
+        reportTooLong(tooLong, to: identity, limit: peerLimit)
         reportUndelivered(lostFrames, to: p.address, .associationLost, reason: "association replaced by \(identity)")
         reportUndelivered(restartFrames, to: p.address, .peerRestarted,
                           reason: "address \(p.address) now answers with uid \(identity.uidHex)")
@@ -590,6 +596,8 @@ extension Transport {
         }
         var droppedUIDs: Set<UInt64> = []
         var restartFrames = DroppedFrames()
+        var tooLong: [(frame: OutFrame, length: Int)] = []
+        let peerLimit = c.machine.peerMaxFrameBytes.map(Int.init)
         let result = p.state.withLock { s -> Bool? in
             guard case .dialing(let cid) = s.phase, cid == c.id else { return nil }
             s.phase = .associated(identity, connID: c.id)
@@ -598,6 +606,8 @@ extension Transport {
             s.outArmed = false
             markAssociated(&s)
             (droppedUIDs, restartFrames) = s.keepFrames(for: identity.uid)
+            s.peerMaxFrameBytes = peerLimit
+            if let peerLimit { tooLong = s.dropFrames(longerThan: peerLimit) }
             if s.queuedBytes == 0 || s.flushing { return false }
             s.flushing = true
             return true
@@ -607,6 +617,7 @@ extension Transport {
             close(c, reason: "dial superseded")
             return
         }
+        reportTooLong(tooLong, to: identity, limit: peerLimit)
         reportUndelivered(restartFrames, to: p.address, .peerRestarted,
                           reason: "address \(p.address) now answers with uid \(identity.uidHex)")
         completeAssociation(c, p, identity, flushNow: flushNow, droppedUIDs: droppedUIDs, lost: [])
@@ -829,6 +840,15 @@ extension Transport {
 
     enum UndeliveredReason {
         case dialFailed, associationLost, peerRestarted, shutdown
+    }
+
+    /// Tells the senders of frames queued before the handshake that the peer's frame limit turned out too small
+    /// for them (outside any peer lock).
+    private func reportTooLong(_ frames: [(frame: OutFrame, length: Int)], to peer: NodeIdentity, limit: Int?) {
+        guard let limit, !frames.isEmpty else { return }
+        counters.undeliveredTooLarge.increment(by: frames.count)
+        logger.warning("transport.frame.too_large_for_peer", ["peer": peer, "frames": frames.count, "limit": limit])
+        for (frame, length) in frames { frame.onUndelivered?(.frameTooLarge(bytes: length, max: limit)) }
     }
 
     /// Counts dropped frames and tells their senders (outside any peer lock; any thread).

@@ -27,8 +27,9 @@ public enum Handshake {
     /// First frame of the dialing side.
     ///
     /// Layout: magic "HTLN" (4 bytes) · minVersion u16 BE · maxVersion u16 BE · cluster name (varint length +
-    /// UTF-8) · host (varint length + UTF-8) · port u16 BE · uid u64 BE · nonce (varint length + 32 bytes).
-    /// Bytes after the nonce are reserved for later protocol versions and ignored.
+    /// UTF-8) · host (varint length + UTF-8) · port u16 BE · uid u64 BE · nonce (varint length + 32 bytes) · the
+    /// dialer's frame limit u32 BE (the largest length field it reads). Bytes after it are reserved for later
+    /// protocol versions and ignored.
     public struct Offer: Sendable, Equatable {
         public var versions: ClosedRange<UInt16>
         public var clusterName: String
@@ -36,12 +37,16 @@ public enum Handshake {
         public var identity: NodeIdentity
         /// The dialer's fresh random challenge (`ClusterAuth.nonceBytes`).
         public var nonce: [UInt8]
+        /// The largest frame (length field, bytes) the dialer reads: the acceptor sends nothing larger.
+        public var maxFrameBytes: UInt32
 
-        public init(versions: ClosedRange<UInt16>, clusterName: String, identity: NodeIdentity, nonce: [UInt8]) {
+        public init(versions: ClosedRange<UInt16>, clusterName: String, identity: NodeIdentity, nonce: [UInt8],
+                    maxFrameBytes: UInt32 = UInt32(Wire.defaultMaxFrameBytes)) {
             self.versions = versions
             self.clusterName = clusterName
             self.identity = identity
             self.nonce = nonce
+            self.maxFrameBytes = maxFrameBytes
         }
 
         /// The payload bytes (without frame header).
@@ -53,13 +58,15 @@ public enum Handshake {
             w.writeString(clusterName)
             Handshake.writeIdentity(identity, into: &w)
             w.writeLengthPrefixed(nonce)
+            w.writeUInt32(maxFrameBytes)
             return w.bytes
         }
 
         /// Decodes an offer payload.
         /// - Throws: `Handshake.OfferError.badMagic` when the first 4 bytes are not "HTLN";
         ///   `Handshake.OfferError.malformed(Wire.DecodingError)` on truncation, invalid UTF-8, minVersion > maxVersion,
-        ///   a cluster name over 255 bytes, an empty host, a uid of 0 or a nonce that is not 32 bytes.
+        ///   a cluster name over 255 bytes, an empty host, a uid of 0, a nonce that is not 32 bytes or a frame limit
+        ///   below `Handshake.minFrameBytes`.
         public static func decode(_ payload: ArraySlice<UInt8>) throws(OfferError) -> Offer {
             var r = Wire.ByteReader(payload)
             guard let m = try? r.readBytes(count: 4), m.elementsEqual(Handshake.magic) else { throw .badMagic }
@@ -73,7 +80,8 @@ public enum Handshake {
                 }
                 let identity = try Handshake.readIdentity(&r)
                 let nonce = try Handshake.readNonce(&r)
-                return Offer(versions: lo...hi, clusterName: cluster, identity: identity, nonce: nonce)
+                let maxFrame = try Handshake.readFrameLimit(&r)
+                return Offer(versions: lo...hi, clusterName: cluster, identity: identity, nonce: nonce, maxFrameBytes: maxFrame)
             } catch {
                 throw .malformed(error)
             }
@@ -98,7 +106,7 @@ public enum Handshake {
     /// The acceptor's answer to a compatible offer: its identity, its own nonce and its proof.
     ///
     /// Layout: chosen version u16 BE · host (varint length + UTF-8) · port u16 BE · uid u64 BE · nonce (varint
-    /// length + 32 bytes) · proof count (varint, 0…2) · that many proofs (varint length + 32 bytes) · operator
+    /// length + 32 bytes) · the acceptor's frame limit u32 BE · proof count (varint, 0…2) · that many proofs (varint length + 32 bytes) · operator
     /// proof count (varint, 0…1; written only when there is one, absent = none) · that proof (varint length +
     /// 32 bytes). Nothing may follow.
     public struct Challenge: Sendable, Equatable {
@@ -106,15 +114,20 @@ public enum Handshake {
         /// The acceptor's identity.
         public var identity: NodeIdentity
         public var nonce: [UInt8]
+        /// The largest frame (length field, bytes) the acceptor reads: the dialer sends nothing larger.
+        public var maxFrameBytes: UInt32
         /// `ClusterAuth.proofs(.acceptor, transcript)`: one MAC per secret the acceptor holds.
         public var proofs: [[UInt8]]
         /// The acceptor's proof of the operator secret, when it presents one (`OperatorCredential`).
         public var operatorProof: [UInt8]?
 
-        public init(version: UInt16, identity: NodeIdentity, nonce: [UInt8], proofs: [[UInt8]], operatorProof: [UInt8]? = nil) {
+        public init(version: UInt16, identity: NodeIdentity, nonce: [UInt8],
+                    maxFrameBytes: UInt32 = UInt32(Wire.defaultMaxFrameBytes), proofs: [[UInt8]],
+                    operatorProof: [UInt8]? = nil) {
             self.version = version
             self.identity = identity
             self.nonce = nonce
+            self.maxFrameBytes = maxFrameBytes
             self.proofs = proofs
             self.operatorProof = operatorProof
         }
@@ -124,6 +137,7 @@ public enum Handshake {
             w.writeUInt16(version)
             Handshake.writeIdentity(identity, into: &w)
             w.writeLengthPrefixed(nonce)
+            w.writeUInt32(maxFrameBytes)
             Handshake.writeProofs(proofs, into: &w)
             if let operatorProof { Handshake.writeProofs([operatorProof], into: &w) }
             return w.bytes
@@ -136,10 +150,12 @@ public enum Handshake {
             let version = try r.readUInt16()
             let identity = try Handshake.readIdentity(&r)
             let nonce = try Handshake.readNonce(&r)
+            let maxFrame = try Handshake.readFrameLimit(&r)
             let proofs = try Handshake.readProofs(&r)
             let operatorProof = try Handshake.readOperatorProof(&r)
             guard r.isAtEnd else { throw .invalidValue("\(r.remaining) trailing bytes after challenge") }
-            return Challenge(version: version, identity: identity, nonce: nonce, proofs: proofs, operatorProof: operatorProof)
+            return Challenge(version: version, identity: identity, nonce: nonce, maxFrameBytes: maxFrame, proofs: proofs,
+                             operatorProof: operatorProof)
         }
     }
 
@@ -276,6 +292,14 @@ public enum Handshake {
 
     /// Longest cluster name an offer may carry, in bytes.
     public static let maxClusterNameBytes = 255
+    /// Smallest frame limit a peer may announce (bytes): below it no call envelope fits.
+    public static let minFrameBytes: UInt32 = 1_024
+
+    static func readFrameLimit(_ r: inout Wire.ByteReader) throws(Wire.DecodingError) -> UInt32 {
+        let limit = try r.readUInt32()
+        guard limit >= minFrameBytes else { throw .invalidValue("frame limit \(limit) below \(minFrameBytes)") }
+        return limit
+    }
 
     static func readNonce(_ r: inout Wire.ByteReader) throws(Wire.DecodingError) -> [UInt8] {
         let nonce = try r.readLengthPrefixed()
@@ -459,10 +483,15 @@ public enum Handshake {
         public let nonce: [UInt8]
         /// True once the peer proved the operator secret (only a node that verifies it can tell).
         public private(set) var peerIsOperator = false
+        /// The largest frame this side reads (announced to the peer).
+        public let maxFrameBytes: UInt32
+        /// The largest frame the peer reads, from its offer or challenge (nil until received).
+        public private(set) var peerMaxFrameBytes: UInt32?
 
         public init(role: Role, local: NodeIdentity, clusterName: String, versions: ClosedRange<UInt16>,
                     auth: ClusterAuth, operatorCredential: OperatorCredential? = nil,
-                    nonce: [UInt8] = ClusterAuth.makeNonce()) {
+                    maxFrameBytes: Int = Wire.defaultMaxFrameBytes, nonce: [UInt8] = ClusterAuth.makeNonce()) {
+            self.maxFrameBytes = UInt32(clamping: max(Int(Handshake.minFrameBytes), maxFrameBytes))
             self.role = role
             self.state = role == .dialer ? .awaitingChallenge : .awaitingOffer
             self.local = local
@@ -489,7 +518,7 @@ public enum Handshake {
 
         /// The dialer's first frame.
         public func makeOffer() -> Offer {
-            Offer(versions: versions, clusterName: clusterName, identity: local, nonce: nonce)
+            Offer(versions: versions, clusterName: clusterName, identity: local, nonce: nonce, maxFrameBytes: maxFrameBytes)
         }
 
         /// Feeds one frame received before the handshake completed.
@@ -549,7 +578,8 @@ public enum Handshake {
                                                     dialer: peer, acceptor: local, dialerNonce: offer.nonce,
                                                     acceptorNonce: nonce)
             state = .awaitingResponse(peer: peer, offeredVersions: offer.versions, version: version, dialerNonce: offer.nonce)
-            let challenge = Challenge(version: version, identity: local, nonce: nonce,
+            peerMaxFrameBytes = offer.maxFrameBytes
+            let challenge = Challenge(version: version, identity: local, nonce: nonce, maxFrameBytes: maxFrameBytes,
                                       proofs: auth.proofs(.acceptor, transcript),
                                       operatorProof: operatorProof(.acceptorOperator, transcript))
             return .send(.handshakeChallenge, challenge.encode())
@@ -601,6 +631,7 @@ public enum Handshake {
             case nil: break
             }
             state = .awaitingAccept(peer: challenge.identity, version: challenge.version)
+            peerMaxFrameBytes = challenge.maxFrameBytes
             let response = Response(proofs: auth.proofs(.dialer, transcript),
                                     operatorProof: operatorProof(.dialerOperator, transcript))
             return .send(.handshakeResponse, response.encode())

@@ -20,13 +20,16 @@ public distributed actor Analyst {
         return KPIReport.compute(logs: logs, asOf: asOf ?? context.now, settings: context.settings)
     }
 
-    /// Bytes of encoded events asked for per page (`DistrictOffice.eventLogs(after:maxBytes:)`).
+    /// Bytes of encoded events asked for per page at most (`DistrictOffice.eventLogs(after:maxBytes:)`); less
+    /// when a quarter of this node's frame limit is smaller.
     public static let pageBytes = 1 << 20
 
     /// Every case's events from every district office, paged by bytes. Not distributed: the whole cluster's
     /// history does not fit one reply; remote callers ask for the report.
     func allEvents() async throws -> [[CaseEvent]] {
         let offices = try context.allDistrictOffices()
+        // A page must also fit this node's own frame limit (the reply comes here).
+        let pageBytes = max(1 << 10, min(Self.pageBytes, actorSystem.settings.transport.maxFrameBytes / 4))
         return try await withThrowingTaskGroup(of: [[CaseEvent]].self) { group in
             for office in offices {
                 group.addTask {
@@ -34,7 +37,7 @@ public distributed actor Analyst {
                     var after: CaseID?
                     // Bounded: every page holds at least one case, and an office holds far fewer than this.
                     for _ in 0..<10_000_000 {
-                        let page = try await office.eventLogs(after: after, maxBytes: Self.pageBytes)
+                        let page = try await office.eventLogs(after: after, maxBytes: pageBytes)
                         guard let last = page.last?.first?.caseID else { break }
                         logs += page
                         after = last

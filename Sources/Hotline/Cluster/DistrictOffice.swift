@@ -180,12 +180,12 @@ public distributed actor DistrictOffice {
     public static let maxIDsPerPage = 10_000
 
     /// Event logs of cases whose ids sort after `after`, in id order, filling at most `maxBytes` of encoded
-    /// events (clamped to 64 KiB … a quarter of this node's frame limit) — pages are sized by bytes, not case
+    /// events (clamped to 1 KiB … a quarter of this node's frame limit) — pages are sized by bytes, not case
     /// counts, so cases with the largest legal texts still fit a reply. A page holds at least one case (a
     /// single case larger than a frame fails the call with `RemoteCallError.frameTooLarge`); an empty page
     /// means the end.
     public distributed func eventLogs(after: CaseID?, maxBytes: Int) -> [[CaseEvent]] {
-        let budget = min(max(maxBytes, 64 << 10), max(64 << 10, actorSystem.settings.transport.maxFrameBytes / 4))
+        let budget = max(1 << 10, min(maxBytes, actorSystem.settings.transport.maxFrameBytes / 4))
         var page: [[CaseEvent]] = []
         var used = 0
         for id in cases.keys.sorted() where after.map({ id > $0 }) ?? true {
