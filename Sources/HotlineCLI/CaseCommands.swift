@@ -25,7 +25,7 @@ enum SubmitCommand {
         let node = try nodeAddress(args)
         guard let category = args["category"] else { throw UsageError("--category is required") }
         guard let jurisdiction = args["jurisdiction"] else { throw UsageError("--jurisdiction is required") }
-        let description = try Self.description(args, standardInput: { FileHandle.standardInput.readDataToEndOfFile() })
+        let description = try Self.description(args, standardInput: FileHandle.standardInput)
         var kind: CaseKind?
         if let k = args["kind"] {
             guard let parsed = CaseKind(rawValue: k) else {
@@ -63,12 +63,26 @@ enum SubmitCommand {
 }
 
 extension SubmitCommand {
+    /// Reads until end of file or `count` bytes, whichever comes first (bounded: each read returns at least
+    /// one byte or ends the loop).
+    static func read(_ handle: FileHandle, atMost count: Int) throws -> Data {
+        var data = Data()
+        while data.count < count {
+            guard let chunk = try handle.read(upToCount: min(64 << 10, count - data.count)), !chunk.isEmpty else { break }
+            data.append(chunk)
+        }
+        return data
+    }
+
     /// The description from `--description TEXT` or `--description-file FILE|-` (exactly one), as UTF-8
     /// text, unchanged.
     ///
-    /// - Throws: `UsageError` naming the flag: neither or both given, the file cannot be read, or it is not
-    ///   UTF-8.
-    static func description(_ args: Arguments, standardInput: () throws -> Data) throws -> String {
+    /// At most the description's byte limit (`IntakeText`) plus one byte is read, so `yes |` or `/dev/zero`
+    /// cannot exhaust memory.
+    ///
+    /// - Throws: `UsageError` naming the flag: neither or both given, the file cannot be read, it is larger than
+    ///   the description's byte limit, or it is not UTF-8.
+    static func description(_ args: Arguments, standardInput: FileHandle) throws -> String {
         switch (args["description"], args["description-file"]) {
         case (let text?, nil):
             return text
@@ -78,14 +92,24 @@ extension SubmitCommand {
             if path != "-", FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
                 throw UsageError("cannot read --description-file \"\(path)\": it is a directory")
             }
+            let shown = path == "-" ? "- (standard input)" : "\"\(path)\""
+            let limit = IntakeText.limit(.description).bytes
             do {
-                data = path == "-" ? try standardInput() : try Data(contentsOf: URL(fileURLWithPath: path))
+                guard let handle = path == "-" ? standardInput : FileHandle(forReadingAtPath: path) else {
+                    throw UsageError("cannot read --description-file \(shown): it does not exist or is not readable")
+                }
+                data = try Self.read(handle, atMost: limit + 1)
+            } catch let error as UsageError {
+                throw error
             } catch {
                 let reason = (error as NSError).localizedFailureReason ?? (error as NSError).localizedDescription
-                throw UsageError("cannot read --description-file \(path == "-" ? "- (standard input)" : "\"\(path)\""): \(reason)")
+                throw UsageError("cannot read --description-file \(shown): \(reason)")
+            }
+            guard data.count <= limit else {
+                throw UsageError("--description-file \(shown) is larger than the description limit of \(limit) UTF-8 bytes")
             }
             guard let text = String(data: data, encoding: .utf8) else {
-                throw UsageError("--description-file \(path == "-" ? "- (standard input)" : "\"\(path)\"") is not UTF-8 text")
+                throw UsageError("--description-file \(shown) is not UTF-8 text")
             }
             return text
         case (nil, nil):

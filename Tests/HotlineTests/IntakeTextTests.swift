@@ -89,6 +89,12 @@ final class IntakeTextTests: XCTestCase {
         XCTAssertThrowsError(try request(externalID: "a\u{7F}").normalized()) {
             XCTAssertEqual($0 as? IntakeFieldError, .controlCharacter(.externalID, scalar: 0x7F))
         }
+        // Invisible characters: two ids that look alike are never two ids.
+        for (text, scalar) in [("a\u{200B}b", 0x200B), ("a\u{2028}b", 0x2028), ("\u{FEFF}ab", 0xFEFF), ("ab\u{200E}", 0x200E)] {
+            XCTAssertThrowsError(try request(externalID: text).normalized()) {
+                XCTAssertEqual($0 as? IntakeFieldError, .invisibleCharacter(.externalID, scalar: UInt32(scalar)))
+            }
+        }
         XCTAssertThrowsError(try request(channel: " \t ").normalized()) {
             XCTAssertEqual($0 as? IntakeFieldError, .empty(.channel))
         }

@@ -67,6 +67,32 @@ final class TraceRobustnessTests: XCTestCase {
         XCTAssertEqual(result.rowsRead, result.records.count + result.rejected.count, "every record accounted for")
     }
 
+    /// Field report: a district of "6 7" (or a control character, or 5,000 digits) became part of an actor
+    /// path and aborted the whole replay; one record dated 9999 (or 0001) stretched a two-record replay over
+    /// millennia of daily ticks. Each such record is now rejected (or its close time ignored) alone.
+    func test_unusableDistrictsAndImplausibleDatesAreRejectedAloneWithTheirReason() throws {
+        let lines = [
+            "1,01/02/2015 10:00:00 AM,,Voice In,Graffiti,t,DPW,3,a,good",
+            "2,01/02/2015 10:00:00 AM,,Voice In,Graffiti,t,DPW,6 7,a,space in district",
+            "3,01/02/2015 10:00:00 AM,,Voice In,Graffiti,t,DPW,6\u{7},a,control in district",
+            "4,01/02/2015 10:00:00 AM,,Voice In,Graffiti,t,DPW,\(String(repeating: "9", count: 5_000)),a,long district",
+            "5,01/02/9999 10:00:00 AM,,Voice In,Graffiti,t,DPW,3,a,opened in 9999",
+            "6,01/02/0001 10:00:00 AM,,Voice In,Graffiti,t,DPW,3,a,opened in 0001",
+            "7,01/02/2015 10:00:00 AM,01/02/9999 10:00:00 AM,Voice In,Graffiti,t,DPW,3,a,closed in 9999",
+            "8,01/02/2015 10:00:00 AM,,Voice In,Graffiti,t,DPW, 4 ,a,padded district",
+        ]
+        let bytes = Data((Self.header + "\n" + lines.joined(separator: "\n") + "\n").utf8)
+        let result = try TraceReader().readCSV(data: bytes)
+        XCTAssertEqual(result.records.map(\.externalID), ["1", "7", "8"])
+        XCTAssertEqual(result.rejected.map(\.reason.code),
+                       ["unusableDistrict", "unusableDistrict", "unusableDistrict", "implausibleOpened", "implausibleOpened"])
+        XCTAssertTrue("\(result.rejected[0])".contains("district \"6 7\" is not a usable code"), "\(result.rejected[0])")
+        let closedIn9999 = try XCTUnwrap(result.records.first { $0.externalID == "7" })
+        XCTAssertNil(closedIn9999.closed)
+        XCTAssertEqual(closedIn9999.flags, [.unparsableClosed])
+        XCTAssertEqual(result.records.last?.district, "4")
+    }
+
     func test_fileUnreadableAsAWholeStopsWithTheReason() throws {
         // Latin-1, not UTF-8: every record is malformed.
         var latin1 = Data((Self.header + "\n").utf8)

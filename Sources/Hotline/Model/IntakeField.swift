@@ -43,6 +43,9 @@ public enum IntakeFieldError: Error, Sendable, Hashable, CustomStringConvertible
     /// A control character (Unicode general category Cc, e.g. U+0000, U+001F, U+007F) in an identifier;
     /// `scalar` is its code point.
     case controlCharacter(IntakeField, scalar: UInt32)
+    /// An invisible character in an identifier — format (Cf: U+200B zero-width space, U+200E, U+FEFF…), line or
+    /// paragraph separator (U+2028, U+2029): two ids that look the same must be the same id.
+    case invisibleCharacter(IntakeField, scalar: UInt32)
     /// More characters (grapheme clusters) than `limit.characters`.
     case tooManyCharacters(IntakeField, count: Int, limit: IntakeLimit)
     /// More UTF-8 bytes than `limit.bytes`.
@@ -50,7 +53,7 @@ public enum IntakeFieldError: Error, Sendable, Hashable, CustomStringConvertible
 
     public var field: IntakeField {
         switch self {
-        case .empty(let f), .controlCharacter(let f, _), .tooManyCharacters(let f, _, _), .tooManyBytes(let f, _, _): f
+        case .empty(let f), .controlCharacter(let f, _), .invisibleCharacter(let f, _), .tooManyCharacters(let f, _, _), .tooManyBytes(let f, _, _): f
         }
     }
 
@@ -59,6 +62,8 @@ public enum IntakeFieldError: Error, Sendable, Hashable, CustomStringConvertible
         case .empty(let f): "\(f) is empty"
         case .controlCharacter(let f, let scalar):
             "\(f) contains the control character U+\(String(format: "%04X", scalar)) (identifiers may not contain control characters)"
+        case .invisibleCharacter(let f, let scalar):
+            "\(f) contains the invisible character U+\(String(format: "%04X", scalar)) (identifiers may not contain format or separator characters)"
         case .tooManyCharacters(let f, let count, let limit):
             "\(f) is \(count) characters long; the limit is \(limit.characters) characters (and \(limit.bytes) UTF-8 bytes)"
         case .tooManyBytes(let f, let bytes, let limit):
@@ -99,14 +104,20 @@ public enum IntakeText {
         limits[field] ?? IntakeLimit(characters: 0, bytes: 0)
     }
 
-    /// `text` trimmed, NFC, checked (non-empty, no control character, within the field's limit).
+    /// `text` trimmed, NFC, checked (non-empty, no control, format or separator character, within the
+    /// field's limit).
     ///
     /// - Throws: `IntakeFieldError` naming `field`.
     public static func normalizedIdentifier(_ text: String, field: IntakeField) throws -> String {
         let value = text.trimmingCharacters(in: .whitespacesAndNewlines).precomposedStringWithCanonicalMapping
         guard !value.isEmpty else { throw IntakeFieldError.empty(field) }
-        if let control = value.unicodeScalars.first(where: { $0.properties.generalCategory == .control }) {
-            throw IntakeFieldError.controlCharacter(field, scalar: control.value)
+        for scalar in value.unicodeScalars {
+            switch scalar.properties.generalCategory {
+            case .control: throw IntakeFieldError.controlCharacter(field, scalar: scalar.value)
+            case .format, .lineSeparator, .paragraphSeparator:
+                throw IntakeFieldError.invisibleCharacter(field, scalar: scalar.value)
+            default: continue
+            }
         }
         try checkLimit(value, field: field)
         return value

@@ -204,6 +204,15 @@ public struct ReplayDriver: Sendable {
                                              category: r.category, jurisdiction: jurisdiction(r),
                                              description: Self.description(of: r), address: r.address,
                                              assignedUnit: r.agency.isEmpty ? nil : r.agency)
+                // Intake's own rules first (the same check the desk makes): a request intake would refuse is
+                // rejected here with intake's reason, not sent (a 50 MB description would not even fit a frame).
+                do {
+                    _ = try request.normalized()
+                } catch {
+                    rejectedAtIntake[Self.reasonKey(HotlineError.invalidRequest("\(error)").description), default: 0] += 1
+                    failed.insert(i)
+                    continue
+                }
                 do {
                     let receipt = try await VirtualTime.at(step.at) { try await intake.submit(request) }
                     if receipt.duplicate { duplicates += 1 } else { receipts[i] = receipt }

@@ -7,6 +7,8 @@ public enum CatalogueError: Error, Hashable, Sendable, CustomStringConvertible {
     case malformed(String)
     case emptyField(field: String)
     case duplicateCode(field: String, code: String)
+    /// A jurisdiction or dispatch-group code that cannot name an actor (`Jurisdiction.isUsableCode`).
+    case unusableCode(field: String, code: String)
     case unknownUnit(field: String, code: String)
     case unknownSector(field: String, code: String)
     case unknownJurisdiction(field: String, code: String)
@@ -27,7 +29,7 @@ public enum CatalogueError: Error, Hashable, Sendable, CustomStringConvertible {
     public var field: String {
         switch self {
         case .malformed: "(document)"
-        case .emptyField(let f), .duplicateCode(let f, _), .unknownUnit(let f, _), .unknownSector(let f, _),
+        case .emptyField(let f), .duplicateCode(let f, _), .unusableCode(let f, _), .unknownUnit(let f, _), .unknownSector(let f, _),
              .unknownJurisdiction(let f, _), .unknownCategory(let f, _), .unknownDispatchGroup(let f, _),
              .unknownSLAPolicy(let f, _), .jurisdictionOwnedByTwoGroups(let f, _, _),
              .jurisdictionWithoutGroup(let f, _), .leadAlsoCoUnit(let f, _), .duplicateRule(let f, _, _),
@@ -40,6 +42,8 @@ public enum CatalogueError: Error, Hashable, Sendable, CustomStringConvertible {
         switch self {
         case .malformed(let detail): "routing catalogue is malformed: \(detail)"
         case .emptyField(let f): "routing catalogue field '\(f)' is empty"
+        case .unusableCode(let f, let code):
+            "routing catalogue field '\(f)': code \(code.debugDescription) is not usable (1-64 ASCII letters, digits, '-', '_', '.')"
         case .duplicateCode(let f, let code): "routing catalogue field '\(f)': code '\(code)' is used twice"
         case .unknownUnit(let f, let code): "routing catalogue field '\(f)': unknown unit '\(code)'"
         case .unknownSector(let f, let code): "routing catalogue field '\(f)': unknown sector '\(code)'"

@@ -29,6 +29,12 @@ extension RoutingCatalogue {
         for (i, category) in categories.enumerated() where !sectorCodes.contains(category.sector) {
             throw .unknownSector(field: "categories[\(i)].sector", code: category.sector)
         }
+        for (i, j) in jurisdictions.enumerated() where !Jurisdiction.isUsableCode(j.code) {
+            throw .unusableCode(field: "jurisdictions[\(i)].code", code: j.code)
+        }
+        for (i, g) in dispatchGroups.enumerated() where !Jurisdiction.isUsableCode(g.code) {
+            throw .unusableCode(field: "dispatchGroups[\(i)].code", code: g.code)
+        }
         for (i, j) in jurisdictions.enumerated() {
             guard unitCodes.contains(j.government) else {
                 throw .unknownUnit(field: "jurisdictions[\(i)].government", code: j.government)

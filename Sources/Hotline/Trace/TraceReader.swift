@@ -65,15 +65,21 @@ public struct TraceReader: Sendable {
     public var map: ColumnMap
     public var dateFormat: String
     public var timeZone: TimeZone
+    /// Times a request can have: from 1970-01-01T00:00:00Z to one day after the trace is read. An open time
+    /// outside rejects the record; a close time outside is treated as unparsable (replayed as still open).
+    /// Stated so that one record dated 0001 or 9999 cannot stretch a replay over millennia of daily ticks.
+    public var plausibleTimes: ClosedRange<Date>
 
     /// - Parameters:
     ///   - dateFormat: a `DateFormatter` pattern, default `MM/dd/yyyy hh:mm:ss a` (SF 311).
     ///   - timeZone: the trace's local time zone, default America/Los_Angeles.
     public init(map: ColumnMap = .sanFrancisco311, dateFormat: String = "MM/dd/yyyy hh:mm:ss a",
-                timeZone: TimeZone = TimeZone(identifier: "America/Los_Angeles") ?? .gmt) {
+                timeZone: TimeZone = TimeZone(identifier: "America/Los_Angeles") ?? .gmt,
+                plausibleTimes: ClosedRange<Date> = Date(timeIntervalSince1970: 0)...Date().addingTimeInterval(86_400)) {
         self.map = map
         self.dateFormat = dateFormat
         self.timeZone = timeZone
+        self.plausibleTimes = plausibleTimes
     }
 
     /// Reads a CSV trace. A record that is malformed (see `CSVReader`), has fewer columns than the header,
@@ -257,6 +263,11 @@ public struct TraceReader: Sendable {
         guard !id.isEmpty else { return .failure(.missingID) }
         guard !openedText.isEmpty, let openedTime = parse(openedText) else { return .failure(.unparsableOpened(openedText)) }
         let opened = openedTime.date
+        guard plausibleTimes.contains(opened) else { return .failure(.implausibleOpened(openedText)) }
+        let trimmedDistrict = district.trimmingCharacters(in: .whitespaces)
+        if !trimmedDistrict.isEmpty, trimmedDistrict != "0", !Jurisdiction.isUsableCode(trimmedDistrict) {
+            return .failure(.unusableDistrict(String(trimmedDistrict.prefix(80))))
+        }
         var flags: [TraceFlag] = []
         func flagAdjustment(_ time: ResolvedLocalTime) {
             switch time.adjustment {
@@ -268,7 +279,7 @@ public struct TraceReader: Sendable {
         flagAdjustment(openedTime)
         var closed: Date?
         if !closedText.isEmpty {
-            if let c = parse(closedText) {
+            if let c = parse(closedText), plausibleTimes.contains(c.date) {
                 closed = c.date
                 flagAdjustment(c)
                 if c.date < opened { flags.append(.closedBeforeOpened) }
@@ -276,7 +287,7 @@ public struct TraceReader: Sendable {
                 flags.append(.unparsableClosed)
             }
         }
-        let districtCode: String? = (district.isEmpty || district == "0") ? nil : district
+        let districtCode: String? = (trimmedDistrict.isEmpty || trimmedDistrict == "0") ? nil : trimmedDistrict
         if districtCode == nil { flags.append(.noDistrict) }
         if !seen.insert(id).inserted { flags.append(.duplicateID) }
         if description.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { flags.append(.emptyDescription) }

@@ -30,8 +30,8 @@ public enum TraceFlag: String, Sendable, Codable, CaseIterable {
     case closedBeforeOpened
     /// No district (empty or 0): routed to the catalogue's city-wide jurisdiction.
     case noDistrict
-    /// A close time that does not parse (or an Open311 `closed` status without `updated_datetime`):
-    /// replayed as still open.
+    /// A close time that does not parse, lies before 1970 or in the future (or an Open311 `closed` status
+    /// without `updated_datetime`): replayed as still open.
     case unparsableClosed
     /// The row has more columns than the header: the extra columns are ignored.
     case extraColumns
@@ -58,6 +58,11 @@ public enum TraceRejection: Error, Sendable, Equatable, Hashable, CustomStringCo
     case missingID
     /// The open time is empty or does not parse with the date format.
     case unparsableOpened(String)
+    /// The open time parses but lies outside `TraceReader.plausibleTimes` (before 1970, or in the future).
+    case implausibleOpened(String)
+    /// The district value cannot be a jurisdiction code (`Jurisdiction.isUsableCode`: spaces, control
+    /// characters, over 64 bytes…): the record is not replayed rather than routed somewhere by a guess.
+    case unusableDistrict(String)
     /// The row has fewer columns than the header.
     case shortRow(columns: Int, expected: Int)
     /// The row has more columns than the header and text in the extra ones (the columns cannot be told
@@ -75,6 +80,8 @@ public enum TraceRejection: Error, Sendable, Equatable, Hashable, CustomStringCo
         switch self {
         case .missingID: "missingID"
         case .unparsableOpened: "unparsableOpened"
+        case .implausibleOpened: "implausibleOpened"
+        case .unusableDistrict: "unusableDistrict"
         case .shortRow: "shortRow"
         case .longRow: "longRow"
         case .malformedCSV(let kind, _): kind.rawValue
@@ -86,6 +93,8 @@ public enum TraceRejection: Error, Sendable, Equatable, Hashable, CustomStringCo
         switch self {
         case .missingID: "no id"
         case .unparsableOpened(let text): "open time \"\(text)\" does not parse"
+        case .implausibleOpened(let text): "open time \"\(text)\" is before 1970 or in the future"
+        case .unusableDistrict(let text): "district \(text.debugDescription) is not a usable code (letters, digits, '-', '_', '.'; at most 64 bytes)"
         case .shortRow(let n, let expected): "\(n) columns, header has \(expected)"
         case .longRow(let n, let expected): "\(n) columns with text beyond the header's \(expected)"
         case .malformedCSV(_, let detail): "malformed CSV: \(detail)"
