@@ -290,6 +290,12 @@ final class CallSafetyTests: XCTestCase {
             XCTAssertEqual(what, "reply")
             XCTAssertEqual(limit, small)
         }
+        // A node with a small limit may still answer with more than it reads itself, up to what the caller
+        // announced (a case it accepted can always be read back from it).
+        let mid = try tiny.makeWellKnown(path: "/test/mid") { Greeter(actorSystem: tiny) }
+        let fromBig = try Greeter.resolve(id: mid.id, using: big)
+        let answer = try await fromBig.greet("铁东", times: 10_000)
+        XCTAssertGreaterThan(answer.text.utf8.count, small)
         XCTAssertEqual(big.metrics.value("hotline_disassociations_total"), 0)
         XCTAssertEqual(tiny.metrics.value("hotline_frames_malformed_total"), 0)
     }

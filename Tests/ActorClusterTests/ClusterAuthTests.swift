@@ -1,6 +1,8 @@
 @testable import ActorCluster
 import Distributed
 import Foundation
+import Glibc
+import Synchronization
 import XCTest
 
 /// Cluster authentication end to end over loopback: members prove the shared secret in the handshake;
@@ -97,23 +99,61 @@ final class ClusterAuthTests: XCTestCase {
         withExtendedLifetime((probeA, probeB)) {}
     }
 
+    /// A relay without the secret between a member and a node: the member dials the relay, the relay passes
+    /// bytes through to the node. The member refuses (the node that answered is not the one it dialed), so
+    /// the relay never gets an authenticated connection to inject calls into.
+    func test_aRelayPassingAMembersHandshakeThroughIsRefusedByTheMember() async throws {
+        let node = try makeSystem("node", auth: secret)
+        let probe = try NodeProbe.start(on: node, nodeName: "node")
+        let (listener, port) = try XCTUnwrap(TransportRawSocket.listen())
+        let relayDone = Atomic<Bool>(false)
+        nonisolated(unsafe) let relayListener = listener
+        let pump = Thread {
+            guard let inbound = relayListener.accept(timeoutMs: 5_000),
+                  let outbound = TransportRawSocket.connect(to: node.node.address) else { return }
+            let deadline = ContinuousClock.now + .seconds(5)
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            while ContinuousClock.now < deadline, !relayDone.load(ordering: .relaxed) {
+                var fds = [pollfd(fd: inbound.fd, events: Int16(POLLIN), revents: 0),
+                           pollfd(fd: outbound.fd, events: Int16(POLLIN), revents: 0)]
+                guard poll(&fds, 2, 50) >= 0 else { break }
+                for (i, (from, to)) in [(inbound, outbound), (outbound, inbound)].enumerated() where fds[i].revents != 0 {
+                    let n = Glibc.read(from.fd, &buffer, buffer.count)
+                    if n <= 0 { return }
+                    _ = to.write(Array(buffer[0..<n]))
+                }
+            }
+        }
+        pump.start()
+        defer { relayDone.store(true, ordering: .relaxed) }
+        let member = try makeSystem("member", auth: secret)
+        let viaRelay = NodeIdentity(address: NodeAddress(host: "127.0.0.1", port: port), uid: 0)
+        do {
+            _ = try await NodeProbe.on(viaRelay, system: member).info()
+            XCTFail("the member associated through a relay")
+        } catch RemoteCallError.nodeUnreachable(_, let reason) {
+            XCTAssertTrue(reason.contains("authFailed") || reason.contains("answered"), reason)
+        }
+        XCTAssertEqual(authFailures(member), 1)
+        XCTAssertEqual(node.associatedNodes, [], "the node never associated with anyone through the relay")
+        withExtendedLifetime(probe) {}
+    }
+
     func test_aRecordedHandshakeReplayedOnANewConnectionIsRefused() async throws {
         let a = try makeSystem("a", auth: secret)
-        // Record a real member's offer and response by relaying one handshake through a raw listener.
-        let (listener, port) = try XCTUnwrap(TransportRawSocket.listen())
-        let member = try makeSystem("member", auth: secret)
-        let recorded: (offer: [UInt8], response: [UInt8])? = await Task.detached {
-            let target = NodeIdentity(address: NodeAddress(host: "127.0.0.1", port: port), uid: 0)
-            try? member.transport.send(.message, to: target) { $0.append(1) }
-            guard let mitm = listener.accept(timeoutMs: 5_000), let (_, offer) = mitm.readFrame(),
-                  let upstream = TransportRawSocket.connect(to: a.node.address) else { return nil }
-            upstream.write(Wire.FrameParser.encode(.handshakeOffer, payload: offer))
-            guard let (k, challenge) = upstream.readFrame() else { return nil }
-            mitm.write(Wire.FrameParser.encode(k, payload: challenge))
-            guard let (_, response) = mitm.readFrame() else { return nil }
-            return (offer, response)
-        }.value
-        let (offer, response) = try XCTUnwrap(recorded)
+        // Record a real member's offer and response (as an eavesdropper on the path would).
+        let member = NodeIdentity(address: NodeAddress(host: "127.0.0.1", port: 1), uid: 0x5EED)
+        var machine = Handshake.Machine(role: .dialer, local: member, clusterName: "hotline", versions: 1...1, auth: secret)
+        let offer = machine.makeOffer().encode()
+        let first = try XCTUnwrap(TransportRawSocket.connect(to: a.node.address))
+        first.write(Wire.FrameParser.encode(.handshakeOffer, payload: offer))
+        let (k1, challenge) = try XCTUnwrap(first.readFrame())
+        XCTAssertEqual(k1, .handshakeChallenge)
+        guard case .send(_, let response) = machine.receive(k1, payload: challenge[...], phaseOf: { _ in .none }) else {
+            return XCTFail("the member's machine did not answer")
+        }
+        first.write(Wire.FrameParser.encode(.handshakeResponse, payload: response))
+        XCTAssertEqual(first.readFrame()?.0, .handshakeAccept, "the genuine exchange is accepted")
         // Replay both on a fresh connection: a's new nonce makes the old proof worthless.
         let replay = try XCTUnwrap(TransportRawSocket.connect(to: a.node.address))
         replay.write(Wire.FrameParser.encode(.handshakeOffer, payload: offer))
@@ -122,6 +162,7 @@ final class ClusterAuthTests: XCTestCase {
         guard let (kind, payload) = replay.readFrame() else { return XCTFail("no answer") }
         XCTAssertEqual(kind, .handshakeReject)
         XCTAssertEqual(try Handshake.Reject.decode(payload[...]).reason, .authFailed)
+        withExtendedLifetime(first) {}
     }
 
     func test_rotation_aRollingRestartFromTheOldSecretToTheNewKeepsMembersTalking() async throws {

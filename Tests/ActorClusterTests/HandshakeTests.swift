@@ -272,6 +272,28 @@ final class HandshakeTests: XCTestCase {
         XCTAssertFalse(acc4.peerIsOperator)
     }
 
+    /// Field report: a process without the secret relayed a member's handshake to the node it pointed at
+    /// (the member dialed the relay), then injected its own calls into the authenticated connection.
+    func test_theDialerRefusesANodeOtherThanTheOneItDialed() {
+        let relay = NodeAddress(host: "127.0.0.1", port: 7499)
+        var d = Handshake.Machine(role: .dialer, local: a, clusterName: "c", versions: 1...1, auth: secret,
+                                  dialed: (relay, "127.0.0.1"), nonce: nonceA)
+        var acc = machine(.acceptor, local: b)
+        guard case .authFailed(let claimed, let why) = run(&d, &acc).dialer else { return XCTFail() }
+        XCTAssertEqual(claimed, b)
+        XCTAssertTrue(why.contains("dialed 127.0.0.1:7499"), why)
+        // Dialing the node's own address, or its name when it advertises the IP connected to: accepted.
+        for (dialed, ip) in [(b.address, "127.0.0.1"), (NodeAddress(host: "localhost", port: b.address.port), "127.0.0.1"),
+                             (NodeAddress(host: "node-b.example", port: b.address.port), "127.0.0.1")] {
+            var d2 = Handshake.Machine(role: .dialer, local: a, clusterName: "c", versions: 1...1, auth: secret,
+                                       dialed: (dialed, ip), nonce: nonceA)
+            var acc2 = machine(.acceptor, local: b)
+            XCTAssertEqual(run(&d2, &acc2).dialer, .established(peer: b, version: 1), "\(dialed)")
+        }
+        XCTAssertFalse(Handshake.answers(b.address, dialed: NodeAddress(host: "node-b.example", port: b.address.port),
+                                         connectedIP: "10.9.9.9"))
+    }
+
     func test_openNodesAssociateWithoutProofs() {
         var d = machine(.dialer, local: a, auth: .open)
         var acc = machine(.acceptor, local: b, auth: .open)

@@ -64,6 +64,41 @@ final class OperatorOnlyTests: XCTestCase {
         } catch RemoteCallError.remoteError(_, let message) {
             XCTAssertFalse(message.contains("not permitted"), message)
         }
+        // A call's time (replays) is ignored by a live node: a member cannot pick the instants it stamps.
+        let year2100 = Date(timeIntervalSince1970: 4_102_444_800)
+        let late = try await VirtualTime.at(year2100) {
+            try await asMember.submit(CitizenRequest(channel: "8890", externalID: "op-2100", category: "heating-failure",
+                                                     jurisdiction: "210302", description: "小区供暖不热"))
+        }
+        XCTAssertEqual(late.ref.number.year, Calendar(identifier: .gregorian).component(.year, from: Date()))
+        for bits in [Double.nan.bitPattern, Double.infinity.bitPattern, (1e300).bitPattern] {
+            let odd = ClusterSystem.CallBaggage.$current.withValue([VirtualTime.baggageKey: String(bits, radix: 16)]) {
+                VirtualTime.current
+            }
+            XCTAssertNil(odd, "an implausible carried time reads as none")
+        }
+        // Whichever function carries the author: opening a case or dispatching as the system is refused too.
+        let events = try await office.events(of: receipt.ref.id)
+        guard case .drafted(_, let intakeRecord) = events[0].body, case .accepted(let classification) = events[1].body else {
+            return XCTFail("unexpected first events")
+        }
+        let forgedOpen = OpenCase(id: CaseID.random(), number: CaseNumber(year: 2026, serial: 900_001), intake: intakeRecord,
+                                  classification: classification, author: .system(component: "forged-open"))
+        do {
+            _ = try await office.openCase(forgedOpen)
+            XCTFail("a member opened a case as the system")
+        } catch RemoteCallError.remoteError(_, let message) {
+            XCTAssertTrue(message.contains("not permitted"), message)
+        }
+        let order = try XCTUnwrap(events.lazy.compactMap { e -> DispatchOrder? in
+            if case .dispatched(let order) = e.body { return order } else { return nil }
+        }.first)
+        do {
+            _ = try await office.dispatch(receipt.ref.id, order: order, by: .system(component: "forged-dispatch"))
+            XCTFail("a member dispatched as the system")
+        } catch RemoteCallError.remoteError(_, let message) {
+            XCTAssertTrue(message.contains("not permitted"), message)
+        }
         XCTAssertTrue(node.isRunning)
     }
 }

@@ -38,6 +38,14 @@ extension Socket {
         return .failed("cannot resolve \(host): no IPv4 address")
     }
 
+    /// The dotted text of an IPv4 address ("127.0.0.1").
+    static func dottedIPv4(_ address: in_addr) -> String {
+        var addr = address
+        var text = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN) + 1)
+        guard inet_ntop(AF_INET, &addr, &text, socklen_t(INET_ADDRSTRLEN)) != nil else { return "" }
+        return String(decoding: text.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// `host` as an IPv4 address without any lookup: a dotted literal, or "localhost" (127.0.0.1); nil for names.
     static func literalIPv4(_ host: String) -> in_addr? {
         var addr = in_addr()
@@ -102,7 +110,7 @@ struct ResolverCache: Sendable {
 /// tasks or other nodes' work need. At most `maxThreads` (created on demand, then kept idle); jobs beyond that
 /// wait in a FIFO of at most `maxQueued`. One pool per process: every transport in it shares the bound.
 final class BlockingThreadPool: @unchecked Sendable {
-    static let shared = BlockingThreadPool(maxThreads: 16, maxQueued: 256)
+    static let shared = BlockingThreadPool(maxThreads: 32, maxQueued: 256)
 
     private let condition = NSCondition()
     // Guarded by `condition`.
@@ -177,6 +185,8 @@ final class HostResolver: @unchecked Sendable {
     // Loop-confined.
     private var cache: ResolverCache
     private var inFlight: [String: [UInt64: Waiter]] = [:]
+    /// When each running lookup started (monotonic ns).
+    private var startedNs: [String: UInt64] = [:]
     private var nextWaiter: UInt64 = 1
 
     private struct Waiter {
@@ -213,8 +223,18 @@ final class HostResolver: @unchecked Sendable {
         }
         let id = nextWaiter
         nextWaiter &+= 1
+        // A lookup already running longer than the timeout is hanging: a new dial fails at once rather than
+        // wait again (and hold one of the node's slots) for an answer that will not come in time.
+        if let started = startedNs[host], Monotonic.nowNs() &- started >= UInt64(timeoutNs) {
+            timeouts.increment()
+            completion(.failed(timeoutText + " (the lookup of \(host) is still running)"))
+            return
+        }
         if inFlight[host] == nil {
-            guard inFlight.count < maxInFlight else {
+            // Lookups every waiter gave up on (a name that hangs) still hold a pool thread until the system
+            // resolver returns, but not one of this node's slots: only lookups someone still waits for count.
+            let waitedFor = inFlight.values.reduce(0) { $0 + ($1.isEmpty ? 0 : 1) }
+            guard waitedFor < maxInFlight else {
                 completion(.failed("too many name resolutions in flight (\(maxInFlight)); not resolving \(host)"))
                 return
             }
@@ -229,6 +249,7 @@ final class HostResolver: @unchecked Sendable {
                 return
             }
             inFlight[host] = [:]
+            startedNs[host] = Monotonic.nowNs()
             lookups.increment()
         }
         let timer = loop.schedule(afterNs: timeoutNs) { [self] in
@@ -241,6 +262,7 @@ final class HostResolver: @unchecked Sendable {
 
     private func finished(_ host: String, _ result: HostResolution) {
         let waiters = inFlight.removeValue(forKey: host) ?? [:]
+        startedNs[host] = nil
         let outcome: Outcome
         switch result {
         case .ipv4(let text):

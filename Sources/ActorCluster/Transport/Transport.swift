@@ -388,9 +388,11 @@ public final class Transport: Sendable {
         }
         var frame = [UInt8](repeating: 0, count: Wire.headerBytes)
         try writePayload(&frame)
+        // The limit that matters is the reader's: the peer's announced one once associated (checked in
+        // `enqueue`); until then this node's own.
         let length = frame.count - Wire.lengthFieldBytes
-        guard length <= settings.maxFrameBytes else {
-            throw TransportError.frameTooLarge(bytes: length, max: settings.maxFrameBytes)
+        guard length <= Wire.maxFrameBytesCeiling else {
+            throw TransportError.frameTooLarge(bytes: length, max: Wire.maxFrameBytesCeiling)
         }
         Wire.FrameParser.writeHeader(into: &frame, at: 0, kind: kind, payloadBytes: frame.count - Wire.headerBytes)
         guard peer.address != local.address else {
@@ -455,7 +457,8 @@ public final class Transport: Sendable {
                 }
                 // The peer reads frames up to the limit it announced in the handshake; beyond it, it would close
                 // the connection (and fail every other call on it).
-                if let peerMax = s.peerMaxFrameBytes, frameBytes - Wire.lengthFieldBytes > peerMax {
+                let peerMax = s.peerMaxFrameBytes ?? settings.maxFrameBytes
+                if frameBytes - Wire.lengthFieldBytes > peerMax {
                     return .failed(.frameTooLarge(bytes: frameBytes - Wire.lengthFieldBytes, max: peerMax))
                 }
             case .backingOff(let until, let reason):
@@ -467,6 +470,10 @@ public final class Transport: Sendable {
                 dial = true
             case .dialing, .awaitingInbound:
                 break
+            }
+            if case .associated = s.phase {} else if frameBytes - Wire.lengthFieldBytes > settings.maxFrameBytes {
+                // Not associated yet: the peer's limit is unknown; this node's own stands in for it.
+                return .failed(.frameTooLarge(bytes: frameBytes - Wire.lengthFieldBytes, max: settings.maxFrameBytes))
             }
             if s.queuedBytes + frameBytes > limit {
                 return .failed(.outboundQueueFull(peer.address, queuedBytes: s.queuedBytes))

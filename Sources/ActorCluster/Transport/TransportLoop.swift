@@ -152,10 +152,11 @@ extension Transport {
         }
     }
 
-    func makeMachine(role: Handshake.Machine.Role) -> Handshake.Machine {
+    func makeMachine(role: Handshake.Machine.Role,
+                     dialed: (address: NodeAddress, connectedIP: String?)? = nil) -> Handshake.Machine {
         Handshake.Machine(role: role, local: core.local, clusterName: clusterName, versions: settings.protocolVersions,
                           auth: settings.auth, operatorCredential: settings.operatorCredential,
-                          maxFrameBytes: settings.maxFrameBytes)
+                          maxFrameBytes: settings.maxFrameBytes, dialed: dialed)
     }
 
     // MARK: - Dialing
@@ -207,7 +208,8 @@ extension Transport {
         }
         guard claimed else { return }
         let c = Connection(id: token, socket: socket, role: .dialer(p), phase: .connecting,
-                           machine: makeMachine(role: .dialer), remote: p.address.description, transport: self)
+                           machine: makeMachine(role: .dialer, dialed: (p.address, Socket.dottedIPv4(ip))),
+                           remote: p.address.description, transport: self)
         let rc = loop.register(fd: fd, token: token, events: Interest.write, handler: c)
         guard rc == 0 else {
             dialFailed(p, connID: token, reason: "epoll_ctl: \(Socket.errorText(rc))")

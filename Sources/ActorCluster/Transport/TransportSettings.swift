@@ -46,11 +46,12 @@ public struct TransportSettings: Sendable {
     public var resolveNegativeTTL: Duration = .seconds(5)
     /// Names kept in the resolution cache (expired entries go first, then the oldest). Default 256.
     public var resolveCacheEntries: Int = 256
-    /// Distinct names being resolved at once (each may hold a resolver thread blocked in `getaddrinfo` until the
-    /// system resolver gives up, 10 s or more, well past `resolveTimeout`). A dial to a new name beyond it fails
-    /// at once as unreachable. Trade-off: bounds threads against a DNS server that never answers, while leaving
-    /// room for good names when a few seeds' names hang (the process-wide resolver pool has 16 threads).
-    /// Default 8.
+    /// Distinct names being resolved at once that some dial still waits for. A lookup every waiter gave up on
+    /// (a name that hangs past `resolveTimeout`) keeps its resolver thread until `getaddrinfo` returns (10 s or
+    /// more) but frees its slot, so names that hang do not lock out good ones. A dial to a new name beyond it
+    /// fails at once as unreachable. Trade-off: bounds lookups a burst of dials can start, against failing dials
+    /// to many new names at the same moment. The process-wide resolver pool (32 threads, 256 queued) bounds the
+    /// threads: more distinct names hanging at once than that delay good names until lookups return. Default 8.
     public var maxConcurrentResolutions: Int = 8
     /// Resolves a host name to a dotted IPv4 address; blocking is allowed (it runs on the transport's resolver
     /// threads, never on the I/O thread). Injectable for tests. Default: `getaddrinfo` (AF_INET).

@@ -298,7 +298,7 @@ public enum Handshake {
     static func readFrameLimit(_ r: inout Wire.ByteReader) throws(Wire.DecodingError) -> UInt32 {
         let limit = try r.readUInt32()
         guard limit >= minFrameBytes else { throw .invalidValue("frame limit \(limit) below \(minFrameBytes)") }
-        return limit
+        return min(limit, UInt32(Wire.maxFrameBytesCeiling))
     }
 
     static func readNonce(_ r: inout Wire.ByteReader) throws(Wire.DecodingError) -> [UInt8] {
@@ -360,6 +360,18 @@ public enum Handshake {
         let hi = min(offered.upperBound, supported.upperBound)
         let lo = max(offered.lowerBound, supported.lowerBound)
         return lo <= hi ? hi : nil
+    }
+
+    /// Whether a node whose identity says `advertised` may answer a dial of `dialed` that connected to
+    /// `connectedIP`: the same address (`localhost` read as 127.0.0.1), or — a dial by host name — the same port
+    /// and an advertised IP literal equal to the address connected to. Anything else is another endpoint
+    /// passing the real node's handshake through.
+    public static func answers(_ advertised: NodeAddress, dialed: NodeAddress, connectedIP: String?) -> Bool {
+        func canonical(_ host: String) -> String { host.lowercased() == "localhost" ? "127.0.0.1" : host.lowercased() }
+        guard advertised.port == dialed.port else { return false }
+        if canonical(advertised.host) == canonical(dialed.host) { return true }
+        guard let connectedIP else { return false }
+        return canonical(advertised.host) == canonical(connectedIP)
     }
 
     /// Total order used by the tie-break: by uid, then by address.
@@ -487,10 +499,17 @@ public enum Handshake {
         public let maxFrameBytes: UInt32
         /// The largest frame the peer reads, from its offer or challenge (nil until received).
         public private(set) var peerMaxFrameBytes: UInt32?
+        /// Dialer: the address it dialed and the IPv4 address it connected to. The node that answers must be
+        /// that node (`Handshake.answers(_:dialed:connectedIP:)`), or the dialer refuses — so a relay that passes
+        /// a real member's handshake through cannot borrow its proof.
+        public let dialed: (address: NodeAddress, connectedIP: String?)?
 
         public init(role: Role, local: NodeIdentity, clusterName: String, versions: ClosedRange<UInt16>,
                     auth: ClusterAuth, operatorCredential: OperatorCredential? = nil,
-                    maxFrameBytes: Int = Wire.defaultMaxFrameBytes, nonce: [UInt8] = ClusterAuth.makeNonce()) {
+                    maxFrameBytes: Int = Wire.defaultMaxFrameBytes,
+                    dialed: (address: NodeAddress, connectedIP: String?)? = nil,
+                    nonce: [UInt8] = ClusterAuth.makeNonce()) {
+            self.dialed = dialed
             self.maxFrameBytes = UInt32(clamping: max(Int(Handshake.minFrameBytes), maxFrameBytes))
             self.role = role
             self.state = role == .dialer ? .awaitingChallenge : .awaitingOffer
@@ -618,6 +637,11 @@ public enum Handshake {
                 return .violation("accepted version \(challenge.version) outside offered \(versions)")
             }
             guard challenge.identity.uid != local.uid else { return .violation("connected to self") }
+            if let dialed, !Handshake.answers(challenge.identity.address, dialed: dialed.address,
+                                              connectedIP: dialed.connectedIP) {
+                return .authFailed(claimed: challenge.identity,
+                                   "dialed \(dialed.address) but \(challenge.identity.address) answered (a relay, or a node listening on another address)")
+            }
             let transcript = ClusterAuth.Transcript(clusterName: clusterName, offeredVersions: versions,
                                                     version: challenge.version, dialer: local,
                                                     acceptor: challenge.identity, dialerNonce: nonce,

@@ -15,6 +15,8 @@ public enum Wire {
     public static let headerBytes = 5
     /// Default upper bound of the length field (kind + payload), in bytes: 8 MiB.
     public static let defaultMaxFrameBytes = 8 * 1024 * 1024
+    /// The largest frame limit a node may set or announce (1 GiB): nothing larger is ever built.
+    public static let maxFrameBytesCeiling = 1 << 30
 
     /// What a frame carries. Unknown values close the connection.
     ///

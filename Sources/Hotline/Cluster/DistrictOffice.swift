@@ -32,6 +32,8 @@ public distributed actor DistrictOffice {
     ///
     /// - Throws: `HotlineError.ruleViolation` or `.routing`.
     public distributed func openCase(_ request: OpenCase) throws -> CaseSnapshot {
+        try Self.mayAct(as: request.author)
+        if let author = request.dispatchedBy { try Self.mayAct(as: author) }
         if let existing = cases[request.id] { return CaseSnapshot(existing) }
         var log = try opened(request)
         if let order = request.dispatch, log.order.status == .pendingDispatch {
@@ -77,6 +79,7 @@ public distributed actor DistrictOffice {
     ///
     /// - Throws: `HotlineError.unknownCase` or `.ruleViolation`.
     public distributed func dispatch(_ id: CaseID, order: DispatchOrder, by author: EventAuthor) throws -> CaseSnapshot {
+        try Self.mayAct(as: author)
         try mutate(id) { log, now in try dispatch(&log, order: order, by: author, now: now) }
         return try snapshot(id)
     }
@@ -96,9 +99,7 @@ public distributed actor DistrictOffice {
     /// - Throws: `HotlineError.unknownCase`, `.ruleViolation`, or `.notPermitted` (author `.system` from a remote caller that is not an operator).
     public distributed func recordAll(_ id: CaseID, _ bodies: [CaseEventBody], required: Int,
                                       by author: EventAuthor) throws -> CaseSnapshot {
-        if case .system = author, !ClusterSystem.callerIsLocalOrOperator {
-            throw HotlineError.notPermitted("recording as the system (\(author)) is reserved for operators")
-        }
+        try Self.mayAct(as: author)
         try mutate(id) { log, now in
             for (i, body) in bodies.enumerated() {
                 if i < required {
@@ -115,9 +116,7 @@ public distributed actor DistrictOffice {
     ///
     /// - Throws: `HotlineError.unknownCase` or `.ruleViolation` (nothing recorded), or `.notPermitted` (author `.system` from a remote caller that is not an operator).
     public distributed func record(_ id: CaseID, _ body: CaseEventBody, by author: EventAuthor) throws -> CaseEvent {
-        if case .system = author, !ClusterSystem.callerIsLocalOrOperator {
-            throw HotlineError.notPermitted("recording as the system (\(author)) is reserved for operators")
-        }
+        try Self.mayAct(as: author)
         var recorded: CaseEvent?
         try mutate(id) { log, now in recorded = try log.record(body, at: now, by: author) }
         guard let recorded else { throw HotlineError.unknownCase(id.rawValue) }
@@ -230,6 +229,16 @@ public distributed actor DistrictOffice {
             store(log)
         }
         return fired
+    }
+
+    /// Events authored by the `system` are the node's own (supervision, delivery, duty-room alerts): a remote
+    /// caller may author them only when it proved the operator secret — whichever function it calls.
+    ///
+    /// - Throws: `HotlineError.notPermitted`.
+    static func mayAct(as author: EventAuthor) throws {
+        if case .system = author, !ClusterSystem.callerIsLocalOrOperator {
+            throw HotlineError.notPermitted("acting as the system (\(author)) is reserved for operators")
+        }
     }
 
     private func mutate(_ id: CaseID, _ change: (inout CaseLog, Date) throws -> Void) throws {

@@ -19,8 +19,13 @@ public final class HotlineContext: Sendable {
         self.directory = directory
     }
 
-    /// The time of the call being handled when it carries one (`VirtualTime`, replays), else the node clock.
-    public var now: Date { VirtualTime.current ?? clock.now }
+    /// The node clock — or, on a node running virtual time (a replay), the time the call being handled carries
+    /// (`VirtualTime`) when it has a plausible one. A live node (system clock) ignores a call's time: no peer
+    /// chooses the instants a live node stamps on cases or runs its SLA clocks by.
+    public var now: Date {
+        if clock is VirtualClock, let carried = VirtualTime.current { return carried }
+        return clock.now
+    }
 
     /// The district office of `jurisdiction` (local instance or remote proxy). Throws `HotlineError.routing`.
     public func districtOffice(_ jurisdiction: String) throws -> DistrictOffice {

@@ -9,12 +9,21 @@ public enum VirtualTime {
     /// Baggage key; the value is the instant's `timeIntervalSinceReferenceDate` bit pattern in hex (exact).
     public static let baggageKey = "hotline.time"
 
-    /// The instant carried by the current call, if any.
+    /// Instants a call may carry: 1970-01-01 to 9999-12-31 (case numbers are `YYYY-NNNNNN`). Anything else
+    /// (NaN, infinity, year 506713) reads as no time.
+    public static let plausible: ClosedRange<Date> =
+        Date(timeIntervalSince1970: 0)...Date(timeIntervalSince1970: 253_402_300_799)
+
+    /// The instant carried by the current call, if any and plausible.
     public static var current: Date? {
-        guard let text = ClusterSystem.CallBaggage.current[baggageKey], let bits = UInt64(text, radix: 16) else {
+        guard let text = ClusterSystem.CallBaggage.current[baggageKey], text.utf8.count <= 16,
+              let bits = UInt64(text, radix: 16) else {
             return nil
         }
-        return Date(timeIntervalSinceReferenceDate: Double(bitPattern: bits))
+        let seconds = Double(bitPattern: bits)
+        guard seconds.isFinite else { return nil }
+        let date = Date(timeIntervalSinceReferenceDate: seconds)
+        return plausible.contains(date) ? date : nil
     }
 
     /// Runs `operation` with `instant` as the time of every call it makes.
