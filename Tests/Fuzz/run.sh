@@ -7,27 +7,35 @@
 #
 # FUZZ_ARGS adds libFuzzer flags (later flags win), e.g. FUZZ_ARGS="-seed=1234" to replay a run.
 # Exit status: 0 when the run ends without a crash; non-zero on a crash (the input is saved under crashes/),
-# a build failure or a missing fuzzer runtime. Prints the number of executions. Needs the libFuzzer runtime
-# (libclang_rt.fuzzer, shipped with the swift.org Linux toolchain); FUZZ_INSTALL=1 lets it try apt-get for
-# Debian's libclang-rt-dev when the toolchain lacks it.
+# a build failure or (exit 3) a missing fuzzer runtime. Prints the number of executions. Needs the libFuzzer
+# and ASan runtimes (libclang_rt.fuzzer/asan, shipped with the swift.org Linux toolchain); FUZZ_INSTALL=1 lets
+# it try apt-get for Debian's libclang-rt-<llvm major>-dev when the toolchain lacks them.
 set -euo pipefail
 cd "$(dirname "$0")"
 export PATH="/opt/swift/usr/bin:$PATH"
 here=$(pwd)
 scratch="$here/.build-fuzz"
 
-# The fuzzer runtime: with the Swift toolchain's clang, or Debian's.
-swift_root=$(dirname "$(dirname "$(command -v swift)")")
-runtime() { find "$swift_root/lib" /usr/lib/llvm-* /usr/lib/clang -name 'libclang_rt.fuzzer_no_main-x86_64.a' \
-    -o -name 'libclang_rt.fuzzer_no_main.a' 2>/dev/null | head -n 1; }
-if [[ -z "$(runtime)" ]]; then
-    if [[ "${FUZZ_INSTALL:-0}" == 1 ]] && command -v apt-get >/dev/null; then
-        echo "fuzz: libFuzzer runtime not found; installing libclang-rt-dev" >&2
-        (apt-get update -qq && apt-get install -y -qq libclang-rt-dev) >&2 || true
+# The fuzzer and address-sanitizer runtimes, where swiftc links them from: the toolchain's clang resource
+# directory (the swift.org Linux toolchains ship them). When they are missing, FUZZ_INSTALL=1 installs
+# Debian's compiler-rt of the same LLVM major version and links its archives there; otherwise this fails.
+swift_root=${FUZZ_TOOLCHAIN_ROOT:-$(dirname "$(dirname "$(command -v swift)")")}
+rt_dir=$(ls -d "$swift_root"/lib/clang/*/lib/linux 2>/dev/null | head -n 1 || true)
+have_runtime() { [[ -n "$rt_dir" && -f "$rt_dir/libclang_rt.fuzzer-x86_64.a" && -f "$rt_dir/libclang_rt.asan-x86_64.a" ]]; }
+if ! have_runtime; then
+    echo "fuzz: libFuzzer/ASan runtime not found in the toolchain (${rt_dir:-no clang resource dir under $swift_root/lib})" >&2
+    if [[ "${FUZZ_INSTALL:-0}" == 1 && -n "$rt_dir" ]] && command -v apt-get >/dev/null; then
+        major=$(basename "$(dirname "$(dirname "$rt_dir")")")
+        echo "fuzz: installing libclang-rt-$major-dev (LLVM $major, as the toolchain's clang)" >&2
+        if (apt-get update -qq && apt-get install -y -qq "libclang-rt-$major-dev") >&2; then
+            for f in /usr/lib/llvm-"$major"/lib/clang/"$major"/lib/linux/libclang_rt.{fuzzer,fuzzer_no_main,fuzzer_interceptors,asan,asan_static,asan_cxx}-x86_64.a; do
+                if [[ -f "$f" ]]; then ln -sf "$f" "$rt_dir/"; fi
+            done
+        fi
     fi
-    if [[ -z "$(runtime)" ]]; then
-        echo "FUZZ ERROR: libFuzzer runtime (libclang_rt.fuzzer) not found under $swift_root/lib or /usr/lib;" \
-             "install a swift.org toolchain or Debian's libclang-rt-dev (FUZZ_INSTALL=1 tries apt-get)" >&2
+    if ! have_runtime; then
+        echo "FUZZ ERROR: libclang_rt.fuzzer / libclang_rt.asan are missing from $swift_root and could not be" \
+             "installed (FUZZ_INSTALL=1 tries apt-get libclang-rt-<llvm major>-dev); use a swift.org toolchain" >&2
         exit 3
     fi
 fi
