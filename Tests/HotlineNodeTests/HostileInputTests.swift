@@ -154,7 +154,7 @@ final class HostileInputTests: XCTestCase {
             defer { peer.close() }
             var machine = Self.dialer(&rng, auth: auth)
             _ = peer.send(Wire.FrameParser.encode(.handshakeOffer, payload: machine.makeOffer().encode()))
-            guard case .frame(.handshakeChallenge, let challenge) = peer.readFrame(timeoutMs: 1_000) else {
+            guard case .frame(.handshakeChallenge, let challenge) = peer.readFrame(timeoutMs: 2_000) else {
                 XCTFail("no challenge for a valid offer (handshake \(done))")
                 done += 1
                 continue
@@ -194,7 +194,7 @@ final class HostileInputTests: XCTestCase {
             }
             if rng.chance(5) { frames += rng.bytes(1 + rng.below(40)) } // and noise after it
             _ = peer.send(frames)
-            let answer = peer.readFrame(timeoutMs: 1_000)
+            let answer = peer.readFrame(timeoutMs: 2_000)
             if control {
                 guard case .frame(.handshakeAccept, _) = answer else {
                     XCTFail("the unmutated response was not accepted (handshake \(done)): \(answer)")
@@ -252,7 +252,7 @@ final class HostileInputTests: XCTestCase {
     /// Hostile frames on authenticated connections. After each, a legitimate `NodeProbe.info` call on the same
     /// connection: its reply shows the node has processed the frame (frames on a connection are handled in
     /// order) and kept the connection; a close means it refused it, and the next frame goes on a new connection
-    /// (with a new handshake). Neither within a second is a failure.
+    /// (with a new handshake). Neither within two seconds is a failure.
     private func postHandshake(port: UInt16, auth: ClusterAuth, targets: [Target], rng: inout SplitMix64,
                                budget: Duration, max: Int) throws -> (frames: Int, connections: Int) {
         let probeTarget = targets[0].target // NodeProbe.info
@@ -304,9 +304,9 @@ final class HostileInputTests: XCTestCase {
                                 arguments: [], baggage: [:], into: &probe)
             guard peer!.send(Wire.FrameParser.encode(.call, payload: probe)) else { closed += 1; peer!.close(); continue }
             var answered = false
-            let waitUntil = ContinuousClock.now + .seconds(1)
+            let waitUntil = ContinuousClock.now + .seconds(2)
             read: while ContinuousClock.now < waitUntil {
-                switch peer!.readFrame(timeoutMs: 1_000) {
+                switch peer!.readFrame(timeoutMs: 2_000) {
                 case .frame(.reply, let payload):
                     guard let (id, reply) = try? ReplyEnvelope.decode(payload[...]) else {
                         XCTFail("the node sent a reply that does not decode")
@@ -320,7 +320,7 @@ final class HostileInputTests: XCTestCase {
                 }
             }
             if answered { kept += 1 } else if !peer!.isOpen { closed += 1 } else {
-                XCTFail("no answer and no close within 1 s after hostile frame \(sent) (kind \(frame.count > 4 ? frame[4] : 0))")
+                XCTFail("no answer and no close within 2 s after hostile frame \(sent) (kind \(frame.count > 4 ? frame[4] : 0))")
                 peer!.close()
             }
         }
