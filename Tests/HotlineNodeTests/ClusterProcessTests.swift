@@ -218,8 +218,15 @@ final class ClusterProcessTests: XCTestCase {
         let readable = file("readable", "a long enough cluster secret....", mode: 0o644)
         let short = file("short", "too short\n", mode: 0o600)
         let good = file("good", "a long enough cluster secret....\n", mode: 0o600)
+        // A symbolic link (Kubernetes mounts secrets so) is followed: the file it leads to is what counts.
+        let link = dir.appendingPathComponent("link").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: good)
+        let linkToReadable = dir.appendingPathComponent("link-readable").path
+        try FileManager.default.createSymbolicLink(atPath: linkToReadable, withDestinationPath: readable)
         let cases: [([String], String)] = [
             (["--secret-file", readable], "mode 644"),
+            (["--secret-file", linkToReadable], "mode 644"),
+            (["--secret-file", dir.path], "not a regular file"),
             (["--secret-file", short], "at least 16"),
             (["--secret-file", dir.appendingPathComponent("missing").path], "cannot read"),
             (["--secret-file", good, "--previous-secret-file", readable], "--previous-secret-file"),
@@ -232,6 +239,11 @@ final class ClusterProcessTests: XCTestCase {
             XCTAssertEqual(r.status, 2, "\(flags): \(r.stderr)")
             XCTAssertTrue(r.stderr.contains(expected), "\(flags): \(r.stderr)")
         }
+        let viaLink = try NodeProcess(executable: try NodeHarness.binary(),
+                                      arguments: ["node", "--name", "via-link", "--listen", "127.0.0.1:0", "--secret-file", link],
+                                      timeout: .seconds(30), quiet: true)
+        XCTAssertTrue(viaLink.isRunning, "a secret behind a symlink is accepted")
+        viaLink.kill()
     }
 
     func test_aNodeServesOnlyCallersThatProveItsSecret() async throws {

@@ -73,6 +73,9 @@ final class NodeHarness {
         for n in nodes { n.kill() }
         systems.removeAll()
         nodes.removeAll()
+        // XCTest keeps test case instances (and so harness properties) alive to the end of the run.
+        try? FileManager.default.removeItem(atPath: secret.path)
+        try? FileManager.default.removeItem(atPath: operatorSecret.path)
     }
 
     deinit {

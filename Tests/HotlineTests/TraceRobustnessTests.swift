@@ -80,12 +80,14 @@ final class TraceRobustnessTests: XCTestCase {
             "6,01/02/0001 10:00:00 AM,,Voice In,Graffiti,t,DPW,3,a,opened in 0001",
             "7,01/02/2015 10:00:00 AM,01/02/9999 10:00:00 AM,Voice In,Graffiti,t,DPW,3,a,closed in 9999",
             "8,01/02/2015 10:00:00 AM,,Voice In,Graffiti,t,DPW, 4 ,a,padded district",
+            "9,01/02/2015 10:00:00 AM,,Voice In,Graffiti,t,DPW,..,a,a path segment as district",
         ]
         let bytes = Data((Self.header + "\n" + lines.joined(separator: "\n") + "\n").utf8)
         let result = try TraceReader().readCSV(data: bytes)
         XCTAssertEqual(result.records.map(\.externalID), ["1", "7", "8"])
         XCTAssertEqual(result.rejected.map(\.reason.code),
-                       ["unusableDistrict", "unusableDistrict", "unusableDistrict", "implausibleOpened", "implausibleOpened"])
+                       ["unusableDistrict", "unusableDistrict", "unusableDistrict", "implausibleOpened", "implausibleOpened",
+                        "unusableDistrict"])
         XCTAssertTrue("\(result.rejected[0])".contains("district \"6 7\" is not a usable code"), "\(result.rejected[0])")
         let closedIn9999 = try XCTUnwrap(result.records.first { $0.externalID == "7" })
         XCTAssertNil(closedIn9999.closed)

@@ -59,6 +59,8 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
     private let operatorOnly = Mutex<Set<String>>([])
     private let framesTooLarge: Counter
     let targetCheck = TargetCheck()
+    /// Rate limit of the warnings a peer's calls can cause (one line per event per `limitLogInterval`).
+    private let limitLog: LogRateLimiter
     /// Inbound calls in flight, node-wide and per caller (`InboundCallAdmission`).
     let admission: InboundCallAdmission
 
@@ -70,6 +72,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         self.metrics = metrics
         let uid = NodeIdentity.randomUID()
         let log = (logger ?? Logger(level: settings.logLevel)).with("node", settings.nodeName)
+        limitLog = LogRateLimiter(interval: settings.transport.limitLogInterval)
         let transport = Transport(clusterName: settings.clusterName, uid: uid, settings: settings.transport,
                                   logger: log, metrics: metrics)
         self.transport = transport
@@ -339,7 +342,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
                         case .nodeUnreachable: callsFailedUnreachable.increment()
                         case .frameTooLarge:
                             framesTooLarge.increment()
-                            logger.warning("call.too_large", ["actor": id, "target": identifier, "error": failure])
+                            logger.logLimited(limitLog, .warning, "call.too_large", ["actor": id, "target": identifier, "error": failure])
                         default: break
                         }
                         e.continuation.resume(throwing: failure)
@@ -453,7 +456,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
             let failure = Self.callError(error, node: recipient.node, what: "message")
             if case .frameTooLarge = failure {
                 framesTooLarge.increment()
-                logger.warning("message.too_large", ["recipient": recipient, "error": failure])
+                logger.logLimited(limitLog, .warning, "message.too_large", ["recipient": recipient, "error": failure])
             }
             throw failure
         }
@@ -493,7 +496,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
             callsRefusedTarget.increment()
             // Targets come from the network: log and echo at most 256 bytes of one.
             let shown = String(decoding: envelope.target.utf8.prefix(256), as: UTF8.self)
-            logger.warning("call.target_refused", ["path": envelope.recipientPath, "target": shown,
+            logger.logLimited(limitLog, .warning, "call.target_refused", ["path": envelope.recipientPath, "target": shown,
                                                    "actor_type": "\(type(of: actor))", "reason": "\(error)",
                                                    "peer": peer])
             handler.send(.noSuchTarget(path: envelope.recipientPath, target: shown))
@@ -502,7 +505,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         let caller = Caller(node: peer, isOperator: transport.isOperator(peer))
         if !caller.isOperator, operatorOnly.withLock({ $0.contains(accepted.function) }) {
             callsRefusedOperatorOnly.increment()
-            logger.warning("call.not_permitted", ["function": accepted.function, "peer": peer])
+            logger.logLimited(limitLog, .warning, "call.not_permitted", ["function": accepted.function, "peer": peer])
             handler.send(.notPermitted(path: envelope.recipientPath, target: envelope.target))
             return
         }
@@ -527,7 +530,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
             try transport.send(.reply, to: caller) { bytes in reply.encode(callID: callID, into: &bytes) }
         } catch TransportError.frameTooLarge(let bytes, let limit) {
             framesTooLarge.increment()
-            logger.warning("reply.too_large", ["peer": caller, "bytes": bytes, "limit": limit])
+            logger.logLimited(limitLog, .warning, "reply.too_large", ["peer": caller, "bytes": bytes, "limit": limit])
             sendReply(.resultTooLarge(bytes: bytes, limit: limit), callID: callID, to: caller)
         } catch {
             logger.debug("reply.undeliverable", ["peer": caller, "error": error])

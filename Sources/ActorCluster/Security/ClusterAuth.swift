@@ -153,24 +153,29 @@ public enum ClusterAuth: Sendable, Equatable {
         }
     }
 
-    /// Reads a secret file: its bytes with one trailing newline (LF or CRLF) removed.
+    /// Reads a secret file: its bytes with one trailing newline (LF or CRLF) removed. A symbolic link is
+    /// followed and the file it leads to is checked (as Kubernetes mounts secrets).
     ///
     /// - Throws: `SecretFileError` when the file cannot be read, is accessible by group or others, or holds
     ///   fewer than `minSecretBytes` or more than `maxSecretBytes` bytes.
     public static func readSecret(path: String) throws(SecretFileError) -> [UInt8] {
         let attributes: [FileAttributeKey: Any]
+        let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
         do {
-            attributes = try FileManager.default.attributesOfItem(atPath: path)
+            attributes = try FileManager.default.attributesOfItem(atPath: target)
         } catch {
             throw .unreadable(path: path, reason: (error as NSError).localizedDescription)
         }
+        guard (attributes[.type] as? FileAttributeType) == .typeRegular else {
+            throw .unreadable(path: path, reason: "not a regular file")
+        }
         if let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue, mode & 0o077 != 0 {
-            throw .tooOpen(path: path, mode: String(mode & 0o777, radix: 8))
+            throw .tooOpen(path: target, mode: String(mode & 0o777, radix: 8))
         }
         guard let size = (attributes[.size] as? NSNumber)?.intValue, size <= maxSecretBytes + 2 else {
             throw .tooLong(path: path, bytes: (attributes[.size] as? NSNumber)?.intValue ?? -1)
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = FileManager.default.contents(atPath: target) else {
             throw .unreadable(path: path, reason: "no data")
         }
         var bytes = [UInt8](data)

@@ -811,10 +811,15 @@ extension Transport {
         counters.dialFailures.increment()
         logger.info("transport.dial.failed", ["peer": p.address, "reason": reason, "retry_ms": delay / 1_000_000])
         if let w = warning {
-            logger.warning("transport.peer.unreachable", ["peer": p.address, "attempts": w.attempts,
-                                                          "unreachable_ms": w.unreachableMs,
-                                                          "last_associated": w.lastAssociated, "seed": w.seed,
-                                                          "reason": reason])
+            let fields: KeyValuePairs<String, Any> = ["peer": p.address, "attempts": w.attempts, "unreachable_ms": w.unreachableMs,
+                                                      "last_associated": w.lastAssociated, "seed": w.seed, "reason": reason]
+            if w.seed {
+                // Seeds are few (configured): each keeps its own line every `unreachableLogInterval`.
+                logger.warning("transport.peer.unreachable", fields)
+            } else {
+                // Other addresses come from callers (any number of them): one line per interval for all.
+                logger.logLimited(limitLog, .warning, "transport.peer.unreachable", key: "transport.peer.unreachable.non_seed", fields)
+            }
         }
         refreshUnreachableGauge()
         scheduleBackoff(p, generation: gen, delayNs: delay)
@@ -922,8 +927,8 @@ extension Transport {
             logger.debug("transport.peer.forgotten", ["peer": p.address])
         case .giveUp(let attempts, let ms):
             // Log and gauge first, counter last: whoever sees the counter move sees the rest too.
-            logger.warning("transport.peer.given_up", ["peer": p.address, "attempts": attempts, "unreachable_ms": ms,
-                                                       "after": settings.giveUpUnreachableAfter])
+            logger.logLimited(limitLog, .warning, "transport.peer.given_up",
+                              ["peer": p.address, "attempts": attempts, "unreachable_ms": ms, "after": settings.giveUpUnreachableAfter])
             refreshUnreachableGauge()
             counters.peersGivenUp.increment()
         case .recheck(let gen, let afterNs):

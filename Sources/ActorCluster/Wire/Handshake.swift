@@ -589,7 +589,8 @@ public enum Handshake {
                 return .reject(Reject(.noCommonVersion, "offered \(offer.versions), supported \(versions)"), peer: peer)
             }
             guard offer.clusterName == clusterName else {
-                return .reject(Reject(.clusterMismatch, "cluster \(offer.clusterName.debugDescription) is not \(clusterName)"),
+                // Not this node's cluster name: the offer is unauthenticated.
+                return .reject(Reject(.clusterMismatch, "cluster \(offer.clusterName.debugDescription) is not this node's cluster"),
                                peer: peer)
             }
             if peer.uid == local.uid { return .reject(Reject(.duplicate, "connection to self"), peer: peer) }

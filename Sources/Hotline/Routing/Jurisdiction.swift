@@ -24,10 +24,13 @@ public struct Jurisdiction: Hashable, Codable, Sendable {
 }
 
 extension Jurisdiction {
-    /// Whether `code` can name a jurisdiction: 1–64 bytes of ASCII letters, digits, `-`, `_` and `.` — it
-    /// becomes part of the district office's actor path (`/hotline/district/<code>`) and of log lines.
+    /// Whether `code` can name a jurisdiction: 1–64 bytes of ASCII letters, digits, `-`, `_` and `.`, with at
+    /// least one letter or digit (so never `.` or `..`) — it becomes part of the district office's actor path
+    /// (`/hotline/district/<code>`) and of log lines.
     public static func isUsableCode(_ code: String) -> Bool {
-        !code.isEmpty && code.utf8.count <= 64 && code.utf8.allSatisfy { b in
+        !code.isEmpty && code.utf8.count <= 64
+            && code.utf8.contains { ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) }
+            && code.utf8.allSatisfy { b in
             (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
                 || b == UInt8(ascii: "-") || b == UInt8(ascii: "_") || b == UInt8(ascii: ".")
         }

@@ -264,7 +264,7 @@ public struct TraceReader: Sendable {
         guard !openedText.isEmpty, let openedTime = parse(openedText) else { return .failure(.unparsableOpened(openedText)) }
         let opened = openedTime.date
         guard plausibleTimes.contains(opened) else { return .failure(.implausibleOpened(openedText)) }
-        let trimmedDistrict = district.trimmingCharacters(in: .whitespaces)
+        let trimmedDistrict = district.trimmingCharacters(in: .whitespacesAndNewlines)
         if !trimmedDistrict.isEmpty, trimmedDistrict != "0", !Jurisdiction.isUsableCode(trimmedDistrict) {
             return .failure(.unusableDistrict(String(trimmedDistrict.prefix(80))))
         }
