@@ -163,6 +163,13 @@ final class CallSafetyTests: XCTestCase {
         invocation.arguments = []
         let missing = try await a.call(greeter.id, target: RemoteCallTarget(greet), invocation: invocation)
         guard case .invocationFailed = missing else { return XCTFail("got \(missing)") }
+        // One argument too many: refused before the function runs (it used to run, ignoring the extra).
+        invocation.arguments = [try Wire.BinaryEncoder().encode("x"), try Wire.BinaryEncoder().encode(1),
+                                try Wire.BinaryEncoder().encode(2)]
+        let extra = try await a.call(greeter.id, target: RemoteCallTarget(greet), invocation: invocation)
+        guard case .invocationFailed(let why) = extra else { return XCTFail("got \(extra)") }
+        XCTAssertTrue(why.contains("takes 2 argument(s), the call sent 3"), why)
+        XCTAssertEqual(try TargetCheck.verdict(greet, on: Greeter.self).parameterCount, 2)
     }
 
     func test_seededRandomRecipientsAndTargetsNeverCrashTheNode() async throws {

@@ -502,6 +502,10 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
             handler.send(.noSuchTarget(path: envelope.recipientPath, target: shown))
             return
         }
+        guard envelope.arguments.count == accepted.parameterCount else {
+            handler.send(.invocationFailed("\(accepted.function) takes \(accepted.parameterCount) argument(s), the call sent \(envelope.arguments.count)"))
+            return
+        }
         let caller = Caller(node: peer, isOperator: transport.isOperator(peer))
         if !caller.isOperator, operatorOnly.withLock({ $0.contains(accepted.function) }) {
             callsRefusedOperatorOnly.increment()

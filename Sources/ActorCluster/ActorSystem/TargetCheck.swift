@@ -37,6 +37,8 @@ final class TargetCheck: Sendable {
         /// `Module.Type.function` (as the demangler prints the context; generic arguments removed), the name
         /// `ClusterSystem.restrictToOperators(_:)` takes.
         var function: String
+        /// How many arguments the function takes (a call must send exactly that many).
+        var parameterCount: Int
     }
 
     /// Longest target identifier considered (bytes); real ones are well under 512.
@@ -96,7 +98,34 @@ final class TargetCheck: Sendable {
         guard !name.isEmpty, !name.contains(".") else {
             throw .belongsToAnotherType(String(rest.prefix { $0 != "(" }))
         }
-        return Accepted(isGeneric: member.dropFirst(name.count).hasPrefix("<"), function: context + "." + name)
+        let signature = member.dropFirst(name.count)
+        guard let parameters = parameterCount(signature) else { throw .notADistributedThunk }
+        return Accepted(isGeneric: signature.hasPrefix("<"), function: context + "." + name, parameterCount: parameters)
+    }
+
+    /// The number of top-level parameters in a demangled signature `<…>(a: A, b: (B, C)) async throws -> R`
+    /// (the first parenthesised list after any generic clause); nil when there is none.
+    static func parameterCount(_ signature: Substring) -> Int? {
+        var depth = 0, commas = 0, started = false, empty = true
+        for ch in signature {
+            if !started {
+                if ch == "<" { depth += 1; continue }
+                if ch == ">" { depth -= 1; continue }
+                if ch == "(" && depth == 0 { started = true; depth = 1 }
+                continue
+            }
+            switch ch {
+            case "(", "[", "<": depth += 1; empty = false
+            case ")", "]", ">":
+                depth -= 1
+                if depth == 0 { return empty ? 0 : commas + 1 }
+                empty = false
+            case "," where depth == 1: commas += 1
+            case " ": continue
+            default: empty = false
+            }
+        }
+        return nil
     }
 
     /// The actor type's name as the demangler prints a function's context: module-qualified, private
