@@ -26,24 +26,7 @@ distributed actor Vault {
 /// The receiving side checks every call before running it: the target must be a distributed function of the
 /// recipient's type; arguments that do not decode, replies above the frame limit and actor references are
 /// all answered with typed values.
-final class CallSafetyTests: XCTestCase {
-    var systems: [ClusterSystem] = []
-
-    func makeSystem(_ name: String, maxFrameBytes: Int? = nil) throws -> ClusterSystem {
-        var s = ClusterSettings()
-        s.nodeName = name
-        s.listen = NodeAddress(host: "127.0.0.1", port: 0)
-        if let maxFrameBytes { s.transport.maxFrameBytes = maxFrameBytes }
-        let system = try ClusterSystem(settings: s, logger: Logger(level: .error))
-        systems.append(system)
-        return system
-    }
-
-    override func tearDown() {
-        for s in systems { s.shutdown() }
-        systems = []
-    }
-
+final class CallSafetyTests: ClusterSystemTestCase {
     /// The target identifier of a call, learned from the refusal of a node that hosts another type there.
     private func targetIdentifier(_ call: (ClusterSystem.ActorID) async throws -> Void,
                                   at id: ClusterSystem.ActorID) async throws -> String {

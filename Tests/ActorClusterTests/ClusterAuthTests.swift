@@ -8,25 +8,11 @@ import XCTest
 /// Cluster authentication end to end over loopback: members prove the shared secret in the handshake;
 /// strangers (no secret, a wrong one, a replayed or forged handshake, a claimed identity) are refused and
 /// counted, and a live association is never touched by an offer that has not proven the secret.
-final class ClusterAuthTests: XCTestCase {
+final class ClusterAuthTests: ClusterSystemTestCase {
     let secret = ClusterAuth.secrets(current: Array("a cluster secret of 32 bytes....".utf8), previous: nil)
-    var systems: [ClusterSystem] = []
-
-    func makeSystem(_ name: String, auth: ClusterAuth, port: UInt16 = 0, seeds: [NodeAddress] = []) throws -> ClusterSystem {
-        var s = ClusterSettings()
-        s.nodeName = name
-        s.listen = NodeAddress(host: "127.0.0.1", port: port)
-        s.seeds = seeds
-        s.transport.auth = auth
-        s.transport.reconnectBackoffMax = .milliseconds(200)
-        let system = try ClusterSystem(settings: s, logger: Logger(level: .error))
-        systems.append(system)
-        return system
-    }
-
-    override func tearDown() {
-        for s in systems { s.shutdown() }
-        systems = []
+    /// A system proving `auth`, redialling fast (restarts in the rotation test).
+    private func node(_ name: String, auth: ClusterAuth, port: UInt16 = 0, seeds: [NodeAddress] = []) throws -> ClusterSystem {
+        try makeSystem(name, auth: auth, port: port, seeds: seeds) { $0.transport.reconnectBackoffMax = .milliseconds(200) }
     }
 
     private func authFailures(_ s: ClusterSystem) -> Int { s.metrics.value("hotline_handshake_auth_failures_total") }
@@ -44,19 +30,19 @@ final class ClusterAuthTests: XCTestCase {
     }
 
     func test_wrongSecretAndNoSecretAreRefusedAndCountedOnBothSides() async throws {
-        let member = try makeSystem("member", auth: secret)
+        let member = try node("member", auth: secret)
         let probe = try NodeProbe.start(on: member, nodeName: "member")
-        let friend = try makeSystem("friend", auth: secret)
+        let friend = try node("friend", auth: secret)
         let served = try await NodeProbe.on(member.node, system: friend).info()
         XCTAssertEqual(served.name, "member")
 
-        let wrong = try makeSystem("wrong", auth: .secrets(current: Array("another secret, not the cluster's".utf8), previous: nil))
+        let wrong = try node("wrong", auth: .secrets(current: Array("another secret, not the cluster's".utf8), previous: nil))
         await expectRefused(wrong, member.node)
         XCTAssertEqual(authFailures(wrong), 1, "the dialer refused the acceptor's proof")
         let counted = await waitFor { self.authFailures(member) == 1 }
         XCTAssertTrue(counted, "the acceptor learns the secrets differ")
 
-        let open = try makeSystem("open", auth: .open)
+        let open = try node("open", auth: .open)
         await expectRefused(open, member.node)
         let counted2 = await waitFor { self.authFailures(member) == 2 }
         XCTAssertTrue(counted2, "an answer without a proof is refused and counted")
@@ -69,8 +55,8 @@ final class ClusterAuthTests: XCTestCase {
     }
 
     func test_anOfferClaimingALiveMembersIdentityChangesNothingWithoutTheSecret() async throws {
-        let a = try makeSystem("a", auth: secret)
-        let b = try makeSystem("b", auth: secret, seeds: [a.node.address])
+        let a = try node("a", auth: secret)
+        let b = try node("b", auth: secret, seeds: [a.node.address])
         let probeA = try NodeProbe.start(on: a, nodeName: "a")
         let probeB = try NodeProbe.start(on: b, nodeName: "b")
         let associated = await waitFor { a.associatedNodes == [b.node] }
@@ -103,14 +89,14 @@ final class ClusterAuthTests: XCTestCase {
     /// bytes through to the node. The member refuses (the node that answered is not the one it dialed), so
     /// the relay never gets an authenticated connection to inject calls into.
     func test_aRelayPassingAMembersHandshakeThroughIsRefusedByTheMember() async throws {
-        let node = try makeSystem("node", auth: secret)
-        let probe = try NodeProbe.start(on: node, nodeName: "node")
+        let target = try node("node", auth: secret)
+        let probe = try NodeProbe.start(on: target, nodeName: "node")
         let (listener, port) = try XCTUnwrap(TransportRawSocket.listen())
         let relayDone = Atomic<Bool>(false)
         nonisolated(unsafe) let relayListener = listener
         let pump = Thread {
             guard let inbound = relayListener.accept(timeoutMs: 5_000),
-                  let outbound = TransportRawSocket.connect(to: node.node.address) else { return }
+                  let outbound = TransportRawSocket.connect(to: target.node.address) else { return }
             let deadline = ContinuousClock.now + .seconds(5)
             var buffer = [UInt8](repeating: 0, count: 65_536)
             while ContinuousClock.now < deadline, !relayDone.load(ordering: .relaxed) {
@@ -126,7 +112,7 @@ final class ClusterAuthTests: XCTestCase {
         }
         pump.start()
         defer { relayDone.store(true, ordering: .relaxed) }
-        let member = try makeSystem("member", auth: secret)
+        let member = try node("member", auth: secret)
         let viaRelay = NodeIdentity(address: NodeAddress(host: "127.0.0.1", port: port), uid: 0)
         do {
             _ = try await NodeProbe.on(viaRelay, system: member).info()
@@ -135,12 +121,12 @@ final class ClusterAuthTests: XCTestCase {
             XCTAssertTrue(reason.contains("authFailed") || reason.contains("answered"), reason)
         }
         XCTAssertEqual(authFailures(member), 1)
-        XCTAssertEqual(node.associatedNodes, [], "the node never associated with anyone through the relay")
+        XCTAssertEqual(target.associatedNodes, [], "the node never associated with anyone through the relay")
         withExtendedLifetime(probe) {}
     }
 
     func test_aRecordedHandshakeReplayedOnANewConnectionIsRefused() async throws {
-        let a = try makeSystem("a", auth: secret)
+        let a = try node("a", auth: secret)
         // Record a real member's offer and response (as an eavesdropper on the path would).
         let member = NodeIdentity(address: NodeAddress(host: "127.0.0.1", port: 1), uid: 0x5EED)
         var machine = Handshake.Machine(role: .dialer, local: member, clusterName: "hotline", versions: 1...1, auth: secret)
@@ -167,8 +153,8 @@ final class ClusterAuthTests: XCTestCase {
 
     func test_rotation_aRollingRestartFromTheOldSecretToTheNewKeepsMembersTalking() async throws {
         let old = Array("the old cluster secret, 32 bytes".utf8), new = Array("the new cluster secret, 32 bytes".utf8)
-        var a = try makeSystem("a", auth: .secrets(current: old, previous: nil))
-        var b = try makeSystem("b", auth: .secrets(current: old, previous: nil))
+        var a = try node("a", auth: .secrets(current: old, previous: nil))
+        var b = try node("b", auth: .secrets(current: old, previous: nil))
         var pa = try NodeProbe.start(on: a, nodeName: "a")
         var pb = try NodeProbe.start(on: b, nodeName: "b")
         let (portA, portB) = (a.node.address.port, b.node.address.port)
@@ -190,20 +176,20 @@ final class ClusterAuthTests: XCTestCase {
         try await check("before")
         // Step 1: restart each node with current = new, previous = old, one at a time.
         a.shutdown()
-        a = try makeSystem("a", auth: .secrets(current: new, previous: old), port: portA)
+        a = try node("a", auth: .secrets(current: new, previous: old), port: portA)
         pa = try NodeProbe.start(on: a, nodeName: "a")
         try await check("a rotated, b not yet")
         b.shutdown()
-        b = try makeSystem("b", auth: .secrets(current: new, previous: old), port: portB)
+        b = try node("b", auth: .secrets(current: new, previous: old), port: portB)
         pb = try NodeProbe.start(on: b, nodeName: "b")
         try await check("both rotated")
         // Step 2: drop the old secret, one at a time.
         a.shutdown()
-        a = try makeSystem("a", auth: .secrets(current: new, previous: nil), port: portA)
+        a = try node("a", auth: .secrets(current: new, previous: nil), port: portA)
         pa = try NodeProbe.start(on: a, nodeName: "a")
         try await check("a on the new secret only")
         // A node still on the old secret alone is now a stranger.
-        let stale = try makeSystem("stale", auth: .secrets(current: old, previous: nil))
+        let stale = try node("stale", auth: .secrets(current: old, previous: nil))
         await expectRefused(stale, a.node)
         withExtendedLifetime((pa, pb)) {}
     }

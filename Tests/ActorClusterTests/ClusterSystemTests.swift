@@ -35,23 +35,7 @@ distributed actor Greeter {
 }
 
 /// Two `ClusterSystem`s in one process, talking over loopback TCP.
-final class ClusterSystemTests: XCTestCase {
-    var systems: [ClusterSystem] = []
-
-    func makeSystem(_ name: String) throws -> ClusterSystem {
-        var s = ClusterSettings()
-        s.nodeName = name
-        s.listen = NodeAddress(host: "127.0.0.1", port: 0)
-        let system = try ClusterSystem(settings: s, logger: Logger(level: .error))
-        systems.append(system)
-        return system
-    }
-
-    override func tearDown() {
-        for s in systems { s.shutdown() }
-        systems = []
-    }
-
+final class ClusterSystemTests: ClusterSystemTestCase {
     func test_remoteCallsReturnValuesVoidAndGenerics() async throws {
         let a = try makeSystem("a"), b = try makeSystem("b")
         let greeter = try b.makeWellKnown(path: "/test/greeter") { Greeter(actorSystem: b) }

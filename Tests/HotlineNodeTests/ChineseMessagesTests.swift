@@ -32,18 +32,7 @@ final class ChineseMessagesTests: XCTestCase {
 
         let harness = NodeHarness()
         defer { harness.stopAll() }
-        let front = try harness.startNode("front", extra: ["--roles", "intake,dispatch,callback,supervision,analysis"])
-        let district = try harness.startNode("district", extra: ["--roles", "district"])
-        let client = try harness.clientSystem()
-        let catalogue = Self.catalogue()
-        let directory = try HotlineDirectory.place(
-            roles: [(front.node, try HotlineRoles(parsing: "intake,dispatch,callback,supervision,analysis")),
-                    (district.node, try HotlineRoles(parsing: "district"))],
-            catalogue: catalogue)
-        XCTAssertEqual(directory.districts["A"], district.node)
-        let configuration = HotlineConfiguration(catalogue: catalogue, settings: WorkflowSettings(), directory: directory,
-                                                 virtualStart: nil)
-        for node in [front.node, district.node] { _ = try await HotlineNode.on(node, system: client).configure(configuration) }
+        let (front, district, client) = try await harness.startFrontAndDistrict(catalogue: Self.catalogue())
 
         let intake = try HotlineNode.on(front.node, system: client)
         let office = try DistrictOffice.resolve(id: ClusterSystem.wellKnownID(HotlinePaths.district("A"), on: district.node),

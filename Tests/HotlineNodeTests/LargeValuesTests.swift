@@ -11,17 +11,8 @@ final class LargeValuesTests: XCTestCase {
     func test_reportOverCasesWithTheLargestLegalTextsPagesByBytesAcrossNodes() async throws {
         let harness = NodeHarness()
         defer { harness.stopAll() }
-        let front = try harness.startNode("front", extra: ["--roles", "intake,dispatch,callback,supervision,analysis"])
-        let district = try harness.startNode("district", extra: ["--roles", "district"])
-        let client = try harness.clientSystem(callTimeout: .seconds(30))
-        let catalogue = ChineseMessagesTests.catalogue()
-        let directory = try HotlineDirectory.place(
-            roles: [(front.node, try HotlineRoles(parsing: "intake,dispatch,callback,supervision,analysis")),
-                    (district.node, try HotlineRoles(parsing: "district"))],
-            catalogue: catalogue)
-        let configuration = HotlineConfiguration(catalogue: catalogue, settings: WorkflowSettings(), directory: directory,
-                                                 virtualStart: nil)
-        for node in [front.node, district.node] { _ = try await HotlineNode.on(node, system: client).configure(configuration) }
+        let (front, district, client) = try await harness.startFrontAndDistrict(catalogue: ChineseMessagesTests.catalogue(),
+                                                                                callTimeout: .seconds(30))
         let intake = try HotlineNode.on(front.node, system: client)
         let office = try DistrictOffice.resolve(id: ClusterSystem.wellKnownID(HotlinePaths.district("A"), on: district.node),
                                                 using: client)

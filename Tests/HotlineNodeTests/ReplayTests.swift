@@ -102,23 +102,7 @@ final class ReplayTests: XCTestCase {
         4,01/09/2015 10:00:00 AM,01/12/2015 10:00:00 AM,Voice In,Sewer,odor,PUC,5,d,
         5,not a date,,Voice In,Sewer,odor,PUC,5,e,bad open
         """
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hotline-replay-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let file = dir.appendingPathComponent("dirty.csv")
-        try Data(csv.utf8).write(to: file)
-
-        let process = Process()
-        process.executableURL = try NodeHarness.binary()
-        process.arguments = ["replay", file.path, "--json", "--nodes", "2"]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0)
-        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let json = try Self.replayJSON(Data(csv.utf8))
         let trace = try XCTUnwrap(json["trace"] as? [String: Any])
         let rec = try XCTUnwrap(json["reconciliation"] as? [String: Any])
         XCTAssertEqual(trace["recordsRead"] as? Int, 6)
@@ -147,23 +131,7 @@ final class ReplayTests: XCTestCase {
 
         """.utf8)
         csv.append(Data())
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hotline-replay-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let file = dir.appendingPathComponent("malformed.csv")
-        try csv.write(to: file)
-
-        let process = Process()
-        process.executableURL = try NodeHarness.binary()
-        process.arguments = ["replay", file.path, "--json", "--nodes", "2"]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0)
-        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let json = try Self.replayJSON(csv)
         let trace = try XCTUnwrap(json["trace"] as? [String: Any])
         let rec = try XCTUnwrap(json["reconciliation"] as? [String: Any])
         XCTAssertEqual(trace["recordsRead"] as? Int, 8)
@@ -184,5 +152,26 @@ final class ReplayTests: XCTestCase {
         XCTAssertEqual(comparison["traceClosed"] as? Int, 4, "the case closed at 02:15 in the gap counts as closed")
         XCTAssertEqual(comparison["clusterReplied"] as? Int, 4)
         XCTAssertEqual(rec["lost"] as? Int, 0)
+    }
+
+    /// Runs `hotline replay FILE --json --nodes 2` on `csv` (written to a temporary file) and returns its JSON
+    /// report; the replay must exit 0.
+    static func replayJSON(_ csv: Data, file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hotline-replay-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let trace = dir.appendingPathComponent("trace.csv")
+        try csv.write(to: trace)
+        let process = Process()
+        process.executableURL = try NodeHarness.binary()
+        process.arguments = ["replay", trace.path, "--json", "--nodes", "2"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, file: file, line: line)
+        return try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any], file: file, line: line)
     }
 }
