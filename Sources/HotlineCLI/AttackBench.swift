@@ -38,7 +38,8 @@ enum AttackBench {
       garbage-connections   [--connections 100000] [--threads 2]
                             connections that send garbage; reports the node's log bytes, and that a cluster
                             name with control characters is logged escaped
-      every attack: [--seconds 60] (bound of the attack phase) [--legit-interval-ms 10]
+      every attack: [--seconds 60] (bound of the attack phase) [--legit-interval-ms 10] [--keep-log FILE]
+                    (a copy of the node's log)
     """
 
     typealias Fields = [String: any Sendable]
@@ -208,7 +209,7 @@ enum AttackBench {
         guard let name = argv.first else { throw UsageError("which attack?\n\(usage)") }
         let args = try Arguments(Array(argv.dropFirst()), valued: [
             "seconds", "legit-interval-ms", "members", "calls", "payload", "hold", "sleep-ms", "frames", "depth",
-            "handshakes", "threads", "connections", "attempts",
+            "handshakes", "threads", "connections", "attempts", "keep-log",
         ])
         let bound = try args.int("seconds", in: 1...120) ?? 60
         let interval = try args.int("legit-interval-ms", in: 0...1000) ?? 10
@@ -275,9 +276,28 @@ enum AttackBench {
             answered = (try? await ClusterSystem.withCallTimeout(.seconds(5)) { try await ctx.probe.info() }) != nil
             afterMs = ms(ContinuousClock.now - t)
         }
+        // And a newcomer: a fresh member connecting right after the attack (tables the attack filled show here).
+        var newcomer: Fields = ["answered": false]
+        if node.isRunning {
+            let t = ContinuousClock.now
+            do {
+                var settings = ClusterSettings.client("newcomer-after")
+                settings.transport.auth = secret.auth
+                let system = try ClusterSystem(settings: settings, logger: Logger(level: .error))
+                defer { system.shutdown() }
+                _ = try await ClusterSystem.withCallTimeout(.seconds(5)) { try await NodeProbe.on(node.node, system: system).info() }
+                newcomer = ["answered": true, "ms": r2(ms(ContinuousClock.now - t))]
+            } catch {
+                newcomer = ["answered": false, "error": errorLabel(error), "detail": String(describing: error).prefix(200).description]
+            }
+        }
         sampler.sample()
         let after = sampler.current
         let logAfter = ctx.logBytes
+        if let keep = args["keep-log"] {
+            try? FileManager.default.removeItem(atPath: keep)
+            try FileManager.default.copyItem(atPath: logPath, toPath: keep)
+        }
 
         let result: Fields = [
             "attack": name,
@@ -294,7 +314,8 @@ enum AttackBench {
             ] as Fields,
             "legit_member": legitDuring,
             "survived": node.isRunning && answered,
-            "after_attack": ["node_running": node.isRunning, "member_call_answered": answered, "member_call_ms": r2(afterMs)] as Fields,
+            "after_attack": ["node_running": node.isRunning, "member_call_answered": answered, "member_call_ms": r2(afterMs),
+                            "new_member_after_1s": newcomer] as Fields,
             "results": results,
         ]
         let json = try JSONSerialization.data(withJSONObject: plain(result), options: [.prettyPrinted, .sortedKeys])
@@ -700,6 +721,10 @@ enum AttackBench {
     static func errorLabel(_ error: any Error) -> String {
         switch error {
         case RemoteCallError.remoteOverloaded(_, let perCaller, _): perCaller ? "remoteOverloaded(perCaller)" : "remoteOverloaded(node)"
+        case RemoteCallError.remoteError(_, let message):
+            // What the node got (for infoOf: its own call's error), addresses and numbers elided.
+            "remoteError: " + String(message.replacing(/\d+\.\d+\.\d+\.\d+:\d+(#[0-9a-f]+)?/, with: "ADDR")
+                .replacing(/\d+/, with: "N").prefix(120))
         case let e as RemoteCallError:
             // The case name only: reasons carry addresses and would make every label distinct.
             Mirror(reflecting: e).children.first?.label ?? String(describing: e)
