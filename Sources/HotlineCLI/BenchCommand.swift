@@ -9,12 +9,25 @@ enum BenchCommand {
            (every mode takes --inbound pool|io: where calls run, see `hotline node --help`)
            hotline bench pipeline [--calls N] [--depth D] [--payload BYTES]   D outstanding calls (default 64)
            hotline bench stream   [--messages N] [--size BYTES]     one-way messages (default 100 B)
+           hotline bench attack <name> [options]   a resource attack on a node child while a member calls it:
+             slow-consumers, pipelined-slow-calls, many-empty-arguments, unreachable-dials,
+             handshake-hostnames, connection-flood, garbage-connections (`hotline bench attack --help`)
       Prints JSON: medians/p99 in µs or messages per second, with the raw TCP floor measured in the same run
       and the ratio to it. Build with -c release: debug builds are 5-20x slower and say so in the output.
     """
 
     static func run(_ argv: [String]) async throws -> Int32 {
         guard let mode = argv.first else { throw UsageError("which benchmark? rtt, pipeline or stream\n\(usage)") }
+        if mode == "attack" {
+            guard argv.count > 1 else { throw UsageError("which attack?\n\(AttackBench.usage)") }
+            if argv[1] == "--help" || argv[1] == "-h" { print(AttackBench.usage); return 0 }
+            do {
+                return try await AttackBench.run(Array(argv.dropFirst()))
+            } catch is HelpRequested {
+                print(AttackBench.usage)
+                return 0
+            }
+        }
         let args = try Arguments(Array(argv.dropFirst()), valued: ["calls", "payload", "depth", "messages", "size", "inbound"])
         let inbound = args["inbound"] ?? "pool"
         guard inbound == "pool" || inbound == "io" else { throw UsageError("invalid --inbound \"\(inbound)\": pool or io") }

@@ -9,7 +9,8 @@ usage: hotline <command> [options]
   submit    send one citizen request to a running cluster (`hotline submit --help`)
   case      show a case's state and event history (`hotline case --help`)
   demo      start two local node processes and make remote calls between them
-  bench     measure the runtime: `hotline bench rtt|pipeline|stream` (JSON output; use a release build)
+  bench     measure the runtime: `hotline bench rtt|pipeline|stream` (JSON output; use a release build);
+            `hotline bench attack <name>`: a node's RSS and a member's latency under a resource attack
   help      this text
 """
 
