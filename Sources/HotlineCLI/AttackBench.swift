@@ -391,7 +391,7 @@ enum AttackBench {
             let reader = Thread {
                 var end: ContinuousClock.Instant?
                 while ctx.timeLeft {
-                    if end == nil && sendingDone.withLock { $0 } { end = ContinuousClock.now + .seconds(hold) }
+                    if end == nil && sendingDone.withLock({ $0 }) { end = ContinuousClock.now + .seconds(hold) }
                     if let end, ContinuousClock.now >= end { break }
                     switch conn.readFrame(timeoutMs: 200) {
                     case .frame(.reply, let payload):
@@ -556,7 +556,7 @@ enum AttackBench {
             var conns: [RawConn?] = Array(repeating: nil, count: total)
             var lastBeat = ContinuousClock.now
             let end = ContinuousClock.now + .seconds(hold)
-            while ContinuousClock.now < end && ctx.timeLeft && !stop.withLock { $0 } {
+            while ContinuousClock.now < end && ctx.timeLeft && !stop.withLock({ $0 }) {
                 var open = 0
                 for i in 0..<total {
                     if let c = conns[i], c.drain() { open += 1; continue }

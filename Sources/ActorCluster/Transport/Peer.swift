@@ -150,6 +150,10 @@ struct PeerState: Sendable {
     }
     /// Monotonic ns since which the queue has been at or above `stalledPeerBytes` (sampled at heartbeats).
     var stalledSinceNs: UInt64?
+    /// Monotonic ns of the last write that moved bytes of the queue into the socket (nil: none yet).
+    var lastWriteProgressNs: UInt64?
+    /// Monotonic ns since which the queue has been non-empty (sampled at heartbeats; nil while empty).
+    var queuedSinceNs: UInt64?
     /// The batch being written (coalesced frames), and how much of it went out.
     var partial: [UInt8] = []
     var partialOffset = 0

@@ -690,17 +690,27 @@ extension Transport {
             close(c, reason: "nothing received for \(silentNs / 1_000_000) ms (peer hung or partitioned)")
             return
         }
-        // A peer that stopped reading: its queue stayed at or above `stalledPeerBytes` for `stalledPeerTimeout`.
+        // A peer that stopped reading: its queue stayed at or above `stalledPeerBytes` for `stalledPeerTimeout`,
+        // or — whatever its size, e.g. when the node-wide budget keeps every queue small — bytes have waited that
+        // long without a single byte of them being written.
         let threshold = max(1, settings.stalledPeerBytes)
         let timeoutNs = UInt64(max(0, settings.stalledPeerTimeout.nanoseconds))
         let stalled = p.state.withLock { s -> Int? in
-            guard s.queuedBytes >= threshold else {
+            var noProgress = false
+            if s.queuedBytes > 0 {
+                let queuedSince = s.queuedSinceNs ?? now
+                s.queuedSinceNs = queuedSince
+                noProgress = now &- max(queuedSince, s.lastWriteProgressNs ?? 0) >= timeoutNs
+            } else {
+                s.queuedSinceNs = nil
+            }
+            guard s.queuedBytes >= threshold || noProgress else {
                 s.stalledSinceNs = nil
                 return nil
             }
             let since = s.stalledSinceNs ?? now
             s.stalledSinceNs = since
-            return now &- since >= timeoutNs ? s.queuedBytes : nil
+            return (now &- since >= timeoutNs || noProgress) ? s.queuedBytes : nil
         }
         if let queued = stalled {
             counters.peersStalled.increment()
@@ -809,7 +819,8 @@ extension Transport {
         }
         guard let (gen, delay, dropped, warning) = result else { return }
         counters.dialFailures.increment()
-        logger.info("transport.dial.failed", ["peer": p.address, "reason": reason, "retry_ms": delay / 1_000_000])
+        // A member's calls can make this node dial any number of addresses: one info line per interval for all.
+        logger.logLimited(limitLog, .info, "transport.dial.failed", ["peer": p.address, "reason": reason, "retry_ms": delay / 1_000_000])
         if let w = warning {
             let fields: KeyValuePairs<String, Any> = ["peer": p.address, "attempts": w.attempts, "unreachable_ms": w.unreachableMs,
                                                       "last_associated": w.lastAssociated, "seed": w.seed, "reason": reason]
@@ -1062,6 +1073,7 @@ extension Transport {
                 // Association replaced or closed meanwhile: its state was reset; go around with the new state.
                 guard s.socket === sock else { return .again }
                 s.queuedBytes = max(0, s.queuedBytes - progress)
+                if progress > 0 { s.lastWriteProgressNs = Monotonic.nowNs() }
                 s.partialOffset = offset
                 s.settlePartial()
                 if failure != nil {
