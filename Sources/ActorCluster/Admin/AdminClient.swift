@@ -84,7 +84,7 @@ public enum AdminClient {
     }
 
     /// A complete response at the front of `bytes`, nil when more is needed (`complete`: the peer closed).
-    static func parse(_ bytes: [UInt8], complete: Bool = false) throws(Failure) -> Response? {
+    public static func parse(_ bytes: [UInt8], complete: Bool = false) throws(Failure) -> Response? {
         let crlf2: [UInt8] = [13, 10, 13, 10]
         guard bytes.count >= 4, let end = (0...(bytes.count - 4)).first(where: { bytes[$0..<($0 + 4)].elementsEqual(crlf2) }) else {
             if complete { throw Failure(description: "malformed answer") }

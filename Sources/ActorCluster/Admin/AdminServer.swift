@@ -268,6 +268,7 @@ final class AdminConnection: EventHandler {
     }
 
     private func processRequests() {
+        let before = nextSlot
         while !stopReading, slots.count < state.settings.maxPipelined, let result = parser.next() {
             let id = nextSlot
             nextSlot &+= 1
@@ -296,7 +297,7 @@ final class AdminConnection: EventHandler {
                 }
             }
         }
-        flush()
+        if nextSlot != before { flush() } else { updateInterest() }
     }
 
     private func complete(_ id: UInt64, _ response: HTTPResponse) {
@@ -308,6 +309,8 @@ final class AdminConnection: EventHandler {
     /// Moves finished answers (in request order) to the output and writes what the socket takes.
     private func flush() {
         guard !closed else { return }
+        // Requests left in the parser while the pipelining bound was reached are parsed once answers drain.
+        let hadBacklog = slots.count >= state.settings.maxPipelined
         while let first = slots.first, let response = first.response {
             slots.removeFirst()
             out.append(contentsOf: response.serialized(close: first.close))
@@ -338,10 +341,9 @@ final class AdminConnection: EventHandler {
             return
         }
         // Reading may have paused on the pipelining bound: parse what is buffered, then read on.
-        if !stopReading && slots.count < state.settings.maxPipelined && parser.bufferedBytes > 0 {
-            let before = slots.count
+        if hadBacklog && !stopReading && parser.bufferedBytes > 0 {
             processRequests()
-            if slots.count != before { return }
+            return
         }
         updateInterest()
     }

@@ -65,6 +65,18 @@ public struct HTTPRequestParser: Sendable {
     public let limits: HTTPLimits
     private var buffer: [UInt8] = []
     private var failed: HTTPError?
+    /// What the last incomplete parse waits for: nothing can change before it, so `next` does not re-parse
+    /// (a client sending a byte at a time costs one parse per line, not one per byte).
+    private var waiting: Wait?
+    private var lineEndSinceParse = false
+
+    /// What an incomplete request needs before parsing again can give another answer.
+    enum Wait: Equatable {
+        /// A line end, or more than this many buffered bytes (a limit would then be passed).
+        case line(limitAt: Int)
+        /// At least this many buffered bytes (the body).
+        case bytes(Int)
+    }
 
     public init(limits: HTTPLimits = HTTPLimits()) {
         self.limits = limits
@@ -76,14 +88,27 @@ public struct HTTPRequestParser: Sendable {
     public mutating func append<C: Collection>(_ bytes: C) where C.Element == UInt8 {
         guard failed == nil else { return }
         buffer.append(contentsOf: bytes)
+        if !lineEndSinceParse, bytes.contains(Self.lf) { lineEndSinceParse = true }
     }
 
     /// The next complete request, an error, or nil when more bytes are needed.
     public mutating func next() -> Result<HTTPRequest, HTTPError>? {
         if let failed { return .failure(failed) }
+        switch waiting {
+        case .line(let limitAt)? where !lineEndSinceParse && buffer.count <= limitAt: return nil
+        case .bytes(let n)? where buffer.count < n: return nil
+        default: break
+        }
+        lineEndSinceParse = false
         do {
-            guard let (request, consumed) = try Self.parse(buffer[...], limits: limits) else { return nil }
+            var wait = Wait.bytes(0)
+            guard let (request, consumed) = try Self.parse(buffer[...], limits: limits, wait: &wait) else {
+                waiting = wait
+                return nil
+            }
+            waiting = nil
             buffer.removeFirst(consumed)
+            if buffer.contains(Self.lf) { lineEndSinceParse = true }
             return .success(request)
         } catch {
             failed = error
@@ -114,7 +139,8 @@ public struct HTTPRequestParser: Sendable {
     }
 
     /// Parses one request from the front of `b`. nil = incomplete (within the limits).
-    static func parse(_ b: ArraySlice<UInt8>, limits: HTTPLimits) throws(HTTPError) -> (HTTPRequest, Int)? {
+    /// `wait`: set to what an incomplete request waits for.
+    static func parse(_ b: ArraySlice<UInt8>, limits: HTTPLimits, wait: inout Wait) throws(HTTPError) -> (HTTPRequest, Int)? {
         var pos = b.startIndex
         // Empty lines before a request line are ignored (RFC 9112 §2.2), a few of them.
         var blank = 0
@@ -127,6 +153,7 @@ public struct HTTPRequestParser: Sendable {
             if b.endIndex - pos > limits.maxRequestLineBytes {
                 throw HTTPError(414, "request line longer than \(limits.maxRequestLineBytes) bytes")
             }
+            wait = .line(limitAt: pos - b.startIndex + limits.maxRequestLineBytes)
             return nil
         }
         let requestLine = try lineBytes(b, pos, requestLF)
@@ -144,6 +171,7 @@ public struct HTTPRequestParser: Sendable {
                 if b.endIndex - headStart > limits.maxHeaderBytes {
                     throw HTTPError(431, "header fields longer than \(limits.maxHeaderBytes) bytes")
                 }
+                wait = .line(limitAt: headStart - b.startIndex + limits.maxHeaderBytes)
                 return nil
             }
             if lfIndex + 1 - headStart > limits.maxHeaderBytes + 2 {
@@ -187,7 +215,10 @@ public struct HTTPRequestParser: Sendable {
         if minor == 1, headers.first(where: { $0.name.lowercased() == "host" }) == nil {
             throw HTTPError(400, "missing Host header")
         }
-        guard b.endIndex - cursor >= length else { return nil }
+        guard b.endIndex - cursor >= length else {
+            wait = .bytes(cursor - b.startIndex + length)
+            return nil
+        }
         let body = Array(b[cursor..<(cursor + length)])
         let path = String(target.prefix { $0 != "?" && $0 != "#" })
         let request = HTTPRequest(method: method, target: target, path: path, minorVersion: minor,
