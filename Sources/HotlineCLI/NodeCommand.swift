@@ -11,7 +11,9 @@ enum NodeCommand {
                         [--handshake-timeout-ms MS] [--max-frame-bytes BYTES]
                         [--roles ROLE,...] [--catalog FILE] [--calendar FILE]
                         [--secret-file FILE [--previous-secret-file FILE]] [--operator-secret-file FILE]
-      Runs a node. Prints `ready name=… listen=HOST:PORT uid=…` on stdout once it serves calls.
+                        [--admin HOST:PORT [--admin-token-file FILE]]
+      Runs a node. Prints `ready name=… listen=HOST:PORT uid=…` on stdout once it serves calls
+      (with ` admin=HOST:PORT` appended when the admin port is on).
       --listen port 0 picks an ephemeral port. Flags override the JSON --config file.
       --roles: intake, dispatch, callback, supervision, analysis, district, district:<code> (none = all).
       With --catalog and no --roles the node hosts the whole hotline on its own (system clock);
@@ -20,6 +22,9 @@ enum NodeCommand {
       handshake (HMAC-SHA256). Required unless the node listens on loopback only. --previous-secret-file
       is also accepted during a rotation. --operator-secret-file: callers proving it may run the
       operator-only functions (configure, setClock, recording as the system). See Docs/security.md.
+      --admin: HTTP admin port (health, readiness, members, Prometheus metrics; port 0 = ephemeral); off
+      by default. --admin-token-file: its bearer token (a secret file like --secret-file); required beyond
+      loopback, where every endpoint then needs it. See Docs/operations.md, "Admin port".
       SIGTERM or SIGINT stop it cleanly (exit 0). Bad flags or config: exit 2.
     """
 
@@ -41,6 +46,7 @@ enum NodeCommand {
         var settings = config.clusterSettings
         settings.transport.auth = try config.auth()
         settings.transport.operatorCredential = try config.operatorCredential()
+        let adminSettings = try config.adminSettings()
         let system: ClusterSystem
         do {
             system = try ClusterSystem(settings: settings)
@@ -59,17 +65,47 @@ enum NodeCommand {
             system.shutdown()
             throw error
         }
+        var admin: AdminServer?
+        if let adminSettings {
+            do {
+                let server = try AdminServer(system: system, settings: adminSettings,
+                                             readiness: { [hotline] in await Self.readiness(hotline) })
+                server.addRoute("/hotline/info") { [hotline] in .json(200, try await hotline.info()) }
+                _ = try server.start()
+                admin = server
+            } catch {
+                system.shutdown()
+                throw UsageError("invalid --admin \(adminSettings.bind): \(error)")
+            }
+        }
         // Unbuffered write(2): the line must reach a pipe at once, not at exit.
         if case .open = settings.transport.auth {
             system.logger.warning("node.open", ["reason": "no --secret-file: any process that reaches \(system.node.address) may join (loopback only)"])
         }
-        let ready = "ready name=\(config.name) listen=\(system.node.address) uid=\(system.node.uidHex)\n"
+        var ready = "ready name=\(config.name) listen=\(system.node.address) uid=\(system.node.uidHex)"
+        if let address = admin?.address { ready += " admin=\(address)" }
+        ready += "\n"
         FileHandle.standardOutput.write(Data(ready.utf8))
         let signal = await termination.wait()
         system.logger.info("node.stopping", ["signal": signal == SIGTERM ? "SIGTERM" : "SIGINT"])
         withExtendedLifetime((probe, hotline)) {}
+        admin?.shutdown()
         system.shutdown()
         return 0
+    }
+
+    /// What `/ready` says: ready once the node is configured (it then hosts what its directory placed here).
+    static func readiness(_ hotline: HotlineNode) async -> AdminReadiness {
+        do {
+            let info = try await hotline.info()
+            guard info.configured else {
+                return .notReady("not configured: waiting for an operator (hotline replay, or a catalogue with no roles) to configure this node")
+            }
+            let paths = info.hostedPaths.sorted().joined(separator: ",")
+            return .ready("configured; hosting \(info.hostedPaths.count) workflow actors: \(paths)")
+        } catch {
+            return .notReady("the node actor did not answer: \(error)")
+        }
     }
 }
 

@@ -8,7 +8,8 @@ import Foundation
 /// `cluster` (string), `data` (directory path), `logLevel` (trace|debug|info|warning|error),
 /// `callTimeoutMs` (1...3_600_000), `handshakeTimeoutMs` (1...600_000), `maxFrameBytes` (1024...1 GiB),
 /// `roles` (["intake", "district:210302", ...]), `catalog` (routing catalogue path), `calendar` (path),
-/// `secretFile`, `previousSecretFile`, `operatorSecretFile` (secret files, see `Docs/security.md`).
+/// `secretFile`, `previousSecretFile`, `operatorSecretFile` (secret files, see `Docs/security.md`), `admin`
+/// ("HOST:PORT" of the admin HTTP port, off when absent), `adminTokenFile` (its bearer token, a secret file).
 /// Unknown fields are errors (a typo must not silently fall back to a default).
 struct NodeConfig {
     var name = "node"
@@ -34,15 +35,19 @@ struct NodeConfig {
     var previousSecretFile: String?
     /// The operator secret this node recognises: callers that prove it may run operator-only functions.
     var operatorSecretFile: String?
+    /// The admin HTTP port (`Docs/operations.md`, "Admin port"); nil = none.
+    var admin: NodeAddress?
+    /// The admin port's bearer token (a secret file); required when `admin` is beyond loopback.
+    var adminTokenFile: String?
 
     static let flags: Set<String> = ["name", "listen", "seeds", "cluster", "data", "config", "log-level",
                                      "call-timeout-ms", "handshake-timeout-ms", "max-frame-bytes", "roles",
                                      "catalog", "calendar", "inbound", "secret-file", "previous-secret-file",
-                                     "operator-secret-file"]
+                                     "operator-secret-file", "admin", "admin-token-file"]
     static let jsonFields: Set<String> = ["name", "listen", "seeds", "cluster", "data", "logLevel",
                                           "callTimeoutMs", "handshakeTimeoutMs", "maxFrameBytes", "roles", "catalog",
                                           "calendar", "inbound", "secretFile", "previousSecretFile",
-                                          "operatorSecretFile"]
+                                          "operatorSecretFile", "admin", "adminTokenFile"]
 
     /// Builds the config: defaults, then the `--config` file, then flags. Throws `UsageError` naming the
     /// field or flag at fault.
@@ -113,6 +118,8 @@ struct NodeConfig {
         if let v = try string("secretFile") { secretFile = v }
         if let v = try string("previousSecretFile") { previousSecretFile = v }
         if let v = try string("operatorSecretFile") { operatorSecretFile = v }
+        if let v = try string("admin") { admin = try Self.listenAddress(v, field: "config field \"admin\"") }
+        if let v = try string("adminTokenFile") { adminTokenFile = v }
     }
 
     static func inbound(_ text: String, field: String) throws -> ClusterSettings.InboundExecution {
@@ -157,6 +164,8 @@ struct NodeConfig {
         if let v = args["secret-file"] { secretFile = v }
         if let v = args["previous-secret-file"] { previousSecretFile = v }
         if let v = args["operator-secret-file"] { operatorSecretFile = v }
+        if let v = args["admin"] { admin = try Self.listenAddress(v, field: "--admin") }
+        if let v = args["admin-token-file"] { adminTokenFile = v }
     }
 
     /// The operator credential this node verifies (nil without `--operator-secret-file`: no caller is an
@@ -174,6 +183,25 @@ struct NodeConfig {
         } catch {
             throw UsageError("invalid --operator-secret-file: \(error)")
         }
+    }
+
+    /// The admin port's settings (nil without `--admin`).
+    ///
+    /// - Throws: `UsageError` naming `--admin-token-file` when the file is unusable, or `--admin` when it binds
+    ///   beyond loopback without a token, or a token file is given without `--admin`.
+    func adminSettings() throws -> AdminSettings? {
+        guard let admin else {
+            if adminTokenFile != nil { throw UsageError("--admin-token-file needs --admin HOST:PORT") }
+            return nil
+        }
+        var token: [UInt8]?
+        if let file = adminTokenFile {
+            do { token = try ClusterAuth.readSecret(path: file) } catch { throw UsageError("invalid --admin-token-file: \(error)") }
+        }
+        if token == nil, !admin.isLoopback {
+            throw UsageError("invalid --admin \(admin): beyond loopback the admin port needs --admin-token-file (every endpoint then requires the token)")
+        }
+        return AdminSettings(bind: admin, token: token)
     }
 
     /// The node's `ClusterAuth` from its secret files.

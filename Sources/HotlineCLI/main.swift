@@ -8,6 +8,8 @@ usage: hotline <command> [options]
   node      run a cluster node (see `hotline node --help`)
   submit    send one citizen request to a running cluster (`hotline submit --help`)
   case      show a case's state and event history (`hotline case --help`)
+  health    ask a node's admin port whether it is up and ready (`hotline health --help`)
+  members   list the nodes a node's admin port reports (`hotline members --help`)
   demo      start two local node processes and make remote calls between them
   bench     measure the runtime: `hotline bench rtt|pipeline|stream` (JSON output; use a release build);
             `hotline bench attack <name>`: a node's RSS and a member's latency under a resource attack
@@ -30,6 +32,8 @@ func runMain() async -> Int32 {
     case "submit": SubmitCommand.usage
     case "case": CaseCommand.usage
     case "demo": DemoCommand.usage
+    case "health": AdminCommands.healthUsage
+    case "members": AdminCommands.membersUsage
     case "bench": BenchCommand.usage
     default: nil
     }
@@ -47,6 +51,12 @@ func runMain() async -> Int32 {
         case "case":
             if wantsHelp { print(CaseCommand.usage); return 0 }
             return try await CaseCommand.run(argv)
+        case "health":
+            if wantsHelp { print(AdminCommands.healthUsage); return 0 }
+            return try AdminCommands.health(argv)
+        case "members":
+            if wantsHelp { print(AdminCommands.membersUsage); return 0 }
+            return try AdminCommands.members(argv)
         case "demo":
             if wantsHelp { print(DemoCommand.usage); return 0 }
             return try await DemoCommand.run(argv)

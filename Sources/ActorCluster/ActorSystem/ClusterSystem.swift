@@ -63,11 +63,20 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
     private let limitLog: LogRateLimiter
     /// Inbound calls in flight, node-wide and per caller (`InboundCallAdmission`).
     let admission: InboundCallAdmission
+    /// Monotonic time this system was created.
+    private let startedNs: UInt64
+
+    /// Milliseconds since this system was created.
+    public var uptimeMs: Int { Int((Monotonic.nowNs() &- startedNs) / 1_000_000) }
+
+    /// Whether `shutdown` has started.
+    public var isShutDown: Bool { transport.stopping.load(ordering: .relaxed) }
 
     /// Binds `settings.listen`, starts the transport and dials the seed nodes.
     ///
     /// - Throws: `TransportError.bindFailed` when the address cannot be bound.
     public init(settings: ClusterSettings = .default, logger: Logger? = nil, metrics: Metrics = Metrics()) throws {
+        startedNs = Monotonic.nowNs()
         self.settings = settings
         self.metrics = metrics
         let uid = NodeIdentity.randomUID()

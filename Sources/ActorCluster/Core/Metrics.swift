@@ -67,6 +67,21 @@ public final class Metrics: Sendable {
         return (c + g).sorted { $0.name < $1.name }
     }
 
+    /// One counter or gauge with its help text, for exposition (the admin port's `/metrics`).
+    public struct Sample: Sendable, Equatable {
+        public var name: String
+        public var help: String
+        public var isCounter: Bool
+        public var value: Int
+    }
+
+    /// Every counter and gauge with its help text and kind, sorted by name.
+    public func samples() -> [Sample] {
+        let c = counters.withLock { $0.values.map { Sample(name: $0.name, help: $0.help, isCounter: true, value: $0.value) } }
+        let g = gauges.withLock { $0.values.map { Sample(name: $0.name, help: $0.help, isCounter: false, value: $0.value) } }
+        return (c + g).sorted { $0.name < $1.name }
+    }
+
     /// Value of one counter or gauge (0 when it was never created).
     public func value(_ name: String) -> Int {
         if let c = counters.withLock({ $0[name] }) { return c.value }

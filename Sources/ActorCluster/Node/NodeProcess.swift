@@ -12,6 +12,8 @@ public final class NodeProcess: @unchecked Sendable {
     /// Identity parsed from the ready line.
     public let node: NodeIdentity
     public let name: String
+    /// The admin port from the ready line's optional ` admin=HOST:PORT` field.
+    public let admin: NodeAddress?
 
     /// Why a node process could not be started.
     public enum StartError: Error, CustomStringConvertible {
@@ -87,22 +89,30 @@ public final class NodeProcess: @unchecked Sendable {
         }
         self.name = parsed.name
         self.node = parsed.node
+        self.admin = NodeProcess.readyLineFields(line)["admin"].flatMap(NodeAddress.init(parsing:))
         // Keep draining stdout so the child never blocks on a full pipe.
         reader.readabilityHandler = { handle in
             if handle.availableData.isEmpty { handle.readabilityHandler = nil }
         }
     }
 
-    /// Parses `ready name=<name> listen=<HOST:PORT> uid=<hex>`.
+    /// Parses `ready name=<name> listen=<HOST:PORT> uid=<hex>` (later fields, such as ` admin=HOST:PORT`, are
+    /// allowed: `readyLineFields`).
     public static func parseReadyLine(_ line: String) -> (name: String, node: NodeIdentity)? {
+        let fields = readyLineFields(line)
+        guard let name = fields["name"], let listen = fields["listen"], let address = NodeAddress(parsing: listen),
+              let uidText = fields["uid"], let uid = UInt64(uidText, radix: 16) else { return nil }
+        return (name, NodeIdentity(address: address, uid: uid))
+    }
+
+    /// The `key=value` fields of a ready line.
+    public static func readyLineFields(_ line: String) -> [String: String] {
         var fields: [String: String] = [:]
         for part in line.split(separator: " ").dropFirst() {
             guard let eq = part.firstIndex(of: "=") else { continue }
             fields[String(part[..<eq])] = String(part[part.index(after: eq)...])
         }
-        guard let name = fields["name"], let listen = fields["listen"], let address = NodeAddress(parsing: listen),
-              let uidText = fields["uid"], let uid = UInt64(uidText, radix: 16) else { return nil }
-        return (name, NodeIdentity(address: address, uid: uid))
+        return fields
     }
 
     public var isRunning: Bool { process.isRunning }

@@ -1,0 +1,212 @@
+import Foundation
+
+/// What `/ready` answers: ready, or not with the reason.
+public struct AdminReadiness: Sendable, Equatable {
+    public var ready: Bool
+    /// Why not ready, or what "ready" means here.
+    public var detail: String
+
+    public static func ready(_ detail: String = "ready") -> AdminReadiness { AdminReadiness(ready: true, detail: detail) }
+    public static func notReady(_ reason: String) -> AdminReadiness { AdminReadiness(ready: false, detail: reason) }
+}
+
+/// What the admin routes report about the node, taken fresh for each request.
+public struct AdminSnapshot: Sendable {
+    public var nodeName: String
+    public var node: NodeIdentity
+    public var uptimeMs: Int
+    /// The system is running (not shut down).
+    public var running: Bool
+    public var associated: [NodeIdentity]
+    public var unreachable: [Transport.UnreachablePeer]
+    public var metrics: [Metrics.Sample]
+
+    public init(nodeName: String, node: NodeIdentity, uptimeMs: Int, running: Bool, associated: [NodeIdentity],
+                unreachable: [Transport.UnreachablePeer], metrics: [Metrics.Sample]) {
+        self.nodeName = nodeName
+        self.node = node
+        self.uptimeMs = uptimeMs
+        self.running = running
+        self.associated = associated
+        self.unreachable = unreachable
+        self.metrics = metrics
+    }
+}
+
+/// Routes of the admin port as a pure function of a request (plus the node snapshot and the closures the node
+/// supplied): authorization, methods, paths and the JSON bodies. No sockets here (`AdminServer` is the I/O
+/// shell).
+public struct AdminRouter: Sendable {
+    /// An answer now, or one computed asynchronously (readiness, routes the node registered).
+    public enum Outcome: Sendable {
+        case now(HTTPResponse)
+        case later(@Sendable () async -> HTTPResponse)
+    }
+
+    public typealias Route = @Sendable () async throws -> HTTPResponse
+
+    /// The bearer token; nil = none configured (then the POST endpoints are refused).
+    public var token: [UInt8]?
+    /// Every endpoint requires the token (the port binds beyond loopback).
+    public var tokenForEverything: Bool
+    public var snapshot: @Sendable () -> AdminSnapshot
+    public var readiness: @Sendable () async -> AdminReadiness
+    /// Extra GET routes by exact path.
+    public var extraRoutes: [String: Route] = [:]
+
+    public init(token: [UInt8]?, tokenForEverything: Bool, snapshot: @escaping @Sendable () -> AdminSnapshot,
+                readiness: @escaping @Sendable () async -> AdminReadiness) {
+        self.token = token
+        self.tokenForEverything = tokenForEverything
+        self.snapshot = snapshot
+        self.readiness = readiness
+    }
+
+    static let builtInGET: Set<String> = ["/health", "/ready", "/cluster/members", "/metrics"]
+
+    /// Whether the request carries `Authorization: Bearer <token>` (compared in constant time).
+    public func authorized(_ request: HTTPRequest) -> Bool {
+        guard let token, let value = request.header("authorization") else { return false }
+        let parts = value.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return false }
+        let presented = Array(parts[1].utf8)
+        // Same-length comparison of fixed work; a length mismatch still compares token against itself.
+        let same = HMACSHA256.constantTimeEqual(presented.count == token.count ? presented : token, token)
+        return same && presented.count == token.count
+    }
+
+    private static let unauthorized: HTTPResponse = {
+        var r = HTTPResponse.error(401, "missing or wrong bearer token (Authorization: Bearer <token>)")
+        r.headers["WWW-Authenticate"] = "Bearer"
+        return r
+    }()
+
+    public func handle(_ request: HTTPRequest) -> Outcome {
+        if tokenForEverything && !authorized(request) { return .now(Self.unauthorized) }
+        let path = request.path
+        let isGET = request.method == "GET"
+        if path == "/cluster/leave" || path.hasPrefix("/cluster/down/") || path == "/cluster/down" {
+            guard request.method == "POST" else { return .now(methodNotAllowed("POST")) }
+            guard token != nil else {
+                return .now(.error(403, "no admin token configured (--admin-token-file): cluster changes are refused"))
+            }
+            guard authorized(request) else { return .now(Self.unauthorized) }
+            if path != "/cluster/leave" {
+                let uid = path.dropFirst("/cluster/down/".count)
+                guard path.hasPrefix("/cluster/down/"), (1...16).contains(uid.count), UInt64(uid, radix: 16) != nil else {
+                    return .now(.error(400, "expected /cluster/down/{uid} with the node's uid in hex"))
+                }
+            }
+            return .now(.error(501, "membership is not implemented yet"))
+        }
+        if Self.builtInGET.contains(path) || extraRoutes[path] != nil {
+            guard isGET else { return .now(methodNotAllowed("GET")) }
+        } else {
+            return .now(.error(404, "no such endpoint"))
+        }
+        switch path {
+        case "/health": return .now(health(snapshot()))
+        case "/cluster/members": return .now(members(snapshot()))
+        case "/metrics": return .now(Self.metrics(snapshot().metrics))
+        case "/ready":
+            let snapshot = self.snapshot, readiness = self.readiness
+            return .later {
+                let s = snapshot()
+                guard s.running else { return Self.readyBody(s, .notReady("the node is shutting down")) }
+                return Self.readyBody(s, await readiness())
+            }
+        default:
+            guard let route = extraRoutes[path] else { return .now(.error(404, "no such endpoint")) }
+            return .later {
+                do { return try await route() } catch { return .error(500, "\(error)") }
+            }
+        }
+    }
+
+    private func methodNotAllowed(_ allowed: String) -> HTTPResponse {
+        var r = HTTPResponse.error(405, "method not allowed: use \(allowed)")
+        r.headers["Allow"] = allowed
+        return r
+    }
+
+    struct Health: Encodable {
+        var status: String
+        var node: String
+        var name: String
+        var uid: String
+        var uptimeMs: Int
+    }
+
+    func health(_ s: AdminSnapshot) -> HTTPResponse {
+        .json(200, Health(status: s.running ? "up" : "stopping", node: s.node.address.description, name: s.nodeName,
+                          uid: s.node.uidHex, uptimeMs: s.uptimeMs))
+    }
+
+    struct Ready: Encodable {
+        var status: String
+        var node: String
+        var uid: String
+        var detail: String
+    }
+
+    static func readyBody(_ s: AdminSnapshot, _ r: AdminReadiness) -> HTTPResponse {
+        .json(r.ready ? 200 : 503, Ready(status: r.ready ? "ready" : "not ready", node: s.node.address.description,
+                                         uid: s.node.uidHex, detail: r.detail))
+    }
+
+    struct Member: Encodable {
+        var address: String
+        var uid: String
+        var status: String
+    }
+
+    struct Unreachable: Encodable {
+        var address: String
+        var seed: Bool
+        var attempts: Int
+        var unreachableForMs: Int
+        var sinceLastAssociationMs: Int?
+
+        func encode(to encoder: Encoder) throws {
+            enum K: String, CodingKey { case address, seed, attempts, unreachableForMs, sinceLastAssociationMs }
+            var c = encoder.container(keyedBy: K.self)
+            try c.encode(address, forKey: .address)
+            try c.encode(seed, forKey: .seed)
+            try c.encode(attempts, forKey: .attempts)
+            try c.encode(unreachableForMs, forKey: .unreachableForMs)
+            if let v = sinceLastAssociationMs { try c.encode(v, forKey: .sinceLastAssociationMs) } else {
+                try c.encodeNil(forKey: .sinceLastAssociationMs)
+            }
+        }
+    }
+
+    struct Members: Encodable {
+        var membership: String
+        var note: String
+        var members: [Member]
+        var unreachable: [Unreachable]
+    }
+
+    func members(_ s: AdminSnapshot) -> HTTPResponse {
+        let me = Member(address: s.node.address.description, uid: s.node.uidHex, status: "self")
+        let peers = s.associated.map { Member(address: $0.address.description, uid: $0.uidHex, status: "up") }
+        let down = s.unreachable.map {
+            Unreachable(address: $0.address.description, seed: $0.isSeed, attempts: $0.failedDials,
+                        unreachableForMs: $0.unreachableForMs, sinceLastAssociationMs: $0.sinceLastAssociationMs)
+        }
+        return .json(200, Members(membership: "associations",
+                                  note: "membership (SWIM) is not implemented yet: members are this node and the nodes it is associated with",
+                                  members: [me] + peers, unreachable: down))
+    }
+
+    /// Prometheus text exposition format 0.0.4.
+    static func metrics(_ samples: [Metrics.Sample]) -> HTTPResponse {
+        var text = ""
+        for s in samples {
+            let help = (s.help.isEmpty ? s.name : s.help)
+                .replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\n", with: "\\n")
+            text += "# HELP \(s.name) \(help)\n# TYPE \(s.name) \(s.isCounter ? "counter" : "gauge")\n\(s.name) \(s.value)\n"
+        }
+        return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(text.utf8))
+    }
+}

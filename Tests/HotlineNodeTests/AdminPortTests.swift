@@ -1,0 +1,321 @@
+import ActorCluster
+import Foundation
+import XCTest
+
+/// The admin port of real `hotline node` processes (`--admin 127.0.0.1:0`), over raw TCP and the CLI.
+final class AdminPortTests: XCTestCase {
+    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let harness = NodeHarness()
+    var tokenFile: String?
+
+    override func tearDown() {
+        harness.stopAll()
+        if let tokenFile { try? FileManager.default.removeItem(atPath: tokenFile) }
+        super.tearDown()
+    }
+
+    private func get(_ path: String, _ admin: NodeAddress, method: String = "GET", token: [UInt8]? = nil) throws -> AdminClient.Response {
+        try AdminClient.request(method, path, at: admin, token: token, timeout: .seconds(5))
+    }
+
+    private func json(_ r: AdminClient.Response) throws -> [String: Any] {
+        XCTAssertEqual(r.header("content-type"), "application/json")
+        return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any], r.text)
+    }
+
+    func test_endpointsOfTwoNodes() async throws {
+        let (path, _) = try ClusterAuth.makeEphemeralSecretFile()
+        tokenFile = path
+        let token = try ClusterAuth.readSecret(path: path)
+        let catalog = Self.repo.appendingPathComponent("Deploy/catalogs/anshan.json").path
+        let a = try harness.startNode("a", extra: ["--admin", "127.0.0.1:0", "--admin-token-file", path, "--catalog", catalog])
+        let adminA = try XCTUnwrap(a.admin, "ready line carries admin=HOST:PORT")
+        XCTAssertEqual(adminA.host, "127.0.0.1")
+        XCTAssertNotEqual(adminA.port, 0)
+        let b = try harness.startNode("b", extra: ["--admin", "127.0.0.1:0", "--seeds", a.node.address.description])
+        let adminB = try XCTUnwrap(b.admin)
+
+        // /health
+        let health = try get("/health", adminA)
+        XCTAssertEqual(health.status, 200)
+        let h = try json(health)
+        XCTAssertEqual(h["status"] as? String, "up")
+        XCTAssertEqual(h["uid"] as? String, a.node.uidHex)
+        XCTAssertEqual(h["node"] as? String, a.node.address.description)
+        XCTAssertNotNil(h["uptimeMs"] as? Int)
+
+        // /ready: a configured itself from its catalogue; b waits for an operator.
+        let readyA = try get("/ready", adminA)
+        XCTAssertEqual(readyA.status, 200, readyA.text)
+        let readyB = try get("/ready", adminB)
+        XCTAssertEqual(readyB.status, 503)
+        XCTAssertTrue((try json(readyB)["detail"] as? String ?? "").contains("not configured"))
+        let info = try json(try get("/hotline/info", adminA))
+        XCTAssertEqual(info["configured"] as? Bool, true)
+
+        // /cluster/members: a sees b once b associated.
+        try await waitUntil(timeout: .seconds(10), "a lists b as up") {
+            let m = try self.json(try self.get("/cluster/members", adminA))
+            let members = m["members"] as? [[String: Any]] ?? []
+            return members.contains { $0["uid"] as? String == b.node.uidHex && $0["status"] as? String == "up" }
+        }
+        let m = try json(try get("/cluster/members", adminA))
+        XCTAssertEqual(m["membership"] as? String, "associations")
+        let members = try XCTUnwrap(m["members"] as? [[String: Any]])
+        XCTAssertEqual(members.first?["status"] as? String, "self")
+        XCTAssertEqual(members.first?["uid"] as? String, a.node.uidHex)
+        XCTAssertNotNil(m["unreachable"] as? [Any])
+
+        // /metrics: Prometheus text 0.0.4, every sample line `name value` after its HELP and TYPE.
+        let metrics = try get("/metrics", adminA)
+        XCTAssertEqual(metrics.status, 200)
+        XCTAssertTrue(metrics.header("content-type")?.hasPrefix("text/plain; version=0.0.4") ?? false)
+        var typed: [String: String] = [:], helped: Set<String> = [], samples: [String: Int] = [:]
+        for line in metrics.text.split(separator: "\n", omittingEmptySubsequences: false) where !line.isEmpty {
+            let parts = line.split(separator: " ", maxSplits: 3).map(String.init)
+            if line.hasPrefix("# HELP ") { helped.insert(parts[2]); continue }
+            if line.hasPrefix("# TYPE ") {
+                XCTAssertTrue(["counter", "gauge"].contains(parts[3]), String(line))
+                typed[parts[2]] = parts[3]
+                continue
+            }
+            XCTAssertEqual(parts.count, 2, "sample line: \(line)")
+            XCTAssertNotNil(parts[0].range(of: "^[a-zA-Z_:][a-zA-Z0-9_:]*$", options: .regularExpression), String(line))
+            XCTAssertNotNil(Int(parts[1]), String(line))
+            XCTAssertNotNil(typed[parts[0]], "TYPE before \(parts[0])")
+            XCTAssertTrue(helped.contains(parts[0]), "HELP before \(parts[0])")
+            samples[parts[0]] = Int(parts[1])
+        }
+        XCTAssertGreaterThan(samples["hotline_frames_in_total"] ?? 0, 0)
+        XCTAssertEqual(typed["hotline_frames_in_total"], "counter")
+        XCTAssertEqual(typed["hotline_peers_unreachable"], "gauge")
+        XCTAssertGreaterThanOrEqual(samples["hotline_admin_requests_total"] ?? 0, 5)
+
+        // Cluster changes: refused without a configured token, 401 without the right one, 501 with it.
+        XCTAssertEqual(try get("/cluster/leave", adminB, method: "POST").status, 403)
+        XCTAssertEqual(try get("/cluster/leave", adminA, method: "POST").status, 401)
+        XCTAssertEqual(try get("/cluster/leave", adminA, method: "POST", token: Array("wrong-token-wrong-token".utf8)).status, 401)
+        let leave = try get("/cluster/leave", adminA, method: "POST", token: token)
+        XCTAssertEqual(leave.status, 501)
+        XCTAssertEqual(try json(leave)["error"] as? String, "membership is not implemented yet")
+        XCTAssertEqual(try get("/cluster/down/\(b.node.uidHex)", adminA, method: "POST", token: token).status, 501)
+        XCTAssertEqual(try get("/cluster/down/\(b.node.uidHex)", adminB, method: "POST").status, 403)
+        XCTAssertEqual(try get("/nope", adminA).status, 404)
+        XCTAssertEqual(try get("/health", adminA, method: "DELETE").status, 405)
+
+        // The CLI: tables by default, --json, exit statuses.
+        XCTAssertEqual(try NodeHarness.run(["health", "--admin", adminA.description]).status, 0)
+        XCTAssertEqual(try NodeHarness.run(["health", "--admin", adminB.description, "--json"]).status, 3)
+        XCTAssertEqual(try NodeHarness.run(["members", "--admin", adminA.description, "--json"]).status, 0)
+        let refused = try NodeHarness.run(["members", "--admin", "127.0.0.1:1"])
+        XCTAssertEqual(refused.status, 1)
+        let noToken = try NodeHarness.run(["node", "--listen", "127.0.0.1:0", "--admin", "10.11.12.13:0"])
+        XCTAssertEqual(noToken.status, 2)
+        XCTAssertTrue(noToken.stderr.contains("--admin"), noToken.stderr)
+        XCTAssertTrue(a.isRunning && b.isRunning)
+    }
+
+    func test_pipelinedKeepAliveAndConnectionClose() throws {
+        let a = try harness.startNode("a", extra: ["--admin", "127.0.0.1:0"])
+        let admin = try XCTUnwrap(a.admin)
+        let c = try XCTUnwrap(RawHTTP(port: admin.port))
+        c.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\nGET /ready HTTP/1.1\r\nHost: x\r\n\r\nGET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        let statuses = (0..<4).map { _ in c.readResponse(timeout: .seconds(5))?.status }
+        XCTAssertEqual(statuses, [200, 404, 503, 200], "answered in order")
+        XCTAssertTrue(c.waitClosed(timeout: .seconds(2)), "Connection: close honoured")
+
+        // More pipelined requests than are parsed ahead (16), /ready answered asynchronously: all, in order.
+        let d = try XCTUnwrap(RawHTTP(port: admin.port))
+        let paths = (0..<40).map { $0 % 3 == 0 ? "/ready" : ($0 % 3 == 1 ? "/health" : "/nope") }
+        d.send(paths.map { "GET \($0) HTTP/1.1\r\nHost: x\r\n\r\n" }.joined())
+        let got = paths.map { _ in d.readResponse(timeout: .seconds(5))?.status }
+        XCTAssertEqual(got, paths.map { $0 == "/ready" ? 503 : ($0 == "/health" ? 200 : 404) })
+    }
+
+    func test_connectionLimit() throws {
+        let a = try harness.startNode("a", extra: ["--admin", "127.0.0.1:0"])
+        let admin = try XCTUnwrap(a.admin)
+        let held = try (0..<64).map { _ in try XCTUnwrap(RawHTTP(port: admin.port)) }
+        // The listener may not have accepted all of them yet: the 65th is refused once it has.
+        let deadline = ContinuousClock.now + .seconds(3)
+        var refused: AdminClient.Response?
+        while refused == nil, ContinuousClock.now < deadline {
+            let r = try? AdminClient.request("GET", "/health", at: admin, timeout: .seconds(2))
+            if r?.status == 503 { refused = r } else { usleep(20_000) }
+        }
+        XCTAssertEqual(refused?.status, 503, "connection 65 refused with 503")
+        for c in held { c.close() }
+        try waitUntilSync("a slot is free again") { (try? AdminClient.request("GET", "/health", at: admin))?.status == 200 }
+    }
+
+    func test_slowClientsAreClosedWithinTheLimit() throws {
+        let a = try harness.startNode("a", extra: ["--admin", "127.0.0.1:0"])
+        let admin = try XCTUnwrap(a.admin)
+        let silent = try XCTUnwrap(RawHTTP(port: admin.port))
+        let loris = try XCTUnwrap(RawHTTP(port: admin.port))
+        let start = ContinuousClock.now
+        let text = Array("GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ".utf8) + Array(repeating: UInt8(ascii: "a"), count: 100)
+        var closedAfter: Duration?
+        var i = 0
+        while ContinuousClock.now - start < .seconds(8) {
+            if i < text.count { loris.sendBytes([text[i]]); i += 1 }
+            if loris.isClosedNow() { closedAfter = ContinuousClock.now - start; break }
+            usleep(200_000)
+        }
+        let after = try XCTUnwrap(closedAfter, "a client trickling a request is closed")
+        XCTAssertGreaterThan(after, .seconds(4))
+        XCTAssertLessThan(after, .seconds(7))
+        XCTAssertTrue(silent.waitClosed(timeout: .seconds(2)), "a client that sends nothing is closed too")
+        // A request that does arrive in time on a kept-alive connection is unaffected.
+        XCTAssertEqual(try AdminClient.request("GET", "/health", at: admin).status, 200)
+    }
+
+    func test_garbageRequestsAreEachAnswered4xxAndTheNodeStaysUp() throws {
+        let a = try harness.startNode("a", extra: ["--admin", "127.0.0.1:0"])
+        let admin = try XCTUnwrap(a.admin)
+        var rng = SplitMix64(seed: 0xAD317)
+        let templates: [(String, Int)] = [
+            ("GET /" + String(repeating: "x", count: 9000) + " HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+            ("GET / HTTP/1.1\r\nHost: x\r\n" + (0..<101).map { "X-\($0): y\r\n" }.joined() + "\r\n", 431),
+            ("POST /cluster/leave HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 411),
+            ("POST /cluster/leave HTTP/1.1\r\nHost: x\r\nContent-Length: 999999\r\n\r\n", 413),
+            ("GET /health HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n", 400),
+            ("GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", 400),
+            ("PUT /health HTTP/1.1\r\nHost: x\r\n\r\n", 405),
+            ("GET /../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n", 404),
+            ("GET /health HTTP/9.9\r\nHost: x\r\n\r\n", 400),
+            ("GET /health HTTP/1.1\r\n\r\n", 400),
+        ]
+        for n in 0..<100 {
+            let bytes: [UInt8]
+            let expected: Int?
+            if n % 2 == 0 {
+                let t = templates[Int(rng.next() % UInt64(templates.count))]
+                bytes = Array(t.0.utf8)
+                expected = t.1
+            } else {
+                // Random bytes without line ends, then the end of a head: never a valid request line.
+                let count = 1 + Int(rng.next() % 300)
+                bytes = (0..<count).map { _ in
+                    let b = UInt8(truncatingIfNeeded: rng.next())
+                    return b == 10 || b == 13 ? 0x41 : b
+                } + Array("\r\n\r\n".utf8)
+                expected = nil
+            }
+            let c = try XCTUnwrap(RawHTTP(port: admin.port))
+            c.sendBytes(bytes)
+            let r = try XCTUnwrap(c.readResponse(timeout: .seconds(5)), "request \(n) answered")
+            XCTAssertTrue((400...499).contains(r.status), "request \(n): \(r.status)")
+            if let expected { XCTAssertEqual(r.status, expected, "request \(n)") }
+            let body = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any])
+            XCTAssertEqual(body["status"] as? Int, r.status)
+            XCTAssertNotNil(body["error"] as? String)
+            c.close()
+        }
+        XCTAssertEqual(try AdminClient.request("GET", "/health", at: admin).status, 200)
+        XCTAssertTrue(a.isRunning)
+    }
+}
+
+private func waitUntilSync(timeout: Duration = .seconds(5), _ what: String, _ condition: () -> Bool) throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if condition() { return }
+        usleep(20_000)
+    }
+    XCTFail("timed out waiting for: \(what)")
+}
+
+/// A blocking TCP client on 127.0.0.1 for raw HTTP bytes.
+final class RawHTTP {
+    private var fd: Int32
+    private var buffer: [UInt8] = []
+
+    init?(port: UInt16) {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = port.bigEndian
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else {
+            Glibc.close(fd)
+            return nil
+        }
+        var tv = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    func send(_ text: String) { sendBytes(Array(text.utf8)) }
+
+    func sendBytes(_ bytes: [UInt8]) {
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { return }
+            sent += n
+        }
+    }
+
+    /// Reads until one response is complete (Content-Length framed); nil on close or timeout.
+    func readResponse(timeout: Duration) -> AdminClient.Response? {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if let r = try? AdminClient.parse(buffer) {
+                let size = buffer.count - (buffer.count - headLength(buffer)) + r.body.count
+                buffer.removeFirst(size)
+                return r
+            }
+            guard receive(until: deadline) else { return (try? AdminClient.parse(buffer, complete: true)) ?? nil }
+        }
+    }
+
+    private func headLength(_ b: [UInt8]) -> Int {
+        for i in 0..<(b.count - 3) where b[i] == 13 && b[i + 1] == 10 && b[i + 2] == 13 && b[i + 3] == 10 { return i + 4 }
+        return b.count
+    }
+
+    /// Reads more bytes; false on close, error or deadline.
+    private func receive(until deadline: ContinuousClock.Instant) -> Bool {
+        let left = deadline - .now
+        guard left > .zero else { return false }
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let ms = Int32(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1)
+        guard poll(&pfd, 1, ms) > 0 else { return false }
+        var chunk = [UInt8](repeating: 0, count: 64 << 10)
+        let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        guard n > 0 else { return false }
+        buffer += chunk[0..<n]
+        return true
+    }
+
+    /// True when the server closed the connection (EOF or reset), draining any answer meanwhile.
+    func isClosedNow() -> Bool {
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if n > 0 { continue }
+            if n == 0 { return true }
+            return errno != EAGAIN && errno != EWOULDBLOCK
+        }
+    }
+
+    func waitClosed(timeout: Duration) -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if isClosedNow() { return true }
+            usleep(20_000)
+        }
+        return false
+    }
+
+    func close() {
+        if fd >= 0 { Glibc.close(fd) }
+        fd = -1
+    }
+
+    deinit { close() }
+}
