@@ -1,3 +1,4 @@
+import Distributed
 import Foundation
 import Glibc
 import Synchronization
@@ -509,6 +510,40 @@ final class CallBudgetTests: XCTestCase {
         XCTAssertEqual(after, [3])
     }
 
+    /// The attack re-run found 8 slow consumers pipelining 1 MiB echoes held ~300 MB: the arguments of
+    /// admitted calls were not counted anywhere. Call frames in flight now have a node-wide byte budget.
+    func test_largeArgumentsInFlightAreHeldToTheNodeWideByteBudget() async throws {
+        let (b, bm) = try makeSystem("b") { s in s.maxInboundCallBytesInFlight = 1 << 20 }
+        let (a, _) = try makeSystem("a")
+        let slow = try b.makeWellKnown(path: "/test/slow-echo") { SlowEcho(actorSystem: b) }
+        let fromA = try SlowEcho.resolve(id: slow.id, using: a)
+        _ = try await fromA.echo(after: 0, [1])
+        let payload = [UInt8](repeating: 7, count: 300_000)
+        // Slow calls carrying 300 KB each: three fit in 1 MiB, the rest are refused at once, naming the bytes.
+        let outcomes = await withTaskGroup(of: String.self) { group -> [String] in
+            for i in 0..<8 {
+                group.addTask {
+                    do {
+                        _ = try await fromA.echo(after: 800 + i, payload)
+                        return "ran"
+                    } catch RemoteCallError.remoteOverloaded(_, let perCaller, let limit) {
+                        return !perCaller && limit == 1 << 20 ? "refused" : "refused-wrong-scope"
+                    } catch {
+                        return "other \(error)"
+                    }
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        XCTAssertEqual(outcomes.filter { $0 == "ran" }.count, 3, "\(outcomes)")
+        XCTAssertEqual(outcomes.filter { $0 == "refused" }.count, 5, "\(outcomes)")
+        XCTAssertGreaterThanOrEqual(bm.value("hotline_calls_refused_overloaded_total"), 5)
+        // Once they finish, a large call runs again.
+        let again = try await fromA.echo(after: 0, payload)
+        XCTAssertEqual(again, payload.count)
+        withExtendedLifetime(slow) {}
+    }
+
     func test_callEnvelopeCountsAreCapped_soDecodingNeverAllocatesMoreThanTheFrame() throws {
         func envelope(generics: Int = 0, arguments: Int = 0, baggage: [String: String] = [:]) -> [UInt8] {
             var bytes: [UInt8] = []
@@ -574,5 +609,14 @@ final class CallBudgetTests: XCTestCase {
         } catch RemoteCallError.invocationFailed(let why) {
             XCTAssertTrue(why.contains("baggage"), why)
         }
+    }
+}
+
+/// Answers after a delay with the size of what it was given: calls that hold their argument for a while.
+distributed actor SlowEcho {
+    typealias ActorSystem = ClusterSystem
+    distributed func echo(after milliseconds: Int, _ payload: [UInt8]) async throws -> Int {
+        try await Task.sleep(for: .milliseconds(milliseconds))
+        return payload.count
     }
 }

@@ -35,6 +35,11 @@ public struct ClusterSettings: Sendable {
     public var maxInboundCallsInFlight: Int = 4096
     /// The same per calling node, so that one caller cannot take the whole node-wide allowance. Default 1024.
     public var maxInboundCallsInFlightPerPeer: Int = 1024
+    /// Bytes of call frames in flight node-wide (the arguments of admitted calls stay in memory until each call
+    /// finishes; a 1 MiB argument counts 1 MiB). A call that would go beyond is answered `overloaded` at once
+    /// (one call is always admitted when none is running). Trade-off: bounds what callers pipelining large
+    /// arguments can pin, against refusing bursts of large calls. Default 64 MiB.
+    public var maxInboundCallBytesInFlight: Int = 64 << 20
     /// Socket, framing, handshake and backoff settings.
     public var transport: TransportSettings = .default
     /// Log threshold. Default `.info`.

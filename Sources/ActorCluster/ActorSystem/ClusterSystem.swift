@@ -597,7 +597,8 @@ extension ClusterSystem: TransportDelegate {
                 return
             }
             // Beyond the in-flight limits the call is answered `overloaded` at once, never queued.
-            if let refusal = admission.admit(peer) {
+            let callBytes = payload.count
+            if let refusal = admission.admit(peer, bytes: callBytes) {
                 sendReply(refusal, callID: envelope.callID, to: peer)
                 return
             }
@@ -605,12 +606,12 @@ extension ClusterSystem: TransportDelegate {
             if envelope.baggage.isEmpty {
                 Task(executorPreference: preference) {
                     await self.handleCall(envelope, from: peer)
-                    self.admission.release(peer)
+                    self.admission.release(peer, bytes: callBytes)
                 }
             } else {
                 Task(executorPreference: preference) {
                     await CallBaggage.$current.withValue(envelope.baggage) { await self.handleCall(envelope, from: peer) }
-                    self.admission.release(peer)
+                    self.admission.release(peer, bytes: callBytes)
                 }
             }
         case .reply:

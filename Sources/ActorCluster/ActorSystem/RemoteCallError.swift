@@ -30,8 +30,9 @@ public enum RemoteCallError: Error, Sendable, Equatable, CustomStringConvertible
     case frameTooLarge(what: String, bytes: Int, limit: Int)
     /// The outbound queue to that node is full (memory bound); back off and retry.
     case overloaded(node: NodeIdentity, queuedBytes: Int)
-    /// The callee refused the call at once because it already had `limit` inbound calls in flight — node-wide
-    /// (`perCaller` false, `ClusterSettings.maxInboundCallsInFlight`) or from this node (`perCaller` true,
+    /// The callee refused the call at once because a limit on inbound calls in flight was reached — node-wide
+    /// (`perCaller` false: `limit` calls, `ClusterSettings.maxInboundCallsInFlight`, or `limit` bytes of call
+    /// frames, `maxInboundCallBytesInFlight`) or from this node (`perCaller` true,
     /// `maxInboundCallsInFlightPerPeer`). The call did not run; back off and retry.
     case remoteOverloaded(node: NodeIdentity, perCaller: Bool, limit: Int)
     /// The local actor system is shut down.
