@@ -376,6 +376,33 @@ final class BudgetTests: XCTestCase {
         }
     }
 
+    /// The attack re-run: 600 strangers reconnecting as fast as they were closed (~15,000 a second) pushed
+    /// out new members half-way through their handshake (3 of 8 failed). A connection that has sent a valid
+    /// offer is now pushed out only when no connection that has not is left.
+    func test_aConnectionThatSentAValidOfferOutlastsSilentNewcomers() throws {
+        var settings = TransportSettings.default
+        settings.auth = .secrets(current: Array("budget-test-secret-0123456789".utf8), previous: nil)
+        settings.maxHandshakingConnections = 4
+        settings.loopbackReservedConnections = 0
+        settings.handshakeTimeout = .seconds(30)
+        let node = try startNode(settings)
+        var strangers: [TransportRawSocket] = []
+        for _ in 0..<3 { strangers.append(try XCTUnwrap(TransportRawSocket.connect(to: node.identity.address))) }
+        // A newcomer that offers (the first step of a member's handshake) and gets its challenge.
+        let offering = try XCTUnwrap(TransportRawSocket.connect(to: node.identity.address))
+        let offer = Handshake.Offer(versions: 1...1, clusterName: cluster, identity: NodeIdentity(address: NodeAddress(host: "127.0.0.1", port: 1), uid: 0xABC),
+                                    nonce: ClusterAuth.makeNonce())
+        offering.write(Wire.FrameParser.encode(.handshakeOffer, payload: offer.encode()))
+        XCTAssertEqual(offering.readFrame()?.0, .handshakeChallenge)
+        // Twenty silent newcomers: each pushes out a silent one, never the offering connection.
+        for _ in 0..<20 { strangers.append(try XCTUnwrap(TransportRawSocket.connect(to: node.identity.address))) }
+        transportWaitUntil("silent connections pushed out") { node.counter("hotline_connections_evicted_total") >= 20 }
+        // Still open: its (wrong) response is answered with a reject, not a closed socket.
+        offering.write(Wire.FrameParser.encode(.handshakeResponse, payload: Handshake.Response(proofs: [[UInt8](repeating: 1, count: 32)]).encode()))
+        XCTAssertEqual(offering.readFrame()?.0, .handshakeReject)
+        withExtendedLifetime(strangers) {}
+    }
+
     func test_aFloodOfSilentStrangersNeverLocksOutAMember() throws {
         var settings = TransportSettings.default
         settings.auth = .secrets(current: Array("budget-test-secret-0123456789".utf8), previous: nil)

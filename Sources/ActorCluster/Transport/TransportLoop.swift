@@ -108,27 +108,32 @@ extension Transport {
         return .admit
     }
 
-    /// Closes the inbound connection handshaking longest, to admit `newcomer`; a newcomer from another host
-    /// never pushes out a loopback connection (local operator tools keep their reserve). False when there is none.
+    /// Closes an inbound connection still handshaking, to admit `newcomer`: the oldest that has not yet sent a
+    /// valid offer (silent or garbage connections go first, so a flood of them cannot push out a member that is
+    /// half-way through proving itself), else the oldest of all. A newcomer from another host never pushes out a
+    /// loopback connection (local operator tools keep their reserve). False when there is none.
     private func evictOldestHandshaking(for newcomer: String, loopback: Bool, why: String) -> Bool {
         var victim: Connection?
-        // Bounded by the list; stale ids (completed or closed) at the head are dropped, a victim further in is
-        // marked 0 (no connection has token 0) and skipped later.
-        var i = core.handshakeHead
-        while i < core.handshakeOrder.count {
-            let id = core.handshakeOrder[i]
-            guard let c = core.connections[id], c.inHandshakeShare, !c.isClosed else {
-                if i == core.handshakeHead { core.handshakeHead += 1 }
+        // Bounded by the list (twice); stale ids (completed or closed) at the head are dropped, a victim further
+        // in is marked 0 (no connection has token 0) and skipped later.
+        for onlyBeforeOffer in [true, false] where victim == nil {
+            var i = core.handshakeHead
+            while i < core.handshakeOrder.count {
+                let id = core.handshakeOrder[i]
+                guard let c = core.connections[id], c.inHandshakeShare, !c.isClosed else {
+                    if i == core.handshakeHead { core.handshakeHead += 1 }
+                    i += 1
+                    continue
+                }
+                let beforeOffer = c.machine.state == .awaitingOffer
+                if (loopback || !c.isLoopback) && (beforeOffer || !onlyBeforeOffer) {
+                    victim = c
+                    core.handshakeOrder[i] = 0
+                    if i == core.handshakeHead { core.handshakeHead += 1 }
+                    break
+                }
                 i += 1
-                continue
             }
-            if loopback || !c.isLoopback {
-                victim = c
-                core.handshakeOrder[i] = 0
-                if i == core.handshakeHead { core.handshakeHead += 1 }
-                break
-            }
-            i += 1
         }
         core.compactHandshakeOrder(handshaking: counters.handshakingConnections.value)
         guard let victim else { return false }
