@@ -19,7 +19,10 @@ enum ReplayCommand {
       (defaults: the SF 311 columns). --date-format default "MM/dd/yyyy hh:mm:ss a"; --time-zone default
       America/Los_Angeles. Without --catalog one is derived from the trace (district → jurisdiction,
       agency → unit); --write-catalog saves the catalogue used. Simulated steps (sign time, callbacks) are
-      labelled in the report. Exit 0 when no accepted case was lost, 1 otherwise, 2 for bad flags.
+      labelled in the report. The report opens with the verdict. Exit status: 0 ok (every accepted case found,
+      most records replayed); 1 accepted cases lost, or a node lost during the replay; 2 bad flags or a trace
+      unreadable as a whole; 3 most records rejected (at read or at intake) or none accepted. `match` is yes
+      only when there were accepted cases to compare and every figure agrees.
     """
 
     static func run(_ argv: [String]) async throws -> Int32 {
@@ -94,7 +97,7 @@ enum ReplayCommand {
         } else {
             print(text(report))
         }
-        return report.reconciliation.lost == 0 ? 0 : 1
+        return report.verdict.exitStatus
     }
 
     /// The bundled trace relative to the working directory, or next to the executable's package.
@@ -118,6 +121,7 @@ enum ReplayCommand {
         func opt(_ v: Double?) -> String { v.map { String(format: "%.2f", $0) } ?? "—" }
         let c = r.reconciliation
         var out = """
+        verdict: \(r.verdict.outcome.rawValue) — \(r.verdict.reason)
         == Hotline replay: \(r.trace.source)
         cluster: \(r.cluster.nodes.joined(separator: "  "))
         \(r.cluster.steps) steps, \(r.cluster.clockMoves) clock moves, \(String(format: "%.1f", r.cluster.seconds)) s

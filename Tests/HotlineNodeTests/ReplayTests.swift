@@ -154,9 +154,28 @@ final class ReplayTests: XCTestCase {
         XCTAssertEqual(rec["lost"] as? Int, 0)
     }
 
+    /// Issue 12's report: every record rejected at intake, and the report still said `match: yes`, exit 0.
+    func test_aTraceWhoseRecordsAreMostlyRejectedExitsThreeWithTheReasonFirst() throws {
+        let csv = """
+        CaseID,Opened,Closed,Source,Category,Request.Type,Responsible.Agency,Supervisor.District,Address,Request.Details
+        1,01/02/2015 10:00:00 AM,,Voice In,,tag,DPW,3,a,no category
+        2,01/03/2015 10:00:00 AM,,Voice In,,tag,DPW,3,b,no category
+        3,01/04/2015 10:00:00 AM,,Voice In,Graffiti,tag,DPW,3,c,the only good one
+        4,not a date,,Voice In,Graffiti,tag,DPW,3,d,bad open
+
+        """
+        let json = try Self.replayJSON(Data(csv.utf8), expectedStatus: 3)
+        let verdict = try XCTUnwrap(json["verdict"] as? [String: Any])
+        XCTAssertEqual(verdict["outcome"] as? String, "mostlyRejected")
+        XCTAssertTrue((verdict["reason"] as? String)?.hasPrefix("3 of 4 records were not replayed") == true, "\(verdict)")
+        let comparison = try XCTUnwrap(json["comparison"] as? [String: Any])
+        XCTAssertEqual(comparison["matches"] as? Bool, false)
+    }
+
     /// Runs `hotline replay FILE --json --nodes 2` on `csv` (written to a temporary file) and returns its JSON
     /// report; the replay must exit 0.
-    static func replayJSON(_ csv: Data, file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
+    static func replayJSON(_ csv: Data, expectedStatus: Int32 = 0, file: StaticString = #filePath,
+                           line: UInt = #line) throws -> [String: Any] {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hotline-replay-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -171,7 +190,7 @@ final class ReplayTests: XCTestCase {
         try process.run()
         let data = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0, file: file, line: line)
+        XCTAssertEqual(process.terminationStatus, expectedStatus, file: file, line: line)
         return try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any], file: file, line: line)
     }
 }

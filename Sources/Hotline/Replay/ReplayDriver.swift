@@ -330,7 +330,8 @@ public struct ReplayDriver: Sendable {
             clusterReplyShare: Self.round4(Double(kpi.overall.replied) / Double(max(1, kpi.overall.dispatched))),
             traceMedianDays: traceMedian, clusterMedianDays: kpi.overall.dispatchToReplyDays.median,
             traceMeanDays: traceMean, clusterMeanDays: kpi.overall.dispatchToReplyDays.average,
-            matches: days.count == kpi.overall.replied && traceMedian == kpi.overall.dispatchToReplyDays.median
+            matches: accepted > 0 && (days.count > 0 || kpi.overall.replied > 0)
+                && days.count == kpi.overall.replied && traceMedian == kpi.overall.dispatchToReplyDays.median
                 && traceMean == kpi.overall.dispatchToReplyDays.average)
 
         var asCatalogue = 0, overridden = 0
@@ -347,7 +348,13 @@ public struct ReplayDriver: Sendable {
         var rejectedAtRead: [String: Int] = [:]
         for r in read.rejected { rejectedAtRead[r.reason.code, default: 0] += 1 }
         let elapsed = ContinuousClock.now - started
+        let rejections = (rejectedAtRead.map { ("rejected at read: \($0.key)", $0.value) }
+                          + rejectedAtIntake.map { ("rejected at intake: \($0.key)", $0.value) })
+            .sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
+        let verdict = ReplayVerdict.judge(recordsRead: read.rowsRead, accepted: accepted, duplicates: duplicates, lost: lost,
+                                          topRejections: rejections.map { (reason: $0.0, count: $0.1) })
         return ReplayReport(
+            verdict: verdict,
             trace: TraceSummary(source: source, recordsRead: read.rowsRead, rejectedAtRead: rejectedAtRead,
                                 rejectedExamples: read.rejected.prefix(20).map { "\($0)" },
                                 flagged: flagged, rules: Self.rules),

@@ -3,6 +3,8 @@ import Foundation
 /// Everything `hotline replay` reports: what was read, what the cluster holds at the end, the KPIs, and the
 /// comparison with figures computed straight from the trace.
 public struct ReplayReport: Codable, Sendable {
+    /// The outcome in one word and its reason (printed first; decides the exit status).
+    public var verdict: ReplayVerdict
     public var trace: TraceSummary
     public var reconciliation: Reconciliation
     public var comparison: TraceComparison
@@ -59,7 +61,51 @@ public struct TraceComparison: Codable, Sendable {
     public var clusterMedianDays: Double?
     public var traceMeanDays: Double?
     public var clusterMeanDays: Double?
+    /// True only when there was something to compare (accepted cases, at least one of them closed in the
+    /// trace or replied in the cluster) and every figure above agrees.
     public var matches: Bool
+}
+
+/// What a replay concludes, decided by stated rules (`ReplayVerdict.judge`), so a report never says "match" over
+/// an empty or mostly rejected trace.
+public struct ReplayVerdict: Codable, Sendable, Equatable {
+    public enum Outcome: String, Codable, Sendable {
+        /// Nothing lost, most records replayed.
+        case ok
+        /// Accepted cases could not be found in the cluster at the end (exit 1).
+        case lost
+        /// Most records were rejected (at read or at intake), or none was accepted (exit 3).
+        case mostlyRejected
+    }
+
+    public var outcome: Outcome
+    /// Why, in one sentence (the first line of the text report).
+    public var reason: String
+
+    /// Exit status of `hotline replay` for this verdict: 0 ok, 1 lost, 3 mostly rejected.
+    public var exitStatus: Int32 {
+        switch outcome {
+        case .ok: 0
+        case .lost: 1
+        case .mostlyRejected: 3
+        }
+    }
+
+    /// The rules, in order: any lost accepted case → `lost`; no accepted case, or fewer accepted cases plus
+    /// duplicate submissions than half of the records read → `mostlyRejected`; else `ok`.
+    public static func judge(recordsRead: Int, accepted: Int, duplicates: Int, lost: Int,
+                             topRejections: [(reason: String, count: Int)]) -> ReplayVerdict {
+        if lost > 0 {
+            return ReplayVerdict(outcome: .lost, reason: "\(lost) accepted case(s) not found in the cluster")
+        }
+        let replayed = accepted + duplicates
+        if accepted == 0 || replayed * 2 < recordsRead {
+            let why = topRejections.prefix(3).map { "\($0.reason) (\($0.count))" }.joined(separator: "; ")
+            return ReplayVerdict(outcome: .mostlyRejected,
+                                 reason: "\(recordsRead - replayed) of \(recordsRead) records were not replayed" + (why.isEmpty ? "" : ": \(why)"))
+        }
+        return ReplayVerdict(outcome: .ok, reason: "\(accepted) cases from \(recordsRead) records, none lost")
+    }
 }
 
 public struct ClusterSummary: Codable, Sendable {
