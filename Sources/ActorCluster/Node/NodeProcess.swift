@@ -36,13 +36,22 @@ public final class NodeProcess: @unchecked Sendable {
     /// and waits up to `timeout` for its ready line.
     ///
     /// - Throws: `StartError`.
-    public init(executable: URL, arguments: [String], timeout: Duration = .seconds(30), quiet: Bool = true) throws {
+    /// - Parameter logFile: where the child's stderr goes (created; overrides `quiet`), so a caller can show
+    ///   the last lines of a node that died (`logTail`).
+    public init(executable: URL, arguments: [String], timeout: Duration = .seconds(30), quiet: Bool = true,
+                logFile: URL? = nil) throws {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
         let stdout = Pipe()
         process.standardOutput = stdout
-        process.standardError = quiet ? FileHandle.nullDevice : FileHandle.standardError
+        if let logFile, FileManager.default.createFile(atPath: logFile.path, contents: nil),
+           let handle = try? FileHandle(forWritingTo: logFile) {
+            process.standardError = handle
+        } else {
+            process.standardError = quiet ? FileHandle.nullDevice : FileHandle.standardError
+        }
+        self.logFile = logFile
         process.standardInput = FileHandle.nullDevice
         do {
             try process.run()
@@ -116,6 +125,26 @@ public final class NodeProcess: @unchecked Sendable {
     }
 
     public var isRunning: Bool { process.isRunning }
+
+    /// Where the child's stderr goes, when a log file was given.
+    public let logFile: URL?
+
+    /// The last `lines` lines of the log file (reads at most its last 64 KiB); empty without one.
+    public func logTail(lines: Int) -> [String] {
+        guard let logFile, let handle = try? FileHandle(forReadingFrom: logFile) else { return [] }
+        defer { try? handle.close() }
+        let size = (try? handle.seekToEnd()) ?? 0
+        try? handle.seek(toOffset: size > 65_536 ? size - 65_536 : 0)
+        let data = (try? handle.readToEnd()) ?? Data()
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").suffix(lines).map(String.init)
+    }
+
+    /// How the process ended ("exit 0", "signal 11"), or nil while it runs.
+    public var endedHow: String? {
+        guard !process.isRunning else { return nil }
+        return process.terminationReason == .uncaughtSignal ? "signal \(process.terminationStatus)"
+            : "exit \(process.terminationStatus)"
+    }
 
     /// SIGKILL, then waits for the process to be reaped.
     public func kill() {

@@ -90,6 +90,9 @@ public struct ReplayDriver: Sendable {
         // The driver configures the nodes and moves their clocks: it proves an operator secret they know.
         let operatorSecret = try ClusterAuth.makeEphemeralSecretFile()
         defer { try? FileManager.default.removeItem(atPath: operatorSecret.path) }
+        let logDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("hotline-replay-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: logDirectory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: logDirectory) }
         var processes: [NodeProcess] = []
         defer { for p in processes { p.stop() } }
         for k in 0..<count {
@@ -98,7 +101,9 @@ public struct ReplayDriver: Sendable {
                         "--inbound", options.inboundOnIOThread ? "io" : "pool", "--secret-file", secret.path,
                         "--operator-secret-file", operatorSecret.path]
             if !roles.isEmpty { args += ["--roles", roles] }
-            processes.append(try NodeProcess(executable: options.executable, arguments: args))
+            // Each node's warnings go to a log file, shown when the node is lost.
+            let log = logDirectory.appendingPathComponent("replay-\(k + 1).log")
+            processes.append(try NodeProcess(executable: options.executable, arguments: args, logFile: log))
         }
         var settings = ClusterSettings.client("replay-driver")
         settings.callTimeout = .seconds(60)
@@ -114,10 +119,21 @@ public struct ReplayDriver: Sendable {
                                                  virtualStart: start)
         // With `inboundOnIOThread` the driver itself runs on its node's I/O thread (no hop per reply).
         let preference: (any TaskExecutor)? = options.inboundOnIOThread ? system.ioExecutor : nil
-        return try await withTaskExecutorPreference(preference) {
-            try await drive(read: read, source: source, started: started, records: records, catalogue: catalogue,
-                            jurisdiction: jurisdiction, plan: plan, processes: processes, system: system,
-                            directory: directory, workflow: workflow, configuration: configuration, start: start)
+        do {
+            return try await withTaskExecutorPreference(preference) {
+                try await drive(read: read, source: source, started: started, records: records, catalogue: catalogue,
+                                jurisdiction: jurisdiction, plan: plan, processes: processes, system: system,
+                                directory: directory, workflow: workflow, configuration: configuration, start: start)
+            }
+        } catch ReplayError.nodeLost(let node, let step, let total, let at, let reason) {
+            // Say what the nodes say: whether each still runs and its last log lines.
+            try? await Task.sleep(for: .milliseconds(200))
+            var detail = ""
+            for p in processes {
+                detail += "\n  \(p.name): \(p.endedHow ?? "running")"
+                for line in p.logTail(lines: 5) { detail += "\n    " + line }
+            }
+            throw ReplayError.nodeLost(node: node, step: step, of: total, at: at, reason: reason + detail)
         }
     }
 
