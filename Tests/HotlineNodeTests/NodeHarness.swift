@@ -96,3 +96,23 @@ func waitUntil(timeout: Duration = .seconds(10), _ what: String, _ condition: ()
     XCTFail("timed out after \(timeout) waiting for: \(what)")
     throw CancellationError()
 }
+
+/// A blocking TCP socket connected to 127.0.0.1:`port` with a send timeout, or nil (raw-input tests).
+func loopbackConnect(port: UInt16, sendTimeoutSeconds: Int) -> Int32? {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return nil }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = port.bigEndian
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let rc = withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard rc == 0 else {
+        Glibc.close(fd)
+        return nil
+    }
+    var tv = timeval(tv_sec: sendTimeoutSeconds, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    return fd
+}
