@@ -113,7 +113,7 @@ enum AttackBench {
         }
 
         func sample() {
-            let rss = Self.rssKiB(pid)
+            let rss = NodeProcess.residentKiB(pid: pid)
             let fds = Self.fdCount(pid)
             state.withLock {
                 if let rss {
@@ -139,14 +139,6 @@ enum AttackBench {
 
         var current: State { state.withLock { $0 } }
         func stop() { stopped.store(true, ordering: .relaxed) }
-
-        static func rssKiB(_ pid: Int32) -> Int? {
-            guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
-            for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-                return Int(line.dropFirst(6).trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "")
-            }
-            return nil
-        }
 
         static func fdCount(_ pid: Int32) -> Int? {
             guard let dir = opendir("/proc/\(pid)/fd") else { return nil }

@@ -5,16 +5,27 @@ import Glibc
 /// Raw TCP attackers for `hotline bench attack`: blocking POSIX sockets to 127.0.0.1 that speak the documented
 /// wire protocol (`Docs/wire-protocol.md`) with the public `Handshake`, `Wire.FrameParser` and `Wire.ByteWriter`,
 /// and nothing of the transport's own logic.
+/// Also the raw peer of the hostile-input tests (`HostileInputTests`).
 final class RawConn: @unchecked Sendable {  // one thread uses a connection at a time
     let fd: Int32
     private var buffer: [UInt8] = []
     private(set) var isOpen = true
+    private var fdClosed = false
 
-    enum Read {
+    enum Read: CustomStringConvertible {
         case frame(Wire.FrameKind, [UInt8])
         case closed
         case timeout
         case malformed
+
+        var description: String {
+            switch self {
+            case .frame(let k, let p): "\(k) frame of \(p.count) bytes"
+            case .closed: "closed"
+            case .timeout: "timeout"
+            case .malformed: "malformed"
+            }
+        }
     }
 
     private init(fd: Int32) { self.fd = fd }
@@ -66,8 +77,8 @@ final class RawConn: @unchecked Sendable {  // one thread uses a connection at a
         return true
     }
 
-    /// Reads the next frame within `timeoutMs`.
-    func readFrame(timeoutMs: Int) -> Read {
+    /// Reads the next frame within `timeoutMs` (the next one other than a heartbeat when `skippingHeartbeats`).
+    func readFrame(timeoutMs: Int, skippingHeartbeats: Bool = false) -> Read {
         let parser = Wire.FrameParser(maxFrameBytes: Wire.maxFrameBytesCeiling)
         let deadline = ContinuousClock.now + .milliseconds(timeoutMs)
         while true {
@@ -75,6 +86,7 @@ final class RawConn: @unchecked Sendable {  // one thread uses a connection at a
             case .frame(let frame, let consumed):
                 let result = Read.frame(frame.kind, Array(frame.payload))
                 buffer.removeFirst(consumed)
+                if skippingHeartbeats && frame.kind == .heartbeat { continue }
                 return result
             case .error:
                 return .malformed
@@ -129,9 +141,14 @@ final class RawConn: @unchecked Sendable {  // one thread uses a connection at a
     }
 
     func close() {
-        Glibc.close(fd)
+        if !fdClosed {
+            Glibc.close(fd)
+            fdClosed = true
+        }
         isOpen = false
     }
+
+    deinit { close() }
 }
 
 enum RawAttacker {

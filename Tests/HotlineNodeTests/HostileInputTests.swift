@@ -1,5 +1,6 @@
 @testable import ActorCluster
 import Distributed
+@testable import HotlineCLI
 import Foundation
 import Hotline
 import XCTest
@@ -54,7 +55,7 @@ final class HostileInputTests: XCTestCase {
             let took = ContinuousClock.now - t0
             XCTAssertEqual(info.name, "hostile")
             XCTAssertLessThan(took, Self.callBound, "info() after batch \(batch) took \(took) (seed \(seed))")
-            if let rss = Self.rssKiB(pid) {
+            if let rss = NodeProcess.residentKiB(pid: pid) {
                 XCTAssertLessThan(rss, Self.rssBoundKiB, "node RSS \(rss) KiB after batch \(batch) (seed \(seed))")
                 print("after \(batch): node alive, info() in \(took), VmRSS \(rss / 1024) MiB")
             } else {
@@ -93,7 +94,7 @@ final class HostileInputTests: XCTestCase {
         let deadline = ContinuousClock.now + budget
         var done = 0
         while done < max && ContinuousClock.now < deadline {
-            guard let peer = RawPeer(port: port) else { XCTFail("connect failed at input \(done)"); break }
+            guard let peer = RawConn.connect(port: port, sendTimeoutSeconds: 1).0 else { XCTFail("connect failed at input \(done)"); break }
             let offer = Self.offer(&rng)
             var bytes: [UInt8]
             switch rng.below(10) {
@@ -135,7 +136,7 @@ final class HostileInputTests: XCTestCase {
             } else {
                 _ = peer.send(bytes)
             }
-            if rng.chance(5) { _ = peer.readFrame(timeoutMs: 20) }
+            if rng.chance(5) { _ = peer.readFrame(timeoutMs: 20, skippingHeartbeats: true) }
             peer.close()
             done += 1
         }
@@ -150,11 +151,11 @@ final class HostileInputTests: XCTestCase {
         let deadline = ContinuousClock.now + budget
         var done = 0, controls = 0
         while done < max && ContinuousClock.now < deadline {
-            guard let peer = RawPeer(port: port) else { XCTFail("connect failed at handshake \(done)"); break }
+            guard let peer = RawConn.connect(port: port, sendTimeoutSeconds: 1).0 else { XCTFail("connect failed at handshake \(done)"); break }
             defer { peer.close() }
             var machine = Self.dialer(&rng, auth: auth)
             _ = peer.send(Wire.FrameParser.encode(.handshakeOffer, payload: machine.makeOffer().encode()))
-            guard case .frame(.handshakeChallenge, let challenge) = peer.readFrame(timeoutMs: 2_000) else {
+            guard case .frame(.handshakeChallenge, let challenge) = peer.readFrame(timeoutMs: 2_000, skippingHeartbeats: true) else {
                 XCTFail("no challenge for a valid offer (handshake \(done))")
                 done += 1
                 continue
@@ -194,7 +195,7 @@ final class HostileInputTests: XCTestCase {
             }
             if rng.chance(5) { frames += rng.bytes(1 + rng.below(40)) } // and noise after it
             _ = peer.send(frames)
-            let answer = peer.readFrame(timeoutMs: 2_000)
+            let answer = peer.readFrame(timeoutMs: 2_000, skippingHeartbeats: true)
             if control {
                 guard case .frame(.handshakeAccept, _) = answer else {
                     XCTFail("the unmutated response was not accepted (handshake \(done)): \(answer)")
@@ -264,7 +265,7 @@ final class HostileInputTests: XCTestCase {
                      HotlinePaths.analysis, "/no/such/actor", ""]
         let deadline = ContinuousClock.now + budget
         var sent = 0, connections = 0
-        var peer: RawPeer?
+        var peer: RawConn?
         while sent < max && ContinuousClock.now < deadline {
             if peer == nil || !peer!.isOpen {
                 peer?.close()
@@ -306,7 +307,7 @@ final class HostileInputTests: XCTestCase {
             var answered = false
             let waitUntil = ContinuousClock.now + .seconds(2)
             read: while ContinuousClock.now < waitUntil {
-                switch peer!.readFrame(timeoutMs: 2_000) {
+                switch peer!.readFrame(timeoutMs: 2_000, skippingHeartbeats: true) {
                 case .frame(.reply, let payload):
                     guard let (id, reply) = try? ReplyEnvelope.decode(payload[...]) else {
                         XCTFail("the node sent a reply that does not decode")
@@ -315,7 +316,7 @@ final class HostileInputTests: XCTestCase {
                     if id == probeID { answered = true; break read }
                     answers[String("\(reply)".prefix { $0 != "(" }), default: 0] += 1
                 case .frame: continue
-                case .closed: break read
+                case .closed, .malformed: break read
                 case .timeout: break read
                 }
             }
@@ -429,136 +430,23 @@ final class HostileInputTests: XCTestCase {
     }
 
     /// A raw connection that has completed a real handshake with the harness's secret.
-    static func handshake(port: UInt16, auth: ClusterAuth, rng: inout SplitMix64) throws -> RawPeer? {
-        guard let peer = RawPeer(port: port) else { return nil }
+    static func handshake(port: UInt16, auth: ClusterAuth, rng: inout SplitMix64) throws -> RawConn? {
+        guard let peer = RawConn.connect(port: port, sendTimeoutSeconds: 1).0 else { return nil }
         var machine = dialer(&rng, auth: auth)
         _ = peer.send(Wire.FrameParser.encode(.handshakeOffer, payload: machine.makeOffer().encode()))
-        guard case .frame(.handshakeChallenge, let challenge) = peer.readFrame(timeoutMs: 2_000),
+        guard case .frame(.handshakeChallenge, let challenge) = peer.readFrame(timeoutMs: 2_000, skippingHeartbeats: true),
               case .send(.handshakeResponse, let response) = machine.receive(.handshakeChallenge, payload: challenge[...],
                                                                              phaseOf: { _ in .none }) else {
             peer.close()
             return nil
         }
         _ = peer.send(Wire.FrameParser.encode(.handshakeResponse, payload: response))
-        guard case .frame(.handshakeAccept, _) = peer.readFrame(timeoutMs: 2_000) else {
+        guard case .frame(.handshakeAccept, _) = peer.readFrame(timeoutMs: 2_000, skippingHeartbeats: true) else {
             peer.close()
             return nil
         }
         return peer
     }
 
-    /// VmRSS of a process in KiB, from /proc (nil where there is none).
-    static func rssKiB(_ pid: Int32) -> Int? {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
-        for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-            return Int(line.dropFirst(6).trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "")
-        }
-        return nil
-    }
 }
 
-extension SplitMix64 {
-    mutating func bytes(_ count: Int) -> [UInt8] {
-        (0..<count).map { _ in UInt8(truncatingIfNeeded: next()) }
-    }
-    mutating func byte() -> UInt8 { UInt8(truncatingIfNeeded: next()) }
-    mutating func chance(_ oneIn: Int) -> Bool { below(oneIn) == 0 }
-}
-
-/// A blocking TCP connection to 127.0.0.1 that speaks raw frames (no transport, no handshake logic).
-final class RawPeer {
-    private var fd: Int32
-    private var buffer: [UInt8] = []
-    private(set) var isOpen = true
-
-    enum Read: CustomStringConvertible {
-        case frame(Wire.FrameKind, [UInt8])
-        case closed
-        case timeout
-        var description: String {
-            switch self {
-            case .frame(let k, let p): "\(k) frame of \(p.count) bytes"
-            case .closed: "closed"
-            case .timeout: "timeout"
-            }
-        }
-    }
-
-    init?(port: UInt16) {
-        guard let fd = loopbackConnect(port: port, sendTimeoutSeconds: 1) else { return nil }
-        self.fd = fd
-        var one: Int32 = 1
-        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-    }
-
-    /// Writes everything (bounded by the 1 s send timeout). False when the node closed the connection.
-    @discardableResult
-    func send(_ bytes: [UInt8]) -> Bool {
-        guard isOpen else { return false }
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if n <= 0 {
-                isOpen = false
-                return false
-            }
-            offset += n
-        }
-        return true
-    }
-
-    /// The next frame other than a heartbeat, within `timeoutMs`.
-    func readFrame(timeoutMs: Int) -> Read {
-        let parser = Wire.FrameParser()
-        let deadline = ContinuousClock.now + .milliseconds(timeoutMs)
-        while true {
-            switch parser.parse(buffer[...]) {
-            case .frame(let f, let consumed):
-                let payload = Array(f.payload)
-                buffer.removeFirst(consumed)
-                if f.kind == .heartbeat { continue }
-                return .frame(f.kind, payload)
-            case .error: return .closed
-            case .needMore: break
-            }
-            let left = deadline - .now
-            guard left > .zero, isOpen else { return isOpen ? .timeout : .closed }
-            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let ms = Int32(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000)
-            if poll(&p, 1, Swift.max(1, ms)) <= 0 { continue }
-            if !receive(flags: 0) { return .closed }
-        }
-    }
-
-    /// Reads whatever is there without waiting (replies the node sends back), so its queue to us never grows.
-    func drain() {
-        while isOpen {
-            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            if poll(&p, 1, 0) <= 0 { return }
-            if !receive(flags: Int32(MSG_DONTWAIT)) { return }
-            if buffer.count > 1 << 20 { buffer.removeAll() }
-        }
-    }
-
-    private func receive(flags: Int32) -> Bool {
-        var chunk = [UInt8](repeating: 0, count: 64 << 10)
-        let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, flags) }
-        if n <= 0 {
-            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return true }
-            isOpen = false
-            return false
-        }
-        buffer.append(contentsOf: chunk[..<n])
-        return true
-    }
-
-    func close() {
-        if fd >= 0 {
-            Glibc.close(fd)
-            fd = -1
-        }
-        isOpen = false
-    }
-
-    deinit { close() }
-}

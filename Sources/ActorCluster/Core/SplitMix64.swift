@@ -19,4 +19,13 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 
     /// In `0..<n` (modulo bias is negligible for small `n`); 0 when `n <= 0`.
     public mutating func below(_ n: Int) -> Int { n <= 0 ? 0 : Int(next() % UInt64(n)) }
+
+    /// One random byte.
+    public mutating func byte() -> UInt8 { UInt8(truncatingIfNeeded: next()) }
+
+    /// `count` random bytes.
+    public mutating func bytes(_ count: Int) -> [UInt8] { (0..<max(0, count)).map { _ in byte() } }
+
+    /// True one time in `oneIn` on average.
+    public mutating func chance(_ oneIn: Int) -> Bool { below(oneIn) == 0 }
 }

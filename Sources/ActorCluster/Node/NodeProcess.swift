@@ -139,6 +139,15 @@ public final class NodeProcess: @unchecked Sendable {
         return String(decoding: data, as: UTF8.self).split(separator: "\n").suffix(lines).map(String.init)
     }
 
+    /// Resident memory (VmRSS) of process `pid` in KiB, from `/proc/<pid>/status`; nil where there is none.
+    public static func residentKiB(pid: Int32) -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            return Int(line.dropFirst(6).trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "")
+        }
+        return nil
+    }
+
     /// How the process ended ("exit 0", "signal 11"), or nil while it runs.
     public var endedHow: String? {
         guard !process.isRunning else { return nil }

@@ -126,8 +126,12 @@ public struct ReplayDriver: Sendable {
                                 directory: directory, workflow: workflow, configuration: configuration, start: start)
             }
         } catch ReplayError.nodeLost(let node, let step, let total, let at, let reason) {
-            // Say what the nodes say: whether each still runs and its last log lines.
-            try? await Task.sleep(for: .milliseconds(200))
+            // Say what the nodes say: whether each still runs and its last log lines. A node that is going
+            // down gets up to 1 s to be reaped, so its exit status can be told.
+            let deadline = ContinuousClock.now + .seconds(1)
+            while processes.allSatisfy({ $0.isRunning }), ContinuousClock.now < deadline {
+                try? await Task.sleep(for: .milliseconds(20))
+            }
             var detail = ""
             for p in processes {
                 detail += "\n  \(p.name): \(p.endedHow ?? "running")"
