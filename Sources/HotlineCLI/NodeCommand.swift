@@ -47,6 +47,92 @@ enum NodeCommand {
         settings.transport.auth = try config.auth()
         settings.transport.operatorCredential = try config.operatorCredential()
         let adminSettings = try config.adminSettings()
+        // Why an incarnation ended: a signal, a graceful leave completed, or the cluster downed this uid.
+        let (outcomes, outcome) = AsyncStream<IncarnationEnd>.makeStream(bufferingPolicy: .unbounded)
+        Task { outcome.yield(.signal(await termination.wait())) }
+        var listen = settings.listen
+        var adminBind = adminSettings?.bind
+        var incarnation = 0
+        var pending = outcomes.makeAsyncIterator()
+        while true {
+            settings.listen = listen
+            let running = try await startIncarnation(config: config, files: files, settings: settings,
+                                                     adminSettings: adminSettings.map { a in
+                                                         var a = a
+                                                         if let adminBind { a.bind = adminBind }
+                                                         return a
+                                                     })
+            let system = running.system
+            // A restarted incarnation keeps the ports it had (an ephemeral port is fixed after the first).
+            listen = system.node.address
+            adminBind = running.admin?.address ?? adminBind
+            if case .open = settings.transport.auth, incarnation == 0 {
+                system.logger.warning("node.open", ["reason": "no --secret-file: any process that reaches \(system.node.address) may join (loopback only)"])
+            }
+            var ready = incarnation == 0 ? "ready" : "rejoined"
+            ready += " name=\(config.name) listen=\(system.node.address) uid=\(system.node.uidHex)"
+            if let address = running.admin?.address { ready += " admin=\(address)" }
+            ready += "\n"
+            // Unbuffered write(2): the line must reach a pipe at once, not at exit.
+            FileHandle.standardOutput.write(Data(ready.utf8))
+            let watcher = running.system.membership.map { membership in
+                Task { [me = system.node] in
+                    for await event in membership.events() {
+                        guard case .memberChanged(let m, _) = event, m.node == me else { continue }
+                        if m.status == .down { outcome.yield(.downed(me)) }
+                        if m.status == .removed { outcome.yield(.left(me)) }
+                    }
+                }
+            }
+            var end: IncarnationEnd?
+            while end == nil, let o = await pending.next() {
+                switch o {
+                case .signal: end = o
+                case .downed(let n), .left(let n): if n == system.node { end = o }
+                }
+            }
+            watcher?.cancel()
+            running.stop()
+            switch end {
+            case .signal(let signal)?:
+                system.logger.info("node.stopping", ["signal": signal == SIGTERM ? "SIGTERM" : "SIGINT"])
+                return 0
+            case .left?:
+                system.logger.info("node.left", ["uid": system.node.uidHex])
+                return 0
+            case .downed?:
+                // This uid is down for good (the cluster will never take it back): rejoin as a new member, with a
+                // new uid and no state from the old one.
+                system.logger.warning("node.downed", ["uid": system.node.uidHex, "action": "rejoining with a new uid"])
+                incarnation += 1
+            case nil:
+                return 0
+            }
+        }
+    }
+
+    enum IncarnationEnd: Sendable {
+        case signal(Int32)
+        case downed(NodeIdentity)
+        case left(NodeIdentity)
+    }
+
+    /// One incarnation of the node: a cluster system (new uid), its actors and admin port.
+    struct Incarnation {
+        let system: ClusterSystem
+        let probe: NodeProbe
+        let hotline: HotlineNode
+        let admin: AdminServer?
+
+        func stop() {
+            withExtendedLifetime((probe, hotline)) {}
+            admin?.shutdown()
+            system.shutdown()
+        }
+    }
+
+    static func startIncarnation(config: NodeConfig, files: (catalogue: RoutingCatalogue?, calendar: WorkingCalendar?),
+                                 settings: ClusterSettings, adminSettings: AdminSettings?) async throws -> Incarnation {
         let system: ClusterSystem
         do {
             system = try ClusterSystem(settings: settings)
@@ -69,7 +155,7 @@ enum NodeCommand {
         if let adminSettings {
             do {
                 let server = try AdminServer(system: system, settings: adminSettings,
-                                             readiness: { [hotline] in await Self.readiness(hotline) })
+                                             readiness: { [hotline, system] in await Self.readiness(hotline, system: system) })
                 server.addRoute("/hotline/info") { [hotline] in .json(200, try await hotline.info()) }
                 _ = try server.start()
                 admin = server
@@ -78,24 +164,18 @@ enum NodeCommand {
                 throw UsageError("invalid --admin \(adminSettings.bind): \(error)")
             }
         }
-        // Unbuffered write(2): the line must reach a pipe at once, not at exit.
-        if case .open = settings.transport.auth {
-            system.logger.warning("node.open", ["reason": "no --secret-file: any process that reaches \(system.node.address) may join (loopback only)"])
-        }
-        var ready = "ready name=\(config.name) listen=\(system.node.address) uid=\(system.node.uidHex)"
-        if let address = admin?.address { ready += " admin=\(address)" }
-        ready += "\n"
-        FileHandle.standardOutput.write(Data(ready.utf8))
-        let signal = await termination.wait()
-        system.logger.info("node.stopping", ["signal": signal == SIGTERM ? "SIGTERM" : "SIGINT"])
-        withExtendedLifetime((probe, hotline)) {}
-        admin?.shutdown()
-        system.shutdown()
-        return 0
+        return Incarnation(system: system, probe: probe, hotline: hotline, admin: admin)
     }
 
     /// What `/ready` says: ready once the node is configured (it then hosts what its directory placed here).
-    static func readiness(_ hotline: HotlineNode) async -> AdminReadiness {
+    static func readiness(_ hotline: HotlineNode, system: ClusterSystem) async -> AdminReadiness {
+        if let membership = system.membership {
+            let me = membership.myself
+            guard me.status == .up else { return .notReady("membership status is \(me.status), not up") }
+            guard membership.hasQuorum else {
+                return .notReady("no quorum: this node's side does not hold the majority of the last agreed members")
+            }
+        }
         do {
             let info = try await hotline.info()
             guard info.configured else {

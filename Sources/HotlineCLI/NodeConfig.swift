@@ -271,6 +271,8 @@ struct NodeConfig {
         s.transport.handshakeTimeout = .milliseconds(handshakeTimeoutMs)
         s.transport.maxFrameBytes = maxFrameBytes
         s.inboundExecution = inbound
+        s.membership = .default
+        s.roles = roles == .everything ? [] : roles.description.split(separator: ",").map(String.init)
         return s
     }
 }

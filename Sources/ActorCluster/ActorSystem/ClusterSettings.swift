@@ -40,6 +40,13 @@ public struct ClusterSettings: Sendable {
     /// (one call is always admitted when none is running). Trade-off: bounds what callers pipelining large
     /// arguments can pin, against refusing bursts of large calls. Default 64 MiB.
     public var maxInboundCallBytesInFlight: Int = 64 << 20
+    /// Gossip membership (SWIM + Lifeguard, `Docs/membership.md`): nil = this system is not a member (tools,
+    /// test drivers: they call members but are never probed, listed or counted in a quorum). Default nil;
+    /// `hotline node` sets it.
+    public var membership: Membership.Settings?
+    /// Opaque role strings gossiped with this node's member entry (the application decides what they mean).
+    /// Default none.
+    public var roles: [String] = []
     /// Socket, framing, handshake and backoff settings.
     public var transport: TransportSettings = .default
     /// Log threshold. Default `.info`.

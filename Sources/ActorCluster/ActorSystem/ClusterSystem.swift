@@ -27,6 +27,8 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
     public let logger: Logger
     public let metrics: Metrics
     let transport: Transport
+    /// Gossip membership; nil when `settings.membership` is nil (tools and drivers are not members).
+    public let membership: MembershipShell?
 
     private struct LocalActor {
         weak var actor: (any DistributedActor)?
@@ -101,10 +103,22 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
                                                    help: "Inbound calls refused: the function is reserved for operators")
         framesTooLarge = metrics.counter("hotline_frames_too_large_total",
                                          help: "Calls, replies and messages refused at the sender for exceeding the frame limit")
+        if let m = settings.membership {
+            membership = MembershipShell(transport: transport, node: node, name: settings.nodeName, roles: settings.roles,
+                                         seeds: settings.seeds, settings: m, logger: log, metrics: metrics)
+        } else {
+            membership = nil
+        }
         transport.setDelegate(self)
         startSweeper()
         for seed in settings.seeds where seed != node.address {
             transport.associate(with: seed)
+        }
+        if let membership {
+            membership.onDown = { [weak self] member in
+                self?.failPending(to: member, reason: "member \(member) is down")
+            }
+            membership.start()
         }
         log.info("system.started", ["listen": node.address, "uid": node.uidHex,
                                     "cluster": settings.clusterName])
@@ -122,6 +136,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         waiter?.resume()
         for (_, entry) in pending { entry.continuation.resume(throwing: RemoteCallError.systemShutDown) }
         sweeper.withLock { $0?.cancel(); $0 = nil }
+        membership?.stop()
         transport.shutdown()
         logger.info("system.stopped")
     }
@@ -306,6 +321,10 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
             if id.node.matches(node) { throw RemoteCallError.noSuchActor(id) }
             throw RemoteCallError.nodeUnreachable(node: id.node, reason: "that process was replaced by \(node)")
         }
+        if let membership, membership.isDown(id.node) {
+            callsFailedUnreachable.increment()
+            throw RemoteCallError.nodeUnreachable(node: id.node, reason: "member \(id.node) is down")
+        }
         let timeout = TaskLocals.callTimeout ?? settings.callTimeout
         let timeoutMs = Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         let callID = nextCallID.add(1, ordering: .relaxed).newValue
@@ -383,7 +402,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
     }
 
     /// Fails every pending call to `node` with `.nodeUnreachable`.
-    private func failPending(to node: NodeIdentity, reason: String) {
+    func failPending(to node: NodeIdentity, reason: String) {
         let failed = state.withLock { $0.pending.removeAll { $0.actor.node.matches(node) } }
         callsFailedUnreachable.increment(by: failed.count)
         for (_, e) in failed { e.continuation.resume(throwing: RemoteCallError.nodeUnreachable(node: node, reason: reason)) }
@@ -569,15 +588,18 @@ public enum ClusterSystemError: Error, Sendable, Equatable, CustomStringConverti
 extension ClusterSystem: TransportDelegate {
     public func transport(_ transport: Transport, associated peer: NodeIdentity) {
         logger.debug("system.association.up", ["peer": peer])
+        membership?.feed(.associated(peer))
     }
 
     public func transport(_ transport: Transport, disassociated peer: NodeIdentity, reason: String) {
         logger.debug("system.association.down", ["peer": peer, "reason": reason])
         failPending(to: peer, reason: reason)
+        membership?.feed(.connectionLost(peer))
     }
 
     public func transport(_ transport: Transport, dialFailed address: NodeAddress, reason: String) {
         logger.debug("dial.failed", ["address": address, "reason": reason])
+        membership?.feed(.unreachable(address, refused: reason.contains("refused")))
         let failed = state.withLock { $0.pending.removeAll { $0.actor.node.address == address } }
         callsFailedUnreachable.increment(by: failed.count)
         for (_, e) in failed {
@@ -630,6 +652,8 @@ extension ClusterSystem: TransportDelegate {
             entry?.continuation.resume(returning: decoded.reply)
         case .message:
             deliverMessage(payload, from: peer)
+        case .membership:
+            membership?.received(payload, from: peer)
         default:
             logger.debug("frame.unhandled", ["kind": kind, "peer": peer])
         }

@@ -20,9 +20,13 @@ public struct AdminSnapshot: Sendable {
     public var associated: [NodeIdentity]
     public var unreachable: [Transport.UnreachablePeer]
     public var metrics: [Metrics.Sample]
+    /// The membership view; nil when the system is not a member (then `/cluster/members` lists associations).
+    public var membership: MembershipShell.Snapshot?
 
     public init(nodeName: String, node: NodeIdentity, uptimeMs: Int, running: Bool, associated: [NodeIdentity],
-                unreachable: [Transport.UnreachablePeer], metrics: [Metrics.Sample]) {
+                unreachable: [Transport.UnreachablePeer], metrics: [Metrics.Sample],
+                membership: MembershipShell.Snapshot? = nil) {
+        self.membership = membership
         self.nodeName = nodeName
         self.node = node
         self.uptimeMs = uptimeMs
@@ -30,6 +34,19 @@ public struct AdminSnapshot: Sendable {
         self.associated = associated
         self.unreachable = unreachable
         self.metrics = metrics
+    }
+}
+
+/// What the POST endpoints do (given by the node; nil when it is not a member).
+public struct AdminCommands: Sendable {
+    /// Starts a graceful leave.
+    public var leave: @Sendable () -> Void
+    /// Downs the listed member with this uid; false when no listed member has it.
+    public var down: @Sendable (_ uid: UInt64) -> Bool
+
+    public init(leave: @escaping @Sendable () -> Void, down: @escaping @Sendable (_ uid: UInt64) -> Bool) {
+        self.leave = leave
+        self.down = down
     }
 }
 
@@ -53,6 +70,8 @@ public struct AdminRouter: Sendable {
     public var readiness: @Sendable () async -> AdminReadiness
     /// Extra GET routes by exact path.
     public var extraRoutes: [String: Route] = [:]
+    /// `POST /cluster/leave` and `/cluster/down/{uid}`; nil = 501 (the node is not a member).
+    public var commands: AdminCommands?
 
     public init(token: [UInt8]?, tokenForEverything: Bool, snapshot: @escaping @Sendable () -> AdminSnapshot,
                 readiness: @escaping @Sendable () async -> AdminReadiness) {
@@ -91,13 +110,21 @@ public struct AdminRouter: Sendable {
                 return .now(.error(403, "no admin token configured (--admin-token-file): cluster changes are refused"))
             }
             guard authorized(request) else { return .now(Self.unauthorized) }
+            var uid: UInt64?
             if path != "/cluster/leave" {
-                let uid = path.dropFirst("/cluster/down/".count)
-                guard path.hasPrefix("/cluster/down/"), (1...16).contains(uid.count), UInt64(uid, radix: 16) != nil else {
+                let text = path.dropFirst("/cluster/down/".count)
+                guard path.hasPrefix("/cluster/down/"), (1...16).contains(text.count), let value = UInt64(text, radix: 16) else {
                     return .now(.error(400, "expected /cluster/down/{uid} with the node's uid in hex"))
                 }
+                uid = value
             }
-            return .now(.error(501, "membership is not implemented yet"))
+            guard let commands else { return .now(.error(501, "this node is not a cluster member (no membership)")) }
+            if let uid {
+                guard commands.down(uid) else { return .now(.error(404, "no listed member has uid \(String(uid, radix: 16))")) }
+                return .now(.json(202, Accepted(accepted: "down", uid: String(uid, radix: 16))))
+            }
+            commands.leave()
+            return .now(.json(202, Accepted(accepted: "leave", uid: snapshot().node.uidHex)))
         }
         if Self.builtInGET.contains(path) || extraRoutes[path] != nil {
             guard isGET else { return .now(methodNotAllowed("GET")) }
@@ -154,10 +181,42 @@ public struct AdminRouter: Sendable {
                                          uid: s.node.uidHex, detail: r.detail))
     }
 
+    struct Accepted: Encodable {
+        var accepted: String
+        var uid: String
+    }
+
     struct Member: Encodable {
         var address: String
         var uid: String
         var status: String
+    }
+
+    /// One member as `/cluster/members` lists it (after Akka Management's shape).
+    struct MemberRow: Encodable {
+        var node: String
+        var name: String
+        var address: String
+        var uid: String
+        var status: String
+        var incarnation: UInt64
+        var roles: [String]
+        /// `reachable`, or `unreachable` while suspected / down.
+        var reachability: String
+        /// ms since anything was heard from it; 0 for this node; -1 when never.
+        var lastHeardMs: Int
+        var isSelf: Bool
+    }
+
+    struct MembershipView: Encodable {
+        var membership: String
+        var selfNode: String
+        var hasQuorum: Bool
+        var localHealthMultiplier: Int
+        var members: [MemberRow]
+        /// Members currently not reachable (suspect or down), by `node`.
+        var unreachable: [String]
+        var tombstones: Int
     }
 
     struct Unreachable: Encodable {
@@ -188,6 +247,7 @@ public struct AdminRouter: Sendable {
     }
 
     func members(_ s: AdminSnapshot) -> HTTPResponse {
+        if let m = s.membership { return .json(200, Self.membershipView(m)) }
         let me = Member(address: s.node.address.description, uid: s.node.uidHex, status: "self")
         let peers = s.associated.map { Member(address: $0.address.description, uid: $0.uidHex, status: "up") }
         let down = s.unreachable.map {
@@ -197,6 +257,21 @@ public struct AdminRouter: Sendable {
         return .json(200, Members(membership: "associations",
                                   note: "membership (SWIM) is not implemented yet: members are this node and the nodes it is associated with",
                                   members: [me] + peers, unreachable: down))
+    }
+
+    static func membershipView(_ m: MembershipShell.Snapshot) -> MembershipView {
+        let rows = m.members.map { member -> MemberRow in
+            let isSelf = member.node == m.myself.node
+            let reachable = member.status == .up || member.status == .joining || member.status == .leaving
+            return MemberRow(node: member.node.description, name: member.name, address: member.node.address.description,
+                             uid: member.node.uidHex, status: member.status.rawValue, incarnation: member.incarnation,
+                             roles: member.roles, reachability: reachable ? "reachable" : "unreachable",
+                             lastHeardMs: isSelf ? 0 : (m.lastHeardAgeMs[member.node] ?? -1), isSelf: isSelf)
+        }
+        return MembershipView(membership: "swim", selfNode: m.myself.node.description, hasQuorum: m.hasQuorum,
+                              localHealthMultiplier: m.localHealthMultiplier, members: rows,
+                              unreachable: rows.filter { $0.reachability == "unreachable" }.map(\.node),
+                              tombstones: m.tombstones)
     }
 
     /// Prometheus text exposition format 0.0.4.

@@ -64,9 +64,20 @@ public final class AdminServer: Sendable {
             snapshot: { [system] in
                 AdminSnapshot(nodeName: name, node: system.node, uptimeMs: system.uptimeMs, running: !system.isShutDown,
                               associated: system.associatedNodes, unreachable: system.transport.unreachablePeers,
-                              metrics: system.metrics.samples())
+                              metrics: system.metrics.samples(), membership: system.membership?.snapshot)
             },
             readiness: readiness))
+        if let membership = system.membership {
+            router.withLock {
+                $0.commands = AdminCommands(
+                    leave: { membership.leave() },
+                    down: { uid in
+                        guard let member = membership.members.first(where: { $0.node.uid == uid }) else { return false }
+                        membership.down(member.node)
+                        return true
+                    })
+            }
+        }
         state = AdminLoopState(settings: settings, metrics: system.metrics)
     }
 

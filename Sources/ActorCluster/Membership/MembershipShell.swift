@@ -1,0 +1,337 @@
+import Synchronization
+
+/// The thin I/O shell around `Membership.Machine`: feeds it the transport's events (associations, lost
+/// connections, failed dials, `membership` frames) and timer ticks, and carries out its actions (encodes and
+/// sends messages, publishes events). Every input is handled on the transport's event-loop thread, one at a
+/// time, so the machine is never touched concurrently; readers (`members`, `hasQuorum`) take a snapshot that is
+/// refreshed after every input.
+///
+/// One timer is armed at the machine's `nextWakeupNs` (re-armed when an input moves it earlier).
+public final class MembershipShell: Sendable {
+    private let transport: Transport
+    private let logger: Logger
+    private let counters: MembershipCounters
+
+    /// Loop-confined state (only touched on the event-loop thread, inside `feed`).
+    private final class Confined: @unchecked Sendable {
+        var machine: Membership.Machine
+        var timerID: UInt64?
+        var timerDeadline: UInt64 = .max
+        var stats = Membership.Stats()
+        var stopped = false
+        init(_ m: Membership.Machine) { machine = m }
+    }
+
+    private let confined: Confined
+
+    /// What readers on other threads see: refreshed after every input.
+    public struct Snapshot: Sendable {
+        public var myself: Membership.Member
+        public var members: [Membership.Member]
+        public var hasQuorum: Bool
+        public var localHealthMultiplier: Int
+        /// ms since anything was heard from each member (by identity).
+        public var lastHeardAgeMs: [NodeIdentity: Int]
+        public var tombstones: Int
+        /// Monotonic ns when the snapshot was taken.
+        public var takenNs: UInt64
+    }
+
+    private let published: Mutex<Snapshot>
+    /// Uids declared down or removed, newest last, at most `maxDownRemembered` (calls to them fail at once).
+    private let downed = Mutex(DownSet())
+    private let downHook = Mutex<(@Sendable (NodeIdentity) -> Void)?>(nil)
+
+    /// Remembered down identities for `isDown`; the oldest are forgotten beyond the bound.
+    private struct DownSet {
+        var set: Set<NodeIdentity> = []
+        var order: [NodeIdentity] = []
+        mutating func insert(_ n: NodeIdentity, limit: Int) {
+            guard set.insert(n).inserted else { return }
+            order.append(n)
+            if order.count > limit {
+                let drop = order.count - limit
+                for old in order.prefix(drop) { set.remove(old) }
+                order.removeFirst(drop)
+            }
+        }
+    }
+    private let subscribers = Mutex<[Int: AsyncStream<Membership.Event>.Continuation]>([:])
+    private let nextSubscriber = Atomic<Int>(0)
+
+    /// Events buffered per subscriber before the oldest are dropped (a subscriber that stops reading cannot
+    /// bloat the node).
+    public static let subscriberBuffer = 4096
+
+    /// - Parameters:
+    ///   - seeds: seed addresses (this node's own may be among them).
+    ///   - roles: opaque role strings gossiped with this node's entry.
+    init(transport: Transport, node: NodeIdentity, name: String, roles: [String], seeds: [NodeAddress],
+         settings: Membership.Settings, logger: Logger, metrics: Metrics) {
+        self.transport = transport
+        self.logger = logger
+        self.counters = MembershipCounters(metrics)
+        let now = Monotonic.nowNs()
+        let machine = Membership.Machine(node: node, name: name, roles: roles, seeds: seeds, settings: settings,
+                                         nowNs: now, randomSeed: NodeIdentity.randomUID())
+        confined = Confined(machine)
+        published = Mutex(Self.snapshot(of: machine, now: now))
+    }
+
+    /// Starts the protocol: the first tick runs on the event loop (joins through the seeds).
+    func start() {
+        feed(.tick)
+    }
+
+    /// Stops handling inputs and ends every event stream. Idempotent.
+    func stop() {
+        _ = transport.loop.execute { [self] in
+            confined.stopped = true
+            if let t = confined.timerID { transport.loop.cancel(t) }
+            confined.timerID = nil
+        }
+        let all = subscribers.withLock { s -> [AsyncStream<Membership.Event>.Continuation] in
+            defer { s.removeAll() }
+            return Array(s.values)
+        }
+        for c in all { c.finish() }
+    }
+
+    // MARK: Reading
+
+    /// The latest snapshot (taken after the last input).
+    public var snapshot: Snapshot { published.withLock { $0 } }
+    /// Every listed member, this node included, sorted by identity.
+    public var members: [Membership.Member] { snapshot.members }
+    public var myself: Membership.Member { snapshot.myself }
+    /// This node's side holds the majority of the last agreed member set.
+    public var hasQuorum: Bool { snapshot.hasQuorum }
+
+    /// The member listed with that identity, if any.
+    public func member(_ node: NodeIdentity) -> Membership.Member? {
+        snapshot.members.first { $0.node == node }
+    }
+
+    /// Membership events from now on, preceded by the current members (each as `memberChanged(m, previous: nil)`)
+    /// and the current quorum, so a subscriber starts from the whole picture. Ends at `stop`. Keeps the newest
+    /// `subscriberBuffer` events when the reader falls behind.
+    public func events() -> AsyncStream<Membership.Event> {
+        let (stream, continuation) = AsyncStream<Membership.Event>.makeStream(bufferingPolicy: .bufferingNewest(Self.subscriberBuffer))
+        let id = nextSubscriber.add(1, ordering: .relaxed).newValue
+        // Registered and primed on the loop thread, so no event falls between the snapshot and the registration.
+        let ok = transport.loop.execute { [self] in
+            let m = confined.machine
+            for member in m.members { continuation.yield(.memberChanged(member, previous: nil)) }
+            let active = m.members.filter { $0.status.isActive }.count
+            continuation.yield(.quorumChanged(hasQuorum: m.hasQuorum, reachable: active, of: active))
+            subscribers.withLock { $0[id] = continuation }
+        }
+        if !ok { continuation.finish() }
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.subscribers.withLock { $0.removeValue(forKey: id) }
+        }
+        return stream
+    }
+
+    /// Whether `node` (this exact uid) was declared down or removed. uid 0 ("whoever is at the address") never is.
+    public func isDown(_ node: NodeIdentity) -> Bool {
+        node.uid != 0 && downed.withLock { $0.set.contains(node) }
+    }
+
+    /// Called (on the event-loop thread, must not block) when a member other than this node goes down or is
+    /// removed: the actor system fails the calls waiting on it.
+    var onDown: (@Sendable (NodeIdentity) -> Void)? {
+        get { downHook.withLock { $0 } }
+        set { downHook.withLock { $0 = newValue } }
+    }
+
+    // MARK: Operator commands
+
+    /// Leaves gracefully: announces `leaving`, then `removed` after `leaveGossipTime`.
+    public func leave() { feed(.leave) }
+
+    /// Downs `node` by hand (its uid never comes back).
+    public func down(_ node: NodeIdentity) { feed(.down(node)) }
+
+    // MARK: Inputs
+
+    /// Hands one input to the machine on the event-loop thread (from any thread).
+    func feed(_ input: Membership.Input) {
+        if transport.loop.isInLoop {
+            handle(input)
+        } else {
+            _ = transport.loop.execute { [self] in handle(input) }
+        }
+    }
+
+    /// A `membership` frame arrived (event-loop thread). Undecodable payloads close that connection.
+    func received(_ payload: ArraySlice<UInt8>, from peer: NodeIdentity) {
+        let message: Membership.Message
+        do {
+            message = try Wire.BinaryDecoder().decode(Membership.Message.self, from: payload)
+        } catch {
+            transport.rejectMalformed(from: peer, reason: "membership message: \(error)")
+            return
+        }
+        feed(.received(message, from: peer))
+    }
+
+    /// Event-loop thread only.
+    private func handle(_ input: Membership.Input) {
+        let c = confined
+        guard !c.stopped else { return }
+        let now = Monotonic.nowNs()
+        let actions = c.machine.handle(input, nowNs: now)
+        counters.record(from: c.stats, to: c.machine.stats)
+        c.stats = c.machine.stats
+        published.withLock { $0 = Self.snapshot(of: c.machine, now: now) }
+        counters.update(c.machine)
+        for action in actions { perform(action) }
+        armTimer(now: now)
+    }
+
+    private func perform(_ action: Membership.Action) {
+        switch action {
+        case .send(let message, let to, let dialNow):
+            let address = to.address
+            let onUndelivered: UndeliveredHandler = { [weak self] error in
+                self?.feed(.unreachable(address, refused: Self.isRefusal(error)))
+            }
+            do {
+                try transport.send(.membership, to: to, onUndelivered: onUndelivered) { buffer in
+                    try Wire.BinaryEncoder().encode(message, appendingTo: &buffer)
+                }
+                counters.messagesOut.increment()
+            } catch {
+                // Reported after this input is done (never re-entrantly).
+                let refused = Self.isRefusal(error)
+                _ = transport.loop.execute { [weak self] in self?.handle(.unreachable(address, refused: refused)) }
+                _ = dialNow
+            }
+        case .event(let event):
+            log(event)
+            if case .memberChanged(let m, _) = event, m.status.isTerminal, m.node != confined.machine.myself.node {
+                downed.withLock { $0.insert(m.node, limit: max(64, confined.machine.settings.maxTombstones)) }
+                onDown?(m.node)
+            }
+            let all = subscribers.withLock { Array($0.values) }
+            for s in all { s.yield(event) }
+        }
+    }
+
+    /// Whether a transport failure means nothing listens at the address.
+    static func isRefusal(_ error: TransportError) -> Bool {
+        if case .nodeUnreachable(_, let reason) = error { return reason.contains("refused") }
+        return false
+    }
+
+    private static func isRefusal(_ error: any Error) -> Bool {
+        (error as? TransportError).map { isRefusal($0) } ?? false
+    }
+
+    private func log(_ event: Membership.Event) {
+        switch event {
+        case .memberChanged(let m, let previous):
+            let fields: KeyValuePairs<String, Any> = ["member": m.node, "name": m.name, "from": previous.map(\.rawValue) ?? "new",
+                                                      "to": m.status.rawValue, "incarnation": m.incarnation]
+            if m.status == .down || m.status == .suspect {
+                logger.warning("membership.member.changed", fields)
+            } else {
+                logger.info("membership.member.changed", fields)
+            }
+        case .quorumChanged(let has, let reachable, let of):
+            let fields: KeyValuePairs<String, Any> = ["quorum": has, "reachable": reachable, "of": of]
+            if has { logger.info("membership.quorum", fields) } else { logger.warning("membership.quorum", fields) }
+        }
+    }
+
+    private func armTimer(now: UInt64) {
+        let c = confined
+        let next = c.machine.nextWakeupNs
+        guard next != .max else {
+            if let t = c.timerID { transport.loop.cancel(t) }
+            c.timerID = nil
+            c.timerDeadline = .max
+            return
+        }
+        if c.timerID != nil, c.timerDeadline <= next { return }
+        if let t = c.timerID { transport.loop.cancel(t) }
+        c.timerDeadline = next
+        let delay = next > now ? Int64(clamping: next - now) : 0
+        c.timerID = transport.loop.schedule(afterNs: delay) { [weak self] in
+            guard let self else { return }
+            self.confined.timerID = nil
+            self.confined.timerDeadline = .max
+            self.handle(.tick)
+        }
+    }
+
+    private static func snapshot(of m: Membership.Machine, now: UInt64) -> Snapshot {
+        var heard: [NodeIdentity: Int] = [:]
+        for member in m.members where member.node != m.myself.node {
+            if let age = m.lastHeardAgeMs(member.node, nowNs: now) { heard[member.node] = age }
+        }
+        return Snapshot(myself: m.myself, members: m.members, hasQuorum: m.hasQuorum,
+                        localHealthMultiplier: m.localHealthMultiplier, lastHeardAgeMs: heard,
+                        tombstones: m.tombstoneCount, takenNs: now)
+    }
+}
+
+/// Membership metrics (Prometheus names).
+struct MembershipCounters: Sendable {
+    let probes: Counter
+    let probesFailed: Counter
+    let pingReqs: Counter
+    let nacks: Counter
+    let suspicions: Counter
+    let refutations: Counter
+    let downs: Counter
+    let staleGossip: Counter
+    let pushPulls: Counter
+    let messagesOut: Counter
+    let byStatus: [Membership.Status: Gauge]
+    let localHealth: Gauge
+    let quorum: Gauge
+
+    init(_ m: Metrics) {
+        probes = m.counter("cluster_membership_probes_total", help: "SWIM direct probes (pings) sent.")
+        probesFailed = m.counter("cluster_membership_probes_failed_total", help: "Probes that got no ack, directly or through ping-req.")
+        pingReqs = m.counter("cluster_membership_ping_reqs_total", help: "Indirect probe requests (ping-req) sent.")
+        nacks = m.counter("cluster_membership_nacks_total", help: "Nacks received from ping-req intermediaries (Lifeguard).")
+        suspicions = m.counter("cluster_membership_suspicions_total", help: "Members this node started suspecting.")
+        refutations = m.counter("cluster_membership_refutations_total", help: "Suspicions of this node it refuted by raising its incarnation.")
+        downs = m.counter("cluster_membership_downs_total", help: "Members this node declared down (suspicion timeout, confirmed crash, replaced uid, operator).")
+        staleGossip = m.counter("cluster_membership_stale_gossip_total", help: "Gossip ignored: older incarnation or a tombstoned uid.")
+        pushPulls = m.counter("cluster_membership_push_pulls_total", help: "Full-state push-pull exchanges (joins and anti-entropy).")
+        messagesOut = m.counter("cluster_membership_messages_out_total", help: "Membership messages handed to the transport.")
+        var g: [Membership.Status: Gauge] = [:]
+        for s in Membership.Status.allCases where s != .removed {
+            g[s] = m.gauge("cluster_members_\(s.rawValue)", help: "Members this node lists as \(s.rawValue).")
+        }
+        byStatus = g
+        localHealth = m.gauge("cluster_membership_local_health_multiplier", help: "Lifeguard local health multiplier (1 = healthy).")
+        quorum = m.gauge("cluster_membership_has_quorum", help: "1 when this node's side holds the majority of the last agreed member set.")
+    }
+
+    func record(from a: Membership.Stats, to b: Membership.Stats) {
+        probes.increment(by: max(0, b.probesSent - a.probesSent))
+        probesFailed.increment(by: max(0, b.probesFailed - a.probesFailed))
+        pingReqs.increment(by: max(0, b.pingReqsSent - a.pingReqsSent))
+        nacks.increment(by: max(0, b.nacksReceived - a.nacksReceived))
+        suspicions.increment(by: max(0, b.suspicions - a.suspicions))
+        refutations.increment(by: max(0, b.refutations - a.refutations))
+        let downsA = a.downsBySuspicion + a.downsConfirmedCrash + a.downsByOperator + a.downsReplaced
+        let downsB = b.downsBySuspicion + b.downsConfirmedCrash + b.downsByOperator + b.downsReplaced
+        downs.increment(by: max(0, downsB - downsA))
+        staleGossip.increment(by: max(0, b.staleGossipIgnored - a.staleGossipIgnored))
+        pushPulls.increment(by: max(0, b.pushPulls - a.pushPulls))
+    }
+
+    func update(_ m: Membership.Machine) {
+        var counts: [Membership.Status: Int] = [:]
+        for member in m.members { counts[member.status, default: 0] += 1 }
+        for (s, g) in byStatus { g.set(counts[s] ?? 0) }
+        localHealth.set(m.localHealthMultiplier)
+        quorum.set(m.hasQuorum ? 1 : 0)
+    }
+}
