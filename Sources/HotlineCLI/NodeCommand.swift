@@ -16,8 +16,12 @@ enum NodeCommand {
       (with ` admin=HOST:PORT` appended when the admin port is on).
       --listen port 0 picks an ephemeral port. Flags override the JSON --config file.
       --roles: intake, dispatch, callback, supervision, analysis, district, district:<code> (none = all).
-      With --catalog and no --roles the node hosts the whole hotline on its own (system clock);
-      otherwise it waits for `hotline replay` (or a later cluster manager) to configure it.
+      With --catalog the node configures itself (system clock) and hosts what placement gives it: each
+      district office on its home node (district:<code>) while that node is up, else on another node with
+      role district; every other singleton on a node with its role (a node without roles may host all).
+      Without --catalog it waits for an operator (`hotline replay`) to configure it.
+      --seeds: members to join through (any live one will do; the node's own address may be listed).
+      Without seeds the node forms a cluster of its own. Membership: Docs/membership.md.
       --secret-file: the cluster secret (≥ 16 bytes, mode 0600); members prove it to each other in the
       handshake (HMAC-SHA256). Required unless the node listens on loopback only. --previous-secret-file
       is also accepted during a rotation. --operator-secret-file: callers proving it may run the
@@ -196,14 +200,14 @@ extension NodeConfig {
         (try cataloguePath.map(loadCatalogue), try calendarPath.map(loadCalendar))
     }
 
-    /// The configuration a node with no roles and a catalogue gives itself (everything local, system clock).
+    /// The configuration a node given a catalogue gives itself (system clock); it then hosts what placement
+    /// gives it among the members (everything when it is alone).
     func selfConfiguration(_ files: (catalogue: RoutingCatalogue?, calendar: WorkingCalendar?),
                            node: NodeIdentity) -> HotlineConfiguration? {
-        guard let catalogue = files.catalogue, roles == .everything else { return nil }
+        guard let catalogue = files.catalogue else { return nil }
         var settings = WorkflowSettings()
         if let calendar = files.calendar { settings.calendar = calendar }
-        return HotlineConfiguration(catalogue: catalogue, settings: settings,
-                                    directory: .allOn(node, catalogue: catalogue), virtualStart: nil)
+        return HotlineConfiguration(catalogue: catalogue, settings: settings, virtualStart: nil)
     }
 }
 

@@ -10,15 +10,14 @@ extension NodeHarness {
         async throws -> (front: NodeProcess, district: NodeProcess, client: ClusterSystem) {
         let frontRoles = "intake,dispatch,callback,supervision,analysis"
         let front = try startNode("front", extra: ["--roles", frontRoles])
-        let district = try startNode("district", extra: ["--roles", "district"])
+        let district = try startNode("district", extra: ["--roles", "district", "--seeds", "\(front.node.address)"])
         let client = try clientSystem(callTimeout: callTimeout)
-        let directory = try HotlineDirectory.place(
-            roles: [(front.node, try HotlineRoles(parsing: frontRoles)), (district.node, try HotlineRoles(parsing: "district"))],
-            catalogue: catalogue)
-        for jurisdiction in catalogue.jurisdictions { XCTAssertEqual(directory.districts[jurisdiction.code], district.node) }
-        let configuration = HotlineConfiguration(catalogue: catalogue, settings: WorkflowSettings(), directory: directory,
-                                                 virtualStart: nil)
-        for node in [front.node, district.node] { _ = try await HotlineNode.on(node, system: client).configure(configuration) }
+        let nodes = try [front, district].map { try HotlineNode.on($0.node, system: client) }
+        try await ClusterFormation.waitForMembers(nodes, names: ["front", "district"], timeout: .seconds(20))
+        let configuration = HotlineConfiguration(catalogue: catalogue, settings: WorkflowSettings(), virtualStart: nil)
+        for node in nodes { _ = try await node.configure(configuration) }
+        let directory = try await ClusterFormation.waitForPlacement(nodes, names: ["front", "district"], timeout: .seconds(20))
+        for jurisdiction in catalogue.jurisdictions { XCTAssertEqual(directory.district(jurisdiction.code), district.node) }
         return (front, district, client)
     }
 }

@@ -17,8 +17,7 @@ final class IntakeTextTests: XCTestCase {
             node = try HotlineNode.start(on: system, roles: .everything)
             let catalogue = try anshanCatalogue()
             _ = try await node.configure(HotlineConfiguration(
-                catalogue: catalogue, settings: WorkflowSettings(),
-                directory: .allOn(system.node, catalogue: catalogue), virtualStart: nil))
+                catalogue: catalogue, settings: WorkflowSettings(), virtualStart: nil))
         }
 
         func submit(channel: String, externalID: String?, description: String = "小区供暖不热",

@@ -34,6 +34,13 @@ public struct Placement: Sendable {
         public var epoch: UInt64
         /// The owner is the key's home member.
         public var atHome: Bool
+
+        public init(key: String, node: NodeIdentity?, epoch: UInt64, atHome: Bool) {
+            self.key = key
+            self.node = node
+            self.epoch = epoch
+            self.atHome = atHome
+        }
     }
 
     /// One move: `key` went from `from` to `to` (either may be nil) at `epoch`.

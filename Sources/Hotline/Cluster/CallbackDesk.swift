@@ -34,7 +34,9 @@ public distributed actor CallbackDesk {
             bodies = [.callbackAttempted(outcome: outcome), .closed(reason: .unreachable)]
             required = 1
         }
-        return try await context.districtOffice(ref.jurisdiction)
-            .recordAll(ref.id, bodies, required: required, by: .hotline(staff: "callback")).status
+        let changes = bodies
+        return try await context.onDistrictOffice(ref.jurisdiction) {
+            try await $0.recordAll(ref.id, changes, required: required, by: .hotline(staff: "callback")).status
+        }
     }
 }

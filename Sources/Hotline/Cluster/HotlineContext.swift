@@ -1,23 +1,33 @@
 import ActorCluster
 import Foundation
+import Synchronization
 
 /// What every hotline actor on a node shares once the node is configured: the actor system, the routing
-/// catalogue, workflow settings (working calendar, limits), the clock and the directory. Immutable.
+/// catalogue, workflow settings (working calendar, limits), the clock and the live directory (where each
+/// singleton lives now, from membership).
 public final class HotlineContext: Sendable {
     public let system: ClusterSystem
     public let catalogue: RoutingCatalogue
     public let settings: WorkflowSettings
     public let clock: any HotlineClock
-    public let directory: HotlineDirectory
+    public let directoryView: HotlineDirectoryView
+
+    /// How long a call whose target's node is unreachable (or no longer hosts it) waits for the target to be
+    /// placed elsewhere before failing: above the default suspicion timeout, so a paused node's offices have
+    /// moved by then.
+    public static let failoverWait: Duration = .seconds(6)
 
     public init(system: ClusterSystem, catalogue: RoutingCatalogue, settings: WorkflowSettings,
-                clock: any HotlineClock, directory: HotlineDirectory) {
+                clock: any HotlineClock, directory: HotlineDirectoryView) {
         self.system = system
         self.catalogue = catalogue
         self.settings = settings
         self.clock = clock
-        self.directory = directory
+        self.directoryView = directory
     }
+
+    /// The directory now.
+    public var directory: HotlineDirectory { directoryView.current }
 
     /// The node clock — or, on a node running virtual time (a replay), the time the call being handled carries
     /// (`VirtualTime`) when it has a plausible one. A live node (system clock) ignores a call's time: no peer
@@ -27,31 +37,118 @@ public final class HotlineContext: Sendable {
         return clock.now
     }
 
-    /// The district office of `jurisdiction` (local instance or remote proxy). Throws `HotlineError.routing`.
+    /// The district office of `jurisdiction` where it is placed now (local instance or remote proxy).
+    /// Throws `HotlineError.routing` when the catalogue has no such jurisdiction or no node may host it now.
     public func districtOffice(_ jurisdiction: String) throws -> DistrictOffice {
-        guard let node = directory.districts[jurisdiction] else {
-            throw HotlineError.routing("no district office for jurisdiction \(jurisdiction)")
-        }
-        return try DistrictOffice.resolve(id: ClusterSystem.wellKnownID(HotlinePaths.district(jurisdiction), on: node),
-                                          using: system)
+        try DistrictOffice.resolve(id: id(of: HotlineKey.district(jurisdiction), what: "district office for jurisdiction \(jurisdiction)"),
+                                   using: system)
     }
 
     /// The routing group `code`. Throws `HotlineError.routing`.
     public func routingGroup(_ code: String) throws -> RoutingGroup {
-        guard let node = directory.dispatchGroups[code] else {
-            throw HotlineError.routing("no dispatch group \(code)")
-        }
-        return try RoutingGroup.resolve(id: ClusterSystem.wellKnownID(HotlinePaths.dispatchGroup(code), on: node),
-                                        using: system)
+        try RoutingGroup.resolve(id: id(of: HotlineKey.dispatchGroup(code), what: "dispatch group \(code)"), using: system)
     }
 
     public func callbackDesk() throws -> CallbackDesk {
-        try CallbackDesk.resolve(id: ClusterSystem.wellKnownID(HotlinePaths.callback, on: directory.callback), using: system)
+        try CallbackDesk.resolve(id: id(of: HotlineKey.callback, what: "callback desk"), using: system)
+    }
+
+    public func intakeDesk() throws -> IntakeDesk {
+        try IntakeDesk.resolve(id: id(of: HotlineKey.intake, what: "intake desk"), using: system)
     }
 
     /// Every district office, in jurisdiction-code order.
     public func allDistrictOffices() throws -> [DistrictOffice] {
-        try directory.districts.keys.sorted().map { try districtOffice($0) }
+        try directory.districtCodes.map { try districtOffice($0) }
+    }
+
+    /// Runs `body` on the district office of `jurisdiction`, following it when it moves: when the call fails
+    /// because its node is unreachable or no longer hosts the office, waits (at most `failoverWait` in all)
+    /// for the office to be placed elsewhere and calls again there. Other errors pass through.
+    ///
+    /// A call whose node died after acting but before answering is repeated on the new owner (at least once);
+    /// the workflow's own rules refuse a repeated step there.
+    public func onDistrictOffice<T: Sendable>(_ jurisdiction: String,
+                                              _ body: @Sendable (DistrictOffice) async throws -> T) async throws -> T {
+        try await withFailover(HotlineKey.district(jurisdiction)) { try await body(try self.districtOffice(jurisdiction)) }
+    }
+
+    /// `onDistrictOffice` for a dispatch group.
+    public func onRoutingGroup<T: Sendable>(_ code: String, _ body: @Sendable (RoutingGroup) async throws -> T) async throws -> T {
+        try await withFailover(HotlineKey.dispatchGroup(code)) { try await body(try self.routingGroup(code)) }
+    }
+
+    /// `onDistrictOffice` for the intake desk.
+    public func onIntakeDesk<T: Sendable>(_ body: @Sendable (IntakeDesk) async throws -> T) async throws -> T {
+        try await withFailover(HotlineKey.intake) { try await body(try self.intakeDesk()) }
+    }
+
+    /// `onDistrictOffice` for the callback desk.
+    public func onCallbackDesk<T: Sendable>(_ body: @Sendable (CallbackDesk) async throws -> T) async throws -> T {
+        try await withFailover(HotlineKey.callback) { try await body(try self.callbackDesk()) }
+    }
+
+    private func withFailover<T: Sendable>(_ key: String, _ attempt: @Sendable () async throws -> T) async throws -> T {
+        let deadline = ContinuousClock.now + Self.failoverWait
+        var lastError: (any Error)?
+        // Bounded: each retry waits for a move or the deadline.
+        for _ in 0..<64 {
+            let owner = directoryView.current.owner(key)
+            do {
+                if owner == nil { throw HotlineError.routing("no node may host \(key) now") }
+                return try await attempt()
+            } catch let error as RemoteCallError {
+                switch error {
+                case .nodeUnreachable, .noSuchActor: lastError = error
+                default: throw error
+                }
+            } catch HotlineError.routing(let why) where owner == nil {
+                lastError = HotlineError.routing(why)
+            }
+            let now = ContinuousClock.now
+            guard now < deadline else { break }
+            // An owner that answers "no such actor" is most likely still creating it: try it again shortly.
+            var missing = false
+            if case .noSuchActor? = lastError as? RemoteCallError { missing = true }
+            await directoryView.waitForMove(of: key, from: owner, until: missing ? min(deadline, now + .milliseconds(100)) : deadline)
+        }
+        throw lastError ?? HotlineError.routing("\(key) could not be reached")
+    }
+
+    private func id(of key: String, what: String) throws -> ClusterSystem.ActorID {
+        let d = directory
+        guard d.assignments[key] != nil else { throw HotlineError.routing("no \(what) in the catalogue") }
+        guard let node = d.owner(key) else { throw HotlineError.routing("no node may host the \(what) now") }
+        return ClusterSystem.wellKnownID(HotlineKey.path(of: key), on: node)
+    }
+}
+
+/// The live directory of a node or a driver: replaced whenever placement moves something (a member's own
+/// placement, or — for a tool that is not a member — a copy fetched from a member by `refresh`).
+public final class HotlineDirectoryView: Sendable {
+    private let state: Mutex<HotlineDirectory>
+    private let refresh: (@Sendable () async -> HotlineDirectory?)?
+
+    /// - Parameter refresh: fetches a fresh copy (tools that are not members); nil for members, whose placement
+    ///   updates the view itself.
+    public init(_ initial: HotlineDirectory, refresh: (@Sendable () async -> HotlineDirectory?)? = nil) {
+        state = Mutex(initial)
+        self.refresh = refresh
+    }
+
+    public var current: HotlineDirectory { state.withLock { $0 } }
+
+    public func update(_ directory: HotlineDirectory) { state.withLock { $0 = directory } }
+
+    /// Returns once `key`'s owner is no longer `from` (refreshing every 50 ms when the view has a refresher,
+    /// polling every 20 ms otherwise), or at `until`.
+    public func waitForMove(of key: String, from: NodeIdentity?, until: ContinuousClock.Instant) async {
+        let step: Duration = refresh == nil ? .milliseconds(20) : .milliseconds(50)
+        while ContinuousClock.now < until {
+            if let refresh, let fresh = await refresh() { update(fresh) }
+            if let owner = current.owner(key), owner != from { return }
+            try? await Task.sleep(for: step)
+        }
     }
 }
 

@@ -1,67 +1,111 @@
 import ActorCluster
 import Foundation
 
-/// Where each hotline actor lives: the placement of the workflow actors over node processes.
-///
-/// Paths are fixed (`HotlinePaths`); the directory says which node hosts each. Built from node roles by
-/// whoever starts the cluster (`hotline replay` today; the membership layer's receptionist later) and
-/// handed to every node with `HotlineNode.configure(_:)`.
+/// Where each hotline actor lives now: the owner and placement epoch of every singleton (intake, callback,
+/// supervision, analysis, each dispatch group and each district office), as one node's membership view places
+/// them (`HotlinePlacement`, the runtime's `Placement`). A snapshot; `HotlineDirectoryView` holds the live one.
 public struct HotlineDirectory: Codable, Sendable, Hashable {
-    public var intake: NodeIdentity
-    public var callback: NodeIdentity
-    public var supervision: NodeIdentity
-    public var analysis: NodeIdentity
-    /// Dispatch group code → node hosting its `RoutingGroup`.
-    public var dispatchGroups: [String: NodeIdentity]
-    /// Jurisdiction code → node hosting its `DistrictOffice`.
-    public var districts: [String: NodeIdentity]
+    /// By placement key (`HotlineKey`).
+    public var assignments: [String: Placement.Assignment]
 
-    public init(intake: NodeIdentity, callback: NodeIdentity, supervision: NodeIdentity, analysis: NodeIdentity,
-                dispatchGroups: [String: NodeIdentity], districts: [String: NodeIdentity]) {
-        self.intake = intake
-        self.callback = callback
-        self.supervision = supervision
-        self.analysis = analysis
-        self.dispatchGroups = dispatchGroups
-        self.districts = districts
+    public init(assignments: [String: Placement.Assignment]) {
+        self.assignments = assignments
     }
 
-    /// Everything on one node (a single node with no roles hosts everything).
+    /// Every key on `node` (a single node with no roles hosts everything), epoch 1.
     public static func allOn(_ node: NodeIdentity, catalogue: RoutingCatalogue) -> HotlineDirectory {
-        HotlineDirectory(intake: node, callback: node, supervision: node, analysis: node,
-                         dispatchGroups: Dictionary(uniqueKeysWithValues: catalogue.dispatchGroups.map { ($0.code, node) }),
-                         districts: Dictionary(uniqueKeysWithValues: catalogue.jurisdictions.map { ($0.code, node) }))
+        HotlineDirectory(assignments: Dictionary(uniqueKeysWithValues: HotlinePlacement.keys(catalogue).map {
+            ($0, Placement.Assignment(key: $0, node: node, epoch: 1, atHome: true))
+        }))
     }
 
-    /// Places actors on nodes by their roles: each role goes to the first node that has it; district offices
-    /// go to nodes with `district:<code>` or, failing that, round-robin over nodes with role `district`
-    /// (or `district:*`). Throws `HotlineError.placement` naming what no node can host.
-    public static func place(roles: [(node: NodeIdentity, roles: HotlineRoles)],
-                             catalogue: RoutingCatalogue) throws -> HotlineDirectory {
-        func first(_ role: HotlineRoles.Role) throws -> NodeIdentity {
-            guard let n = roles.first(where: { $0.roles.has(role) })?.node else {
-                throw HotlineError.placement("no node has role \(role)")
-            }
-            return n
+    public func owner(_ key: String) -> NodeIdentity? { assignments[key]?.node }
+    public var intake: NodeIdentity? { owner(HotlineKey.intake) }
+    public var callback: NodeIdentity? { owner(HotlineKey.callback) }
+    public var supervision: NodeIdentity? { owner(HotlineKey.supervision) }
+    public var analysis: NodeIdentity? { owner(HotlineKey.analysis) }
+    public func district(_ code: String) -> NodeIdentity? { owner(HotlineKey.district(code)) }
+    public func dispatchGroup(_ code: String) -> NodeIdentity? { owner(HotlineKey.dispatchGroup(code)) }
+
+    /// Jurisdiction codes with a district office, sorted.
+    public var districtCodes: [String] {
+        assignments.keys.compactMap(HotlineKey.jurisdiction(of:)).sorted()
+    }
+
+    /// Nodes hosting at least one district office, sorted.
+    public var districtHosts: [NodeIdentity] {
+        Set(assignments.values.filter { HotlineKey.jurisdiction(of: $0.key) != nil }.compactMap(\.node)).sorted()
+    }
+
+    /// Keys with no owner now, sorted.
+    public var unplaced: [String] { assignments.values.filter { $0.node == nil }.map(\.key).sorted() }
+}
+
+/// Placement keys of the hotline's singletons.
+public enum HotlineKey {
+    public static let intake = "intake"
+    public static let callback = "callback"
+    public static let supervision = "supervision"
+    public static let analysis = "analysis"
+    public static func dispatchGroup(_ code: String) -> String { "dispatch/\(code)" }
+    public static func district(_ code: String) -> String { "district/\(code)" }
+
+    /// The jurisdiction of a district key, nil for other keys.
+    public static func jurisdiction(of key: String) -> String? {
+        key.hasPrefix("district/") ? String(key.dropFirst("district/".count)) : nil
+    }
+
+    /// The well-known actor path of the singleton a key names.
+    public static func path(of key: String) -> String {
+        if let j = jurisdiction(of: key) { return HotlinePaths.district(j) }
+        if key.hasPrefix("dispatch/") { return HotlinePaths.dispatchGroup(String(key.dropFirst("dispatch/".count))) }
+        return "/hotline/" + key
+    }
+
+    /// Whether the key stops being hosted on a node without quorum (district offices and dispatch groups hold
+    /// cases; two owners at once would split them).
+    public static func needsQuorum(_ key: String) -> Bool {
+        key.hasPrefix("district/") || key.hasPrefix("dispatch/")
+    }
+}
+
+/// The hotline's placement rules: which member roles may host which singleton (`--roles`).
+///
+/// - A district office's home is the node with role `district:<code>`; failing that (or while that node is
+///   down) any node with role `district` may host it.
+/// - A dispatch group may live on any node with role `dispatch`; intake, callback, supervision and analysis on
+///   nodes with the role of that name.
+/// - A node with no roles may host everything.
+public enum HotlinePlacement {
+    /// A home node must stay up this long before its offices move back to it.
+    public static let defaultSettleTime: Duration = .seconds(3)
+
+    public static func keys(_ catalogue: RoutingCatalogue) -> [String] {
+        [HotlineKey.intake, HotlineKey.callback, HotlineKey.supervision, HotlineKey.analysis]
+            + catalogue.dispatchGroups.map { HotlineKey.dispatchGroup($0.code) }
+            + catalogue.jurisdictions.map { HotlineKey.district($0.code) }
+    }
+
+    public static func rules(_ catalogue: RoutingCatalogue) -> [Placement.Rule] {
+        var rules: [Placement.Rule] = [
+            .init(key: HotlineKey.intake, eligibleRoles: [HotlineRoles.Role.intake.rawValue]),
+            .init(key: HotlineKey.callback, eligibleRoles: [HotlineRoles.Role.callback.rawValue]),
+            .init(key: HotlineKey.supervision, eligibleRoles: [HotlineRoles.Role.supervision.rawValue]),
+            .init(key: HotlineKey.analysis, eligibleRoles: [HotlineRoles.Role.analysis.rawValue]),
+        ]
+        for g in catalogue.dispatchGroups {
+            rules.append(.init(key: HotlineKey.dispatchGroup(g.code), eligibleRoles: [HotlineRoles.Role.dispatch.rawValue]))
         }
-        let districtHosts = roles.filter { $0.roles.hostsAnyDistrict }.map(\.node)
-        var districts: [String: NodeIdentity] = [:]
-        var next = 0
-        for j in catalogue.jurisdictions.map(\.code) {
-            if let pinned = roles.first(where: { $0.roles.districts.contains(j) }) {
-                districts[j] = pinned.node
-            } else {
-                guard !districtHosts.isEmpty else { throw HotlineError.placement("no node hosts district \(j)") }
-                districts[j] = districtHosts[next % districtHosts.count]
-                next += 1
-            }
+        for j in catalogue.jurisdictions {
+            rules.append(.init(key: HotlineKey.district(j.code), homeRoles: ["district:\(j.code)"],
+                               eligibleRoles: [HotlineRoles.Role.district.rawValue]))
         }
-        let dispatchNode = try first(.dispatch)
-        return HotlineDirectory(
-            intake: try first(.intake), callback: try first(.callback), supervision: try first(.supervision),
-            analysis: try first(.analysis),
-            dispatchGroups: Dictionary(uniqueKeysWithValues: catalogue.dispatchGroups.map { ($0.code, dispatchNode) }),
-            districts: districts)
+        return rules
+    }
+
+    /// The role strings a node gossips with its member entry: none for a node that hosts everything.
+    public static func memberRoles(_ roles: HotlineRoles) -> [String] {
+        roles == .everything ? [] : roles.roles.map(\.rawValue).sorted() + roles.districts.sorted().map { "district:\($0)" }
     }
 }
 

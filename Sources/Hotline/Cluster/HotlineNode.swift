@@ -2,20 +2,18 @@ import ActorCluster
 import Distributed
 import Foundation
 
-/// What a node is told when the cluster is set up: the catalogue, workflow settings, the directory, and —
-/// for replays — a virtual start time (the driver then owns time and moves it with `setClock`).
+/// What a node is told when the cluster is set up: the catalogue, workflow settings and — for replays — a
+/// virtual start time (the driver then owns time and moves it with `setClock`). Where each actor lives is not
+/// part of it: every node places the singletons itself from membership and roles (`HotlinePlacement`).
 public struct HotlineConfiguration: Codable, Sendable {
     public var catalogue: RoutingCatalogue
     public var settings: WorkflowSettings
-    public var directory: HotlineDirectory
     /// nil: the node runs on the system clock.
     public var virtualStart: Date?
 
-    public init(catalogue: RoutingCatalogue, settings: WorkflowSettings, directory: HotlineDirectory,
-                virtualStart: Date?) {
+    public init(catalogue: RoutingCatalogue, settings: WorkflowSettings, virtualStart: Date?) {
         self.catalogue = catalogue
         self.settings = settings
-        self.directory = directory
         self.virtualStart = virtualStart
     }
 }
@@ -33,25 +31,40 @@ public struct HotlineNodeInfo: Codable, Sendable {
     public var now: Date
     public var virtualTime: Bool
     public var hostedPaths: [String]
+    /// This node's membership status (`up` for a node without membership).
+    public var memberStatus: String
+    /// Members this node lists as up, itself included.
+    public var membersUp: Int
+    /// This node's side holds the majority of the last agreed members.
+    public var hasQuorum: Bool
 }
 
-/// The hotline's per-node control actor (`/hotline/node`): creates this node's workflow actors when the
-/// cluster is configured, and moves the node's virtual clock during a replay.
+/// The hotline's per-node control actor (`/hotline/node`): once configured, it hosts the singletons placement
+/// gives this node — following membership, so that when a node dies its offices and groups are hosted
+/// elsewhere, and return home once it is back and settled — and moves the node's virtual clock during a replay.
 public distributed actor HotlineNode {
     public typealias ActorSystem = ClusterSystem
 
     private let roles: HotlineRoles
     private var context: HotlineContext?
     private var virtualClock: VirtualClock?
-    private var hosted: [any DistributedActor] = []
-    private var hostedPaths: [String] = []
+    private var placement: Placement?
+    /// Singletons hosted here, by placement key.
+    private var hosted: [String: any DistributedActor] = [:]
+    private var watcher: Task<Void, Never>?
+    private var settleTimer: Task<Void, Never>?
+    private static let monotonicBase = ContinuousClock.now
 
     public init(roles: HotlineRoles, actorSystem: ClusterSystem) {
         self.roles = roles
         self.actorSystem = actorSystem
     }
 
-    /// Starts the node actor at its well-known path.
+    deinit {
+        watcher?.cancel()
+        settleTimer?.cancel()
+    }
+
     /// Creates the node actor at its well-known path and reserves the control functions for operators
     /// (`operatorOnlyFunctions`).
     public static func start(on system: ClusterSystem, roles: HotlineRoles) throws -> HotlineNode {
@@ -63,7 +76,7 @@ public distributed actor HotlineNode {
     /// `hotline node --operator-secret-file`): they reshape or re-time the whole node, so no member — a peer
     /// node on another version, or one that misbehaves — may call them. Recording events as the `system`
     /// author is reserved the same way, inside `DistrictOffice.record`.
-    /// - `configure`: which workflow actors the node hosts, with which catalogue, settings and directory.
+    /// - `configure`: the catalogue, settings and clock the node's workflow actors run with.
     /// - `setClock`: moves the node's virtual clock (replays); every SLA deadline reads it.
     public static let operatorOnlyFunctions = ["Hotline.HotlineNode.configure", "Hotline.HotlineNode.setClock"]
 
@@ -72,13 +85,13 @@ public distributed actor HotlineNode {
         try HotlineNode.resolve(id: ClusterSystem.wellKnownID(HotlinePaths.node, on: node), using: system)
     }
 
-    /// Creates the workflow actors the directory places on this node. Returns their paths.
+    /// Configures the node and starts hosting what placement gives it (now and whenever membership changes).
+    /// Returns the paths hosted right away.
     ///
-    /// - Throws: `HotlineError.notConfigured` when already configured, or a path error.
+    /// - Throws: `HotlineError.notConfigured` when already configured.
     public distributed func configure(_ configuration: HotlineConfiguration) throws -> [String] {
         guard context == nil else { throw HotlineError.notConfigured("node is already configured") }
         let system = actorSystem
-        let me = system.node
         let clock: any HotlineClock
         if let start = configuration.virtualStart {
             let v = VirtualClock(start: start)
@@ -88,27 +101,114 @@ public distributed actor HotlineNode {
             clock = SystemClock()
         }
         let ctx = HotlineContext(system: system, catalogue: configuration.catalogue, settings: configuration.settings,
-                                 clock: clock, directory: configuration.directory)
-        let d = configuration.directory
-        func host<A: DistributedActor>(_ path: String, _ make: () -> A) throws where A.ID == ClusterSystem.ActorID {
-            hosted.append(try system.makeWellKnown(path: path, make))
-            hostedPaths.append(path)
-        }
-        if d.intake == me { try host(HotlinePaths.intake) { IntakeDesk(context: ctx) } }
-        if d.callback == me { try host(HotlinePaths.callback) { CallbackDesk(context: ctx) } }
-        if d.supervision == me { try host(HotlinePaths.supervision) { Supervisor(context: ctx) } }
-        if d.analysis == me { try host(HotlinePaths.analysis) { Analyst(context: ctx) } }
-        for (code, node) in d.dispatchGroups.sorted(by: { $0.key < $1.key }) where node == me {
-            try host(HotlinePaths.dispatchGroup(code)) { RoutingGroup(group: code, context: ctx) }
-        }
-        for (code, node) in d.districts.sorted(by: { $0.key < $1.key }) where node == me {
-            try host(HotlinePaths.district(code)) { DistrictOffice(jurisdiction: code, context: ctx) }
-        }
+                                 clock: clock, directory: HotlineDirectoryView(HotlineDirectory(assignments: [:])))
         context = ctx
+        placement = Placement(rules: HotlinePlacement.rules(configuration.catalogue), settleTime: HotlinePlacement.defaultSettleTime)
+        applyPlacement()
+        if let membership = system.membership {
+            let events = membership.events()
+            watcher = Task { [weak self] in
+                for await _ in events {
+                    guard let self else { return }
+                    await self.whenLocal { $0.applyPlacement() }
+                }
+            }
+        }
         system.logger.info("hotline.configured", ["catalogue": configuration.catalogue.version,
-                                                 "hosted": hostedPaths.count,
+                                                 "hosted": hosted.count,
                                                  "virtualTime": configuration.virtualStart != nil])
         return hostedPaths
+    }
+
+    private var hostedPaths: [String] { hosted.keys.map(HotlineKey.path(of:)).sorted() }
+
+    private static func nowNs() -> UInt64 {
+        let d = ContinuousClock.now - monotonicBase
+        return UInt64(max(0, d.components.seconds)) * 1_000_000_000 + UInt64(max(0, d.components.attoseconds / 1_000_000_000))
+    }
+
+    /// Recomputes placement from the current members and hosts / stops hosting accordingly. Without quorum the
+    /// node hosts no district office or dispatch group (the majority side hosts them).
+    private func applyPlacement() {
+        guard var placement, let context else { return }
+        let system = actorSystem
+        let members = system.membership?.members
+            ?? [Membership.Member(node: system.node, name: system.settings.nodeName, roles: HotlinePlacement.memberRoles(roles),
+                                  status: .up, incarnation: 0)]
+        let quorum = system.membership?.hasQuorum ?? true
+        let now = Self.nowNs()
+        var moves = placement.update(members: members, nowNs: now)
+        moves += placement.tick(nowNs: now)
+        self.placement = placement
+        context.directoryView.update(HotlineDirectory(assignments: placement.assignments))
+        for m in moves {
+            system.logger.info("hotline.placement.moved", ["key": m.key, "from": m.from.map { "\($0)" } ?? "-",
+                                                          "to": m.to.map { "\($0)" } ?? "-", "epoch": m.epoch])
+        }
+        reconcile(placement: placement, quorum: quorum, context: context)
+        scheduleSettleTick(placement.nextWakeupNs, now: now)
+    }
+
+    private func reconcile(placement: Placement, quorum: Bool, context: HotlineContext) {
+        let system = actorSystem
+        let me = system.node
+        let wanted = Set(placement.assignments.values.filter { a in
+            a.node == me && (quorum || !HotlineKey.needsQuorum(a.key))
+        }.map(\.key))
+        for key in hosted.keys.sorted() where !wanted.contains(key) {
+            hosted[key] = nil
+            system.logger.info("hotline.placement.released", ["key": key, "quorum": quorum])
+        }
+        var retry = false
+        for key in wanted.sorted() where hosted[key] == nil {
+            do {
+                hosted[key] = try make(key, context: context)
+            } catch {
+                // Most likely the previous instance of a key released a moment ago is still finishing a call.
+                system.logger.warning("hotline.placement.host_failed", ["key": key, "error": "\(error)"])
+                retry = true
+            }
+        }
+        if retry { scheduleSettleTick(Self.nowNs() &+ 200_000_000, now: Self.nowNs()) }
+    }
+
+    private func make(_ key: String, context: HotlineContext) throws -> any DistributedActor {
+        let system = actorSystem
+        let path = HotlineKey.path(of: key)
+        if let j = HotlineKey.jurisdiction(of: key) {
+            return try system.makeWellKnown(path: path) { DistrictOffice(jurisdiction: j, context: context) }
+        }
+        if key.hasPrefix("dispatch/") {
+            let code = String(key.dropFirst("dispatch/".count))
+            return try system.makeWellKnown(path: path) { RoutingGroup(group: code, context: context) }
+        }
+        switch key {
+        case HotlineKey.intake: return try system.makeWellKnown(path: path) { IntakeDesk(context: context) }
+        case HotlineKey.callback: return try system.makeWellKnown(path: path) { CallbackDesk(context: context) }
+        case HotlineKey.supervision: return try system.makeWellKnown(path: path) { Supervisor(context: context) }
+        case HotlineKey.analysis: return try system.makeWellKnown(path: path) { Analyst(context: context) }
+        default: throw HotlineError.routing("unknown placement key \(key)")
+        }
+    }
+
+    private func scheduleSettleTick(_ at: UInt64?, now: UInt64) {
+        settleTimer?.cancel()
+        settleTimer = nil
+        guard let at else { return }
+        let delay = at > now ? at - now : 0
+        settleTimer = Task { [weak self] in
+            try? await Task.sleep(for: .nanoseconds(Int64(clamping: delay)))
+            guard !Task.isCancelled, let self else { return }
+            await self.whenLocal { $0.applyPlacement() }
+        }
+    }
+
+    /// Where every singleton lives now, as this node places it.
+    ///
+    /// - Throws: `HotlineError.notConfigured`.
+    public distributed func directory() throws -> HotlineDirectory {
+        guard let context else { throw HotlineError.notConfigured("no catalogue yet") }
+        return context.directory
     }
 
     /// Moves this node's virtual clock to `instant` (never backwards).
@@ -125,10 +225,8 @@ public distributed actor HotlineNode {
     ///
     /// - Throws: `HotlineError.notConfigured`, or what intake throws.
     public distributed func submit(_ request: CitizenRequest) async throws -> IntakeReceipt {
-        guard let context else { throw HotlineError.notConfigured("no catalogue/directory yet") }
-        let intake = try IntakeDesk.resolve(id: ClusterSystem.wellKnownID(HotlinePaths.intake, on: context.directory.intake),
-                                            using: context.system)
-        return try await intake.submit(request)
+        guard let context else { throw HotlineError.notConfigured("no catalogue yet") }
+        return try await context.onIntakeDesk { try await $0.submit(request) }
     }
 
     /// A case's current state and full event history, found by case id or human number (`2026-000123`)
@@ -136,7 +234,7 @@ public distributed actor HotlineNode {
     ///
     /// - Throws: `HotlineError.unknownCase` when no office holds it, `.notConfigured`.
     public distributed func findCase(_ key: String) async throws -> CaseHistory {
-        guard let context else { throw HotlineError.notConfigured("no catalogue/directory yet") }
+        guard let context else { throw HotlineError.notConfigured("no catalogue yet") }
         let number = CaseNumber(parsing: key)
         for office in try context.allDistrictOffices() {
             if let number {
@@ -154,14 +252,18 @@ public distributed actor HotlineNode {
     /// recorded.
     public distributed func runLocalSupervision() async throws -> Int {
         var total = 0
-        for case let office as DistrictOffice in hosted {
+        for case let office as DistrictOffice in hosted.values {
             total += try await office.runSupervision()
         }
         return total
     }
 
     public distributed func info() -> HotlineNodeInfo {
-        HotlineNodeInfo(roles: roles, configured: context != nil, now: context?.now ?? Date(),
-                        virtualTime: virtualClock != nil, hostedPaths: hostedPaths)
+        let membership = actorSystem.membership
+        return HotlineNodeInfo(roles: roles, configured: context != nil, now: context?.now ?? Date(),
+                               virtualTime: virtualClock != nil, hostedPaths: hostedPaths,
+                               memberStatus: membership?.myself.status.rawValue ?? "up",
+                               membersUp: membership?.members.filter { $0.status == .up }.count ?? 1,
+                               hasQuorum: membership?.hasQuorum ?? true)
     }
 }

@@ -121,15 +121,16 @@ public distributed actor IntakeDesk {
         if let group, open.classification.urgency != .p0 {
             // Ask the dispatch group for its order first, so the office records intake (with the duty-room
             // alert for P1 livelihood cases) and dispatch in one change.
-            let dispatcher = try context.routingGroup(group)
-            request.dispatch = try await dispatcher.route(open.classification, assignedUnit: assignedUnit)
+            let classification = open.classification
+            request.dispatch = try await context.onRoutingGroup(group) { try await $0.route(classification, assignedUnit: assignedUnit) }
             request.dispatchedBy = RoutingGroup.author(group: group)
         }
-        let office = try context.districtOffice(open.classification.jurisdiction)
-        var snapshot = try await office.openCase(request)
+        let opening = request
+        var snapshot = try await context.onDistrictOffice(open.classification.jurisdiction) { try await $0.openCase(opening) }
         let ref = CaseRef(id: open.id, number: open.number, jurisdiction: open.classification.jurisdiction)
         if snapshot.status == .pendingDispatch, let group {
-            snapshot = try await context.routingGroup(group).dispatch(ref, classification: open.classification)
+            let classification = open.classification
+            snapshot = try await context.onRoutingGroup(group) { try await $0.dispatch(ref, classification: classification) }
         }
         return IntakeReceipt(ref: ref, status: snapshot.status, duplicate: false, leadUnit: snapshot.leadUnit)
     }

@@ -53,19 +53,24 @@ public distributed actor RoutingGroup {
         } catch {
             throw HotlineError.routing("\(error)")
         }
-        return try await context.districtOffice(ref.jurisdiction).dispatch(ref.id, order: order, by: staff)
+        let staff = self.staff
+        return try await context.onDistrictOffice(ref.jurisdiction) { try await $0.dispatch(ref.id, order: order, by: staff) }
     }
 
     /// Reviews the lead unit's reply: accepted → pending callback; rejected → reopened.
     public distributed func reviewReply(_ ref: CaseRef, accepted: Bool, note: String) async throws -> CaseEvent {
-        try await context.districtOffice(ref.jurisdiction).record(ref.id, .replyReviewed(accepted: accepted, note: note),
-                                                                 by: staff)
+        let staff = self.staff
+        return try await context.onDistrictOffice(ref.jurisdiction) {
+            try await $0.record(ref.id, .replyReviewed(accepted: accepted, note: note), by: staff)
+        }
     }
 
     /// Decides on a first return (approved → the case goes back to dispatch; a second return needs
     /// arbitration, which the workflow enforces).
     public distributed func decideReturn(_ ref: CaseRef, assignment: AssignmentID, approved: Bool, note: String) async throws -> CaseEvent {
-        try await context.districtOffice(ref.jurisdiction).record(
-            ref.id, .returnDecided(assignment: assignment, approved: approved, note: note), by: staff)
+        let staff = self.staff
+        return try await context.onDistrictOffice(ref.jurisdiction) {
+            try await $0.record(ref.id, .returnDecided(assignment: assignment, approved: approved, note: note), by: staff)
+        }
     }
 }

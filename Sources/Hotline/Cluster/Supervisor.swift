@@ -17,7 +17,7 @@ public distributed actor Supervisor {
     /// Runs supervision on every district office at the current time; returns escalations recorded.
     /// One call per node hosting offices (`HotlineNode.runLocalSupervision`), not one per office.
     public distributed func tick() async throws -> Int {
-        let nodes = Set(context.directory.districts.values).sorted()
+        let nodes = context.directory.districtHosts
         let system = context.system
         return try await withThrowingTaskGroup(of: Int.self) { group in
             for node in nodes {

@@ -39,6 +39,11 @@ public struct ReplayDriver: Sendable {
         public var concurrency = 32
         /// Run calls on each node's I/O thread (and the driver on its own): fewer thread hops per call.
         public var inboundOnIOThread = false
+        /// Node (1-based) to SIGKILL mid-run (`hotline replay --kill K`), to show failover: its singletons are
+        /// placed elsewhere and the replay goes on; cases its offices held are reported lost until durability.
+        public var kill: Int?
+        /// Fraction of the steps done before `kill` happens. Default 0.5.
+        public var killAt = 0.5
 
         public init(executable: URL, calendar: WorkingCalendar) {
             self.executable = executable
@@ -101,6 +106,8 @@ public struct ReplayDriver: Sendable {
                         "--inbound", options.inboundOnIOThread ? "io" : "pool", "--secret-file", secret.path,
                         "--operator-secret-file", operatorSecret.path]
             if !roles.isEmpty { args += ["--roles", roles] }
+            // Each node joins through the ones started before it (the first forms the cluster).
+            if !processes.isEmpty { args += ["--seeds", processes.map { "\($0.node.address)" }.joined(separator: ",")] }
             // Each node's warnings go to a log file, shown when the node is lost.
             let log = logDirectory.appendingPathComponent("replay-\(k + 1).log")
             processes.append(try NodeProcess(executable: options.executable, arguments: args, logFile: log))
@@ -111,19 +118,16 @@ public struct ReplayDriver: Sendable {
         settings.transport.operatorCredential = operatorSecret.auth.operatorCredential(use: .present)
         let system = try ClusterSystem(settings: settings, logger: Logger(level: .warning))
         defer { system.shutdown() }
-        let roleList = try processes.enumerated().map { k, p in (node: p.node, roles: try HotlineRoles(parsing: roleText(k))) }
-        let directory = try HotlineDirectory.place(roles: roleList, catalogue: catalogue)
         let start = plan.steps.first?.at ?? Date()
         let workflow = WorkflowSettings(calendar: options.calendar, unreachableAttemptsToClose: options.model.attempts)
-        let configuration = HotlineConfiguration(catalogue: catalogue, settings: workflow, directory: directory,
-                                                 virtualStart: start)
+        let configuration = HotlineConfiguration(catalogue: catalogue, settings: workflow, virtualStart: start)
         // With `inboundOnIOThread` the driver itself runs on its node's I/O thread (no hop per reply).
         let preference: (any TaskExecutor)? = options.inboundOnIOThread ? system.ioExecutor : nil
         do {
             return try await withTaskExecutorPreference(preference) {
                 try await drive(read: read, source: source, started: started, records: records, catalogue: catalogue,
                                 jurisdiction: jurisdiction, plan: plan, processes: processes, system: system,
-                                directory: directory, workflow: workflow, configuration: configuration, start: start)
+                                workflow: workflow, configuration: configuration, start: start)
             }
         } catch ReplayError.nodeLost(let node, let step, let total, let at, let reason) {
             // Say what the nodes say: whether each still runs and its last log lines. A node that is going
@@ -143,19 +147,29 @@ public struct ReplayDriver: Sendable {
 
     private func drive(read: TraceReader.Result, source: String, started: ContinuousClock.Instant, records: [TraceRecord],
                        catalogue: RoutingCatalogue, jurisdiction: @Sendable (TraceRecord) -> String, plan: ReplayPlan,
-                       processes: [NodeProcess], system: ClusterSystem, directory: HotlineDirectory,
+                       processes: [NodeProcess], system: ClusterSystem,
                        workflow: WorkflowSettings, configuration: HotlineConfiguration, start: Date) async throws -> ReplayReport {
         let count = processes.count
         let nodeActors = try processes.map { try HotlineNode.on($0.node, system: system) }
+        try await ClusterFormation.waitForMembers(nodeActors, names: processes.map(\.name), timeout: .seconds(30))
+        options.progress("cluster: \(count) node(s) up")
         for n in nodeActors { _ = try await n.configure(configuration) }
-        options.progress("cluster: \(count) node(s) configured")
+        let directory = try await ClusterFormation.waitForPlacement(nodeActors, names: processes.map(\.name),
+                                                                    timeout: .seconds(30))
+        options.progress("cluster: \(count) node(s) configured; every singleton placed")
 
-        let intake = try IntakeDesk.resolve(id: ClusterSystem.wellKnownID(HotlinePaths.intake, on: directory.intake), using: system)
-        let callback = try CallbackDesk.resolve(id: ClusterSystem.wellKnownID(HotlinePaths.callback, on: directory.callback), using: system)
-        let supervisor = try Supervisor.resolve(id: ClusterSystem.wellKnownID(HotlinePaths.supervision, on: directory.supervision), using: system)
-        let analyst = try Analyst.resolve(id: ClusterSystem.wellKnownID(HotlinePaths.analysis, on: directory.analysis), using: system)
-        let context = HotlineContext(system: system, catalogue: catalogue, settings: workflow,
-                                     clock: FixedClock(start), directory: directory)
+        // The driver is not a member: it follows placement through the nodes (the first that answers).
+        let context = HotlineContext(system: system, catalogue: catalogue, settings: workflow, clock: FixedClock(start),
+                                     directory: HotlineDirectoryView(directory, refresh: {
+                                         for n in nodeActors {
+                                             if let d = try? await ClusterSystem.withCallTimeout(.seconds(1), operation: { try await n.directory() }) {
+                                                 return d
+                                             }
+                                         }
+                                         return nil
+                                     }))
+        let killAtStep = options.kill.map { _ in Int(Double(plan.steps.count) * min(max(options.killAt, 0), 1)) }
+        var killed: NodeProcess?
 
         // Drive, one virtual day (the span between two supervision ticks) at a time: first that day's
         // submissions in time order (case numbers stay deterministic), then every case's other steps of the
@@ -180,18 +194,19 @@ public struct ReplayDriver: Sendable {
                         return
                     case .sign:
                         guard let ref else { return }
-                        _ = try await context.districtOffice(ref.jurisdiction).unitAct(ref.id, unit: nil, .sign)
+                        _ = try await context.onDistrictOffice(ref.jurisdiction) { try await $0.unitAct(ref.id, unit: nil, .sign) }
                     case .reply(let i):
                         guard let ref else { return }
                         let text = "Closed by \(records[i].agency)"
-                        _ = try await context.districtOffice(ref.jurisdiction).unitAct(ref.id, unit: nil, .reply(text: text))
+                        _ = try await context.onDistrictOffice(ref.jurisdiction) { try await $0.unitAct(ref.id, unit: nil, .reply(text: text)) }
                         let group = catalogue.dispatchGroup(owning: ref.jurisdiction)?.code ?? ""
-                        _ = try await context.routingGroup(group).reviewReply(ref, accepted: true, note: "replay: reply accepted")
+                        _ = try await context.onRoutingGroup(group) { try await $0.reviewReply(ref, accepted: true, note: "replay: reply accepted") }
                     case .callback(_, _, let outcome):
                         guard let ref else { return }
-                        _ = try await callback.callBack(ref, outcome: outcome)
+                        _ = try await context.onCallbackDesk { try await $0.callBack(ref, outcome: outcome) }
                     case .supervisionTick:
-                        _ = try await supervisor.tick()
+                        guard let node = context.directory.supervision else { throw HotlineError.routing("no node hosts supervision now") }
+                        _ = try await Supervisor.resolve(id: ClusterSystem.wellKnownID(HotlinePaths.supervision, on: node), using: system).tick()
                     }
                 }
                 return nil
@@ -209,6 +224,12 @@ public struct ReplayDriver: Sendable {
         var index = 0
         let steps = plan.steps
         while index < steps.count {
+            if let at = killAtStep, killed == nil, index >= at, let k = options.kill, processes.indices.contains(k - 1) {
+                let victim = processes[k - 1]
+                victim.kill()
+                killed = victim
+                options.progress("replay: killed \(victim.name) (\(victim.node)) at step \(index)/\(steps.count)")
+            }
             var end = index
             while end < steps.count, steps[end].action != .supervisionTick { end += 1 }
             let day = steps[index..<end]
@@ -234,7 +255,7 @@ public struct ReplayDriver: Sendable {
                     continue
                 }
                 do {
-                    let receipt = try await VirtualTime.at(step.at) { try await intake.submit(request) }
+                    let receipt = try await VirtualTime.at(step.at) { try await context.onIntakeDesk { try await $0.submit(request) } }
                     if receipt.duplicate { duplicates += 1 } else { receipts[i] = receipt }
                 } catch RemoteCallError.remoteError(_, let message) {
                     rejectedAtIntake[Self.reasonKey(message), default: 0] += 1
@@ -309,8 +330,9 @@ public struct ReplayDriver: Sendable {
         let clockMoves = Set(steps.map(\.at)).count
         // Leave every node's clock at the end of the replay (the control message; steps carried their own time).
         let end = clock
+        let living = zip(processes, nodeActors).filter { $0.0 !== killed }.map(\.1)
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for node in nodeActors { group.addTask { try await node.setClock(to: end) } }
+            for node in living { group.addTask { try await node.setClock(to: end) } }
             try await group.waitForAll()
         }
         options.progress("replay: \(plan.steps.count) steps done; reconciling")
@@ -329,8 +351,12 @@ public struct ReplayDriver: Sendable {
             for (status, n) in try await office.statusCounts() { byStatus[status, default: 0] += n }
         }
         let acceptedIDs = Set(receipts.values.map(\.ref.id))
-        let lost = acceptedIDs.subtracting(found).count
-        let kpi = try await analyst.report(asOf: clock)
+        let lostIDs = acceptedIDs.subtracting(found)
+        let lost = lostIDs.count
+        let lostNumbers = receipts.values.filter { lostIDs.contains($0.ref.id) }.map(\.ref.number.description).sorted()
+        guard let analysisNode = context.directory.analysis else { throw HotlineError.routing("no node hosts analysis now") }
+        let kpi = try await Analyst.resolve(id: ClusterSystem.wellKnownID(HotlinePaths.analysis, on: analysisNode), using: system)
+            .report(asOf: clock)
 
         // The trace's own figures.
         let firstIndex = Dictionary(records.enumerated().map { ($0.element.externalID, $0.offset) }, uniquingKeysWith: min)
@@ -381,7 +407,9 @@ public struct ReplayDriver: Sendable {
             reconciliation: Reconciliation(submitted: submitted, accepted: accepted, duplicateSubmissions: duplicates,
                                            rejectedAtIntake: rejectedAtIntake, routedAsCatalogue: asCatalogue,
                                            routedToTraceAgency: overridden, stepFailures: stepFailures,
-                                           casesByStatus: byStatus, casesFound: found.count, lost: lost),
+                                           casesByStatus: byStatus, casesFound: found.count, lost: lost,
+                                           lostCases: Array(lostNumbers.prefix(Reconciliation.maxLostListed)),
+                                           killed: killed.map { "\($0.name) (\($0.node))" }),
             comparison: comparison, kpi: kpi,
             simulated: [
                 "dispatch: at the intake instant (the trace has no dispatch time), so dispatch latency is 0",

@@ -47,6 +47,14 @@ public struct Reconciliation: Codable, Sendable {
     public var casesFound: Int
     /// Accepted cases not found in the cluster at the end.
     public var lost: Int
+    /// Their case numbers, sorted (at most `maxLostListed`).
+    public var lostCases: [String] = []
+    /// The node `--kill` stopped mid-run, if any (its offices moved and started empty: their cases are lost
+    /// until durability is in).
+    public var killed: String?
+
+    /// Lost case numbers listed in a report at most.
+    public static let maxLostListed = 1000
 }
 
 /// The trace's own figures (computed from the records, not the cluster) next to the cluster's KPIs.
