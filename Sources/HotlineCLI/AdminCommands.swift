@@ -1,7 +1,7 @@
 import ActorCluster
 import Foundation
 
-/// `hotline health` / `hotline members`: ask a node's admin port (`hotline node --admin`).
+/// `hotline health` / `members` / `placement`: ask a node's admin port (`hotline node --admin`).
 enum AdminCommands {
     static let healthUsage = """
     usage: hotline health --admin HOST:PORT [--admin-token-file FILE] [--json]
@@ -12,9 +12,17 @@ enum AdminCommands {
 
     static let membersUsage = """
     usage: hotline members --admin HOST:PORT [--admin-token-file FILE] [--json]
-      Asks a node's admin port for /cluster/members: this node, the nodes it is associated with, and the
-      addresses it fails to reach (membership proper is not implemented yet). --json prints the answer as is.
+      Asks a node's admin port for /cluster/members: every member as this node's gossip membership lists it
+      (name, address, uid, status, incarnation, roles, reachability, ms since last heard), and whether this
+      node's side holds the quorum. --json prints the answer as is.
       Exit 0, 1 when the node cannot be asked, 2 for bad flags.
+    """
+
+    static let placementUsage = """
+    usage: hotline placement --admin HOST:PORT [--admin-token-file FILE] [--json]
+      Asks a node's admin port for /cluster/placement: where every district office, dispatch group and desk
+      lives now as that node places it, with its epoch (raised by every move) and whether it is at home.
+      Exit 0, 1 when the node cannot be asked or is not configured, 2 for bad flags.
     """
 
     static let flags: Set<String> = ["admin", "admin-token-file"]
@@ -75,19 +83,38 @@ enum AdminCommands {
             return 0
         }
         let o = object(answer)
-        var rows = [["ADDRESS", "UID", "STATUS", "DETAIL"]]
+        var rows = [["NAME", "ADDRESS", "UID", "STATUS", "INC", "REACHABILITY", "HEARD", "ROLES"]]
         for m in o["members"] as? [[String: Any]] ?? [] {
-            rows.append(["\(m["address"] ?? "?")", "\(m["uid"] ?? "?")", "\(m["status"] ?? "?")", ""])
-        }
-        for u in o["unreachable"] as? [[String: Any]] ?? [] {
-            let since = (u["sinceLastAssociationMs"] as? Int).map { String(format: "%.1f s ago", Double($0) / 1000) } ?? "never"
-            let forText = (u["unreachableForMs"] as? Int).map { String(format: "%.1f s", Double($0) / 1000) } ?? "?"
-            let seed = (u["seed"] as? Bool) == true ? "seed, " : ""
-            rows.append(["\(u["address"] ?? "?")", "-", "unreachable",
-                         "\(seed)\(u["attempts"] ?? "?") attempts over \(forText), last association \(since)"])
+            let heard = (m["lastHeardMs"] as? Int).map { $0 < 0 ? "never" : "\($0) ms" } ?? "?"
+            let me = (m["isSelf"] as? Bool) == true
+            rows.append(["\(m["name"] ?? "?")\(me ? " (self)" : "")", "\(m["address"] ?? "?")", "\(m["uid"] ?? "?")",
+                         "\(m["status"] ?? "?")", "\(m["incarnation"] ?? "?")", "\(m["reachability"] ?? "?")",
+                         me ? "-" : heard, ((m["roles"] as? [String]) ?? []).joined(separator: ",").ifEmpty("(all)")])
         }
         print(table(rows))
-        print("membership: \(o["membership"] ?? "?") (\(o["note"] ?? ""))")
+        if let quorum = o["hasQuorum"] as? Bool {
+            print("quorum: \(quorum ? "yes" : "NO (this side does not hold the majority: it hosts no office or group)")")
+        } else {
+            print("membership: \(o["membership"] ?? "?") (\(o["note"] ?? ""))")
+        }
+        return 0
+    }
+
+    static func placement(_ argv: [String]) throws -> Int32 {
+        let (address, token, json) = try target(argv)
+        let answer = try get("/cluster/placement", address, token)
+        guard answer.status == 200 else {
+            throw CommandFailure("\(address)/cluster/placement answered \(answer.status): \(object(answer)["error"] ?? answer.text)")
+        }
+        if json {
+            print(answer.text.trimmingCharacters(in: .whitespacesAndNewlines))
+            return 0
+        }
+        var rows = [["KEY", "NODE", "EPOCH", "HOME"]]
+        for a in object(answer)["placement"] as? [[String: Any]] ?? [] {
+            rows.append(["\(a["key"] ?? "?")", "\(a["node"] ?? "-")", "\(a["epoch"] ?? "?")", (a["atHome"] as? Bool) == true ? "yes" : "no"])
+        }
+        print(table(rows))
         return 0
     }
 
@@ -106,4 +133,9 @@ enum AdminCommands {
 struct CommandFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+extension String {
+    /// `other` when this string is empty.
+    func ifEmpty(_ other: String) -> String { isEmpty ? other : self }
 }

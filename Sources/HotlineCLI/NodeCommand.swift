@@ -115,6 +115,18 @@ enum NodeCommand {
         }
     }
 
+    /// `/cluster/placement`: every singleton's owner and epoch, by key.
+    struct PlacementView: Encodable {
+        struct Row: Encodable {
+            var key: String
+            var node: String?
+            var epoch: UInt64
+            var atHome: Bool
+            var path: String
+        }
+        var placement: [Row]
+    }
+
     enum IncarnationEnd: Sendable {
         case signal(Int32)
         case downed(NodeIdentity)
@@ -161,6 +173,17 @@ enum NodeCommand {
                 let server = try AdminServer(system: system, settings: adminSettings,
                                              readiness: { [hotline, system] in await Self.readiness(hotline, system: system) })
                 server.addRoute("/hotline/info") { [hotline] in .json(200, try await hotline.info()) }
+                server.addRoute("/cluster/placement") { [hotline] in
+                    do {
+                        let d = try await hotline.directory()
+                        return .json(200, PlacementView(placement: d.assignments.values.sorted { $0.key < $1.key }.map {
+                            PlacementView.Row(key: $0.key, node: $0.node?.description, epoch: $0.epoch, atHome: $0.atHome,
+                                              path: HotlineKey.path(of: $0.key))
+                        }))
+                    } catch HotlineError.notConfigured(let why) {
+                        return .error(503, "not configured: \(why)")
+                    }
+                }
                 _ = try server.start()
                 admin = server
             } catch {

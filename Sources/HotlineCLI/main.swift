@@ -9,7 +9,8 @@ usage: hotline <command> [options]
   submit    send one citizen request to a running cluster (`hotline submit --help`)
   case      show a case's state and event history (`hotline case --help`)
   health    ask a node's admin port whether it is up and ready (`hotline health --help`)
-  members   list the nodes a node's admin port reports (`hotline members --help`)
+  members   list the cluster's members as a node's admin port reports them (`hotline members --help`)
+  placement where each office, group and desk lives now (`hotline placement --help`)
   demo      start two local node processes and make remote calls between them
   bench     measure the runtime: `hotline bench rtt|pipeline|stream` (JSON output; use a release build);
             `hotline bench attack <name>`: a node's RSS and a member's latency under a resource attack
@@ -34,6 +35,7 @@ func runMain() async -> Int32 {
     case "demo": DemoCommand.usage
     case "health": AdminCommands.healthUsage
     case "members": AdminCommands.membersUsage
+    case "placement": AdminCommands.placementUsage
     case "bench": BenchCommand.usage
     default: nil
     }
@@ -57,6 +59,9 @@ func runMain() async -> Int32 {
         case "members":
             if wantsHelp { print(AdminCommands.membersUsage); return 0 }
             return try AdminCommands.members(argv)
+        case "placement":
+            if wantsHelp { print(AdminCommands.placementUsage); return 0 }
+            return try AdminCommands.placement(argv)
         case "demo":
             if wantsHelp { print(DemoCommand.usage); return 0 }
             return try await DemoCommand.run(argv)
