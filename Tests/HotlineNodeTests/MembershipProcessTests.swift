@@ -1,0 +1,206 @@
+import ActorCluster
+import Foundation
+import XCTest
+
+/// Gossip membership and failover between five real `hotline node` processes on 127.0.0.1, observed through
+/// their admin ports: SIGKILL, restart on the same port, SIGSTOP/SIGCONT, graceful leave.
+final class MembershipProcessTests: XCTestCase {
+    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let catalog = repo.appendingPathComponent("Deploy/catalogs/anshan.json").path
+    let harness = NodeHarness()
+    var tokenFile: (path: String, token: [UInt8])?
+
+    override func tearDown() {
+        harness.stopAll()
+        if let tokenFile { try? FileManager.default.removeItem(atPath: tokenFile.path) }
+        super.tearDown()
+    }
+
+    struct Node {
+        var process: NodeProcess
+        var admin: NodeAddress
+        var name: String
+        var node: NodeIdentity { process.node }
+    }
+
+    /// Node 1: the desks; nodes 2…count: district offices. Each joins through the nodes before it, configures
+    /// itself from the Anshan catalogue, and answers on an admin port with a token.
+    func startCluster(_ count: Int = 5) async throws -> [Node] {
+        let (path, _) = try ClusterAuth.makeEphemeralSecretFile()
+        tokenFile = (path, try ClusterAuth.readSecret(path: path))
+        var nodes: [Node] = []
+        for k in 1...count {
+            var extra = ["--admin", "127.0.0.1:0", "--admin-token-file", path, "--catalog", Self.catalog,
+                         "--roles", k == 1 ? "intake,dispatch,callback,supervision,analysis" : "district"]
+            if !nodes.isEmpty { extra += ["--seeds", nodes.map { "\($0.node.address)" }.joined(separator: ",")] }
+            let p = try harness.startNode("m\(k)", extra: extra)
+            nodes.append(Node(process: p, admin: try XCTUnwrap(p.admin), name: "m\(k)"))
+        }
+        try await waitUntil(timeout: .seconds(20), "all \(count) nodes list all \(count) as up") {
+            try nodes.allSatisfy { n in try self.members(n).filter { $0.status == "up" }.count == count }
+        }
+        try await waitUntil(timeout: .seconds(20), "every node ready") {
+            try nodes.allSatisfy { try self.get("/ready", $0.admin).status == 200 }
+        }
+        return nodes
+    }
+
+    struct MemberRow: Equatable {
+        var uid: String
+        var address: String
+        var status: String
+        var incarnation: Int
+    }
+
+    func get(_ path: String, _ admin: NodeAddress, method: String = "GET") throws -> AdminClient.Response {
+        try AdminClient.request(method, path, at: admin, token: tokenFile?.token, timeout: .seconds(5))
+    }
+
+    func members(_ n: Node) throws -> [MemberRow] {
+        let r = try get("/cluster/members", n.admin)
+        let o = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any], r.text)
+        return (o["members"] as? [[String: Any]] ?? []).map {
+            MemberRow(uid: $0["uid"] as? String ?? "", address: $0["address"] as? String ?? "",
+                      status: $0["status"] as? String ?? "", incarnation: $0["incarnation"] as? Int ?? -1)
+        }
+    }
+
+    /// The status `observer` gives `uid`: its listed status, "absent" when not listed.
+    func status(of uid: String, at observer: Node) throws -> String {
+        try members(observer).first { $0.uid == uid }?.status ?? "absent"
+    }
+
+    func placement(_ n: Node) throws -> [String: (node: String?, epoch: Int)] {
+        let r = try get("/cluster/placement", n.admin)
+        let o = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any], r.text)
+        var out: [String: (node: String?, epoch: Int)] = [:]
+        for row in o["placement"] as? [[String: Any]] ?? [] {
+            out[row["key"] as? String ?? ""] = (row["node"] as? String, row["epoch"] as? Int ?? -1)
+        }
+        return out
+    }
+
+    func metric(_ name: String, _ n: Node) throws -> Int {
+        let text = try get("/metrics", n.admin).text
+        for line in text.split(separator: "\n") where line.hasPrefix(name + " ") {
+            return Int(line.split(separator: " ").last ?? "") ?? -1
+        }
+        return 0
+    }
+
+    func test_sigkilledMemberIsDownEverywhereWithinASecondAndItsOfficesMoveWithAHigherEpoch() async throws {
+        let nodes = try await startCluster()
+        let victim = nodes[2]
+        let survivors = nodes.filter { $0.name != victim.name }
+        let before = try placement(survivors[0])
+        let held = before.filter { $0.value.node == victim.node.description }
+        XCTAssertFalse(held.isEmpty, "the victim hosts some district offices")
+
+        let killedAt = ContinuousClock.now
+        victim.process.kill()
+        var seenDown: [String: Duration] = [:]
+        try await waitUntil(timeout: .seconds(5), "every survivor reports the killed member down") {
+            for s in survivors where seenDown[s.name] == nil {
+                let st = try self.status(of: victim.node.uidHex, at: s)
+                if st == "down" || st == "removed" || st == "absent" { seenDown[s.name] = ContinuousClock.now - killedAt }
+            }
+            return seenDown.count == survivors.count
+        }
+        let slowest = seenDown.values.max() ?? .zero
+        print("membership: SIGKILL detected by every survivor within \(slowest) (\(seenDown))")
+        XCTAssertLessThan(slowest, .seconds(1), "max detection time with default settings")
+
+        // Its offices are hosted elsewhere, with a higher epoch, and the survivors agree.
+        try await waitUntil(timeout: .seconds(5), "the killed node's offices placed on survivors") {
+            let now = try self.placement(survivors[0])
+            return held.keys.allSatisfy { k in
+                guard let a = now[k], let node = a.node else { return false }
+                return node != victim.node.description && a.epoch > held[k]!.epoch
+            }
+        }
+        let views = try survivors.map { try placement($0).mapValues(\.node) }
+        for v in views.dropFirst() { XCTAssertEqual(v, views[0], "one owner per office on every survivor") }
+        for s in survivors { XCTAssertEqual(try get("/ready", s.admin).status, 200, s.name) }
+    }
+
+    func test_restartOnTheSamePortIsANewMemberAndTheOldUidNeverReturns() async throws {
+        let nodes = try await startCluster()
+        let victim = nodes[3]
+        let survivors = nodes.filter { $0.name != victim.name }
+        let oldUID = victim.node.uidHex
+        victim.process.kill()
+        let restarted = try harness.startNode("m4-again", port: victim.node.address.port, extra: [
+            "--admin", "127.0.0.1:0", "--admin-token-file", tokenFile!.path, "--catalog", Self.catalog, "--roles", "district",
+            "--seeds", survivors.map { "\($0.node.address)" }.joined(separator: ","),
+        ])
+        let started = ContinuousClock.now
+        let newUID = restarted.node.uidHex
+        XCTAssertNotEqual(newUID, oldUID)
+        try await waitUntil(timeout: .seconds(3), "the new uid is up everywhere within 3 s") {
+            try survivors.allSatisfy { try self.status(of: newUID, at: $0) == "up" }
+        }
+        print("membership: restarted member up everywhere after \(ContinuousClock.now - started)")
+        for s in survivors {
+            let st = try status(of: oldUID, at: s)
+            XCTAssert(["down", "removed", "absent"].contains(st), "\(s.name) lists the old uid as \(st)")
+        }
+        // 30 s later the old uid has not come back anywhere (stale gossip cannot revive it).
+        let until = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < until {
+            for s in survivors {
+                let st = try status(of: oldUID, at: s)
+                XCTAssert(["down", "removed", "absent"].contains(st), "\(s.name) lists the old uid as \(st)")
+            }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+    }
+
+    func test_pausedMemberIsDownedThenLearnsItAndRejoinsAsANewMember() async throws {
+        let nodes = try await startCluster()
+        let victim = nodes[1]
+        let survivors = nodes.filter { $0.name != victim.name }
+        let oldUID = victim.node.uidHex
+        let pid = victim.process.process.processIdentifier
+        kill(pid, SIGSTOP)
+        let stoppedAt = ContinuousClock.now
+        try await waitUntil(timeout: .seconds(6), "every survivor downs the paused member") {
+            try survivors.allSatisfy { ["down", "removed", "absent"].contains(try self.status(of: oldUID, at: $0)) }
+        }
+        let detection = ContinuousClock.now - stoppedAt
+        print("membership: SIGSTOP downed everywhere after \(detection)")
+        XCTAssertLessThan(detection, .seconds(3), "down everywhere within 3 s with default settings")
+        kill(pid, SIGCONT)
+        // It learns it was downed and rejoins with a new uid at the same address (never its old one).
+        try await waitUntil(timeout: .seconds(15), "the resumed process rejoins as a new member") {
+            try survivors.allSatisfy { s in
+                try self.members(s).contains { $0.address == victim.node.address.description && $0.uid != oldUID && $0.status == "up" }
+            }
+        }
+        for s in survivors {
+            XCTAssert(["down", "removed", "absent"].contains(try status(of: oldUID, at: s)), s.name)
+        }
+        XCTAssertTrue(victim.process.isRunning, "the process rejoined instead of exiting")
+    }
+
+    func test_gracefulLeaveRemovesTheMemberWithoutSuspicionAndHandsOffItsOffices() async throws {
+        let nodes = try await startCluster()
+        let leaver = nodes[4]
+        let others = nodes.filter { $0.name != leaver.name }
+        let held = try placement(others[0]).filter { $0.value.node == leaver.node.description }
+        let suspicionsBefore = try others.map { try metric("cluster_membership_suspicions_total", $0) }
+        let answer = try get("/cluster/leave", leaver.admin, method: "POST")
+        XCTAssertEqual(answer.status, 202, answer.text)
+        try await waitUntil(timeout: .seconds(10), "every other member removes the leaver") {
+            try others.allSatisfy { ["removed", "absent"].contains(try self.status(of: leaver.node.uidHex, at: $0)) }
+        }
+        try await waitUntil(timeout: .seconds(10), "the leaver's process exits 0") { !leaver.process.isRunning }
+        XCTAssertEqual(leaver.process.endedHow, "exit 0")
+        let suspicionsAfter = try others.map { try metric("cluster_membership_suspicions_total", $0) }
+        XCTAssertEqual(suspicionsAfter, suspicionsBefore, "a graceful leave raises no suspicion anywhere")
+        try await waitUntil(timeout: .seconds(5), "its offices are hosted by the others") {
+            let now = try self.placement(others[0])
+            return held.keys.allSatisfy { k in now[k]?.node != nil && now[k]?.node != leaver.node.description }
+        }
+        for s in others { XCTAssertEqual(try get("/ready", s.admin).status, 200, s.name) }
+    }
+}
