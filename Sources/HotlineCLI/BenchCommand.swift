@@ -9,6 +9,8 @@ enum BenchCommand {
            (every mode takes --inbound pool|io: where calls run, see `hotline node --help`)
            hotline bench pipeline [--calls N] [--depth D] [--payload BYTES]   D outstanding calls (default 64)
            hotline bench stream   [--messages N] [--size BYTES]     one-way messages (default 100 B)
+           hotline bench detect [--nodes N] [--runs R]   SIGKILL / SIGSTOP a member of N node processes R times
+             each: median and max ms until every survivor reports it down, false downs (`--help`)
            hotline bench attack <name> [options]   a resource attack on a node child while a member calls it:
              slow-consumers, pipelined-slow-calls, many-empty-arguments, unreachable-dials,
              handshake-hostnames, connection-flood, garbage-connections (`hotline bench attack --help`)
@@ -18,6 +20,10 @@ enum BenchCommand {
 
     static func run(_ argv: [String]) async throws -> Int32 {
         guard let mode = argv.first else { throw UsageError("which benchmark? rtt, pipeline or stream\n\(usage)") }
+        if mode == "detect" {
+            if argv.dropFirst().contains(where: { $0 == "--help" || $0 == "-h" }) { print(DetectBench.usage); return 0 }
+            return try await DetectBench.run(Array(argv.dropFirst()))
+        }
         if mode == "attack" {
             guard argv.count > 1 else { throw UsageError("which attack?\n\(AttackBench.usage)") }
             if argv[1] == "--help" || argv[1] == "-h" { print(AttackBench.usage); return 0 }
