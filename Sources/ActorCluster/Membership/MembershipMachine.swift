@@ -3,12 +3,121 @@ extension Membership {
     /// commands) with the current monotonic time go in, actions (messages to send, events) come out. No clock,
     /// socket or thread inside, so it runs the same under `MembershipShell` and in a simulated network.
     ///
-    /// SKELETON: the public surface the shell builds on; the protocol is filled in separately.
+    /// SWIM (Das, Gupta, Motivala, DSN 2002): one probe per protocol period, round-robin over a shuffled member
+    /// list (SWIM §4.3); a direct `ping`, then `pingReq` through k others (SWIM §3.1); a failed probe makes the
+    /// target `suspect` (SWIM §4.2); updates ride piggybacked on probe messages (SWIM §4.1). Lifeguard
+    /// (Dadgar, Phillips, Currey 2018): local health stretches this node's own timing when it is the slow one
+    /// (Lifeguard §4.1), suspicion timeouts shrink with independent confirmations (Lifeguard §4.2), and a
+    /// suspect learns of its suspicion in the very probe to it (buddy system, Lifeguard §4.3). On top: joining
+    /// through seeds, push–pull anti-entropy, crash confirmation from refused connections, keep-majority
+    /// quorum, graceful leave and tombstones. `Docs/membership.md` has the whole protocol.
+    ///
+    /// Times are monotonic nanoseconds (`nowNs`), passed in with every input; the machine never reads a clock.
+    /// Every table is bounded (`Settings.maxMembers`, `maxTombstones`; pending probes and relays by the member
+    /// count).
     public struct Machine: Sendable {
         public private(set) var settings: Settings
-        public private(set) var myself: Member
-        public private(set) var stats = Stats()
-        private var table: [NodeIdentity: Member] = [:]
+        /// This node's own entry. Only this node raises its incarnation (to refute, or to announce leaving).
+        public internal(set) var myself: Member { didSet { fullStateCache = nil } }
+        public internal(set) var stats = Stats()
+
+        // MARK: Member table
+
+        /// Every other listed member (any status but `removed`), with when it entered its status.
+        var records: [NodeIdentity: Record] = [:] { didSet { fullStateCache = nil } }
+        /// When each listed member was last heard from directly (a message or a handshake), monotonic ns.
+        /// Kept apart from `records` so that hearing from a member does not invalidate `fullStateCache`.
+        var lastHeard: [NodeIdentity: UInt64] = [:]
+        /// Listed non-terminal uids per address: finds the member behind `.unreachable(address)` and spots a
+        /// restart (a new uid at a known address) without scanning the table.
+        var liveByAddress: [NodeAddress: [NodeIdentity]] = [:]
+        /// Other members that are active (`up`, `suspect`, `leaving`); N − 1 for suspicion and quorum math.
+        var activeCount = 0
+        /// Removed uids, so stale gossip cannot list them again.
+        var tombstones: Tombstones
+        /// Full state for push–pull, sorted, rebuilt only after the table or `myself` changed.
+        var fullStateCache: [Member]?
+
+        // MARK: Protocol state
+
+        /// Updates waiting to be piggybacked (SWIM §4.1).
+        var gossip: GossipQueue
+        /// Lifeguard local health (Lifeguard §4.1): stretches this node's probe interval and timeouts.
+        var health: LocalHealth
+        /// Keep-majority: the last agreed member set and whether this side holds its majority.
+        var quorum: Quorum
+        /// Set when a member's status changed since the quorum was last evaluated.
+        var statusDirty = false
+        /// Set when a status changed since `quorum.agreed` was last updated (it waits for no suspects).
+        var agreedStale = false
+        /// One Lifeguard timer per `suspect` member (exactly the members held as suspect).
+        var suspicions: [NodeIdentity: Suspicion] = [:]
+        /// Probes this node runs, by the seq of their ping: the periodic one and out-of-turn ones after a lost
+        /// connection. At most one per target (`probeByTarget`), so bounded by the member count.
+        var probes: [UInt64: Probe] = [:]
+        var probeByTarget: [NodeIdentity: UInt64] = [:]
+        /// Pings this node sends on others' behalf (it is their ping-req intermediary), by its own ping seq.
+        /// Bounded by the member count; beyond it a ping-req is refused with a nack.
+        var relays: [UInt64: Relay] = [:]
+        /// The shuffled round-robin probe order (SWIM §4.3) and the next position in it. May hold members
+        /// that stopped being probe targets; they are skipped and dropped at the next reshuffle.
+        var probeOrder: [NodeIdentity] = []
+        var probeCursor = 0
+        /// Down members waiting for `removeDownAfter`, in due order (the delay is constant), from `removalsHead`.
+        var removals: [(node: NodeIdentity, dueNs: UInt64)] = []
+        var removalsHead = 0
+        /// Seeded: probe order, ping-req intermediaries and push–pull partners replay exactly in simulations.
+        var rng: SplitMix64
+        /// Seq of the next ping this node sends (its probes and its relays share the space).
+        var nextSeq: UInt64 = 1
+
+        // MARK: Timers (monotonic ns)
+
+        /// Seed addresses (sorted, deduplicated): joined through, and pushed–pulled with while no member is
+        /// listed at them (two clusters formed apart merge).
+        var seeds: [NodeAddress]
+        let timing: Timing
+        var nextProbeNs: UInt64
+        var nextPushPullNs: UInt64
+        var nextJoinRetryNs: UInt64
+        /// While joining, a node listed among its own seeds forms the cluster alone at this time if it heard
+        /// from nobody; nil otherwise.
+        var seedDeadlineNs: UInt64?
+        /// While leaving: when this node reports itself removed and stops.
+        var leaveDeadlineNs: UInt64?
+        /// Something (a message, a handshake) came from another node since start.
+        var heardFromOther = false
+        /// Last join sent per seed address: a handshake right after a join does not send it twice.
+        var joinSentNs: [NodeAddress: UInt64] = [:]
+        /// Last "you are down" answer per downed sender: at most one a second each (bounded, see `answerGone`).
+        var goneNoticeNs: [NodeIdentity: UInt64] = [:]
+        /// The wakeup this node asked for after the previous input: a `.tick` much later than it means this
+        /// process is starved (Lifeguard §4.1).
+        var askedWakeupNs: UInt64 = .max
+        /// Actions produced by the current `handle` call.
+        var outbox: [Action] = []
+
+        /// What this node knows about another member.
+        struct Record: Sendable, Equatable {
+            var member: Member
+            /// When the member entered its current status (monotonic ns).
+            var sinceNs: UInt64
+        }
+
+        /// Settings converted to ns once.
+        struct Timing: Sendable {
+            let periodNs, probeTimeoutNs, pushPullNs, joinRetryNs, seedJoinTimeoutNs, removeDownNs, leaveGossipNs, tombstoneTTLNs: UInt64
+            init(_ s: Settings) {
+                periodNs = max(1, Membership.nanoseconds(s.protocolPeriod))
+                probeTimeoutNs = min(Membership.nanoseconds(s.probeTimeout), periodNs)
+                pushPullNs = max(1, Membership.nanoseconds(s.pushPullInterval))
+                joinRetryNs = max(1, Membership.nanoseconds(s.joinRetryInterval))
+                seedJoinTimeoutNs = Membership.nanoseconds(s.seedJoinTimeout)
+                removeDownNs = Membership.nanoseconds(s.removeDownAfter)
+                leaveGossipNs = Membership.nanoseconds(s.leaveGossipTime)
+                tombstoneTTLNs = Membership.nanoseconds(s.tombstoneTTL)
+            }
+        }
 
         /// - Parameters:
         ///   - node: this node's identity (address and uid).
@@ -19,30 +128,277 @@ extension Membership {
                     nowNs: UInt64, randomSeed: UInt64) {
             self.settings = settings
             self.myself = Member(node: node, name: name, roles: roles, status: seeds.isEmpty ? .up : .joining, incarnation: 0)
+            self.seeds = Array(Set(seeds)).sorted()
+            self.timing = Timing(settings)
+            self.rng = SplitMix64(seed: randomSeed)
+            self.tombstones = Tombstones(capacity: settings.maxTombstones)
+            self.gossip = GossipQueue(capacity: max(1, settings.maxMembers))
+            self.health = LocalHealth(maxMultiplier: settings.maxLocalHealthMultiplier)
+            self.quorum = Quorum(agreed: seeds.isEmpty ? [node] : [])
+            self.nextJoinRetryNs = nowNs
+            self.nextProbeNs = .max
+            self.nextPushPullNs = .max
+            if seeds.isEmpty {
+                _ = quorum.evaluate(reachable: 1, lowestReachable: true)
+                startTimers(nowNs: nowNs)
+            } else if seeds.contains(node.address) {
+                seedDeadlineNs = nowNs &+ timing.seedJoinTimeoutNs
+            }
         }
 
-        /// Feeds one input; returns what to do, in order.
-        public mutating func handle(_ input: Input, nowNs: UInt64) -> [Action] { [] }
+        /// For simulations and tests: starts `up` in an already converged cluster of `members` (this node's own
+        /// entry among them is ignored), with the agreed quorum set = every active member. No events.
+        init(node: NodeIdentity, name: String, roles: [String], converged members: [Member], seeds: [NodeAddress] = [],
+             settings: Settings = .default, nowNs: UInt64, randomSeed: UInt64) {
+            self.init(node: node, name: name, roles: roles, seeds: [], settings: settings, nowNs: nowNs, randomSeed: randomSeed)
+            for m in members where m.node != node && m.node.uid != 0 && records[m.node] == nil && !m.status.isTerminal
+                && records.count + 1 < settings.maxMembers {
+                records[m.node] = Record(member: m, sinceNs: nowNs)
+                liveByAddress[m.node.address, default: []].append(m.node)
+                if m.status.isActive { activeCount += 1 }
+                if m.status == .suspect {
+                    suspicions[m.node] = Suspicion(accuser: node, incarnation: m.incarnation, activeMembers: members.count,
+                                                   settings: settings, nowNs: nowNs)
+                }
+            }
+            probeOrder = records.filter { Self.isProbeTarget($0.value.member.status) }.keys.sorted()
+            probeOrder.shuffle(using: &rng)
+            probeCursor = 0
+            quorum = Quorum(agreed: activeSet())
+            _ = quorum.evaluate(reachable: quorum.agreed.count, lowestReachable: true)
+            self.seeds = Array(Set(seeds)).sorted()
+        }
 
-        /// When the machine next needs a `.tick` (monotonic ns).
-        public var nextWakeupNs: UInt64 { UInt64.max }
+        // MARK: Public surface
+
+        /// Feeds one input; returns what to do, in order. Once this node is `down` or `removed` it does nothing.
+        public mutating func handle(_ input: Input, nowNs: UInt64) -> [Action] {
+            guard !myself.status.isTerminal else { return [] }
+            outbox.removeAll(keepingCapacity: true)
+            switch input {
+            case .tick:
+                // Lifeguard §4.1: a timer served more than a probe timeout late says this process is starved.
+                if askedWakeupNs != .max, nowNs > askedWakeupNs &+ timing.probeTimeoutNs { health.raise() }
+            case .received(let message, let from):
+                receive(message, from: from, nowNs: nowNs)
+            case .associated(let peer):
+                associated(peer, nowNs: nowNs)
+            case .connectionLost(let peer):
+                connectionLost(peer, nowNs: nowNs)
+            case .unreachable(let address, let refused):
+                unreachable(address, refused: refused, nowNs: nowNs)
+            case .leave:
+                leave(nowNs: nowNs)
+            case .down(let node):
+                operatorDown(node, nowNs: nowNs)
+            }
+            if !myself.status.isTerminal { runTimers(nowNs: nowNs) }
+            settle(nowNs: nowNs)
+            askedWakeupNs = nextWakeupNs
+            let out = outbox
+            outbox = []
+            return out
+        }
+
+        /// When the machine next needs a `.tick` (monotonic ns); `UInt64.max` when it needs none.
+        public var nextWakeupNs: UInt64 {
+            var t = UInt64.max
+            switch myself.status {
+            case .down, .removed:
+                return .max
+            case .joining:
+                t = nextJoinRetryNs
+                if let d = seedDeadlineNs { t = min(t, d) }
+            case .up, .suspect, .leaving:
+                if myself.status != .leaving { t = min(t, nextProbeNs, nextPushPullNs) }
+                if let d = leaveDeadlineNs { t = min(t, d) }
+                for p in probes.values { t = min(t, p.indirectStarted ? p.periodEndNs : p.timeoutNs) }
+                for r in relays.values { t = min(t, r.deadlineNs) }
+                // Without quorum an expired suspicion waits for quorum (an input), not for a timer.
+                if quorum.hasQuorum { for s in suspicions.values { t = min(t, s.deadlineNs) } }
+            }
+            if removalsHead < removals.count { t = min(t, removals[removalsHead].dueNs) }
+            if let e = tombstones.nextExpiryNs { t = min(t, e) }
+            return t
+        }
 
         /// Every listed member, this node included, sorted by identity (removed ones are tombstones, not listed).
-        public var members: [Member] { ([myself] + table.values.filter { $0.node != myself.node }).sorted { $0.node < $1.node } }
+        public var members: [Member] { ([myself] + records.values.map(\.member)).sorted { $0.node < $1.node } }
 
         /// The listed member with that identity.
-        public func member(_ node: NodeIdentity) -> Member? { node == myself.node ? myself : table[node] }
+        public func member(_ node: NodeIdentity) -> Member? { node == myself.node ? myself : records[node]?.member }
 
-        /// This node's side holds the majority of the last agreed member set (keep-majority).
-        public var hasQuorum: Bool { true }
+        /// This node's side holds the majority of the last agreed member set (keep-majority). Always false while
+        /// this node is not an active member itself (`joining`, `down`, `removed`).
+        public var hasQuorum: Bool { myself.status.isActive && quorum.hasQuorum }
 
-        /// Lifeguard local health multiplier, 1 (healthy) ... `maxLocalHealthMultiplier`.
-        public var localHealthMultiplier: Int { 1 }
+        /// The last agreed member set of the keep-majority rule, sorted.
+        public var agreedMembers: [NodeIdentity] { quorum.agreed.sorted() }
 
-        /// Milliseconds since anything was last heard from `node`; nil if never.
-        public func lastHeardAgeMs(_ node: NodeIdentity, nowNs: UInt64) -> Int? { nil }
+        /// Lifeguard local health multiplier (Lifeguard §4.1), 1 (healthy) ... `maxLocalHealthMultiplier`; this
+        /// node's probe interval and probe timeout are multiplied by it.
+        public var localHealthMultiplier: Int { health.multiplier }
+
+        /// Milliseconds since anything was last heard from `node` directly (a message or a handshake); nil if
+        /// never, or if it is not listed.
+        public func lastHeardAgeMs(_ node: NodeIdentity, nowNs: UInt64) -> Int? {
+            guard let t = lastHeard[node] else { return nil }
+            return Int((nowNs &- min(t, nowNs)) / 1_000_000)
+        }
 
         /// Uids removed and remembered (tombstones).
-        public var tombstoneCount: Int { 0 }
+        public var tombstoneCount: Int { tombstones.count }
+
+        /// Whether `node`'s uid is removed and remembered (gossip about it is ignored).
+        public func tombstoned(_ node: NodeIdentity) -> Bool { tombstones.contains(node) }
+
+        /// When the suspect `node` becomes `down` unless it refutes (monotonic ns, Lifeguard §4.2), if this
+        /// node suspects it. Acted on only with quorum.
+        public func suspicionDeadlineNs(_ node: NodeIdentity) -> UInt64? { suspicions[node]?.deadlineNs }
+
+        // MARK: Timers
+
+        /// Checks every deadline against `now` (each input does, not only ticks).
+        mutating func runTimers(nowNs now: UInt64) {
+            switch myself.status {
+            case .joining:
+                if now >= nextJoinRetryNs {
+                    sendJoin(nowNs: now)
+                    nextJoinRetryNs = now &+ timing.joinRetryNs
+                }
+                if let d = seedDeadlineNs, now >= d {
+                    seedDeadlineNs = nil
+                    if !heardFromOther { becomeUp(nowNs: now, answeredBy: nil) }
+                }
+            case .up, .suspect, .leaving:
+                if let d = leaveDeadlineNs, now >= d {
+                    finishLeave(nowNs: now)
+                    return
+                }
+                runProbeTimers(nowNs: now)
+                runRelayTimers(nowNs: now)
+                if myself.status != .leaving, now >= nextProbeNs {
+                    nextProbeNs = now &+ health.scaled(timing.periodNs)
+                    probeNext(nowNs: now)
+                }
+                if myself.status != .leaving, now >= nextPushPullNs {
+                    nextPushPullNs = now &+ timing.pushPullNs
+                    pushPullRound(nowNs: now)
+                }
+            case .down, .removed:
+                return
+            }
+            runRemovals(nowNs: now)
+            tombstones.expire(nowNs: now)
+        }
+
+        /// First probe and push–pull after becoming `up`, at random offsets so that nodes started together do
+        /// not probe in lockstep.
+        mutating func startTimers(nowNs now: UInt64) {
+            nextProbeNs = now &+ UInt64(rng.below(Int(clamping: timing.periodNs)))
+            nextPushPullNs = now &+ timing.pushPullNs &+ UInt64(rng.below(Int(clamping: timing.pushPullNs)))
+        }
+
+        /// Quorum bookkeeping after an input: re-evaluates when a status changed, downs expired suspects while
+        /// this side has quorum (Lifeguard §4.2 timeout, keep-majority guard), and moves the agreed set to the
+        /// current active one once nobody is suspect.
+        mutating func settle(nowNs now: UInt64) {
+            guard myself.status.isActive else {
+                if quorum.lose() { emitQuorum() }
+                statusDirty = false
+                return
+            }
+            for _ in 0..<4 {
+                if statusDirty {
+                    statusDirty = false
+                    agreedStale = true
+                    evaluateQuorum()
+                }
+                guard quorum.hasQuorum else { break }
+                let expired = suspicions.filter { $0.value.deadlineNs <= now }.keys.sorted()
+                if expired.isEmpty { break }
+                for node in expired { markDown(node, reason: .suspicion, nowNs: now) }
+            }
+            if agreedStale, quorum.hasQuorum, suspicions.isEmpty {
+                agreedStale = false
+                quorum.agree(on: activeSet())
+                evaluateQuorum()
+            }
+        }
+
+        mutating func evaluateQuorum() {
+            var reachable = 0
+            for node in quorum.agreed where isReachable(node) { reachable += 1 }
+            let lowestReachable = quorum.lowest.map { isReachable($0) } ?? false
+            if quorum.evaluate(reachable: reachable, lowestReachable: lowestReachable) { emitQuorum() }
+        }
+
+        func isReachable(_ node: NodeIdentity) -> Bool {
+            if node == myself.node { return myself.status.isActive }
+            guard let status = records[node]?.member.status else { return false }
+            return status.isActive && status != .suspect
+        }
+
+        mutating func emitQuorum() {
+            outbox.append(.event(.quorumChanged(hasQuorum: hasQuorum, reachable: quorum.reachable, of: quorum.agreed.count)))
+        }
+
+        /// Active members (`up`, `suspect`, `leaving`), this node included if active.
+        func activeSet() -> Set<NodeIdentity> {
+            var set = Set<NodeIdentity>(minimumCapacity: activeCount + 1)
+            if myself.status.isActive { set.insert(myself.node) }
+            for (node, record) in records where record.member.status.isActive { set.insert(node) }
+            return set
+        }
+
+        // MARK: Sending
+
+        mutating func send(_ message: Message, to node: NodeIdentity, dialNow: Bool = false) {
+            outbox.append(.send(message, to: node, dialNow: dialNow))
+        }
+
+        mutating func newSeq() -> UInt64 {
+            defer { nextSeq &+= 1 }
+            return nextSeq
+        }
+
+        /// The gossip for one probe message to `target` (SWIM §4.1): this node's own entry first; then, if this
+        /// node suspects `target`, its suspect entry so it can refute at once (buddy system, Lifeguard §4.3);
+        /// then the least-sent queued updates, `maxGossipPerMessage` in all.
+        mutating func piggyback(for target: NodeIdentity) -> [Member] {
+            var out = [myself]
+            var buddy: NodeIdentity?
+            if let record = records[target], record.member.status == .suspect {
+                out.append(record.member)
+                buddy = target
+            }
+            let room = settings.maxGossipPerMessage - out.count
+            if room > 0 {
+                let limit = GossipQueue.retransmitLimit(multiplier: settings.retransmitMultiplier, members: records.count + 1)
+                out += gossip.take(max: room, limit: limit, excluding: buddy)
+            }
+            return out
+        }
+
+        /// Every listed member, this node first, then by identity; down ones included, tombstones not (at most
+        /// `maxMembers`).
+        mutating func fullState() -> [Member] {
+            if let cached = fullStateCache { return cached }
+            var out = [myself]
+            out.reserveCapacity(records.count + 1)
+            out += records.values.map(\.member).sorted { $0.node < $1.node }
+            if out.count > settings.maxMembers { out.removeLast(out.count - max(1, settings.maxMembers)) }
+            fullStateCache = out
+            return out
+        }
+    }
+
+    /// Whole nanoseconds of `d` (negative: 0), for the machine's `UInt64` clock.
+    static func nanoseconds(_ d: Duration) -> UInt64 {
+        let c = d.components
+        guard c.seconds >= 0 else { return 0 }
+        let (whole, overflow) = UInt64(c.seconds).multipliedReportingOverflow(by: 1_000_000_000)
+        if overflow { return .max }
+        return whole &+ UInt64(max(0, c.attoseconds) / 1_000_000_000)
     }
 }

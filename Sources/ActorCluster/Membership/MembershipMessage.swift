@@ -60,6 +60,8 @@ extension Membership {
         public var downsReplaced = 0
         public var staleGossipIgnored = 0
         public var pushPulls = 0
+        /// New member entries refused because `maxMembers` members were listed.
+        public var membersRefused = 0
         public init() {}
     }
 }

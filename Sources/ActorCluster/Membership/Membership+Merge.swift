@@ -1,0 +1,261 @@
+extension Membership.Machine {
+    /// Why this node declares a member down (each has its own counter in `Stats`).
+    enum DownReason: Sendable {
+        /// Its suspicion timed out unrefuted while this side had quorum (SWIM §4.2, Lifeguard §4.2).
+        case suspicion
+        /// Refused by this node and by every intermediary that answered: nothing listens at its address.
+        case confirmedCrash
+        /// A new uid talked to this node from the same address: the old process is gone.
+        case replaced
+        /// The operator said so.
+        case byOperator
+    }
+
+    // MARK: Messages
+
+    mutating func receive(_ message: Membership.Message, from sender: NodeIdentity, nowNs now: UInt64) {
+        guard sender.uid != 0, sender != myself.node else { return }
+        if isGone(sender) {
+            answerGone(sender, nowNs: now)
+            return
+        }
+        switch message {
+        case .ping(let seq, let gossip):
+            merge(gossip, from: sender, nowNs: now)
+            guard heard(sender, nowNs: now) else { return }
+            send(.ack(seq: seq, gossip: piggyback(for: sender)), to: sender)
+        case .ack(let seq, let gossip):
+            merge(gossip, from: sender, nowNs: now)
+            guard heard(sender, nowNs: now) else { return }
+            ackArrived(seq, nowNs: now)
+        case .pingReq(let seq, let target, let gossip):
+            merge(gossip, from: sender, nowNs: now)
+            guard heard(sender, nowNs: now) else { return }
+            relay(seq: seq, target: target, origin: sender, nowNs: now)
+        case .nack(let seq, let targetRefused, let gossip):
+            merge(gossip, from: sender, nowNs: now)
+            guard heard(sender, nowNs: now) else { return }
+            nackArrived(seq, targetRefused: targetRefused, nowNs: now)
+        case .pushPull(let members, let isReply):
+            merge(members, from: sender, nowNs: now)
+            guard heard(sender, nowNs: now) else { return }
+            if myself.status == .joining { becomeUp(nowNs: now, answeredBy: isReply ? sender : nil) }
+            if !isReply {
+                stats.pushPulls += 1
+                send(.pushPull(members: fullState(), isReply: true), to: sender)
+            }
+        }
+    }
+
+    /// `sender` is held down, or removed and remembered: its content is not believed.
+    func isGone(_ node: NodeIdentity) -> Bool {
+        if let record = records[node] { return record.member.status.isTerminal }
+        return tombstones.contains(node)
+    }
+
+    /// A downed member still talks (paused, then resumed): tell it, at most once a second, with its down entry
+    /// first and the full state after, so it learns it must rejoin as a new uid.
+    mutating func answerGone(_ node: NodeIdentity, nowNs now: UInt64) {
+        guard myself.status.isActive else { return }
+        if let last = goneNoticeNs[node], now &- last < 1_000_000_000 { return }
+        if goneNoticeNs.count >= 1024 { goneNoticeNs = goneNoticeNs.filter { now &- $0.value < 1_000_000_000 } }
+        if goneNoticeNs.count >= 1024 { goneNoticeNs.removeAll() }
+        goneNoticeNs[node] = now
+        let entry = records[node]?.member ?? Membership.Member(node: node, name: "", roles: [], status: .down, incarnation: 0)
+        send(.pushPull(members: [entry] + fullState().filter { $0.node != node }, isReply: true), to: node)
+    }
+
+    /// Something came straight from `node` (a message or a handshake). Returns false when that made this node
+    /// terminal (nothing more to do). A new uid at the address of a listed live member means that member's
+    /// process is gone: it is down at once, without suspicion.
+    @discardableResult
+    mutating func heard(_ node: NodeIdentity, nowNs now: UInt64) -> Bool {
+        guard !myself.status.isTerminal else { return false }
+        if records[node] != nil { lastHeard[node] = now }
+        if node.address != myself.node.address {
+            heardFromOther = true
+            seedDeadlineNs = nil
+        }
+        if let listed = liveByAddress[node.address] {
+            for old in listed where old != node { markDown(old, reason: .replaced, nowNs: now) }
+        }
+        return true
+    }
+
+    /// The transport completed a handshake with `peer`. While joining, a seed answering gets the join at once.
+    mutating func associated(_ peer: NodeIdentity, nowNs now: UInt64) {
+        guard peer.uid != 0, peer != myself.node, !isGone(peer) else { return }
+        heard(peer, nowNs: now)
+        guard myself.status == .joining, peer.address != myself.node.address, seeds.contains(peer.address) else { return }
+        if let last = joinSentNs[peer.address], now &- last < timing.probeTimeoutNs { return }
+        joinSentNs[peer.address] = now
+        stats.pushPulls += 1
+        send(.pushPull(members: fullState(), isReply: false), to: peer)
+    }
+
+    // MARK: Merging
+
+    mutating func merge(_ updates: [Membership.Member], from sender: NodeIdentity, nowNs now: UInt64) {
+        for update in updates.prefix(settings.maxMembers + 1) {
+            if myself.status.isTerminal { return }
+            apply(update, from: sender, nowNs: now)
+        }
+    }
+
+    /// One received view of a member. It replaces the local one iff `Member.supersedes` says so. About a
+    /// tombstoned uid, or at a lower incarnation: ignored (`staleGossipIgnored`). The same suspicion from
+    /// another sender: a Lifeguard confirmation (§4.2). New uids beyond `maxMembers` are refused.
+    mutating func apply(_ update: Membership.Member, from sender: NodeIdentity, nowNs now: UInt64) {
+        if update.node == myself.node {
+            aboutSelf(update, nowNs: now)
+            return
+        }
+        guard update.node.uid != 0 else { return }
+        if let record = records[update.node] {
+            let current = record.member
+            if update.supersedes(current) {
+                var next = update
+                // A leaving member is never downed by gossip: it is gone, as it announced.
+                if next.status == .down, current.status == .leaving { next.status = .removed }
+                transition(to: next, from: current, accuser: sender, nowNs: now)
+            } else if update.status == .suspect, current.status == .suspect, update.incarnation == current.incarnation {
+                _ = suspicions[update.node]?.confirm(by: sender)
+            } else if update.incarnation < current.incarnation || (current.status.isTerminal && !update.status.isTerminal) {
+                stats.staleGossipIgnored += 1
+            }
+            return
+        }
+        if tombstones.contains(update.node) {
+            stats.staleGossipIgnored += 1
+            return
+        }
+        if update.status == .removed {
+            tombstones.add(update.node, expiresNs: now &+ timing.tombstoneTTLNs)
+            return
+        }
+        guard records.count + 1 < settings.maxMembers else {
+            stats.membersRefused += 1
+            return
+        }
+        transition(to: update, from: nil, accuser: sender, nowNs: now)
+    }
+
+    /// Gossip about this node. Suspect at its incarnation or above: refute (SWIM §4.2) by raising the
+    /// incarnation above it; the new own entry rides first in every message from now on; local health worsens
+    /// (Lifeguard §4.1: being suspected hints that this node is slow). Down (or removed): the cluster has
+    /// downed this uid.
+    mutating func aboutSelf(_ update: Membership.Member, nowNs now: UInt64) {
+        guard !myself.status.isTerminal else { return }
+        switch update.status {
+        case .down, .removed:
+            if myself.status == .leaving { finishLeave(nowNs: now) } else { selfDown(nowNs: now) }
+        case .suspect:
+            guard myself.status == .up, update.incarnation >= myself.incarnation else { return }
+            myself.incarnation = update.incarnation &+ 1
+            stats.refutations += 1
+            health.raise()
+        case .up, .joining, .leaving:
+            // Only this node announces its own state; a view of it at a higher incarnation than its own (it
+            // forgot one?) is overtaken so the cluster keeps believing this node.
+            if update.incarnation > myself.incarnation, myself.status == .up { myself.incarnation = update.incarnation &+ 1 }
+        }
+    }
+
+    // MARK: Status changes
+
+    /// The single place where another member's entry changes: table, indexes, event (`memberChanged`, only
+    /// when the status changed), dissemination, and the status's side effects (suspicion timer, probe order,
+    /// removal schedule, tombstone).
+    mutating func transition(to next: Membership.Member, from previous: Membership.Member?, accuser: NodeIdentity,
+                             nowNs now: UInt64, disseminate: Bool = true) {
+        let node = next.node
+        let oldStatus = previous?.status
+        let statusChanged = oldStatus != next.status
+        let wasActive = oldStatus?.isActive ?? false
+        if wasActive != next.status.isActive { activeCount += next.status.isActive ? 1 : -1 }
+        let wasLive = previous.map { !$0.status.isTerminal } ?? false
+        if wasLive != !next.status.isTerminal {
+            if wasLive {
+                liveByAddress[node.address]?.removeAll { $0 == node }
+                if liveByAddress[node.address]?.isEmpty == true { liveByAddress[node.address] = nil }
+            } else {
+                liveByAddress[node.address, default: []].append(node)
+            }
+        }
+        if next.status == .removed {
+            records[node] = nil
+            lastHeard[node] = nil
+            tombstones.add(node, expiresNs: now &+ timing.tombstoneTTLNs)
+        } else {
+            records[node] = Record(member: next, sinceNs: statusChanged ? now : (records[node]?.sinceNs ?? now))
+        }
+        if disseminate { gossip.enqueue(next) } else { gossip.remove(node) }
+        if statusChanged {
+            statusDirty = true
+            outbox.append(.event(.memberChanged(next, previous: oldStatus)))
+        }
+        switch next.status {
+        case .joining:
+            break
+        case .up:
+            suspicions[node] = nil
+            if !wasActive { insertIntoProbeOrder(node) }
+        case .suspect:
+            if suspicions[node]?.incarnation != next.incarnation {
+                suspicions[node] = Membership.Suspicion(accuser: accuser, incarnation: next.incarnation,
+                                                        activeMembers: activeCount + (myself.status.isActive ? 1 : 0),
+                                                        settings: settings, nowNs: now)
+            }
+            if !wasActive { insertIntoProbeOrder(node) }
+        case .leaving, .down, .removed:
+            suspicions[node] = nil
+            if let seq = probeByTarget.removeValue(forKey: node) { probes[seq] = nil }
+            if next.status == .down, statusChanged { removals.append((node, now &+ timing.removeDownNs)) }
+        }
+    }
+
+    /// This node declares `node` down. A leaving member is removed instead (it left; it did not fail), unless
+    /// the operator downs it. Proven departures (crash, replacement, operator) leave the agreed quorum set.
+    mutating func markDown(_ node: NodeIdentity, reason: DownReason, nowNs now: UInt64) {
+        guard let record = records[node], !record.member.status.isTerminal else { return }
+        if record.member.status == .leaving, reason != .byOperator {
+            markRemoved(node, disseminate: true, nowNs: now)
+            return
+        }
+        switch reason {
+        case .suspicion: stats.downsBySuspicion += 1
+        case .confirmedCrash: stats.downsConfirmedCrash += 1
+        case .replaced: stats.downsReplaced += 1
+        case .byOperator: stats.downsByOperator += 1
+        }
+        if reason != .suspicion {
+            quorum.forget(node)
+            statusDirty = true
+        }
+        var down = record.member
+        down.status = .down
+        transition(to: down, from: record.member, accuser: myself.node, nowNs: now)
+    }
+
+    /// `node` leaves the member list for a tombstone. `disseminate`: gossip the removal (a leaving member
+    /// that is gone); a down member's timed removal is not gossiped, every node times it out itself.
+    mutating func markRemoved(_ node: NodeIdentity, disseminate: Bool, nowNs now: UInt64) {
+        guard let record = records[node] else { return }
+        var removed = record.member
+        removed.status = .removed
+        transition(to: removed, from: record.member, accuser: myself.node, nowNs: now, disseminate: disseminate)
+    }
+
+    /// Down members listed `removeDownAfter` become removed (tombstoned).
+    mutating func runRemovals(nowNs now: UInt64) {
+        while removalsHead < removals.count, removals[removalsHead].dueNs <= now {
+            let node = removals[removalsHead].node
+            removalsHead += 1
+            if records[node]?.member.status == .down { markRemoved(node, disseminate: false, nowNs: now) }
+        }
+        if removalsHead > 64, removalsHead * 2 > removals.count {
+            removals.removeFirst(removalsHead)
+            removalsHead = 0
+        }
+    }
+}
