@@ -1,5 +1,6 @@
 @testable import ActorCluster
 import Foundation
+import Synchronization
 import XCTest
 
 /// The admin port's request parser and router as pure values: no sockets.
@@ -280,7 +281,7 @@ final class HTTPRequestParserTests: XCTestCase {
         await expect(r, request("POST", "/extra/info"), 405)
     }
 
-    func test_clusterChangesNeedAConfiguredTokenAndAreNotImplemented() async throws {
+    func test_clusterChangesNeedAConfiguredTokenAndAMember() async throws {
         let open = router()
         await expect(open, request("POST", "/cluster/leave"), 403)
         await expect(open, request("POST", "/cluster/down/abc", auth: "Bearer anything"), 403)
@@ -289,11 +290,27 @@ final class HTTPRequestParserTests: XCTestCase {
         await expect(secured, request("POST", "/cluster/leave", auth: "Bearer wrong"), 401)
         await expect(secured, request("POST", "/cluster/leave", auth: "Bearer s3cret-token-012345678"), 401)
         await expect(secured, request("POST", "/cluster/leave", auth: "Basic s3cret-token-0123456789"), 401)
+        // A system that is not a member (no membership) has nothing to leave or down.
         let leave = await answer(secured, request("POST", "/cluster/leave", auth: "Bearer s3cret-token-0123456789"))
         XCTAssertEqual(leave.status, 501)
-        XCTAssertEqual(try json(leave)["error"] as? String, "membership is not implemented yet")
+        XCTAssertEqual(try json(leave)["error"] as? String, "this node is not a cluster member (no membership)")
         await expect(secured, request("POST", "/cluster/down/00ab12", auth: "bearer s3cret-token-0123456789"), 501)
         await expect(secured, request("POST", "/cluster/down/xyz", auth: "Bearer s3cret-token-0123456789"), 400)
+        // A member: leave and down are carried out (202); a uid no member has is 404.
+        let done = Mutex<[String]>([])
+        var member = secured
+        member.commands = AdminCommands(leave: { done.withLock { $0.append("leave") } },
+                                        down: { uid in
+                                            guard uid == 0xDEF else { return false }
+                                            done.withLock { $0.append("down \(String(uid, radix: 16))") }
+                                            return true
+                                        })
+        let token = "Bearer s3cret-token-0123456789"
+        await expect(member, request("POST", "/cluster/down/def", auth: token), 202)
+        await expect(member, request("POST", "/cluster/down/0123", auth: token), 404)
+        await expect(member, request("POST", "/cluster/leave", auth: token), 202)
+        await expect(member, request("POST", "/cluster/leave"), 401)
+        XCTAssertEqual(done.withLock { $0 }, ["down def", "leave"])
         // GETs stay open on loopback.
         await expect(secured, request("GET", "/health"), 200)
     }

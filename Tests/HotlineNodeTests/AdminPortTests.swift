@@ -53,18 +53,25 @@ final class AdminPortTests: XCTestCase {
         let info = try json(try get("/hotline/info", adminA))
         XCTAssertEqual(info["configured"] as? Bool, true)
 
-        // /cluster/members: a sees b once b associated.
+        // /cluster/members: a sees b once b joined through it.
         try await waitUntil(timeout: .seconds(10), "a lists b as up") {
             let m = try self.json(try self.get("/cluster/members", adminA))
             let members = m["members"] as? [[String: Any]] ?? []
             return members.contains { $0["uid"] as? String == b.node.uidHex && $0["status"] as? String == "up" }
         }
         let m = try json(try get("/cluster/members", adminA))
-        XCTAssertEqual(m["membership"] as? String, "associations")
+        XCTAssertEqual(m["membership"] as? String, "swim")
+        XCTAssertEqual(m["hasQuorum"] as? Bool, true)
         let members = try XCTUnwrap(m["members"] as? [[String: Any]])
-        XCTAssertEqual(members.first?["status"] as? String, "self")
-        XCTAssertEqual(members.first?["uid"] as? String, a.node.uidHex)
-        XCTAssertNotNil(m["unreachable"] as? [Any])
+        let me = try XCTUnwrap(members.first { $0["isSelf"] as? Bool == true })
+        XCTAssertEqual(me["uid"] as? String, a.node.uidHex)
+        XCTAssertEqual(me["status"] as? String, "up")
+        XCTAssertEqual(me["reachability"] as? String, "reachable")
+        let other = try XCTUnwrap(members.first { $0["uid"] as? String == b.node.uidHex })
+        XCTAssertEqual(other["address"] as? String, b.node.address.description)
+        XCTAssertEqual(other["incarnation"] as? Int, 0)
+        XCTAssertGreaterThanOrEqual(other["lastHeardMs"] as? Int ?? -1, 0)
+        XCTAssertEqual(m["unreachable"] as? [String], [])
 
         // /metrics: Prometheus text 0.0.4, every sample line `name value` after its HELP and TYPE.
         let metrics = try get("/metrics", adminA)
@@ -91,14 +98,11 @@ final class AdminPortTests: XCTestCase {
         XCTAssertEqual(typed["hotline_peers_unreachable"], "gauge")
         XCTAssertGreaterThanOrEqual(samples["hotline_admin_requests_total"] ?? 0, 5)
 
-        // Cluster changes: refused without a configured token, 401 without the right one, 501 with it.
+        // Cluster changes: refused without a configured token, 401 without the right one; a uid no member has is 404.
         XCTAssertEqual(try get("/cluster/leave", adminB, method: "POST").status, 403)
         XCTAssertEqual(try get("/cluster/leave", adminA, method: "POST").status, 401)
         XCTAssertEqual(try get("/cluster/leave", adminA, method: "POST", token: Array("wrong-token-wrong-token".utf8)).status, 401)
-        let leave = try get("/cluster/leave", adminA, method: "POST", token: token)
-        XCTAssertEqual(leave.status, 501)
-        XCTAssertEqual(try json(leave)["error"] as? String, "membership is not implemented yet")
-        XCTAssertEqual(try get("/cluster/down/\(b.node.uidHex)", adminA, method: "POST", token: token).status, 501)
+        XCTAssertEqual(try get("/cluster/down/123abc", adminA, method: "POST", token: token).status, 404)
         XCTAssertEqual(try get("/cluster/down/\(b.node.uidHex)", adminB, method: "POST").status, 403)
         XCTAssertEqual(try get("/nope", adminA).status, 404)
         XCTAssertEqual(try get("/health", adminA, method: "DELETE").status, 405)
@@ -113,6 +117,17 @@ final class AdminPortTests: XCTestCase {
         XCTAssertEqual(noToken.status, 2)
         XCTAssertTrue(noToken.stderr.contains("--admin"), noToken.stderr)
         XCTAssertTrue(a.isRunning && b.isRunning)
+
+        // The operator downs b by hand: b learns it and rejoins under a new uid; then a leaves and exits 0.
+        XCTAssertEqual(try get("/cluster/down/\(b.node.uidHex)", adminA, method: "POST", token: token).status, 202)
+        try await waitUntil(timeout: .seconds(10), "b rejoins as a new member") {
+            let rows = try self.json(try self.get("/cluster/members", adminA))["members"] as? [[String: Any]] ?? []
+            return rows.contains { $0["address"] as? String == b.node.address.description && $0["uid"] as? String != b.node.uidHex
+                && $0["status"] as? String == "up" }
+        }
+        XCTAssertEqual(try get("/cluster/leave", adminA, method: "POST", token: token).status, 202)
+        try await waitUntil(timeout: .seconds(10), "a exits after leaving") { !a.isRunning }
+        XCTAssertEqual(a.endedHow, "exit 0")
     }
 
     func test_pipelinedKeepAliveAndConnectionClose() throws {
