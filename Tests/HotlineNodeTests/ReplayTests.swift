@@ -92,6 +92,34 @@ final class ReplayTests: XCTestCase {
         XCTAssertEqual(comparison["matches"] as? Bool, true)
     }
 
+    func test_aDistrictNodeKilledMidReplayMovesItsOfficesAndTheReportListsTheCasesLost() throws {
+        // The first 3,000 lines of the SF sample (some records span lines), 4 nodes; node 3 (a district node) is
+        // killed halfway.
+        let text = try String(contentsOf: Self.sample, encoding: .utf8)
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        lines = Array(lines.prefix(3_001))
+        let csv = Data((lines.joined(separator: "\n") + "\n").utf8)
+        let json = try Self.replayJSON(csv, expectedStatus: 1, arguments: ["--nodes", "4", "--kill", "3"])
+        let verdict = try XCTUnwrap(json["verdict"] as? [String: Any])
+        XCTAssertEqual(verdict["outcome"] as? String, "lost")
+        let r = try XCTUnwrap(json["reconciliation"] as? [String: Any])
+        let accepted = try XCTUnwrap(r["accepted"] as? Int)
+        let found = try XCTUnwrap(r["casesFound"] as? Int)
+        let lost = try XCTUnwrap(r["lost"] as? Int)
+        let numbers = try XCTUnwrap(r["lostCases"] as? [String])
+        let read = try XCTUnwrap((json["trace"] as? [String: Any])?["recordsRead"] as? Int)
+        XCTAssertGreaterThan(read, 2_500)
+        XCTAssertEqual(accepted, read, "every record was still accepted: intake lived on node 1")
+        XCTAssertGreaterThan(lost, 0, "offices of the killed node started empty elsewhere")
+        XCTAssertLessThan(lost, accepted / 2, "only the killed node's offices lost cases")
+        XCTAssertEqual(found + lost, accepted, "every accepted case is either found or listed lost")
+        XCTAssertEqual(numbers.count, min(lost, 1_000))
+        XCTAssertEqual(numbers, Array(Set(numbers)).sorted(), "distinct, sorted case numbers")
+        XCTAssertTrue((r["killed"] as? String ?? "").hasPrefix("replay-3"), "\(r["killed"] ?? "nil")")
+        let cluster = try XCTUnwrap(json["cluster"] as? [String: Any])
+        XCTAssertGreaterThan(cluster["steps"] as? Int ?? 0, 3_000, "the replay ran to its end")
+    }
+
     func test_dirtyRecordsAreEachAccountedForInTheReconciliation() throws {
         let csv = """
         CaseID,Opened,Closed,Source,Category,Request.Type,Responsible.Agency,Supervisor.District,Address,Request.Details
@@ -174,8 +202,8 @@ final class ReplayTests: XCTestCase {
 
     /// Runs `hotline replay FILE --json --nodes 2` on `csv` (written to a temporary file) and returns its JSON
     /// report; the replay must exit 0.
-    static func replayJSON(_ csv: Data, expectedStatus: Int32 = 0, file: StaticString = #filePath,
-                           line: UInt = #line) throws -> [String: Any] {
+    static func replayJSON(_ csv: Data, expectedStatus: Int32 = 0, arguments: [String] = ["--nodes", "2"],
+                           file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hotline-replay-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -183,7 +211,7 @@ final class ReplayTests: XCTestCase {
         try csv.write(to: trace)
         let process = Process()
         process.executableURL = try NodeHarness.binary()
-        process.arguments = ["replay", trace.path, "--json", "--nodes", "2"]
+        process.arguments = ["replay", trace.path, "--json"] + arguments
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice

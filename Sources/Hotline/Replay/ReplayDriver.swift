@@ -468,6 +468,8 @@ public struct ReplayDriver: Sendable {
     static func reasonKey(_ message: String) -> String {
         var key = message
         if let range = key.range(of: #"case \d{4}-\d{6}: "#, options: .regularExpression) { key.removeSubrange(range) }
+        key = key.replacingOccurrences(of: #"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"#,
+                                       with: "<id>", options: .regularExpression)
         return String(key.prefix(160))
     }
 
