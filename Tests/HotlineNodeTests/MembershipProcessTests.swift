@@ -203,4 +203,40 @@ final class MembershipProcessTests: XCTestCase {
         }
         for s in others { XCTAssertEqual(try get("/ready", s.admin).status, 200, s.name) }
     }
+
+    func test_noFalseDownFor60SecondsWhileBothCoresAreSaturated() async throws {
+        let nodes = try await startCluster()
+        let uids = Set(nodes.map(\.node.uidHex))
+        // One busy process per core (and one more), started and stopped by this test.
+        var burners: [Process] = []
+        defer {
+            for b in burners where b.isRunning { b.terminate() }
+            for b in burners { b.waitUntilExit() }
+        }
+        for _ in 0..<(ProcessInfo.processInfo.activeProcessorCount + 1) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = ["-c", "while :; do :; done"]
+            try p.run()
+            burners.append(p)
+        }
+        let until = ContinuousClock.now + .seconds(60)
+        var polls = 0
+        while ContinuousClock.now < until {
+            for n in nodes {
+                guard let rows = try? members(n) else { continue }  // a starved admin port may be slow: not a failure
+                for row in rows where uids.contains(row.uid) {
+                    XCTAssertNotEqual(row.status, "down", "\(n.name) downed \(row.address) under CPU load")
+                }
+            }
+            polls += 1
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        for b in burners { b.terminate() }
+        let downs = try nodes.map { try metric("cluster_membership_downs_total", $0) }
+        XCTAssertEqual(downs, Array(repeating: 0, count: nodes.count), "no member was declared down")
+        let suspicions = try nodes.map { try metric("cluster_membership_suspicions_total", $0) }
+        print("membership: 60 s with \(burners.count) busy processes on \(ProcessInfo.processInfo.activeProcessorCount) cores: \(polls) polls, suspicions per node \(suspicions), downs \(downs)")
+        for n in nodes { XCTAssertTrue(n.process.isRunning) }
+    }
 }
