@@ -82,6 +82,7 @@ extension Membership.Machine {
         probeByTarget.removeAll()
         relays.removeAll()
         suspicions.removeAll()
+        verification = nil
     }
 
     // MARK: Operator

@@ -141,6 +141,8 @@ extension Membership.Machine {
     mutating func ackArrived(_ seq: UInt64, nowNs now: UInt64) {
         if let probe = probes.removeValue(forKey: seq) {
             probeByTarget[probe.target] = nil
+            if records[probe.target] != nil { lastHeard[probe.target] = now }
+            if verification?.suspects.contains(probe.target) == true { verification?.acked.insert(probe.target) }
             health.lower()
         } else if let relay = relays.removeValue(forKey: seq) {
             send(.ack(seq: relay.originSeq, gossip: piggyback(for: relay.origin)), to: relay.origin)
@@ -183,7 +185,8 @@ extension Membership.Machine {
             stats.suspicions += 1
             transition(to: suspect, from: record.member, accuser: myself.node, nowNs: now)
         case .suspect:
-            _ = suspicions[probe.target]?.confirm(by: myself.node)
+            // This node now accuses too: it confirms, and disseminates its own accusation.
+            if suspicions[probe.target]?.confirm(by: myself.node) == true { gossip.enqueue(record.member) }
         default:
             break
         }

@@ -25,7 +25,8 @@ extension Membership {
 
         /// Every other listed member (any status but `removed`), with when it entered its status.
         var records: [NodeIdentity: Record] = [:] { didSet { fullStateCache = nil } }
-        /// When each listed member was last heard from directly (a message or a handshake), monotonic ns.
+        /// When each listed member was last heard from (a message or a handshake, or a relayed ack of this
+        /// node's probe of it), monotonic ns.
         /// Kept apart from `records` so that hearing from a member does not invalidate `fullStateCache`.
         var lastHeard: [NodeIdentity: UInt64] = [:]
         /// Listed non-terminal uids per address: finds the member behind `.unreachable(address)` and spots a
@@ -94,6 +95,8 @@ extension Membership {
         /// The wakeup this node asked for after the previous input: a `.tick` much later than it means this
         /// process is starved (Lifeguard §4.1).
         var askedWakeupNs: UInt64 = .max
+        /// The check before a down by suspicion (`verifiedDowns`), while its probes run and until it is used.
+        var verification: Verification?
         /// Actions produced by the current `handle` call.
         var outbox: [Action] = []
 
@@ -102,6 +105,16 @@ extension Membership {
             var member: Member
             /// When the member entered its current status (monotonic ns).
             var sinceNs: UInt64
+        }
+
+        /// The check before downing by suspicion (`verifiedDowns`): which expired suspects it re-probes, which
+        /// of them acked, and when it ends.
+        struct Verification: Sendable, Equatable {
+            let suspects: Set<NodeIdentity>
+            var acked: Set<NodeIdentity> = []
+            let untilNs: UInt64
+            /// `untilNs` passed (set by the timers): the probes' outcomes are in.
+            var done = false
         }
 
         /// Settings converted to ns once.
@@ -215,7 +228,13 @@ extension Membership {
                 for p in probes.values { t = min(t, p.indirectStarted ? p.periodEndNs : p.timeoutNs) }
                 for r in relays.values { t = min(t, r.deadlineNs) }
                 // Without quorum an expired suspicion waits for quorum (an input), not for a timer.
-                if quorum.hasQuorum { for s in suspicions.values { t = min(t, s.deadlineNs) } }
+                if let check = verification, !check.done {
+                    // Expired suspicions wait for the running majority check.
+                    t = min(t, check.untilNs)
+                } else if quorum.hasQuorum, !suspicions.isEmpty {
+                    let stable = suspicionsStableNs
+                    for s in suspicions.values { t = min(t, max(s.deadlineNs, stable)) }
+                }
             }
             if removalsHead < removals.count { t = min(t, removals[removalsHead].dueNs) }
             if let e = tombstones.nextExpiryNs { t = min(t, e) }
@@ -239,8 +258,8 @@ extension Membership {
         /// node's probe interval and probe timeout are multiplied by it.
         public var localHealthMultiplier: Int { health.multiplier }
 
-        /// Milliseconds since anything was last heard from `node` directly (a message or a handshake); nil if
-        /// never, or if it is not listed.
+        /// Milliseconds since anything was last heard from `node` (a message or a handshake from it, or an ack of
+        /// this node's probe of it relayed by an intermediary); nil if never, or if it is not listed.
         public func lastHeardAgeMs(_ node: NodeIdentity, nowNs: UInt64) -> Int? {
             guard let t = lastHeard[node] else { return nil }
             return Int((nowNs &- min(t, nowNs)) / 1_000_000)
@@ -277,6 +296,7 @@ extension Membership {
                 }
                 runProbeTimers(nowNs: now)
                 runRelayTimers(nowNs: now)
+                if let check = verification, !check.done, now >= check.untilNs { verification?.done = true }
                 if myself.status != .leaving, now >= nextProbeNs {
                     nextProbeNs = now &+ health.scaled(timing.periodNs)
                     probeNext(nowNs: now)
@@ -300,8 +320,8 @@ extension Membership {
         }
 
         /// Quorum bookkeeping after an input: re-evaluates when a status changed, downs expired suspects while
-        /// this side has quorum (Lifeguard §4.2 timeout, keep-majority guard), and moves the agreed set to the
-        /// current active one once nobody is suspect.
+        /// this side has quorum (Lifeguard §4.2 timeout, keep-majority guard, `suspicionsStableNs`), and moves
+        /// the agreed set to the current active one once nobody is suspect.
         mutating func settle(nowNs now: UInt64) {
             guard myself.status.isActive else {
                 if quorum.lose() { emitQuorum() }
@@ -314,10 +334,12 @@ extension Membership {
                     agreedStale = true
                     evaluateQuorum()
                 }
-                guard quorum.hasQuorum else { break }
+                guard quorum.hasQuorum, now >= suspicionsStableNs else { break }
                 let expired = suspicions.filter { $0.value.deadlineNs <= now }.keys.sorted()
                 if expired.isEmpty { break }
-                for node in expired { markDown(node, reason: .suspicion, nowNs: now) }
+                let downs = verifiedDowns(of: expired, nowNs: now)
+                if downs.isEmpty { break }
+                for node in downs { markDown(node, reason: .suspicion, nowNs: now) }
             }
             if agreedStale, quorum.hasQuorum, suspicions.isEmpty {
                 agreedStale = false
@@ -325,6 +347,61 @@ extension Membership {
                 evaluateQuorum()
             }
         }
+
+        /// Suspects are downed only once the set of suspicions has been stable for a minimum suspicion timeout:
+        /// not before the youngest suspicion is that old. In a partition the members on the other side are
+        /// suspected one probe at a time; without this, the minority could time out its first suspect while it
+        /// still counts the others reachable (and so has "quorum"). A lone suspicion is not delayed: its own
+        /// deadline is at least its minimum timeout after its start.
+        var suspicionsStableNs: UInt64 {
+            var stable: UInt64 = 0
+            for s in suspicions.values { stable = max(stable, s.startNs &+ s.minNs) }
+            return stable
+        }
+
+        /// Before downing by suspicion this node checks, once, that the verdict holds (one protocol period):
+        /// - the expired suspects are probed once more. The ping carries the suspect entry (buddy system,
+        ///   Lifeguard §4.3), so a live suspect refutes in its ack; one that acks but does not refute is not
+        ///   downed either (its suspicion starts over). Piggybacked dissemination reaches a node only through
+        ///   the few probe messages it gets, so an accuser can miss a refutation that everyone else saw.
+        /// - agreed members it counts reachable but has not heard from since the suspicions began are probed
+        ///   (at most `maxVerificationProbes`, a random sample): failures become suspects, which re-evaluates
+        ///   quorum. Round-robin probing alone can leave a member on the far side of a partition unprobed for
+        ///   longer than a suspicion timeout, and the minority would count it reachable.
+        /// Returns the suspects to down now (empty while the check runs).
+        mutating func verifiedDowns(of expired: [NodeIdentity], nowNs now: UInt64) -> [NodeIdentity] {
+            // A check's outcome is used when it ends; one left unused (quorum lost meanwhile, or a newer
+            // suspicion moved `suspicionsStableNs`) is stale after one more period and is run again.
+            if let check = verification, check.done, now > check.untilNs &+ health.scaled(timing.periodNs) { verification = nil }
+            if let check = verification {
+                guard check.done else { return [] }
+                verification = nil
+                var downs: [NodeIdentity] = []
+                for node in expired where check.suspects.contains(node) {
+                    if check.acked.contains(node), let suspicion = suspicions[node] {
+                        suspicions[node] = Membership.Suspicion(accuser: myself.node, incarnation: suspicion.incarnation,
+                                                                activeMembers: activeCount + 1, settings: settings, nowNs: now)
+                    } else {
+                        downs.append(node)
+                    }
+                }
+                if !downs.isEmpty || expired.allSatisfy({ check.suspects.contains($0) }) { return downs }
+            }
+            let since = expired.compactMap { suspicions[$0]?.startNs }.min() ?? now
+            var unverified = quorum.agreed.filter {
+                $0 != myself.node && records[$0]?.member.status == .up && (lastHeard[$0] ?? 0) < since
+            }.sorted()
+            if unverified.count > Self.maxVerificationProbes {
+                unverified.shuffle(using: &rng)
+                unverified.removeLast(unverified.count - Self.maxVerificationProbes)
+            }
+            for node in expired + unverified where probeByTarget[node] == nil { startProbe(node, dialNow: false, nowNs: now) }
+            verification = Verification(suspects: Set(expired), untilNs: now &+ health.scaled(timing.periodNs))
+            return []
+        }
+
+        /// Cap on the majority probes of one check: exact up to this many unverified members, a sample beyond.
+        static let maxVerificationProbes = 32
 
         mutating func evaluateQuorum() {
             var reachable = 0
