@@ -200,7 +200,8 @@ extension Membership.Machine {
         let spread = disseminate && (next.status != .suspect || accuser == myself.node)
         if spread { gossip.enqueue(next) } else { gossip.remove(node) }
         if statusChanged {
-            statusDirty = true
+            if wasActive != next.status.isActive { agreedStale = true }
+            if quorum.agreed.contains(node), Self.isReachable(oldStatus) != Self.isReachable(next.status) { statusDirty = true }
             outbox.append(.event(.memberChanged(next, previous: oldStatus)))
         }
         switch next.status {
@@ -221,6 +222,12 @@ extension Membership.Machine {
             if let seq = probeByTarget.removeValue(forKey: node) { probes[seq] = nil }
             if next.status == .down, statusChanged { removals.append((node, now &+ timing.removeDownNs)) }
         }
+    }
+
+    /// Counts as reachable for keep-majority: active and not suspect.
+    static func isReachable(_ status: Membership.Status?) -> Bool {
+        guard let status else { return false }
+        return status.isActive && status != .suspect
     }
 
     /// This node declares `node` down. A leaving member is removed instead (it left; it did not fail), unless

@@ -36,7 +36,7 @@ extension Membership.Machine {
         var skipped = 0
         while true {
             if probeCursor >= probeOrder.count {
-                probeOrder = records.filter { Self.isProbeTarget($0.value.member.status) }.keys.sorted()
+                probeOrder = records.filter { Self.isProbeTarget($0.value.member.status) }.keys.sorted(by: Membership.precedes)
                 probeOrder.shuffle(using: &rng)
                 probeCursor = 0
                 if probeOrder.isEmpty { return nil }

@@ -47,9 +47,10 @@ extension Membership {
         var health: LocalHealth
         /// Keep-majority: the last agreed member set and whether this side holds its majority.
         var quorum: Quorum
-        /// Set when a member's status changed since the quorum was last evaluated.
+        /// Set when the reachability of an agreed member changed (or the agreed set did) since the quorum was
+        /// last evaluated.
         var statusDirty = false
-        /// Set when a status changed since `quorum.agreed` was last updated (it waits for no suspects).
+        /// Set when the active set changed since `quorum.agreed` was last updated (it waits for no suspects).
         var agreedStale = false
         /// One Lifeguard timer per `suspect` member (exactly the members held as suspect).
         var suspicions: [NodeIdentity: Suspicion] = [:]
@@ -164,6 +165,7 @@ extension Membership {
         init(node: NodeIdentity, name: String, roles: [String], converged members: [Member], seeds: [NodeAddress] = [],
              settings: Settings = .default, nowNs: UInt64, randomSeed: UInt64) {
             self.init(node: node, name: name, roles: roles, seeds: [], settings: settings, nowNs: nowNs, randomSeed: randomSeed)
+            records.reserveCapacity(members.count)
             for m in members where m.node != node && m.node.uid != 0 && records[m.node] == nil && !m.status.isTerminal
                 && records.count + 1 < settings.maxMembers {
                 records[m.node] = Record(member: m, sinceNs: nowNs)
@@ -174,11 +176,11 @@ extension Membership {
                                                    settings: settings, nowNs: nowNs)
                 }
             }
-            probeOrder = records.filter { Self.isProbeTarget($0.value.member.status) }.keys.sorted()
+            probeOrder = members.map(\.node).filter { records[$0].map { Self.isProbeTarget($0.member.status) } ?? false }
             probeOrder.shuffle(using: &rng)
             probeCursor = 0
             quorum = Quorum(agreed: activeSet())
-            _ = quorum.evaluate(reachable: quorum.agreed.count, lowestReachable: true)
+            _ = quorum.evaluate(reachable: reachableAgreed(), lowestReachable: lowestAgreedReachable())
             self.seeds = Array(Set(seeds)).sorted()
         }
 
@@ -242,7 +244,7 @@ extension Membership {
         }
 
         /// Every listed member, this node included, sorted by identity (removed ones are tombstones, not listed).
-        public var members: [Member] { ([myself] + records.values.map(\.member)).sorted { $0.node < $1.node } }
+        public var members: [Member] { ([myself] + records.values.map(\.member)).sorted { Membership.precedes($0.node, $1.node) } }
 
         /// The listed member with that identity.
         public func member(_ node: NodeIdentity) -> Member? { node == myself.node ? myself : records[node]?.member }
@@ -252,7 +254,7 @@ extension Membership {
         public var hasQuorum: Bool { myself.status.isActive && quorum.hasQuorum }
 
         /// The last agreed member set of the keep-majority rule, sorted.
-        public var agreedMembers: [NodeIdentity] { quorum.agreed.sorted() }
+        public var agreedMembers: [NodeIdentity] { quorum.agreed.sorted(by: Membership.precedes) }
 
         /// Lifeguard local health multiplier (Lifeguard §4.1), 1 (healthy) ... `maxLocalHealthMultiplier`; this
         /// node's probe interval and probe timeout are multiplied by it.
@@ -331,11 +333,10 @@ extension Membership {
             for _ in 0..<4 {
                 if statusDirty {
                     statusDirty = false
-                    agreedStale = true
                     evaluateQuorum()
                 }
                 guard quorum.hasQuorum, now >= suspicionsStableNs else { break }
-                let expired = suspicions.filter { $0.value.deadlineNs <= now }.keys.sorted()
+                let expired = suspicions.filter { $0.value.deadlineNs <= now }.keys.sorted(by: Membership.precedes)
                 if expired.isEmpty { break }
                 let downs = verifiedDowns(of: expired, nowNs: now)
                 if downs.isEmpty { break }
@@ -390,7 +391,7 @@ extension Membership {
             let since = expired.compactMap { suspicions[$0]?.startNs }.min() ?? now
             var unverified = quorum.agreed.filter {
                 $0 != myself.node && records[$0]?.member.status == .up && (lastHeard[$0] ?? 0) < since
-            }.sorted()
+            }.sorted(by: Membership.precedes)
             if unverified.count > Self.maxVerificationProbes {
                 unverified.shuffle(using: &rng)
                 unverified.removeLast(unverified.count - Self.maxVerificationProbes)
@@ -404,16 +405,24 @@ extension Membership {
         static let maxVerificationProbes = 32
 
         mutating func evaluateQuorum() {
+            if quorum.evaluate(reachable: reachableAgreed(), lowestReachable: lowestAgreedReachable()) { emitQuorum() }
+        }
+
+        /// Members of the agreed set that are reachable (active, not suspect), this node included.
+        func reachableAgreed() -> Int {
             var reachable = 0
             for node in quorum.agreed where isReachable(node) { reachable += 1 }
-            let lowestReachable = quorum.lowest.map { isReachable($0) } ?? false
-            if quorum.evaluate(reachable: reachable, lowestReachable: lowestReachable) { emitQuorum() }
+            return reachable
+        }
+
+        func lowestAgreedReachable() -> Bool {
+            guard let lowest = quorum.lowest else { return false }
+            return isReachable(lowest)
         }
 
         func isReachable(_ node: NodeIdentity) -> Bool {
             if node == myself.node { return myself.status.isActive }
-            guard let status = records[node]?.member.status else { return false }
-            return status.isActive && status != .suspect
+            return Self.isReachable(records[node]?.member.status)
         }
 
         mutating func emitQuorum() {
@@ -457,17 +466,26 @@ extension Membership {
             return out
         }
 
-        /// Every listed member, this node first, then by identity; down ones included, tombstones not (at most
+        /// Every listed member, this node first, then by uid; down ones included, tombstones not (at most
         /// `maxMembers`).
         mutating func fullState() -> [Member] {
             if let cached = fullStateCache { return cached }
             var out = [myself]
             out.reserveCapacity(records.count + 1)
-            out += records.values.map(\.member).sorted { $0.node < $1.node }
+            // By uid: any fixed order keeps simulations reproducible, and integers sort fast.
+            out += records.values.map(\.member).sorted { $0.node.uid != $1.node.uid ? $0.node.uid < $1.node.uid : Membership.precedes($0.node, $1.node) }
             if out.count > settings.maxMembers { out.removeLast(out.count - max(1, settings.maxMembers)) }
             fullStateCache = out
             return out
         }
+    }
+
+    /// `a < b` in `NodeIdentity`'s order (address: host, port; then uid), without the generic tuple
+    /// comparison, which dominates sorting a thousand identities in debug builds.
+    static func precedes(_ a: NodeIdentity, _ b: NodeIdentity) -> Bool {
+        if a.address.host != b.address.host { return a.address.host < b.address.host }
+        if a.address.port != b.address.port { return a.address.port < b.address.port }
+        return a.uid < b.uid
     }
 
     /// Whole nanoseconds of `d` (negative: 0), for the machine's `UInt64` clock.
