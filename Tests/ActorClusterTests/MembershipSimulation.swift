@@ -139,7 +139,9 @@ final class MembershipSimulation {
         let members = nodes.enumerated().map {
             Membership.Member(node: $0.element, name: "n\(first + $0.offset)", roles: [], status: .up, incarnation: 0)
         }
+        let table = Dictionary(uniqueKeysWithValues: members.map { ($0.node, $0.status) })
         for (i, node) in nodes.enumerated() {
+            reported[node.uid] = table
             _ = addSlot(Membership.Machine(node: node, name: "n\(first + i)", roles: [], converged: members, settings: settings,
                                            nowNs: nowNs, randomSeed: rng.next()))
         }
@@ -213,11 +215,16 @@ final class MembershipSimulation {
 
     // MARK: Running
 
-    /// Runs until virtual `untilNs`, or until `stop` holds (checked after every step), or `maxSteps`. Returns
-    /// whether `stop` held (true when there is no `stop` and the time was reached).
+    /// `stop` is checked after every step, or at most once per this much virtual time (large clusters).
+    var stopCheckIntervalNs: UInt64 = 0
+
+    /// Runs until virtual `untilNs`, or until `stop` holds (checked after every step, see
+    /// `stopCheckIntervalNs`), or `maxSteps`. Returns whether `stop` held (true when there is no `stop` and
+    /// the time was reached).
     @discardableResult
     func run(untilNs: UInt64, maxSteps: Int = 5_000_000, stop: (() -> Bool)? = nil) -> Bool {
         var done = 0
+        var nextCheck: UInt64 = 0
         while let next = heap.first, next.timeNs <= untilNs, done < maxSteps {
             popFirst()
             nowNs = max(nowNs, next.timeNs)
@@ -231,7 +238,10 @@ final class MembershipSimulation {
                 scheduledWake[slot] = .max
                 deliver(slot: slot, uid: identity(slot).uid, input: .tick)
             }
-            if let stop, stop() { return true }
+            if let stop, nowNs >= nextCheck {
+                if stop() { return true }
+                nextCheck = nowNs + stopCheckIntervalNs
+            }
         }
         if heap.first.map({ $0.timeNs > untilNs }) ?? true { nowNs = max(nowNs, untilNs) }
         return stop == nil || stop!()
@@ -363,9 +373,8 @@ final class MembershipSimulation {
 
     /// The status `observer` holds for `node` (nil: not listed; tombstoned ones are `.removed`).
     func status(at observer: Int, of node: NodeIdentity) -> Membership.Status? {
-        let m = machine(observer)
-        if let member = m.member(node) { return member.status }
-        return m.tombstoned(node) ? .removed : nil
+        if let member = processes[observer].machine.member(node) { return member.status }
+        return processes[observer].machine.tombstoned(node) ? .removed : nil
     }
 
     /// Running processes (not paused, crashed or exited), optionally without some slots.
@@ -395,4 +404,8 @@ final class MembershipSimulation {
     }
 
     var failureContext: String { "seed \(seed), virtual time \(Double(nowNs) / 1e9) s, steps \(steps)" }
+}
+
+extension MembershipSimulation {
+    static func nanoseconds(_ d: Duration) -> UInt64 { Membership.nanoseconds(d) }
 }
