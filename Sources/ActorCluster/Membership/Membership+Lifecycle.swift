@@ -20,10 +20,10 @@ extension Membership.Machine {
         myself.status = .up
         seedDeadlineNs = nil
         outbox.append(.event(.memberChanged(myself, previous: .joining)))
-        quorum = Membership.Quorum(agreed: activeSet())
+        agree(on: activeSet())
         statusDirty = false
         agreedStale = !suspicions.isEmpty
-        _ = quorum.evaluate(reachable: reachableAgreed(), lowestReachable: lowestAgreedReachable())
+        _ = quorum.evaluate(reachable: agreedReachable, lowestReachable: lowestAgreedReachable())
         emitQuorum()
         startTimers(nowNs: now)
         if let peer = answeredBy { send(.pushPull(members: [myself], isReply: true), to: peer) }

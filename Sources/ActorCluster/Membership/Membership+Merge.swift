@@ -201,7 +201,10 @@ extension Membership.Machine {
         if spread { gossip.enqueue(next) } else { gossip.remove(node) }
         if statusChanged {
             if wasActive != next.status.isActive { agreedStale = true }
-            if quorum.agreed.contains(node), Self.isReachable(oldStatus) != Self.isReachable(next.status) { statusDirty = true }
+            if quorum.agreed.contains(node), Self.isReachable(oldStatus) != Self.isReachable(next.status) {
+                agreedReachable += Self.isReachable(next.status) ? 1 : -1
+                statusDirty = true
+            }
             outbox.append(.event(.memberChanged(next, previous: oldStatus)))
         }
         switch next.status {
@@ -244,10 +247,7 @@ extension Membership.Machine {
         case .replaced: stats.downsReplaced += 1
         case .byOperator: stats.downsByOperator += 1
         }
-        if reason != .suspicion {
-            quorum.forget(node)
-            statusDirty = true
-        }
+        if reason != .suspicion { forgetAgreed(node) }
         var down = record.member
         down.status = .down
         transition(to: down, from: record.member, accuser: myself.node, nowNs: now)

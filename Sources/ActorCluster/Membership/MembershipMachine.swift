@@ -52,6 +52,9 @@ extension Membership {
         var statusDirty = false
         /// Set when the active set changed since `quorum.agreed` was last updated (it waits for no suspects).
         var agreedStale = false
+        /// Members of `quorum.agreed` that are reachable (active, not suspect), this node included; kept up to
+        /// date by `transition` and `forgetAgreed`, recounted only when the agreed set is replaced.
+        var agreedReachable = 0
         /// One Lifeguard timer per `suspect` member (exactly the members held as suspect).
         var suspicions: [NodeIdentity: Suspicion] = [:]
         /// Probes this node runs, by the seq of their ping: the periodic one and out-of-turn ones after a lost
@@ -153,6 +156,7 @@ extension Membership {
             self.nextProbeNs = .max
             self.nextPushPullNs = .max
             if seeds.isEmpty {
+                agreedReachable = 1
                 _ = quorum.evaluate(reachable: 1, lowestReachable: true)
                 startTimers(nowNs: nowNs)
             } else if seeds.contains(node.address) {
@@ -179,8 +183,9 @@ extension Membership {
             probeOrder = members.map(\.node).filter { records[$0].map { Self.isProbeTarget($0.member.status) } ?? false }
             probeOrder.shuffle(using: &rng)
             probeCursor = 0
-            quorum = Quorum(agreed: activeSet())
-            _ = quorum.evaluate(reachable: reachableAgreed(), lowestReachable: lowestAgreedReachable())
+            agree(on: activeSet())
+            _ = quorum.evaluate(reachable: agreedReachable, lowestReachable: lowestAgreedReachable())
+            statusDirty = false
             self.seeds = Array(Set(seeds)).sorted()
         }
 
@@ -229,9 +234,9 @@ extension Membership {
                 if let d = leaveDeadlineNs { t = min(t, d) }
                 for p in probes.values { t = min(t, p.indirectStarted ? p.periodEndNs : p.timeoutNs) }
                 for r in relays.values { t = min(t, r.deadlineNs) }
-                // Without quorum an expired suspicion waits for quorum (an input), not for a timer.
+                // Expired suspicions wait for a running pre-down check; without quorum they wait for quorum
+                // (an input), not for a timer.
                 if let check = verification, !check.done {
-                    // Expired suspicions wait for the running majority check.
                     t = min(t, check.untilNs)
                 } else if quorum.hasQuorum, !suspicions.isEmpty {
                     let stable = suspicionsStableNs
@@ -344,7 +349,7 @@ extension Membership {
             }
             if agreedStale, quorum.hasQuorum, suspicions.isEmpty {
                 agreedStale = false
-                quorum.agree(on: activeSet())
+                agree(on: activeSet())
                 evaluateQuorum()
             }
         }
@@ -405,14 +410,24 @@ extension Membership {
         static let maxVerificationProbes = 32
 
         mutating func evaluateQuorum() {
-            if quorum.evaluate(reachable: reachableAgreed(), lowestReachable: lowestAgreedReachable()) { emitQuorum() }
+            if quorum.evaluate(reachable: agreedReachable, lowestReachable: lowestAgreedReachable()) { emitQuorum() }
         }
 
-        /// Members of the agreed set that are reachable (active, not suspect), this node included.
-        func reachableAgreed() -> Int {
+        /// The agreed set becomes `members`, and the reachable count is recounted.
+        mutating func agree(on members: Set<NodeIdentity>) {
+            quorum.agree(on: members)
             var reachable = 0
-            for node in quorum.agreed where isReachable(node) { reachable += 1 }
-            return reachable
+            for node in members where isReachable(node) { reachable += 1 }
+            agreedReachable = reachable
+            statusDirty = true
+        }
+
+        /// `node` is provably gone (confirmed crash, replaced, operator): it leaves the agreed set at once.
+        mutating func forgetAgreed(_ node: NodeIdentity) {
+            guard quorum.agreed.contains(node) else { return }
+            if isReachable(node) { agreedReachable -= 1 }
+            quorum.forget(node)
+            statusDirty = true
         }
 
         func lowestAgreedReachable() -> Bool {
@@ -472,8 +487,14 @@ extension Membership {
             if let cached = fullStateCache { return cached }
             var out = [myself]
             out.reserveCapacity(records.count + 1)
-            // By uid: any fixed order keeps simulations reproducible, and integers sort fast.
-            out += records.values.map(\.member).sorted { $0.node.uid != $1.node.uid ? $0.node.uid < $1.node.uid : Membership.precedes($0.node, $1.node) }
+            // By uid: any fixed order keeps simulations reproducible; indices sorted by integer keys avoid
+            // moving members around.
+            let listed = records.values.map(\.member)
+            let uids = listed.map(\.node.uid)
+            let order = listed.indices.sorted {
+                uids[$0] != uids[$1] ? uids[$0] < uids[$1] : Membership.precedes(listed[$0].node, listed[$1].node)
+            }
+            for i in order { out.append(listed[i]) }
             if out.count > settings.maxMembers { out.removeLast(out.count - max(1, settings.maxMembers)) }
             fullStateCache = out
             return out
