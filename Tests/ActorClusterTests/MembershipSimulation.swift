@@ -62,8 +62,9 @@ final class MembershipSimulation {
     /// Sees every input a running process is about to handle (debugging).
     var trace: ((Int, Membership.Input) -> Void)?
     /// Broken invariants, checked after every input: the machine must not ask to be woken at or before the
-    /// time it was just given (it would spin), and each `memberChanged` must start from the status it last
-    /// reported for that member (no duplicated or skipped transitions). Capped.
+    /// time it was just given (it would spin), each `memberChanged` must start from the status it last
+    /// reported for that member (no duplicated or skipped transitions), and (up to 64 processes) its
+    /// incremental count of reachable agreed members must match a recount. Capped.
     private(set) var violations: [String] = []
     /// Last status each process reported per member (starting from the table it was created with).
     private var reported: [UInt64: [NodeIdentity: Membership.Status]] = [:]
@@ -278,6 +279,12 @@ final class MembershipSimulation {
         let wake = processes[slot].machine.nextWakeupNs
         if wake <= nowNs && !processes[slot].machine.myself.status.isTerminal {
             violate("slot \(slot) asks to wake at \(wake) ≤ now \(nowNs) after \(input)")
+        }
+        // The incremental reachable count of the agreed set matches a recount (small clusters: O(N) a step).
+        if processes.count <= 64 && processes[slot].machine.myself.status.isActive {
+            let m = processes[slot].machine
+            let recount = m.quorum.agreed.filter { m.isReachable($0) }.count
+            if recount != m.agreedReachable { violate("slot \(slot) counts \(m.agreedReachable) reachable, recount \(recount), after \(input)") }
         }
         if processes[slot].machine.myself.status == .removed {
             stop(slot, as: .exited)
