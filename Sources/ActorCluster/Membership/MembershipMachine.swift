@@ -60,6 +60,7 @@ extension Membership {
         /// Probes this node runs, by the seq of their ping: the periodic one and out-of-turn ones after a lost
         /// connection. At most one per target (`probeByTarget`), so bounded by the member count.
         var probes: [UInt64: Probe] = [:]
+        /// The seq of the probe running per target: a hint about a member hurries its probe, never adds one.
         var probeByTarget: [NodeIdentity: UInt64] = [:]
         /// Pings this node sends on others' behalf (it is their ping-req intermediary), by its own ping seq.
         /// Bounded by the member count; beyond it a ping-req is refused with a nack.
@@ -67,9 +68,11 @@ extension Membership {
         /// The shuffled round-robin probe order (SWIM §4.3) and the next position in it. May hold members
         /// that stopped being probe targets; they are skipped and dropped at the next reshuffle.
         var probeOrder: [NodeIdentity] = []
+        /// Next position in `probeOrder`; at the end the order is rebuilt and reshuffled.
         var probeCursor = 0
         /// Down members waiting for `removeDownAfter`, in due order (the delay is constant), from `removalsHead`.
         var removals: [(node: NodeIdentity, dueNs: UInt64)] = []
+        /// First entry of `removals` not yet due (the array is compacted now and then).
         var removalsHead = 0
         /// Seeded: probe order, ping-req intermediaries and push–pull partners replay exactly in simulations.
         var rng: SplitMix64
@@ -82,8 +85,11 @@ extension Membership {
         /// listed at them (two clusters formed apart merge).
         var seeds: [NodeAddress]
         let timing: Timing
+        /// Start of the next protocol period (its probe); the period is stretched by local health.
         var nextProbeNs: UInt64
+        /// Next periodic push–pull (anti-entropy).
         var nextPushPullNs: UInt64
+        /// While joining: when the join goes (again) to the seeds.
         var nextJoinRetryNs: UInt64
         /// While joining, a node listed among its own seeds forms the cluster alone at this time if it heard
         /// from nobody; nil otherwise.
@@ -140,6 +146,7 @@ extension Membership {
         ///   - node: this node's identity (address and uid).
         ///   - seeds: seed addresses; this node's own address may be among them. None: the node is `up` at once,
         ///     a cluster of one.
+        ///   - nowNs: the current monotonic time, ns (the same clock as every later `handle`).
         ///   - randomSeed: seeds the probe-order shuffle and member picks (deterministic simulations).
         public init(node: NodeIdentity, name: String, roles: [String], seeds: [NodeAddress], settings: Settings = .default,
                     nowNs: UInt64, randomSeed: UInt64) {
@@ -191,7 +198,9 @@ extension Membership {
 
         // MARK: Public surface
 
-        /// Feeds one input; returns what to do, in order. Once this node is `down` or `removed` it does nothing.
+        /// Feeds one input at `nowNs` (monotonic ns, never decreasing); returns what to do, in order. Every input,
+        /// not only `.tick`, runs the deadlines due by `nowNs`. Once this node is `down` or `removed` it does
+        /// nothing.
         public mutating func handle(_ input: Input, nowNs: UInt64) -> [Action] {
             guard !myself.status.isTerminal else { return [] }
             outbox.removeAll(keepingCapacity: true)
