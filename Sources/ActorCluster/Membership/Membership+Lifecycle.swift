@@ -20,12 +20,10 @@ extension Membership.Machine {
         myself.status = .up
         seedDeadlineNs = nil
         outbox.append(.event(.memberChanged(myself, previous: .joining)))
-        quorum = Membership.Quorum(agreed: activeSet())
+        agree(on: activeSet())
         statusDirty = false
         agreedStale = !suspicions.isEmpty
-        var reachable = 0
-        for node in quorum.agreed where isReachable(node) { reachable += 1 }
-        _ = quorum.evaluate(reachable: reachable, lowestReachable: quorum.lowest.map { isReachable($0) } ?? false)
+        _ = quorum.evaluate(reachable: agreedReachable, lowestReachable: lowestAgreedReachable())
         emitQuorum()
         startTimers(nowNs: now)
         if let peer = answeredBy { send(.pushPull(members: [myself], isReply: true), to: peer) }
@@ -49,7 +47,7 @@ extension Membership.Machine {
             probes.removeAll()
             probeByTarget.removeAll()
             // A push (a reply: it asks for nothing back) of the one changed entry.
-            for (node, record) in records.sorted(by: { $0.key < $1.key }) where record.member.status.isActive {
+            for (node, record) in records.sorted(by: { Membership.precedes($0.key, $1.key) }) where record.member.status.isActive {
                 send(.pushPull(members: [myself], isReply: true), to: node)
             }
         case .leaving, .down, .removed:
@@ -82,6 +80,7 @@ extension Membership.Machine {
         probeByTarget.removeAll()
         relays.removeAll()
         suspicions.removeAll()
+        verification = nil
     }
 
     // MARK: Operator
@@ -94,7 +93,7 @@ extension Membership.Machine {
             if myself.status == .joining || myself.status.isActive { selfDown(nowNs: now) }
             return
         }
-        let targets = node.uid == 0 ? (liveByAddress[node.address] ?? []).sorted() : [node]
+        let targets = node.uid == 0 ? (liveByAddress[node.address] ?? []).sorted(by: Membership.precedes) : [node]
         for target in targets { markDown(target, reason: .byOperator, nowNs: now) }
     }
 }

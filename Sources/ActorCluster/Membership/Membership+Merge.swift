@@ -37,7 +37,7 @@ extension Membership.Machine {
             guard heard(sender, nowNs: now) else { return }
             nackArrived(seq, targetRefused: targetRefused, nowNs: now)
         case .pushPull(let members, let isReply):
-            merge(members, from: sender, nowNs: now)
+            merge(members, from: sender, accusations: false, nowNs: now)
             guard heard(sender, nowNs: now) else { return }
             if myself.status == .joining { becomeUp(nowNs: now, answeredBy: isReply ? sender : nil) }
             if !isReply {
@@ -95,17 +95,21 @@ extension Membership.Machine {
 
     // MARK: Merging
 
-    mutating func merge(_ updates: [Membership.Member], from sender: NodeIdentity, nowNs now: UInt64) {
+    /// `accusations`: the updates ride on a probe message, so a suspect entry in them is the sender's own
+    /// accusation (only accusers disseminate suspicions, see `transition`). Push–pull state is a snapshot, not
+    /// an accusation: it never confirms a suspicion.
+    mutating func merge(_ updates: [Membership.Member], from sender: NodeIdentity, accusations: Bool = true, nowNs now: UInt64) {
         for update in updates.prefix(settings.maxMembers + 1) {
             if myself.status.isTerminal { return }
-            apply(update, from: sender, nowNs: now)
+            apply(update, from: sender, accusation: accusations, nowNs: now)
         }
     }
 
     /// One received view of a member. It replaces the local one iff `Member.supersedes` says so. About a
     /// tombstoned uid, or at a lower incarnation: ignored (`staleGossipIgnored`). The same suspicion from
-    /// another sender: a Lifeguard confirmation (§4.2). New uids beyond `maxMembers` are refused.
-    mutating func apply(_ update: Membership.Member, from sender: NodeIdentity, nowNs now: UInt64) {
+    /// another sender, in a probe message: a Lifeguard confirmation (§4.2). New uids beyond `maxMembers` are
+    /// refused.
+    mutating func apply(_ update: Membership.Member, from sender: NodeIdentity, accusation: Bool, nowNs now: UInt64) {
         if update.node == myself.node {
             aboutSelf(update, nowNs: now)
             return
@@ -119,7 +123,7 @@ extension Membership.Machine {
                 if next.status == .down, current.status == .leaving { next.status = .removed }
                 transition(to: next, from: current, accuser: sender, nowNs: now)
             } else if update.status == .suspect, current.status == .suspect, update.incarnation == current.incarnation {
-                _ = suspicions[update.node]?.confirm(by: sender)
+                if accusation { _ = suspicions[update.node]?.confirm(by: sender) }
             } else if update.incarnation < current.incarnation || (current.status.isTerminal && !update.status.isTerminal) {
                 stats.staleGossipIgnored += 1
             }
@@ -189,9 +193,18 @@ extension Membership.Machine {
         } else {
             records[node] = Record(member: next, sinceNs: statusChanged ? now : (records[node]?.sinceNs ?? now))
         }
-        if disseminate { gossip.enqueue(next) } else { gossip.remove(node) }
+        // The accuser of a suspicion is implicitly the sender of the suspect entry (Lifeguard §4.2 counts
+        // distinct accusers): so only an accuser (this node, after its own failed probe) disseminates one. A
+        // suspicion learned from others is applied but not re-gossiped; the suspect still hears of it from
+        // everyone who holds it, in their pings to it (buddy system, Lifeguard §4.3).
+        let spread = disseminate && (next.status != .suspect || accuser == myself.node)
+        if spread { gossip.enqueue(next) } else { gossip.remove(node) }
         if statusChanged {
-            statusDirty = true
+            if wasActive != next.status.isActive { agreedStale = true }
+            if quorum.agreed.contains(node), Self.isReachable(oldStatus) != Self.isReachable(next.status) {
+                agreedReachable += Self.isReachable(next.status) ? 1 : -1
+                statusDirty = true
+            }
             outbox.append(.event(.memberChanged(next, previous: oldStatus)))
         }
         switch next.status {
@@ -214,6 +227,12 @@ extension Membership.Machine {
         }
     }
 
+    /// Counts as reachable for keep-majority: active and not suspect.
+    static func isReachable(_ status: Membership.Status?) -> Bool {
+        guard let status else { return false }
+        return status.isActive && status != .suspect
+    }
+
     /// This node declares `node` down. A leaving member is removed instead (it left; it did not fail), unless
     /// the operator downs it. Proven departures (crash, replacement, operator) leave the agreed quorum set.
     mutating func markDown(_ node: NodeIdentity, reason: DownReason, nowNs now: UInt64) {
@@ -228,10 +247,7 @@ extension Membership.Machine {
         case .replaced: stats.downsReplaced += 1
         case .byOperator: stats.downsByOperator += 1
         }
-        if reason != .suspicion {
-            quorum.forget(node)
-            statusDirty = true
-        }
+        if reason != .suspicion { forgetAgreed(node) }
         var down = record.member
         down.status = .down
         transition(to: down, from: record.member, accuser: myself.node, nowNs: now)

@@ -36,7 +36,7 @@ extension Membership.Machine {
         var skipped = 0
         while true {
             if probeCursor >= probeOrder.count {
-                probeOrder = records.filter { Self.isProbeTarget($0.value.member.status) }.keys.sorted()
+                probeOrder = records.filter { Self.isProbeTarget($0.value.member.status) }.keys.sorted(by: Membership.precedes)
                 probeOrder.shuffle(using: &rng)
                 probeCursor = 0
                 if probeOrder.isEmpty { return nil }
@@ -141,6 +141,8 @@ extension Membership.Machine {
     mutating func ackArrived(_ seq: UInt64, nowNs now: UInt64) {
         if let probe = probes.removeValue(forKey: seq) {
             probeByTarget[probe.target] = nil
+            if records[probe.target] != nil { lastHeard[probe.target] = now }
+            if verification?.suspects.contains(probe.target) == true { verification?.acked.insert(probe.target) }
             health.lower()
         } else if let relay = relays.removeValue(forKey: seq) {
             send(.ack(seq: relay.originSeq, gossip: piggyback(for: relay.origin)), to: relay.origin)
@@ -183,7 +185,8 @@ extension Membership.Machine {
             stats.suspicions += 1
             transition(to: suspect, from: record.member, accuser: myself.node, nowNs: now)
         case .suspect:
-            _ = suspicions[probe.target]?.confirm(by: myself.node)
+            // This node now accuses too: it confirms, and disseminates its own accusation.
+            if suspicions[probe.target]?.confirm(by: myself.node) == true { gossip.enqueue(record.member) }
         default:
             break
         }

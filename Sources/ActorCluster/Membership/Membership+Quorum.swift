@@ -20,7 +20,7 @@ extension Membership {
 
         init(agreed: Set<NodeIdentity> = []) {
             self.agreed = agreed
-            self.lowest = agreed.min()
+            self.lowest = agreed.min(by: Membership.precedes)
         }
 
         /// The decision rule alone.
@@ -41,13 +41,13 @@ extension Membership {
         /// The current active set becomes the agreed one.
         mutating func agree(on members: Set<NodeIdentity>) {
             agreed = members
-            lowest = members.min()
+            lowest = members.min(by: Membership.precedes)
         }
 
         /// `node` is provably gone: it no longer counts in the agreed set.
         mutating func forget(_ node: NodeIdentity) {
             guard agreed.remove(node) != nil else { return }
-            if lowest == node { lowest = agreed.min() }
+            if lowest == node { lowest = agreed.min(by: Membership.precedes) }
         }
 
         /// This node is no longer an active member: no quorum. Returns whether that flipped it.

@@ -25,7 +25,8 @@ extension Membership {
 
         /// Every other listed member (any status but `removed`), with when it entered its status.
         var records: [NodeIdentity: Record] = [:] { didSet { fullStateCache = nil } }
-        /// When each listed member was last heard from directly (a message or a handshake), monotonic ns.
+        /// When each listed member was last heard from (a message or a handshake, or a relayed ack of this
+        /// node's probe of it), monotonic ns.
         /// Kept apart from `records` so that hearing from a member does not invalidate `fullStateCache`.
         var lastHeard: [NodeIdentity: UInt64] = [:]
         /// Listed non-terminal uids per address: finds the member behind `.unreachable(address)` and spots a
@@ -46,15 +47,20 @@ extension Membership {
         var health: LocalHealth
         /// Keep-majority: the last agreed member set and whether this side holds its majority.
         var quorum: Quorum
-        /// Set when a member's status changed since the quorum was last evaluated.
+        /// Set when the reachability of an agreed member changed (or the agreed set did) since the quorum was
+        /// last evaluated.
         var statusDirty = false
-        /// Set when a status changed since `quorum.agreed` was last updated (it waits for no suspects).
+        /// Set when the active set changed since `quorum.agreed` was last updated (it waits for no suspects).
         var agreedStale = false
+        /// Members of `quorum.agreed` that are reachable (active, not suspect), this node included; kept up to
+        /// date by `transition` and `forgetAgreed`, recounted only when the agreed set is replaced.
+        var agreedReachable = 0
         /// One Lifeguard timer per `suspect` member (exactly the members held as suspect).
         var suspicions: [NodeIdentity: Suspicion] = [:]
         /// Probes this node runs, by the seq of their ping: the periodic one and out-of-turn ones after a lost
         /// connection. At most one per target (`probeByTarget`), so bounded by the member count.
         var probes: [UInt64: Probe] = [:]
+        /// The seq of the probe running per target: a hint about a member hurries its probe, never adds one.
         var probeByTarget: [NodeIdentity: UInt64] = [:]
         /// Pings this node sends on others' behalf (it is their ping-req intermediary), by its own ping seq.
         /// Bounded by the member count; beyond it a ping-req is refused with a nack.
@@ -62,9 +68,11 @@ extension Membership {
         /// The shuffled round-robin probe order (SWIM §4.3) and the next position in it. May hold members
         /// that stopped being probe targets; they are skipped and dropped at the next reshuffle.
         var probeOrder: [NodeIdentity] = []
+        /// Next position in `probeOrder`; at the end the order is rebuilt and reshuffled.
         var probeCursor = 0
         /// Down members waiting for `removeDownAfter`, in due order (the delay is constant), from `removalsHead`.
         var removals: [(node: NodeIdentity, dueNs: UInt64)] = []
+        /// First entry of `removals` not yet due (the array is compacted now and then).
         var removalsHead = 0
         /// Seeded: probe order, ping-req intermediaries and push–pull partners replay exactly in simulations.
         var rng: SplitMix64
@@ -77,8 +85,11 @@ extension Membership {
         /// listed at them (two clusters formed apart merge).
         var seeds: [NodeAddress]
         let timing: Timing
+        /// Start of the next protocol period (its probe); the period is stretched by local health.
         var nextProbeNs: UInt64
+        /// Next periodic push–pull (anti-entropy).
         var nextPushPullNs: UInt64
+        /// While joining: when the join goes (again) to the seeds.
         var nextJoinRetryNs: UInt64
         /// While joining, a node listed among its own seeds forms the cluster alone at this time if it heard
         /// from nobody; nil otherwise.
@@ -94,6 +105,8 @@ extension Membership {
         /// The wakeup this node asked for after the previous input: a `.tick` much later than it means this
         /// process is starved (Lifeguard §4.1).
         var askedWakeupNs: UInt64 = .max
+        /// The check before a down by suspicion (`verifiedDowns`), while its probes run and until it is used.
+        var verification: Verification?
         /// Actions produced by the current `handle` call.
         var outbox: [Action] = []
 
@@ -102,6 +115,16 @@ extension Membership {
             var member: Member
             /// When the member entered its current status (monotonic ns).
             var sinceNs: UInt64
+        }
+
+        /// The check before downing by suspicion (`verifiedDowns`): which expired suspects it re-probes, which
+        /// of them acked, and when it ends.
+        struct Verification: Sendable, Equatable {
+            let suspects: Set<NodeIdentity>
+            var acked: Set<NodeIdentity> = []
+            let untilNs: UInt64
+            /// `untilNs` passed (set by the timers): the probes' outcomes are in.
+            var done = false
         }
 
         /// Settings converted to ns once.
@@ -123,6 +146,7 @@ extension Membership {
         ///   - node: this node's identity (address and uid).
         ///   - seeds: seed addresses; this node's own address may be among them. None: the node is `up` at once,
         ///     a cluster of one.
+        ///   - nowNs: the current monotonic time, ns (the same clock as every later `handle`).
         ///   - randomSeed: seeds the probe-order shuffle and member picks (deterministic simulations).
         public init(node: NodeIdentity, name: String, roles: [String], seeds: [NodeAddress], settings: Settings = .default,
                     nowNs: UInt64, randomSeed: UInt64) {
@@ -139,6 +163,7 @@ extension Membership {
             self.nextProbeNs = .max
             self.nextPushPullNs = .max
             if seeds.isEmpty {
+                agreedReachable = 1
                 _ = quorum.evaluate(reachable: 1, lowestReachable: true)
                 startTimers(nowNs: nowNs)
             } else if seeds.contains(node.address) {
@@ -151,6 +176,7 @@ extension Membership {
         init(node: NodeIdentity, name: String, roles: [String], converged members: [Member], seeds: [NodeAddress] = [],
              settings: Settings = .default, nowNs: UInt64, randomSeed: UInt64) {
             self.init(node: node, name: name, roles: roles, seeds: [], settings: settings, nowNs: nowNs, randomSeed: randomSeed)
+            records.reserveCapacity(members.count)
             for m in members where m.node != node && m.node.uid != 0 && records[m.node] == nil && !m.status.isTerminal
                 && records.count + 1 < settings.maxMembers {
                 records[m.node] = Record(member: m, sinceNs: nowNs)
@@ -161,17 +187,20 @@ extension Membership {
                                                    settings: settings, nowNs: nowNs)
                 }
             }
-            probeOrder = records.filter { Self.isProbeTarget($0.value.member.status) }.keys.sorted()
+            probeOrder = members.map(\.node).filter { records[$0].map { Self.isProbeTarget($0.member.status) } ?? false }
             probeOrder.shuffle(using: &rng)
             probeCursor = 0
-            quorum = Quorum(agreed: activeSet())
-            _ = quorum.evaluate(reachable: quorum.agreed.count, lowestReachable: true)
+            agree(on: activeSet())
+            _ = quorum.evaluate(reachable: agreedReachable, lowestReachable: lowestAgreedReachable())
+            statusDirty = false
             self.seeds = Array(Set(seeds)).sorted()
         }
 
         // MARK: Public surface
 
-        /// Feeds one input; returns what to do, in order. Once this node is `down` or `removed` it does nothing.
+        /// Feeds one input at `nowNs` (monotonic ns, never decreasing); returns what to do, in order. Every input,
+        /// not only `.tick`, runs the deadlines due by `nowNs`. Once this node is `down` or `removed` it does
+        /// nothing.
         public mutating func handle(_ input: Input, nowNs: UInt64) -> [Action] {
             guard !myself.status.isTerminal else { return [] }
             outbox.removeAll(keepingCapacity: true)
@@ -214,8 +243,14 @@ extension Membership {
                 if let d = leaveDeadlineNs { t = min(t, d) }
                 for p in probes.values { t = min(t, p.indirectStarted ? p.periodEndNs : p.timeoutNs) }
                 for r in relays.values { t = min(t, r.deadlineNs) }
-                // Without quorum an expired suspicion waits for quorum (an input), not for a timer.
-                if quorum.hasQuorum { for s in suspicions.values { t = min(t, s.deadlineNs) } }
+                // Expired suspicions wait for a running pre-down check; without quorum they wait for quorum
+                // (an input), not for a timer.
+                if let check = verification, !check.done {
+                    t = min(t, check.untilNs)
+                } else if quorum.hasQuorum, !suspicions.isEmpty {
+                    let stable = suspicionsStableNs
+                    for s in suspicions.values { t = min(t, max(s.deadlineNs, stable)) }
+                }
             }
             if removalsHead < removals.count { t = min(t, removals[removalsHead].dueNs) }
             if let e = tombstones.nextExpiryNs { t = min(t, e) }
@@ -223,7 +258,7 @@ extension Membership {
         }
 
         /// Every listed member, this node included, sorted by identity (removed ones are tombstones, not listed).
-        public var members: [Member] { ([myself] + records.values.map(\.member)).sorted { $0.node < $1.node } }
+        public var members: [Member] { ([myself] + records.values.map(\.member)).sorted { Membership.precedes($0.node, $1.node) } }
 
         /// The listed member with that identity.
         public func member(_ node: NodeIdentity) -> Member? { node == myself.node ? myself : records[node]?.member }
@@ -233,14 +268,14 @@ extension Membership {
         public var hasQuorum: Bool { myself.status.isActive && quorum.hasQuorum }
 
         /// The last agreed member set of the keep-majority rule, sorted.
-        public var agreedMembers: [NodeIdentity] { quorum.agreed.sorted() }
+        public var agreedMembers: [NodeIdentity] { quorum.agreed.sorted(by: Membership.precedes) }
 
         /// Lifeguard local health multiplier (Lifeguard §4.1), 1 (healthy) ... `maxLocalHealthMultiplier`; this
         /// node's probe interval and probe timeout are multiplied by it.
         public var localHealthMultiplier: Int { health.multiplier }
 
-        /// Milliseconds since anything was last heard from `node` directly (a message or a handshake); nil if
-        /// never, or if it is not listed.
+        /// Milliseconds since anything was last heard from `node` (a message or a handshake from it, or an ack of
+        /// this node's probe of it relayed by an intermediary); nil if never, or if it is not listed.
         public func lastHeardAgeMs(_ node: NodeIdentity, nowNs: UInt64) -> Int? {
             guard let t = lastHeard[node] else { return nil }
             return Int((nowNs &- min(t, nowNs)) / 1_000_000)
@@ -277,6 +312,7 @@ extension Membership {
                 }
                 runProbeTimers(nowNs: now)
                 runRelayTimers(nowNs: now)
+                if let check = verification, !check.done, now >= check.untilNs { verification?.done = true }
                 if myself.status != .leaving, now >= nextProbeNs {
                     nextProbeNs = now &+ health.scaled(timing.periodNs)
                     probeNext(nowNs: now)
@@ -300,8 +336,8 @@ extension Membership {
         }
 
         /// Quorum bookkeeping after an input: re-evaluates when a status changed, downs expired suspects while
-        /// this side has quorum (Lifeguard §4.2 timeout, keep-majority guard), and moves the agreed set to the
-        /// current active one once nobody is suspect.
+        /// this side has quorum (Lifeguard §4.2 timeout, keep-majority guard, `suspicionsStableNs`), and moves
+        /// the agreed set to the current active one once nobody is suspect.
         mutating func settle(nowNs now: UInt64) {
             guard myself.status.isActive else {
                 if quorum.lose() { emitQuorum() }
@@ -311,32 +347,106 @@ extension Membership {
             for _ in 0..<4 {
                 if statusDirty {
                     statusDirty = false
-                    agreedStale = true
                     evaluateQuorum()
                 }
-                guard quorum.hasQuorum else { break }
-                let expired = suspicions.filter { $0.value.deadlineNs <= now }.keys.sorted()
+                guard quorum.hasQuorum, now >= suspicionsStableNs else { break }
+                let expired = suspicions.filter { $0.value.deadlineNs <= now }.keys.sorted(by: Membership.precedes)
                 if expired.isEmpty { break }
-                for node in expired { markDown(node, reason: .suspicion, nowNs: now) }
+                let downs = verifiedDowns(of: expired, nowNs: now)
+                if downs.isEmpty { break }
+                for node in downs { markDown(node, reason: .suspicion, nowNs: now) }
             }
             if agreedStale, quorum.hasQuorum, suspicions.isEmpty {
                 agreedStale = false
-                quorum.agree(on: activeSet())
+                agree(on: activeSet())
                 evaluateQuorum()
             }
         }
 
+        /// Suspects are downed only once the set of suspicions has been stable for a minimum suspicion timeout:
+        /// not before the youngest suspicion is that old. In a partition the members on the other side are
+        /// suspected one probe at a time; without this, the minority could time out its first suspect while it
+        /// still counts the others reachable (and so has "quorum"). A lone suspicion is not delayed: its own
+        /// deadline is at least its minimum timeout after its start.
+        var suspicionsStableNs: UInt64 {
+            var stable: UInt64 = 0
+            for s in suspicions.values { stable = max(stable, s.startNs &+ s.minNs) }
+            return stable
+        }
+
+        /// Before downing by suspicion this node checks, once, that the verdict holds (one protocol period):
+        /// - the expired suspects are probed once more. The ping carries the suspect entry (buddy system,
+        ///   Lifeguard §4.3), so a live suspect refutes in its ack; one that acks but does not refute is not
+        ///   downed either (its suspicion starts over). Piggybacked dissemination reaches a node only through
+        ///   the few probe messages it gets, so an accuser can miss a refutation that everyone else saw.
+        /// - agreed members it counts reachable but has not heard from since the suspicions began are probed
+        ///   (at most `maxVerificationProbes`, a random sample): failures become suspects, which re-evaluates
+        ///   quorum. Round-robin probing alone can leave a member on the far side of a partition unprobed for
+        ///   longer than a suspicion timeout, and the minority would count it reachable.
+        /// Returns the suspects to down now (empty while the check runs).
+        mutating func verifiedDowns(of expired: [NodeIdentity], nowNs now: UInt64) -> [NodeIdentity] {
+            // A check's outcome is used when it ends; one left unused (quorum lost meanwhile, or a newer
+            // suspicion moved `suspicionsStableNs`) is stale after one more period and is run again.
+            if let check = verification, check.done, now > check.untilNs &+ health.scaled(timing.periodNs) { verification = nil }
+            if let check = verification {
+                guard check.done else { return [] }
+                verification = nil
+                var downs: [NodeIdentity] = []
+                for node in expired where check.suspects.contains(node) {
+                    if check.acked.contains(node), let suspicion = suspicions[node] {
+                        suspicions[node] = Membership.Suspicion(accuser: myself.node, incarnation: suspicion.incarnation,
+                                                                activeMembers: activeCount + 1, settings: settings, nowNs: now)
+                    } else {
+                        downs.append(node)
+                    }
+                }
+                if !downs.isEmpty || expired.allSatisfy({ check.suspects.contains($0) }) { return downs }
+            }
+            let since = expired.compactMap { suspicions[$0]?.startNs }.min() ?? now
+            var unverified = quorum.agreed.filter {
+                $0 != myself.node && records[$0]?.member.status == .up && (lastHeard[$0] ?? 0) < since
+            }.sorted(by: Membership.precedes)
+            if unverified.count > Self.maxVerificationProbes {
+                unverified.shuffle(using: &rng)
+                unverified.removeLast(unverified.count - Self.maxVerificationProbes)
+            }
+            for node in expired + unverified where probeByTarget[node] == nil { startProbe(node, dialNow: false, nowNs: now) }
+            verification = Verification(suspects: Set(expired), untilNs: now &+ health.scaled(timing.periodNs))
+            return []
+        }
+
+        /// Cap on the majority probes of one check: exact up to this many unverified members, a sample beyond.
+        static let maxVerificationProbes = 32
+
         mutating func evaluateQuorum() {
+            if quorum.evaluate(reachable: agreedReachable, lowestReachable: lowestAgreedReachable()) { emitQuorum() }
+        }
+
+        /// The agreed set becomes `members`, and the reachable count is recounted.
+        mutating func agree(on members: Set<NodeIdentity>) {
+            quorum.agree(on: members)
             var reachable = 0
-            for node in quorum.agreed where isReachable(node) { reachable += 1 }
-            let lowestReachable = quorum.lowest.map { isReachable($0) } ?? false
-            if quorum.evaluate(reachable: reachable, lowestReachable: lowestReachable) { emitQuorum() }
+            for node in members where isReachable(node) { reachable += 1 }
+            agreedReachable = reachable
+            statusDirty = true
+        }
+
+        /// `node` is provably gone (confirmed crash, replaced, operator): it leaves the agreed set at once.
+        mutating func forgetAgreed(_ node: NodeIdentity) {
+            guard quorum.agreed.contains(node) else { return }
+            if isReachable(node) { agreedReachable -= 1 }
+            quorum.forget(node)
+            statusDirty = true
+        }
+
+        func lowestAgreedReachable() -> Bool {
+            guard let lowest = quorum.lowest else { return false }
+            return isReachable(lowest)
         }
 
         func isReachable(_ node: NodeIdentity) -> Bool {
             if node == myself.node { return myself.status.isActive }
-            guard let status = records[node]?.member.status else { return false }
-            return status.isActive && status != .suspect
+            return Self.isReachable(records[node]?.member.status)
         }
 
         mutating func emitQuorum() {
@@ -380,17 +490,32 @@ extension Membership {
             return out
         }
 
-        /// Every listed member, this node first, then by identity; down ones included, tombstones not (at most
+        /// Every listed member, this node first, then by uid; down ones included, tombstones not (at most
         /// `maxMembers`).
         mutating func fullState() -> [Member] {
             if let cached = fullStateCache { return cached }
             var out = [myself]
             out.reserveCapacity(records.count + 1)
-            out += records.values.map(\.member).sorted { $0.node < $1.node }
+            // By uid: any fixed order keeps simulations reproducible; indices sorted by integer keys avoid
+            // moving members around.
+            let listed = records.values.map(\.member)
+            let uids = listed.map(\.node.uid)
+            let order = listed.indices.sorted {
+                uids[$0] != uids[$1] ? uids[$0] < uids[$1] : Membership.precedes(listed[$0].node, listed[$1].node)
+            }
+            for i in order { out.append(listed[i]) }
             if out.count > settings.maxMembers { out.removeLast(out.count - max(1, settings.maxMembers)) }
             fullStateCache = out
             return out
         }
+    }
+
+    /// `a < b` in `NodeIdentity`'s order (address: host, port; then uid), without the generic tuple
+    /// comparison, which dominates sorting a thousand identities in debug builds.
+    static func precedes(_ a: NodeIdentity, _ b: NodeIdentity) -> Bool {
+        if a.address.host != b.address.host { return a.address.host < b.address.host }
+        if a.address.port != b.address.port { return a.address.port < b.address.port }
+        return a.uid < b.uid
     }
 
     /// Whole nanoseconds of `d` (negative: 0), for the machine's `UInt64` clock.
