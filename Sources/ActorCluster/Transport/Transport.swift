@@ -157,10 +157,11 @@ public final class Transport: Sendable {
     public var taskExecutor: any TaskExecutor { ioExecutor }
     private let ioExecutor: EventLoopTaskExecutor
     let core = LoopState()
-    let backoff: Backoff
     let resolver: HostResolver
     /// Node-wide outbound bytes and dials in flight (shared with every peer entry).
     let budgets: TransportBudgets
+    /// Timing of every peer's lifecycle (backoff, give-up, waits), from `settings`.
+    let peerConfig: PeerLifecycle.Config
     /// One warning per limit per `limitLogInterval` (`Logger.logLimited`).
     let limitLog: LogRateLimiter
 
@@ -197,10 +198,10 @@ public final class Transport: Sendable {
         self.logger = logger
         self.metrics = metrics
         self.counters = TransportCounters(metrics)
-        self.backoff = Backoff(initial: settings.reconnectBackoffInitial, max: settings.reconnectBackoffMax)
         self.ioExecutor = EventLoopTaskExecutor(loop: loop)
         self.resolver = HostResolver(loop: loop, settings: settings, metrics: metrics)
         self.budgets = TransportBudgets(metrics)
+        self.peerConfig = PeerLifecycle.Config(settings)
         self.limitLog = LogRateLimiter(interval: settings.limitLogInterval)
     }
 
@@ -304,10 +305,11 @@ public final class Transport: Sendable {
         let all = peers.withLock { Array($0.values) }
         return all.compactMap { p in
             p.state.withLock { s -> UnreachablePeer? in
-                guard let since = s.unreachableSinceNs else { return nil }
-                return UnreachablePeer(address: p.address, isSeed: s.persistent, failedDials: s.failures,
+                let life = s.life
+                guard let since = life.unreachableSinceNs else { return nil }
+                return UnreachablePeer(address: p.address, isSeed: life.persistent, failedDials: life.failures,
                                        unreachableForMs: Int((now &- since) / 1_000_000),
-                                       sinceLastAssociationMs: s.lastAssociatedNs.map { Int((now &- $0) / 1_000_000) })
+                                       sinceLastAssociationMs: life.lastAssociatedNs.map { Int((now &- $0) / 1_000_000) })
             }
         }.sorted { $0.address.description < $1.address.description }
     }
@@ -318,7 +320,7 @@ public final class Transport: Sendable {
         let p = peers.withLock { table -> Peer? in
             if let p = table[address] { return p }
             guard force || table.count < max(1, settings.maxPeerEntries) else { return nil }
-            let p = Peer(address: address, budgets: budgets)
+            let p = Peer(address: address, budgets: budgets, config: peerConfig)
             table[address] = p
             return p
         }
@@ -330,17 +332,9 @@ public final class Transport: Sendable {
         return p
     }
 
-    /// Removes an entry a refused send created and left unused (idle, nothing queued, not a seed).
+    /// Removes an entry a refused send created and left unused (idle, nothing queued, not a seed, no failures).
     func discardIfUnused(_ p: Peer) {
-        peers.withLock { table in
-            guard table[p.address] === p else { return }
-            let unused = p.state.withLock { s -> Bool in
-                guard !s.persistent, case .idle = s.phase, s.queuedBytes == 0, s.unreachableSinceNs == nil else { return false }
-                s.removed = true
-                return true
-            }
-            if unused { table[p.address] = nil }
-        }
+        feedUnderTable(p, .discardIfUnused, perform: false)
     }
 
     private enum SendOutcome {
@@ -408,7 +402,6 @@ public final class Transport: Sendable {
         // Bounded: a removed (given-up) entry is out of the table, so the next lookup makes a fresh one.
         for _ in 0..<4 {
             result = p.state.withLock { s -> SendOutcome? in
-                if s.removed { return nil }
                 // Checked under the peer's lock: shutdown drops (and reports) every queue after setting `stopping`.
                 if stopping.load(ordering: .acquiring) { return .failed(.shutDown) }
                 return enqueue(&s, out, kind: kind, peer: peer, now: now, limit: limit, frameBytes: frameBytes)
@@ -447,56 +440,47 @@ public final class Transport: Sendable {
         }
     }
 
+    /// Under the peer's lock: what the lifecycle says about a send (`PeerLifecycle.sendVerdict`), then the size
+    /// and budget checks, then the frame is queued (and the dial requested). nil: the entry was removed, look again.
     private func enqueue(_ s: inout PeerState, _ out: OutFrame, kind: Wire.FrameKind, peer: NodeIdentity, now: UInt64,
-                         limit: Int, frameBytes: Int) -> SendOutcome {
-            var dial = false
-            switch s.phase {
-            case .associated(let id, _):
-                if peer.uid != 0 && id.uid != peer.uid {
-                    return .failed(.nodeUnreachable(peer.address, reason: "node at \(peer.address) is now \(id), not uid \(peer.uidHex)"))
-                }
-                // The peer reads frames up to the limit it announced in the handshake; beyond it, it would close
-                // the connection (and fail every other call on it).
-                let peerMax = s.peerMaxFrameBytes ?? settings.maxFrameBytes
-                if frameBytes - Wire.lengthFieldBytes > peerMax {
-                    return .failed(.frameTooLarge(bytes: frameBytes - Wire.lengthFieldBytes, max: peerMax))
-                }
-            case .backingOff(let until, let reason):
-                if now < until {
-                    return .failed(.nodeUnreachable(peer.address, reason: "backing off after: \(reason)"))
-                }
-                dial = true
-            case .idle:
-                dial = true
-            case .dialing, .awaitingInbound:
-                break
-            }
-            if case .associated = s.phase {} else if frameBytes - Wire.lengthFieldBytes > settings.maxFrameBytes {
-                // Not associated yet: the peer's limit is unknown; this node's own stands in for it.
-                return .failed(.frameTooLarge(bytes: frameBytes - Wire.lengthFieldBytes, max: settings.maxFrameBytes))
-            }
-            if s.queuedBytes + frameBytes > limit {
-                return .failed(.outboundQueueFull(peer.address, queuedBytes: s.queuedBytes))
-            }
-            if !kind.isControl, budgets.outboundBytes.value + frameBytes > settings.maxOutboundBytesTotal {
-                return .refused(.outboundQueueFull(peer.address, queuedBytes: s.queuedBytes), .outboundTotal)
-            }
-            if dial, budgets.dialsInFlight.value >= max(1, settings.maxDialsInFlight) {
-                return .refused(.nodeUnreachable(peer.address, reason: "too many dials in flight (\(settings.maxDialsInFlight))"),
-                                .dials)
-            }
-            if dial {
-                s.phase = .dialing(connID: nil)
-                s.generation &+= 1
-            }
-            if kind.isControl { s.control.append(out) } else { s.data.append(out) }
-            s.queuedBytes += frameBytes
-            if dial { return .queuedAndDial }
-            if s.isAssociated && !s.flushing && !s.outArmed {
-                s.flushing = true
-                return .queuedAndFlush
-            }
-            return .queued
+                         limit: Int, frameBytes: Int) -> SendOutcome? {
+        let dial: Bool
+        switch s.life.sendVerdict(uid: peer.uid, nowNs: now) {
+        case .queue: dial = false
+        case .queueAndDial: dial = true
+        case .refuse(let reason): return .failed(.nodeUnreachable(peer.address, reason: reason))
+        case .lookAgain: return nil
+        case .shutDown: return .failed(.shutDown)
+        }
+        let length = frameBytes - Wire.lengthFieldBytes
+        if s.isAssociated {
+            // The peer reads frames up to the limit it announced in the handshake; beyond it, it would close
+            // the connection (and fail every other call on it).
+            let peerMax = s.peerMaxFrameBytes ?? settings.maxFrameBytes
+            if length > peerMax { return .failed(.frameTooLarge(bytes: length, max: peerMax)) }
+        } else if length > settings.maxFrameBytes {
+            // Not associated yet: the peer's limit is unknown; this node's own stands in for it.
+            return .failed(.frameTooLarge(bytes: length, max: settings.maxFrameBytes))
+        }
+        if s.queuedBytes + frameBytes > limit {
+            return .failed(.outboundQueueFull(peer.address, queuedBytes: s.queuedBytes))
+        }
+        if !kind.isControl, budgets.outboundBytes.value + frameBytes > settings.maxOutboundBytesTotal {
+            return .refused(.outboundQueueFull(peer.address, queuedBytes: s.queuedBytes), .outboundTotal)
+        }
+        if dial, budgets.dialsInFlight.value >= max(1, settings.maxDialsInFlight) {
+            return .refused(.nodeUnreachable(peer.address, reason: "too many dials in flight (\(settings.maxDialsInFlight))"),
+                            .dials)
+        }
+        if dial { _ = s.handle(.dialRequested, nowNs: now) }
+        if kind.isControl { s.control.append(out) } else { s.data.append(out) }
+        s.queuedBytes += frameBytes
+        if dial { return .queuedAndDial }
+        if s.isAssociated && !s.flushing && !s.outArmed {
+            s.flushing = true
+            return .queuedAndFlush
+        }
+        return .queued
     }
 
     /// Dials `address` without knowing its uid (seed nodes) and keeps redialing it with capped exponential backoff
@@ -505,18 +489,12 @@ public final class Transport: Sendable {
         guard !stopping.load(ordering: .acquiring), let local = localNode, address != local.address else { return }
         for _ in 0..<4 {
             guard let p = peerEntry(address, force: true) else { return }
-            let dial = p.state.withLock { s -> Bool? in
-                if s.removed { return nil }
-                s.persistent = true
-                if case .idle = s.phase {
-                    s.phase = .dialing(connID: nil)
-                    s.generation &+= 1
-                    return true
-                }
-                return false
+            let fx = p.state.withLock { s -> PeerEffects? in
+                if s.life.isRemoved { return nil }
+                return s.handle(.associateRequested, nowNs: Monotonic.nowNs())
             }
-            guard let dial else { continue }
-            if dial { loop.execute { [self] in startDial(p) } }
+            guard let fx else { continue }
+            perform(fx, p)
             return
         }
     }
@@ -524,7 +502,7 @@ public final class Transport: Sendable {
     /// Stops redialing `address` automatically. An existing association stays up.
     public func forget(_ address: NodeAddress) {
         guard let p = peers.withLock({ $0[address] }) else { return }
-        p.state.withLock { $0.persistent = false }
+        _ = p.state.withLock { $0.handle(.forgetRequested, nowNs: Monotonic.nowNs()) }
     }
 
     /// Upper layer found a frame from `peer` whose payload does not decode: closes that connection, counts it in
@@ -533,10 +511,7 @@ public final class Transport: Sendable {
     public func rejectMalformed(from peer: NodeIdentity, reason: String) {
         let action: @Sendable () -> Void = { [self] in
             guard let p = peers.withLock({ $0[peer.address] }) else { return }
-            let cid: UInt64? = p.state.withLock { s in
-                if case .associated(let id, let cid) = s.phase, peer.uid == 0 || id.uid == peer.uid { return cid }
-                return nil
-            }
+            let cid = p.state.withLock { $0.life.associatedConn(uid: peer.uid) }
             guard let cid, let c = core.connections[cid], !c.isClosed else { return }
             counters.framesMalformed.increment()
             logger.warning("transport.frame.malformed", ["peer": peer, "reason": reason])
@@ -578,13 +553,8 @@ public final class Transport: Sendable {
             return v
         }
         for p in all {
-            let dropped = p.state.withLock { s -> DroppedFrames in
-                s.socket = nil
-                s.phase = .idle
-                s.unreachableSinceNs = nil
-                return s.dropAll()
-            }
-            reportUndelivered(dropped, to: p.address, .shutdown, reason: "transport shut down")
+            let fx = p.state.withLock { $0.handle(.shutdown, nowNs: Monotonic.nowNs()) }
+            perform(fx, p)
         }
         counters.peersUnreachable.set(0)
         associationTable.withLock { $0.removeAll() }
