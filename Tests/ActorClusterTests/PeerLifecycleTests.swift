@@ -49,9 +49,9 @@ final class PeerLifecycleTests: XCTestCase {
         let handshaking = after(connecting) { _ in .connected(conn: dialConn) }
         let associated = after(handshaking) { _ in .established(conn: dialConn, peer: a) }
         let awaiting = after(handshaking) { _ in .rejectedAsDuplicate(conn: dialConn) }
-        let refused: (L) -> L.Event = { _ in .connectionClosed(conn: dialConn, reason: "connect: refused") }
+        let refused: (L) -> L.Event = { _ in .connectionClosed(conn: dialConn, reason: "connect: refused", refused: true) }
         let backingOffFailed = after(connecting, refused)
-        let backingOffLost = after(associated) { _ in .connectionClosed(conn: dialConn, reason: "reset") }
+        let backingOffLost = after(associated) { _ in .connectionClosed(conn: dialConn, reason: "reset", refused: false) }
         let seedConnecting = after(after(after(idle) { _ in .associateRequested }) { _ in .dialBegins }) {
             .connectStarted(conn: dialConn, generation: $0.generation)
         }
@@ -121,8 +121,11 @@ final class PeerLifecycleTests: XCTestCase {
         EventCase("connected(other)") { _ in .connected(conn: otherConn) },
         EventCase("failedBeforeConnect(current)") { .failedBeforeConnect(generation: $0.generation, reason: "no such host") },
         EventCase("failedBeforeConnect(stale)") { .failedBeforeConnect(generation: $0.generation &- 1, reason: "no such host") },
-        EventCase("connectionClosed(current)") { .connectionClosed(conn: $0.currentConn ?? dialConn, reason: "reset") },
-        EventCase("connectionClosed(other)") { _ in .connectionClosed(conn: otherConn, reason: "reset") },
+        EventCase("connectionClosed(current)") { .connectionClosed(conn: $0.currentConn ?? dialConn, reason: "reset", refused: false) },
+        EventCase("connectionClosed(current, refused)") {
+            .connectionClosed(conn: $0.currentConn ?? dialConn, reason: "connect: refused", refused: true)
+        },
+        EventCase("connectionClosed(other)") { _ in .connectionClosed(conn: otherConn, reason: "reset", refused: false) },
         EventCase("rejectedAsDuplicate(current)") { .rejectedAsDuplicate(conn: $0.currentConn ?? dialConn) },
         EventCase("rejectedAsDuplicate(other)") { _ in .rejectedAsDuplicate(conn: otherConn) },
         EventCase("awaitInboundExpired(current)") { .awaitInboundExpired(generation: $0.generation) },
@@ -170,12 +173,12 @@ final class PeerLifecycleTests: XCTestCase {
     typealias Outcome = (state: L.State, actions: [L.Action])
 
     /// The first failed dial of a fixture that never failed (failures 0, never associated, not a seed).
-    static func firstDialFailure(_ reason: String, _ m: L) -> Outcome {
+    static func firstDialFailure(_ reason: String, refused: Bool = false, _ m: L) -> Outcome {
         (.backingOff(untilNs: now + 100 * ms, reason: reason),
          [.dropQueued(.dialFailed, reason: "dial failed: \(reason)"),
           .scheduleBackoff(generation: m.generation + 1, delayNs: backoff100),
           .warnUnreachable(attempts: 1, unreachableMs: 0, lastAssociatedMs: nil, seed: false, reason: reason),
-          .reportDialFailed(reason: reason, retryNs: backoff100)])
+          .reportDialFailed(reason: reason, refused: refused, retryNs: backoff100)])
     }
 
     static func associates(_ peer: NodeIdentity, conn: UInt64, closing: [L.Action] = [], lost: [L.Action] = []) -> (L) -> Outcome {
@@ -238,11 +241,13 @@ final class PeerLifecycleTests: XCTestCase {
         table["dialing(connecting)"] = common("connecting", dialOwn: dialConn).merging([
             "connected(current)": { _ in (.dialing(.handshaking(conn: dialConn)), []) },
             "connectionClosed(current)": { firstDialFailure("reset", $0) },
+            "connectionClosed(current, refused)": { firstDialFailure("connect: refused", refused: true, $0) },
             // A handshake outcome cannot come before the connect completed: ignored (not closed, it is ours).
         ]) { $1 }
 
         table["dialing(handshaking)"] = common("handshaking", dialOwn: dialConn).merging([
             "connectionClosed(current)": { firstDialFailure("reset", $0) },
+            "connectionClosed(current, refused)": { firstDialFailure("connect: refused", refused: true, $0) },
             "rejectedAsDuplicate(current)": { m in
                 (.awaitingInbound, [.closeConnection(conn: dialConn, reason: duplicate),
                                     .scheduleAwaitInbound(generation: m.generation + 1, delayNs: 2_000_000_000)])
@@ -258,6 +263,13 @@ final class PeerLifecycleTests: XCTestCase {
         let answersWith: (NodeIdentity) -> String = { "address \(address) now answers with uid \($0.uidHex)" }
         table["associated"] = common("associated", dialOwn: nil).merging([
             "connectionClosed(current)": lostReset,
+            // `refused` only means something for a dial; a lost association is a lost association.
+            "connectionClosed(current, refused)": { m in
+                (.backingOff(untilNs: now + 100 * ms, reason: "connect: refused"),
+                 [.detach, .dropQueued(.associationLost, reason: "association lost: connect: refused"),
+                  .scheduleBackoff(generation: m.generation + 1, delayNs: backoff100),
+                  .reportDisassociated(a, reason: "connect: refused")])
+            },
             // A handshake outcome on the association's own connection cannot happen: ignored, never closed.
             "established(current)": { m in (m.state, []) },
             "rejectedAsDuplicate(current)": { m in (m.state, []) },
@@ -343,7 +355,7 @@ final class PeerLifecycleTests: XCTestCase {
                 }
             }
         }
-        XCTAssertEqual(pairs, 13 * 26)
+        XCTAssertEqual(pairs, 13 * 27)
         XCTAssertGreaterThan(ignoredPairs, 200, "most pairs are stale or do not fit the state")
     }
 
@@ -392,7 +404,7 @@ final class PeerLifecycleTests: XCTestCase {
                                                        reason: "simultaneous connect: keeping the connection dialed by \(Self.a)"))
         let associated = m
         // The abandoned dial's own events arrive afterwards: none changes anything, none closes the association.
-        XCTAssertEqual(m.handle(.connectionClosed(conn: Self.dialConn, reason: "closed"), nowNs: Self.now, jitter: 1), [])
+        XCTAssertEqual(m.handle(.connectionClosed(conn: Self.dialConn, reason: "closed", refused: false), nowNs: Self.now, jitter: 1), [])
         XCTAssertEqual(m.handle(.established(conn: Self.dialConn, peer: Self.a), nowNs: Self.now, jitter: 1),
                        [.closeConnection(conn: Self.dialConn, reason: "dial superseded")])
         XCTAssertEqual(m.handle(.connected(conn: Self.dialConn), nowNs: Self.now, jitter: 1), [])
@@ -405,7 +417,7 @@ final class PeerLifecycleTests: XCTestCase {
         guard case .scheduleAwaitInbound(let gen, _) = actions.last else { return XCTFail("\(actions)") }
         XCTAssertEqual(m.sendVerdict(uid: 0, nowNs: Self.now), .queue, "frames stay queued meanwhile")
         XCTAssertEqual(m.tieBreakPhase, .awaitingInbound)
-        _ = m.handle(.connectionClosed(conn: Self.dialConn, reason: "rejected as duplicate"), nowNs: Self.now, jitter: 1)
+        _ = m.handle(.connectionClosed(conn: Self.dialConn, reason: "rejected as duplicate", refused: false), nowNs: Self.now, jitter: 1)
         XCTAssertEqual(m.state, .awaitingInbound, "closing the rejected dial is no dial failure")
         _ = m.handle(.inboundAccepted(conn: Self.inboundConn, peer: Self.a), nowNs: Self.now, jitter: 1)
         XCTAssertEqual(m.state, .associated(Self.a, conn: Self.inboundConn))
@@ -464,7 +476,7 @@ final class PeerLifecycleTests: XCTestCase {
         XCTAssertNil(m.unreachableSinceNs)
         XCTAssertNil(m.lastUnreachableLogNs)
         XCTAssertEqual(m.lastAssociatedNs, t)
-        let lost = m.handle(.connectionClosed(conn: Self.inboundConn, reason: "reset"), nowNs: t, jitter: 1)
+        let lost = m.handle(.connectionClosed(conn: Self.inboundConn, reason: "reset", refused: false), nowNs: t, jitter: 1)
         XCTAssertTrue(lost.contains(.scheduleBackoff(generation: m.generation, delayNs: Self.backoff100)))
     }
 
@@ -475,7 +487,7 @@ final class PeerLifecycleTests: XCTestCase {
             _ = m.handle(.dialBegins, nowNs: t, jitter: 1)
             return m.handle(.failedBeforeConnect(generation: m.generation, reason: "r"), nowNs: t, jitter: 1)
         }
-        _ = m.handle(.connectionClosed(conn: Self.dialConn, reason: "reset"), nowNs: Self.t0, jitter: 1)
+        _ = m.handle(.connectionClosed(conn: Self.dialConn, reason: "reset", refused: false), nowNs: Self.t0, jitter: 1)
         let warned: ([L.Action]) -> L.Action? = { $0.first { if case .warnUnreachable = $0 { true } else { false } } }
         let s = 1_000 * Self.ms
         XCTAssertEqual(warned(fail(at: Self.t0 + s)),
@@ -588,7 +600,7 @@ final class PeerLifecycleTests: XCTestCase {
         queue(&s, frame(1, uid: 0, u))
         queue(&s, frame(2, uid: Self.a.uid, u))
         s.outArmed = true
-        let fx = s.handle(.connectionClosed(conn: Self.dialConn, reason: "reset"), nowNs: Self.t0, jitter: 1)
+        let fx = s.handle(.connectionClosed(conn: Self.dialConn, reason: "reset", refused: false), nowNs: Self.t0, jitter: 1)
         XCTAssertNil(s.socket)
         XCTAssertFalse(s.outArmed)
         XCTAssertEqual(fx.dropped.count, 2)

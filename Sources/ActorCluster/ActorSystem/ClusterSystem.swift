@@ -576,8 +576,8 @@ extension ClusterSystem: TransportDelegate {
         failPending(to: peer, reason: reason)
     }
 
-    public func transport(_ transport: Transport, dialFailed address: NodeAddress, reason: String) {
-        logger.debug("dial.failed", ["address": address, "reason": reason])
+    public func transport(_ transport: Transport, dialFailed address: NodeAddress, reason: String, refused: Bool) {
+        logger.debug("dial.failed", ["address": address, "reason": reason, "refused": refused])
         let failed = state.withLock { $0.pending.removeAll { $0.actor.node.address == address } }
         callsFailedUnreachable.increment(by: failed.count)
         for (_, e) in failed {

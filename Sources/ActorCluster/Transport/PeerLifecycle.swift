@@ -97,8 +97,8 @@ struct PeerLifecycle: Sendable, Equatable {
         /// The dial of `generation` failed before any connection existed (name resolution, no socket).
         case failedBeforeConnect(generation: UInt64, reason: String)
         /// Connection `conn` closed (EOF, reset, write error, idle timeout, stalled reader, malformed frame,
-        /// connect or handshake failure or timeout).
-        case connectionClosed(conn: UInt64, reason: String)
+        /// connect or handshake failure or timeout). `refused`: the TCP connect itself failed with ECONNREFUSED.
+        case connectionClosed(conn: UInt64, reason: String, refused: Bool)
         /// Our dial on `conn` was rejected as `duplicate` (the peer keeps its own connection, tie-break).
         case rejectedAsDuplicate(conn: UInt64)
         /// The wait for the peer's own connection that began in `generation` timed out.
@@ -149,7 +149,7 @@ struct PeerLifecycle: Sendable, Equatable {
         /// Tell the delegate that the association with `peer` is gone.
         case reportDisassociated(NodeIdentity, reason: String)
         /// Tell the delegate that the dial failed; the next is in `retryNs`.
-        case reportDialFailed(reason: String, retryNs: Int64)
+        case reportDialFailed(reason: String, refused: Bool, retryNs: Int64)
         /// Log `transport.peer.unreachable` (rate-limited per address here).
         case warnUnreachable(attempts: Int, unreachableMs: UInt64, lastAssociatedMs: UInt64?, seed: Bool, reason: String)
         /// Remove the entry from the table: nothing worth remembering (no failed dials).
@@ -312,12 +312,12 @@ struct PeerLifecycle: Sendable, Equatable {
 
         case .failedBeforeConnect(let gen, let reason):
             guard case .dialing(.resolving) = state, gen == generation else { return [] }
-            return dialFailed(reason: reason, nowNs: nowNs, jitter: jitter)
+            return dialFailed(reason: reason, refused: false, nowNs: nowNs, jitter: jitter)
 
-        case .connectionClosed(let conn, let reason):
+        case .connectionClosed(let conn, let reason, let refused):
             switch state {
             case .dialing(.connecting(conn)), .dialing(.handshaking(conn)):
-                return dialFailed(reason: reason, nowNs: nowNs, jitter: jitter)
+                return dialFailed(reason: reason, refused: refused, nowNs: nowNs, jitter: jitter)
             case .associated(let peer, conn):
                 return associationLost(peer, reason: reason, nowNs: nowNs, jitter: jitter)
             default:
@@ -332,7 +332,8 @@ struct PeerLifecycle: Sendable, Equatable {
 
         case .awaitInboundExpired(let gen):
             guard case .awaitingInbound = state, gen == generation else { return [] }
-            return dialFailed(reason: "peer kept its own connection but did not complete it", nowNs: nowNs, jitter: jitter)
+            return dialFailed(reason: "peer kept its own connection but did not complete it", refused: false,
+                              nowNs: nowNs, jitter: jitter)
 
         case .established(let conn, let peer):
             guard case .dialing(.handshaking(conn)) = state else {
@@ -390,7 +391,7 @@ struct PeerLifecycle: Sendable, Equatable {
     }
 
     /// Our dial (resolution, connect, handshake, or the wait for the peer's connection) failed.
-    private mutating func dialFailed(reason: String, nowNs: UInt64, jitter: Double) -> [Action] {
+    private mutating func dialFailed(reason: String, refused: Bool, nowNs: UInt64, jitter: Double) -> [Action] {
         let since = unreachableSinceNs ?? nowNs
         unreachableSinceNs = since
         let delay = backoffDelayNs(jitter: jitter)
@@ -405,7 +406,7 @@ struct PeerLifecycle: Sendable, Equatable {
                                             lastAssociatedMs: lastAssociatedNs.map { (nowNs &- $0) / 1_000_000 },
                                             seed: persistent, reason: reason))
         }
-        actions.append(.reportDialFailed(reason: reason, retryNs: delay))
+        actions.append(.reportDialFailed(reason: reason, refused: refused, retryNs: delay))
         return actions
     }
 

@@ -12,8 +12,10 @@ public protocol TransportDelegate: AnyObject, Sendable {
     func transport(_ transport: Transport, disassociated peer: NodeIdentity, reason: String)
     /// A dial to `address` failed before any association (name resolution failed or timed out, refused, connect
     /// timeout, handshake rejected/timed out). Frames queued for that address are dropped (their senders' undelivered
-    /// handlers are called).
-    func transport(_ transport: Transport, dialFailed address: NodeAddress, reason: String)
+    /// handlers are called). `refused` is true only when the TCP connect itself failed with ECONNREFUSED (nothing
+    /// listens at the address: the host answered); false for every other failure, a connect or handshake timeout
+    /// included (the address may be partitioned away or the host down).
+    func transport(_ transport: Transport, dialFailed address: NodeAddress, reason: String, refused: Bool)
     /// One inbound frame (kinds ≥ 0x10 only; transport kinds are handled inside). `payload` is a slice of the read
     /// buffer (no copy per frame). Called on the event-loop thread, in order per connection; must not block.
     func transport(_ transport: Transport, received kind: Wire.FrameKind, payload: ArraySlice<UInt8>, from peer: NodeIdentity)
@@ -366,7 +368,8 @@ public final class Transport: Sendable {
     /// another uid, or the transport shut down. A dropped frame is counted in
     /// `hotline_frames_undelivered_<reason>_total` and `onUndelivered` (when given) is called exactly once, with
     /// `.nodeUnreachable(address, reason:)` or `.shutDown`, on an arbitrary thread (usually the I/O thread; must
-    /// not block). It is never called for a frame that `send` rejected by throwing.
+    /// not block); `TransportError.isConnectionRefused` tells a dial refused by the host (ECONNREFUSED) apart. It
+    /// is never called for a frame that `send` rejected by throwing.
     ///
     /// - Throws: `TransportError.frameTooLarge` (length field kind + payload above `maxFrameBytes`),
     ///   `.outboundQueueFull` (queued bytes + this frame above `maxOutboundBytesPerPeer`), `.nodeUnreachable`

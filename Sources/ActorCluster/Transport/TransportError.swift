@@ -21,4 +21,13 @@ public enum TransportError: Error, Sendable, Equatable, CustomStringConvertible 
         case .bindFailed(let a, let errno, let message): "cannot listen on \(a): \(message) (errno \(errno))"
         }
     }
+
+    /// True when this is `nodeUnreachable` because the TCP connect of a dial was refused (ECONNREFUSED: the host
+    /// answered that nothing listens at that port): a frame dropped by that dial (`onUndelivered`), or a send
+    /// refused during the backoff that followed. False for every other reason (timeouts, resets, name
+    /// resolution, handshake failures, partitions).
+    public var isConnectionRefused: Bool {
+        guard case .nodeUnreachable(_, let reason) = self else { return false }
+        return reason.hasSuffix(Socket.connectRefusedReason)
+    }
 }

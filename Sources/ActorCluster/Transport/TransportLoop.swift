@@ -208,7 +208,7 @@ extension Transport {
                            remote: p.address.description, transport: self)
         let rc = loop.register(fd: fd, token: token, events: Interest.write, handler: c)
         guard rc == 0 else {
-            feed(p, .connectionClosed(conn: token, reason: "epoll_ctl: \(Socket.errorText(rc))"))
+            feed(p, .connectionClosed(conn: token, reason: "epoll_ctl: \(Socket.errorText(rc))", refused: false))
             return
         }
         core.connections[token] = c
@@ -219,8 +219,8 @@ extension Transport {
             finishConnect(c)
         case .inProgress:
             scheduleConnectTimeout(c)
-        case .failed(_, let text):
-            close(c, reason: "connect: \(text)")
+        case .failed(let e, _):
+            close(c, reason: Socket.connectFailureReason(e), refused: e == ECONNREFUSED)
         }
     }
 
@@ -234,7 +234,7 @@ extension Transport {
     private func finishConnect(_ c: Connection) {
         let err = Socket.pendingError(fd: c.socket.fd)
         guard err == 0 else {
-            close(c, reason: "connect: \(Socket.errorText(err))")
+            close(c, reason: Socket.connectFailureReason(err), refused: err == ECONNREFUSED)
             return
         }
         if let t = c.timer { loop.cancel(t) }
@@ -623,8 +623,9 @@ extension Transport {
 
     /// Closes `c` (idempotent) and tells its peer's lifecycle, which decides the consequences: a lost association
     /// (`disassociated` + backoff), a failed dial (`dialFailed` + backoff), or nothing (a dial abandoned or
-    /// superseded, an inbound connection still handshaking). Loop thread only.
-    func close(_ c: Connection, reason: String) {
+    /// superseded, an inbound connection still handshaking). `refused`: the TCP connect failed with ECONNREFUSED.
+    /// Loop thread only.
+    func close(_ c: Connection, reason: String, refused: Bool = false) {
         guard !c.isClosed else { return }
         let previous = c.phase
         c.phase = .closed
@@ -641,10 +642,10 @@ extension Transport {
         guard !core.closing else { return }
         switch previous {
         case .associated(let p, _):
-            feed(p, .connectionClosed(conn: c.id, reason: reason))
+            feed(p, .connectionClosed(conn: c.id, reason: reason, refused: false))
         case .connecting, .handshaking:
             if case .dialer(let p) = c.role {
-                feed(p, .connectionClosed(conn: c.id, reason: reason))
+                feed(p, .connectionClosed(conn: c.id, reason: reason, refused: refused))
             } else {
                 logger.debug("transport.inbound.closed", ["peer": c.remote, "reason": reason])
             }
@@ -718,13 +719,13 @@ extension Transport {
                 counters.disassociations.increment()
                 logger.info("transport.association.down", ["peer": peer, "reason": reason])
                 delegate?.transport(self, disassociated: peer, reason: reason)
-            case .reportDialFailed(let reason, let retryNs):
+            case .reportDialFailed(let reason, let refused, let retryNs):
                 counters.dialFailures.increment()
                 // A member's calls can make this node dial any number of addresses: one info line per interval for all.
                 logger.logLimited(limitLog, .info, "transport.dial.failed",
                                   ["peer": p.address, "reason": reason, "retry_ms": retryNs / 1_000_000])
                 refreshUnreachableGauge()
-                delegate?.transport(self, dialFailed: p.address, reason: reason)
+                delegate?.transport(self, dialFailed: p.address, reason: reason, refused: refused)
             case .warnUnreachable(let attempts, let unreachableMs, let lastAssociatedMs, let seed, let reason):
                 let fields: KeyValuePairs<String, Any> = [
                     "peer": p.address, "attempts": attempts, "unreachable_ms": unreachableMs,

@@ -1,0 +1,117 @@
+import CEpoll
+import Glibc
+import Synchronization
+import XCTest
+@testable import ActorCluster
+
+/// What the membership layer needs from the transport: whether a dial was refused. Real transports on loopback.
+final class TransportFailureSignalsTests: XCTestCase {
+    private let localhost = "127.0.0.1"
+
+    private func startNode(settings: TransportSettings = .default, port: UInt16 = 0) throws -> TransportTestNode {
+        let metrics = Metrics()
+        let logs = LogSink.capturing()
+        let uid = NodeIdentity.randomUID()
+        let recorder = TransportRecorder()
+        let transport = Transport(clusterName: "test", uid: uid, settings: settings,
+                                  logger: Logger(level: .info, context: [("node", "\(uid)")], sink: logs), metrics: metrics)
+        transport.setDelegate(recorder)
+        addTeardownBlock { transport.shutdown() }
+        let identity = try transport.start(listen: NodeAddress(host: localhost, port: port))
+        return TransportTestNode(transport: transport, recorder: recorder, identity: identity, metrics: metrics, logs: logs)
+    }
+
+    /// A port on 127.0.0.1 that was free a moment ago (nothing listens there now).
+    private func freePort() throws -> UInt16 {
+        try XCTUnwrap(TransportRawSocket.listen().map { $0.1 })
+    }
+
+    private static func payload(_ n: Int) -> (inout [UInt8]) -> Void {
+        { $0.append(contentsOf: withUnsafeBytes(of: UInt32(n).bigEndian, Array.init)) }
+    }
+
+    private static func numbers(_ frames: [TransportRecorder.Frame]) -> [Int] {
+        frames.map { $0.payload.prefix(4).reduce(0) { $0 << 8 | Int($1) } }
+    }
+
+    /// The errors each undelivered frame was reported with.
+    final class Undelivered: Sendable {
+        let errors = Mutex<[Int: TransportError]>([:])
+        func handler(_ id: Int) -> UndeliveredHandler { { e in self.errors.withLock { $0[id] = e } } }
+        subscript(_ id: Int) -> TransportError? { errors.withLock { $0[id] } }
+    }
+
+    // MARK: - refused
+
+    func test_aDialToAClosedPort_isRefused_inTheDelegate_theUndeliveredReport_andTheBackoffError() throws {
+        let closed = NodeAddress(host: localhost, port: try freePort())
+        let a = try startNode()
+        let undelivered = Undelivered()
+        try a.transport.send(.message, to: NodeIdentity(address: closed, uid: 0), onUndelivered: undelivered.handler(1), Self.payload(1))
+        transportWaitUntil("dial failed") { a.recorder.dialFailed.count == 1 && undelivered[1] != nil }
+        XCTAssertEqual(a.recorder.dialRefused, [true])
+        XCTAssertEqual(a.recorder.dialFailed.first?.1, Socket.connectRefusedReason)
+        XCTAssertEqual(undelivered[1]?.isConnectionRefused, true, "\(String(describing: undelivered[1]))")
+        XCTAssertThrowsError(try a.transport.send(.message, to: NodeIdentity(address: closed, uid: 0), Self.payload(2))) { error in
+            XCTAssertEqual((error as? TransportError)?.isConnectionRefused, true, "backing off after a refusal: \(error)")
+        }
+    }
+
+    func test_aHandshakeTimeout_aNameThatDoesNotResolve_andAHandshakeReject_areNotRefused() throws {
+        var settings = TransportSettings.default
+        settings.handshakeTimeout = .milliseconds(200)
+        settings.resolveHost = { _ in .failed("no such host") }
+        let a = try startNode(settings: settings)
+        let undelivered = Undelivered()
+        // Something listens but never answers the offer.
+        let (silent, silentPort) = try XCTUnwrap(TransportRawSocket.listen())
+        try a.transport.send(.message, to: NodeIdentity(address: NodeAddress(host: localhost, port: silentPort), uid: 0),
+                             onUndelivered: undelivered.handler(1), Self.payload(1))
+        let held = silent.accept(timeoutMs: 5_000)
+        XCTAssertNotNil(held)
+        try a.transport.send(.message, to: NodeIdentity(address: NodeAddress(host: "nx.test", port: 1), uid: 0),
+                             onUndelivered: undelivered.handler(2), Self.payload(2))
+        // A node of another cluster rejects the offer.
+        let other = try { () throws -> TransportTestNode in
+            let metrics = Metrics()
+            let t = Transport(clusterName: "other", uid: NodeIdentity.randomUID(), logger: Logger(level: .error), metrics: metrics)
+            addTeardownBlock { t.shutdown() }
+            let id = try t.start(listen: NodeAddress(host: localhost, port: 0))
+            return TransportTestNode(transport: t, recorder: TransportRecorder(), identity: id, metrics: metrics, logs: .capturing())
+        }()
+        try a.transport.send(.message, to: other.identity, onUndelivered: undelivered.handler(3), Self.payload(3))
+        transportWaitUntil("three dials failed") { a.recorder.dialFailed.count == 3 && undelivered[3] != nil }
+        let reasons = a.recorder.dialFailed.map(\.1)
+        XCTAssertTrue(reasons.contains { $0.contains("handshake timed out") }, "\(reasons)")
+        XCTAssertTrue(reasons.contains("no such host"), "\(reasons)")
+        XCTAssertTrue(reasons.contains { $0.contains("clusterMismatch") || $0.contains("rejected") }, "\(reasons)")
+        XCTAssertEqual(a.recorder.dialRefused, [false, false, false])
+        for id in 1...3 { XCTAssertEqual(undelivered[id]?.isConnectionRefused, false, "frame \(id): \(String(describing: undelivered[id]))") }
+    }
+
+    func test_aNonBlockingConnectToAClosedPort_failsWithECONNREFUSED_atOnceOrWhenItCompletes() throws {
+        let port = try freePort()
+        let fd = cepoll_tcp_socket()
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        let socket = SocketHandle(fd: fd, token: 0)
+        var loopback = in_addr()
+        _ = inet_pton(AF_INET, localhost, &loopback)
+        switch Socket.startConnect(fd: socket.fd, to: loopback, port: port) {
+        case .failed(let e, _):
+            XCTAssertEqual(e, ECONNREFUSED, "the immediate-failure path")
+        case .inProgress:
+            var p = pollfd(fd: socket.fd, events: Int16(POLLOUT), revents: 0)
+            XCTAssertEqual(poll(&p, 1, 5_000), 1)
+            XCTAssertEqual(Socket.pendingError(fd: socket.fd), ECONNREFUSED, "the completion path")
+        case .connected:
+            XCTFail("nothing listens there")
+        }
+        // Both paths make the same reason, which is what `isConnectionRefused` recognises.
+        XCTAssertEqual(Socket.connectFailureReason(ECONNREFUSED), Socket.connectRefusedReason)
+        XCTAssertNotEqual(Socket.connectFailureReason(ETIMEDOUT), Socket.connectRefusedReason)
+        let address = NodeAddress(host: localhost, port: port)
+        XCTAssertTrue(TransportError.nodeUnreachable(address, reason: "dial failed: \(Socket.connectRefusedReason)").isConnectionRefused)
+        XCTAssertFalse(TransportError.nodeUnreachable(address, reason: "dial failed: handshake timed out after 2 s").isConnectionRefused)
+        XCTAssertFalse(TransportError.shutDown.isConnectionRefused)
+    }
+}
