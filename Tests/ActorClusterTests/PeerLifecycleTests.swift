@@ -366,33 +366,50 @@ final class PeerLifecycleTests: XCTestCase {
         let during = Self.t0 + 50 * Self.ms
         let backingOff = "backing off after: connect: refused"
         let otherUID = "node at \(Self.address) is now \(Self.a), not uid \(Self.b.uidHex)"
-        // (fixture, uid, now) → verdict
-        let rows: [(String, UInt64, UInt64, L.SendVerdict)] = [
-            ("idle", 0, during, .queueAndDial),
-            ("idle", Self.a.uid, during, .queueAndDial),
-            ("dialing(requested)", 0, during, .queue),
-            ("dialing(resolving)", 0, during, .queue),
-            ("dialing(connecting)", Self.b.uid, during, .queue),
-            ("dialing(handshaking)", 0, during, .queue),
-            ("awaitingInbound", 0, during, .queue),
-            ("associated", 0, during, .queue),
-            ("associated", Self.a.uid, during, .queue),
-            ("associated", Self.b.uid, during, .refuse(otherUID)),
-            ("backingOff(dial failed)", 0, during, .refuse(backingOff)),
+        // (fixture, uid, dialNow, now) → verdict
+        let rows: [(String, UInt64, Bool, UInt64, L.SendVerdict)] = [
+            ("idle", 0, false, during, .queueAndDial),
+            ("idle", Self.a.uid, false, during, .queueAndDial),
+            ("dialing(requested)", 0, false, during, .queue),
+            ("dialing(resolving)", 0, true, during, .queue),
+            ("dialing(connecting)", Self.b.uid, false, during, .queue),
+            ("dialing(handshaking)", 0, false, during, .queue),
+            ("awaitingInbound", 0, true, during, .queue),
+            ("associated", 0, false, during, .queue),
+            ("associated", Self.a.uid, false, during, .queue),
+            ("associated", Self.b.uid, false, during, .refuse(otherUID)),
+            ("associated", Self.b.uid, true, during, .refuse(otherUID)),
+            ("backingOff(dial failed)", 0, false, during, .refuse(backingOff)),
+            // dialNow: a probe finds out at once whether anything still listens there.
+            ("backingOff(dial failed)", 0, true, during, .queueAndDial),
             // The backoff is over even though its timer has not fired yet.
-            ("backingOff(dial failed)", 0, Self.now, .queueAndDial),
-            ("backingOff(association lost)", Self.a.uid, during, .refuse("backing off after: reset")),
-            ("idle(dials failing)", 0, during, .queueAndDial),
-            ("removed", 0, during, .lookAgain),
-            ("closed", 0, during, .shutDown),
+            ("backingOff(dial failed)", 0, false, Self.now, .queueAndDial),
+            ("backingOff(association lost)", Self.a.uid, false, during, .refuse("backing off after: reset")),
+            ("backingOff(association lost)", Self.a.uid, true, during, .queueAndDial),
+            ("idle(dials failing)", 0, false, during, .queueAndDial),
+            ("removed", 0, true, during, .lookAgain),
+            ("closed", 0, true, during, .shutDown),
         ]
-        for (name, uid, at, verdict) in rows {
+        for (name, uid, dialNow, at, verdict) in rows {
             guard let m = f[name] else {
                 XCTFail("no fixture \(name)")
                 continue
             }
-            XCTAssertEqual(m.sendVerdict(uid: uid, nowNs: at), verdict, "\(name) uid \(uid)")
+            XCTAssertEqual(m.sendVerdict(uid: uid, dialNow: dialNow, nowNs: at), verdict, "\(name) uid \(uid) dialNow \(dialNow)")
         }
+    }
+
+    func test_dialNowDuringBackoff_dialsAtOnce_andTheBackoffTimerIsThenStale() {
+        var m = Self.fixtures().first { $0.name == "backingOff(dial failed)" }!.machine
+        let backoffGeneration = m.generation
+        XCTAssertEqual(m.sendVerdict(uid: 0, dialNow: true, nowNs: Self.t0 + Self.ms), .queueAndDial)
+        XCTAssertEqual(m.handle(.dialRequested, nowNs: Self.t0 + Self.ms, jitter: 1), [.startDial])
+        XCTAssertEqual(m.handle(.backoffFired(generation: backoffGeneration), nowNs: Self.t0 + 100 * Self.ms, jitter: 1), [],
+                       "the backoff timer of the state left behind is ignored")
+        let requested = m.generation
+        XCTAssertEqual(m.handle(.dialBegins, nowNs: Self.t0 + 2 * Self.ms, jitter: 1),
+                       [.resolve(generation: requested + 1, reconnect: true)], "a dial after a failure is a reconnect")
+        XCTAssertEqual(m.state, .dialing(.resolving))
     }
 
     // MARK: - Sequences
@@ -415,7 +432,7 @@ final class PeerLifecycleTests: XCTestCase {
         var m = Self.fixtures().first { $0.name == "dialing(handshaking)" }!.machine
         let actions = m.handle(.rejectedAsDuplicate(conn: Self.dialConn), nowNs: Self.now, jitter: 1)
         guard case .scheduleAwaitInbound(let gen, _) = actions.last else { return XCTFail("\(actions)") }
-        XCTAssertEqual(m.sendVerdict(uid: 0, nowNs: Self.now), .queue, "frames stay queued meanwhile")
+        XCTAssertEqual(m.sendVerdict(uid: 0, dialNow: false, nowNs: Self.now), .queue, "frames stay queued meanwhile")
         XCTAssertEqual(m.tieBreakPhase, .awaitingInbound)
         _ = m.handle(.connectionClosed(conn: Self.dialConn, reason: "rejected as duplicate", refused: false), nowNs: Self.now, jitter: 1)
         XCTAssertEqual(m.state, .awaitingInbound, "closing the rejected dial is no dial failure")
@@ -445,7 +462,7 @@ final class PeerLifecycleTests: XCTestCase {
         let actions = m.handle(.established(conn: Self.newSocket, peer: Self.b), nowNs: Self.now, jitter: 1)
         // The frames queued for a meanwhile are dropped by `.attach` (PeerState, below), a reported gone there.
         XCTAssertEqual(actions, [.attach(conn: Self.newSocket, peer: Self.b), .flush, .reportAssociated(Self.b)])
-        XCTAssertEqual(m.sendVerdict(uid: Self.a.uid, nowNs: Self.now),
+        XCTAssertEqual(m.sendVerdict(uid: Self.a.uid, dialNow: false, nowNs: Self.now),
                        .refuse("node at \(Self.address) is now \(Self.b), not uid \(Self.a.uidHex)"))
     }
 
@@ -504,7 +521,7 @@ final class PeerLifecycleTests: XCTestCase {
                        [.giveUpEntry(attempts: 1, unreachableMs: 60_000)])
         XCTAssertEqual(m.state, .removed(givenUp: true))
         XCTAssertNil(m.unreachableSinceNs)
-        XCTAssertEqual(m.sendVerdict(uid: 0, nowNs: Self.t0), .lookAgain)
+        XCTAssertEqual(m.sendVerdict(uid: 0, dialNow: false, nowNs: Self.t0), .lookAgain)
         // A backoff that ends past the give-up time gives up at once.
         var b = Self.fixtures().first { $0.name == "backingOff(dial failed)" }!.machine
         XCTAssertEqual(b.handle(.backoffFired(generation: b.generation), nowNs: Self.t0 + 61_000 * Self.ms, jitter: 1),

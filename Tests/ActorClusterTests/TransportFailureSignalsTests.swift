@@ -4,7 +4,8 @@ import Synchronization
 import XCTest
 @testable import ActorCluster
 
-/// What the membership layer needs from the transport: whether a dial was refused. Real transports on loopback.
+/// What the membership layer needs from the transport: whether a dial was refused, and dialling at once during a
+/// backoff (`dialNow`). Real transports on loopback.
 final class TransportFailureSignalsTests: XCTestCase {
     private let localhost = "127.0.0.1"
 
@@ -113,5 +114,51 @@ final class TransportFailureSignalsTests: XCTestCase {
         XCTAssertTrue(TransportError.nodeUnreachable(address, reason: "dial failed: \(Socket.connectRefusedReason)").isConnectionRefused)
         XCTAssertFalse(TransportError.nodeUnreachable(address, reason: "dial failed: handshake timed out after 2 s").isConnectionRefused)
         XCTAssertFalse(TransportError.shutDown.isConnectionRefused)
+    }
+
+    // MARK: - dialNow
+
+    func test_dialNow_duringTheBackoff_dialsAtOnce_andFindsWhetherAnythingListensThere() throws {
+        var settings = TransportSettings.default
+        settings.reconnectBackoffInitial = .seconds(30)
+        settings.reconnectBackoffMax = .seconds(30)
+        let port = try freePort()
+        let address = NodeAddress(host: localhost, port: port)
+        let a = try startNode(settings: settings)
+        try a.transport.send(.message, to: NodeIdentity(address: address, uid: 0), Self.payload(1))
+        transportWaitUntil("first dial refused") { a.recorder.dialFailed.count == 1 }
+        // Without dialNow the 30 s backoff holds; with it the address is dialled at once.
+        XCTAssertThrowsError(try a.transport.send(.message, to: NodeIdentity(address: address, uid: 0), Self.payload(2)))
+        try a.transport.send(.message, to: NodeIdentity(address: address, uid: 0), dialNow: true, Self.payload(3))
+        transportWaitUntil("second dial refused, long before the backoff ends", timeout: .seconds(5)) {
+            a.recorder.dialFailed.count == 2
+        }
+        XCTAssertEqual(a.recorder.dialRefused, [true, true])
+        XCTAssertGreaterThanOrEqual(a.counter("hotline_reconnect_attempts_total"), 1)
+
+        // Now something listens there: a probe with dialNow finds it at once.
+        let b = try startNode(settings: settings, port: port)
+        try a.transport.send(.message, to: NodeIdentity(address: address, uid: 0), dialNow: true, Self.payload(4))
+        transportWaitUntil("associated and delivered", timeout: .seconds(5)) { Self.numbers(b.recorder.frames) == [4] }
+
+        // After a lost association the same: b is gone, the probe learns it at once.
+        b.transport.shutdown()
+        transportWaitUntil("lost") { a.recorder.disassociated.count == 1 }
+        XCTAssertThrowsError(try a.transport.send(.message, to: b.identity, Self.payload(5)))
+        try a.transport.send(.message, to: b.identity, dialNow: true, Self.payload(6))
+        transportWaitUntil("refused at once", timeout: .seconds(5)) { a.recorder.dialFailed.count == 3 }
+        XCTAssertEqual(a.recorder.dialRefused, [true, true, true])
+    }
+
+    func test_dialNow_changesNothingWhenAssociatedOrAlreadyDialling() throws {
+        let a = try startNode()
+        let b = try startNode()
+        try a.transport.send(.message, to: b.identity, dialNow: true, Self.payload(1))
+        try a.transport.send(.message, to: b.identity, dialNow: true, Self.payload(2))
+        transportWaitUntil("both delivered") { Self.numbers(b.recorder.frames) == [1, 2] }
+        try a.transport.send(.message, to: b.identity, dialNow: true, Self.payload(3))
+        transportWaitUntil("third delivered") { Self.numbers(b.recorder.frames) == [1, 2, 3] }
+        XCTAssertEqual(a.counter("hotline_associations_total"), 1)
+        XCTAssertEqual(a.transport.connectionCount, 1)
     }
 }

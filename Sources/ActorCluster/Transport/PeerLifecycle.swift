@@ -235,8 +235,8 @@ struct PeerLifecycle: Sendable, Equatable {
     }
 
     /// What a send of a frame for `uid` (0: whichever node answers) finds. Pure: a `.queueAndDial` takes effect
-    /// only when the frame is admitted and `.dialRequested` is fed.
-    func sendVerdict(uid: UInt64, nowNs: UInt64) -> SendVerdict {
+    /// only when the frame is admitted and `.dialRequested` is fed. `dialNow`: dial at once even while backing off.
+    func sendVerdict(uid: UInt64, dialNow: Bool, nowNs: UInt64) -> SendVerdict {
         switch state {
         case .associated(let id, _):
             if uid != 0 && id.uid != uid {
@@ -245,7 +245,7 @@ struct PeerLifecycle: Sendable, Equatable {
             }
             return .queue
         case .backingOff(let until, let reason):
-            if nowNs < until { return .refuse("backing off after: \(reason)") }
+            if nowNs < until && !dialNow { return .refuse("backing off after: \(reason)") }
             return .queueAndDial
         case .idle:
             return .queueAndDial

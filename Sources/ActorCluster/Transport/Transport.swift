@@ -355,11 +355,11 @@ public final class Transport: Sendable {
 
     /// Encodes one frame: reserves the 5-byte header in a fresh `[UInt8]`, calls `writePayload` to append the
     /// payload, patches the header, enqueues. Control kinds go ahead of queued data frames. If not associated with
-    /// `peer.address`, dials it (unless backing off → throws `.nodeUnreachable` at once) and keeps the frame in a
-    /// bounded pending queue until the handshake completes. If the handshake shows a different uid than
-    /// `peer.uid` (node restarted), frames for the old uid are dropped and `disassociated(old identity)` is
-    /// reported; while associated with another uid, `send` throws `.nodeUnreachable`. `peer.uid == 0` means
-    /// "whichever node answers at that address".
+    /// `peer.address`, dials it (unless backing off → throws `.nodeUnreachable` at once; with `dialNow`, dials at
+    /// once instead) and keeps the frame in a bounded pending queue until the handshake completes. If the
+    /// handshake shows a different uid than `peer.uid` (node restarted), frames for the old uid are dropped and
+    /// `disassociated(old identity)` is reported; while associated with another uid, `send` throws
+    /// `.nodeUnreachable`. `peer.uid == 0` means "whichever node answers at that address".
     ///
     /// Delivery: a frame that `send` accepts (returns without throwing) is either handed to the kernel on a live,
     /// handshaked connection to `peer` — in send order per address while the association lives; TCP may still lose
@@ -371,12 +371,15 @@ public final class Transport: Sendable {
     /// not block); `TransportError.isConnectionRefused` tells a dial refused by the host (ECONNREFUSED) apart. It
     /// is never called for a frame that `send` rejected by throwing.
     ///
+    /// - Parameter dialNow: when the address is backing off after a failed dial or a lost association, dial it
+    ///   at once instead of throwing `.nodeUnreachable` (for probes that must learn now whether anything still
+    ///   listens there). No effect in any other state; `maxDialsInFlight` still applies. Default false.
     /// - Throws: `TransportError.frameTooLarge` (length field kind + payload above `maxFrameBytes`),
     ///   `.outboundQueueFull` (queued bytes + this frame above `maxOutboundBytesPerPeer`), `.nodeUnreachable`
     ///   (backing off, another uid at the address, the local address, or a handshake kind 0x01–0x03 which only the
     ///   transport may send), `.shutDown` (not started or shut down), or whatever `writePayload` throws.
-    public func send(_ kind: Wire.FrameKind, to peer: NodeIdentity, onUndelivered: UndeliveredHandler? = nil,
-                     _ writePayload: (inout [UInt8]) throws -> Void) throws {
+    public func send(_ kind: Wire.FrameKind, to peer: NodeIdentity, dialNow: Bool = false,
+                     onUndelivered: UndeliveredHandler? = nil, _ writePayload: (inout [UInt8]) throws -> Void) throws {
         guard !stopping.load(ordering: .acquiring), let local = localNode else { throw TransportError.shutDown }
         switch kind {
         case .handshakeOffer, .handshakeAccept, .handshakeReject, .handshakeChallenge, .handshakeResponse:
@@ -407,7 +410,8 @@ public final class Transport: Sendable {
             result = p.state.withLock { s -> SendOutcome? in
                 // Checked under the peer's lock: shutdown drops (and reports) every queue after setting `stopping`.
                 if stopping.load(ordering: .acquiring) { return .failed(.shutDown) }
-                return enqueue(&s, out, kind: kind, peer: peer, now: now, limit: limit, frameBytes: frameBytes)
+                return enqueue(&s, out, kind: kind, peer: peer, dialNow: dialNow, now: now, limit: limit,
+                               frameBytes: frameBytes)
             }
             if result != nil { break }
             guard let next = peerEntry(peer.address) else { throw tableFull }
@@ -445,10 +449,10 @@ public final class Transport: Sendable {
 
     /// Under the peer's lock: what the lifecycle says about a send (`PeerLifecycle.sendVerdict`), then the size
     /// and budget checks, then the frame is queued (and the dial requested). nil: the entry was removed, look again.
-    private func enqueue(_ s: inout PeerState, _ out: OutFrame, kind: Wire.FrameKind, peer: NodeIdentity, now: UInt64,
-                         limit: Int, frameBytes: Int) -> SendOutcome? {
+    private func enqueue(_ s: inout PeerState, _ out: OutFrame, kind: Wire.FrameKind, peer: NodeIdentity, dialNow: Bool,
+                         now: UInt64, limit: Int, frameBytes: Int) -> SendOutcome? {
         let dial: Bool
-        switch s.life.sendVerdict(uid: peer.uid, nowNs: now) {
+        switch s.life.sendVerdict(uid: peer.uid, dialNow: dialNow, nowNs: now) {
         case .queue: dial = false
         case .queueAndDial: dial = true
         case .refuse(let reason): return .failed(.nodeUnreachable(peer.address, reason: reason))
