@@ -647,4 +647,16 @@ final class PeerLifecycleTests: XCTestCase {
         _ = s.handle(.shutdown, nowNs: Self.t0, jitter: 1)
         XCTAssertEqual(s.life.state, .closed)
     }
+
+    func test_peerState_faultInjection_dropsQueuedFramesSilently() {
+        var s = PeerState(config: Self.config)
+        let u = Undelivered()
+        queue(&s, frame(1, uid: 0, u))
+        s.control.append(frame(2, uid: 0, u))
+        s.queuedBytes += 10
+        XCTAssertEqual(s.dropQueuedSilently(), 2)
+        XCTAssertEqual(s.queuedBytes, 0)
+        XCTAssertTrue(s.control.isEmpty && s.data.isEmpty)
+        XCTAssertEqual(u.reported, [], "lost on the way, as on the network: nobody is told")
+    }
 }

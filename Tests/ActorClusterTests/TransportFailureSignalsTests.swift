@@ -4,8 +4,8 @@ import Synchronization
 import XCTest
 @testable import ActorCluster
 
-/// What the membership layer needs from the transport: whether a dial was refused, and dialling at once during a
-/// backoff (`dialNow`). Real transports on loopback.
+/// What the membership layer needs from the transport: whether a dial was refused, dialling at once during a
+/// backoff (`dialNow`), and fault injection for partitions (`setBlockedPeers`). Real transports on loopback.
 final class TransportFailureSignalsTests: XCTestCase {
     private let localhost = "127.0.0.1"
 
@@ -160,5 +160,103 @@ final class TransportFailureSignalsTests: XCTestCase {
         transportWaitUntil("third delivered") { Self.numbers(b.recorder.frames) == [1, 2, 3] }
         XCTAssertEqual(a.counter("hotline_associations_total"), 1)
         XCTAssertEqual(a.transport.connectionCount, 1)
+    }
+
+    // MARK: - fault injection
+
+    private func partitionSettings() -> TransportSettings {
+        var s = TransportSettings.default
+        s.faultInjection = true
+        s.heartbeatInterval = .milliseconds(50)
+        s.idleTimeout = .milliseconds(500)
+        s.handshakeTimeout = .milliseconds(300)
+        s.reconnectBackoffInitial = .milliseconds(10)
+        s.reconnectBackoffMax = .milliseconds(40)
+        return s
+    }
+
+    func test_setBlockedPeers_throwsUnlessFaultInjectionIsOn() throws {
+        let a = try startNode()
+        XCTAssertThrowsError(try a.transport.setBlockedPeers([NodeAddress(host: localhost, port: 1)])) { error in
+            XCTAssertEqual(error as? TransportError, .faultInjectionDisabled)
+        }
+        XCTAssertThrowsError(try a.transport.setBlockedPeers([]))
+        var settings = TransportSettings.default
+        settings.faultInjection = true
+        let b = try startNode(settings: settings)
+        XCTAssertNoThrow(try b.transport.setBlockedPeers([NodeAddress(host: localhost, port: 1)]))
+        XCTAssertNoThrow(try b.transport.setBlockedPeers([]))
+    }
+
+    func test_aPartitionBothWays_dropsEveryFrame_endsTheAssociationByIdleTimeout_newDialsTimeOut_andHealing() throws {
+        let a = try startNode(settings: partitionSettings())
+        let b = try startNode(settings: partitionSettings())
+        try a.transport.send(.message, to: b.identity, Self.payload(1))
+        transportWaitUntil("a → b") { Self.numbers(b.recorder.frames) == [1] }
+        try b.transport.send(.message, to: a.identity, Self.payload(101))
+        transportWaitUntil("b → a") { Self.numbers(a.recorder.frames) == [101] }
+
+        try a.transport.setBlockedPeers([b.identity.address])
+        try b.transport.setBlockedPeers([a.identity.address])
+        // Accepted (the partition is not known to the sender), never delivered, never reported.
+        let undelivered = Undelivered()
+        try a.transport.send(.message, to: b.identity, onUndelivered: undelivered.handler(2), Self.payload(2))
+        try b.transport.send(.message, to: a.identity, Self.payload(102))
+        transportWaitUntil("both sides idle out") {
+            a.recorder.disassociated.count == 1 && b.recorder.disassociated.count == 1
+        }
+        XCTAssertTrue(a.recorder.disassociated[0].1.contains("nothing received"), "\(a.recorder.disassociated)")
+        XCTAssertTrue(b.recorder.disassociated[0].1.contains("nothing received"), "\(b.recorder.disassociated)")
+        XCTAssertEqual(a.counter("hotline_idle_timeouts_total"), 1)
+        XCTAssertEqual(b.counter("hotline_idle_timeouts_total"), 1)
+        XCTAssertNil(undelivered[2], "a frame lost in a partition is not reported")
+
+        // A new dial across the partition: TCP connects, the handshake is lost, it times out; nothing is refused.
+        transportWaitUntil("a can send again (backoff over)") {
+            (try? a.transport.send(.message, to: b.identity, onUndelivered: undelivered.handler(3), Self.payload(3))) != nil
+        }
+        transportWaitUntil("the dial failed") { a.recorder.dialFailed.count == 1 && undelivered[3] != nil }
+        XCTAssertTrue(a.recorder.dialFailed[0].1.contains("handshake timed out"), "\(a.recorder.dialFailed)")
+        XCTAssertEqual(a.recorder.dialRefused, [false])
+        XCTAssertEqual(undelivered[3]?.isConnectionRefused, false)
+        XCTAssertEqual(Self.numbers(a.recorder.frames), [101])
+        XCTAssertEqual(Self.numbers(b.recorder.frames), [1])
+        XCTAssertGreaterThanOrEqual(a.counter("hotline_fault_injection_dropped_total"), 3, "frame 2, heartbeats, the offer")
+        XCTAssertGreaterThanOrEqual(b.counter("hotline_fault_injection_dropped_total"), 2, "frame 102, heartbeats")
+        XCTAssertTrue(b.recorder.dialFailed.isEmpty && b.recorder.associated.count == 1)
+
+        // Healed: everything flows again.
+        try a.transport.setBlockedPeers([])
+        try b.transport.setBlockedPeers([])
+        transportWaitUntil("a → b after healing") {
+            _ = try? a.transport.send(.message, to: b.identity, Self.payload(4))
+            return Self.numbers(b.recorder.frames).contains(4)
+        }
+        try b.transport.send(.message, to: a.identity, Self.payload(104))
+        transportWaitUntil("b → a after healing") { Self.numbers(a.recorder.frames).last == 104 }
+        XCTAssertEqual(Self.numbers(b.recorder.frames).first, 1)
+        XCTAssertFalse(Self.numbers(b.recorder.frames).contains(2), "frames lost in the partition stay lost")
+        XCTAssertFalse(Self.numbers(a.recorder.frames).contains(102))
+    }
+
+    func test_blockingOnePeer_leavesTheOthersAlone_andItsOwnDialsInTimeOut() throws {
+        let a = try startNode(settings: partitionSettings())
+        let b = try startNode(settings: partitionSettings())
+        let c = try startNode(settings: partitionSettings())
+        try a.transport.setBlockedPeers([b.identity.address])
+        try a.transport.send(.message, to: c.identity, Self.payload(1))
+        try c.transport.send(.message, to: a.identity, Self.payload(201))
+        transportWaitUntil("a ↔ c") { Self.numbers(c.recorder.frames) == [1] && Self.numbers(a.recorder.frames) == [201] }
+        // b (which blocks nothing) dials a: a drops b's offer, so b's dial fails; it is not refused.
+        try b.transport.send(.message, to: a.identity, Self.payload(301))
+        transportWaitUntil("b's dial failed") { b.recorder.dialFailed.count == 1 }
+        XCTAssertEqual(b.recorder.dialRefused, [false])
+        XCTAssertFalse(a.recorder.associated.contains { $0.address == b.identity.address })
+        XCTAssertFalse(Self.numbers(a.recorder.frames).contains(301))
+        XCTAssertGreaterThanOrEqual(a.counter("hotline_fault_injection_dropped_total"), 1, "b's offer")
+        // a ↔ c still flows.
+        try a.transport.send(.message, to: c.identity, Self.payload(2))
+        transportWaitUntil("a → c still") { Self.numbers(c.recorder.frames) == [1, 2] }
+        XCTAssertEqual(a.transport.associatedPeers, [c.identity])
     }
 }

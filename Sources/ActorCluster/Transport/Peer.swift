@@ -73,6 +73,17 @@ struct FrameQueue: Sendable {
         head = 0
     }
 
+    /// Empties the queue without noting anything.
+    /// - Returns: the frames and bytes removed.
+    mutating func removeAllSilently() -> (frames: Int, bytes: Int) {
+        var bytes = 0
+        for i in head..<items.count { bytes += items[i].bytes.count }
+        let frames = count
+        items.removeAll()
+        head = 0
+        return (frames, bytes)
+    }
+
     /// Keeps frames for which `keep` is true; returns (bytes removed, uids of removed frames), noting removed
     /// frames in `dropped`.
     mutating func filter(into dropped: inout DroppedFrames, _ keep: (OutFrame) -> Bool) -> (bytes: Int, uids: Set<UInt64>) {
@@ -170,6 +181,8 @@ struct PeerState: Sendable {
     var outArmed = false
     /// The largest frame (length field, bytes) the associated peer reads, from its handshake; nil before one.
     var peerMaxFrameBytes: Int?
+    /// Fault injection (`Transport.setBlockedPeers`): frames to this address are dropped instead of written.
+    var faultBlocked = false
 
     init(config: PeerLifecycle.Config = .default) {
         life = PeerLifecycle(config: config)
@@ -217,6 +230,16 @@ struct PeerState: Sendable {
             }
         }
         return fx
+    }
+
+    /// Drops every queued frame not yet begun (the batch being written is finished first, or the stream would be
+    /// cut mid-frame) without telling their senders: fault injection, where frames are lost as on the network.
+    /// - Returns: the number of frames dropped.
+    mutating func dropQueuedSilently() -> Int {
+        let c = control.removeAllSilently()
+        let d = data.removeAllSilently()
+        queuedBytes = max(0, queuedBytes - c.bytes - d.bytes)
+        return c.frames + d.frames
     }
 
     /// Forgets the notes of frames of `partial` that are now completely written (handed to the kernel).
@@ -319,10 +342,12 @@ final class Peer: Sendable {
     let address: NodeAddress
     let state: Mutex<PeerState>
 
-    init(address: NodeAddress, budgets: TransportBudgets? = nil, config: PeerLifecycle.Config = .default) {
+    init(address: NodeAddress, budgets: TransportBudgets? = nil, config: PeerLifecycle.Config = .default,
+         faultBlocked: Bool = false) {
         self.address = address
         var s = PeerState(config: config)
         s.budgets = budgets
+        s.faultBlocked = faultBlocked
         state = Mutex(s)
     }
 }

@@ -56,6 +56,7 @@ struct TransportCounters: Sendable {
     let readBufferBytes: Gauge
     let handshakeReadBufferBytes: Gauge
     let handshakingConnections: Gauge
+    let faultInjectionDropped: Counter
 
     init(_ m: Metrics) {
         framesIn = m.counter("hotline_frames_in_total", help: "Frames read from peers (all kinds).")
@@ -106,6 +107,8 @@ struct TransportCounters: Sendable {
                                            help: "Read-buffer bytes holding incomplete frames, connections still handshaking.")
         handshakingConnections = m.gauge("hotline_connections_handshaking",
                                          help: "Inbound connections accepted and still handshaking.")
+        faultInjectionDropped = m.counter("hotline_fault_injection_dropped_total",
+                                          help: "Frames to or from a blocked address dropped by fault injection (setBlockedPeers).")
     }
 }
 
@@ -164,6 +167,9 @@ public final class Transport: Sendable {
     let budgets: TransportBudgets
     /// Timing of every peer's lifecycle (backoff, give-up, waits), from `settings`.
     let peerConfig: PeerLifecycle.Config
+    /// Fault injection: addresses whose frames are dropped both ways (`setBlockedPeers`). Written under the
+    /// `peers` lock too, so a new entry starts with the right flag.
+    let blockedPeers = Mutex<Set<NodeAddress>>([])
     /// One warning per limit per `limitLogInterval` (`Logger.logLimited`).
     let limitLog: LogRateLimiter
 
@@ -322,7 +328,8 @@ public final class Transport: Sendable {
         let p = peers.withLock { table -> Peer? in
             if let p = table[address] { return p }
             guard force || table.count < max(1, settings.maxPeerEntries) else { return nil }
-            let p = Peer(address: address, budgets: budgets, config: peerConfig)
+            let blocked = settings.faultInjection && blockedPeers.withLock { $0.contains(address) }
+            let p = Peer(address: address, budgets: budgets, config: peerConfig, faultBlocked: blocked)
             table[address] = p
             return p
         }
@@ -369,7 +376,8 @@ public final class Transport: Sendable {
     /// `hotline_frames_undelivered_<reason>_total` and `onUndelivered` (when given) is called exactly once, with
     /// `.nodeUnreachable(address, reason:)` or `.shutDown`, on an arbitrary thread (usually the I/O thread; must
     /// not block); `TransportError.isConnectionRefused` tells a dial refused by the host (ECONNREFUSED) apart. It
-    /// is never called for a frame that `send` rejected by throwing.
+    /// is never called for a frame that `send` rejected by throwing. Frames dropped by fault injection
+    /// (`setBlockedPeers`) count as handed to the kernel and lost on the way: they are not reported.
     ///
     /// - Parameter dialNow: when the address is backing off after a failed dial or a lost association, dial it
     ///   at once instead of throwing `.nodeUnreachable` (for probes that must learn now whether anything still
@@ -510,6 +518,38 @@ public final class Transport: Sendable {
     public func forget(_ address: NodeAddress) {
         guard let p = peers.withLock({ $0[address] }) else { return }
         _ = p.state.withLock { $0.handle(.forgetRequested, nowNs: Monotonic.nowNs()) }
+    }
+
+    /// Fault injection for partition tests: while an address is in `addresses`, every frame to it and from it —
+    /// handshake frames included, both directions, on existing and new connections — is silently dropped and
+    /// counted (frames) in `hotline_fault_injection_dropped_total`, as a network partition that drops packets
+    /// would do. Nothing is refused and nothing is reported undelivered (dropped frames count as handed to the
+    /// kernel and lost on the way): an existing association ends by this node's idle timeout (`idleTimeout`), a
+    /// new dial's handshake times out (`handshakeTimeout`), and a refused or reset connection to a blocked address
+    /// is hidden too, so only this node's own timeouts (connect, handshake, idle) end it. To partition two nodes,
+    /// block each on the other: a node that does not block sees the connection close when the other's timeout
+    /// ends it. Each call replaces the whole set (an empty set unblocks every address); unblocking restores normal
+    /// behaviour for frames sent and received from then on (frames dropped stay lost; a connection whose close
+    /// was hidden still ends by its timeout). Addresses match the peer's listening address exactly: the address
+    /// dialled, or the one an inbound peer's handshake offer names. Callable from any thread.
+    /// - Throws: `TransportError.faultInjectionDisabled` unless `TransportSettings.faultInjection` is true.
+    public func setBlockedPeers(_ addresses: Set<NodeAddress>) throws {
+        guard settings.faultInjection else { throw TransportError.faultInjectionDisabled }
+        peers.withLock { table in
+            blockedPeers.withLock { $0 = addresses }
+            for (address, p) in table {
+                let blocked = addresses.contains(address)
+                p.state.withLock { $0.faultBlocked = blocked }
+            }
+        }
+        let listed = addresses.map(\.description).sorted().joined(separator: ",")
+        logger.warning("transport.fault_injection.blocked", ["peers": listed.isEmpty ? "none" : listed])
+    }
+
+    /// Whether frames to and from `address` are dropped by fault injection.
+    func isFaultBlocked(_ address: NodeAddress?) -> Bool {
+        guard settings.faultInjection, let address else { return false }
+        return blockedPeers.withLock { $0.contains(address) }
     }
 
     /// Upper layer found a frame from `peer` whose payload does not decode: closes that connection, counts it in

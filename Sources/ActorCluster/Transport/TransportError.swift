@@ -11,6 +11,8 @@ public enum TransportError: Error, Sendable, Equatable, CustomStringConvertible 
     case shutDown
     /// `bind`/`listen` failed (`errno`, `strerror` text).
     case bindFailed(NodeAddress, errno: Int32, message: String)
+    /// `Transport.setBlockedPeers` was called without `TransportSettings.faultInjection`.
+    case faultInjectionDisabled
 
     public var description: String {
         switch self {
@@ -19,6 +21,7 @@ public enum TransportError: Error, Sendable, Equatable, CustomStringConvertible 
         case .frameTooLarge(let bytes, let max): "frame of \(bytes) bytes above maximum \(max)"
         case .shutDown: "transport shut down"
         case .bindFailed(let a, let errno, let message): "cannot listen on \(a): \(message) (errno \(errno))"
+        case .faultInjectionDisabled: "fault injection is off (TransportSettings.faultInjection)"
         }
     }
 

@@ -206,6 +206,7 @@ extension Transport {
         let c = Connection(id: token, socket: socket, role: .dialer(p), phase: .connecting,
                            machine: makeMachine(role: .dialer, dialed: (p.address, Socket.dottedIPv4(ip))),
                            remote: p.address.description, transport: self)
+        c.faultAddress = p.address
         let rc = loop.register(fd: fd, token: token, events: Interest.write, handler: c)
         guard rc == 0 else {
             feed(p, .connectionClosed(conn: token, reason: "epoll_ctl: \(Socket.errorText(rc))", refused: false))
@@ -220,7 +221,13 @@ extension Transport {
         case .inProgress:
             scheduleConnectTimeout(c)
         case .failed(let e, _):
-            close(c, reason: Socket.connectFailureReason(e), refused: e == ECONNREFUSED)
+            if isFaultBlocked(c.faultAddress) {
+                // A partition hides the refusal: the connect times out instead.
+                scheduleConnectTimeout(c)
+                _ = parkIfFaultBlocked(c)
+            } else {
+                close(c, reason: Socket.connectFailureReason(e), refused: e == ECONNREFUSED)
+            }
         }
     }
 
@@ -234,6 +241,7 @@ extension Transport {
     private func finishConnect(_ c: Connection) {
         let err = Socket.pendingError(fd: c.socket.fd)
         guard err == 0 else {
+            if parkIfFaultBlocked(c) { return }
             close(c, reason: Socket.connectFailureReason(err), refused: err == ECONNREFUSED)
             return
         }
@@ -253,6 +261,13 @@ extension Transport {
 
     /// Writes the pending handshake bytes of a not-yet-associated connection (loop only).
     private func writeHandshakeOut(_ c: Connection) {
+        if c.handshakeOutOffset == 0, !c.handshakeOut.isEmpty, isFaultBlocked(c.faultAddress) {
+            // Fault injection: the frame is lost on the way (a frame begun is finished, or the stream would break).
+            counters.faultInjectionDropped.increment()
+            c.handshakeOut = []
+            loop.setInterest(fd: c.socket.fd, token: c.socket.token, events: Interest.read)
+            return
+        }
         var attempts = 0
         while c.handshakeOutOffset < c.handshakeOut.count, attempts < 16 {
             attempts += 1
@@ -315,7 +330,8 @@ extension Transport {
             switch result {
             case .bytes(let n):
                 c.end += n
-                c.lastReadNs = Monotonic.nowNs()
+                // Bytes from a blocked address (fault injection) are dropped: they do not keep the association alive.
+                if !isFaultBlocked(c.faultAddress) { c.lastReadNs = Monotonic.nowNs() }
                 counters.bytesIn.increment(by: n)
                 let filled = c.end >= c.buffer.count
                 processFrames(c)
@@ -326,9 +342,11 @@ extension Transport {
                 releaseConsumedBuffer(c)
                 return
             case .eof:
+                if parkIfFaultBlocked(c) { return }
                 close(c, reason: "connection closed by peer")
                 return
             case .error(let e):
+                if parkIfFaultBlocked(c) { return }
                 close(c, reason: "read: \(Socket.errorText(e))")
                 return
             }
@@ -389,6 +407,10 @@ extension Transport {
             case .frame(let frame, let consumed):
                 c.start += consumed
                 c.delivered = true
+                if settings.faultInjection, faultDrops(c, frame) {
+                    counters.faultInjectionDropped.increment()
+                    continue
+                }
                 counters.framesIn.increment()
                 switch c.phase {
                 case .associated(_, let identity):
@@ -407,6 +429,27 @@ extension Transport {
                 }
             }
         }
+    }
+
+    // MARK: - Fault injection
+
+    /// Whether `frame`, read from `c`, is dropped because its sender's address is blocked (`setBlockedPeers`). An
+    /// offer names its sender: an accepted connection learns its address from it.
+    private func faultDrops(_ c: Connection, _ frame: Wire.FrameParser.Frame) -> Bool {
+        if c.faultAddress == nil, frame.kind == .handshakeOffer, let offer = try? Handshake.Offer.decode(frame.payload) {
+            c.faultAddress = offer.identity.address
+        }
+        return isFaultBlocked(c.faultAddress)
+    }
+
+    /// A connection to a blocked address that failed (refused, reset, closed by the peer) is not told so, as a
+    /// partition would hide it: reads stop and only this node's own timers (connect, handshake, idle) end it.
+    /// - Returns: false (nothing done) when the address is not blocked.
+    private func parkIfFaultBlocked(_ c: Connection) -> Bool {
+        guard isFaultBlocked(c.faultAddress) else { return false }
+        loop.deregister(fd: c.socket.fd, token: c.socket.token)
+        logger.debug("transport.fault_injection.hidden_close", ["peer": c.remote])
+        return true
     }
 
     // MARK: - Handshake
@@ -469,6 +512,11 @@ extension Transport {
     }
 
     private func sendRejectAndClose(_ c: Connection, _ reject: Handshake.Reject) {
+        if isFaultBlocked(c.faultAddress) {
+            counters.faultInjectionDropped.increment()
+            close(c, reason: "handshake rejected: \(reject)")
+            return
+        }
         let bytes = Wire.FrameParser.encode(.handshakeReject, payload: reject.encode())
         // Best effort: a fresh socket's buffer takes a small frame at once.
         let n = bytes.withUnsafeBytes { raw -> IOResult in
@@ -548,6 +596,7 @@ extension Transport {
         c.timer = nil
         c.phase = .associated(p, identity)
         c.remote = identity.description
+        c.faultAddress = p.address
         c.parser.maxFrameBytes = max(1, settings.maxFrameBytes)
         leaveHandshakeShare(c)
         // From now on its read buffer counts against the members' budget.
@@ -886,6 +935,17 @@ extension Transport {
                     s.partial = []
                     s.partialOffset = 0
                     s.partialNotes = []
+                    if s.faultBlocked {
+                        // Fault injection: queued frames are lost on the way, unreported (as after the kernel).
+                        let n = s.dropQueuedSilently()
+                        if n > 0 { counters.faultInjectionDropped.increment(by: n) }
+                        s.flushing = false
+                        if s.outArmed {
+                            s.outArmed = false
+                            loop.setInterest(fd: sock.fd, token: sock.token, events: Interest.read)
+                        }
+                        return .done
+                    }
                     if written >= budgetBytes, s.queuedBytes > 0 {
                         s.flushing = false
                         arm(&s, sock)
