@@ -33,6 +33,8 @@ final class TransportRecorder: TransportDelegate {
         var associated: [NodeIdentity] = []
         var disassociated: [(NodeIdentity, String)] = []
         var dialFailed: [(NodeAddress, String)] = []
+        /// `refused` of each `dialFailed`, in the same order.
+        var dialRefused: [Bool] = []
         var frames: [Frame] = []
     }
 
@@ -52,8 +54,11 @@ final class TransportRecorder: TransportDelegate {
         events.withLock { $0.disassociated.append((peer, reason)) }
     }
 
-    func transport(_ transport: Transport, dialFailed address: NodeAddress, reason: String) {
-        events.withLock { $0.dialFailed.append((address, reason)) }
+    func transport(_ transport: Transport, dialFailed address: NodeAddress, reason: String, refused: Bool) {
+        events.withLock {
+            $0.dialFailed.append((address, reason))
+            $0.dialRefused.append(refused)
+        }
     }
 
     func transport(_ transport: Transport, received kind: Wire.FrameKind, payload: ArraySlice<UInt8>, from peer: NodeIdentity) {
@@ -66,6 +71,7 @@ final class TransportRecorder: TransportDelegate {
     var associated: [NodeIdentity] { events.withLock { $0.associated } }
     var disassociated: [(NodeIdentity, String)] { events.withLock { $0.disassociated } }
     var dialFailed: [(NodeAddress, String)] { events.withLock { $0.dialFailed } }
+    var dialRefused: [Bool] { events.withLock { $0.dialRefused } }
 }
 
 struct TransportTestNode: Sendable {

@@ -597,9 +597,9 @@ extension ClusterSystem: TransportDelegate {
         membership?.feed(.connectionLost(peer))
     }
 
-    public func transport(_ transport: Transport, dialFailed address: NodeAddress, reason: String) {
-        logger.debug("dial.failed", ["address": address, "reason": reason])
-        membership?.feed(.unreachable(address, refused: reason.contains("refused")))
+    public func transport(_ transport: Transport, dialFailed address: NodeAddress, reason: String, refused: Bool) {
+        logger.debug("dial.failed", ["address": address, "reason": reason, "refused": refused])
+        membership?.feed(.unreachable(address, refused: refused))
         let failed = state.withLock { $0.pending.removeAll { $0.actor.node.address == address } }
         callsFailedUnreachable.increment(by: failed.count)
         for (_, e) in failed {

@@ -198,7 +198,7 @@ public final class MembershipShell: Sendable {
                 self?.feed(.unreachable(address, refused: Self.isRefusal(error)))
             }
             do {
-                try transport.send(.membership, to: to, onUndelivered: onUndelivered) { buffer in
+                try transport.send(.membership, to: to, dialNow: dialNow, onUndelivered: onUndelivered) { buffer in
                     try Wire.BinaryEncoder().encode(message, appendingTo: &buffer)
                 }
                 counters.messagesOut.increment()
@@ -206,7 +206,6 @@ public final class MembershipShell: Sendable {
                 // Reported after this input is done (never re-entrantly).
                 let refused = Self.isRefusal(error)
                 _ = transport.loop.execute { [weak self] in self?.handle(.unreachable(address, refused: refused)) }
-                _ = dialNow
             }
         case .event(let event):
             log(event)
@@ -219,11 +218,8 @@ public final class MembershipShell: Sendable {
         }
     }
 
-    /// Whether a transport failure means nothing listens at the address.
-    static func isRefusal(_ error: TransportError) -> Bool {
-        if case .nodeUnreachable(_, let reason) = error { return reason.contains("refused") }
-        return false
-    }
+    /// Whether a transport failure means nothing listens at the address (the connect was refused).
+    static func isRefusal(_ error: TransportError) -> Bool { error.isConnectionRefused }
 
     private static func isRefusal(_ error: any Error) -> Bool {
         (error as? TransportError).map { isRefusal($0) } ?? false

@@ -1,6 +1,6 @@
 /// Capped exponential reconnect delay with "equal jitter": attempt n (0-based) waits a uniformly random time in
 /// [d/2, d] where d = min(initial · 2ⁿ, max).
-struct Backoff: Sendable {
+struct Backoff: Sendable, Equatable {
     var initial: Duration
     var max: Duration
 

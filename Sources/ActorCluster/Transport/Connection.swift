@@ -26,8 +26,9 @@ final class Connection: EventHandler, @unchecked Sendable {
     var machine: Handshake.Machine
     /// Remote end for logs: the dialed address, the socket peer until an offer names the node, then the node.
     var remote: String
-    /// Dial abandoned on purpose (lost the tie-break, or rejected as duplicate): closing it is no dial failure.
-    var abandoned = false
+    /// The peer's listening address, for fault injection (`Transport.setBlockedPeers`): the dialed address, or
+    /// the address an inbound connection's offer names; nil until known.
+    var faultAddress: NodeAddress?
     /// Handshake bytes (offer) not yet written; only before association.
     var handshakeOut: [UInt8] = []
     var handshakeOutOffset = 0

@@ -73,6 +73,17 @@ struct FrameQueue: Sendable {
         head = 0
     }
 
+    /// Empties the queue without noting anything.
+    /// - Returns: the frames and bytes removed.
+    mutating func removeAllSilently() -> (frames: Int, bytes: Int) {
+        var bytes = 0
+        for i in head..<items.count { bytes += items[i].bytes.count }
+        let frames = count
+        items.removeAll()
+        head = 0
+        return (frames, bytes)
+    }
+
     /// Keeps frames for which `keep` is true; returns (bytes removed, uids of removed frames), noting removed
     /// frames in `dropped`.
     mutating func filter(into dropped: inout DroppedFrames, _ keep: (OutFrame) -> Bool) -> (bytes: Int, uids: Set<UInt64>) {
@@ -107,40 +118,45 @@ final class TransportBudgets: Sendable {
     }
 }
 
-/// Where a peer address stands.
-enum PeerPhase: Sendable {
-    /// Nothing in progress; the next `send` dials.
-    case idle
-    /// Our dial is in progress; `connID` is nil until the loop created the socket.
-    case dialing(connID: UInt64?)
-    /// Our dial was rejected as `duplicate`: the peer keeps its own connection to us; wait for it.
-    case awaitingInbound
-    /// Handshake complete on connection `connID`.
-    case associated(NodeIdentity, connID: UInt64)
-    /// A dial failed or the association was lost; `send` fails fast until `untilNs` (monotonic).
-    case backingOff(untilNs: UInt64, reason: String)
+/// What the lock-side actions of a transition produced, for the transport to carry out the rest (outside the lock).
+struct PeerEffects: Sendable {
+    var actions: [PeerLifecycle.Action] = []
+    /// Frames dropped by `.dropQueued`.
+    var dropped = DroppedFrames()
+    /// Frames for another uid dropped by `.attach`, and those uids.
+    var restarted = DroppedFrames()
+    var restartedUIDs: Set<UInt64> = []
+    /// Frames longer than the limit the peer announced (`peerMaxFrameBytes`), dropped by `.attach`.
+    var tooLong: [(frame: OutFrame, length: Int)] = []
+    var peerMaxFrameBytes: Int?
+    /// `.flush` took the flusher role: the caller must flush.
+    var flushNow = false
 
-    var isDialing: Bool {
-        if case .dialing = self { return true }
-        return false
+    var attached: Bool {
+        actions.contains { if case .attach = $0 { true } else { false } }
     }
 }
 
-/// Per-address association state shared by sending threads and the event loop (guarded by `Peer.state`).
+/// The connection an `.attach` makes the association's, and what comes with it.
+struct Attachment: Sendable {
+    var socket: SocketHandle
+    /// The largest frame the peer reads, from its handshake.
+    var peerMaxFrameBytes: Int?
+    /// Written ahead of every queued frame (the acceptor's `handshakeAccept`).
+    var firstFrame: [UInt8]?
+}
+
+/// Per-address state shared by sending threads and the event loop (guarded by `Peer.state`): the lifecycle
+/// (`PeerLifecycle`) and the outbound queues.
 ///
 /// Outbound bytes live here, not on a connection: frames queued before the handshake completes survive the
 /// simultaneous-connect tie-break, whichever connection wins.
 struct PeerState: Sendable {
     /// Node-wide totals this entry adds to (outbound bytes, dials in flight); nil in unit tests of the queues.
     var budgets: TransportBudgets?
-    var phase: PeerPhase = .idle {
-        didSet {
-            guard let budgets else { return }
-            let was = oldValue.isDialing, now = phase.isDialing
-            if was != now { budgets.dialsInFlight.increment(by: now ? 1 : -1) }
-        }
-    }
-    /// The associated connection's socket; the flusher writes to it. nil unless `.associated`.
+    /// Where the address stands; changed only through `handle`.
+    private(set) var life: PeerLifecycle
+    /// The associated connection's socket; the flusher writes to it. nil unless associated.
     var socket: SocketHandle?
     var control = FrameQueue()
     var data = FrameQueue()
@@ -163,28 +179,67 @@ struct PeerState: Sendable {
     var flushing = false
     /// EPOLLOUT is in the socket's interest mask (the socket was full or the flusher ran out of budget).
     var outArmed = false
-    /// Registered by `associate(with:)`: redial automatically when backoff expires.
-    var persistent = false
-    /// Consecutive failed dials (backoff exponent); 0 after an association.
-    var failures = 0
-    /// The next dial is a reconnect (after a failure or a lost association).
-    var redial = false
-    /// Bumped on every phase change; timers remember it to detect that they are stale.
-    var generation: UInt64 = 0
-    /// Monotonic ns when the current run of failed dials began (nil while none failed since the last association).
-    var unreachableSinceNs: UInt64?
     /// The largest frame (length field, bytes) the associated peer reads, from its handshake; nil before one.
     var peerMaxFrameBytes: Int?
-    /// Monotonic ns of the last completed handshake (nil: never associated).
-    var lastAssociatedNs: UInt64?
-    /// Monotonic ns of the last `transport.peer.unreachable` warning (rate limit).
-    var lastUnreachableLogNs: UInt64?
-    /// Removed from the transport's table (given up or forgotten): a sender holding this entry must look again.
-    var removed = false
+    /// Fault injection (`Transport.setBlockedPeers`): frames to this address are dropped instead of written.
+    var faultBlocked = false
 
-    var isAssociated: Bool {
-        if case .associated = phase { return true }
-        return false
+    init(config: PeerLifecycle.Config = .default) {
+        life = PeerLifecycle(config: config)
+    }
+
+    var isAssociated: Bool { life.isAssociated }
+
+    /// Feeds `event` to the lifecycle and carries out, here under the lock, the actions on the queues and the
+    /// socket (`attaching` is the connection an `.attach` takes); keeps `hotline_dials_in_flight` in step.
+    /// - Returns: every action (the caller carries out the others) and what the lock-side ones produced.
+    mutating func handle(_ event: PeerLifecycle.Event, nowNs: UInt64, jitter: Double = Double.random(in: 0...1),
+                         attaching: Attachment? = nil) -> PeerEffects {
+        let wasDialing = life.isDialing
+        var fx = PeerEffects()
+        fx.actions = life.handle(event, nowNs: nowNs, jitter: jitter)
+        if let budgets, wasDialing != life.isDialing { budgets.dialsInFlight.increment(by: life.isDialing ? 1 : -1) }
+        for action in fx.actions {
+            switch action {
+            case .detach:
+                socket = nil
+                outArmed = false
+            case .dropQueued:
+                fx.dropped.merge(dropAll())
+            case .attach(_, let peer):
+                guard let attaching else { continue }
+                socket = attaching.socket
+                outArmed = false
+                stalledSinceNs = nil
+                (fx.restartedUIDs, fx.restarted) = keepFrames(for: peer.uid)
+                peerMaxFrameBytes = attaching.peerMaxFrameBytes
+                fx.peerMaxFrameBytes = attaching.peerMaxFrameBytes
+                if let limit = attaching.peerMaxFrameBytes { fx.tooLong = dropFrames(longerThan: limit) }
+                if let first = attaching.firstFrame {
+                    partial = first
+                    partialOffset = 0
+                    queuedBytes += first.count
+                }
+            case .flush:
+                if queuedBytes > 0 && !flushing {
+                    flushing = true
+                    fx.flushNow = true
+                }
+            default:
+                break
+            }
+        }
+        return fx
+    }
+
+    /// Drops every queued frame not yet begun (the batch being written is finished first, or the stream would be
+    /// cut mid-frame) without telling their senders: fault injection, where frames are lost as on the network.
+    /// - Returns: the number of frames dropped.
+    mutating func dropQueuedSilently() -> Int {
+        let c = control.removeAllSilently()
+        let d = data.removeAllSilently()
+        queuedBytes = max(0, queuedBytes - c.bytes - d.bytes)
+        return c.frames + d.frames
     }
 
     /// Forgets the notes of frames of `partial` that are now completely written (handed to the kernel).
@@ -203,8 +258,6 @@ struct PeerState: Sendable {
         partialOffset = 0
     }
 
-    /// Drops every queued frame and the partial batch.
-    /// - Returns: the dropped frames (to count and to tell their senders, outside the lock).
     /// Removes queued frames whose length field exceeds `maxFrameBytes` (the peer would close the connection on
     /// them) and returns them, with their sizes, for their senders to be told.
     mutating func dropFrames(longerThan maxFrameBytes: Int) -> [(frame: OutFrame, length: Int)] {
@@ -221,6 +274,8 @@ struct PeerState: Sendable {
         return tooLong
     }
 
+    /// Drops every queued frame and the partial batch.
+    /// - Returns: the dropped frames (to count and to tell their senders, outside the lock).
     mutating func dropAll() -> DroppedFrames {
         var dropped = DroppedFrames()
         dropPartial(into: &dropped)
@@ -287,10 +342,12 @@ final class Peer: Sendable {
     let address: NodeAddress
     let state: Mutex<PeerState>
 
-    init(address: NodeAddress, budgets: TransportBudgets? = nil) {
+    init(address: NodeAddress, budgets: TransportBudgets? = nil, config: PeerLifecycle.Config = .default,
+         faultBlocked: Bool = false) {
         self.address = address
-        var s = PeerState()
+        var s = PeerState(config: config)
         s.budgets = budgets
+        s.faultBlocked = faultBlocked
         state = Mutex(s)
     }
 }

@@ -95,6 +95,15 @@ enum Socket {
         return (fd, UInt16(bigEndian: bound.sin_port))
     }
 
+    /// The reason of a dial whose TCP connect was refused (ECONNREFUSED); every refused dial says exactly this
+    /// (`TransportError.isConnectionRefused` relies on it).
+    static let connectRefusedReason = "connect: " + errorText(ECONNREFUSED)
+
+    /// The reason of a failed TCP connect (`errno` from `connect` or `SO_ERROR`).
+    static func connectFailureReason(_ e: Int32) -> String {
+        e == ECONNREFUSED ? connectRefusedReason : "connect: " + errorText(e)
+    }
+
     enum ConnectStart {
         /// Connected at once (rare; loopback may do it).
         case connected

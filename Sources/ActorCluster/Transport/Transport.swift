@@ -12,8 +12,10 @@ public protocol TransportDelegate: AnyObject, Sendable {
     func transport(_ transport: Transport, disassociated peer: NodeIdentity, reason: String)
     /// A dial to `address` failed before any association (name resolution failed or timed out, refused, connect
     /// timeout, handshake rejected/timed out). Frames queued for that address are dropped (their senders' undelivered
-    /// handlers are called).
-    func transport(_ transport: Transport, dialFailed address: NodeAddress, reason: String)
+    /// handlers are called). `refused` is true only when the TCP connect itself failed with ECONNREFUSED (nothing
+    /// listens at the address: the host answered); false for every other failure, a connect or handshake timeout
+    /// included (the address may be partitioned away or the host down).
+    func transport(_ transport: Transport, dialFailed address: NodeAddress, reason: String, refused: Bool)
     /// One inbound frame (kinds ≥ 0x10 only; transport kinds are handled inside). `payload` is a slice of the read
     /// buffer (no copy per frame). Called on the event-loop thread, in order per connection; must not block.
     func transport(_ transport: Transport, received kind: Wire.FrameKind, payload: ArraySlice<UInt8>, from peer: NodeIdentity)
@@ -54,6 +56,7 @@ struct TransportCounters: Sendable {
     let readBufferBytes: Gauge
     let handshakeReadBufferBytes: Gauge
     let handshakingConnections: Gauge
+    let faultInjectionDropped: Counter
 
     init(_ m: Metrics) {
         framesIn = m.counter("hotline_frames_in_total", help: "Frames read from peers (all kinds).")
@@ -104,6 +107,8 @@ struct TransportCounters: Sendable {
                                            help: "Read-buffer bytes holding incomplete frames, connections still handshaking.")
         handshakingConnections = m.gauge("hotline_connections_handshaking",
                                          help: "Inbound connections accepted and still handshaking.")
+        faultInjectionDropped = m.counter("hotline_fault_injection_dropped_total",
+                                          help: "Frames to or from a blocked address dropped by fault injection (setBlockedPeers).")
     }
 }
 
@@ -157,10 +162,14 @@ public final class Transport: Sendable {
     public var taskExecutor: any TaskExecutor { ioExecutor }
     private let ioExecutor: EventLoopTaskExecutor
     let core = LoopState()
-    let backoff: Backoff
     let resolver: HostResolver
     /// Node-wide outbound bytes and dials in flight (shared with every peer entry).
     let budgets: TransportBudgets
+    /// Timing of every peer's lifecycle (backoff, give-up, waits), from `settings`.
+    let peerConfig: PeerLifecycle.Config
+    /// Fault injection: addresses whose frames are dropped both ways (`setBlockedPeers`). Written under the
+    /// `peers` lock too, so a new entry starts with the right flag.
+    let blockedPeers = Mutex<Set<NodeAddress>>([])
     /// One warning per limit per `limitLogInterval` (`Logger.logLimited`).
     let limitLog: LogRateLimiter
 
@@ -197,10 +206,10 @@ public final class Transport: Sendable {
         self.logger = logger
         self.metrics = metrics
         self.counters = TransportCounters(metrics)
-        self.backoff = Backoff(initial: settings.reconnectBackoffInitial, max: settings.reconnectBackoffMax)
         self.ioExecutor = EventLoopTaskExecutor(loop: loop)
         self.resolver = HostResolver(loop: loop, settings: settings, metrics: metrics)
         self.budgets = TransportBudgets(metrics)
+        self.peerConfig = PeerLifecycle.Config(settings)
         self.limitLog = LogRateLimiter(interval: settings.limitLogInterval)
     }
 
@@ -304,10 +313,11 @@ public final class Transport: Sendable {
         let all = peers.withLock { Array($0.values) }
         return all.compactMap { p in
             p.state.withLock { s -> UnreachablePeer? in
-                guard let since = s.unreachableSinceNs else { return nil }
-                return UnreachablePeer(address: p.address, isSeed: s.persistent, failedDials: s.failures,
+                let life = s.life
+                guard let since = life.unreachableSinceNs else { return nil }
+                return UnreachablePeer(address: p.address, isSeed: life.persistent, failedDials: life.failures,
                                        unreachableForMs: Int((now &- since) / 1_000_000),
-                                       sinceLastAssociationMs: s.lastAssociatedNs.map { Int((now &- $0) / 1_000_000) })
+                                       sinceLastAssociationMs: life.lastAssociatedNs.map { Int((now &- $0) / 1_000_000) })
             }
         }.sorted { $0.address.description < $1.address.description }
     }
@@ -318,7 +328,8 @@ public final class Transport: Sendable {
         let p = peers.withLock { table -> Peer? in
             if let p = table[address] { return p }
             guard force || table.count < max(1, settings.maxPeerEntries) else { return nil }
-            let p = Peer(address: address, budgets: budgets)
+            let blocked = settings.faultInjection && blockedPeers.withLock { $0.contains(address) }
+            let p = Peer(address: address, budgets: budgets, config: peerConfig, faultBlocked: blocked)
             table[address] = p
             return p
         }
@@ -330,17 +341,9 @@ public final class Transport: Sendable {
         return p
     }
 
-    /// Removes an entry a refused send created and left unused (idle, nothing queued, not a seed).
+    /// Removes an entry a refused send created and left unused (idle, nothing queued, not a seed, no failures).
     func discardIfUnused(_ p: Peer) {
-        peers.withLock { table in
-            guard table[p.address] === p else { return }
-            let unused = p.state.withLock { s -> Bool in
-                guard !s.persistent, case .idle = s.phase, s.queuedBytes == 0, s.unreachableSinceNs == nil else { return false }
-                s.removed = true
-                return true
-            }
-            if unused { table[p.address] = nil }
-        }
+        feedUnderTable(p, .discardIfUnused, perform: false)
     }
 
     private enum SendOutcome {
@@ -359,11 +362,11 @@ public final class Transport: Sendable {
 
     /// Encodes one frame: reserves the 5-byte header in a fresh `[UInt8]`, calls `writePayload` to append the
     /// payload, patches the header, enqueues. Control kinds go ahead of queued data frames. If not associated with
-    /// `peer.address`, dials it (unless backing off → throws `.nodeUnreachable` at once) and keeps the frame in a
-    /// bounded pending queue until the handshake completes. If the handshake shows a different uid than
-    /// `peer.uid` (node restarted), frames for the old uid are dropped and `disassociated(old identity)` is
-    /// reported; while associated with another uid, `send` throws `.nodeUnreachable`. `peer.uid == 0` means
-    /// "whichever node answers at that address".
+    /// `peer.address`, dials it (unless backing off → throws `.nodeUnreachable` at once; with `dialNow`, dials at
+    /// once instead) and keeps the frame in a bounded pending queue until the handshake completes. If the
+    /// handshake shows a different uid than `peer.uid` (node restarted), frames for the old uid are dropped and
+    /// `disassociated(old identity)` is reported; while associated with another uid, `send` throws
+    /// `.nodeUnreachable`. `peer.uid == 0` means "whichever node answers at that address".
     ///
     /// Delivery: a frame that `send` accepts (returns without throwing) is either handed to the kernel on a live,
     /// handshaked connection to `peer` — in send order per address while the association lives; TCP may still lose
@@ -372,14 +375,19 @@ public final class Transport: Sendable {
     /// another uid, or the transport shut down. A dropped frame is counted in
     /// `hotline_frames_undelivered_<reason>_total` and `onUndelivered` (when given) is called exactly once, with
     /// `.nodeUnreachable(address, reason:)` or `.shutDown`, on an arbitrary thread (usually the I/O thread; must
-    /// not block). It is never called for a frame that `send` rejected by throwing.
+    /// not block); `TransportError.isConnectionRefused` tells a dial refused by the host (ECONNREFUSED) apart. It
+    /// is never called for a frame that `send` rejected by throwing. Frames dropped by fault injection
+    /// (`setBlockedPeers`) count as handed to the kernel and lost on the way: they are not reported.
     ///
+    /// - Parameter dialNow: when the address is backing off after a failed dial or a lost association, dial it
+    ///   at once instead of throwing `.nodeUnreachable` (for probes that must learn now whether anything still
+    ///   listens there). No effect in any other state; `maxDialsInFlight` still applies. Default false.
     /// - Throws: `TransportError.frameTooLarge` (length field kind + payload above `maxFrameBytes`),
     ///   `.outboundQueueFull` (queued bytes + this frame above `maxOutboundBytesPerPeer`), `.nodeUnreachable`
     ///   (backing off, another uid at the address, the local address, or a handshake kind 0x01–0x03 which only the
     ///   transport may send), `.shutDown` (not started or shut down), or whatever `writePayload` throws.
-    public func send(_ kind: Wire.FrameKind, to peer: NodeIdentity, onUndelivered: UndeliveredHandler? = nil,
-                     _ writePayload: (inout [UInt8]) throws -> Void) throws {
+    public func send(_ kind: Wire.FrameKind, to peer: NodeIdentity, dialNow: Bool = false,
+                     onUndelivered: UndeliveredHandler? = nil, _ writePayload: (inout [UInt8]) throws -> Void) throws {
         guard !stopping.load(ordering: .acquiring), let local = localNode else { throw TransportError.shutDown }
         switch kind {
         case .handshakeOffer, .handshakeAccept, .handshakeReject, .handshakeChallenge, .handshakeResponse:
@@ -408,10 +416,10 @@ public final class Transport: Sendable {
         // Bounded: a removed (given-up) entry is out of the table, so the next lookup makes a fresh one.
         for _ in 0..<4 {
             result = p.state.withLock { s -> SendOutcome? in
-                if s.removed { return nil }
                 // Checked under the peer's lock: shutdown drops (and reports) every queue after setting `stopping`.
                 if stopping.load(ordering: .acquiring) { return .failed(.shutDown) }
-                return enqueue(&s, out, kind: kind, peer: peer, now: now, limit: limit, frameBytes: frameBytes)
+                return enqueue(&s, out, kind: kind, peer: peer, dialNow: dialNow, now: now, limit: limit,
+                               frameBytes: frameBytes)
             }
             if result != nil { break }
             guard let next = peerEntry(peer.address) else { throw tableFull }
@@ -447,56 +455,47 @@ public final class Transport: Sendable {
         }
     }
 
-    private func enqueue(_ s: inout PeerState, _ out: OutFrame, kind: Wire.FrameKind, peer: NodeIdentity, now: UInt64,
-                         limit: Int, frameBytes: Int) -> SendOutcome {
-            var dial = false
-            switch s.phase {
-            case .associated(let id, _):
-                if peer.uid != 0 && id.uid != peer.uid {
-                    return .failed(.nodeUnreachable(peer.address, reason: "node at \(peer.address) is now \(id), not uid \(peer.uidHex)"))
-                }
-                // The peer reads frames up to the limit it announced in the handshake; beyond it, it would close
-                // the connection (and fail every other call on it).
-                let peerMax = s.peerMaxFrameBytes ?? settings.maxFrameBytes
-                if frameBytes - Wire.lengthFieldBytes > peerMax {
-                    return .failed(.frameTooLarge(bytes: frameBytes - Wire.lengthFieldBytes, max: peerMax))
-                }
-            case .backingOff(let until, let reason):
-                if now < until {
-                    return .failed(.nodeUnreachable(peer.address, reason: "backing off after: \(reason)"))
-                }
-                dial = true
-            case .idle:
-                dial = true
-            case .dialing, .awaitingInbound:
-                break
-            }
-            if case .associated = s.phase {} else if frameBytes - Wire.lengthFieldBytes > settings.maxFrameBytes {
-                // Not associated yet: the peer's limit is unknown; this node's own stands in for it.
-                return .failed(.frameTooLarge(bytes: frameBytes - Wire.lengthFieldBytes, max: settings.maxFrameBytes))
-            }
-            if s.queuedBytes + frameBytes > limit {
-                return .failed(.outboundQueueFull(peer.address, queuedBytes: s.queuedBytes))
-            }
-            if !kind.isControl, budgets.outboundBytes.value + frameBytes > settings.maxOutboundBytesTotal {
-                return .refused(.outboundQueueFull(peer.address, queuedBytes: s.queuedBytes), .outboundTotal)
-            }
-            if dial, budgets.dialsInFlight.value >= max(1, settings.maxDialsInFlight) {
-                return .refused(.nodeUnreachable(peer.address, reason: "too many dials in flight (\(settings.maxDialsInFlight))"),
-                                .dials)
-            }
-            if dial {
-                s.phase = .dialing(connID: nil)
-                s.generation &+= 1
-            }
-            if kind.isControl { s.control.append(out) } else { s.data.append(out) }
-            s.queuedBytes += frameBytes
-            if dial { return .queuedAndDial }
-            if s.isAssociated && !s.flushing && !s.outArmed {
-                s.flushing = true
-                return .queuedAndFlush
-            }
-            return .queued
+    /// Under the peer's lock: what the lifecycle says about a send (`PeerLifecycle.sendVerdict`), then the size
+    /// and budget checks, then the frame is queued (and the dial requested). nil: the entry was removed, look again.
+    private func enqueue(_ s: inout PeerState, _ out: OutFrame, kind: Wire.FrameKind, peer: NodeIdentity, dialNow: Bool,
+                         now: UInt64, limit: Int, frameBytes: Int) -> SendOutcome? {
+        let dial: Bool
+        switch s.life.sendVerdict(uid: peer.uid, dialNow: dialNow, nowNs: now) {
+        case .queue: dial = false
+        case .queueAndDial: dial = true
+        case .refuse(let reason): return .failed(.nodeUnreachable(peer.address, reason: reason))
+        case .lookAgain: return nil
+        case .shutDown: return .failed(.shutDown)
+        }
+        let length = frameBytes - Wire.lengthFieldBytes
+        if s.isAssociated {
+            // The peer reads frames up to the limit it announced in the handshake; beyond it, it would close
+            // the connection (and fail every other call on it).
+            let peerMax = s.peerMaxFrameBytes ?? settings.maxFrameBytes
+            if length > peerMax { return .failed(.frameTooLarge(bytes: length, max: peerMax)) }
+        } else if length > settings.maxFrameBytes {
+            // Not associated yet: the peer's limit is unknown; this node's own stands in for it.
+            return .failed(.frameTooLarge(bytes: length, max: settings.maxFrameBytes))
+        }
+        if s.queuedBytes + frameBytes > limit {
+            return .failed(.outboundQueueFull(peer.address, queuedBytes: s.queuedBytes))
+        }
+        if !kind.isControl, budgets.outboundBytes.value + frameBytes > settings.maxOutboundBytesTotal {
+            return .refused(.outboundQueueFull(peer.address, queuedBytes: s.queuedBytes), .outboundTotal)
+        }
+        if dial, budgets.dialsInFlight.value >= max(1, settings.maxDialsInFlight) {
+            return .refused(.nodeUnreachable(peer.address, reason: "too many dials in flight (\(settings.maxDialsInFlight))"),
+                            .dials)
+        }
+        if dial { _ = s.handle(.dialRequested, nowNs: now) }
+        if kind.isControl { s.control.append(out) } else { s.data.append(out) }
+        s.queuedBytes += frameBytes
+        if dial { return .queuedAndDial }
+        if s.isAssociated && !s.flushing && !s.outArmed {
+            s.flushing = true
+            return .queuedAndFlush
+        }
+        return .queued
     }
 
     /// Dials `address` without knowing its uid (seed nodes) and keeps redialing it with capped exponential backoff
@@ -505,18 +504,12 @@ public final class Transport: Sendable {
         guard !stopping.load(ordering: .acquiring), let local = localNode, address != local.address else { return }
         for _ in 0..<4 {
             guard let p = peerEntry(address, force: true) else { return }
-            let dial = p.state.withLock { s -> Bool? in
-                if s.removed { return nil }
-                s.persistent = true
-                if case .idle = s.phase {
-                    s.phase = .dialing(connID: nil)
-                    s.generation &+= 1
-                    return true
-                }
-                return false
+            let fx = p.state.withLock { s -> PeerEffects? in
+                if s.life.isRemoved { return nil }
+                return s.handle(.associateRequested, nowNs: Monotonic.nowNs())
             }
-            guard let dial else { continue }
-            if dial { loop.execute { [self] in startDial(p) } }
+            guard let fx else { continue }
+            perform(fx, p)
             return
         }
     }
@@ -524,7 +517,39 @@ public final class Transport: Sendable {
     /// Stops redialing `address` automatically. An existing association stays up.
     public func forget(_ address: NodeAddress) {
         guard let p = peers.withLock({ $0[address] }) else { return }
-        p.state.withLock { $0.persistent = false }
+        _ = p.state.withLock { $0.handle(.forgetRequested, nowNs: Monotonic.nowNs()) }
+    }
+
+    /// Fault injection for partition tests: while an address is in `addresses`, every frame to it and from it —
+    /// handshake frames included, both directions, on existing and new connections — is silently dropped and
+    /// counted (frames) in `hotline_fault_injection_dropped_total`, as a network partition that drops packets
+    /// would do. Nothing is refused and nothing is reported undelivered (dropped frames count as handed to the
+    /// kernel and lost on the way): an existing association ends by this node's idle timeout (`idleTimeout`), a
+    /// new dial's handshake times out (`handshakeTimeout`), and a refused or reset connection to a blocked address
+    /// is hidden too, so only this node's own timeouts (connect, handshake, idle) end it. To partition two nodes,
+    /// block each on the other: a node that does not block sees the connection close when the other's timeout
+    /// ends it. Each call replaces the whole set (an empty set unblocks every address); unblocking restores normal
+    /// behaviour for frames sent and received from then on (frames dropped stay lost; a connection whose close
+    /// was hidden still ends by its timeout). Addresses match the peer's listening address exactly: the address
+    /// dialled, or the one an inbound peer's handshake offer names. Callable from any thread.
+    /// - Throws: `TransportError.faultInjectionDisabled` unless `TransportSettings.faultInjection` is true.
+    public func setBlockedPeers(_ addresses: Set<NodeAddress>) throws {
+        guard settings.faultInjection else { throw TransportError.faultInjectionDisabled }
+        peers.withLock { table in
+            blockedPeers.withLock { $0 = addresses }
+            for (address, p) in table {
+                let blocked = addresses.contains(address)
+                p.state.withLock { $0.faultBlocked = blocked }
+            }
+        }
+        let listed = addresses.map(\.description).sorted().joined(separator: ",")
+        logger.warning("transport.fault_injection.blocked", ["peers": listed.isEmpty ? "none" : listed])
+    }
+
+    /// Whether frames to and from `address` are dropped by fault injection.
+    func isFaultBlocked(_ address: NodeAddress?) -> Bool {
+        guard settings.faultInjection, let address else { return false }
+        return blockedPeers.withLock { $0.contains(address) }
     }
 
     /// Upper layer found a frame from `peer` whose payload does not decode: closes that connection, counts it in
@@ -533,10 +558,7 @@ public final class Transport: Sendable {
     public func rejectMalformed(from peer: NodeIdentity, reason: String) {
         let action: @Sendable () -> Void = { [self] in
             guard let p = peers.withLock({ $0[peer.address] }) else { return }
-            let cid: UInt64? = p.state.withLock { s in
-                if case .associated(let id, let cid) = s.phase, peer.uid == 0 || id.uid == peer.uid { return cid }
-                return nil
-            }
+            let cid = p.state.withLock { $0.life.associatedConn(uid: peer.uid) }
             guard let cid, let c = core.connections[cid], !c.isClosed else { return }
             counters.framesMalformed.increment()
             logger.warning("transport.frame.malformed", ["peer": peer, "reason": reason])
@@ -578,13 +600,8 @@ public final class Transport: Sendable {
             return v
         }
         for p in all {
-            let dropped = p.state.withLock { s -> DroppedFrames in
-                s.socket = nil
-                s.phase = .idle
-                s.unreachableSinceNs = nil
-                return s.dropAll()
-            }
-            reportUndelivered(dropped, to: p.address, .shutdown, reason: "transport shut down")
+            let fx = p.state.withLock { $0.handle(.shutdown, nowNs: Monotonic.nowNs()) }
+            perform(fx, p)
         }
         counters.peersUnreachable.set(0)
         associationTable.withLock { $0.removeAll() }

@@ -11,6 +11,8 @@ public enum TransportError: Error, Sendable, Equatable, CustomStringConvertible 
     case shutDown
     /// `bind`/`listen` failed (`errno`, `strerror` text).
     case bindFailed(NodeAddress, errno: Int32, message: String)
+    /// `Transport.setBlockedPeers` was called without `TransportSettings.faultInjection`.
+    case faultInjectionDisabled
 
     public var description: String {
         switch self {
@@ -19,6 +21,16 @@ public enum TransportError: Error, Sendable, Equatable, CustomStringConvertible 
         case .frameTooLarge(let bytes, let max): "frame of \(bytes) bytes above maximum \(max)"
         case .shutDown: "transport shut down"
         case .bindFailed(let a, let errno, let message): "cannot listen on \(a): \(message) (errno \(errno))"
+        case .faultInjectionDisabled: "fault injection is off (TransportSettings.faultInjection)"
         }
+    }
+
+    /// True when this is `nodeUnreachable` because the TCP connect of a dial was refused (ECONNREFUSED: the host
+    /// answered that nothing listens at that port): a frame dropped by that dial (`onUndelivered`), or a send
+    /// refused during the backoff that followed. False for every other reason (timeouts, resets, name
+    /// resolution, handshake failures, partitions).
+    public var isConnectionRefused: Bool {
+        guard case .nodeUnreachable(_, let reason) = self else { return false }
+        return reason.hasSuffix(Socket.connectRefusedReason)
     }
 }

@@ -166,58 +166,50 @@ extension Transport {
 
     // MARK: - Dialing
 
+    /// Loop thread: begins a requested dial (the lifecycle answers `.resolve` when it still is one).
     func startDial(_ p: Peer) {
         guard !core.closing else { return }
-        let go = p.state.withLock { s -> (Bool, Bool, UInt64) in
-            guard case .dialing(nil) = s.phase else { return (false, false, 0) }
-            let redial = s.redial
-            s.redial = false
-            return (true, redial, s.generation)
-        }
-        guard go.0 else { return }
-        if go.1 { counters.reconnectAttempts.increment() }
+        feed(p, .dialBegins)
+    }
+
+    /// Loop thread (`.resolve`): a dotted literal connects at once; a name is resolved off the loop thread and the
+    /// dial goes on when the answer (or the timeout) comes back.
+    private func resolve(_ p: Peer, generation: UInt64, reconnect: Bool) {
+        if reconnect { counters.reconnectAttempts.increment() }
         if let ip = Socket.literalIPv4(p.address.host) {
-            connect(p, ip: ip)
+            connect(p, ip: ip, generation: generation)
             return
         }
-        // A name: resolved off the loop thread; the dial goes on when the answer (or the timeout) comes back.
-        let generation = go.2
         resolver.resolve(p.address.host) { [weak self] outcome in
             guard let self, !self.core.closing else { return }
-            let current = p.state.withLock { s -> Bool in
-                guard case .dialing(nil) = s.phase, s.generation == generation else { return false }
-                return true
-            }
-            guard current else { return }
             switch outcome {
-            case .address(let ip): self.connect(p, ip: ip)
-            case .failed(let why): self.dialFailed(p, connID: nil, reason: why)
+            case .address(let ip): self.connect(p, ip: ip, generation: generation)
+            case .failed(let why): self.feed(p, .failedBeforeConnect(generation: generation, reason: why))
             }
         }
     }
 
-    /// Loop thread: creates the socket and starts the TCP connect of a dial in `.dialing(nil)`.
-    private func connect(_ p: Peer, ip: in_addr) {
+    /// Loop thread: makes the socket of the dial of `generation` and, when the lifecycle says it is still this
+    /// dial's (`.connect`), starts its TCP connect.
+    private func connect(_ p: Peer, ip: in_addr, generation: UInt64) {
         let fd = cepoll_tcp_socket()
         guard fd >= 0 else {
             let e = cepoll_errno()
-            dialFailed(p, connID: nil, reason: "socket: \(Socket.errorText(e))")
+            feed(p, .failedBeforeConnect(generation: generation, reason: "socket: \(Socket.errorText(e))"))
             return
         }
         let token = core.takeToken()
         let socket = SocketHandle(fd: fd, token: token)
-        let claimed = p.state.withLock { s -> Bool in
-            guard case .dialing(nil) = s.phase else { return false }
-            s.phase = .dialing(connID: token)
-            return true
-        }
-        guard claimed else { return }
+        let fx = p.state.withLock { $0.handle(.connectStarted(conn: token, generation: generation), nowNs: Monotonic.nowNs()) }
+        // A stale dial (the state moved on): nothing to do; the socket closes with its handle.
+        guard fx.actions == [.connect(conn: token)] else { return }
         let c = Connection(id: token, socket: socket, role: .dialer(p), phase: .connecting,
                            machine: makeMachine(role: .dialer, dialed: (p.address, Socket.dottedIPv4(ip))),
                            remote: p.address.description, transport: self)
+        c.faultAddress = p.address
         let rc = loop.register(fd: fd, token: token, events: Interest.write, handler: c)
         guard rc == 0 else {
-            dialFailed(p, connID: token, reason: "epoll_ctl: \(Socket.errorText(rc))")
+            feed(p, .connectionClosed(conn: token, reason: "epoll_ctl: \(Socket.errorText(rc))", refused: false))
             return
         }
         core.connections[token] = c
@@ -227,22 +219,34 @@ extension Transport {
         case .connected:
             finishConnect(c)
         case .inProgress:
-            c.timer = loop.schedule(afterNs: settings.connectTimeout.nanoseconds) { [weak self, weak c] in
-                guard let self, let c, case .connecting = c.phase else { return }
-                self.close(c, reason: "connect timed out after \(self.settings.connectTimeout)")
+            scheduleConnectTimeout(c)
+        case .failed(let e, _):
+            if isFaultBlocked(c.faultAddress) {
+                // A partition hides the refusal: the connect times out instead.
+                scheduleConnectTimeout(c)
+                _ = parkIfFaultBlocked(c)
+            } else {
+                close(c, reason: Socket.connectFailureReason(e), refused: e == ECONNREFUSED)
             }
-        case .failed(_, let text):
-            close(c, reason: "connect: \(text)")
+        }
+    }
+
+    private func scheduleConnectTimeout(_ c: Connection) {
+        c.timer = loop.schedule(afterNs: settings.connectTimeout.nanoseconds) { [weak self, weak c] in
+            guard let self, let c, case .connecting = c.phase else { return }
+            self.close(c, reason: "connect timed out after \(self.settings.connectTimeout)")
         }
     }
 
     private func finishConnect(_ c: Connection) {
         let err = Socket.pendingError(fd: c.socket.fd)
         guard err == 0 else {
-            close(c, reason: "connect: \(Socket.errorText(err))")
+            if parkIfFaultBlocked(c) { return }
+            close(c, reason: Socket.connectFailureReason(err), refused: err == ECONNREFUSED)
             return
         }
         if let t = c.timer { loop.cancel(t) }
+        if case .dialer(let p) = c.role { feed(p, .connected(conn: c.id)) }
         Socket.setNoDelay(fd: c.socket.fd)
         c.phase = .handshaking
         c.timer = loop.schedule(afterNs: settings.handshakeTimeout.nanoseconds) { [weak self, weak c] in
@@ -257,6 +261,13 @@ extension Transport {
 
     /// Writes the pending handshake bytes of a not-yet-associated connection (loop only).
     private func writeHandshakeOut(_ c: Connection) {
+        if c.handshakeOutOffset == 0, !c.handshakeOut.isEmpty, isFaultBlocked(c.faultAddress) {
+            // Fault injection: the frame is lost on the way (a frame begun is finished, or the stream would break).
+            counters.faultInjectionDropped.increment()
+            c.handshakeOut = []
+            loop.setInterest(fd: c.socket.fd, token: c.socket.token, events: Interest.read)
+            return
+        }
         var attempts = 0
         while c.handshakeOutOffset < c.handshakeOut.count, attempts < 16 {
             attempts += 1
@@ -319,7 +330,8 @@ extension Transport {
             switch result {
             case .bytes(let n):
                 c.end += n
-                c.lastReadNs = Monotonic.nowNs()
+                // Bytes from a blocked address (fault injection) are dropped: they do not keep the association alive.
+                if !isFaultBlocked(c.faultAddress) { c.lastReadNs = Monotonic.nowNs() }
                 counters.bytesIn.increment(by: n)
                 let filled = c.end >= c.buffer.count
                 processFrames(c)
@@ -330,9 +342,11 @@ extension Transport {
                 releaseConsumedBuffer(c)
                 return
             case .eof:
+                if parkIfFaultBlocked(c) { return }
                 close(c, reason: "connection closed by peer")
                 return
             case .error(let e):
+                if parkIfFaultBlocked(c) { return }
                 close(c, reason: "read: \(Socket.errorText(e))")
                 return
             }
@@ -393,6 +407,10 @@ extension Transport {
             case .frame(let frame, let consumed):
                 c.start += consumed
                 c.delivered = true
+                if settings.faultInjection, faultDrops(c, frame) {
+                    counters.faultInjectionDropped.increment()
+                    continue
+                }
                 counters.framesIn.increment()
                 switch c.phase {
                 case .associated(_, let identity):
@@ -413,18 +431,32 @@ extension Transport {
         }
     }
 
+    // MARK: - Fault injection
+
+    /// Whether `frame`, read from `c`, is dropped because its sender's address is blocked (`setBlockedPeers`). An
+    /// offer names its sender: an accepted connection learns its address from it.
+    private func faultDrops(_ c: Connection, _ frame: Wire.FrameParser.Frame) -> Bool {
+        if c.faultAddress == nil, frame.kind == .handshakeOffer, let offer = try? Handshake.Offer.decode(frame.payload) {
+            c.faultAddress = offer.identity.address
+        }
+        return isFaultBlocked(c.faultAddress)
+    }
+
+    /// A connection to a blocked address that failed (refused, reset, closed by the peer) is not told so, as a
+    /// partition would hide it: reads stop and only this node's own timers (connect, handshake, idle) end it.
+    /// - Returns: false (nothing done) when the address is not blocked.
+    private func parkIfFaultBlocked(_ c: Connection) -> Bool {
+        guard isFaultBlocked(c.faultAddress) else { return false }
+        loop.deregister(fd: c.socket.fd, token: c.socket.token)
+        logger.debug("transport.fault_injection.hidden_close", ["peer": c.remote])
+        return true
+    }
+
     // MARK: - Handshake
 
     private func phaseForTieBreak(_ address: NodeAddress) -> Handshake.PeerPhase {
         guard let p = peers.withLock({ $0[address] }) else { return .none }
-        return p.state.withLock { s in
-            switch s.phase {
-            case .idle, .backingOff: .none
-            case .dialing: .dialing
-            case .awaitingInbound: .awaitingInbound
-            case .associated(let id, _): .associated(uid: id.uid)
-            }
-        }
+        return p.state.withLock { $0.life.tieBreakPhase }
     }
 
     private func handshakeFrame(_ c: Connection, _ frame: Wire.FrameParser.Frame) {
@@ -480,6 +512,11 @@ extension Transport {
     }
 
     private func sendRejectAndClose(_ c: Connection, _ reject: Handshake.Reject) {
+        if isFaultBlocked(c.faultAddress) {
+            counters.faultInjectionDropped.increment()
+            close(c, reason: "handshake rejected: \(reject)")
+            return
+        }
         let bytes = Wire.FrameParser.encode(.handshakeReject, payload: reject.encode())
         // Best effort: a fresh socket's buffer takes a small frame at once.
         let n = bytes.withUnsafeBytes { raw -> IOResult in
@@ -504,35 +541,13 @@ extension Transport {
         }
         if reject.reason == .duplicate {
             // The peer keeps (or will keep) its own connection to us: wait for it, frames stay pending.
-            let gen = p.state.withLock { s -> UInt64? in
-                guard case .dialing(let cid) = s.phase, cid == c.id else { return nil }
-                s.phase = .awaitingInbound
-                s.generation &+= 1
-                return s.generation
-            }
-            c.abandoned = true
             logger.debug("transport.dial.duplicate", ["peer": p.address, "reason": reject.message])
-            close(c, reason: "rejected as duplicate")
-            if let gen {
-                _ = loop.schedule(afterNs: settings.handshakeTimeout.nanoseconds) { [weak self] in
-                    self?.awaitingInboundExpired(p, generation: gen)
-                }
-            }
+            feed(p, .rejectedAsDuplicate(conn: c.id))
             return
         }
         counters.handshakeFailures.increment()
         logger.warning("transport.dial.rejected", ["peer": p.address, "reason": reject])
         close(c, reason: "handshake rejected: \(reject)")
-    }
-
-    private func awaitingInboundExpired(_ p: Peer, generation: UInt64) {
-        guard !core.closing else { return }
-        let expired = p.state.withLock { s -> Bool in
-            guard s.generation == generation, case .awaitingInbound = s.phase else { return false }
-            s.phase = .dialing(connID: nil)  // so that dialFailed applies
-            return true
-        }
-        if expired { dialFailed(p, connID: nil, reason: "peer kept its own connection but did not complete it") }
     }
 
     // MARK: - Association
@@ -543,55 +558,9 @@ extension Transport {
     private func acceptInbound(_ c: Connection, peer identity: NodeIdentity, resolution: Handshake.InboundResolution) {
         // Checked by the caller (`maxPeerEntries`); forced so a race with a sender cannot strand the connection.
         guard let p = peerEntry(identity.address, force: true) else { return }
-        let acceptFrame = Wire.FrameParser.encode(.handshakeAccept, payload: Handshake.Accept().encode())
-        var abandonedDial: UInt64?
-        var replaced: (NodeIdentity, UInt64)?
-        var droppedUIDs: Set<UInt64> = []
-        var lostFrames = DroppedFrames()
-        var restartFrames = DroppedFrames()
-        var tooLong: [(frame: OutFrame, length: Int)] = []
-        let peerLimit = c.machine.peerMaxFrameBytes.map(Int.init)
-        let flushNow = p.state.withLock { s -> Bool in
-            switch s.phase {
-            case .dialing(let cid): abandonedDial = cid
-            case .associated(let old, let cid):
-                replaced = (old, cid)
-                lostFrames = s.dropAll()
-            default: break
-            }
-            s.phase = .associated(identity, connID: c.id)
-            s.generation &+= 1
-            s.socket = c.socket
-            s.outArmed = false
-            markAssociated(&s)
-            (droppedUIDs, restartFrames) = s.keepFrames(for: identity.uid)
-            s.peerMaxFrameBytes = peerLimit
-            if let peerLimit { tooLong = s.dropFrames(longerThan: peerLimit) }
-            // The accept goes out first, ahead of any pending frame.
-            s.partial = acceptFrame
-            s.partialOffset = 0
-            s.queuedBytes += acceptFrame.count
-            counters.framesOut.increment()
-            if s.flushing { return false }
-            s.flushing = true
-            return true
-        }
+        // `resolution` is what the tie-break saw; the lifecycle applies it (it sees the same state: both run here).
         _ = resolution
-        if let cid = abandonedDial, let own = core.connections[cid] {
-            own.abandoned = true
-            close(own, reason: "simultaneous connect: keeping the connection dialed by \(identity)")
-        }
-        var lost: [(NodeIdentity, String)] = []
-        if let (old, cid) = replaced {
-            if let oldConn = core.connections[cid] { close(oldConn, reason: "replaced by \(identity)") }
-            counters.disassociations.increment()
-            lost.append((old, "address \(identity.address) now answers with uid \(identity.uidHex)"))
-        }
-        reportTooLong(tooLong, to: identity, limit: peerLimit)
-        reportUndelivered(lostFrames, to: p.address, .associationLost, reason: "association replaced by \(identity)")
-        reportUndelivered(restartFrames, to: p.address, .peerRestarted,
-                          reason: "address \(p.address) now answers with uid \(identity.uidHex)")
-        completeAssociation(c, p, identity, flushNow: flushNow, droppedUIDs: droppedUIDs, lost: lost)
+        associate(c, p, identity, inbound: true)
     }
 
     private func dialerEstablished(_ c: Connection, peer advertised: NodeIdentity) {
@@ -601,41 +570,33 @@ extension Transport {
         if advertised.address != p.address {
             logger.info("transport.peer.address", ["dialed": p.address, "advertised": advertised.address])
         }
-        var droppedUIDs: Set<UInt64> = []
-        var restartFrames = DroppedFrames()
-        var tooLong: [(frame: OutFrame, length: Int)] = []
-        let peerLimit = c.machine.peerMaxFrameBytes.map(Int.init)
-        let result = p.state.withLock { s -> Bool? in
-            guard case .dialing(let cid) = s.phase, cid == c.id else { return nil }
-            s.phase = .associated(identity, connID: c.id)
-            s.generation &+= 1
-            s.socket = c.socket
-            s.outArmed = false
-            markAssociated(&s)
-            (droppedUIDs, restartFrames) = s.keepFrames(for: identity.uid)
-            s.peerMaxFrameBytes = peerLimit
-            if let peerLimit { tooLong = s.dropFrames(longerThan: peerLimit) }
-            if s.queuedBytes == 0 || s.flushing { return false }
-            s.flushing = true
-            return true
-        }
-        guard let flushNow = result else {
-            c.abandoned = true
-            close(c, reason: "dial superseded")
-            return
-        }
-        reportTooLong(tooLong, to: identity, limit: peerLimit)
-        reportUndelivered(restartFrames, to: p.address, .peerRestarted,
-                          reason: "address \(p.address) now answers with uid \(identity.uidHex)")
-        completeAssociation(c, p, identity, flushNow: flushNow, droppedUIDs: droppedUIDs, lost: [])
+        associate(c, p, identity, inbound: false)
     }
 
-    private func completeAssociation(_ c: Connection, _ p: Peer, _ identity: NodeIdentity, flushNow: Bool,
-                                     droppedUIDs: Set<UInt64>, lost: [(NodeIdentity, String)]) {
+    /// The one way a connection becomes an association: our dial completed (`inbound` false) or an inbound
+    /// connection proved itself and won the tie-break (`inbound`: the accept goes out ahead of every queued frame).
+    /// The lifecycle decides (a superseded dial is closed instead); this carries it out.
+    private func associate(_ c: Connection, _ p: Peer, _ identity: NodeIdentity, inbound: Bool) {
+        let event: PeerLifecycle.Event = inbound ? .inboundAccepted(conn: c.id, peer: identity)
+            : .established(conn: c.id, peer: identity)
+        let accept = inbound ? Wire.FrameParser.encode(.handshakeAccept, payload: Handshake.Accept().encode()) : nil
+        let attachment = Attachment(socket: c.socket, peerMaxFrameBytes: c.machine.peerMaxFrameBytes.map(Int.init),
+                                    firstFrame: accept)
+        let fx = p.state.withLock { $0.handle(event, nowNs: Monotonic.nowNs(), attaching: attachment) }
+        if fx.attached {
+            if inbound { counters.framesOut.increment() }
+            connectionAssociated(c, p, identity)
+        }
+        perform(fx, p, connection: c)
+    }
+
+    /// The connection side of an association: handshake timer off, keep-alive on, member read budget.
+    private func connectionAssociated(_ c: Connection, _ p: Peer, _ identity: NodeIdentity) {
         if let t = c.timer { loop.cancel(t) }
         c.timer = nil
         c.phase = .associated(p, identity)
         c.remote = identity.description
+        c.faultAddress = p.address
         c.parser.maxFrameBytes = max(1, settings.maxFrameBytes)
         leaveHandshakeShare(c)
         // From now on its read buffer counts against the members' budget.
@@ -646,28 +607,6 @@ extension Transport {
         c.handshakeOut = []
         c.lastReadNs = Monotonic.nowNs()
         scheduleKeepalive(c)
-        associationTable.withLock { $0[p.address] = identity }
-        let isOperator = c.machine.peerIsOperator
-        operatorPeers.withLock { set in
-            set = set.filter { $0.address != p.address }
-            if isOperator { set.insert(identity) }
-        }
-        counters.associations.increment()
-        refreshUnreachableGauge()
-        if flushNow { flush(p, budgetBytes: Self.loopFlushBudget) }
-        logger.info("transport.association.up", ["peer": identity])
-        let target = delegate
-        for (old, why) in lost {
-            logger.info("transport.association.down", ["peer": old, "reason": why])
-            target?.transport(self, disassociated: old, reason: why)
-        }
-        target?.transport(self, associated: identity)
-        for uid in droppedUIDs.sorted() where uid != identity.uid && uid != 0 {
-            let old = NodeIdentity(address: p.address, uid: uid)
-            if lost.contains(where: { $0.0 == old }) { continue }
-            target?.transport(self, disassociated: old,
-                              reason: "address \(p.address) now answers with uid \(identity.uidHex)")
-        }
     }
 
     private func leaveHandshakeShare(_ c: Connection) {
@@ -731,9 +670,11 @@ extension Transport {
 
     // MARK: - Closing
 
-    /// Closes `c` (idempotent) and applies the consequences: lost association → `disassociated` + backoff;
-    /// failed dial → `dialFailed` + backoff. Loop thread only.
-    func close(_ c: Connection, reason: String) {
+    /// Closes `c` (idempotent) and tells its peer's lifecycle, which decides the consequences: a lost association
+    /// (`disassociated` + backoff), a failed dial (`dialFailed` + backoff), or nothing (a dial abandoned or
+    /// superseded, an inbound connection still handshaking). `refused`: the TCP connect failed with ECONNREFUSED.
+    /// Loop thread only.
+    func close(_ c: Connection, reason: String, refused: Bool = false) {
         guard !c.isClosed else { return }
         let previous = c.phase
         c.phase = .closed
@@ -749,29 +690,12 @@ extension Transport {
         c.handshakeOut = []
         guard !core.closing else { return }
         switch previous {
-        case .associated(let p, let identity):
-            let backoffGen = p.state.withLock { s -> (UInt64, Int64, DroppedFrames)? in
-                guard case .associated(_, let cid) = s.phase, cid == c.id else { return nil }
-                s.socket = nil
-                s.outArmed = false
-                let dropped = s.dropAll()
-                let (gen, delay) = enterBackoff(&s, reason: reason, countFailure: false)
-                return (gen, delay, dropped)
-            }
-            guard let (gen, delay, dropped) = backoffGen else { return }
-            reportUndelivered(dropped, to: p.address, .associationLost, reason: "association lost: \(reason)")
-            associationTable.withLock { table in
-                if table[p.address] == identity { table[p.address] = nil }
-            }
-            operatorPeers.withLock { _ = $0.remove(identity) }
-            counters.disassociations.increment()
-            logger.info("transport.association.down", ["peer": identity, "reason": reason])
-            scheduleBackoff(p, generation: gen, delayNs: delay)
-            delegate?.transport(self, disassociated: identity, reason: reason)
+        case .associated(let p, _):
+            feed(p, .connectionClosed(conn: c.id, reason: reason, refused: false))
         case .connecting, .handshaking:
-            if case .dialer(let p) = c.role, !c.abandoned {
-                dialFailed(p, connID: c.id, reason: reason)
-            } else if !c.isDialer {
+            if case .dialer(let p) = c.role {
+                feed(p, .connectionClosed(conn: c.id, reason: reason, refused: refused))
+            } else {
                 logger.debug("transport.inbound.closed", ["peer": c.remote, "reason": reason])
             }
         case .closed:
@@ -779,77 +703,130 @@ extension Transport {
         }
     }
 
-    /// Puts the peer into backoff. Returns the new generation and the delay in ns.
-    private func enterBackoff(_ s: inout PeerState, reason: String, countFailure: Bool) -> (UInt64, Int64) {
-        let delay = backoff.delay(failures: s.failures).nanoseconds
-        if countFailure { s.failures += 1 }
-        s.phase = .backingOff(untilNs: Monotonic.nowNs() &+ UInt64(delay), reason: reason)
-        s.redial = true
-        s.generation &+= 1
-        return (s.generation, delay)
+    // MARK: - Peer lifecycle
+
+    /// Feeds `event` to `p`'s lifecycle under its lock and carries out the actions.
+    func feed(_ p: Peer, _ event: PeerLifecycle.Event) {
+        let fx = p.state.withLock { $0.handle(event, nowNs: Monotonic.nowNs()) }
+        perform(fx, p)
     }
 
-    private func scheduleBackoff(_ p: Peer, generation: UInt64, delayNs: Int64) {
-        _ = loop.schedule(afterNs: delayNs) { [weak self] in
-            self?.backoffExpired(p, generation: generation)
-        }
-    }
-
-    private struct UnreachableWarning {
-        var attempts: Int
-        var unreachableMs: UInt64
-        var lastAssociated: String
-        var seed: Bool
-    }
-
-    func dialFailed(_ p: Peer, connID: UInt64?, reason: String) {
-        guard !core.closing else { return }
-        let now = Monotonic.nowNs()
-        let intervalNs = UInt64(max(0, settings.unreachableLogInterval.nanoseconds))
-        let result = p.state.withLock { s -> (UInt64, Int64, DroppedFrames, UnreachableWarning?)? in
-            guard case .dialing(let cid) = s.phase, cid == connID else { return nil }
-            let dropped = s.dropAll()
-            let since = s.unreachableSinceNs ?? now
-            s.unreachableSinceNs = since
-            let (gen, delay) = enterBackoff(&s, reason: reason, countFailure: true)
-            var warning: UnreachableWarning?
-            if s.lastUnreachableLogNs.map({ now &- $0 >= intervalNs }) ?? true {
-                s.lastUnreachableLogNs = now
-                warning = UnreachableWarning(
-                    attempts: s.failures, unreachableMs: (now &- since) / 1_000_000,
-                    lastAssociated: s.lastAssociatedNs.map { "\((now &- $0) / 1_000_000) ms ago" } ?? "never",
-                    seed: s.persistent)
+    /// The same holding the table's lock too, for events that may remove the entry (`.forgetEntry`,
+    /// `.giveUpEntry`): it leaves the table in the same critical section as its state becomes `removed`. No
+    /// effect when `p` is no longer the table's entry for its address. `perform` false: the caller only wanted
+    /// the entry gone (no log line).
+    func feedUnderTable(_ p: Peer, _ event: PeerLifecycle.Event, perform carryOut: Bool = true) {
+        let fx = peers.withLock { table -> PeerEffects? in
+            guard table[p.address] === p else { return nil }
+            let fx = p.state.withLock { $0.handle(event, nowNs: Monotonic.nowNs()) }
+            if fx.actions.contains(where: { if case .forgetEntry = $0 { true } else if case .giveUpEntry = $0 { true } else { false } }) {
+                table[p.address] = nil
             }
-            return (gen, delay, dropped, warning)
+            return fx
         }
-        guard let (gen, delay, dropped, warning) = result else { return }
-        counters.dialFailures.increment()
-        // A member's calls can make this node dial any number of addresses: one info line per interval for all.
-        logger.logLimited(limitLog, .info, "transport.dial.failed", ["peer": p.address, "reason": reason, "retry_ms": delay / 1_000_000])
-        if let w = warning {
-            let fields: KeyValuePairs<String, Any> = ["peer": p.address, "attempts": w.attempts, "unreachable_ms": w.unreachableMs,
-                                                      "last_associated": w.lastAssociated, "seed": w.seed, "reason": reason]
-            if w.seed {
-                // Seeds are few (configured): each keeps its own line every `unreachableLogInterval`.
-                logger.warning("transport.peer.unreachable", fields)
-            } else {
-                // Other addresses come from callers (any number of them): one line per interval for all.
-                logger.logLimited(limitLog, .warning, "transport.peer.unreachable", key: "transport.peer.unreachable.non_seed", fields)
+        if carryOut, let fx { perform(fx, p) }
+    }
+
+    /// Carries out, in order, the actions of a transition that are not on the peer's state (those were carried out
+    /// under its lock by `PeerState.handle`). `connection`: the connection an `.attach` made the association's.
+    /// Loop thread, except for transitions whose actions only queue work on the loop (`.startDial`) or report
+    /// dropped frames (`associate(with:)`, `shutdown`).
+    func perform(_ fx: PeerEffects, _ p: Peer, connection: Connection? = nil) {
+        for action in fx.actions {
+            switch action {
+            case .startDial:
+                loop.execute { [self] in startDial(p) }
+            case .resolve(let generation, let reconnect):
+                resolve(p, generation: generation, reconnect: reconnect)
+            case .connect:
+                break  // `connect` fed the event and goes on itself
+            case .closeConnection(let conn, let reason):
+                if let c = core.connections[conn] { close(c, reason: reason) }
+            case .dropQueued(let why, let reason):
+                reportUndelivered(fx.dropped, to: p.address, why, reason: reason)
+            case .attach(_, let peer):
+                reportTooLong(fx.tooLong, to: peer, limit: fx.peerMaxFrameBytes)
+                reportUndelivered(fx.restarted, to: p.address, .peerRestarted,
+                                  reason: "address \(p.address) now answers with uid \(peer.uidHex)")
+            case .detach:
+                break
+            case .flush:
+                if fx.flushNow { flush(p, budgetBytes: Self.loopFlushBudget) }
+            case .scheduleBackoff(let generation, let delayNs):
+                schedulePeerTimer(p, afterNs: delayNs, underTable: true, .backoffFired(generation: generation))
+            case .scheduleAwaitInbound(let generation, let delayNs):
+                schedulePeerTimer(p, afterNs: delayNs, underTable: false, .awaitInboundExpired(generation: generation))
+            case .scheduleGiveUpCheck(let generation, let delayNs):
+                schedulePeerTimer(p, afterNs: delayNs, underTable: true, .giveUpCheck(generation: generation))
+            case .reportAssociated(let peer):
+                reportAssociated(peer, p, fx, isOperator: connection?.machine.peerIsOperator ?? false)
+            case .reportDisassociated(let peer, let reason):
+                associationTable.withLock { table in
+                    if table[p.address] == peer { table[p.address] = nil }
+                }
+                operatorPeers.withLock { _ = $0.remove(peer) }
+                counters.disassociations.increment()
+                logger.info("transport.association.down", ["peer": peer, "reason": reason])
+                delegate?.transport(self, disassociated: peer, reason: reason)
+            case .reportDialFailed(let reason, let refused, let retryNs):
+                counters.dialFailures.increment()
+                // A member's calls can make this node dial any number of addresses: one info line per interval for all.
+                logger.logLimited(limitLog, .info, "transport.dial.failed",
+                                  ["peer": p.address, "reason": reason, "retry_ms": retryNs / 1_000_000])
+                refreshUnreachableGauge()
+                delegate?.transport(self, dialFailed: p.address, reason: reason, refused: refused)
+            case .warnUnreachable(let attempts, let unreachableMs, let lastAssociatedMs, let seed, let reason):
+                let fields: KeyValuePairs<String, Any> = [
+                    "peer": p.address, "attempts": attempts, "unreachable_ms": unreachableMs,
+                    "last_associated": lastAssociatedMs.map { "\($0) ms ago" } ?? "never", "seed": seed, "reason": reason]
+                if seed {
+                    // Seeds are few (configured): each keeps its own line every `unreachableLogInterval`.
+                    logger.warning("transport.peer.unreachable", fields)
+                } else {
+                    // Other addresses come from callers (any number of them): one line per interval for all.
+                    logger.logLimited(limitLog, .warning, "transport.peer.unreachable",
+                                      key: "transport.peer.unreachable.non_seed", fields)
+                }
+            case .forgetEntry:
+                logger.debug("transport.peer.forgotten", ["peer": p.address])
+            case .giveUpEntry(let attempts, let unreachableMs):
+                // Log and gauge first, counter last: whoever sees the counter move sees the rest too.
+                logger.logLimited(limitLog, .warning, "transport.peer.given_up",
+                                  ["peer": p.address, "attempts": attempts, "unreachable_ms": unreachableMs,
+                                   "after": settings.giveUpUnreachableAfter])
+                refreshUnreachableGauge()
+                counters.peersGivenUp.increment()
             }
         }
+    }
+
+    /// Loop thread: feeds `event` (a timer carrying its generation) after `afterNs`, unless shutting down.
+    private func schedulePeerTimer(_ p: Peer, afterNs: Int64, underTable: Bool, _ event: PeerLifecycle.Event) {
+        _ = loop.schedule(afterNs: afterNs) { [weak self] in
+            guard let self, !self.core.closing else { return }
+            if underTable { self.feedUnderTable(p, event) } else { self.feed(p, event) }
+        }
+    }
+
+    /// `.reportAssociated`: the association table, counters, log, the delegate — and `disassociated` for the uids
+    /// whose frames `.attach` dropped (the address now answers with another uid), unless already reported.
+    private func reportAssociated(_ identity: NodeIdentity, _ p: Peer, _ fx: PeerEffects, isOperator: Bool) {
+        associationTable.withLock { $0[p.address] = identity }
+        operatorPeers.withLock { set in
+            set = set.filter { $0.address != p.address }
+            if isOperator { set.insert(identity) }
+        }
+        counters.associations.increment()
         refreshUnreachableGauge()
-        scheduleBackoff(p, generation: gen, delayNs: delay)
-        reportUndelivered(dropped, to: p.address, .dialFailed, reason: "dial failed: \(reason)")
-        delegate?.transport(self, dialFailed: p.address, reason: reason)
-    }
-
-    /// Under the peer's lock, at a completed handshake: the failure run (if any) is over.
-    private func markAssociated(_ s: inout PeerState) {
-        s.stalledSinceNs = nil
-        s.failures = 0
-        s.unreachableSinceNs = nil
-        s.lastUnreachableLogNs = nil
-        s.lastAssociatedNs = Monotonic.nowNs()
+        logger.info("transport.association.up", ["peer": identity])
+        let target = delegate
+        target?.transport(self, associated: identity)
+        for uid in fx.restartedUIDs.sorted() where uid != identity.uid && uid != 0 {
+            let old = NodeIdentity(address: p.address, uid: uid)
+            let reported = fx.actions.contains { if case .reportDisassociated(old, _) = $0 { true } else { false } }
+            if reported { continue }
+            target?.transport(self, disassociated: old, reason: "address \(p.address) now answers with uid \(identity.uidHex)")
+        }
     }
 
     /// Sets `hotline_peers_unreachable` from the peer table (O(peers); called on dial failures, associations and
@@ -857,11 +834,11 @@ extension Transport {
     func refreshUnreachableGauge() {
         let all = peers.withLock { Array($0.values) }
         var n = 0
-        for p in all where p.state.withLock({ $0.unreachableSinceNs != nil }) { n += 1 }
+        for p in all where p.state.withLock({ $0.life.unreachableSinceNs != nil }) { n += 1 }
         counters.peersUnreachable.set(n)
     }
 
-    enum UndeliveredReason {
+    enum UndeliveredReason: Sendable, Equatable {
         case dialFailed, associationLost, peerRestarted, shutdown
     }
 
@@ -889,73 +866,6 @@ extension Transport {
         for h in dropped.handlers { h(error) }
     }
 
-    private func backoffExpired(_ p: Peer, generation: UInt64) {
-        guard !core.closing else { return }
-        let dial = p.state.withLock { s -> Bool in
-            guard s.generation == generation, case .backingOff = s.phase else { return false }
-            s.generation &+= 1
-            if s.persistent {
-                s.phase = .dialing(connID: nil)
-                return true
-            }
-            s.phase = .idle
-            return false
-        }
-        if dial {
-            startDial(p)
-        } else {
-            idleNonSeed(p)
-        }
-    }
-
-    /// Loop thread: a non-seed peer just went idle after its backoff. Forgotten at once when it had no failed dials
-    /// (an association was lost; nothing to remember), given up when its dials have failed for
-    /// `giveUpUnreachableAfter`, else checked again when that time is reached.
-    private func idleNonSeed(_ p: Peer) {
-        let now = Monotonic.nowNs()
-        let giveUpNs = UInt64(max(0, settings.giveUpUnreachableAfter.nanoseconds))
-        enum Step { case keep, forget, giveUp(attempts: Int, ms: UInt64), recheck(UInt64, afterNs: Int64) }
-        let step = peers.withLock { table -> Step in
-            guard table[p.address] === p else { return .keep }
-            let step = p.state.withLock { s -> Step in
-                guard !s.persistent, case .idle = s.phase, s.queuedBytes == 0 else { return .keep }
-                guard let since = s.unreachableSinceNs else {
-                    s.removed = true
-                    return .forget
-                }
-                let elapsed = now &- since
-                if elapsed >= giveUpNs {
-                    s.removed = true
-                    return .giveUp(attempts: s.failures, ms: elapsed / 1_000_000)
-                }
-                return .recheck(s.generation, afterNs: Int64(giveUpNs - elapsed))
-            }
-            switch step {
-            case .forget, .giveUp: table[p.address] = nil
-            default: break
-            }
-            return step
-        }
-        switch step {
-        case .keep:
-            return
-        case .forget:
-            logger.debug("transport.peer.forgotten", ["peer": p.address])
-        case .giveUp(let attempts, let ms):
-            // Log and gauge first, counter last: whoever sees the counter move sees the rest too.
-            logger.logLimited(limitLog, .warning, "transport.peer.given_up",
-                              ["peer": p.address, "attempts": attempts, "unreachable_ms": ms, "after": settings.giveUpUnreachableAfter])
-            refreshUnreachableGauge()
-            counters.peersGivenUp.increment()
-        case .recheck(let gen, let afterNs):
-            _ = loop.schedule(afterNs: afterNs) { [weak self] in
-                guard let self, !self.core.closing else { return }
-                guard p.state.withLock({ $0.generation == gen }) else { return }
-                self.idleNonSeed(p)
-            }
-        }
-    }
-
     /// Shutdown, on the loop thread: closes the listener and every connection without delegate calls.
     func closeAll() {
         core.closing = true
@@ -967,13 +877,8 @@ extension Transport {
         for c in all { close(c, reason: "transport shut down") }
         let everyPeer = peers.withLock { Array($0.values) }
         for p in everyPeer {
-            let dropped = p.state.withLock { s -> DroppedFrames in
-                s.socket = nil
-                s.outArmed = false
-                s.phase = .idle
-                return s.dropAll()
-            }
-            reportUndelivered(dropped, to: p.address, .shutdown, reason: "transport shut down")
+            let fx = p.state.withLock { $0.handle(.shutdown, nowNs: Monotonic.nowNs()) }
+            perform(fx, p)
         }
     }
 
@@ -1030,6 +935,17 @@ extension Transport {
                     s.partial = []
                     s.partialOffset = 0
                     s.partialNotes = []
+                    if s.faultBlocked {
+                        // Fault injection: queued frames are lost on the way, unreported (as after the kernel).
+                        let n = s.dropQueuedSilently()
+                        if n > 0 { counters.faultInjectionDropped.increment(by: n) }
+                        s.flushing = false
+                        if s.outArmed {
+                            s.outArmed = false
+                            loop.setInterest(fd: sock.fd, token: sock.token, events: Interest.read)
+                        }
+                        return .done
+                    }
                     if written >= budgetBytes, s.queuedBytes > 0 {
                         s.flushing = false
                         arm(&s, sock)

@@ -131,6 +131,11 @@ public struct TransportSettings: Sendable {
     /// event, with `suppressed=N` counting the lines held back. Zero logs every one. Default 10 s.
     public var limitLogInterval: Duration = .seconds(10)
 
+    /// Allows `Transport.setBlockedPeers(_:)`, which drops every frame to and from chosen addresses to simulate a
+    /// network partition (tests and drills only). Off, the transport never checks for blocked addresses and
+    /// `setBlockedPeers` throws `TransportError.faultInjectionDisabled`. Default false.
+    public var faultInjection: Bool = false
+
     public init() {}
 
     public static var `default`: TransportSettings { TransportSettings() }
