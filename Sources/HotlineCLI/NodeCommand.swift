@@ -11,7 +11,7 @@ enum NodeCommand {
                         [--handshake-timeout-ms MS] [--max-frame-bytes BYTES]
                         [--roles ROLE,...] [--catalog FILE] [--calendar FILE]
                         [--secret-file FILE [--previous-secret-file FILE]] [--operator-secret-file FILE]
-                        [--admin HOST:PORT [--admin-token-file FILE]]
+                        [--admin HOST:PORT [--admin-token-file FILE]] [--fault-injection]
       Runs a node. Prints `ready name=… listen=HOST:PORT uid=…` on stdout once it serves calls
       (with ` admin=HOST:PORT` appended when the admin port is on).
       --listen port 0 picks an ephemeral port. Flags override the JSON --config file.
@@ -29,13 +29,15 @@ enum NodeCommand {
       --admin: HTTP admin port (health, readiness, members, Prometheus metrics; port 0 = ephemeral); off
       by default. --admin-token-file: its bearer token (a secret file like --secret-file); required beyond
       loopback, where every endpoint then needs it. See Docs/operations.md, "Admin port".
+      --fault-injection (tests only): the admin port takes POST /fault-injection/blocked with HOST:PORT
+      addresses (token required) and drops every frame to and from them, handshakes included — a partition.
       SIGTERM or SIGINT stop it cleanly (exit 0). Bad flags or config: exit 2.
     """
 
     static func run(_ argv: [String]) async throws -> Int32 {
         // First thing: a SIGTERM that arrives while the node starts must still stop it cleanly.
         let termination = TerminationSignal.install()
-        let args = try Arguments(argv, valued: NodeConfig.flags)
+        let args = try Arguments(argv, valued: NodeConfig.flags, switches: ["fault-injection"])
         if let extra = args.positional.first { throw UsageError("unexpected argument \"\(extra)\"") }
         let config = try NodeConfig.load(args)
         if let dir = config.dataDirectory {

@@ -39,6 +39,9 @@ struct NodeConfig {
     var admin: NodeAddress?
     /// The admin port's bearer token (a secret file); required when `admin` is beyond loopback.
     var adminTokenFile: String?
+    /// Fault injection on (`--fault-injection`, tests only): the admin port then takes
+    /// `POST /fault-injection/blocked` to drop every frame to and from chosen peers (a partition).
+    var faultInjection = false
 
     static let flags: Set<String> = ["name", "listen", "seeds", "cluster", "data", "config", "log-level",
                                      "call-timeout-ms", "handshake-timeout-ms", "max-frame-bytes", "roles",
@@ -166,6 +169,7 @@ struct NodeConfig {
         if let v = args["operator-secret-file"] { operatorSecretFile = v }
         if let v = args["admin"] { admin = try Self.listenAddress(v, field: "--admin") }
         if let v = args["admin-token-file"] { adminTokenFile = v }
+        if args.has("fault-injection") { faultInjection = true }
     }
 
     /// The operator credential this node verifies (nil without `--operator-secret-file`: no caller is an
@@ -271,6 +275,7 @@ struct NodeConfig {
         s.transport.handshakeTimeout = .milliseconds(handshakeTimeoutMs)
         s.transport.maxFrameBytes = maxFrameBytes
         s.inboundExecution = inbound
+        s.transport.faultInjection = faultInjection
         s.membership = .default
         s.roles = roles == .everything ? [] : roles.description.split(separator: ",").map(String.init)
         return s

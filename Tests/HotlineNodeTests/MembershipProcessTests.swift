@@ -25,7 +25,7 @@ final class MembershipProcessTests: XCTestCase {
 
     /// Node 1: the desks; nodes 2…count: district offices. Each joins through the nodes before it, configures
     /// itself from the Anshan catalogue, and answers on an admin port with a token.
-    func startCluster(_ count: Int = 5) async throws -> [Node] {
+    func startCluster(_ count: Int = 5, faultInjection: Bool = false) async throws -> [Node] {
         let (path, _) = try ClusterAuth.makeEphemeralSecretFile()
         tokenFile = (path, try ClusterAuth.readSecret(path: path))
         var nodes: [Node] = []
@@ -33,6 +33,7 @@ final class MembershipProcessTests: XCTestCase {
             var extra = ["--admin", "127.0.0.1:0", "--admin-token-file", path, "--catalog", Self.catalog,
                          "--roles", k == 1 ? "intake,dispatch,callback,supervision,analysis" : "district"]
             if !nodes.isEmpty { extra += ["--seeds", nodes.map { "\($0.node.address)" }.joined(separator: ",")] }
+            if faultInjection { extra.append("--fault-injection") }
             let p = try harness.startNode("m\(k)", extra: extra)
             nodes.append(Node(process: p, admin: try XCTUnwrap(p.admin), name: "m\(k)"))
         }
@@ -261,5 +262,73 @@ final class MembershipProcessTests: XCTestCase {
         print("membership: 60 s with \(burners.count) busy processes on \(ProcessInfo.processInfo.activeProcessorCount) cores: \(polls) polls, suspicions per node \(suspicions), downs \(downs)")
         for n in nodes { XCTAssertEqual(try members(n).filter { uids.contains($0.uid) && $0.status == "up" }.count, 5, n.name) }
     }
-}
 
+    func block(_ n: Node, _ addresses: [NodeAddress]) throws {
+        let r = try AdminClient.request("POST", "/fault-injection/blocked", at: n.admin, token: tokenFile?.token,
+                                        body: Array(addresses.map(\.description).joined(separator: ",").utf8), timeout: .seconds(5))
+        XCTAssertEqual(r.status, 200, r.text)
+    }
+
+    func hostedDistricts(_ n: Node) throws -> [String] {
+        let r = try get("/hotline/info", n.admin)
+        let o = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any], r.text)
+        return (o["hostedPaths"] as? [String] ?? []).filter { $0.hasPrefix("/hotline/district/") }
+    }
+
+    func test_partitionTwoFromThreeTheMinorityStopsHostingTheMajorityTakesOverThenOneClusterAgain() async throws {
+        let nodes = try await startCluster(faultInjection: true)
+        let minority = Array(nodes[3...4]), majority = Array(nodes[0...2])
+        XCTAssertFalse(try hostedDistricts(nodes[3]).isEmpty && hostedDistricts(nodes[4]).isEmpty, "the minority hosts offices")
+        for n in minority { try block(n, majority.map(\.node.address)) }
+        for n in majority { try block(n, minority.map(\.node.address)) }
+        let cut = ContinuousClock.now
+
+        // The two lose the quorum: they host no office and say so on /ready; the three down them and take over.
+        try await waitUntil(timeout: .seconds(10), "the minority reports not ready and hosts no office") {
+            try minority.allSatisfy { try self.get("/ready", $0.admin).status == 503 && self.hostedDistricts($0).isEmpty }
+        }
+        let ready = try get("/ready", minority[0].admin)
+        XCTAssertTrue(ready.text.contains("quorum"), ready.text)
+        try await waitUntil(timeout: .seconds(10), "the majority downs the two and places every office on itself") {
+            try majority.allSatisfy { m in
+                let downed = try minority.allSatisfy { ["down", "removed", "absent"].contains(try self.status(of: $0.node.uidHex, at: m)) }
+                let offices = try self.placement(m).filter { $0.key.hasPrefix("district/") }
+                let placedHere = offices.values.allSatisfy { a in majority.contains { $0.node.description == a.node } }
+                return downed && !offices.isEmpty && placedHere
+            }
+        }
+        print("membership: partition 2|3 settled after \(ContinuousClock.now - cut)")
+        for m in majority { XCTAssertEqual(try get("/ready", m.admin).status, 200, m.name) }
+        for n in minority {
+            for m in majority {
+                XCTAssertNotEqual(try status(of: m.node.uidHex, at: n), "down", "the minority downs nobody")
+            }
+        }
+
+        // Heal: the two learn they were downed and rejoin as new members; one cluster, one owner per office.
+        for n in nodes { try block(n, []) }
+        try await waitUntil(timeout: .seconds(30), "one cluster of five again") {
+            try nodes.allSatisfy { n in
+                let up = try self.members(n).filter { $0.status == "up" }
+                return up.count == 5 && Set(up.map(\.address)).count == 5
+            }
+        }
+        for n in nodes {
+            for m in minority {
+                XCTAssert(["down", "removed", "absent"].contains(try status(of: m.node.uidHex, at: n)), "old uid of \(m.name) at \(n.name)")
+            }
+        }
+        try await waitUntil(timeout: .seconds(15), "every node places every office on the same up node") {
+            let views = try nodes.map { try self.placement($0).mapValues(\.node) }
+            return views.allSatisfy { $0 == views[0] } && views[0].values.allSatisfy { $0 != nil }
+        }
+        try await waitUntil(timeout: .seconds(15), "every node ready again") {
+            try nodes.allSatisfy { try self.get("/ready", $0.admin).status == 200 }
+        }
+        // Each office is hosted exactly once.
+        var hosts: [String: Int] = [:]
+        for n in nodes { for p in try hostedDistricts(n) { hosts[p, default: 0] += 1 } }
+        XCTAssertFalse(hosts.isEmpty)
+        XCTAssertEqual(hosts.values.filter { $0 != 1 }.count, 0, "\(hosts)")
+    }
+}

@@ -27,7 +27,7 @@ public enum AdminClient {
     /// - Throws: `Failure` when the address cannot be reached, the answer is malformed, too large, or not
     ///   complete within `timeout`.
     public static func request(_ method: String = "GET", _ path: String, at address: NodeAddress, token: [UInt8]? = nil,
-                               timeout: Duration = .seconds(5)) throws(Failure) -> Response {
+                               body: [UInt8] = [], timeout: Duration = .seconds(5)) throws(Failure) -> Response {
         let deadline = ContinuousClock.now + timeout
         guard let ip = Socket.resolveIPv4(address.host) else { throw Failure(description: "cannot resolve \(address.host)") }
         let fd = cepoll_tcp_socket()
@@ -41,10 +41,10 @@ public enum AdminClient {
             let e = Socket.pendingError(fd: fd)
             if e != 0 { throw Failure(description: "cannot connect to \(address): \(Socket.errorText(e))") }
         }
-        var head = "\(method) \(path) HTTP/1.1\r\nHost: \(address)\r\nConnection: close\r\nContent-Length: 0\r\n"
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: \(address)\r\nConnection: close\r\nContent-Length: \(body.count)\r\n"
         if let token { head += "Authorization: Bearer \(String(decoding: token, as: UTF8.self))\r\n" }
         head += "\r\n"
-        let bytes = Array(head.utf8)
+        let bytes = Array(head.utf8) + body
         var sent = 0
         while sent < bytes.count {
             let r = bytes.withUnsafeBytes { Socket.write(fd: fd, from: $0.baseAddress! + sent, count: bytes.count - sent) }

@@ -72,6 +72,10 @@ public struct AdminRouter: Sendable {
     public var extraRoutes: [String: Route] = [:]
     /// `POST /cluster/leave` and `/cluster/down/{uid}`; nil = 501 (the node is not a member).
     public var commands: AdminCommands?
+    /// `POST /fault-injection/blocked` (body: addresses, one `HOST:PORT` per line or comma-separated; empty =
+    /// unblock all): drops every frame to and from them (`Transport.setBlockedPeers`). nil = 404: only a node
+    /// started with fault injection on (`hotline node --fault-injection`) has it. Needs the token.
+    public var setBlockedPeers: (@Sendable (Set<NodeAddress>) throws -> Void)?
 
     public init(token: [UInt8]?, tokenForEverything: Bool, snapshot: @escaping @Sendable () -> AdminSnapshot,
                 readiness: @escaping @Sendable () async -> AdminReadiness) {
@@ -125,6 +129,25 @@ public struct AdminRouter: Sendable {
             }
             commands.leave()
             return .now(.json(202, Accepted(accepted: "leave", uid: snapshot().node.uidHex)))
+        }
+        if path == "/fault-injection/blocked", let setBlockedPeers {
+            guard request.method == "POST" else { return .now(methodNotAllowed("POST")) }
+            guard token != nil else { return .now(.error(403, "no admin token configured (--admin-token-file): fault injection is refused")) }
+            guard authorized(request) else { return .now(Self.unauthorized) }
+            let text = String(decoding: request.body, as: UTF8.self)
+            var blocked = Set<NodeAddress>()
+            for item in text.split(whereSeparator: { $0 == "," || $0 == "\n" || $0 == " " || $0 == "\r" }) {
+                guard let a = NodeAddress(parsing: String(item)) else {
+                    return .now(.error(400, "not a HOST:PORT address: \(String(item.prefix(80)))"))
+                }
+                blocked.insert(a)
+            }
+            do {
+                try setBlockedPeers(blocked)
+            } catch {
+                return .now(.error(409, "\(error)"))
+            }
+            return .now(.json(200, ["blocked": blocked.map(\.description).sorted()]))
         }
         if Self.builtInGET.contains(path) || extraRoutes[path] != nil {
             guard isGET else { return .now(methodNotAllowed("GET")) }

@@ -67,6 +67,10 @@ public final class AdminServer: Sendable {
                               metrics: system.metrics.samples(), membership: system.membership?.snapshot)
             },
             readiness: readiness))
+        if system.settings.transport.faultInjection {
+            let transport = system.transport
+            router.withLock { $0.setBlockedPeers = { try transport.setBlockedPeers($0) } }
+        }
         if let membership = system.membership {
             router.withLock {
                 $0.commands = AdminCommands(
