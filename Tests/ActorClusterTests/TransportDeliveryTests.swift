@@ -11,21 +11,10 @@ final class TransportDeliveryTests: XCTestCase {
 
     private func startNode(settings: TransportSettings = .default, port: UInt16 = 0,
                            recorder: TransportRecorder = TransportRecorder()) throws -> TransportTestNode {
-        let metrics = Metrics()
-        let logs = LogSink.capturing()
-        let uid = NodeIdentity.randomUID()
-        let transport = Transport(clusterName: "test", uid: uid, settings: settings,
-                                  logger: Logger(level: .info, context: [("node", "\(uid)")], sink: logs), metrics: metrics)
-        transport.setDelegate(recorder)
-        addTeardownBlock { transport.shutdown() }
-        let identity = try transport.start(listen: NodeAddress(host: localhost, port: port))
-        return TransportTestNode(transport: transport, recorder: recorder, identity: identity, metrics: metrics, logs: logs)
+        try startTransportNode(settings: settings, port: port, recorder: recorder)
     }
 
-    /// A port on 127.0.0.1 that was free a moment ago (nothing listens there now).
-    private func freePort() throws -> UInt16 {
-        try XCTUnwrap(TransportRawSocket.listen().map { $0.1 })
-    }
+    private func freePort() throws -> UInt16 { try freeLoopbackPort() }
 
     private static func payload(_ n: Int) -> (inout [UInt8]) -> Void {
         { $0.append(contentsOf: withUnsafeBytes(of: UInt32(n).bigEndian, Array.init)) }

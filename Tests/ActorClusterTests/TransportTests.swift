@@ -84,6 +84,28 @@ struct TransportTestNode: Sendable {
     func counter(_ name: String) -> Int { metrics.value(name) }
 }
 
+extension XCTestCase {
+    /// A transport on 127.0.0.1 (`port` 0 = ephemeral) reporting to `recorder`, logging into a capturing sink,
+    /// shut down when the test ends.
+    func startTransportNode(settings: TransportSettings = .default, port: UInt16 = 0,
+                            recorder: TransportRecorder = TransportRecorder()) throws -> TransportTestNode {
+        let metrics = Metrics()
+        let logs = LogSink.capturing()
+        let uid = NodeIdentity.randomUID()
+        let transport = Transport(clusterName: "test", uid: uid, settings: settings,
+                                  logger: Logger(level: .info, context: [("node", "\(uid)")], sink: logs), metrics: metrics)
+        transport.setDelegate(recorder)
+        addTeardownBlock { transport.shutdown() }
+        let identity = try transport.start(listen: NodeAddress(host: "127.0.0.1", port: port))
+        return TransportTestNode(transport: transport, recorder: recorder, identity: identity, metrics: metrics, logs: logs)
+    }
+
+    /// A port on 127.0.0.1 that was free a moment ago (nothing listens there now).
+    func freeLoopbackPort() throws -> UInt16 {
+        try XCTUnwrap(TransportRawSocket.listen().map { $0.1 })
+    }
+}
+
 /// A blocking IPv4 socket driven by the test (a misbehaving or hand-rolled peer). Reads use `poll` deadlines.
 final class TransportRawSocket {
     let fd: Int32
