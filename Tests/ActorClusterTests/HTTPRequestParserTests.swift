@@ -281,6 +281,24 @@ final class HTTPRequestParserTests: XCTestCase {
         await expect(r, request("POST", "/extra/info"), 405)
     }
 
+    func test_histogramsAreExposedAsCumulativeBucketsWithSumAndCount() {
+        let metrics = Metrics()
+        let h = metrics.histogram("x_seconds", help: "X.", bounds: [0.001, 0.01, 0.1])
+        for v in [0.0005, 0.002, 0.003, 0.05, 7.0] { h.observe(v) }
+        let text = String(decoding: AdminRouter.metrics([], histograms: metrics.allHistograms()).body, as: UTF8.self)
+        XCTAssertEqual(text, """
+        # HELP x_seconds X.
+        # TYPE x_seconds histogram
+        x_seconds_bucket{le="0.001"} 1
+        x_seconds_bucket{le="0.01"} 3
+        x_seconds_bucket{le="0.1"} 4
+        x_seconds_bucket{le="+Inf"} 5
+        x_seconds_sum 7.0555
+        x_seconds_count 5
+
+        """)
+    }
+
     func test_clusterChangesNeedAConfiguredTokenAndAMember() async throws {
         let open = router()
         await expect(open, request("POST", "/cluster/leave"), 403)

@@ -89,20 +89,30 @@ final class AdminPortTests: XCTestCase {
             let parts = line.split(separator: " ", maxSplits: 3).map(String.init)
             if line.hasPrefix("# HELP ") { helped.insert(parts[2]); continue }
             if line.hasPrefix("# TYPE ") {
-                XCTAssertTrue(["counter", "gauge"].contains(parts[3]), String(line))
+                XCTAssertTrue(["counter", "gauge", "histogram"].contains(parts[3]), String(line))
                 typed[parts[2]] = parts[3]
                 continue
             }
             XCTAssertEqual(parts.count, 2, "sample line: \(line)")
-            XCTAssertNotNil(parts[0].range(of: "^[a-zA-Z_:][a-zA-Z0-9_:]*$", options: .regularExpression), String(line))
-            XCTAssertNotNil(Int(parts[1]), String(line))
-            XCTAssertNotNil(typed[parts[0]], "TYPE before \(parts[0])")
-            XCTAssertTrue(helped.contains(parts[0]), "HELP before \(parts[0])")
+            XCTAssertNotNil(parts[0].range(of: #"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{le="[^"]+"\})?$"#, options: .regularExpression), String(line))
+            XCTAssertNotNil(Double(parts[1]), String(line))
+            // A histogram's lines are its name plus _bucket{le=…}, _sum and _count.
+            var family = String(parts[0].prefix { $0 != "{" })
+            for suffix in ["_bucket", "_sum", "_count"] where typed[family] == nil && family.hasSuffix(suffix) {
+                family = String(family.dropLast(suffix.count))
+            }
+            XCTAssertNotNil(typed[family], "TYPE before \(parts[0])")
+            XCTAssertTrue(helped.contains(family), "HELP before \(parts[0])")
             samples[parts[0]] = Int(parts[1])
         }
         XCTAssertGreaterThan(samples["hotline_frames_in_total"] ?? 0, 0)
         XCTAssertEqual(typed["hotline_frames_in_total"], "counter")
         XCTAssertEqual(typed["hotline_peers_unreachable"], "gauge")
+        XCTAssertEqual(typed["cluster_remote_call_seconds"], "histogram")
+        XCTAssertNotNil(samples[#"cluster_remote_call_seconds_bucket{le="+Inf"}"#])
+        XCTAssertEqual(typed["cluster_members_up"], "gauge")
+        XCTAssertEqual(samples["cluster_members_up"], 2)
+        XCTAssertEqual(typed["cluster_membership_probes_total"], "counter")
         XCTAssertGreaterThanOrEqual(samples["hotline_admin_requests_total"] ?? 0, 5)
 
         // Cluster changes: refused without a configured token, 401 without the right one; a uid no member has is 404.

@@ -35,6 +35,17 @@ final class IntakeTextTests: XCTestCase {
                        description: "小区供暖不热")
     }
 
+    func test_casesByStatusAreGaugesOfTheNodeHoldingThem() async throws {
+        let hotline = try await LocalHotline()
+        let first = try await hotline.submit(channel: "8890", externalID: "gauge-1")
+        _ = try await hotline.submit(channel: "8890", externalID: "gauge-2")
+        _ = try await hotline.submit(channel: "8890", externalID: "gauge-1")  // a repeat: no new case
+        let metrics = hotline.system.metrics
+        XCTAssertEqual(metrics.value("hotline_cases_\(first.status.rawValue)"), 2)
+        let all = CaseStatus.allCases.map { metrics.value("hotline_cases_\($0.rawValue)") }.reduce(0, +)
+        XCTAssertEqual(all, 2, "each case counted once, in its current status only")
+    }
+
     // MARK: - Item 8: keys that cannot collide, one normalisation rule
 
     func test_pairsThatJoinToTheSameTextAreTwoCases() async throws {

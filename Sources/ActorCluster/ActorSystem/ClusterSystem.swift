@@ -60,6 +60,8 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
     /// `Module.Type.function` names only operators may call remotely (`restrictToOperators`).
     private let operatorOnly = Mutex<Set<String>>([])
     private let framesTooLarge: Counter
+    /// Remote call latency, send to reply (or failure), in seconds.
+    private let callLatency: Histogram
     let targetCheck = TargetCheck()
     /// Rate limit of the warnings a peer's calls can cause (one line per event per `limitLogInterval`).
     private let limitLog: LogRateLimiter
@@ -101,6 +103,8 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
                                              help: "Inbound calls refused: the target is not a distributed function of the recipient's type")
         callsRefusedOperatorOnly = metrics.counter("hotline_calls_refused_operator_only_total",
                                                    help: "Inbound calls refused: the function is reserved for operators")
+        callLatency = metrics.histogram("cluster_remote_call_seconds",
+                                        help: "Remote calls from this node: seconds from send to reply or failure.")
         framesTooLarge = metrics.counter("hotline_frames_too_large_total",
                                          help: "Calls, replies and messages refused at the sender for exceeding the frame limit")
         if let m = settings.membership {
@@ -331,6 +335,8 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         let identifier = target.identifier
         let baggage = CallBaggage.current
         callsSent.increment()
+        let startNs = Monotonic.nowNs()
+        defer { callLatency.observe(Double(Monotonic.nowNs() &- startNs) / 1e9) }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ReplyEnvelope, any Error>) in
                 let entry = PendingCalls.Entry(actor: id, target: identifier,

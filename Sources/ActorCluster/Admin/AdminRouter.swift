@@ -20,6 +20,8 @@ public struct AdminSnapshot: Sendable {
     public var associated: [NodeIdentity]
     public var unreachable: [Transport.UnreachablePeer]
     public var metrics: [Metrics.Sample]
+    /// Histograms (exposed after the counters and gauges).
+    public var histograms: [Histogram] = []
     /// The membership view; nil when the system is not a member (then `/cluster/members` lists associations).
     public var membership: MembershipShell.Snapshot?
 
@@ -34,6 +36,15 @@ public struct AdminSnapshot: Sendable {
         self.associated = associated
         self.unreachable = unreachable
         self.metrics = metrics
+    }
+}
+
+extension AdminSnapshot {
+    /// This snapshot with `histograms`.
+    public func withHistograms(_ histograms: [Histogram]) -> AdminSnapshot {
+        var s = self
+        s.histograms = histograms
+        return s
     }
 }
 
@@ -157,7 +168,9 @@ public struct AdminRouter: Sendable {
         switch path {
         case "/health": return .now(health(snapshot()))
         case "/cluster/members": return .now(members(snapshot()))
-        case "/metrics": return .now(Self.metrics(snapshot().metrics))
+        case "/metrics":
+            let s = snapshot()
+            return .now(Self.metrics(s.metrics, histograms: s.histograms))
         case "/ready":
             let snapshot = self.snapshot, readiness = self.readiness
             return .later {
@@ -298,12 +311,19 @@ public struct AdminRouter: Sendable {
     }
 
     /// Prometheus text exposition format 0.0.4.
-    static func metrics(_ samples: [Metrics.Sample]) -> HTTPResponse {
+    static func metrics(_ samples: [Metrics.Sample], histograms: [Histogram] = []) -> HTTPResponse {
+        func escaped(_ help: String, _ name: String) -> String {
+            (help.isEmpty ? name : help).replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\n", with: "\\n")
+        }
         var text = ""
         for s in samples {
-            let help = (s.help.isEmpty ? s.name : s.help)
-                .replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\n", with: "\\n")
-            text += "# HELP \(s.name) \(help)\n# TYPE \(s.name) \(s.isCounter ? "counter" : "gauge")\n\(s.name) \(s.value)\n"
+            text += "# HELP \(s.name) \(escaped(s.help, s.name))\n# TYPE \(s.name) \(s.isCounter ? "counter" : "gauge")\n\(s.name) \(s.value)\n"
+        }
+        for h in histograms {
+            let (cumulative, sum, count) = h.snapshot
+            text += "# HELP \(h.name) \(escaped(h.help, h.name))\n# TYPE \(h.name) histogram\n"
+            for (bound, n) in zip(h.bounds, cumulative) { text += "\(h.name)_bucket{le=\"\(bound)\"} \(n)\n" }
+            text += "\(h.name)_bucket{le=\"+Inf\"} \(count)\n\(h.name)_sum \(sum)\n\(h.name)_count \(count)\n"
         }
         return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(text.utf8))
     }

@@ -65,6 +65,7 @@ public final class AdminServer: Sendable {
                 AdminSnapshot(nodeName: name, node: system.node, uptimeMs: system.uptimeMs, running: !system.isShutDown,
                               associated: system.associatedNodes, unreachable: system.transport.unreachablePeers,
                               metrics: system.metrics.samples(), membership: system.membership?.snapshot)
+                    .withHistograms(system.metrics.allHistograms())
             },
             readiness: readiness))
         if system.settings.transport.faultInjection {

@@ -32,11 +32,56 @@ public final class Gauge: Sendable {
     public var value: Int { storage.load(ordering: .relaxed) }
 }
 
+/// A distribution of observed values (seconds) in fixed cumulative buckets, Prometheus-style: how many
+/// observations were ≤ each bound, their sum and count. Safe to observe from any thread (one short lock).
+public final class Histogram: Sendable {
+    public let name: String
+    public let help: String
+    /// Upper bounds of the buckets, ascending (the `+Inf` bucket is implicit).
+    public let bounds: [Double]
+    private struct State {
+        var counts: [Int]
+        var sum = 0.0
+        var count = 0
+    }
+    private let state: Mutex<State>
+
+    /// Latency bounds from 100 µs to 10 s, in seconds.
+    public static let latencyBounds: [Double] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+    init(name: String, help: String, bounds: [Double]) {
+        self.name = name
+        self.help = help
+        self.bounds = bounds.sorted()
+        state = Mutex(State(counts: Array(repeating: 0, count: bounds.count)))
+    }
+
+    /// Records one value (seconds).
+    public func observe(_ value: Double) {
+        let i = bounds.firstIndex { value <= $0 }
+        state.withLock { s in
+            if let i { s.counts[i] += 1 }
+            s.sum += value
+            s.count += 1
+        }
+    }
+
+    /// Cumulative counts per bound (then `+Inf` = `count`), the sum and the count.
+    public var snapshot: (cumulative: [Int], sum: Double, count: Int) {
+        state.withLock { s in
+            var running = 0
+            return (s.counts.map { running += $0; return running }, s.sum, s.count)
+        }
+    }
+}
+
 /// A named set of counters and gauges for one node. Names follow Prometheus conventions
 /// (`hotline_frames_malformed_total`); `snapshot()` returns them sorted by name.
 public final class Metrics: Sendable {
     private let counters = Mutex<[String: Counter]>([:])
     private let gauges = Mutex<[String: Gauge]>([:])
+    private let histograms = Mutex<[String: Histogram]>([:])
 
     public init() {}
 
@@ -58,6 +103,21 @@ public final class Metrics: Sendable {
             table[name] = g
             return g
         }
+    }
+
+    /// Returns the histogram with this name, creating it with `bounds` on first use.
+    public func histogram(_ name: String, help: String = "", bounds: [Double] = Histogram.latencyBounds) -> Histogram {
+        histograms.withLock { table in
+            if let h = table[name] { return h }
+            let h = Histogram(name: name, help: help, bounds: bounds)
+            table[name] = h
+            return h
+        }
+    }
+
+    /// Every histogram, sorted by name.
+    public func allHistograms() -> [Histogram] {
+        histograms.withLock { Array($0.values) }.sorted { $0.name < $1.name }
     }
 
     /// Current value of every counter and gauge, sorted by name.

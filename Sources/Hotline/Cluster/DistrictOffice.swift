@@ -25,6 +25,18 @@ public distributed actor DistrictOffice {
         self.actorSystem = context.system
     }
 
+    deinit {
+        // The office moves away or the node stops: its cases no longer count on this node.
+        var counts: [CaseStatus: Int] = [:]
+        for log in cases.values { counts[log.order.status, default: 0] += 1 }
+        for (status, n) in counts { Self.gauge(status, context.system.metrics).decrement(by: n) }
+    }
+
+    /// `hotline_cases_<status>`: cases per status held by the district offices of this node.
+    static func gauge(_ status: CaseStatus, _ metrics: Metrics) -> Gauge {
+        metrics.gauge("hotline_cases_\(status.rawValue)", help: "Cases in status \(status.rawValue) held by this node's district offices.")
+    }
+
     /// Opens a case: `drafted`, then `accepted` with its classification, then — P0: transferred to the
     /// emergency service; P1 livelihood: duty room alerted; otherwise — queued for its dispatch group, and
     /// dispatched at once when the request carries the group's order.
@@ -252,6 +264,12 @@ public distributed actor DistrictOffice {
     }
 
     private func store(_ log: CaseLog) {
+        let before = cases[log.id]?.order.status
+        if before != log.order.status {
+            let metrics = context.system.metrics
+            if let before { Self.gauge(before, metrics).decrement() }
+            Self.gauge(log.order.status, metrics).increment()
+        }
         cases[log.id] = log
         if log.order.status.isOpen { openCases.insert(log.id) } else { openCases.remove(log.id) }
     }
