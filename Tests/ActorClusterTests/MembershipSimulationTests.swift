@@ -358,4 +358,19 @@ final class MembershipSimulationTests: XCTestCase {
             XCTAssertTrue(sim2.machine(slot).hasQuorum)
         }
     }
+
+    func test_operatorDownsOnOneNodeGiveEveryNodeOfItsSideTheQuorumBack() {
+        // Three of five stop; the operator downs them on node 3 only. Node 4 learns the downs by gossip: they
+        // leave its agreed set too, and both regain quorum (they used to stay without it forever).
+        let sim = cluster(5, seed: 35)
+        for slot in [0, 1, 2] { sim.pause(slot) }
+        sim.runFor(ms: 5000)
+        XCTAssertFalse(sim.machine(3).hasQuorum, sim.failureContext)
+        XCTAssertFalse(sim.machine(4).hasQuorum, sim.failureContext)
+        for slot in [0, 1, 2] { sim.inject(3, .down(sim.identity(slot))) }
+        let recovered = sim.run(forMs: 5000) { sim.machine(3).hasQuorum && sim.machine(4).hasQuorum }
+        XCTAssertTrue(recovered, sim.failureContext)
+        XCTAssertEqual(Set(sim.machine(4).agreedMembers), [sim.identity(3), sim.identity(4)], sim.failureContext)
+        XCTAssertEqual(sim.machine(4).stats.downsByOperator, 0, "node 4 downed nobody itself")
+    }
 }

@@ -206,6 +206,11 @@ extension Membership.Machine {
                 statusDirty = true
             }
             outbox.append(.event(.memberChanged(next, previous: oldStatus)))
+            // A down learned from another member was decided with quorum (suspicion) or proof (confirmed
+            // crash, replaced uid, operator): the uid is gone for good, so it leaves this node's agreed set
+            // too. Otherwise a node that did not itself down it could count it forever and never regain quorum
+            // (e.g. after an operator downed the stopped members on another node).
+            if next.status.isTerminal, accuser != myself.node { forgetAgreed(node) }
         }
         switch next.status {
         case .joining:
