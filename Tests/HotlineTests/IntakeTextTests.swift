@@ -35,6 +35,18 @@ final class IntakeTextTests: XCTestCase {
                        description: "小区供暖不热")
     }
 
+    func test_anIntakeDeskThatStartsLaterNumbersAboveEveryCaseTheOfficesHold() async throws {
+        // A desk on another node (after the first one's node died) must not hand out 2026-000001 again.
+        let hotline = try await LocalHotline()
+        _ = try await hotline.submit(channel: "8890", externalID: "n-1")
+        let second = try await hotline.submit(channel: "8890", externalID: "n-2")
+        let context = HotlineContext(system: hotline.system, catalogue: try anshanCatalogue(), settings: WorkflowSettings(),
+                                     clock: SystemClock(), directory: HotlineDirectoryView(try await hotline.node.directory()))
+        let newDesk = IntakeDesk(context: context)
+        let third = try await newDesk.submit(request(channel: "8890", externalID: "n-3"))
+        XCTAssertEqual(third.ref.number.serial, second.ref.number.serial + 1)
+    }
+
     func test_casesByStatusAreGaugesOfTheNodeHoldingThem() async throws {
         let hotline = try await LocalHotline()
         let first = try await hotline.submit(channel: "8890", externalID: "gauge-1")

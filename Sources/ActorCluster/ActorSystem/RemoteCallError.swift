@@ -40,7 +40,7 @@ public enum RemoteCallError: Error, Sendable, Equatable, CustomStringConvertible
 
     public var description: String {
         switch self {
-        case .timeout(let actor, let target, let ms): "call to \(actor) \(target) timed out after \(ms) ms"
+        case .timeout(let actor, let target, let ms): "call to \(actor) \(Self.readable(target)) timed out after \(ms) ms"
         case .nodeUnreachable(let node, let reason): "node unreachable: \(node): \(reason)"
         case .noSuchActor(let id): "no such actor: \(id)"
         case .remoteError(let type, let message): "remote error \(type): \(message)"
@@ -53,5 +53,14 @@ public enum RemoteCallError: Error, Sendable, Equatable, CustomStringConvertible
             "\(node) refused the call: \(limit) calls in flight \(perCaller ? "from this node" : "on that node")"
         case .systemShutDown: "actor system is shut down"
         }
+    }
+}
+
+extension RemoteCallError {
+    /// A call target this process sent (its own compiled-in function) as `Type.function(args)`, for messages;
+    /// the mangled name when it does not demangle. Never used on targets received from the network.
+    static func readable(_ target: String) -> String {
+        guard target.utf8.count <= 512, let text = TargetCheck.demangle(target) else { return target }
+        return text.replacingOccurrences(of: "distributed thunk ", with: "")
     }
 }

@@ -217,6 +217,12 @@ public distributed actor DistrictOffice {
         return bytes
     }
 
+    /// The highest case serial this office holds (0 when it holds none): an intake desk that starts — or
+    /// moved here from a node that died — numbers new cases above every number still held.
+    public distributed func highestSerial() -> Int {
+        cases.values.map(\.order.number.serial).max() ?? 0
+    }
+
     /// Case count per status name.
     public distributed func statusCounts() -> [String: Int] {
         var counts: [String: Int] = [:]

@@ -236,14 +236,25 @@ public distributed actor HotlineNode {
     public distributed func findCase(_ key: String) async throws -> CaseHistory {
         guard let context else { throw HotlineError.notConfigured("no catalogue yet") }
         let number = CaseNumber(parsing: key)
-        for office in try context.allDistrictOffices() {
-            if let number {
-                if let snap = try await office.find(number: number) {
-                    return CaseHistory(snapshot: snap, events: try await office.events(of: snap.id))
+        // An office that cannot answer now (its node just died, its office is moving) does not stop the
+        // search in the others; it is named only if the case is found nowhere.
+        var unanswered: [String] = []
+        for code in context.directory.districtCodes {
+            do {
+                let office = try context.districtOffice(code)
+                if let number {
+                    if let snap = try await office.find(number: number) {
+                        return CaseHistory(snapshot: snap, events: try await office.events(of: snap.id))
+                    }
+                } else if let events = try? await office.events(of: CaseID(key)) {
+                    return CaseHistory(snapshot: try await office.snapshot(CaseID(key)), events: events)
                 }
-            } else if let events = try? await office.events(of: CaseID(key)) {
-                return CaseHistory(snapshot: try await office.snapshot(CaseID(key)), events: events)
+            } catch {
+                unanswered.append(code)
             }
+        }
+        if !unanswered.isEmpty {
+            throw HotlineError.routing("case \(key) not found; these district offices did not answer: \(unanswered.joined(separator: ", "))")
         }
         throw HotlineError.unknownCase(key)
     }

@@ -24,6 +24,8 @@ public distributed actor IntakeDesk {
     private var receipts: [IntakeKey: IntakeReceipt] = [:]
     private var inFlight: [IntakeKey: Task<IntakeReceipt, any Error>] = [:]
     private var serial = 0
+    /// Raises `serial` above every number the district offices hold, once per desk (see `submit`).
+    private var seeding: Task<Int, Never>?
 
     public init(context: HotlineContext) {
         self.context = context
@@ -46,6 +48,19 @@ public distributed actor IntakeDesk {
         } catch {
             throw HotlineError.invalidRequest("\(error)")
         }
+        // A desk that starts — on a node that rejoined, or after the desk moved from a node that died — does not
+        // know the numbers already given: it continues above the highest one any reachable office holds (those
+        // of an office that cannot answer now are not seen).
+        if seeding == nil {
+            let offices = (try? context.allDistrictOffices()) ?? []
+            seeding = Task {
+                await withTaskGroup(of: Int.self) { group in
+                    for office in offices { group.addTask { (try? await office.highestSerial()) ?? 0 } }
+                    return await group.reduce(0, max)
+                }
+            }
+        }
+        if let seeding { serial = max(serial, await seeding.value) }
         let key = request.intakeKey
         if let key {
             if var known = receipts[key] {
