@@ -99,10 +99,15 @@ public final class ClusterResultHandler: DistributedTargetInvocationResultHandle
     /// `onThrow`, which must answer `invocationFailed`, not a thrown remote error.
     private let invocationFailure = Mutex<String?>(nil)
 
-    init(system: ClusterSystem, callID: UInt64, caller: NodeIdentity) {
+    /// Run once, just before the reply is written: frees the call's in-flight slot, so that a caller holding
+    /// the reply can count on the slot being free (`InboundCallAdmission`).
+    private let beforeReply: (@Sendable () -> Void)?
+
+    init(system: ClusterSystem, callID: UInt64, caller: NodeIdentity, beforeReply: (@Sendable () -> Void)? = nil) {
         self.system = system
         self.callID = callID
         self.caller = caller
+        self.beforeReply = beforeReply
     }
 
     /// True once a reply was sent.
@@ -135,6 +140,7 @@ public final class ClusterResultHandler: DistributedTargetInvocationResultHandle
 
     func send(_ reply: ReplyEnvelope) {
         guard !replied.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        beforeReply?()
         system.sendReply(reply, callID: callID, to: caller)
     }
 }

@@ -515,9 +515,10 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
 
     // MARK: - Inbound calls
 
-    func handleCall(_ envelope: CallEnvelope, from peer: NodeIdentity) async {
+    /// - Parameter beforeReply: run once, just before the reply is written (frees the call's admission slot).
+    func handleCall(_ envelope: CallEnvelope, from peer: NodeIdentity, beforeReply: (@Sendable () -> Void)? = nil) async {
         callsReceived.increment()
-        let handler = ClusterResultHandler(system: self, callID: envelope.callID, caller: peer)
+        let handler = ClusterResultHandler(system: self, callID: envelope.callID, caller: peer, beforeReply: beforeReply)
         guard let actor = localActor(path: envelope.recipientPath) else {
             handler.send(.noSuchActor(path: envelope.recipientPath))
             return
@@ -631,15 +632,17 @@ extension ClusterSystem: TransportDelegate {
                 return
             }
             let preference: (any TaskExecutor)? = settings.inboundExecution == .ioThread ? transport.taskExecutor : nil
+            // The slot is freed just before the reply is written: a caller that has the reply finds it free.
+            let release: @Sendable () -> Void = { [admission] in admission.release(peer, bytes: callBytes) }
             if envelope.baggage.isEmpty {
                 Task(executorPreference: preference) {
-                    await self.handleCall(envelope, from: peer)
-                    self.admission.release(peer, bytes: callBytes)
+                    await self.handleCall(envelope, from: peer, beforeReply: release)
                 }
             } else {
                 Task(executorPreference: preference) {
-                    await CallBaggage.$current.withValue(envelope.baggage) { await self.handleCall(envelope, from: peer) }
-                    self.admission.release(peer, bytes: callBytes)
+                    await CallBaggage.$current.withValue(envelope.baggage) {
+                        await self.handleCall(envelope, from: peer, beforeReply: release)
+                    }
                 }
             }
         case .reply:
