@@ -326,6 +326,7 @@ final class HTTPRequestParserTests: XCTestCase {
         let token = "Bearer s3cret-token-0123456789"
         await expect(member, request("POST", "/cluster/down/def", auth: token), 202)
         await expect(member, request("POST", "/cluster/down/0123", auth: token), 404)
+        await expect(member, request("POST", "/cluster/down/+def", auth: token), 400)
         await expect(member, request("POST", "/cluster/leave", auth: token), 202)
         await expect(member, request("POST", "/cluster/leave"), 401)
         XCTAssertEqual(done.withLock { $0 }, ["down def", "leave"])

@@ -128,7 +128,8 @@ public struct AdminRouter: Sendable {
             var uid: UInt64?
             if path != "/cluster/leave" {
                 let text = path.dropFirst("/cluster/down/".count)
-                guard path.hasPrefix("/cluster/down/"), (1...16).contains(text.count), let value = UInt64(text, radix: 16) else {
+                guard path.hasPrefix("/cluster/down/"), (1...16).contains(text.count), text.allSatisfy(\.isHexDigit),
+                      let value = UInt64(text, radix: 16) else {
                     return .now(.error(400, "expected /cluster/down/{uid} with the node's uid in hex"))
                 }
                 uid = value
