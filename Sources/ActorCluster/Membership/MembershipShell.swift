@@ -195,7 +195,7 @@ public final class MembershipShell: Sendable {
         case .send(let message, let to, let dialNow):
             let address = to.address
             let onUndelivered: UndeliveredHandler = { [weak self] error in
-                self?.feed(.unreachable(address, refused: Self.isRefusal(error)))
+                self?.feed(.unreachable(address, refused: error.isConnectionRefused))
             }
             do {
                 try transport.send(.membership, to: to, dialNow: dialNow, onUndelivered: onUndelivered) { buffer in
@@ -204,7 +204,7 @@ public final class MembershipShell: Sendable {
                 counters.messagesOut.increment()
             } catch {
                 // Reported after this input is done (never re-entrantly).
-                let refused = Self.isRefusal(error)
+                let refused = (error as? TransportError)?.isConnectionRefused ?? false
                 _ = transport.loop.execute { [weak self] in self?.handle(.unreachable(address, refused: refused)) }
             }
         case .event(let event):
@@ -216,13 +216,6 @@ public final class MembershipShell: Sendable {
             let all = subscribers.withLock { Array($0.values) }
             for s in all { s.yield(event) }
         }
-    }
-
-    /// Whether a transport failure means nothing listens at the address (the connect was refused).
-    static func isRefusal(_ error: TransportError) -> Bool { error.isConnectionRefused }
-
-    private static func isRefusal(_ error: any Error) -> Bool {
-        (error as? TransportError).map { isRefusal($0) } ?? false
     }
 
     private func log(_ event: Membership.Event) {

@@ -70,14 +70,13 @@ public struct Placement: Sendable {
     /// Recomputes every owner from `members` (the whole current list) at `nowNs`. Returns the moves, in key order.
     public mutating func update(members: [Membership.Member], nowNs: UInt64) -> [Move] {
         self.members = members
-        var seen = Set<NodeIdentity>()
-        for m in members where m.status == .up {
-            seen.insert(m.node)
-            if upSince[m.node] == nil { upSince[m.node] = nowNs }
+        // Up since the first time seen up; a suspicion keeps the time, anything else forgets it.
+        var kept = Set<NodeIdentity>()
+        for m in members where m.status == .up || m.status == .suspect {
+            kept.insert(m.node)
+            if m.status == .up, upSince[m.node] == nil { upSince[m.node] = nowNs }
         }
-        for n in upSince.keys where !seen.contains(n) && !members.contains(where: { $0.node == n && $0.status == .suspect }) {
-            upSince[n] = nil
-        }
+        upSince = upSince.filter { kept.contains($0.key) }
         return recompute(nowNs: nowNs)
     }
 

@@ -137,8 +137,7 @@ public distributed actor HotlineNode {
                                   status: .up, incarnation: 0)]
         let quorum = system.membership?.hasQuorum ?? true
         let now = Self.nowNs()
-        var moves = placement.update(members: members, nowNs: now)
-        moves += placement.tick(nowNs: now)
+        let moves = placement.update(members: members, nowNs: now)
         self.placement = placement
         context.directoryView.update(HotlineDirectory(assignments: placement.assignments))
         for m in moves {
