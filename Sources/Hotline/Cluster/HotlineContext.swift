@@ -63,8 +63,9 @@ public final class HotlineContext: Sendable {
     }
 
     /// Runs `body` on the district office of `jurisdiction`, following it when it moves: when the call fails
-    /// because its node is unreachable or no longer hosts the office, waits (at most `failoverWait` in all)
-    /// for the office to be placed elsewhere and calls again there. Other errors pass through.
+    /// because its node is unreachable or no longer hosts the office, calls again (every 100–250 ms, at most
+    /// `failoverWait` in all) wherever the office is placed by then — elsewhere once it moved, or the same
+    /// node once its connection is back. Other errors pass through.
     ///
     /// A call whose node died after acting but before answering is repeated on the new owner (at least once);
     /// the workflow's own rules refuse a repeated step there.
@@ -107,10 +108,13 @@ public final class HotlineContext: Sendable {
             }
             let now = ContinuousClock.now
             guard now < deadline else { break }
-            // An owner that answers "no such actor" is most likely still creating it: try it again shortly.
+            // Wait for the target to move, but try the same owner again shortly: one that answers "no such actor"
+            // is most likely still creating it, and a lost connection to a live owner is redialled (the
+            // workflow's rules refuse a step repeated because its reply was lost).
             var missing = false
             if case .noSuchActor? = lastError as? RemoteCallError { missing = true }
-            await directoryView.waitForMove(of: key, from: owner, until: missing ? min(deadline, now + .milliseconds(100)) : deadline)
+            await directoryView.waitForMove(of: key, from: owner,
+                                            until: min(deadline, now + (missing ? .milliseconds(100) : .milliseconds(250))))
         }
         throw lastError ?? HotlineError.routing("\(key) could not be reached")
     }
