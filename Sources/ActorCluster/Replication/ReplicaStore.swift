@@ -1,0 +1,166 @@
+import Foundation
+
+extension Replication {
+    /// Where a replica store writes its changes: appended in call order, durable when `append` returns.
+    /// `DurableReplicaJournal` writes them to the node's data directory; nil (no journal) keeps replicas in
+    /// memory only — they survive the death of other nodes, not a restart of this one.
+    public protocol Journal: Sendable {
+        /// Appends one record; returns once it is durable. Records become durable in call order.
+        func append(_ record: [UInt8]) async throws
+        /// Replaces everything written so far with `state` (a snapshot of the whole store), so a restart reads
+        /// the snapshot and the records after it, not the whole history.
+        func compact(state: [UInt8]) async throws
+        /// How many records were appended since the last snapshot.
+        var recordsSinceSnapshot: Int { get }
+    }
+
+    /// What a journal record holds: one stream's changes, in order.
+    public struct JournalRecord: Codable, Sendable, Hashable {
+        public var stream: String
+        public var changes: [ReplicaLog.Change]
+    }
+
+    /// A snapshot of a whole store.
+    public struct StoreSnapshot: Codable, Sendable, Hashable {
+        public struct Stream: Codable, Sendable, Hashable {
+            public var name: String
+            public var promised: Ballot
+            public var entries: [Entry]
+        }
+        public var streams: [Stream]
+    }
+
+    /// Why a replica refused a request outright (not a protocol answer).
+    public enum StoreError: Error, Sendable, Hashable, CustomStringConvertible {
+        /// The store holds `limit` streams already (`Settings.maxStreams`).
+        case tooManyStreams(limit: Int)
+        /// A stream name is empty or longer than 256 bytes.
+        case badStreamName(String)
+        /// The store would hold more than `limit` bytes of entries (`Settings.maxStoredBytes`).
+        case full(limit: Int)
+        /// Writing the journal failed; the store refuses everything until the node restarts.
+        case journalFailed(String)
+
+        public var description: String {
+            switch self {
+            case .tooManyStreams(let l): "replica store holds its limit of \(l) streams"
+            case .badStreamName(let s): "bad stream name \"\(s.prefix(40))\""
+            case .full(let l): "replica store holds its limit of \(l) bytes"
+            case .journalFailed(let why): "replica journal failed: \(why)"
+            }
+        }
+    }
+
+    /// The node's replicas of every stream it is asked to hold (pure logic in `ReplicaLog`; this actor
+    /// orders requests and persists each change before it answers).
+    public actor ReplicaStore {
+        private var streams: [String: ReplicaLog] = [:]
+        private var storedBytes = 0
+        private let journal: (any Journal)?
+        private var failure: String?
+        public let maxStreams: Int
+        public let maxStoredBytes: Int
+        /// Records between snapshots of the whole store.
+        public let snapshotEvery: Int
+        private var compacting = false
+
+        /// - Parameters:
+        ///   - snapshot: the newest snapshot read back from the journal, if any.
+        ///   - records: the journal's records after it, in order (a record that does not decode, or a change
+        ///     that does not fit the log, is skipped and counted in `restoreSkipped`).
+        public init(journal: (any Journal)?, snapshot: [UInt8]? = nil, records: [[UInt8]] = [],
+                    maxStreams: Int = 4096, maxStoredBytes: Int = 8 << 30, snapshotEvery: Int = 50_000) {
+            self.journal = journal
+            self.maxStreams = maxStreams
+            self.maxStoredBytes = maxStoredBytes
+            self.snapshotEvery = snapshotEvery
+            var skipped = 0
+            var restored: [String: ReplicaLog] = [:]
+            if let snapshot, let s = try? Wire.BinaryDecoder().decode(StoreSnapshot.self, from: snapshot) {
+                for stream in s.streams {
+                    var log = ReplicaLog()
+                    log.restore(.promise(stream.promised))
+                    if !stream.entries.isEmpty, !log.restore(.write(from: 1, entries: stream.entries)) { skipped += 1 }
+                    restored[stream.name] = log
+                }
+            } else if snapshot != nil {
+                skipped += 1
+            }
+            for bytes in records {
+                guard let r = try? Wire.BinaryDecoder().decode(JournalRecord.self, from: bytes) else { skipped += 1; continue }
+                var log = restored[r.stream] ?? ReplicaLog()
+                for c in r.changes where !log.restore(c) { skipped += 1 }
+                restored[r.stream] = log
+            }
+            streams = restored
+            storedBytes = restored.values.reduce(0) { $0 + $1.entries.reduce(0) { $0 + $1.payload.count } }
+            restoreSkipped = skipped
+        }
+
+        /// Journal records or changes that could not be restored at start.
+        public let restoreSkipped: Int
+
+        /// Answers one owner request, after persisting what it changed.
+        ///
+        /// - Throws: `StoreError` (limits, a failed journal).
+        public func handle(_ request: Request) async throws -> Reply {
+            if let failure { throw StoreError.journalFailed(failure) }
+            let name = request.stream
+            guard !name.isEmpty, name.utf8.count <= 256 else { throw StoreError.badStreamName(name) }
+            var log: ReplicaLog
+            if let existing = streams[name] {
+                log = existing
+            } else {
+                guard streams.count < maxStreams else { throw StoreError.tooManyStreams(limit: maxStreams) }
+                log = ReplicaLog()
+            }
+            if case .append(_, _, _, _, let entries, _) = request {
+                let adding = entries.reduce(0) { $0 + $1.payload.count }
+                guard storedBytes + adding <= maxStoredBytes else { throw StoreError.full(limit: maxStoredBytes) }
+            }
+            let before = log.entries.count
+            let (reply, changes) = log.handle(request)
+            if changes.isEmpty && before == log.entries.count && streams[name] == nil { return reply }
+            let oldBytes = streams[name]?.entries.reduce(0) { $0 + $1.payload.count } ?? 0
+            streams[name] = log
+            if !changes.isEmpty {
+                storedBytes += log.entries.reduce(0) { $0 + $1.payload.count } - oldBytes
+                if let journal {
+                    do {
+                        let record = try Wire.BinaryEncoder().encode(JournalRecord(stream: name, changes: changes))
+                        try await journal.append(record)
+                    } catch {
+                        failure = "\(error)"
+                        throw StoreError.journalFailed("\(error)")
+                    }
+                    if journal.recordsSinceSnapshot >= snapshotEvery && !compacting { await compact() }
+                }
+            }
+            return reply
+        }
+
+        /// Writes a snapshot of every stream and lets the journal drop what it covers.
+        public func compact() async {
+            guard let journal, !compacting else { return }
+            compacting = true
+            defer { compacting = false }
+            let snapshot = StoreSnapshot(streams: streams.keys.sorted().map { name in
+                let log = streams[name]!
+                return .init(name: name, promised: log.promised, entries: log.entries)
+            })
+            do {
+                try await journal.compact(state: try Wire.BinaryEncoder().encode(snapshot))
+            } catch {
+                failure = "\(error)"
+            }
+        }
+
+        /// The replica of `stream`, if held (tests, admin).
+        public func log(of stream: String) -> ReplicaLog? { streams[stream] }
+
+        /// Stream names held, with last index and promised ballot.
+        public func summary() -> [(stream: String, lastIndex: UInt64, promised: Ballot)] {
+            streams.keys.sorted().map { ($0, streams[$0]!.lastIndex, streams[$0]!.promised) }
+        }
+    }
+}

@@ -1,0 +1,160 @@
+import Foundation
+
+/// The owner's I/O shell for one replicated stream: drives a `Replication.Owner` with the monotonic clock,
+/// sends its requests to the replicas' `Replicator`s, and turns its actions into results for callers.
+///
+/// Use: create it when the node starts owning the stream, `recover()` (returns the stream's committed
+/// payloads, in order), then `append` each change and answer only after it returns (the change is durable on
+/// `W` replicas). `stop()` when the stream moves away.
+public actor ReplicatedStream {
+    public nonisolated let stream: String
+    private let system: ClusterSystem
+    private let settings: Replication.Settings
+    private var owner: Replication.Owner
+    private var pending: [Action] = []
+    private var recovered: [[UInt8]]?
+    private var recoveryWaiters: [CheckedContinuation<[[UInt8]], any Error>] = []
+    private var commitWaiters: [(index: UInt64, continuation: CheckedContinuation<UInt64, any Error>)] = []
+    private var terminal: Replication.Failure?
+    private var timer: Task<Void, Never>?
+    private var timerAt: UInt64?
+    private static let base = ContinuousClock.now
+
+    typealias Action = Replication.Owner.Action
+
+    /// Starts recovery at once.
+    /// - Parameters:
+    ///   - round: the first ballot round to try (e.g. the placement epoch; a replica that promised more makes
+    ///     the owner prepare again above it).
+    ///   - replicas: the stream's replica set now (`ReplicaPlacement`).
+    ///   - others: other reachable members, asked at recovery too (they may hold replicas from an earlier set).
+    public init(stream: String, system: ClusterSystem, settings: Replication.Settings, round: UInt64,
+                replicas: [NodeIdentity], others: [NodeIdentity]) {
+        self.stream = stream
+        self.system = system
+        self.settings = settings
+        let (o, actions) = Replication.Owner.start(stream: stream, me: system.node, round: round, replicas: replicas,
+                                                   others: others, settings: settings, nowNs: Self.nowNs())
+        owner = o
+        pending = actions
+        Task { await self.flushInitial() }
+    }
+
+    private func flushInitial() { perform(pending); pending = [] }
+
+    static func nowNs() -> UInt64 {
+        let c = (ContinuousClock.now - base).components
+        return UInt64(max(0, c.seconds)) * 1_000_000_000 + UInt64(max(0, c.attoseconds / 1_000_000_000))
+    }
+
+    /// The owner's phase name (`preparing`, `fetching`, `catchingUp`, `serving`, `fenced`, `stopped`).
+    public var phase: String { owner.phase.name }
+    public var ballot: Replication.Ballot { owner.ballot }
+    public var commitIndex: UInt64 { owner.commitIndex }
+
+    /// Waits until the stream is recovered; returns its committed payloads in order (barriers excluded).
+    ///
+    /// - Throws: `Replication.Failure.fenced` (a newer owner holds it) or `.stopped`.
+    public func recover() async throws -> [[UInt8]] {
+        if let recovered { return recovered }
+        if let terminal { throw terminal }
+        return try await withCheckedThrowingContinuation { recoveryWaiters.append($0) }
+    }
+
+    /// Appends `payload` (not empty) and returns its index once `W` replicas hold it durably.
+    ///
+    /// - Throws: `Replication.Failure.notServing` (recovering, stopped), `.fenced`, `.stopped` (stopped before
+    ///   the entry was committed: it may or may not be).
+    public func append(_ payload: [UInt8]) async throws -> UInt64 {
+        if let terminal { throw terminal }
+        guard let (index, actions) = owner.propose(payload, nowNs: Self.nowNs()) else {
+            throw Replication.Failure.notServing(stream: stream, phase: owner.phase.name)
+        }
+        return try await withCheckedThrowingContinuation { c in
+            commitWaiters.append((index, c))
+            perform(actions)
+        }
+    }
+
+    /// The replica set or the other members changed.
+    public func update(replicas: [NodeIdentity], others: [NodeIdentity]) {
+        feed(.replicasChanged(replicas: replicas, others: others))
+    }
+
+    /// Stops owning the stream: waiting callers get `Failure.stopped`.
+    public func stop() {
+        feed(.stop)
+        finish(.stopped(stream: stream))
+    }
+
+    private func feed(_ input: Replication.Owner.Input) {
+        perform(owner.handle(input, nowNs: Self.nowNs()))
+    }
+
+    private func perform(_ actions: [Action]) {
+        for action in actions {
+            switch action {
+            case .send(let request, let to):
+                let system = self.system
+                Task {
+                    let input: Replication.Owner.Input
+                    do {
+                        let replicator = try Replicator.on(to, system: system)
+                        let reply = try await ClusterSystem.withCallTimeout(.milliseconds(settings.requestTimeoutMs)) {
+                            try await replicator.handle(request)
+                        }
+                        input = .reply(reply, to: request, from: to)
+                    } catch {
+                        input = .failed(request, to: to)
+                    }
+                    await self.feed(input)
+                }
+            case .ready(let entries):
+                let payloads = entries.map(\.payload)
+                recovered = payloads
+                for w in recoveryWaiters { w.resume(returning: payloads) }
+                recoveryWaiters = []
+            case .committed(let through):
+                var still: [(UInt64, CheckedContinuation<UInt64, any Error>)] = []
+                for (i, c) in commitWaiters {
+                    if i <= through { c.resume(returning: i) } else { still.append((i, c)) }
+                }
+                commitWaiters = still
+            case .fenced(let by):
+                system.logger.warning("replication.fenced", ["stream": stream, "by": "\(by)"])
+                finish(.fenced(stream: stream, by: by))
+            }
+        }
+        armTimer()
+    }
+
+    private func finish(_ failure: Replication.Failure) {
+        if terminal == nil { terminal = failure }
+        for w in recoveryWaiters { w.resume(throwing: failure) }
+        recoveryWaiters = []
+        for (_, c) in commitWaiters { c.resume(throwing: failure) }
+        commitWaiters = []
+        timer?.cancel()
+        timer = nil
+    }
+
+    private func armTimer() {
+        guard terminal == nil, let at = owner.nextWakeupNs else { return }
+        if let t = timerAt, t <= at, timer != nil { return }
+        timer?.cancel()
+        timerAt = at
+        let now = Self.nowNs()
+        let delay = at > now ? at - now : 0
+        timer = Task { [weak self] in
+            try? await Task.sleep(for: .nanoseconds(Int64(clamping: delay)))
+            guard !Task.isCancelled, let self else { return }
+            await self.fire()
+        }
+    }
+
+    private func fire() {
+        timer = nil
+        timerAt = nil
+        feed(.tick)
+    }
+}

@@ -1,0 +1,142 @@
+/// Quorum replication of append-only streams (one stream per singleton that must not lose its state, e.g. an
+/// office's event log): an owner appends entries; each entry is durable on `W` of the stream's `R` replicas
+/// before the owner answers; an owner that takes over first reads the stream from a quorum of replicas and
+/// only then serves; a replica refuses an owner whose ballot is older than one it promised (fencing).
+///
+/// The protocol is the log replication of Raft (Ongaro and Ousterhout, "In Search of an Understandable
+/// Consensus Algorithm", USENIX ATC 2014, §5.3–§5.4: log matching, the commit rule for entries of the current
+/// term, an up-to-date log wins) with the leader chosen by placement instead of an election, and the election
+/// replaced by the prepare phase of Paxos (Lamport, "Paxos Made Simple", 2001, §2.2): the owner's ballot
+/// (= placement epoch, `Ballot`) must be promised by a majority of replicas before it writes.
+///
+/// Pure parts (`ReplicaLog`, `ReplicationOwner`) take inputs and return actions and are tested without
+/// sockets; `ReplicaStore` (persistence), `Replicator` (the per-node service) and `ReplicatedStream` (the
+/// owner's shell) do the I/O.
+public enum Replication {}
+
+extension Replication {
+    /// An owner's epoch for one stream: a round number, ordered first, then the owner's identity (two owners
+    /// never share a ballot). A replica that promised ballot `b` refuses every message with a lower ballot.
+    public struct Ballot: Codable, Sendable, Hashable, Comparable, CustomStringConvertible {
+        public var round: UInt64
+        public var node: NodeIdentity
+
+        public init(round: UInt64, node: NodeIdentity) {
+            self.round = round
+            self.node = node
+        }
+
+        /// Lower than every real ballot (round 0 is never used by an owner).
+        public static let zero = Ballot(round: 0, node: NodeIdentity(address: NodeAddress(host: "", port: 0), uid: 0))
+
+        public static func < (a: Ballot, b: Ballot) -> Bool { (a.round, a.node) < (b.round, b.node) }
+
+        public var description: String { "\(round)@\(node)" }
+    }
+
+    /// One entry of a stream: its position (1-based, gap-free), the ballot of the owner that wrote it, and the
+    /// application's bytes (empty: a barrier an owner writes when it takes over; applications never see it).
+    public struct Entry: Codable, Sendable, Hashable {
+        public var index: UInt64
+        public var ballot: Ballot
+        public var payload: [UInt8]
+
+        public init(index: UInt64, ballot: Ballot, payload: [UInt8]) {
+            self.index = index
+            self.ballot = ballot
+            self.payload = payload
+        }
+
+        /// True for an owner's takeover barrier.
+        public var isBarrier: Bool { payload.isEmpty }
+    }
+
+    /// Owner → replica.
+    public enum Request: Codable, Sendable, Hashable {
+        /// "Promise to refuse ballots below `ballot`, and tell me how far your log goes" (Paxos phase 1a).
+        case prepare(stream: String, ballot: Ballot)
+        /// Entries after `after` (at most `maxBytes` of payload, at least one entry when there is one).
+        case fetch(stream: String, ballot: Ballot, after: UInt64, maxBytes: Int)
+        /// Raft AppendEntries: `entries` follow `prevIndex`, whose entry has ballot `prevBallot`
+        /// (`prevIndex` 0: the start); `commitIndex` is how far the owner knows entries are committed.
+        case append(stream: String, ballot: Ballot, prevIndex: UInt64, prevBallot: Ballot, entries: [Entry],
+                    commitIndex: UInt64)
+
+        public var stream: String {
+            switch self {
+            case .prepare(let s, _), .fetch(let s, _, _, _), .append(let s, _, _, _, _, _): s
+            }
+        }
+
+        public var ballot: Ballot {
+            switch self {
+            case .prepare(_, let b), .fetch(_, let b, _, _), .append(_, let b, _, _, _, _): b
+            }
+        }
+    }
+
+    /// Replica → owner.
+    public enum Reply: Codable, Sendable, Hashable {
+        /// The promise (Paxos phase 1b) with the replica's log position: last index, the ballot of its last
+        /// entry (`Ballot.zero` when empty) and how far it knows entries are committed.
+        case promised(lastIndex: UInt64, lastBallot: Ballot, commitIndex: UInt64)
+        /// A page of entries in index order (empty: nothing after `after`).
+        case entries([Entry])
+        /// The entries are durable here; the log matches the owner's through `matchIndex`.
+        case accepted(matchIndex: UInt64)
+        /// The log does not hold `prevIndex` with `prevBallot`: resend from `commitIndex + 1` (committed entries
+        /// are the same on every replica, Raft §5.3 Log Matching) or from `lastIndex + 1` if that is lower.
+        case mismatch(lastIndex: UInt64, commitIndex: UInt64)
+        /// Fenced: the replica promised `promised`, higher than the request's ballot.
+        case rejected(promised: Ballot)
+    }
+
+    /// Tunables, with LAN defaults.
+    public struct Settings: Sendable, Hashable, Codable {
+        /// Replicas per stream (`R`); every eligible node when fewer.
+        public var replicas: Int = 3
+        /// Replicas that must hold an entry durably before it is committed (`W`); nil: a majority of `R`.
+        public var writeQuorum: Int?
+        /// How often an owner sends an (empty) append to each replica that has nothing in flight, carrying
+        /// the commit index and catching up replicas that lag, in ms.
+        public var heartbeatMs: Int = 500
+        /// A request without a reply after this long is sent again, in ms.
+        public var requestTimeoutMs: Int = 2_000
+        /// How long a recovering owner waits for the replicas outside the quorum to answer its prepare
+        /// before it decides (it waits less when all have answered), in ms.
+        public var recoveryGraceMs: Int = 300
+        /// Payload bytes per fetch or append message (the frame limit bounds it too).
+        public var maxBatchBytes: Int = 1 << 20
+
+        public init() {}
+
+        /// `W` for a replica set of `count` members: the setting, else a majority; never above `count`.
+        public func quorum(of count: Int) -> Int {
+            let n = max(1, count)
+            return min(n, max(1, writeQuorum ?? (n / 2 + 1)))
+        }
+
+        /// Promises a recovering owner needs from a set of `count` replicas: `count - W + 1`, so that every
+        /// write quorum of an earlier owner and this read quorum share a replica (the acknowledged entries are
+        /// seen, and that owner can no longer gather `W` acknowledgements: it is fenced).
+        public func readQuorum(of count: Int) -> Int { max(1, max(1, count) - quorum(of: count) + 1) }
+    }
+
+    /// Why an append or a recovery failed.
+    public enum Failure: Error, Sendable, Hashable, CustomStringConvertible {
+        /// A replica promised a higher ballot: another owner took the stream over. Nothing more is written.
+        case fenced(stream: String, by: Ballot)
+        /// The owner is not serving (still recovering, or stopped).
+        case notServing(stream: String, phase: String)
+        /// The owner stopped (the stream moved away) before the entry was committed; it may or may not be.
+        case stopped(stream: String)
+
+        public var description: String {
+            switch self {
+            case .fenced(let s, let b): "stream \(s): fenced by a newer owner (ballot \(b))"
+            case .notServing(let s, let phase): "stream \(s): owner is not serving (\(phase))"
+            case .stopped(let s): "stream \(s): owner stopped before the entry was committed"
+            }
+        }
+    }
+}

@@ -1,0 +1,428 @@
+extension Replication {
+    /// The owner's side of one stream, as a pure state machine: the shell feeds it inputs with the monotonic
+    /// time (ns) and carries out the actions it returns; it never reads a clock or touches a socket.
+    ///
+    /// Phases:
+    /// 1. `preparing`: the ballot is sent to every replica and to every other reachable member (`others`).
+    ///    Once a majority of the replicas promised, it waits `recoveryGraceMs` (or until everyone asked
+    ///    answered) and picks the most up-to-date log among all promises — highest last ballot, then highest
+    ///    last index (Raft §5.4.1). A rejection means a replica promised a higher ballot: the owner prepares
+    ///    again above it, at most `maxPrepareRounds` times, then reports `fenced`.
+    /// 2. `fetching`: reads that log page by page.
+    /// 3. `catchingUp`: appends a barrier entry in its own ballot and replicates; when the barrier is
+    ///    committed, everything before it is (Raft §5.4.2), and the owner reports `ready` with the log.
+    /// 4. `serving`: `propose` appends; an entry is committed when `W` replicas of the current set hold it
+    ///    and it carries the owner's ballot (or precedes one that does).
+    /// 5. `fenced` / `stopped`: terminal.
+    ///
+    /// One append is in flight per replica; entries proposed meanwhile go out together in the next one (a
+    /// replica's group commit then makes them durable with one fsync).
+    public struct Owner: Sendable {
+        public enum Phase: Sendable, Hashable {
+            case preparing, fetching, catchingUp, serving
+            case fenced(by: Ballot)
+            case stopped
+
+            public var name: String {
+                switch self {
+                case .preparing: "preparing"
+                case .fetching: "fetching"
+                case .catchingUp: "catchingUp"
+                case .serving: "serving"
+                case .fenced: "fenced"
+                case .stopped: "stopped"
+                }
+            }
+        }
+
+        /// What the shell feeds in.
+        public enum Input: Sendable, Hashable {
+            /// Any time; the machine checks its deadlines (call at `nextWakeupNs`).
+            case tick
+            /// `from` answered `request` with `reply`.
+            case reply(Reply, to: Request, from: NodeIdentity)
+            /// `request` to `to` could not be delivered or got no reply (unreachable, timeout, refused call).
+            case failed(Request, to: NodeIdentity)
+            /// The replica set (and the other members to ask at recovery) changed.
+            case replicasChanged(replicas: [NodeIdentity], others: [NodeIdentity])
+            /// The stream moved away: stop.
+            case stop
+        }
+
+        /// What the shell carries out.
+        public enum Action: Sendable, Hashable {
+            case send(Request, to: NodeIdentity)
+            /// Recovery finished: the stream's entries before the barrier, in order (barriers excluded).
+            case ready([Entry])
+            /// Every entry through `index` is committed.
+            case committed(through: UInt64)
+            /// A newer owner holds the stream; nothing more is written.
+            case fenced(by: Ballot)
+        }
+
+        private struct Progress: Sendable {
+            var nextIndex: UInt64
+            var matchIndex: UInt64 = 0
+            /// When the request in flight was sent (ns); nil: none.
+            var inFlightSince: UInt64?
+            /// When the last request was sent or failed (ns), for heartbeats and retries.
+            var lastSentNs: UInt64 = 0
+        }
+
+        public let stream: String
+        public let me: NodeIdentity
+        public let settings: Settings
+        /// How many times a prepare is restarted above a rejecting ballot before giving up.
+        public static let maxPrepareRounds = 5
+
+        public private(set) var ballot: Ballot
+        public private(set) var phase: Phase = .preparing
+        public private(set) var replicas: [NodeIdentity]
+        private var others: [NodeIdentity]
+        private var promises: [NodeIdentity: (lastIndex: UInt64, lastBallot: Ballot, commit: UInt64)] = [:]
+        private var prepareSent: [NodeIdentity: UInt64] = [:]
+        private var quorumAtNs: UInt64?
+        private var prepareRounds = 1
+        private var fetchSource: NodeIdentity?
+        private var fetchTarget: UInt64 = 0
+        private var fetchSentNs: UInt64?
+        private var fetchFailures = 0
+        /// Failed fetches before the owner prepares again.
+        public static let maxFetchFailures = 3
+        private var log: [Entry] = []
+        private var barrierIndex: UInt64 = 0
+        public private(set) var commitIndex: UInt64 = 0
+        private var progress: [NodeIdentity: Progress] = [:]
+
+        /// Starts a recovery with ballot `round@me` (the shell passes a round above any it knows of, e.g.
+        /// the placement epoch). Returns the machine and the first actions (prepares).
+        public static func start(stream: String, me: NodeIdentity, round: UInt64, replicas: [NodeIdentity],
+                                 others: [NodeIdentity], settings: Settings, nowNs: UInt64) -> (Owner, [Action]) {
+            var o = Owner(stream: stream, me: me, settings: settings, ballot: Ballot(round: max(1, round), node: me),
+                          replicas: Self.unique(replicas), others: Self.unique(others.filter { !replicas.contains($0) }))
+            let actions = o.sendPrepares(nowNs: nowNs)
+            return (o, actions)
+        }
+
+        private init(stream: String, me: NodeIdentity, settings: Settings, ballot: Ballot, replicas: [NodeIdentity],
+                     others: [NodeIdentity]) {
+            self.stream = stream
+            self.me = me
+            self.settings = settings
+            self.ballot = ballot
+            self.replicas = replicas
+            self.others = others
+        }
+
+        private static func unique(_ nodes: [NodeIdentity]) -> [NodeIdentity] {
+            var seen = Set<NodeIdentity>()
+            return nodes.filter { seen.insert($0).inserted }
+        }
+
+        /// Entries held by the owner (the committed ones and those in flight).
+        public var lastIndex: UInt64 { UInt64(log.count) }
+
+        /// The write quorum for the current replica set.
+        public var writeQuorum: Int { settings.quorum(of: replicas.count) }
+
+        /// Appends `payload` (not empty) as the next entry. Returns its index and the sends, or nil when not
+        /// serving (the caller reports `Failure.notServing`).
+        public mutating func propose(_ payload: [UInt8], nowNs: UInt64) -> (index: UInt64, actions: [Action])? {
+            guard phase == .serving, !payload.isEmpty else { return nil }
+            let index = lastIndex + 1
+            log.append(Entry(index: index, ballot: ballot, payload: payload))
+            var actions: [Action] = []
+            for r in replicas where progress[r]?.inFlightSince == nil {
+                actions += sendAppend(to: r, nowNs: nowNs)
+            }
+            return (index, actions)
+        }
+
+        public mutating func handle(_ input: Input, nowNs: UInt64) -> [Action] {
+            switch phase {
+            case .fenced, .stopped: return []
+            default: break
+            }
+            switch input {
+            case .stop:
+                phase = .stopped
+                return []
+            case .tick:
+                return onTick(nowNs: nowNs)
+            case .replicasChanged(let r, let o):
+                replicas = Self.unique(r)
+                others = Self.unique(o.filter { !replicas.contains($0) })
+                progress = progress.filter { replicas.contains($0.key) }
+                var actions: [Action] = []
+                if phase == .preparing {
+                    for n in replicas + others where prepareSent[n] == nil { actions += sendPrepare(to: n, nowNs: nowNs) }
+                    actions += maybeDecide(nowNs: nowNs)
+                } else if phase == .catchingUp || phase == .serving {
+                    for r in replicas where progress[r] == nil {
+                        progress[r] = Progress(nextIndex: lastIndex + 1)
+                        actions += sendAppend(to: r, nowNs: nowNs)
+                    }
+                    actions += advanceCommit()
+                }
+                return actions
+            case .failed(let request, let to):
+                guard request.ballot == ballot else { return [] }
+                switch request {
+                case .prepare:
+                    // Resent by the tick after the request timeout.
+                    return []
+                case .fetch:
+                    fetchSentNs = nil
+                    return phase == .fetching ? chooseFetchSourceAfterFailure(of: to, nowNs: nowNs) : []
+                case .append:
+                    if var p = progress[to] {
+                        p.inFlightSince = nil
+                        p.lastSentNs = nowNs
+                        progress[to] = p
+                    }
+                    return []
+                }
+            case .reply(let reply, let request, let from):
+                guard request.ballot == ballot else { return [] }
+                if case .rejected(let promised) = reply { return onRejected(promised, nowNs: nowNs) }
+                switch (request, reply) {
+                case (.prepare, .promised(let lastIndex, let lastBallot, let commit)):
+                    guard phase == .preparing else { return [] }
+                    promises[from] = (lastIndex, lastBallot, commit)
+                    return maybeDecide(nowNs: nowNs)
+                case (.fetch(_, _, let after, _), .entries(let page)):
+                    return onFetched(page, after: after, from: from, nowNs: nowNs)
+                case (.append(_, _, let prevIndex, _, let sent, _), .accepted(let match)):
+                    guard var p = progress[from] else { return [] }
+                    p.inFlightSince = nil
+                    if match == prevIndex + UInt64(sent.count) {
+                        p.matchIndex = max(p.matchIndex, match)
+                        p.nextIndex = max(p.nextIndex, match + 1)
+                    }
+                    progress[from] = p
+                    var actions = advanceCommit()
+                    if progress[from].map({ $0.nextIndex <= lastIndex }) == true {
+                        actions += sendAppend(to: from, nowNs: nowNs)
+                    }
+                    return actions
+                case (.append, .mismatch(let theirLast, let theirCommit)):
+                    guard var p = progress[from] else { return [] }
+                    p.inFlightSince = nil
+                    p.nextIndex = min(p.nextIndex > 1 ? p.nextIndex - 1 : 1, min(theirLast, theirCommit) + 1)
+                    progress[from] = p
+                    return sendAppend(to: from, nowNs: nowNs)
+                default:
+                    return []
+                }
+            }
+        }
+
+        /// When the machine next needs a `tick` (monotonic ns), or nil.
+        public var nextWakeupNs: UInt64? {
+            let timeout = UInt64(settings.requestTimeoutMs) * 1_000_000
+            let heartbeat = UInt64(settings.heartbeatMs) * 1_000_000
+            var next: UInt64?
+            func consider(_ t: UInt64) { next = min(next ?? t, t) }
+            switch phase {
+            case .preparing:
+                for (_, at) in prepareSent { consider(at &+ timeout) }
+                if let q = quorumAtNs { consider(q &+ UInt64(settings.recoveryGraceMs) * 1_000_000) }
+            case .fetching:
+                if let f = fetchSentNs { consider(f &+ timeout) }
+            case .catchingUp, .serving:
+                for (_, p) in progress {
+                    if let since = p.inFlightSince { consider(since &+ timeout) } else { consider(p.lastSentNs &+ heartbeat) }
+                }
+            case .fenced, .stopped:
+                return nil
+            }
+            return next
+        }
+
+        // MARK: - Recovery
+
+        private mutating func sendPrepares(nowNs: UInt64) -> [Action] {
+            (replicas + others).flatMap { sendPrepare(to: $0, nowNs: nowNs) }
+        }
+
+        private mutating func sendPrepare(to node: NodeIdentity, nowNs: UInt64) -> [Action] {
+            prepareSent[node] = nowNs
+            return [.send(.prepare(stream: stream, ballot: ballot), to: node)]
+        }
+
+        private mutating func onRejected(_ promised: Ballot, nowNs: UInt64) -> [Action] {
+            guard promised > ballot else { return [] }
+            if phase == .preparing && prepareRounds < Self.maxPrepareRounds {
+                // Most often a promise to the previous owner: prepare again above it.
+                prepareRounds += 1
+                ballot = Ballot(round: promised.round + 1, node: me)
+                promises = [:]
+                prepareSent = [:]
+                quorumAtNs = nil
+                return sendPrepares(nowNs: nowNs)
+            }
+            phase = .fenced(by: promised)
+            return [.fenced(by: promised)]
+        }
+
+        private mutating func maybeDecide(nowNs: UInt64) -> [Action] {
+            guard phase == .preparing else { return [] }
+            let fromReplicas = replicas.filter { promises[$0] != nil }.count
+            guard fromReplicas >= settings.readQuorum(of: replicas.count) else { return [] }
+            if quorumAtNs == nil { quorumAtNs = nowNs }
+            let asked = replicas + others
+            let allAnswered = asked.allSatisfy { promises[$0] != nil }
+            let graceOver = nowNs &- (quorumAtNs ?? nowNs) >= UInt64(settings.recoveryGraceMs) * 1_000_000
+            guard allAnswered || graceOver else { return [] }
+            // The most up-to-date log (Raft §5.4.1): highest last ballot, then highest last index.
+            let best = promises.max { a, b in
+                (a.value.lastBallot, a.value.lastIndex, b.key) < (b.value.lastBallot, b.value.lastIndex, a.key)
+            }
+            guard let best, best.value.lastIndex > 0 else { return beginCatchUp(nowNs: nowNs) }
+            phase = .fetching
+            fetchSource = best.key
+            fetchTarget = best.value.lastIndex
+            return sendFetch(nowNs: nowNs)
+        }
+
+        private mutating func sendFetch(nowNs: UInt64) -> [Action] {
+            guard let source = fetchSource else { return [] }
+            fetchSentNs = nowNs
+            return [.send(.fetch(stream: stream, ballot: ballot, after: lastIndex, maxBytes: settings.maxBatchBytes), to: source)]
+        }
+
+        private mutating func onFetched(_ page: [Entry], after: UInt64, from: NodeIdentity, nowNs: UInt64) -> [Action] {
+            guard phase == .fetching, from == fetchSource, after == lastIndex else { return [] }
+            fetchSentNs = nil
+            // Only a contiguous continuation is taken; a page that does not continue the log ends the fetch.
+            var took = 0
+            for e in page {
+                guard e.index == lastIndex + 1 else { break }
+                log.append(e)
+                took += 1
+            }
+            if took == 0 || lastIndex >= fetchTarget { return beginCatchUp(nowNs: nowNs) }
+            return sendFetch(nowNs: nowNs)
+        }
+
+        /// The fetch source failed. Only a replica whose log ends at the same (ballot, index) holds the same
+        /// entries (Raft §5.3 Log Matching), so the fetch moves to such a one; a less up-to-date replica would lose
+        /// entries. With none, the same source is asked again after the request timeout, and after
+        /// `maxFetchFailures` the owner prepares again (the promises show who holds what now).
+        private mutating func chooseFetchSourceAfterFailure(of failed: NodeIdentity, nowNs: UInt64) -> [Action] {
+            fetchFailures += 1
+            guard let best = promises[failed] else { return [] }
+            if fetchFailures >= Self.maxFetchFailures {
+                fetchFailures = 0
+                phase = .preparing
+                log = []
+                promises = [:]
+                prepareSent = [:]
+                quorumAtNs = nil
+                fetchSource = nil
+                fetchSentNs = nil
+                return sendPrepares(nowNs: nowNs)
+            }
+            let same = promises.filter { $0.key != failed && $0.value.lastBallot == best.lastBallot && $0.value.lastIndex == best.lastIndex }
+            if let next = same.keys.sorted().first {
+                fetchSource = next
+                return sendFetch(nowNs: nowNs)
+            }
+            // Retried by the tick after the request timeout.
+            fetchSentNs = nowNs
+            return []
+        }
+
+        private mutating func beginCatchUp(nowNs: UInt64) -> [Action] {
+            phase = .catchingUp
+            barrierIndex = lastIndex + 1
+            log.append(Entry(index: barrierIndex, ballot: ballot, payload: []))
+            var actions: [Action] = []
+            for r in replicas {
+                // Start where the replica's committed prefix ends (it matches ours), or optimistic at the end.
+                let start: UInt64
+                if let p = promises[r] { start = min(p.lastIndex, p.commit, barrierIndex - 1) + 1 } else { start = barrierIndex }
+                progress[r] = Progress(nextIndex: start)
+                actions += sendAppend(to: r, nowNs: nowNs)
+            }
+            return actions + advanceCommit()
+        }
+
+        // MARK: - Replication
+
+        private mutating func sendAppend(to node: NodeIdentity, nowNs: UInt64) -> [Action] {
+            guard var p = progress[node] else { return [] }
+            let next = max(1, min(p.nextIndex, lastIndex + 1))
+            let prevIndex = next - 1
+            let prevBallot = prevIndex == 0 ? Ballot.zero : log[Int(prevIndex - 1)].ballot
+            var batch: [Entry] = []
+            var used = 0
+            var i = Int(next) - 1
+            while i < log.count {
+                let e = log[i]
+                if !batch.isEmpty && used + e.payload.count > settings.maxBatchBytes { break }
+                batch.append(e)
+                used += e.payload.count
+                i += 1
+            }
+            p.nextIndex = next
+            p.inFlightSince = nowNs
+            p.lastSentNs = nowNs
+            progress[node] = p
+            return [.send(.append(stream: stream, ballot: ballot, prevIndex: prevIndex, prevBallot: prevBallot,
+                                  entries: batch, commitIndex: commitIndex), to: node)]
+        }
+
+        private mutating func advanceCommit() -> [Action] {
+            let w = writeQuorum
+            var newCommit = commitIndex
+            var i = lastIndex
+            while i > commitIndex {
+                let holders = replicas.filter { (progress[$0]?.matchIndex ?? 0) >= i }.count
+                if holders >= w && log[Int(i - 1)].ballot == ballot {
+                    newCommit = i
+                    break
+                }
+                i -= 1
+            }
+            guard newCommit > commitIndex else { return [] }
+            commitIndex = newCommit
+            var actions: [Action] = []
+            if phase == .catchingUp && commitIndex >= barrierIndex {
+                phase = .serving
+                actions.append(.ready(log[..<Int(barrierIndex - 1)].filter { !$0.isBarrier }))
+            }
+            actions.append(.committed(through: commitIndex))
+            return actions
+        }
+
+        private mutating func onTick(nowNs: UInt64) -> [Action] {
+            let timeout = UInt64(settings.requestTimeoutMs) * 1_000_000
+            let heartbeat = UInt64(settings.heartbeatMs) * 1_000_000
+            var actions: [Action] = []
+            switch phase {
+            case .preparing:
+                for n in replicas + others where promises[n] == nil {
+                    if let at = prepareSent[n], nowNs &- at >= timeout { actions += sendPrepare(to: n, nowNs: nowNs) }
+                }
+                actions += maybeDecide(nowNs: nowNs)
+            case .fetching:
+                if let at = fetchSentNs, nowNs &- at >= timeout { actions += sendFetch(nowNs: nowNs) }
+                else if fetchSentNs == nil { actions += sendFetch(nowNs: nowNs) }
+            case .catchingUp, .serving:
+                for r in replicas {
+                    guard let p = progress[r] else { continue }
+                    if let since = p.inFlightSince {
+                        if nowNs &- since >= timeout { actions += sendAppend(to: r, nowNs: nowNs) }
+                    } else if nowNs &- p.lastSentNs >= heartbeat {
+                        actions += sendAppend(to: r, nowNs: nowNs)
+                    }
+                }
+            case .fenced, .stopped:
+                break
+            }
+            return actions
+        }
+    }
+}
+
