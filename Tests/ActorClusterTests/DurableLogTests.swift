@@ -370,8 +370,15 @@ final class DurableLogTests: XCTestCase {
             XCTAssertEqual($0 as? DurabilityError, .directoryLocked(path: dir("data"), holderPID: getpid()))
         }
         first.close()
-        let second = try DataDirectory.open(dir("data"))
-        second.close()
+        XCTAssertFalse(first.isOpen)
+        do {
+            let second = try DataDirectory.open(dir("data"))
+            XCTAssertEqual(try String(contentsOfFile: dir("data") + "/LOCK", encoding: .utf8), "\(getpid())\n")
+            withExtendedLifetime(second) {}
+        }
+        // `second` was never closed: its deinit released the lock.
+        let third = try DataDirectory.open(dir("data"))
+        third.close()
 
         let (log, _) = try DurableLog.open(directory: dir(), options: options())
         XCTAssertThrowsError(try DurableLog.open(directory: dir(), options: options())) {

@@ -40,7 +40,7 @@ public final class DurableLog {
         /// Default `.always`.
         public var fsync: FsyncPolicy = .always
         /// Largest payload of one record (the length field is 4 bytes, so at most 2³² − 1). Recovery treats a
-        /// length above it as damage. Default 16 MiB.
+        /// length above it as damage, so never lower it for a log that holds larger records. Default 16 MiB.
         public var maxRecordBytes: Int = 16 << 20
         /// Largest snapshot payload written or read back. Default 1 GiB.
         public var maxSnapshotBytes: Int = 1 << 30
@@ -184,7 +184,8 @@ public final class DurableLog {
     }
 
     /// Opens the log in an already locked `DataDirectory` (its lock stays with the caller: `close()` does not
-    /// release it). Otherwise as `open(directory:options:metrics:)`.
+    /// release it). Otherwise as `open(directory:options:metrics:)`. One log per directory: the lock cannot stop a
+    /// second log opened in the same `DataDirectory`.
     public static func open(in directory: DataDirectory, options: Options = Options(),
                             metrics: Metrics? = nil) throws -> (DurableLog, RecoveryReport) {
         try open(in: directory, owns: false, options: options, metrics: metrics)
