@@ -713,15 +713,23 @@ enum AttackBench {
     static func errorLabel(_ error: any Error) -> String {
         switch error {
         case RemoteCallError.remoteOverloaded(_, let perCaller, _): perCaller ? "remoteOverloaded(perCaller)" : "remoteOverloaded(node)"
+        case RemoteCallError.relayed(_, let inner):
+            // What the node got in its own call (infoOf's), addresses and numbers elided. Labelled as before
+            // typed errors (it then arrived as a remote error with this text), so reports stay comparable.
+            remoteErrorLabel("\(inner)")
         case RemoteCallError.remoteError(_, let message):
-            // What the node got (for infoOf: its own call's error), addresses and numbers elided.
-            "remoteError: " + String(message.replacing(/\d+\.\d+\.\d+\.\d+:\d+(#[0-9a-f]+)?/, with: "ADDR")
-                .replacing(/\d+/, with: "N").prefix(120))
+            remoteErrorLabel(message)
         case let e as RemoteCallError:
             // The case name only: reasons carry addresses and would make every label distinct.
             Mirror(reflecting: e).children.first?.label ?? String(describing: e)
         default: String(String(describing: type(of: error)))
         }
+    }
+
+    /// `remoteError: <message>` with addresses and numbers elided, at most 120 characters of message.
+    static func remoteErrorLabel(_ message: String) -> String {
+        "remoteError: " + String(message.replacing(/\d+\.\d+\.\d+\.\d+:\d+(#[0-9a-f]+)?/, with: "ADDR")
+            .replacing(/\d+/, with: "N").prefix(120))
     }
 
     /// POLLRDHUP (Linux): the peer closed its end; Glibc does not export it to Swift.

@@ -54,7 +54,8 @@ enum SubmitCommand {
                 let receipt = try await hotline.submit(request)
                 print(try jsonString(receipt))
                 return 0
-            } catch RemoteCallError.remoteError(_, let message) {
+            } catch {
+                guard let message = answeredError(error) else { throw error }
                 FileHandle.standardError.write(Data("hotline submit: \(message)\n".utf8))
                 return 3
             }
@@ -137,11 +138,25 @@ enum CaseCommand {
             do {
                 print(try jsonString(try await hotline.findCase(key.lowercased().count == 36 ? key.lowercased() : key)))
                 return 0
-            } catch RemoteCallError.remoteError(_, let message) {
+            } catch {
+                guard let message = answeredError(error) else { throw error }
                 FileHandle.standardError.write(Data("hotline case: \(message)\n".utf8))
                 return 3
             }
         }
+    }
+}
+
+/// What the node answered when it refused or failed the request (exit 3): a `HotlineError`, a failure of a call
+/// the node made itself (`RemoteCallError.relayed`: it was reached and answered), or the message of an error
+/// this tool cannot rethrow typed (`remoteError`, e.g. from a node of another version). Nil when the node itself
+/// was not reached or did not answer (exit 1, `withClient`).
+func answeredError(_ error: any Error) -> String? {
+    switch error {
+    case let refusal as HotlineError: "\(refusal)"
+    case RemoteCallError.relayed: "\(error)"
+    case RemoteCallError.remoteError(_, let message): message
+    default: nil
     }
 }
 
@@ -163,6 +178,7 @@ func withClient(_ command: String, cluster: String?, secretFile: String?,
     settings.transport.auth = try NodeConfig.auth(secretFile: secretFile, previousSecretFile: nil, listen: nil)
     let system = try ClusterSystem(settings: settings, logger: Logger(level: .error))
     defer { system.shutdown() }
+    try HotlineError.registerWireErrors(on: system)
     do {
         return try await body(system)
     } catch let error as RemoteCallError {

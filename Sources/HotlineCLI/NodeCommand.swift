@@ -160,6 +160,7 @@ enum NodeCommand {
         let probe: NodeProbe
         let hotline: HotlineNode
         do {
+            try HotlineError.registerWireErrors(on: system)
             probe = try NodeProbe.start(on: system, nodeName: config.name)
             hotline = try HotlineNode.start(on: system, roles: config.roles)
             if let selfConfiguration = config.selfConfiguration(files, node: system.node) {

@@ -88,7 +88,7 @@ final class CallTargetFuzzTests: XCTestCase {
             case .noSuchActor: kind = "noSuchActor"
             case .noSuchTarget: kind = "noSuchTarget"
             case .invocationFailed: kind = "invocationFailed"
-            case .thrown: kind = "thrown"
+            case .thrown, .thrownTyped: kind = "thrown"
             case .value, .void: kind = "ran"
             case .resultTooLarge: kind = "resultTooLarge"
             case .notPermitted: kind = "notPermitted"

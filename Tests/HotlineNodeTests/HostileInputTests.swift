@@ -393,7 +393,9 @@ final class HostileInputTests: XCTestCase {
     static func replyEnvelope(_ rng: inout SplitMix64) -> [UInt8] {
         let replies: [ReplyEnvelope] = [.value(rng.bytes(rng.below(30))[...]), .void, .thrown(typeName: "T", message: "m"),
                                         .noSuchActor(path: "/x"), .invocationFailed("why"), .noSuchTarget(path: "/p", target: "t"),
-                                        .resultTooLarge(bytes: rng.below(1 << 30), limit: rng.below(1 << 24))]
+                                        .resultTooLarge(bytes: rng.below(1 << 30), limit: rng.below(1 << 24)),
+                                        .thrownTyped(wireName: rng.chance(2) ? "hotline.HotlineError" : "cluster.RemoteCallError",
+                                                     typeName: "T", message: "m", payload: rng.bytes(rng.below(30))[...])]
         var out: [UInt8] = []
         replies[rng.below(replies.count)].encode(callID: UInt64(rng.below(100)), into: &out)
         switch rng.below(4) {

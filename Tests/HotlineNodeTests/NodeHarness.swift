@@ -1,5 +1,6 @@
 import ActorCluster
 import Foundation
+import Hotline
 import XCTest
 
 /// Starts real `hotline node` processes for tests and stops them afterwards.
@@ -48,6 +49,7 @@ final class NodeHarness {
         if asOperator { settings.transport.operatorCredential = operatorSecret.auth.operatorCredential(use: .present) }
         let system = try ClusterSystem(settings: settings, logger: Logger(level: .error))
         systems.append(system)
+        try HotlineError.registerWireErrors(on: system)  // hotline errors arrive typed, as on a hotline node
         return system
     }
 

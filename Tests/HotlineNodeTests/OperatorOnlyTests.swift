@@ -41,8 +41,8 @@ final class OperatorOnlyTests: XCTestCase {
         // The operator: the functions run (and answer with their own domain errors).
         do {
             try await asOperator.setClock(to: Date())
-        } catch RemoteCallError.remoteError(_, let message) {
-            XCTAssertTrue(message.contains("clock"), message)
+        } catch HotlineError.clock(let why) {
+            XCTAssertFalse(why.isEmpty)
         }
 
         // Recording as the system: refused to the member inside the office, allowed to the operator.
@@ -55,13 +55,13 @@ final class OperatorOnlyTests: XCTestCase {
         do {
             _ = try await office.record(receipt.ref.id, body, by: .system(component: "forged"))
             XCTFail("a member recorded as the system")
-        } catch RemoteCallError.remoteError(_, let message) {
-            XCTAssertTrue(message.contains("not permitted"), message)
+        } catch HotlineError.notPermitted(let why) {
+            XCTAssertTrue(why.contains("reserved for operators"), why)
         }
         do {
             _ = try await officeAsOperator.record(receipt.ref.id, body, by: .system(component: "operator"))
-        } catch RemoteCallError.remoteError(_, let message) {
-            XCTAssertFalse(message.contains("not permitted"), message)
+        } catch let error as HotlineError {
+            if case .notPermitted = error { XCTFail("the operator was refused: \(error)") }
         }
         // A call's time (replays) is ignored by a live node: a member cannot pick the instants it stamps.
         let year2100 = Date(timeIntervalSince1970: 4_102_444_800)
@@ -86,8 +86,8 @@ final class OperatorOnlyTests: XCTestCase {
         do {
             _ = try await office.openCase(forgedOpen)
             XCTFail("a member opened a case as the system")
-        } catch RemoteCallError.remoteError(_, let message) {
-            XCTAssertTrue(message.contains("not permitted"), message)
+        } catch HotlineError.notPermitted(let why) {
+            XCTAssertTrue(why.contains("reserved for operators"), why)
         }
         let order = try XCTUnwrap(events.lazy.compactMap { e -> DispatchOrder? in
             if case .dispatched(let order) = e.body { return order } else { return nil }
@@ -95,8 +95,8 @@ final class OperatorOnlyTests: XCTestCase {
         do {
             _ = try await office.dispatch(receipt.ref.id, order: order, by: .system(component: "forged-dispatch"))
             XCTFail("a member dispatched as the system")
-        } catch RemoteCallError.remoteError(_, let message) {
-            XCTAssertTrue(message.contains("not permitted"), message)
+        } catch HotlineError.notPermitted(let why) {
+            XCTAssertTrue(why.contains("reserved for operators"), why)
         }
         XCTAssertTrue(node.isRunning)
     }

@@ -118,6 +118,7 @@ struct CallEnvelope: Sendable {
 /// | 6      | result too large        | varint bytes, varint limit (the encoded reply frame exceeds the callee's frame limit) |
 /// | 7      | not permitted           | string path, string target (the function is reserved for operators; the caller did not prove the operator secret) |
 /// | 8      | overloaded              | u8 scope (0 node, 1 caller), varint limit (the callee had that many calls in flight; the call did not run) |
+/// | 9      | threw a `WireError`     | string wire name (1–255 bytes), string type name, string message, length-prefixed value (a `Wire.BinaryEncoder` slot) |
 ///
 /// A status a receiver does not know is a malformed envelope (the connection closes).
 enum ReplyEnvelope: Sendable {
@@ -132,6 +133,9 @@ enum ReplyEnvelope: Sendable {
     /// The callee refused the call at once: `limit` calls were already in flight node-wide (`perCaller` false)
     /// or from this caller (`perCaller` true). The call did not run.
     case overloaded(perCaller: Bool, limit: Int)
+    /// The function threw a `WireError`: its `wireName`, and for callers that cannot decode it the type name
+    /// (`String(reflecting:)`) and message (`String(describing:)`) status 2 would carry, then the value.
+    case thrownTyped(wireName: String, typeName: String, message: String, payload: ArraySlice<UInt8>)
 
     static func decode(_ payload: ArraySlice<UInt8>) throws(Wire.DecodingError) -> (callID: UInt64, reply: ReplyEnvelope) {
         var r = Wire.ByteReader(payload)
@@ -154,10 +158,52 @@ enum ReplyEnvelope: Sendable {
             let scope = try r.readUInt8(), limit = try r.readVarint()
             guard scope <= 1, limit <= UInt64(Int.max) else { throw .invalidValue("overloaded scope \(scope)") }
             reply = .overloaded(perCaller: scope == 1, limit: Int(limit))
+        case 9:
+            let name = try r.readString()
+            guard name.utf8.count <= WireErrorRegistry.maxNameBytes else {
+                throw .invalidValue("wire error name of \(name.utf8.count) bytes (at most \(WireErrorRegistry.maxNameBytes))")
+            }
+            reply = .thrownTyped(wireName: name, typeName: try r.readString(), message: try r.readString(),
+                                 payload: try r.readLengthPrefixed())
         default: throw .invalidValue("reply status \(status)")
         }
         guard r.isAtEnd else { throw .invalidValue("\(r.remaining) trailing bytes after reply envelope") }
         return (callID, reply)
+    }
+
+    /// Most bytes of a type name and of a message kept when a thrown error's reply would not fit a frame
+    /// (`clippedForFrameLimit`).
+    static let clippedTypeNameBytes = 256
+    static let clippedMessageBytes = 512
+
+    /// A smaller reply standing for this one when it does not fit the frame limit: a thrown error (typed or not)
+    /// as status 2 with its type name and message clipped (a frame limit is at least 1024 bytes, so it fits);
+    /// nil for anything else, or a status 2 already that small (the caller then gets `resultTooLarge`).
+    var clippedForFrameLimit: ReplyEnvelope? {
+        switch self {
+        case .thrownTyped(_, let type, let message, _):
+            return .thrown(typeName: Self.clip(type, Self.clippedTypeNameBytes), message: Self.clip(message, Self.clippedMessageBytes))
+        case .thrown(let type, let message):
+            let clipped = ReplyEnvelope.thrown(typeName: Self.clip(type, Self.clippedTypeNameBytes),
+                                               message: Self.clip(message, Self.clippedMessageBytes))
+            if case .thrown(let t, let m) = clipped, t == type, m == message { return nil }
+            return clipped
+        default:
+            return nil
+        }
+    }
+
+    /// `text` cut to at most `bytes` UTF-8 bytes at a scalar boundary, `…` appended when cut.
+    static func clip(_ text: String, _ bytes: Int) -> String {
+        guard text.utf8.count > bytes else { return text }
+        var out = String.UnicodeScalarView()
+        var used = 3  // "…"
+        for scalar in text.unicodeScalars {
+            used += UTF8.width(scalar)
+            guard used <= bytes else { break }
+            out.append(scalar)
+        }
+        return String(out) + "…"
     }
 
     func encode(callID: UInt64, into bytes: inout [UInt8]) {
@@ -196,6 +242,12 @@ enum ReplyEnvelope: Sendable {
             w.writeUInt8(8)
             w.writeUInt8(perCaller ? 1 : 0)
             w.writeVarint(UInt64(limit))
+        case .thrownTyped(let name, let type, let message, let payload):
+            w.writeUInt8(9)
+            w.writeString(name)
+            w.writeString(type)
+            w.writeString(message)
+            w.writeLengthPrefixed(payload)
         }
         swap(&w.bytes, &bytes)
     }

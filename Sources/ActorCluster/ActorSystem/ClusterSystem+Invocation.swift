@@ -135,7 +135,21 @@ public final class ClusterResultHandler: DistributedTargetInvocationResultHandle
             send(.invocationFailed(why))
             return
         }
-        send(.thrown(typeName: String(reflecting: type(of: error as Any)), message: String(describing: error)))
+        let typeName = String(reflecting: type(of: error as Any)), message = String(describing: error)
+        if let typed = error as Any as? any WireError, let reply = Self.typedReply(typed, typeName: typeName, message: message) {
+            send(reply)
+            return
+        }
+        send(.thrown(typeName: typeName, message: message))
+    }
+
+    /// Status 9 for a thrown `WireError`; nil (the caller sends status 2) when its wire name is invalid or the
+    /// value does not encode.
+    static func typedReply<E: WireError>(_ error: E, typeName: String, message: String) -> ReplyEnvelope? {
+        guard WireErrorRegistry.isValidName(E.wireName), let payload = try? Wire.BinaryEncoder().encode(error) else {
+            return nil
+        }
+        return .thrownTyped(wireName: E.wireName, typeName: typeName, message: message, payload: payload[...])
     }
 
     func send(_ reply: ReplyEnvelope) {

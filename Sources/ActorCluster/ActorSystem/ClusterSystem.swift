@@ -10,7 +10,9 @@ import Synchronization
 /// - Remote calls carry a correlation id; the reply is matched to the waiting caller. Each call has a
 ///   timeout (`ClusterSettings.callTimeout`, default 5 s; per call via `withCallTimeout`). A call to a node
 ///   whose connection is lost, cannot be dialled, or now runs another incarnation fails at once with
-///   `RemoteCallError.nodeUnreachable`; remote throws arrive as `RemoteCallError.remoteError`.
+///   `RemoteCallError.nodeUnreachable`. A remote throw arrives as the thrown value itself when its type is a
+///   `WireError` registered here (`registerWireError(_:)`), as `RemoteCallError.relayed` when it is a
+///   `RemoteCallError` (a call the callee made failed), otherwise as `RemoteCallError.remoteError`.
 /// - Inbound calls run as separate tasks off the I/O thread: a slow actor does not delay other actors.
 ///
 /// Lifecycle: `init` binds the listen address and starts I/O; `shutdown()` fails pending calls with
@@ -63,6 +65,8 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
     /// Remote call latency, send to reply (or failure), in seconds.
     private let callLatency: Histogram
     let targetCheck = TargetCheck()
+    /// Error types rethrown typed when a remote function throws them (`registerWireError`).
+    let wireErrors = WireErrorRegistry()
     /// Rate limit of the warnings a peer's calls can cause (one line per event per `limitLogInterval`).
     private let limitLog: LogRateLimiter
     /// Inbound calls in flight, node-wide and per caller (`InboundCallAdmission`).
@@ -113,6 +117,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         } else {
             membership = nil
         }
+        try! wireErrors.register(RemoteCallError.self)  // a valid, fresh name: cannot throw
         transport.setDelegate(self)
         startSweeper()
         for seed in settings.seeds where seed != node.address {
@@ -180,6 +185,17 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
     ///   `"Hotline.HotlineNode.configure"` (no argument labels).
     public func restrictToOperators(_ functions: [String]) {
         operatorOnly.withLock { $0.formUnion(functions) }
+    }
+
+    /// Lets remote calls from this system rethrow `E` typed: when a remote distributed function throws an `E`
+    /// (the callee need not register it), the caller's `try await` throws the decoded `E` itself instead of
+    /// `RemoteCallError.remoteError`. Register every `WireError` your callers catch by type, before calling.
+    /// Registering the same type again does nothing. `RemoteCallError` is always registered.
+    ///
+    /// - Throws: `ClusterSystemError.invalidWireName` when `E.wireName` is empty, longer than 255 bytes or not
+    ///   printable ASCII; `.wireNameInUse` when another type has that name on this system.
+    public func registerWireError<E: WireError>(_ type: E.Type) throws(ClusterSystemError) {
+        try wireErrors.register(type)
     }
 
     // MARK: - Ids and local actors
@@ -289,7 +305,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         case .void:
             throw RemoteCallError.invocationFailed("expected \(Res.self) from \(target.identifier), got Void")
         case let failure:
-            throw Self.error(of: failure, actor: actor.id)
+            throw error(of: failure, actor: actor.id)
         }
     }
 
@@ -300,14 +316,36 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         case .void, .value:
             return
         case let failure:
-            throw Self.error(of: failure, actor: actor.id)
+            throw error(of: failure, actor: actor.id)
         }
     }
 
-    /// The error a failed reply stands for.
-    private static func error(of reply: ReplyEnvelope, actor: ActorID) -> RemoteCallError {
+    /// The error a failed reply stands for: a typed thrown error decoded when its wire name is registered (a
+    /// `RemoteCallError` wrapped as `relayed`), else `remoteError`; the `RemoteCallError` of a refusal.
+    private func error(of reply: ReplyEnvelope, actor: ActorID) -> any Error {
         switch reply {
-        case .thrown(let typeName, let message): .remoteError(typeName: typeName, message: message)
+        case .thrownTyped(let wireName, let typeName, let message, let payload):
+            do {
+                switch try wireErrors.decode(wireName, payload: payload, decoder: wireDecoder) {
+                case let inner as RemoteCallError: return RemoteCallError.relayed(by: actor.node, inner)
+                case let decoded?: return decoded
+                case nil: break
+                }
+            } catch {
+                logger.logLimited(limitLog, .warning, "call.error_undecodable",
+                                  ["actor": actor, "wire_name": wireName, "error": error])
+            }
+            return RemoteCallError.remoteError(typeName: typeName, message: message)
+        default:
+            return Self.failure(of: reply, actor: actor)
+        }
+    }
+
+    /// The `RemoteCallError` a failed reply other than a typed throw stands for.
+    private static func failure(of reply: ReplyEnvelope, actor: ActorID) -> RemoteCallError {
+        switch reply {
+        case .thrown(let typeName, let message), .thrownTyped(_, let typeName, let message, _):
+            .remoteError(typeName: typeName, message: message)
         case .noSuchActor: .noSuchActor(actor)
         case .invocationFailed(let why): .invocationFailed(why)
         case .noSuchTarget(_, let target): .noSuchTarget(actor: actor, target: target)
@@ -563,14 +601,15 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
     }
 
     /// Sends a reply; one above the frame limit is replaced by `resultTooLarge` (the caller gets
-    /// `RemoteCallError.frameTooLarge(what: "reply", …)` at once instead of waiting out its timeout).
+    /// `RemoteCallError.frameTooLarge(what: "reply", …)` at once instead of waiting out its timeout) — or, for a
+    /// thrown error, by a status-2 reply with its type name and message clipped (the caller gets `remoteError`).
     func sendReply(_ reply: ReplyEnvelope, callID: UInt64, to caller: NodeIdentity) {
         do {
             try transport.send(.reply, to: caller) { bytes in reply.encode(callID: callID, into: &bytes) }
         } catch TransportError.frameTooLarge(let bytes, let limit) {
             framesTooLarge.increment()
             logger.logLimited(limitLog, .warning, "reply.too_large", ["peer": caller, "bytes": bytes, "limit": limit])
-            sendReply(.resultTooLarge(bytes: bytes, limit: limit), callID: callID, to: caller)
+            sendReply(reply.clippedForFrameLimit ?? .resultTooLarge(bytes: bytes, limit: limit), callID: callID, to: caller)
         } catch {
             logger.debug("reply.undeliverable", ["peer": caller, "error": error])
         }
@@ -583,11 +622,17 @@ public enum ClusterSystemError: Error, Sendable, Equatable, CustomStringConverti
     case invalidPath(String)
     /// A live actor already has this well-known path on this node.
     case pathInUse(String)
+    /// A `WireError`'s `wireName` is empty, longer than 255 bytes or not printable ASCII (`registerWireError`).
+    case invalidWireName(String)
+    /// Another type (`registeredType`, its `String(reflecting:)`) is already registered under this wire name.
+    case wireNameInUse(String, registeredType: String)
 
     public var description: String {
         switch self {
         case .invalidPath(let p): "invalid actor path \"\(p)\""
         case .pathInUse(let p): "actor path \(p) is already in use on this node"
+        case .invalidWireName(let n): "invalid wire error name \(n.debugDescription): 1–255 bytes of printable ASCII"
+        case .wireNameInUse(let n, let t): "wire error name \(n) is already registered for \(t)"
         }
     }
 }

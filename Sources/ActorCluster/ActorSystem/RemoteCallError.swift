@@ -1,7 +1,11 @@
 /// Why a call to a distributed actor failed, in cases a caller can act on.
 ///
 /// Thrown by any `distributed func` invoked on a remote actor of a `ClusterSystem` (and by `resolve` for
-/// local ids that name no live actor).
+/// local ids that name no live actor). Every case but `relayed` and `remoteError` is about the call to that
+/// actor itself. An error the remote function threw arrives as itself when its type is a registered
+/// `WireError`, as `relayed` when it is a `RemoteCallError` (a call the callee made failed), else as
+/// `remoteError`. `RemoteCallError` is itself a `WireError` (`"cluster.RemoteCallError"`, registered by
+/// every system). Use `isRetryable` to decide whether the same call may simply be sent again.
 public enum RemoteCallError: Error, Sendable, Equatable, CustomStringConvertible {
     /// No reply within the call timeout (default 5 s; `ClusterSettings.callTimeout`, or per call with
     /// `ClusterSystem.withCallTimeout`). The call may or may not have run on the remote node.
@@ -11,9 +15,18 @@ public enum RemoteCallError: Error, Sendable, Equatable, CustomStringConvertible
     case nodeUnreachable(node: NodeIdentity, reason: String)
     /// The node is up but hosts no actor at that path.
     case noSuchActor(ClusterSystem.ActorID)
-    /// The remote function threw: the thrown value's Swift type name (`String(reflecting:)`) and its
-    /// description.
+    /// The remote function threw a value this caller cannot rethrow typed: its type is not a `WireError`, is
+    /// not registered on the calling system (`ClusterSystem.registerWireError(_:)`), or its payload did not
+    /// decode here (version skew). `typeName` is the thrower's `String(reflecting:)` of the type, `message`
+    /// its `String(describing:)` of the value (clipped to 512 bytes when the whole error did not fit a reply
+    /// frame). The call ran.
     case remoteError(typeName: String, message: String)
+    /// The remote function (on `by`, the node called) threw a `RemoteCallError` of its own: a call *it* made
+    /// failed — e.g. `.relayed(by: b, .nodeUnreachable(node: c, …))` when `b` could not reach a third node
+    /// `c`. The call to `by` itself ran and answered; `by` is not unreachable. Nested when passed on by
+    /// several nodes (`relayed(by: b, relayed(by: c, …))`). Never retryable as such (`isRetryable`): look
+    /// at the inner error to decide.
+    indirect case relayed(by: NodeIdentity, RemoteCallError)
     /// Arguments, result or envelope could not be encoded/decoded, or the remote node could not invoke
     /// the target (unknown function, version skew).
     case invocationFailed(String)
@@ -44,6 +57,7 @@ public enum RemoteCallError: Error, Sendable, Equatable, CustomStringConvertible
         case .nodeUnreachable(let node, let reason): "node unreachable: \(node): \(reason)"
         case .noSuchActor(let id): "no such actor: \(id)"
         case .remoteError(let type, let message): "remote error \(type): \(message)"
+        case .relayed(let node, let inner): "\(node) passed on: \(inner)"
         case .invocationFailed(let why): "invocation failed: \(why)"
         case .noSuchTarget(let actor, let target): "no distributed function \(target) on \(actor)"
         case .notPermitted(let actor, let target): "\(target) on \(actor) is reserved for operators (prove the operator secret)"
@@ -57,10 +71,39 @@ public enum RemoteCallError: Error, Sendable, Equatable, CustomStringConvertible
 }
 
 extension RemoteCallError {
+    /// True when the failure is a transient condition of reaching the callee — the same call may succeed if
+    /// sent again after a short wait (with backoff, a bounded number of times), to the same node or to wherever
+    /// the actor lives by then. It does not say the call did not run: only `overloaded`, `remoteOverloaded` and
+    /// `noSuchActor` guarantee that.
+    ///
+    /// | case | retryable | why |
+    /// |---|---|---|
+    /// | `nodeUnreachable` | yes | no connection, or it broke; the actor may have moved or the node restarts. A call in flight when the connection broke may have run: retry non-idempotent calls only if the callee deduplicates them |
+    /// | `noSuchActor` | yes | the actor is not (or not yet, or no longer) at that path on that node |
+    /// | `overloaded` | yes | this node's outbound queue to that node is full; the call was not sent |
+    /// | `remoteOverloaded` | yes | the callee refused the call before running it |
+    /// | `timeout` | **no** | the call may have run (only the reply is missing): retry idempotent calls only, at the caller's own judgement |
+    /// | `remoteError`, `relayed` | no | the function ran and threw; for `relayed`, inspect the inner error |
+    /// | `invocationFailed`, `noSuchTarget`, `notPermitted`, `frameTooLarge` | no | the same call fails the same way again |
+    /// | `systemShutDown` | no | this system is stopping |
+    public var isRetryable: Bool {
+        switch self {
+        case .nodeUnreachable, .noSuchActor, .overloaded, .remoteOverloaded: true
+        case .timeout, .remoteError, .relayed, .invocationFailed, .noSuchTarget, .notPermitted, .frameTooLarge,
+             .systemShutDown: false
+        }
+    }
+
     /// A call target this process sent (its own compiled-in function) as `Type.function(args)`, for messages;
     /// the mangled name when it does not demangle. Never used on targets received from the network.
     static func readable(_ target: String) -> String {
         guard target.utf8.count <= 512, let text = TargetCheck.demangle(target) else { return target }
         return text.replacingOccurrences(of: "distributed thunk ", with: "")
     }
+}
+
+extension RemoteCallError: WireError {
+    /// `"cluster.RemoteCallError"`. Every `ClusterSystem` registers it; a received one is wrapped in
+    /// `RemoteCallError.relayed(by:_:)` (it is about a call the callee made, not about the call to the callee).
+    public static var wireName: String { "cluster.RemoteCallError" }
 }

@@ -63,9 +63,13 @@ public final class HotlineContext: Sendable {
     }
 
     /// Runs `body` on the district office of `jurisdiction`, following it when it moves: when the call fails
-    /// because its node is unreachable or no longer hosts the office, calls again (every 100–250 ms, at most
-    /// `failoverWait` in all) wherever the office is placed by then — elsewhere once it moved, or the same
-    /// node once its connection is back. Other errors pass through.
+    /// because its node is unreachable or no longer hosts the office, or was refused unrun because a queue or
+    /// the callee's in-flight limit was full (`RemoteCallError.isRetryable`: `nodeUnreachable`, `noSuchActor`,
+    /// `overloaded`, `remoteOverloaded`), calls again (every 100–250 ms, at most `failoverWait` in all) wherever
+    /// the office is placed by then — elsewhere once it moved, or the same node once its connection is back or
+    /// its load is down; after `failoverWait` the last such error is thrown. Other errors pass through at once:
+    /// `HotlineError`s (a rule violation is never retried), timeouts (the call may have run), and
+    /// `RemoteCallError.relayed` (the office answered; a call it made failed).
     ///
     /// A call whose node died after acting but before answering is repeated on the new owner (at least once);
     /// the workflow's own rules refuse a repeated step there.
@@ -99,18 +103,16 @@ public final class HotlineContext: Sendable {
                 if owner == nil { throw HotlineError.routing("no node may host \(key) now") }
                 return try await attempt()
             } catch let error as RemoteCallError {
-                switch error {
-                case .nodeUnreachable, .noSuchActor: lastError = error
-                default: throw error
-                }
+                guard error.isRetryable else { throw error }
+                lastError = error
             } catch HotlineError.routing(let why) where owner == nil {
                 lastError = HotlineError.routing(why)
             }
             let now = ContinuousClock.now
             guard now < deadline else { break }
             // Wait for the target to move, but try the same owner again shortly: one that answers "no such actor"
-            // is most likely still creating it, and a lost connection to a live owner is redialled (the
-            // workflow's rules refuse a step repeated because its reply was lost).
+            // is most likely still creating it, a lost connection to a live owner is redialled (the workflow's
+            // rules refuse a step repeated because its reply was lost), and an overloaded one drains.
             var missing = false
             if case .noSuchActor? = lastError as? RemoteCallError { missing = true }
             await directoryView.waitForMove(of: key, from: owner,

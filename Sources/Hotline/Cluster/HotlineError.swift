@@ -1,5 +1,12 @@
-/// Why a hotline operation was refused, for operators and callers (arrives remotely as
-/// `RemoteCallError.remoteError` whose message is this description).
+import ActorCluster
+
+/// Why a hotline operation was refused, for operators and callers.
+///
+/// A `WireError` (`"hotline.HotlineError"`): thrown by a remote actor it arrives as itself — `catch
+/// HotlineError.ruleViolation(let why)` works on a remote call as on a local one — on every system that ran
+/// `HotlineError.registerWireErrors(on:)` (hotline nodes, the replay driver, the CLI's client). Elsewhere it
+/// arrives as `RemoteCallError.remoteError` whose message is this description. Passed on unchanged by actors
+/// that call other actors (an intake desk rethrows the office's `ruleViolation`).
 public enum HotlineError: Error, Sendable, Equatable, Codable, CustomStringConvertible {
     /// A citizen request that cannot be accepted, with the reason (empty text, unknown category, ...).
     case invalidRequest(String)
@@ -32,5 +39,19 @@ public enum HotlineError: Error, Sendable, Equatable, Codable, CustomStringConve
         case .clock(let why): "clock: \(why)"
         case .notPermitted(let why): "not permitted: \(why)"
         }
+    }
+}
+
+extension HotlineError: WireError {
+    /// `"hotline.HotlineError"`: stable across versions; add cases (older callers get `remoteError` for them).
+    public static var wireName: String { "hotline.HotlineError" }
+
+    /// Lets `system` rethrow every error the hotline's actors throw across nodes typed (today `HotlineError`;
+    /// workflow errors such as `CaseRuleViolation` cross as `HotlineError.ruleViolation`). Call it right after
+    /// creating the system, before calling any hotline actor.
+    ///
+    /// - Throws: `ClusterSystemError.wireNameInUse` when another type was registered under a hotline wire name.
+    public static func registerWireErrors(on system: ClusterSystem) throws {
+        try system.registerWireError(HotlineError.self)
     }
 }

@@ -118,6 +118,7 @@ public struct ReplayDriver: Sendable {
         settings.transport.operatorCredential = operatorSecret.auth.operatorCredential(use: .present)
         let system = try ClusterSystem(settings: settings, logger: Logger(level: .warning))
         defer { system.shutdown() }
+        try HotlineError.registerWireErrors(on: system)
         let start = plan.steps.first?.at ?? Date()
         let workflow = WorkflowSettings(calendar: options.calendar, unreachableAttemptsToClose: options.model.attempts)
         let configuration = HotlineConfiguration(catalogue: catalogue, settings: workflow, virtualStart: start)
@@ -210,8 +211,10 @@ public struct ReplayDriver: Sendable {
                     }
                 }
                 return nil
+            } catch let refusal as HotlineError {
+                return .refused(Self.reasonKey(refusal.description))
             } catch RemoteCallError.remoteError(_, let message) {
-                return .refused(Self.reasonKey(message))
+                return .refused(Self.reasonKey(message))  // an error type the driver does not know (another version)
             } catch RemoteCallError.nodeUnreachable(let node, let reason) {
                 return .nodeLost(node: Self.name(of: node, in: processes), reason: reason)
             } catch {
@@ -255,8 +258,19 @@ public struct ReplayDriver: Sendable {
                     continue
                 }
                 do {
-                    let receipt = try await VirtualTime.at(step.at) { try await context.onIntakeDesk { try await $0.submit(request) } }
+                    let receipt = try await VirtualTime.at(step.at) {
+                        try await context.onIntakeDesk { desk in
+                            do {
+                                return try await desk.submit(request)
+                            } catch let refusal as HotlineError {
+                                throw IntakeRefusal(refusal: refusal)  // the desk's answer, not the driver's own routing
+                            }
+                        }
+                    }
                     if receipt.duplicate { duplicates += 1 } else { receipts[i] = receipt }
+                } catch let answer as IntakeRefusal {
+                    rejectedAtIntake[Self.reasonKey(answer.refusal.description), default: 0] += 1
+                    failed.insert(i)
                 } catch RemoteCallError.remoteError(_, let message) {
                     rejectedAtIntake[Self.reasonKey(message), default: 0] += 1
                     failed.insert(i)
@@ -444,6 +458,12 @@ public struct ReplayDriver: Sendable {
         TraceFlag.localTimeInGap.rawValue: "a local time in a daylight-saving gap is moved forward by the gap's length (02:30 → 03:30 PDT), as java.time ZonedDateTime.ofLocal and Python zoneinfo",
         TraceFlag.localTimeInOverlap.rawValue: "a local time in the repeated hour takes the earlier offset (the first occurrence), as java.time and Python zoneinfo fold=0",
     ]
+
+    /// A `HotlineError` the intake desk answered a submission with (counted as rejected at intake), told apart
+    /// from one the driver raises itself while finding the desk (a step failure).
+    struct IntakeRefusal: Error {
+        var refusal: HotlineError
+    }
 
     /// Why a replayed step did not happen: refused by the cluster (counted, the replay goes on), or a node
     /// was lost (the replay stops).
