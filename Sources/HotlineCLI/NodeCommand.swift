@@ -40,13 +40,31 @@ enum NodeCommand {
         let args = try Arguments(argv, valued: NodeConfig.flags, switches: ["fault-injection"])
         if let extra = args.positional.first { throw UsageError("unexpected argument \"\(extra)\"") }
         let config = try NodeConfig.load(args)
+        // The replica store outlives incarnations (a node the cluster downed rejoins with its replicas). With
+        // --data it is the journal in DIR/replicas, locked against a second process and recovered before the
+        // node joins; without, replicas live in memory only.
+        let dataDirectory: DataDirectory?
+        let replicaStore: Replication.ReplicaStore
         if let dir = config.dataDirectory {
             do {
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             } catch {
                 throw UsageError("invalid --data \"\(dir)\": cannot create directory (\(error.localizedDescription))")
             }
+            do {
+                dataDirectory = try DataDirectory.open(dir)
+                let (store, report) = try await Replication.ReplicaStore.open(directory: dir + "/replicas")
+                replicaStore = store
+                let skipped = await store.restoreSkipped
+                FileHandle.standardError.write(Data("recovered \(dir)/replicas: \(report)\(skipped > 0 ? ", \(skipped) records skipped" : "")\n".utf8))
+            } catch let error as DurabilityError {
+                throw UsageError("invalid --data \"\(dir)\": \(error)")
+            }
+        } else {
+            dataDirectory = nil
+            replicaStore = Replication.ReplicaStore(journal: nil)
         }
+        defer { dataDirectory?.close() }
         // Read every file before anything starts: a bad file exits 2 without a half-started node.
         let files = try config.loadHotlineFiles()
         var settings = config.clusterSettings
@@ -67,7 +85,7 @@ enum NodeCommand {
                                                          var a = a
                                                          if let adminBind { a.bind = adminBind }
                                                          return a
-                                                     })
+                                                     }, replicaStore: replicaStore)
             let system = running.system
             // A restarted incarnation keeps the ports it had (an ephemeral port is fixed after the first).
             listen = system.node.address
@@ -140,17 +158,19 @@ enum NodeCommand {
         let system: ClusterSystem
         let probe: NodeProbe
         let hotline: HotlineNode
+        let replicator: Replicator
         let admin: AdminServer?
 
         func stop() {
-            withExtendedLifetime((probe, hotline)) {}
+            withExtendedLifetime((probe, hotline, replicator)) {}
             admin?.shutdown()
             system.shutdown()
         }
     }
 
     static func startIncarnation(config: NodeConfig, files: (catalogue: RoutingCatalogue?, calendar: WorkingCalendar?),
-                                 settings: ClusterSettings, adminSettings: AdminSettings?) async throws -> Incarnation {
+                                 settings: ClusterSettings, adminSettings: AdminSettings?,
+                                 replicaStore: Replication.ReplicaStore) async throws -> Incarnation {
         let system: ClusterSystem
         do {
             system = try ClusterSystem(settings: settings)
@@ -159,8 +179,10 @@ enum NodeCommand {
         }
         let probe: NodeProbe
         let hotline: HotlineNode
+        let replicator: Replicator
         do {
             try HotlineError.registerWireErrors(on: system)
+            replicator = try Replicator.start(on: system, store: replicaStore)
             probe = try NodeProbe.start(on: system, nodeName: config.name)
             hotline = try HotlineNode.start(on: system, roles: config.roles)
             if let selfConfiguration = config.selfConfiguration(files, node: system.node) {
@@ -194,7 +216,7 @@ enum NodeCommand {
                 throw UsageError("invalid --admin \(adminSettings.bind): \(error)")
             }
         }
-        return Incarnation(system: system, probe: probe, hotline: hotline, admin: admin)
+        return Incarnation(system: system, probe: probe, hotline: hotline, replicator: replicator, admin: admin)
     }
 
     /// What `/ready` says: ready once the node is configured (it then hosts what its directory placed here).

@@ -92,32 +92,36 @@ final class ReplayTests: XCTestCase {
         XCTAssertEqual(comparison["matches"] as? Bool, true)
     }
 
-    func test_aDistrictNodeKilledMidReplayMovesItsOfficesAndTheReportListsTheCasesLost() throws {
+    func test_aDistrictNodeKilledMidReplayMovesItsOfficesAndLosesNoCase() throws {
         // The first 3,000 lines of the SF sample (some records span lines), 4 nodes; node 3 (a district node) is
-        // killed halfway.
+        // killed halfway. Its offices move; the new owners recover every case from the replicas (R = 3, W = 2),
+        // so the run reconciles exactly like a run without the kill.
         let text = try String(contentsOf: Self.sample, encoding: .utf8)
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         lines = Array(lines.prefix(3_001))
         let csv = Data((lines.joined(separator: "\n") + "\n").utf8)
-        let json = try Self.replayJSON(csv, expectedStatus: 1, arguments: ["--nodes", "4", "--kill", "3"])
+        let calm = try Self.replayJSON(csv, expectedStatus: 0, arguments: ["--nodes", "4"])
+        let json = try Self.replayJSON(csv, expectedStatus: 0, arguments: ["--nodes", "4", "--kill", "3"])
         let verdict = try XCTUnwrap(json["verdict"] as? [String: Any])
-        XCTAssertEqual(verdict["outcome"] as? String, "lost")
+        XCTAssertEqual(verdict["outcome"] as? String, "ok")
         let r = try XCTUnwrap(json["reconciliation"] as? [String: Any])
         let accepted = try XCTUnwrap(r["accepted"] as? Int)
-        let found = try XCTUnwrap(r["casesFound"] as? Int)
-        let lost = try XCTUnwrap(r["lost"] as? Int)
-        let numbers = try XCTUnwrap(r["lostCases"] as? [String])
         let read = try XCTUnwrap((json["trace"] as? [String: Any])?["recordsRead"] as? Int)
         XCTAssertGreaterThan(read, 2_500)
-        XCTAssertEqual(accepted, read, "every record was still accepted: intake lived on node 1")
-        XCTAssertGreaterThan(lost, 0, "offices of the killed node started empty elsewhere")
-        XCTAssertLessThan(lost, accepted / 2, "only the killed node's offices lost cases")
-        XCTAssertEqual(found + lost, accepted, "every accepted case is either found or listed lost")
-        XCTAssertEqual(numbers.count, min(lost, 1_000))
-        XCTAssertEqual(numbers, Array(Set(numbers)).sorted(), "distinct, sorted case numbers")
+        XCTAssertEqual(accepted, read, "every record was accepted")
+        XCTAssertEqual(r["lost"] as? Int, 0, "no accepted case is lost when a district node dies")
+        XCTAssertEqual(r["casesFound"] as? Int, accepted)
+        XCTAssertEqual((r["lostCases"] as? [String]) ?? [], [])
         XCTAssertTrue((r["killed"] as? String ?? "").hasPrefix("replay-3"), "\(r["killed"] ?? "nil")")
         let cluster = try XCTUnwrap(json["cluster"] as? [String: Any])
         XCTAssertGreaterThan(cluster["steps"] as? Int ?? 0, 3_000, "the replay ran to its end")
+        // The same figures as the run without the kill.
+        let killedComparison = try XCTUnwrap(json["comparison"] as? [String: Any])
+        let calmComparison = try XCTUnwrap(calm["comparison"] as? [String: Any])
+        for key in ["clusterReplied", "clusterReplyShare", "clusterMedianDays", "clusterMeanDays"] {
+            XCTAssertEqual("\(killedComparison[key] ?? "nil")", "\(calmComparison[key] ?? "nil")", key)
+        }
+        XCTAssertEqual(killedComparison["matches"] as? Bool, true)
     }
 
     func test_dirtyRecordsAreEachAccountedForInTheReconciliation() throws {

@@ -1,17 +1,19 @@
 import Foundation
 
+extension GroupCommitLog: Replication.Journal {}
+
 extension Replication {
     /// Where a replica store writes its changes: appended in call order, durable when `append` returns.
-    /// `DurableReplicaJournal` writes them to the node's data directory; nil (no journal) keeps replicas in
+    /// `GroupCommitLog` (the node's data directory) is the real one; a store without a journal keeps replicas in
     /// memory only — they survive the death of other nodes, not a restart of this one.
     public protocol Journal: Sendable {
-        /// Appends one record; returns once it is durable. Records become durable in call order.
-        func append(_ record: [UInt8]) async throws
-        /// Replaces everything written so far with `state` (a snapshot of the whole store), so a restart reads
-        /// the snapshot and the records after it, not the whole history.
-        func compact(state: [UInt8]) async throws
-        /// How many records were appended since the last snapshot.
-        var recordsSinceSnapshot: Int { get }
+        /// Appends one record; returns its sequence once it is durable. Records become durable in call order.
+        func append(_ record: [UInt8]) async throws -> UInt64
+        /// The sequence of the last record written.
+        var lastSequence: UInt64 { get }
+        /// Stores `state` as covering every record through `sequence`; a restart reads it and the records
+        /// after it, and records it covers may be deleted.
+        func writeSnapshot(through sequence: UInt64, _ state: [UInt8]) async throws
     }
 
     /// What a journal record holds: one stream's changes, in order.
@@ -58,6 +60,12 @@ extension Replication {
         private var storedBytes = 0
         private let journal: (any Journal)?
         private var failure: String?
+        /// Journal appends issued and not yet returned (compaction waits for none).
+        private var appendsInFlight = 0
+        private var drained: [CheckedContinuation<Void, Never>] = []
+        /// Requests wait here while a snapshot is taken.
+        private var gate: [CheckedContinuation<Void, Never>] = []
+        private var recordsSinceSnapshot = 0
         public let maxStreams: Int
         public let maxStoredBytes: Int
         /// Records between snapshots of the whole store.
@@ -93,6 +101,7 @@ extension Replication {
                 restored[r.stream] = log
             }
             streams = restored
+            recordsSinceSnapshot = records.count
             storedBytes = restored.values.reduce(0) { $0 + $1.entries.reduce(0) { $0 + $1.payload.count } }
             restoreSkipped = skipped
         }
@@ -104,6 +113,7 @@ extension Replication {
         ///
         /// - Throws: `StoreError` (limits, a failed journal).
         public func handle(_ request: Request) async throws -> Reply {
+            while compacting { await withCheckedContinuation { gate.append($0) } }
             if let failure { throw StoreError.journalFailed(failure) }
             let name = request.stream
             guard !name.isEmpty, name.utf8.count <= 256 else { throw StoreError.badStreamName(name) }
@@ -126,33 +136,78 @@ extension Replication {
             if !changes.isEmpty {
                 storedBytes += log.entries.reduce(0) { $0 + $1.payload.count } - oldBytes
                 if let journal {
+                    appendsInFlight += 1
+                    defer {
+                        appendsInFlight -= 1
+                        if appendsInFlight == 0 {
+                            for d in drained { d.resume() }
+                            drained = []
+                        }
+                    }
                     do {
                         let record = try Wire.BinaryEncoder().encode(JournalRecord(stream: name, changes: changes))
-                        try await journal.append(record)
+                        _ = try await journal.append(record)
                     } catch {
                         failure = "\(error)"
                         throw StoreError.journalFailed("\(error)")
                     }
-                    if journal.recordsSinceSnapshot >= snapshotEvery && !compacting { await compact() }
+                    recordsSinceSnapshot += 1
+                    if recordsSinceSnapshot >= snapshotEvery && !compacting {
+                        Task { await self.compact() }
+                    }
                 }
             }
             return reply
         }
 
-        /// Writes a snapshot of every stream and lets the journal drop what it covers.
+        /// Writes a snapshot of every stream and lets the journal drop the records it covers. Requests wait
+        /// meanwhile (the snapshot must cover exactly the records written before it).
         public func compact() async {
             guard let journal, !compacting else { return }
             compacting = true
-            defer { compacting = false }
+            defer {
+                compacting = false
+                for g in gate { g.resume() }
+                gate = []
+            }
+            while appendsInFlight > 0 { await withCheckedContinuation { drained.append($0) } }
+            let through = journal.lastSequence
             let snapshot = StoreSnapshot(streams: streams.keys.sorted().map { name in
                 let log = streams[name]!
                 return .init(name: name, promised: log.promised, entries: log.entries)
             })
             do {
-                try await journal.compact(state: try Wire.BinaryEncoder().encode(snapshot))
+                try await journal.writeSnapshot(through: through, try Wire.BinaryEncoder().encode(snapshot))
+                recordsSinceSnapshot = 0
             } catch {
                 failure = "\(error)"
             }
+        }
+
+        /// Opens (or creates) the node's replica journal in `directory` and restores every stream from its
+        /// newest snapshot and the records after it. A torn tail (a crash in the middle of a write) is
+        /// truncated; what was truncated is in the returned report.
+        ///
+        /// - Throws: `DurabilityError` (locked by another process, corruption before the tail, I/O).
+        public static func open(directory: String, options: DurableLog.Options = DurableLog.Options(),
+                                metrics: Metrics? = nil, maxStreams: Int = 4096, maxStoredBytes: Int = 8 << 30,
+                                snapshotEvery: Int = 50_000) async throws -> (ReplicaStore, DurableLog.RecoveryReport) {
+            let (log, report) = try GroupCommitLog.open(directory: directory, options: options, metrics: metrics)
+            let snapshot = try await log.latestSnapshot()
+            var records: [[UInt8]] = []
+            var next = (snapshot?.sequence ?? 0) + 1
+            let first = try await log.firstSequence()
+            next = max(next, first)
+            // Bounded: each page advances `next` by at least one record.
+            while next <= log.lastSequence {
+                let page = try await log.read(from: next, maxBytes: 8 << 20)
+                guard let last = page.last else { break }
+                records += page.map(\.payload)
+                next = last.sequence + 1
+            }
+            let store = ReplicaStore(journal: log, snapshot: snapshot?.bytes, records: records, maxStreams: maxStreams,
+                                     maxStoredBytes: maxStoredBytes, snapshotEvery: snapshotEvery)
+            return (store, report)
         }
 
         /// The replica of `stream`, if held (tests, admin).

@@ -8,12 +8,39 @@ import Foundation
 ///
 /// Every change goes through `CaseLog.record`, so a change a rule forbids throws
 /// `HotlineError.ruleViolation` and changes nothing. Time is the node's clock (`HotlineContext.clock`).
+///
+/// **Durability.** The office's events are the replicated stream `district/<code>` (`ReplicatedStream`): a
+/// new office first recovers every case from a quorum of the stream's replicas, and answers nothing until
+/// then (callers wait up to `readyWait`, then get `HotlineError.unavailable`); every change is answered only
+/// once its new events are durable on `W` replicas. A change whose replication fails (a newer owner fenced this
+/// one, the replicas are unreachable) is answered `unavailable`, and the office drops its state and recovers
+/// again from the replicas — so what it serves is always what the replicas hold. Other calls may read a change
+/// while it is being replicated.
 public distributed actor DistrictOffice {
     public typealias ActorSystem = ClusterSystem
 
+    /// The office's phase.
+    enum Phase: Sendable, Equatable {
+        case recovering
+        case serving
+        case failed(String)
+        case released
+    }
+
+    /// How long a call waits for a recovering office before it is answered `unavailable`.
+    public static let readyWait: Duration = .seconds(5)
+
     private let context: HotlineContext
     private let jurisdiction: String
+    private var phase: Phase = .recovering
+    private var stream: ReplicatedStream?
+    /// Ballot rounds already used by this office (a new stream starts above them).
+    private var lastRound: UInt64 = 0
+    private var recovery: Task<Void, Never>?
     private var cases: [CaseID: CaseLog] = [:]
+    /// Case by channel + external id: a request opened again (intake retried after a timeout or a node death)
+    /// returns the case opened the first time.
+    private var byIntakeKey: [IntakeKey: CaseID] = [:]
     /// Cases whose status is open: supervision looks only at these.
     private var openCases: Set<CaseID> = []
     /// Encoded size of each case's events at a given event count, for byte-sized pages (`eventLogs`).
@@ -23,6 +50,143 @@ public distributed actor DistrictOffice {
         self.jurisdiction = jurisdiction
         self.context = context
         self.actorSystem = context.system
+        Task { [weak self] in await self?.whenLocal { $0.beginRecovery() } }
+    }
+
+    /// The replicated stream of `jurisdiction`'s events.
+    public static func streamName(_ jurisdiction: String) -> String { "district/\(jurisdiction)" }
+
+    private var streamName: String { Self.streamName(jurisdiction) }
+
+    /// Drops what the office holds and reads the stream again from its replicas; serves once it is read.
+    private func beginRecovery() {
+        guard phase != .released else { return }
+        recovery?.cancel()
+        stream.map { s in Task { await s.stop() } }
+        clearCases()
+        phase = .recovering
+        let set = context.replicaSet(for: streamName)
+        let round = max(context.directory.assignments[HotlineKey.district(jurisdiction)]?.epoch ?? 1, lastRound + 1)
+        lastRound = round
+        let s = ReplicatedStream(stream: streamName, system: actorSystem, settings: context.replication, round: round,
+                                 replicas: set.replicas, others: set.others)
+        stream = s
+        let started = ContinuousClock.now
+        recovery = Task { [weak self] in
+            do {
+                let payloads = try await s.recover()
+                let round = await s.ballot.round
+                await self?.whenLocal { $0.recovered(payloads, stream: s, round: round, since: started) }
+            } catch {
+                await self?.whenLocal { $0.replicationFailed(error, stream: s) }
+            }
+        }
+    }
+
+    private func recovered(_ payloads: [[UInt8]], stream s: ReplicatedStream, round: UInt64, since: ContinuousClock.Instant) {
+        guard stream === s, phase == .recovering else { return }
+        var rejected = 0
+        for bytes in payloads {
+            guard let events = try? Wire.BinaryDecoder().decode([CaseEvent].self, from: bytes), let first = events.first else {
+                rejected += 1
+                continue
+            }
+            if var log = cases[first.caseID] {
+                do {
+                    for e in events { try log.append(e) }
+                    store(log)
+                } catch {
+                    rejected += 1
+                }
+            } else if let log = try? CaseLog(replaying: events, settings: context.settings) {
+                store(log)
+            } else {
+                rejected += 1
+            }
+        }
+        lastRound = max(lastRound, round)
+        phase = .serving
+        actorSystem.logger.info("district.recovered", ["jurisdiction": jurisdiction, "cases": cases.count,
+                                                       "entries": payloads.count, "rejected": rejected,
+                                                       "ms": Int((ContinuousClock.now - since) / .milliseconds(1))])
+    }
+
+    private func replicationFailed(_ error: any Error, stream s: ReplicatedStream) {
+        guard stream === s, phase != .released else { return }
+        phase = .failed("\(error)")
+        actorSystem.logger.warning("district.replication_failed", ["jurisdiction": jurisdiction, "error": "\(error)"])
+        // Still placed here (the node releases the office when it moves): read the replicas again shortly, above
+        // the ballot that fenced this one.
+        if case Replication.Failure.fenced(_, let by) = error { lastRound = max(lastRound, by.round) }
+        recovery = Task { [weak self] in
+            try? await Task.sleep(for: .milliseconds(500))
+            guard !Task.isCancelled else { return }
+            await self?.whenLocal { $0.beginRecovery() }
+        }
+    }
+
+    /// Stops serving and replicating (the office moved away or the node stops).
+    public func release() async {
+        phase = .released
+        recovery?.cancel()
+        recovery = nil
+        if let stream { await stream.stop() }
+        stream = nil
+    }
+
+    /// The replica set changed (membership): tell the stream.
+    public func membershipChanged() async {
+        guard let stream else { return }
+        let set = context.replicaSet(for: streamName)
+        await stream.update(replicas: set.replicas, others: set.others)
+    }
+
+    /// Waits (up to `readyWait`) until the office serves.
+    ///
+    /// - Throws: `HotlineError.unavailable` naming the phase.
+    private func ready() async throws {
+        let deadline = ContinuousClock.now + Self.readyWait
+        // Bounded: 20 ms steps until the deadline.
+        while phase != .serving {
+            if phase == .released { throw HotlineError.unavailable("district office \(jurisdiction) moved away from this node") }
+            guard ContinuousClock.now < deadline else {
+                let detail: String
+                switch phase {
+                case .failed(let why): detail = "replication failed (\(why)); recovering again"
+                default: detail = "recovering its cases from the replicas (\(await stream?.phase ?? "starting"))"
+                }
+                throw HotlineError.unavailable("district office \(jurisdiction): \(detail)")
+            }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// Makes the events `log` gained since `count` durable on a write quorum, after storing `log` (other calls
+    /// see it meanwhile). A failed replication fails the office, which recovers from the replicas.
+    ///
+    /// - Throws: `HotlineError.unavailable`.
+    private func commit(_ log: CaseLog, after count: Int) async throws {
+        guard log.events.count > count else { return }
+        let new = Array(log.events[count...])
+        store(log)
+        guard let stream else { throw HotlineError.unavailable("district office \(jurisdiction) has no stream") }
+        do {
+            let payload = try Wire.BinaryEncoder().encode(new)
+            _ = try await stream.append(payload)
+        } catch {
+            replicationFailed(error, stream: stream)
+            throw HotlineError.unavailable("district office \(jurisdiction): the change could not be replicated (\(error)); it is recovering")
+        }
+    }
+
+    private func clearCases() {
+        var counts: [CaseStatus: Int] = [:]
+        for log in cases.values { counts[log.order.status, default: 0] += 1 }
+        for (status, n) in counts { Self.gauge(status, context.system.metrics).decrement(by: n) }
+        cases = [:]
+        openCases = []
+        encodedSizes = [:]
+        byIntakeKey = [:]
     }
 
     deinit {
@@ -43,10 +207,14 @@ public distributed actor DistrictOffice {
     /// Idempotent per case id (a repeated open returns the existing case unchanged).
     ///
     /// - Throws: `HotlineError.ruleViolation` or `.routing`.
-    public distributed func openCase(_ request: OpenCase) throws -> CaseSnapshot {
+    public distributed func openCase(_ request: OpenCase) async throws -> CaseSnapshot {
         try Self.mayAct(as: request.author)
         if let author = request.dispatchedBy { try Self.mayAct(as: author) }
+        try await ready()
         if let existing = cases[request.id] { return CaseSnapshot(existing) }
+        if let key = request.intake.intakeKey, let id = byIntakeKey[key], let existing = cases[id] {
+            return CaseSnapshot(existing)
+        }
         var log = try opened(request)
         if let order = request.dispatch, log.order.status == .pendingDispatch {
             do {
@@ -55,7 +223,7 @@ public distributed actor DistrictOffice {
                 throw HotlineError.ruleViolation("\(e)")
             }
         }
-        store(log)
+        try await commit(log, after: 0)
         return CaseSnapshot(log)
     }
 
@@ -90,10 +258,10 @@ public distributed actor DistrictOffice {
     /// departments' inbox, so delivery succeeds when the office holds the case).
     ///
     /// - Throws: `HotlineError.unknownCase` or `.ruleViolation`.
-    public distributed func dispatch(_ id: CaseID, order: DispatchOrder, by author: EventAuthor) throws -> CaseSnapshot {
+    public distributed func dispatch(_ id: CaseID, order: DispatchOrder, by author: EventAuthor) async throws -> CaseSnapshot {
         try Self.mayAct(as: author)
-        try mutate(id) { log, now in try dispatch(&log, order: order, by: author, now: now) }
-        return try snapshot(id)
+        try await mutate(id) { log, now in try dispatch(&log, order: order, by: author, now: now) }
+        return try await snapshot(id)
     }
 
     private func dispatch(_ log: inout CaseLog, order: DispatchOrder, by author: EventAuthor, now: Date) throws {
@@ -110,9 +278,9 @@ public distributed actor DistrictOffice {
     ///
     /// - Throws: `HotlineError.unknownCase`, `.ruleViolation`, or `.notPermitted` (author `.system` from a remote caller that is not an operator).
     public distributed func recordAll(_ id: CaseID, _ bodies: [CaseEventBody], required: Int,
-                                      by author: EventAuthor) throws -> CaseSnapshot {
+                                      by author: EventAuthor) async throws -> CaseSnapshot {
         try Self.mayAct(as: author)
-        try mutate(id) { log, now in
+        try await mutate(id) { log, now in
             for (i, body) in bodies.enumerated() {
                 if i < required {
                     try log.record(body, at: now, by: author)
@@ -121,16 +289,16 @@ public distributed actor DistrictOffice {
                 }
             }
         }
-        return try snapshot(id)
+        return try await snapshot(id)
     }
 
     /// Records one event by `author` at the node's current time. Returns the stored event.
     ///
     /// - Throws: `HotlineError.unknownCase` or `.ruleViolation` (nothing recorded), or `.notPermitted` (author `.system` from a remote caller that is not an operator).
-    public distributed func record(_ id: CaseID, _ body: CaseEventBody, by author: EventAuthor) throws -> CaseEvent {
+    public distributed func record(_ id: CaseID, _ body: CaseEventBody, by author: EventAuthor) async throws -> CaseEvent {
         try Self.mayAct(as: author)
         var recorded: CaseEvent?
-        try mutate(id) { log, now in recorded = try log.record(body, at: now, by: author) }
+        try await mutate(id) { log, now in recorded = try log.record(body, at: now, by: author) }
         guard let recorded else { throw HotlineError.unknownCase(id.rawValue) }
         return recorded
     }
@@ -139,7 +307,8 @@ public distributed actor DistrictOffice {
     ///
     /// - Throws: `HotlineError.unknownCase`, `.invalidRequest` (no assignment for that unit) or
     ///   `.ruleViolation`.
-    public distributed func unitAct(_ id: CaseID, unit: String?, _ action: UnitAction) throws -> CaseEvent {
+    public distributed func unitAct(_ id: CaseID, unit: String?, _ action: UnitAction) async throws -> CaseEvent {
+        try await ready()
         guard let log = cases[id] else { throw HotlineError.unknownCase(id.rawValue) }
         let round = log.order.currentRound
         let assignment: Assignment?
@@ -160,30 +329,34 @@ public distributed actor DistrictOffice {
             body = .extensionRequested(assignment: assignment.id, extra: extra, reason: reason)
         case .reply(let text): body = .unitReplied(assignment: assignment.id, text: text)
         }
-        return try record(id, body, by: .unit(code: assignment.unit))
+        return try await record(id, body, by: .unit(code: assignment.unit))
     }
 
     /// Status, number and event count of one case. Throws `HotlineError.unknownCase`.
-    public distributed func snapshot(_ id: CaseID) throws -> CaseSnapshot {
+    public distributed func snapshot(_ id: CaseID) async throws -> CaseSnapshot {
+        try await ready()
         guard let log = cases[id] else { throw HotlineError.unknownCase(id.rawValue) }
         return CaseSnapshot(log)
     }
 
     /// The whole event history of one case, in sequence order. Throws `HotlineError.unknownCase`.
-    public distributed func events(of id: CaseID) throws -> [CaseEvent] {
+    public distributed func events(of id: CaseID) async throws -> [CaseEvent] {
+        try await ready()
         guard let log = cases[id] else { throw HotlineError.unknownCase(id.rawValue) }
         return log.events
     }
 
     /// Finds a case by its human number (nil when this office does not hold it).
-    public distributed func find(number: CaseNumber) -> CaseSnapshot? {
-        cases.values.first { $0.order.number == number }.map(CaseSnapshot.init)
+    public distributed func find(number: CaseNumber) async throws -> CaseSnapshot? {
+        try await ready()
+        return cases.values.first { $0.order.number == number }.map(CaseSnapshot.init)
     }
 
     /// Ids of up to `limit` cases (1…`maxIDsPerPage`) whose ids sort after `after`, in id order; an empty
     /// page means the end. Case ids are intake-made UUID strings (36 bytes), so a full page is ~0.5 MB.
-    public distributed func caseIDs(after: CaseID?, limit: Int) -> [CaseID] {
-        Array(cases.keys.sorted().lazy.filter { id in after.map { id > $0 } ?? true }
+    public distributed func caseIDs(after: CaseID?, limit: Int) async throws -> [CaseID] {
+        try await ready()
+        return Array(cases.keys.sorted().lazy.filter { id in after.map { id > $0 } ?? true }
             .prefix(max(1, min(limit, Self.maxIDsPerPage))))
     }
 
@@ -195,7 +368,8 @@ public distributed actor DistrictOffice {
     /// counts, so cases with the largest legal texts still fit a reply. A page holds at least one case (a
     /// single case larger than a frame fails the call with `RemoteCallError.frameTooLarge`); an empty page
     /// means the end.
-    public distributed func eventLogs(after: CaseID?, maxBytes: Int) -> [[CaseEvent]] {
+    public distributed func eventLogs(after: CaseID?, maxBytes: Int) async throws -> [[CaseEvent]] {
+        try await ready()
         let budget = max(1 << 10, min(maxBytes, actorSystem.settings.transport.maxFrameBytes / 4))
         var page: [[CaseEvent]] = []
         var used = 0
@@ -219,12 +393,14 @@ public distributed actor DistrictOffice {
 
     /// The highest case serial this office holds (0 when it holds none): an intake desk that starts — or
     /// moved here from a node that died — numbers new cases above every number still held.
-    public distributed func highestSerial() -> Int {
-        cases.values.map(\.order.number.serial).max() ?? 0
+    public distributed func highestSerial() async throws -> Int {
+        try await ready()
+        return cases.values.map(\.order.number.serial).max() ?? 0
     }
 
     /// Case count per status name.
-    public distributed func statusCounts() -> [String: Int] {
+    public distributed func statusCounts() async throws -> [String: Int] {
+        try await ready()
         var counts: [String: Int] = [:]
         for log in cases.values { counts[log.order.status.rawValue, default: 0] += 1 }
         return counts
@@ -232,11 +408,13 @@ public distributed actor DistrictOffice {
 
     /// Records every reminder and supervision escalation due now on open cases (each fires once: the
     /// workflow refuses a repeat). Returns how many were recorded.
-    public distributed func runSupervision() -> Int {
+    public distributed func runSupervision() async throws -> Int {
+        try await ready()
         let now = context.now
         var fired = 0
         for id in openCases.sorted() {
             guard var log = cases[id] else { continue }
+            let count = log.events.count
             let due = log.order.escalationsDue(at: now, settings: context.settings)
             guard !due.isEmpty else { continue }
             for planned in due {
@@ -244,7 +422,7 @@ public distributed actor DistrictOffice {
                     fired += 1
                 }
             }
-            store(log)
+            try await commit(log, after: count)
         }
         return fired
     }
@@ -259,14 +437,16 @@ public distributed actor DistrictOffice {
         }
     }
 
-    private func mutate(_ id: CaseID, _ change: (inout CaseLog, Date) throws -> Void) throws {
+    private func mutate(_ id: CaseID, _ change: (inout CaseLog, Date) throws -> Void) async throws {
+        try await ready()
         guard var log = cases[id] else { throw HotlineError.unknownCase(id.rawValue) }
+        let count = log.events.count
         do {
             try change(&log, context.now)
         } catch let e as CaseRuleViolation {
             throw HotlineError.ruleViolation("case \(log.order.number): \(e)")
         }
-        store(log)
+        try await commit(log, after: count)
     }
 
     private func store(_ log: CaseLog) {
@@ -277,6 +457,7 @@ public distributed actor DistrictOffice {
             Self.gauge(log.order.status, metrics).increment()
         }
         cases[log.id] = log
+        if let key = log.order.intake.intakeKey { byIntakeKey[key] = log.id }
         if log.order.status.isOpen { openCases.insert(log.id) } else { openCases.remove(log.id) }
     }
 }

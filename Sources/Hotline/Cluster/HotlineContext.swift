@@ -11,6 +11,11 @@ public final class HotlineContext: Sendable {
     public let settings: WorkflowSettings
     public let clock: any HotlineClock
     public let directoryView: HotlineDirectoryView
+    /// Replication of the district offices' events (`Docs/durability.md`).
+    public let replication: Replication.Settings
+    /// The in-memory replica service this context started (nil when the node runs its own, e.g. on its data
+    /// directory): held here because the actor system does not keep actors alive.
+    private let ownReplicator: Replicator?
 
     /// How long a call whose target's node is unreachable (or no longer hosts it) waits for the target to be
     /// placed elsewhere before failing: above the default suspicion timeout, so a paused node's offices have
@@ -18,12 +23,28 @@ public final class HotlineContext: Sendable {
     public static let failoverWait: Duration = .seconds(6)
 
     public init(system: ClusterSystem, catalogue: RoutingCatalogue, settings: WorkflowSettings,
-                clock: any HotlineClock, directory: HotlineDirectoryView) {
+                clock: any HotlineClock, directory: HotlineDirectoryView, replication: Replication.Settings = .init()) {
         self.system = system
         self.catalogue = catalogue
         self.settings = settings
         self.clock = clock
         self.directoryView = directory
+        self.replication = replication
+        // A node that was not given a replica store (`hotline node` starts one on its data directory) keeps its
+        // replicas in memory.
+        ownReplicator = try? Replicator.start(on: system, store: Replication.ReplicaStore(journal: nil))
+    }
+
+    /// The replica set of `stream` — the `replication.replicas` members that may host district offices (roles
+    /// `district`, `district:<code>`, or none), highest rendezvous weight by address first — and the other up or
+    /// suspect members (asked too when an office recovers). A system without membership holds its own replicas.
+    public func replicaSet(for stream: String) -> (replicas: [NodeIdentity], others: [NodeIdentity]) {
+        guard let membership = system.membership else { return ([system.node], []) }
+        let live = membership.members.filter { $0.status == .up || $0.status == .suspect }
+        let eligible = live.filter { m in m.roles.isEmpty || m.roles.contains { $0 == HotlineRoles.Role.district.rawValue || $0.hasPrefix("district:") } }
+        let replicas = Replication.ReplicaPlacement.replicas(of: stream, among: eligible.map(\.node), count: replication.replicas)
+        let others = live.map(\.node).filter { !replicas.contains($0) }
+        return (replicas, others)
     }
 
     /// The directory now.
@@ -107,6 +128,9 @@ public final class HotlineContext: Sendable {
                 lastError = error
             } catch HotlineError.routing(let why) where owner == nil {
                 lastError = HotlineError.routing(why)
+            } catch HotlineError.unavailable(let why) {
+                // Recovering from its replicas, or fenced by a newer owner: nothing was recorded.
+                lastError = HotlineError.unavailable(why)
             }
             let now = ContinuousClock.now
             guard now < deadline else { break }

@@ -26,6 +26,9 @@ public enum HotlineError: Error, Sendable, Equatable, Codable, CustomStringConve
     case clock(String)
     /// Reserved for operators (a caller that proved the operator secret), e.g. recording as the system.
     case notPermitted(String)
+    /// The office cannot serve now: it is recovering its cases from the replicas, cannot reach a quorum of
+    /// them, or a newer owner took it over (fenced). Nothing was recorded; retry (callers' failover does).
+    case unavailable(String)
 
     public var description: String {
         switch self {
@@ -38,6 +41,7 @@ public enum HotlineError: Error, Sendable, Equatable, Codable, CustomStringConve
         case .badRoles(let why): "bad roles: \(why)"
         case .clock(let why): "clock: \(why)"
         case .notPermitted(let why): "not permitted: \(why)"
+        case .unavailable(let why): "unavailable: \(why)"
         }
     }
 }

@@ -145,6 +145,7 @@ public distributed actor HotlineNode {
                                                           "to": m.to.map { "\($0)" } ?? "-", "epoch": m.epoch])
         }
         reconcile(placement: placement, quorum: quorum, context: context)
+        for case let office as DistrictOffice in hosted.values { Task { await office.whenLocal { await $0.membershipChanged() } } }
         scheduleSettleTick(placement.nextWakeupNs, now: now)
     }
 
@@ -155,6 +156,7 @@ public distributed actor HotlineNode {
             a.node == me && (quorum || !HotlineKey.needsQuorum(a.key))
         }.map(\.key))
         for key in hosted.keys.sorted() where !wanted.contains(key) {
+            if let office = hosted[key] as? DistrictOffice { Task { await office.whenLocal { await $0.release() } } }
             hosted[key] = nil
             system.logger.info("hotline.placement.released", ["key": key, "quorum": quorum])
         }

@@ -20,3 +20,10 @@ public struct IntakeRecord: Hashable, Codable, Sendable {
         self.location = location
     }
 }
+
+extension IntakeRecord {
+    /// Channel + external id, when the channel gave one: the same request submitted again has the same key.
+    public var intakeKey: IntakeKey? {
+        externalID.map { IntakeKey(channel: channel.code, externalID: $0) }
+    }
+}
