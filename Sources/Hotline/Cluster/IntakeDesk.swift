@@ -142,7 +142,13 @@ public distributed actor IntakeDesk {
         }
         let opening = request
         var snapshot = try await context.onDistrictOffice(open.classification.jurisdiction) { try await $0.openCase(opening) }
-        let ref = CaseRef(id: open.id, number: open.number, jurisdiction: open.classification.jurisdiction)
+        // The office returns the case it already holds for this channel + external id (a retry after a timeout,
+        // a node death or a desk move): that case is the answer.
+        let duplicate = snapshot.id != open.id
+        let ref = CaseRef(id: snapshot.id, number: snapshot.number, jurisdiction: open.classification.jurisdiction)
+        if duplicate {
+            return IntakeReceipt(ref: ref, status: snapshot.status, duplicate: true, leadUnit: snapshot.leadUnit)
+        }
         if snapshot.status == .pendingDispatch, let group {
             let classification = open.classification
             snapshot = try await context.onRoutingGroup(group) { try await $0.dispatch(ref, classification: classification) }
