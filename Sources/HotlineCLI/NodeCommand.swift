@@ -147,6 +147,11 @@ enum NodeCommand {
         var placement: [Row]
     }
 
+    /// `/cluster/replicas`: the streams this node holds a replica of.
+    struct ReplicasView: Encodable {
+        var streams: [Replication.StreamSummary]
+    }
+
     enum IncarnationEnd: Sendable {
         case signal(Int32)
         case downed(NodeIdentity)
@@ -183,6 +188,7 @@ enum NodeCommand {
         do {
             try HotlineError.registerWireErrors(on: system)
             replicator = try Replicator.start(on: system, store: replicaStore)
+            await replicaStore.export(to: system.metrics)
             probe = try NodeProbe.start(on: system, nodeName: config.name)
             hotline = try HotlineNode.start(on: system, roles: config.roles)
             if let selfConfiguration = config.selfConfiguration(files, node: system.node) {
@@ -198,6 +204,9 @@ enum NodeCommand {
                 let server = try AdminServer(system: system, settings: adminSettings,
                                              readiness: { [hotline, system] in await Self.readiness(hotline, system: system) })
                 server.addRoute("/hotline/info") { [hotline] in .json(200, try await hotline.info()) }
+                server.addRoute("/cluster/replicas") { [replicaStore] in
+                    .json(200, ReplicasView(streams: await replicaStore.summary()))
+                }
                 server.addRoute("/cluster/placement") { [hotline] in
                     do {
                         let d = try await hotline.directory()
@@ -232,6 +241,13 @@ enum NodeCommand {
             let info = try await hotline.info()
             guard info.configured else {
                 return .notReady("not configured: waiting for an operator (hotline replay, or a catalogue with no roles) to configure this node")
+            }
+            let waiting = (info.offices ?? []).filter { $0.phase != "serving" }
+            if !waiting.isEmpty {
+                let why = waiting.map { o in
+                    "\(o.jurisdiction) \(o.phase)" + (o.streamPhase.map { " (\($0))" } ?? "") + (o.detail.map { ": \($0)" } ?? "")
+                }.joined(separator: "; ")
+                return .notReady("district offices not serving yet: \(why)")
             }
             let paths = info.hostedPaths.sorted().joined(separator: ",")
             return .ready("configured; hosting \(info.hostedPaths.count) workflow actors: \(paths)")

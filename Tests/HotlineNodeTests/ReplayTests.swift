@@ -92,16 +92,17 @@ final class ReplayTests: XCTestCase {
         XCTAssertEqual(comparison["matches"] as? Bool, true)
     }
 
-    func test_aDistrictNodeKilledMidReplayMovesItsOfficesAndLosesNoCase() throws {
-        // The first 3,000 lines of the SF sample (some records span lines), 4 nodes; node 3 (a district node) is
-        // killed halfway. Its offices move; the new owners recover every case from the replicas (R = 3, W = 2),
-        // so the run reconciles exactly like a run without the kill.
+    func test_districtNodesKilledAndRestartedMidReplayLoseNoCase() throws {
+        // The first 3,000 lines of the SF sample (some records span lines), 4 nodes; district nodes are SIGKILLed
+        // twice at seeded moments and restarted on their data directories. Their offices move; the new owners
+        // recover every case from the replicas (R = 3, W = 2), so the run reconciles exactly like a run without
+        // the kills.
         let text = try String(contentsOf: Self.sample, encoding: .utf8)
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         lines = Array(lines.prefix(3_001))
         let csv = Data((lines.joined(separator: "\n") + "\n").utf8)
         let calm = try Self.replayJSON(csv, expectedStatus: 0, arguments: ["--nodes", "4"])
-        let json = try Self.replayJSON(csv, expectedStatus: 0, arguments: ["--nodes", "4", "--kill", "3"])
+        let json = try Self.replayJSON(csv, expectedStatus: 0, arguments: ["--nodes", "4", "--kill", "2", "--kill-seed", "7"])
         let verdict = try XCTUnwrap(json["verdict"] as? [String: Any])
         XCTAssertEqual(verdict["outcome"] as? String, "ok")
         let r = try XCTUnwrap(json["reconciliation"] as? [String: Any])
@@ -112,7 +113,9 @@ final class ReplayTests: XCTestCase {
         XCTAssertEqual(r["lost"] as? Int, 0, "no accepted case is lost when a district node dies")
         XCTAssertEqual(r["casesFound"] as? Int, accepted)
         XCTAssertEqual((r["lostCases"] as? [String]) ?? [], [])
-        XCTAssertTrue((r["killed"] as? String ?? "").hasPrefix("replay-3"), "\(r["killed"] ?? "nil")")
+        let killed = r["killed"] as? String ?? ""
+        XCTAssertTrue(killed.hasPrefix("seed 7: replay-"), killed)
+        XCTAssertEqual(killed.components(separatedBy: "restarted as").count, 3, "two kills, each restarted: \(killed)")
         let cluster = try XCTUnwrap(json["cluster"] as? [String: Any])
         XCTAssertGreaterThan(cluster["steps"] as? Int ?? 0, 3_000, "the replay ran to its end")
         // The same figures as the run without the kill.

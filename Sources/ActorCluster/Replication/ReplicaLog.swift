@@ -7,6 +7,8 @@ extension Replication {
         /// How far this replica knows entries are committed (learned from owners; not persisted — after a
         /// restart it is 0 until the next append says more).
         public private(set) var commitIndex: UInt64 = 0
+        /// Payload bytes of `entries`.
+        public private(set) var payloadBytes = 0
 
         public init() {}
 
@@ -55,14 +57,23 @@ extension Replication {
                 if firstNew < new.count {
                     let from = new[firstNew].index
                     let tail = Array(new[firstNew...])
-                    entries.removeSubrange(Int(from - 1)..<entries.count)
-                    entries.append(contentsOf: tail)
+                    replace(from: from, with: tail)
                     changes.append(.write(from: from, entries: tail))
                 }
                 let match = prevIndex + UInt64(new.count)
                 commitIndex = max(commitIndex, min(ownerCommit, match))
                 return (.accepted(matchIndex: match), changes)
             }
+        }
+
+        private mutating func replace(from: UInt64, with new: [Entry]) {
+            let start = Int(from - 1)
+            if start < entries.count {
+                payloadBytes -= entries[start...].reduce(0) { $0 + $1.payload.count }
+                entries.removeSubrange(start..<entries.count)
+            }
+            entries.append(contentsOf: new)
+            payloadBytes += new.reduce(0) { $0 + $1.payload.count }
         }
 
         /// Entries after `after`, at most `maxBytes` of payload but at least one.
@@ -89,8 +100,7 @@ extension Replication {
             case .write(let from, let new):
                 guard from >= 1, from <= lastIndex + 1,
                       new.enumerated().allSatisfy({ $0.element.index == from + UInt64($0.offset) }) else { return false }
-                entries.removeSubrange(Int(from - 1)..<entries.count)
-                entries.append(contentsOf: new)
+                replace(from: from, with: new)
                 commitIndex = min(commitIndex, lastIndex)
                 return true
             }

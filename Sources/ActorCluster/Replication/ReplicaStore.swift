@@ -32,6 +32,16 @@ extension Replication {
         public var streams: [Stream]
     }
 
+    /// One stream as this node's replica holds it (`/cluster/replicas`).
+    public struct StreamSummary: Codable, Sendable, Hashable {
+        public var stream: String
+        public var lastIndex: UInt64
+        public var commitIndex: UInt64
+        public var promised: String
+        /// Payload bytes of its entries.
+        public var bytes: Int
+    }
+
     /// Why a replica refused a request outright (not a protocol answer).
     public enum StoreError: Error, Sendable, Hashable, CustomStringConvertible {
         /// The store holds `limit` streams already (`Settings.maxStreams`).
@@ -70,6 +80,19 @@ extension Replication {
         public let maxStoredBytes: Int
         /// Records between snapshots of the whole store.
         public let snapshotEvery: Int
+        private var metrics: (streams: Gauge, bytes: Gauge, requests: Counter, rejected: Counter)?
+
+        /// Exports `replica_streams`, `replica_stored_bytes`, `replica_requests_total` and
+        /// `replica_rejected_total` (requests refused for an older ballot) in `metrics`.
+        public func export(to metrics: Metrics) {
+            let m = (streams: metrics.gauge("replica_streams", help: "Replicated streams this node holds a replica of."),
+                     bytes: metrics.gauge("replica_stored_bytes", help: "Payload bytes of the entries this node's replicas hold."),
+                     requests: metrics.counter("replica_requests_total", help: "Owner requests answered by this node's replicas."),
+                     rejected: metrics.counter("replica_rejected_total", help: "Owner requests refused for a ballot older than one promised (fencing)."))
+            m.streams.set(streams.count)
+            m.bytes.set(storedBytes)
+            self.metrics = m
+        }
         private var compacting = false
 
         /// - Parameters:
@@ -102,7 +125,7 @@ extension Replication {
             }
             streams = restored
             recordsSinceSnapshot = records.count
-            storedBytes = restored.values.reduce(0) { $0 + $1.entries.reduce(0) { $0 + $1.payload.count } }
+            storedBytes = restored.values.reduce(0) { $0 + $1.payloadBytes }
             restoreSkipped = skipped
         }
 
@@ -117,24 +140,28 @@ extension Replication {
             if let failure { throw StoreError.journalFailed(failure) }
             let name = request.stream
             guard !name.isEmpty, name.utf8.count <= 256 else { throw StoreError.badStreamName(name) }
-            var log: ReplicaLog
-            if let existing = streams[name] {
-                log = existing
-            } else {
+            let existed = streams[name] != nil
+            if !existed {
                 guard streams.count < maxStreams else { throw StoreError.tooManyStreams(limit: maxStreams) }
-                log = ReplicaLog()
             }
             if case .append(_, _, _, _, let entries, _) = request {
                 let adding = entries.reduce(0) { $0 + $1.payload.count }
                 guard storedBytes + adding <= maxStoredBytes else { throw StoreError.full(limit: maxStoredBytes) }
             }
-            let before = log.entries.count
+            // Taken out of the table while it changes, so its entries are not copied (copy-on-write).
+            var log = streams.removeValue(forKey: name) ?? ReplicaLog()
+            let oldBytes = log.payloadBytes
             let (reply, changes) = log.handle(request)
-            if changes.isEmpty && before == log.entries.count && streams[name] == nil { return reply }
-            let oldBytes = streams[name]?.entries.reduce(0) { $0 + $1.payload.count } ?? 0
-            streams[name] = log
+            if let metrics {
+                metrics.requests.increment()
+                if case .rejected = reply { metrics.rejected.increment() }
+            }
+            // A request that changed nothing on a stream not held creates no stream.
+            if existed || !changes.isEmpty { streams[name] = log }
             if !changes.isEmpty {
-                storedBytes += log.entries.reduce(0) { $0 + $1.payload.count } - oldBytes
+                storedBytes += log.payloadBytes - oldBytes
+                metrics?.streams.set(streams.count)
+                metrics?.bytes.set(storedBytes)
                 if let journal {
                     appendsInFlight += 1
                     defer {
@@ -214,8 +241,11 @@ extension Replication {
         public func log(of stream: String) -> ReplicaLog? { streams[stream] }
 
         /// Stream names held, with last index and promised ballot.
-        public func summary() -> [(stream: String, lastIndex: UInt64, promised: Ballot)] {
-            streams.keys.sorted().map { ($0, streams[$0]!.lastIndex, streams[$0]!.promised) }
+        public func summary() -> [StreamSummary] {
+            streams.keys.sorted().map { StreamSummary(stream: $0, lastIndex: streams[$0]!.lastIndex,
+                                                      commitIndex: streams[$0]!.commitIndex,
+                                                      promised: streams[$0]!.promised.description,
+                                                      bytes: streams[$0]!.payloadBytes) }
         }
     }
 }

@@ -18,7 +18,14 @@ public actor ReplicatedStream {
     private var terminal: Replication.Failure?
     private var timer: Task<Void, Never>?
     private var timerAt: UInt64?
+    private var appendStarted: [UInt64: UInt64] = [:]
+    private let startedNs: UInt64
     private static let base = ContinuousClock.now
+    private let appends: Counter
+    private let appendSeconds: Histogram
+    private let fencedTotal: Counter
+    private let recoveries: Counter
+    private let recoverySeconds: Histogram
 
     typealias Action = Replication.Owner.Action
 
@@ -33,6 +40,13 @@ public actor ReplicatedStream {
         self.stream = stream
         self.system = system
         self.settings = settings
+        let m = system.metrics
+        appends = m.counter("replication_appends_total", help: "Entries appended by stream owners on this node and committed on a write quorum.")
+        appendSeconds = m.histogram("replication_append_seconds", help: "From an owner's append to its commit on a write quorum.")
+        fencedTotal = m.counter("replication_fenced_total", help: "Stream owners on this node fenced by a newer owner.")
+        recoveries = m.counter("replication_recoveries_total", help: "Stream recoveries (handovers) completed on this node.")
+        recoverySeconds = m.histogram("replication_recovery_seconds", help: "From an owner's start to serving (prepare, fetch, barrier committed).")
+        startedNs = Self.nowNs()
         let (o, actions) = Replication.Owner.start(stream: stream, me: system.node, round: round, replicas: replicas,
                                                    others: others, settings: settings, nowNs: Self.nowNs())
         owner = o
@@ -51,6 +65,8 @@ public actor ReplicatedStream {
     public var phase: String { owner.phase.name }
     public var ballot: Replication.Ballot { owner.ballot }
     public var commitIndex: UInt64 { owner.commitIndex }
+    /// The replica set the owner writes to now.
+    public var replicas: [NodeIdentity] { owner.replicas }
 
     /// Waits until the stream is recovered; returns its committed payloads in order (barriers excluded).
     ///
@@ -70,6 +86,7 @@ public actor ReplicatedStream {
         guard let (index, actions) = owner.propose(payload, nowNs: Self.nowNs()) else {
             throw Replication.Failure.notServing(stream: stream, phase: owner.phase.name)
         }
+        appendStarted[index] = Self.nowNs()
         return try await withCheckedThrowingContinuation { c in
             commitWaiters.append((index, c))
             perform(actions)
@@ -112,16 +129,28 @@ public actor ReplicatedStream {
             case .ready(let entries):
                 let payloads = entries.map(\.payload)
                 recovered = payloads
+                recoveries.increment()
+                recoverySeconds.observe(Double(Self.nowNs() &- startedNs) / 1e9)
+                system.logger.info("replication.recovered", ["stream": stream, "ballot": "\(owner.ballot)",
+                                                             "entries": payloads.count])
                 for w in recoveryWaiters { w.resume(returning: payloads) }
                 recoveryWaiters = []
             case .committed(let through):
                 var still: [(UInt64, CheckedContinuation<UInt64, any Error>)] = []
+                let now = Self.nowNs()
                 for (i, c) in commitWaiters {
-                    if i <= through { c.resume(returning: i) } else { still.append((i, c)) }
+                    if i <= through {
+                        appends.increment()
+                        if let at = appendStarted.removeValue(forKey: i) { appendSeconds.observe(Double(now &- at) / 1e9) }
+                        c.resume(returning: i)
+                    } else {
+                        still.append((i, c))
+                    }
                 }
                 commitWaiters = still
             case .fenced(let by):
                 system.logger.warning("replication.fenced", ["stream": stream, "by": "\(by)"])
+                fencedTotal.increment()
                 finish(.fenced(stream: stream, by: by))
             }
         }
@@ -134,6 +163,7 @@ public actor ReplicatedStream {
         recoveryWaiters = []
         for (_, c) in commitWaiters { c.resume(throwing: failure) }
         commitWaiters = []
+        appendStarted = [:]
         timer?.cancel()
         timer = nil
     }

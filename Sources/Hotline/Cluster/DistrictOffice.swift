@@ -134,6 +134,24 @@ public distributed actor DistrictOffice {
         stream = nil
     }
 
+    /// Where the office stands (`/hotline/info`, `/ready`).
+    public func status() async -> DistrictOfficeStatus {
+        let phaseName: String
+        var detail: String?
+        switch phase {
+        case .recovering: phaseName = "recovering"
+        case .serving: phaseName = "serving"
+        case .failed(let why): phaseName = "failed"; detail = why
+        case .released: phaseName = "released"
+        }
+        var ballot: String?
+        if let stream { ballot = "\(await stream.ballot)" }
+        return DistrictOfficeStatus(jurisdiction: jurisdiction, phase: phaseName, detail: detail, cases: cases.count,
+                                    streamPhase: await stream?.phase, ballot: ballot,
+                                    commitIndex: await stream?.commitIndex,
+                                    replicas: (await stream?.replicas ?? []).map(\.description))
+    }
+
     /// The replica set changed (membership): tell the stream.
     public func membershipChanged() async {
         guard let stream else { return }
@@ -460,6 +478,23 @@ public distributed actor DistrictOffice {
         if let key = log.order.intake.intakeKey { byIntakeKey[key] = log.id }
         if log.order.status.isOpen { openCases.insert(log.id) } else { openCases.remove(log.id) }
     }
+}
+
+/// A district office as its node reports it.
+public struct DistrictOfficeStatus: Codable, Sendable, Hashable {
+    public var jurisdiction: String
+    /// `recovering` (reading its stream from the replicas), `serving`, `failed` (replication failed; it recovers
+    /// again shortly) or `released`.
+    public var phase: String
+    /// Why it failed.
+    public var detail: String?
+    public var cases: Int
+    /// The stream owner's phase: `preparing`, `fetching`, `catchingUp`, `serving`, `fenced`, `stopped`.
+    public var streamPhase: String?
+    public var ballot: String?
+    public var commitIndex: UInt64?
+    /// The members that hold the office's replicas now.
+    public var replicas: [String]
 }
 
 /// What a department can do on its assignment.

@@ -37,6 +37,8 @@ public struct HotlineNodeInfo: Codable, Sendable {
     public var membersUp: Int
     /// This node's side holds the majority of the last agreed members.
     public var hasQuorum: Bool
+    /// The district offices hosted here and where each stands (a recovering office does not serve yet).
+    public var offices: [DistrictOfficeStatus]?
 }
 
 /// The hotline's per-node control actor (`/hotline/node`): once configured, it hosts the singletons placement
@@ -270,12 +272,18 @@ public distributed actor HotlineNode {
         return total
     }
 
-    public distributed func info() -> HotlineNodeInfo {
+    public distributed func info() async -> HotlineNodeInfo {
         let membership = actorSystem.membership
+        var offices: [DistrictOfficeStatus] = []
+        for key in hosted.keys.sorted() {
+            if let office = hosted[key] as? DistrictOffice, let st = await office.whenLocal({ await $0.status() }) {
+                offices.append(st)
+            }
+        }
         return HotlineNodeInfo(roles: roles, configured: context != nil, now: context?.now ?? Date(),
                                virtualTime: virtualClock != nil, hostedPaths: hostedPaths,
                                memberStatus: membership?.myself.status.rawValue ?? "up",
                                membersUp: membership?.members.filter { $0.status == .up }.count ?? 1,
-                               hasQuorum: membership?.hasQuorum ?? true)
+                               hasQuorum: membership?.hasQuorum ?? true, offices: offices)
     }
 }

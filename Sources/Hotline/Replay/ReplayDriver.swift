@@ -1,5 +1,6 @@
 import ActorCluster
 import Foundation
+import Synchronization
 
 /// Runs a replay: starts a local cluster of `hotline node` processes, configures placement and virtual
 /// time, drives the `ReplayPlan` through the workflow actors, and reconciles what the cluster holds.
@@ -39,11 +40,12 @@ public struct ReplayDriver: Sendable {
         public var concurrency = 32
         /// Run calls on each node's I/O thread (and the driver on its own): fewer thread hops per call.
         public var inboundOnIOThread = false
-        /// Node (1-based) to SIGKILL mid-run (`hotline replay --kill K`), to show failover: its singletons are
-        /// placed elsewhere and the replay goes on; cases its offices held are reported lost until durability.
-        public var kill: Int?
-        /// Fraction of the steps done before `kill` happens. Default 0.5.
-        public var killAt = 0.5
+        /// How many times to SIGKILL a district node mid-run (`hotline replay --kill N`): each victim and moment is
+        /// drawn from `killSeed` (victims among the district nodes, moments between 10% and 90% of the steps);
+        /// each killed node is restarted at once on its address and data directory. 0: none.
+        public var kills = 0
+        /// Seed of the victims and moments (printed in the report; the same seed replays the same kills).
+        public var killSeed: UInt64 = 1
 
         public init(executable: URL, calendar: WorkingCalendar) {
             self.executable = executable
@@ -86,7 +88,7 @@ public struct ReplayDriver: Sendable {
         // Cluster.
         let count = max(1, options.nodes)
         /// Roles of node k (0-based): node 0 the hotline desks, the others district offices; alone: everything.
-        let roleText: (Int) -> String = { k in
+        let roleText: @Sendable (Int) -> String = { k in
             count == 1 ? "" : (k == 0 ? "intake,dispatch,callback,supervision,analysis" : "district")
         }
         // The replay's own cluster proves a fresh secret, as a deployed one does.
@@ -98,19 +100,25 @@ public struct ReplayDriver: Sendable {
         let logDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("hotline-replay-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: logDirectory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: logDirectory) }
-        var processes: [NodeProcess] = []
-        defer { for p in processes { p.stop() } }
-        for k in 0..<count {
+        let processes = ReplayNodes()
+        defer { for p in processes.all { p.stop() } }
+        let executable = options.executable
+        let inbound = options.inboundOnIOThread ? "io" : "pool"
+        // Node k's command line: its data directory (replicas) survives a kill, so a restart on it recovers.
+        let launch: @Sendable (Int, UInt16, [NodeAddress], Int) throws -> NodeProcess = { k, port, seeds, life in
             let roles = roleText(k)
-            var args = ["node", "--name", "replay-\(k + 1)", "--listen", "127.0.0.1:0", "--log-level", "warning",
-                        "--inbound", options.inboundOnIOThread ? "io" : "pool", "--secret-file", secret.path,
-                        "--operator-secret-file", operatorSecret.path]
+            var args = ["node", "--name", "replay-\(k + 1)", "--listen", "127.0.0.1:\(port)", "--log-level", "warning",
+                        "--inbound", inbound, "--secret-file", secret.path, "--operator-secret-file", operatorSecret.path,
+                        "--data", logDirectory.appendingPathComponent("replay-\(k + 1)-data").path]
             if !roles.isEmpty { args += ["--roles", roles] }
-            // Each node joins through the ones started before it (the first forms the cluster).
-            if !processes.isEmpty { args += ["--seeds", processes.map { "\($0.node.address)" }.joined(separator: ",")] }
+            if !seeds.isEmpty { args += ["--seeds", seeds.map(\.description).joined(separator: ",")] }
             // Each node's warnings go to a log file, shown when the node is lost.
-            let log = logDirectory.appendingPathComponent("replay-\(k + 1).log")
-            processes.append(try NodeProcess(executable: options.executable, arguments: args, logFile: log))
+            let log = logDirectory.appendingPathComponent("replay-\(k + 1)\(life > 0 ? "-restart\(life)" : "").log")
+            return try NodeProcess(executable: executable, arguments: args, logFile: log)
+        }
+        for k in 0..<count {
+            // Each node joins through the ones started before it (the first forms the cluster).
+            processes.append(try launch(k, 0, processes.all.map(\.node.address), 0))
         }
         var settings = ClusterSettings.client("replay-driver")
         settings.callTimeout = .seconds(60)
@@ -127,18 +135,18 @@ public struct ReplayDriver: Sendable {
         do {
             return try await withTaskExecutorPreference(preference) {
                 try await drive(read: read, source: source, started: started, records: records, catalogue: catalogue,
-                                jurisdiction: jurisdiction, plan: plan, processes: processes, system: system,
+                                jurisdiction: jurisdiction, plan: plan, processes: processes, launch: launch, system: system,
                                 workflow: workflow, configuration: configuration, start: start)
             }
         } catch ReplayError.nodeLost(let node, let step, let total, let at, let reason) {
             // Say what the nodes say: whether each still runs and its last log lines. A node that is going
             // down gets up to 1 s to be reaped, so its exit status can be told.
             let deadline = ContinuousClock.now + .seconds(1)
-            while processes.allSatisfy({ $0.isRunning }), ContinuousClock.now < deadline {
+            while processes.current.allSatisfy({ $0.isRunning }), ContinuousClock.now < deadline {
                 try? await Task.sleep(for: .milliseconds(20))
             }
             var detail = ""
-            for p in processes {
+            for p in processes.current {
                 detail += "\n  \(p.name): \(p.endedHow ?? "running")"
                 for line in p.logTail(lines: 5) { detail += "\n    " + line }
             }
@@ -148,29 +156,42 @@ public struct ReplayDriver: Sendable {
 
     private func drive(read: TraceReader.Result, source: String, started: ContinuousClock.Instant, records: [TraceRecord],
                        catalogue: RoutingCatalogue, jurisdiction: @Sendable (TraceRecord) -> String, plan: ReplayPlan,
-                       processes: [NodeProcess], system: ClusterSystem,
+                       processes: ReplayNodes, launch: @escaping @Sendable (Int, UInt16, [NodeAddress], Int) throws -> NodeProcess,
+                       system: ClusterSystem,
                        workflow: WorkflowSettings, configuration: HotlineConfiguration, start: Date) async throws -> ReplayReport {
-        let count = processes.count
-        let nodeActors = try processes.map { try HotlineNode.on($0.node, system: system) }
-        try await ClusterFormation.waitForMembers(nodeActors, names: processes.map(\.name), timeout: .seconds(30))
+        let count = processes.current.count
+        let initialActors = try processes.current.map { try HotlineNode.on($0.node, system: system) }
+        try await ClusterFormation.waitForMembers(initialActors, names: processes.current.map(\.name), timeout: .seconds(30))
         options.progress("cluster: \(count) node(s) up")
-        for n in nodeActors { _ = try await n.configure(configuration) }
-        let directory = try await ClusterFormation.waitForPlacement(nodeActors, names: processes.map(\.name),
+        for n in initialActors { _ = try await n.configure(configuration) }
+        let directory = try await ClusterFormation.waitForPlacement(initialActors, names: processes.current.map(\.name),
                                                                     timeout: .seconds(30))
         options.progress("cluster: \(count) node(s) configured; every singleton placed")
 
         // The driver is not a member: it follows placement through the nodes (the first that answers).
         let context = HotlineContext(system: system, catalogue: catalogue, settings: workflow, clock: FixedClock(start),
                                      directory: HotlineDirectoryView(directory, refresh: {
-                                         for n in nodeActors {
+                                         for p in processes.current {
+                                             guard let n = try? HotlineNode.on(p.node, system: system) else { continue }
                                              if let d = try? await ClusterSystem.withCallTimeout(.seconds(1), operation: { try await n.directory() }) {
                                                  return d
                                              }
                                          }
                                          return nil
                                      }))
-        let killAtStep = options.kill.map { _ in Int(Double(plan.steps.count) * min(max(options.killAt, 0), 1)) }
-        var killed: NodeProcess?
+        // The kills: victims among the district nodes (2…N), moments between 10% and 90% of the steps.
+        var killPlan: [(step: Int, node: Int)] = []
+        if options.kills > 0 && count >= 3 {
+            var rng = SplitMix64(seed: options.killSeed)
+            let span = max(1, plan.steps.count * 8 / 10)
+            for _ in 0..<options.kills {
+                killPlan.append((plan.steps.count / 10 + Int(rng.next() % UInt64(span)), 1 + Int(rng.next() % UInt64(count - 1))))
+            }
+            killPlan.sort { $0.step < $1.step }
+            options.progress("replay: kill plan (seed \(options.killSeed)): " + killPlan.map { "replay-\($0.node + 1) at step \($0.step)" }.joined(separator: ", "))
+        }
+        var kills: [String] = []
+        var lives = [Int](repeating: 0, count: count)
 
         // Drive, one virtual day (the span between two supervision ticks) at a time: first that day's
         // submissions in time order (case numbers stay deterministic), then every case's other steps of the
@@ -216,7 +237,7 @@ public struct ReplayDriver: Sendable {
             } catch RemoteCallError.remoteError(_, let message) {
                 return .refused(Self.reasonKey(message))  // an error type the driver does not know (another version)
             } catch RemoteCallError.nodeUnreachable(let node, let reason) {
-                return .nodeLost(node: Self.name(of: node, in: processes), reason: reason)
+                return .nodeLost(node: Self.name(of: node, in: processes.current), reason: reason)
             } catch {
                 return .refused("\(error)")
             }
@@ -227,11 +248,23 @@ public struct ReplayDriver: Sendable {
         var index = 0
         let steps = plan.steps
         while index < steps.count {
-            if let at = killAtStep, killed == nil, index >= at, let k = options.kill, processes.indices.contains(k - 1) {
-                let victim = processes[k - 1]
+            while let next = killPlan.first, index >= next.step {
+                killPlan.removeFirst()
+                let k = next.node
+                let victim = processes.current[k]
                 victim.kill()
-                killed = victim
-                options.progress("replay: killed \(victim.name) (\(victim.node)) at step \(index)/\(steps.count)")
+                // Restarted at once on its address and data directory: a new uid, the same replicas.
+                let others = processes.current.enumerated().filter { $0.offset != k }.map(\.element.node.address)
+                lives[k] += 1
+                let restarted = try launch(k, victim.node.address.port, others, lives[k])
+                processes.replace(k, with: restarted)
+                let node = try HotlineNode.on(restarted.node, system: system)
+                var again = configuration
+                again.virtualStart = clock
+                try await ClusterFormation.waitForMembers([node], names: [restarted.name], timeout: .seconds(30))
+                _ = try await node.configure(again)
+                kills.append("\(victim.name) at step \(index) (restarted as \(restarted.node))")
+                options.progress("replay: killed \(victim.name) (\(victim.node)) at step \(index)/\(steps.count); restarted on its data directory as \(restarted.node)")
             }
             var end = index
             while end < steps.count, steps[end].action != .supervisionTick { end += 1 }
@@ -275,7 +308,7 @@ public struct ReplayDriver: Sendable {
                     rejectedAtIntake[Self.reasonKey(message), default: 0] += 1
                     failed.insert(i)
                 } catch RemoteCallError.nodeUnreachable(let node, let reason) {
-                    throw ReplayError.nodeLost(node: Self.name(of: node, in: processes), step: index, of: steps.count,
+                    throw ReplayError.nodeLost(node: Self.name(of: node, in: processes.current), step: index, of: steps.count,
                                                at: step.at, reason: reason)
                 } catch {
                     stepFailures["\(error)", default: 0] += 1
@@ -344,7 +377,7 @@ public struct ReplayDriver: Sendable {
         let clockMoves = Set(steps.map(\.at)).count
         // Leave every node's clock at the end of the replay (the control message; steps carried their own time).
         let end = clock
-        let living = zip(processes, nodeActors).filter { $0.0 !== killed }.map(\.1)
+        let living = try processes.current.map { try HotlineNode.on($0.node, system: system) }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for node in living { group.addTask { try await node.setClock(to: end) } }
             try await group.waitForAll()
@@ -423,7 +456,7 @@ public struct ReplayDriver: Sendable {
                                            routedToTraceAgency: overridden, stepFailures: stepFailures,
                                            casesByStatus: byStatus, casesFound: found.count, lost: lost,
                                            lostCases: Array(lostNumbers.prefix(Reconciliation.maxLostListed)),
-                                           killed: killed.map { "\($0.name) (\($0.node))" }),
+                                           killed: kills.isEmpty ? nil : "seed \(options.killSeed): " + kills.joined(separator: "; ")),
             comparison: comparison, kpi: kpi,
             simulated: [
                 "dispatch: at the intake instant (the trace has no dispatch time), so dispatch latency is 0",
@@ -432,7 +465,7 @@ public struct ReplayDriver: Sendable {
                 "reply review: every reply accepted",
                 "unsatisfied citizens report the matter unresolved; their reopened cases are not handled again (the trace has no data for it)",
             ],
-            cluster: ClusterSummary(nodes: processes.map { "\($0.name)=\($0.node)" }, steps: plan.steps.count,
+            cluster: ClusterSummary(nodes: processes.current.map { "\($0.name)=\($0.node)" }, steps: plan.steps.count,
                                     clockMoves: clockMoves,
                                     seconds: Self.round2(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)))
     }
@@ -495,4 +528,16 @@ public struct ReplayDriver: Sendable {
 
     static func round2(_ v: Double) -> Double { (v * 100).rounded() / 100 }
     static func round4(_ v: Double) -> Double { (v * 10_000).rounded() / 10_000 }
+}
+
+/// The replay's node processes: the current one per node, and every one started (stopped at the end).
+final class ReplayNodes: Sendable {
+    private let state = Mutex<(current: [NodeProcess], all: [NodeProcess])>(([], []))
+
+    var current: [NodeProcess] { state.withLock { $0.current } }
+    var all: [NodeProcess] { state.withLock { $0.all } }
+
+    func append(_ p: NodeProcess) { state.withLock { $0.current.append(p); $0.all.append(p) } }
+
+    func replace(_ k: Int, with p: NodeProcess) { state.withLock { $0.current[k] = p; $0.all.append(p) } }
 }

@@ -49,8 +49,8 @@ public struct Reconciliation: Codable, Sendable {
     public var lost: Int
     /// Their case numbers, sorted (at most `maxLostListed`).
     public var lostCases: [String] = []
-    /// The node `--kill` stopped mid-run, if any (its offices moved and started empty: their cases are lost
-    /// until durability is in).
+    /// The kills of `--kill N` (seed, each victim, step and its restart), if any: the offices moved and recovered
+    /// their cases from the replicas.
     public var killed: String?
 
     /// Lost case numbers listed in a report at most.
