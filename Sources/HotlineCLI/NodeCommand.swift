@@ -45,6 +45,8 @@ enum NodeCommand {
         // node joins; without, replicas live in memory only.
         let dataDirectory: DataDirectory?
         let replicaStore: Replication.ReplicaStore
+        // One registry for the process: the journal's and every incarnation's metrics.
+        let metrics = Metrics()
         if let dir = config.dataDirectory {
             do {
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -53,7 +55,7 @@ enum NodeCommand {
             }
             do {
                 dataDirectory = try DataDirectory.open(dir)
-                let (store, report) = try await Replication.ReplicaStore.open(directory: dir + "/replicas")
+                let (store, report) = try await Replication.ReplicaStore.open(directory: dir + "/replicas", metrics: metrics)
                 replicaStore = store
                 let skipped = await store.restoreSkipped
                 FileHandle.standardError.write(Data("recovered \(dir)/replicas: \(report)\(skipped > 0 ? ", \(skipped) records skipped" : "")\n".utf8))
@@ -85,7 +87,7 @@ enum NodeCommand {
                                                          var a = a
                                                          if let adminBind { a.bind = adminBind }
                                                          return a
-                                                     }, replicaStore: replicaStore)
+                                                     }, replicaStore: replicaStore, metrics: metrics)
             let system = running.system
             // A restarted incarnation keeps the ports it had (an ephemeral port is fixed after the first).
             listen = system.node.address
@@ -175,10 +177,10 @@ enum NodeCommand {
 
     static func startIncarnation(config: NodeConfig, files: (catalogue: RoutingCatalogue?, calendar: WorkingCalendar?),
                                  settings: ClusterSettings, adminSettings: AdminSettings?,
-                                 replicaStore: Replication.ReplicaStore) async throws -> Incarnation {
+                                 replicaStore: Replication.ReplicaStore, metrics: Metrics) async throws -> Incarnation {
         let system: ClusterSystem
         do {
-            system = try ClusterSystem(settings: settings)
+            system = try ClusterSystem(settings: settings, metrics: metrics)
         } catch let error as TransportError {
             throw UsageError("invalid --listen \(config.listen): \(error)")
         }
