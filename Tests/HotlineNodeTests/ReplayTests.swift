@@ -122,7 +122,8 @@ final class ReplayTests: XCTestCase {
         let killedComparison = try XCTUnwrap(json["comparison"] as? [String: Any])
         let calmComparison = try XCTUnwrap(calm["comparison"] as? [String: Any])
         for key in ["clusterReplied", "clusterReplyShare", "clusterMedianDays", "clusterMeanDays"] {
-            XCTAssertEqual("\(killedComparison[key] ?? "nil")", "\(calmComparison[key] ?? "nil")", key)
+            XCTAssertEqual("\(killedComparison[key] ?? "nil")", "\(calmComparison[key] ?? "nil")",
+                           "\(key); step failures: \(r["stepFailures"] ?? "none"); kills: \(killed)")
         }
         XCTAssertEqual(killedComparison["matches"] as? Bool, true)
     }

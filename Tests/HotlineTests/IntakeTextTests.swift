@@ -35,7 +35,7 @@ final class IntakeTextTests: XCTestCase {
                        description: "小区供暖不热")
     }
 
-    func test_anIntakeDeskThatStartsLaterNumbersAboveEveryCaseTheOfficesHold() async throws {
+    func test_anIntakeDeskThatStartsLaterNumbersAboveEveryNumberReservedAndRecordsTheSkippedOnes() async throws {
         // A desk on another node (after the first one's node died) must not hand out 2026-000001 again.
         let hotline = try await LocalHotline()
         _ = try await hotline.submit(channel: "8890", externalID: "n-1")
@@ -44,7 +44,12 @@ final class IntakeTextTests: XCTestCase {
                                      clock: SystemClock(), directory: HotlineDirectoryView(try await hotline.node.directory()))
         let newDesk = IntakeDesk(context: context)
         let third = try await newDesk.submit(request(channel: "8890", externalID: "n-3"))
-        XCTAssertEqual(third.ref.number.serial, second.ref.number.serial + 1)
+        // The first desk reserved a block of numbers on `intake/numbers`: the new desk continues above the block and
+        // records the numbers no office holds as skipped (never handed out, not silently).
+        XCTAssertEqual(third.ref.number.serial, IntakeDesk.numberBlock + 1)
+        XCTAssertEqual(hotline.system.metrics.value("hotline_intake_numbers_skipped_total"),
+                       IntakeDesk.numberBlock - second.ref.number.serial)
+        XCTAssertGreaterThan(third.ref.number.serial, second.ref.number.serial)
     }
 
     func test_casesByStatusAreGaugesOfTheNodeHoldingThem() async throws {

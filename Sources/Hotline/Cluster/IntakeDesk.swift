@@ -26,6 +26,27 @@ public distributed actor IntakeDesk {
     private var serial = 0
     /// Raises `serial` above every number the district offices hold, once per desk (see `submit`).
     private var seeding: Task<Int, Never>?
+    /// Case numbers are reserved in blocks on the replicated stream `intake/numbers` before they are handed out,
+    /// so a desk that starts — after a move, a restart, a power loss — never hands out a number again; numbers
+    /// an earlier desk reserved and no office holds are recorded there as skipped (`NumberRecord`).
+    private var numbers: ReplicatedStream?
+    private var numbersReady: Task<Void, any Error>?
+    private var reservedThrough = 0
+    private var reserving: Task<Void, any Error>?
+    private var lastNumbersRound: UInt64 = 0
+    /// Numbers reserved per append on `intake/numbers`.
+    public static let numberBlock = 100
+    /// The replicated stream of reserved case numbers.
+    public static let numbersStream = "intake/numbers"
+
+    /// What `intake/numbers` holds.
+    public enum NumberRecord: Codable, Sendable, Hashable {
+        /// Serials up to `through` may be handed out.
+        case reserved(through: Int)
+        /// Serials `from…through` were reserved by an earlier desk but no reachable office holds a case with
+        /// them: they are never handed out (a gap with a record, not a silent one).
+        case skipped(from: Int, through: Int, reason: String)
+    }
 
     public init(context: HotlineContext) {
         self.context = context
@@ -61,6 +82,7 @@ public distributed actor IntakeDesk {
             }
         }
         if let seeding { serial = max(serial, await seeding.value) }
+        try await startNumbers()
         let key = request.intakeKey
         if let key {
             if var known = receipts[key] {
@@ -73,6 +95,7 @@ public distributed actor IntakeDesk {
                 return r
             }
         }
+        try await reserveNumber()
         let (open, group) = try prepare(request)
         let assigned = request.assignedUnit
         let task = Task { try await self.open(open, group: group, assignedUnit: assigned) }
@@ -81,6 +104,92 @@ public distributed actor IntakeDesk {
         let receipt = try await task.value
         if let key { receipts[key] = receipt }
         return receipt
+    }
+
+    /// Recovers `intake/numbers` once per desk (again after a failure): continues above every number reserved
+    /// before, and records the reserved numbers no office holds as skipped.
+    ///
+    /// - Throws: `HotlineError.unavailable` when the stream cannot be recovered now.
+    private func startNumbers() async throws {
+        if numbersReady == nil {
+            let set = context.replicaSet(for: Self.numbersStream)
+            lastNumbersRound += 1
+            let stream = ReplicatedStream(stream: Self.numbersStream, system: actorSystem, settings: context.replication,
+                                          round: lastNumbersRound, replicas: set.replicas, others: set.others)
+            numbers = stream
+            let held = serial
+            numbersReady = Task {
+                let payloads = try await stream.recover()
+                var highest = 0
+                for bytes in payloads {
+                    switch try? Wire.BinaryDecoder().decode(NumberRecord.self, from: bytes) {
+                    case .reserved(let t)?: highest = max(highest, t)
+                    case .skipped(_, let t, _)?: highest = max(highest, t)
+                    case nil: break
+                    }
+                }
+                let through = highest
+                if through > held {
+                    let skip = NumberRecord.skipped(from: held + 1, through: through,
+                                                    reason: "reserved by an earlier intake desk; no reachable district office holds a case with them")
+                    _ = try await stream.append(try Wire.BinaryEncoder().encode(skip))
+                    await self.whenLocal { $0.skipped(from: held + 1, through: through) }
+                }
+                await self.whenLocal { $0.numbersRecovered(through: through) }
+            }
+        }
+        do {
+            try await numbersReady?.value
+        } catch {
+            numbersReady = nil
+            numbers.map { s in Task { await s.stop() } }
+            numbers = nil
+            throw HotlineError.unavailable("intake numbers could not be recovered from their replicas: \(error)")
+        }
+    }
+
+    private func skipped(from: Int, through: Int) {
+        context.system.metrics.counter("hotline_intake_numbers_skipped_total",
+                                       help: "Case numbers reserved by an earlier intake desk and never handed out (recorded in intake/numbers).")
+            .increment(by: through - from + 1)
+        context.system.logger.warning("intake.numbers_skipped", ["from": from, "through": through])
+    }
+
+    private func numbersRecovered(through: Int) {
+        serial = max(serial, through)
+        reservedThrough = serial
+    }
+
+    /// Makes sure the next serial is reserved (appends a block of `numberBlock` when it is not).
+    ///
+    /// - Throws: `HotlineError.unavailable` (the reservation could not be replicated; the desk recovers again).
+    private func reserveNumber() async throws {
+        // Bounded: each round either finds a reserved number or waits for one reservation.
+        for _ in 0..<4 {
+            if serial + 1 <= reservedThrough { return }
+            if let reserving {
+                try await reserving.value
+                continue
+            }
+            guard let numbers else { throw HotlineError.unavailable("intake numbers are recovering") }
+            let target = max(reservedThrough, serial) + Self.numberBlock
+            let task = Task {
+                _ = try await numbers.append(try Wire.BinaryEncoder().encode(NumberRecord.reserved(through: target)))
+            }
+            reserving = task
+            do {
+                try await task.value
+                reservedThrough = max(reservedThrough, target)
+                reserving = nil
+            } catch {
+                reserving = nil
+                numbersReady = nil
+                self.numbers = nil
+                Task { await numbers.stop() }
+                throw HotlineError.unavailable("case numbers could not be reserved: \(error)")
+            }
+        }
+        if serial + 1 > reservedThrough { throw HotlineError.unavailable("case numbers could not be reserved") }
     }
 
     /// How many distinct requests were taken.
