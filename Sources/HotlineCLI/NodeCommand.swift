@@ -190,7 +190,7 @@ enum NodeCommand {
         do {
             try HotlineError.registerWireErrors(on: system)
             replicator = try Replicator.start(on: system, store: replicaStore)
-            await replicaStore.export(to: system.metrics)
+            await replicaStore.export(to: system.metrics, logger: system.logger)
             probe = try NodeProbe.start(on: system, nodeName: config.name)
             hotline = try HotlineNode.start(on: system, roles: config.roles)
             if let selfConfiguration = config.selfConfiguration(files, node: system.node) {
@@ -204,7 +204,9 @@ enum NodeCommand {
         if let adminSettings {
             do {
                 let server = try AdminServer(system: system, settings: adminSettings,
-                                             readiness: { [hotline, system] in await Self.readiness(hotline, system: system) })
+                                             readiness: { [hotline, system, replicaStore] in
+                                                 await Self.readiness(hotline, system: system, replicas: replicaStore)
+                                             })
                 server.addRoute("/hotline/info") { [hotline] in .json(200, try await hotline.info()) }
                 server.addRoute("/cluster/replicas") { [replicaStore] in
                     .json(200, ReplicasView(streams: await replicaStore.summary()))
@@ -231,7 +233,10 @@ enum NodeCommand {
     }
 
     /// What `/ready` says: ready once the node is configured (it then hosts what its directory placed here).
-    static func readiness(_ hotline: HotlineNode, system: ClusterSystem) async -> AdminReadiness {
+    static func readiness(_ hotline: HotlineNode, system: ClusterSystem, replicas: Replication.ReplicaStore) async -> AdminReadiness {
+        if let failure = await replicas.failureReason {
+            return .notReady("replica journal failed (\(failure)): this node's replicas refuse every request until it restarts")
+        }
         if let membership = system.membership {
             let me = membership.myself
             guard me.status == .up else { return .notReady("membership status is \(me.status), not up") }

@@ -385,4 +385,40 @@ final class ReplicationTests: XCTestCase {
         XCTAssertEqual(o.phase, .preparing)
         XCTAssertTrue(again.allSatisfy { if case .send(.prepare, _) = $0 { true } else { false } } && again.count == 5, "\(again)")
     }
+
+    /// Breaker findings: a member (buggy, or holding the secret) sent a prepare with round UInt64.max (every node
+    /// trapped on `round + 1`, durably, so again at each restart) and appends with gaps or index 0 (a replica
+    /// trapped in `removeSubrange`, or acknowledged and silently dropped a non-contiguous write).
+    func test_malformedRequestsAreRefusedAndChangeNothing() {
+        var log = R.ReplicaLog()
+        let b = R.Ballot(round: 1, node: nodes[0])
+        let huge = R.Ballot(round: .max, node: nodes[1])
+        func e(_ i: UInt64, _ ballot: R.Ballot = b) -> R.Entry { R.Entry(index: i, ballot: ballot, payload: [1]) }
+        let cases: [R.Request] = [
+            .prepare(stream: "s", ballot: huge),
+            .append(stream: "s", ballot: b, prevIndex: 0, prevBallot: .zero, entries: [e(5)], commitIndex: 0),
+            .append(stream: "s", ballot: b, prevIndex: 0, prevBallot: .zero, entries: [e(0)], commitIndex: 0),
+            .append(stream: "s", ballot: b, prevIndex: 0, prevBallot: .zero, entries: [e(1), e(3)], commitIndex: 0),
+            .append(stream: "s", ballot: b, prevIndex: 0, prevBallot: .zero, entries: [e(1, huge)], commitIndex: 0),
+            .append(stream: "s", ballot: b, prevIndex: .max, prevBallot: .zero, entries: [e(0)], commitIndex: 0),
+            .append(stream: "s", ballot: b, prevIndex: 0, prevBallot: huge, entries: [], commitIndex: 0),
+        ]
+        for request in cases {
+            let (reply, changes) = log.handle(request)
+            guard case .refused = reply else { return XCTFail("\(request) → \(reply)") }
+            XCTAssertEqual(changes, [])
+            XCTAssertEqual(log, R.ReplicaLog())
+        }
+        // A well-formed one still works afterwards.
+        let (ok, _) = log.handle(.append(stream: "s", ballot: b, prevIndex: 0, prevBallot: .zero, entries: [e(1), e(2)], commitIndex: 0))
+        XCTAssertEqual(ok, .accepted(matchIndex: 2))
+    }
+
+    func test_anOwnerRejectedAtTheHighestRoundIsFencedInsteadOfOverflowing() {
+        var (o, _) = R.Owner.start(stream: "s", me: nodes[0], round: .max, replicas: nodes, others: [], settings: settings, nowNs: 0)
+        XCTAssertEqual(o.ballot.round, R.Ballot.maxRound)
+        let top = R.Ballot(round: R.Ballot.maxRound, node: nodes[2])
+        let actions = o.handle(.reply(.rejected(promised: top), to: .prepare(stream: "s", ballot: o.ballot), from: nodes[1]), nowNs: 1)
+        XCTAssertEqual(actions, [.fenced(by: top)])
+    }
 }

@@ -25,6 +25,7 @@ extension Replication {
         /// Applies a request; returns the reply and the changes to persist first (in order).
         public mutating func handle(_ request: Request) -> (Reply, [Change]) {
             let ballot = request.ballot
+            if let problem = Self.malformation(of: request) { return (.refused(reason: problem), []) }
             if ballot < promised { return (.rejected(promised: promised), []) }
             var changes: [Change] = []
             switch request {
@@ -74,6 +75,25 @@ extension Replication {
             }
             entries.append(contentsOf: new)
             payloadBytes += new.reduce(0) { $0 + $1.payload.count }
+        }
+
+        /// Why `request` cannot be applied whatever the log holds, or nil: a round above `Ballot.maxRound`, entries
+        /// that do not follow `prevIndex` one by one, an entry whose ballot is above the request's, or a
+        /// `prevIndex` or batch that would pass `Ballot.maxRound` entries.
+        public static func malformation(of request: Request) -> String? {
+            guard request.ballot.round <= Ballot.maxRound else { return "ballot round above 2^62" }
+            guard case .append(_, let ballot, let prevIndex, let prevBallot, let entries, _) = request else { return nil }
+            guard prevIndex <= Ballot.maxRound, UInt64(entries.count) <= Ballot.maxRound - prevIndex else {
+                return "index above 2^62"
+            }
+            guard prevBallot <= ballot else { return "previous entry's ballot above the request's" }
+            for (i, e) in entries.enumerated() {
+                guard e.index == prevIndex + 1 + UInt64(i) else {
+                    return "entry \(i) has index \(e.index), expected \(prevIndex + 1 + UInt64(i))"
+                }
+                guard e.ballot <= ballot else { return "entry \(e.index) has a ballot above the request's" }
+            }
+            return nil
         }
 
         /// Entries after `after`, at most `maxBytes` of payload but at least one.

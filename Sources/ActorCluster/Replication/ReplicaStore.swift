@@ -81,10 +81,21 @@ extension Replication {
         /// Records between snapshots of the whole store.
         public let snapshotEvery: Int
         private var metrics: (streams: Gauge, bytes: Gauge, requests: Counter, rejected: Counter)?
+        private var logger: Logger?
+        /// Journal appends issued (a ticket each) and the highest whose append returned: a reply that changed
+        /// nothing waits until every append issued before it is durable, so a resent request is never
+        /// acknowledged ahead of the fsync of the first.
+        private var ticketsIssued: UInt64 = 0
+        private var ticketsDurable: UInt64 = 0
+        private var durableWaiters: [(ticket: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
+
+        /// Why the store refuses every request (its journal failed), or nil.
+        public var failureReason: String? { failure }
 
         /// Exports `replica_streams`, `replica_stored_bytes`, `replica_requests_total` and
         /// `replica_rejected_total` (requests refused for an older ballot) in `metrics`.
-        public func export(to metrics: Metrics) {
+        public func export(to metrics: Metrics, logger: Logger? = nil) {
+            if let logger { self.logger = logger }
             let m = (streams: metrics.gauge("replica_streams", help: "Replicated streams this node holds a replica of."),
                      bytes: metrics.gauge("replica_stored_bytes", help: "Payload bytes of the entries this node's replicas hold."),
                      requests: metrics.counter("replica_requests_total", help: "Owner requests answered by this node's replicas."),
@@ -158,23 +169,40 @@ extension Replication {
             }
             // A request that changed nothing on a stream not held creates no stream.
             if existed || !changes.isEmpty { streams[name] = log }
+            if changes.isEmpty, journal != nil, ticketsDurable < ticketsIssued {
+                // What this reply vouches for may still be on its way to disk (a resent append): wait for it.
+                let ticket = ticketsIssued
+                await withCheckedContinuation { durableWaiters.append((ticket, $0)) }
+                if let failure { throw StoreError.journalFailed(failure) }
+            }
             if !changes.isEmpty {
                 storedBytes += log.payloadBytes - oldBytes
                 metrics?.streams.set(streams.count)
                 metrics?.bytes.set(storedBytes)
                 if let journal {
                     appendsInFlight += 1
+                    ticketsIssued += 1
+                    let ticket = ticketsIssued
                     defer {
                         appendsInFlight -= 1
                         if appendsInFlight == 0 {
                             for d in drained { d.resume() }
                             drained = []
                         }
+                        // Appends return in issue order (the journal is ordered); a failure releases waiters too.
+                        ticketsDurable = max(ticketsDurable, ticket)
+                        let ready = durableWaiters.filter { $0.ticket <= ticketsDurable || failure != nil }
+                        durableWaiters.removeAll { $0.ticket <= ticketsDurable || failure != nil }
+                        for w in ready { w.continuation.resume() }
                     }
                     do {
                         let record = try Wire.BinaryEncoder().encode(JournalRecord(stream: name, changes: changes))
                         _ = try await journal.append(record)
                     } catch {
+                        if failure == nil {
+                            logger?.error("replica.journal_failed", ["error": "\(error)",
+                                                                      "effect": "this node's replicas refuse every request until it restarts"])
+                        }
                         failure = "\(error)"
                         throw StoreError.journalFailed("\(error)")
                     }
@@ -207,8 +235,18 @@ extension Replication {
                 try await journal.writeSnapshot(through: through, try Wire.BinaryEncoder().encode(snapshot))
                 recordsSinceSnapshot = 0
             } catch {
-                failure = "\(error)"
+                // The journal itself still holds everything: keep serving, try again after as many records.
+                recordsSinceSnapshot = 0
+                logger?.warning("replica.snapshot_failed", ["error": "\(error)", "through": through])
             }
+        }
+
+        /// The journal's options: the log's defaults, with snapshots as large as the store may grow (8 GiB of
+        /// entries plus their framing).
+        public static var journalOptions: DurableLog.Options {
+            var o = DurableLog.Options()
+            o.maxSnapshotBytes = 10 << 30
+            return o
         }
 
         /// Opens (or creates) the node's replica journal in `directory` and restores every stream from its
@@ -216,7 +254,7 @@ extension Replication {
         /// truncated; what was truncated is in the returned report.
         ///
         /// - Throws: `DurabilityError` (locked by another process, corruption before the tail, I/O).
-        public static func open(directory: String, options: DurableLog.Options = DurableLog.Options(),
+        public static func open(directory: String, options: DurableLog.Options = ReplicaStore.journalOptions,
                                 metrics: Metrics? = nil, maxStreams: Int = 4096, maxStoredBytes: Int = 8 << 30,
                                 snapshotEvery: Int = 50_000) async throws -> (ReplicaStore, DurableLog.RecoveryReport) {
             let (log, report) = try GroupCommitLog.open(directory: directory, options: options, metrics: metrics)

@@ -14,6 +14,7 @@ public actor ReplicatedStream {
     private var pending: [Action] = []
     private var recovered: [[UInt8]]?
     private var recoveryWaiters: [CheckedContinuation<[[UInt8]], any Error>] = []
+    private var terminationWaiters: [CheckedContinuation<Replication.Failure, Never>] = []
     private var commitWaiters: [(index: UInt64, continuation: CheckedContinuation<UInt64, any Error>)] = []
     private var terminal: Replication.Failure?
     private var timer: Task<Void, Never>?
@@ -77,6 +78,12 @@ public actor ReplicatedStream {
         return try await withCheckedThrowingContinuation { recoveryWaiters.append($0) }
     }
 
+    /// Waits until the stream ends — fenced by a newer owner, or stopped — and returns why.
+    public func terminated() async -> Replication.Failure {
+        if let terminal { return terminal }
+        return await withCheckedContinuation { terminationWaiters.append($0) }
+    }
+
     /// Appends `payload` (not empty) and returns its index once `W` replicas hold it durably.
     ///
     /// - Throws: `Replication.Failure.notServing` (recovering, stopped), `.fenced`, `.stopped` (stopped before
@@ -87,10 +94,24 @@ public actor ReplicatedStream {
             throw Replication.Failure.notServing(stream: stream, phase: owner.phase.name)
         }
         appendStarted[index] = Self.nowNs()
+        let timeoutMs = settings.appendTimeoutMs
+        Task { [weak self] in
+            try? await Task.sleep(for: .milliseconds(timeoutMs))
+            await self?.expire(index, afterMs: timeoutMs)
+        }
         return try await withCheckedThrowingContinuation { c in
             commitWaiters.append((index, c))
             perform(actions)
         }
+    }
+
+    private func expire(_ index: UInt64, afterMs: Int) {
+        guard let at = commitWaiters.firstIndex(where: { $0.index == index }) else { return }
+        let waiter = commitWaiters.remove(at: at)
+        appendStarted[index] = nil
+        system.logger.warning("replication.append_timed_out", ["stream": stream, "index": index, "ms": afterMs,
+                                                               "replicas": owner.replicas.map(\.description).joined(separator: ",")])
+        waiter.continuation.resume(throwing: Replication.Failure.appendTimedOut(stream: stream, index: index, afterMs: afterMs))
     }
 
     /// The replica set or the other members changed.
@@ -159,6 +180,8 @@ public actor ReplicatedStream {
 
     private func finish(_ failure: Replication.Failure) {
         if terminal == nil { terminal = failure }
+        for w in terminationWaiters { w.resume(returning: terminal ?? failure) }
+        terminationWaiters = []
         for w in recoveryWaiters { w.resume(throwing: failure) }
         recoveryWaiters = []
         for (_, c) in commitWaiters { c.resume(throwing: failure) }

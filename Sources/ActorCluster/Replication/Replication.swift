@@ -26,6 +26,10 @@ extension Replication {
             self.node = node
         }
 
+        /// The highest round an owner uses or a replica accepts (2⁶²): rounds grow by one per takeover, so this is
+        /// never reached honestly, and arithmetic on rounds cannot overflow.
+        public static let maxRound: UInt64 = 1 << 62
+
         /// Lower than every real ballot (round 0 is never used by an owner).
         public static let zero = Ballot(round: 0, node: NodeIdentity(address: NodeAddress(host: "", port: 0), uid: 0))
 
@@ -82,6 +86,9 @@ extension Replication {
         case promised(lastIndex: UInt64, lastBallot: Ballot, commitIndex: UInt64)
         /// A page of entries in index order (empty: nothing after `after`).
         case entries([Entry])
+        /// The request is malformed (a round above `Ballot.maxRound`, entries that do not follow `prevIndex` one by
+        /// one, an entry with a ballot above the request's): nothing changed.
+        case refused(reason: String)
         /// The entries are durable here; the log matches the owner's through `matchIndex`.
         case accepted(matchIndex: UInt64)
         /// The log does not hold `prevIndex` with `prevBallot`: resend from `commitIndex + 1` (committed entries
@@ -107,6 +114,9 @@ extension Replication {
         public var recoveryGraceMs: Int = 300
         /// Payload bytes per fetch or append message (the frame limit bounds it too).
         public var maxBatchBytes: Int = 1 << 20
+        /// An append not committed within this long fails with `Failure.appendTimedOut` (it may still be
+        /// committed later), in ms: below callers' call timeouts, so they get an answer they can act on.
+        public var appendTimeoutMs: Int = 3_000
 
         public init() {}
 
@@ -130,12 +140,16 @@ extension Replication {
         case notServing(stream: String, phase: String)
         /// The owner stopped (the stream moved away) before the entry was committed; it may or may not be.
         case stopped(stream: String)
+        /// No write quorum acknowledged the entry within `appendTimeoutMs`; it may still be committed (an owner
+        /// that gets this should recover from the replicas before it serves again).
+        case appendTimedOut(stream: String, index: UInt64, afterMs: Int)
 
         public var description: String {
             switch self {
             case .fenced(let s, let b): "stream \(s): fenced by a newer owner (ballot \(b))"
             case .notServing(let s, let phase): "stream \(s): owner is not serving (\(phase))"
             case .stopped(let s): "stream \(s): owner stopped before the entry was committed"
+            case .appendTimedOut(let s, let i, let ms): "stream \(s): entry \(i) not acknowledged by a write quorum within \(ms) ms"
             }
         }
     }

@@ -98,7 +98,7 @@ extension Replication {
         /// the placement epoch). Returns the machine and the first actions (prepares).
         public static func start(stream: String, me: NodeIdentity, round: UInt64, replicas: [NodeIdentity],
                                  others: [NodeIdentity], settings: Settings, nowNs: UInt64) -> (Owner, [Action]) {
-            var o = Owner(stream: stream, me: me, settings: settings, ballot: Ballot(round: max(1, round), node: me),
+            var o = Owner(stream: stream, me: me, settings: settings, ballot: Ballot(round: min(max(1, round), Ballot.maxRound), node: me),
                           replicas: Self.unique(replicas), others: Self.unique(others.filter { !replicas.contains($0) }))
             let actions = o.sendPrepares(nowNs: nowNs)
             return (o, actions)
@@ -252,7 +252,7 @@ extension Replication {
 
         private mutating func onRejected(_ promised: Ballot, nowNs: UInt64) -> [Action] {
             guard promised > ballot else { return [] }
-            if phase == .preparing && prepareRounds < Self.maxPrepareRounds {
+            if phase == .preparing && prepareRounds < Self.maxPrepareRounds && promised.round < Ballot.maxRound {
                 // Most often a promise to the previous owner: prepare again above it.
                 prepareRounds += 1
                 ballot = Ballot(round: promised.round + 1, node: me)

@@ -27,8 +27,9 @@ public distributed actor DistrictOffice {
         case released
     }
 
-    /// How long a call waits for a recovering office before it is answered `unavailable`.
-    public static let readyWait: Duration = .seconds(5)
+    /// How long a call waits for a recovering office before it is answered `unavailable`: below the default
+    /// call timeout (5 s), so the caller gets an answer it retries (`HotlineContext.failoverWait`), not a timeout.
+    public static let readyWait: Duration = .seconds(3)
 
     private let context: HotlineContext
     private let jurisdiction: String
@@ -66,7 +67,8 @@ public distributed actor DistrictOffice {
         clearCases()
         phase = .recovering
         let set = context.replicaSet(for: streamName)
-        let round = max(context.directory.assignments[HotlineKey.district(jurisdiction)]?.epoch ?? 1, lastRound + 1)
+        let round = min(max(context.directory.assignments[HotlineKey.district(jurisdiction)]?.epoch ?? 1, lastRound + 1),
+                        Replication.Ballot.maxRound)
         lastRound = round
         let s = ReplicatedStream(stream: streamName, system: actorSystem, settings: context.replication, round: round,
                                  replicas: set.replicas, others: set.others)
@@ -77,6 +79,10 @@ public distributed actor DistrictOffice {
                 let payloads = try await s.recover()
                 let round = await s.ballot.round
                 await self?.whenLocal { $0.recovered(payloads, stream: s, round: round, since: started) }
+                // Serving until the stream ends: a newer owner fenced it (seen on any request, a heartbeat too) —
+                // then the office stops answering from memory and recovers.
+                let end = await s.terminated()
+                await self?.whenLocal { $0.replicationFailed(end, stream: s) }
             } catch {
                 await self?.whenLocal { $0.replicationFailed(error, stream: s) }
             }
@@ -113,11 +119,12 @@ public distributed actor DistrictOffice {
 
     private func replicationFailed(_ error: any Error, stream s: ReplicatedStream) {
         guard stream === s, phase != .released else { return }
+        if case Replication.Failure.stopped = error { return }
         phase = .failed("\(error)")
         actorSystem.logger.warning("district.replication_failed", ["jurisdiction": jurisdiction, "error": "\(error)"])
         // Still placed here (the node releases the office when it moves): read the replicas again shortly, above
         // the ballot that fenced this one.
-        if case Replication.Failure.fenced(_, let by) = error { lastRound = max(lastRound, by.round) }
+        if case Replication.Failure.fenced(_, let by) = error { lastRound = min(max(lastRound, by.round), Replication.Ballot.maxRound - 1) }
         recovery = Task { [weak self] in
             try? await Task.sleep(for: .milliseconds(500))
             guard !Task.isCancelled else { return }

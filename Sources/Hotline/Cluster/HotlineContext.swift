@@ -17,10 +17,10 @@ public final class HotlineContext: Sendable {
     /// directory): held here because the actor system does not keep actors alive.
     private let ownReplicator: Replicator?
 
-    /// How long a call whose target's node is unreachable (or no longer hosts it) waits for the target to be
-    /// placed elsewhere before failing: above the default suspicion timeout, so a paused node's offices have
-    /// moved by then.
-    public static let failoverWait: Duration = .seconds(6)
+    /// How long a call whose target's node is unreachable (or no longer hosts it, or is recovering it) waits for
+    /// the target to be placed elsewhere or to serve before failing: above the default suspicion timeout plus a
+    /// recovery from the replicas, so a paused node's offices have moved and recovered by then.
+    public static let failoverWait: Duration = .seconds(10)
 
     public init(system: ClusterSystem, catalogue: RoutingCatalogue, settings: WorkflowSettings,
                 clock: any HotlineClock, directory: HotlineDirectoryView, replication: Replication.Settings = .init()) {
@@ -118,7 +118,7 @@ public final class HotlineContext: Sendable {
         let deadline = ContinuousClock.now + Self.failoverWait
         var lastError: (any Error)?
         // Bounded: each retry waits for a move or the deadline.
-        for _ in 0..<64 {
+        for _ in 0..<200 {
             let owner = directoryView.current.owner(key)
             do {
                 if owner == nil { throw HotlineError.routing("no node may host \(key) now") }

@@ -81,7 +81,11 @@ public distributed actor IntakeDesk {
                 }
             }
         }
-        if let seeding { serial = max(serial, await seeding.value) }
+        if let seeding {
+            // Read `serial` after the wait: submissions meanwhile have raised it.
+            let seeded = await seeding.value
+            serial = max(serial, seeded)
+        }
         try await startNumbers()
         let key = request.intakeKey
         if let key {
