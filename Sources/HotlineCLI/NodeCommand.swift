@@ -249,15 +249,18 @@ enum NodeCommand {
             guard info.configured else {
                 return .notReady("not configured: waiting for an operator (hotline replay, or a catalogue with no roles) to configure this node")
             }
+            // Offices that cannot serve yet (recovering from their replicas — e.g. most of an office's replicas are
+            // on the other side of a partition) are named, but the node stays ready: intake and the other offices
+            // go on (consistency per district, availability at the front door).
             let waiting = (info.offices ?? []).filter { $0.phase != "serving" }
+            let paths = info.hostedPaths.sorted().joined(separator: ",")
+            var detail = "configured; hosting \(info.hostedPaths.count) workflow actors: \(paths)"
             if !waiting.isEmpty {
-                let why = waiting.map { o in
+                detail += "; district offices not serving: " + waiting.map { o in
                     "\(o.jurisdiction) \(o.phase)" + (o.streamPhase.map { " (\($0))" } ?? "") + (o.detail.map { ": \($0)" } ?? "")
                 }.joined(separator: "; ")
-                return .notReady("district offices not serving yet: \(why)")
             }
-            let paths = info.hostedPaths.sorted().joined(separator: ",")
-            return .ready("configured; hosting \(info.hostedPaths.count) workflow actors: \(paths)")
+            return .ready(detail)
         } catch {
             return .notReady("the node actor did not answer: \(error)")
         }

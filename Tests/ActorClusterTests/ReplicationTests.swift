@@ -421,4 +421,42 @@ final class ReplicationTests: XCTestCase {
         let actions = o.handle(.reply(.rejected(promised: top), to: .prepare(stream: "s", ballot: o.ballot), from: nodes[1]), nowNs: 1)
         XCTAssertEqual(actions, [.fenced(by: top)])
     }
+
+    /// Breaker finding: after every node was killed, the node that had missed the last writes restarted alone,
+    /// formed a one-node cluster (replica set of one, write quorum one), took every office over with its stale
+    /// log and overwrote the others' longer logs when they came back. The stream records its replica set; a
+    /// recovering owner needs a read quorum of the latest one any replica reports.
+    func test_aNodeThatRestartsAloneDoesNotTakeOverWithItsStaleLog() {
+        var net = Net(nodes: nodes, seed: 9)
+        let (a, oa) = start(nodes[0], &net)
+        var owners = [a: oa]
+        _ = net.run(&owners)
+        // Node 2 misses the later writes.
+        net.down = [nodes[2]]
+        for i in 1...5 { _ = propose(&owners, a, "late\(i)", &net) }
+        _ = net.run(&owners)
+        XCTAssertEqual(owners[a]!.commitIndex, 6)
+        // Everyone dies; node 2 restarts first and alone: its own membership has only itself.
+        net.down = [nodes[0], nodes[1]]
+        let me = Self.node(3)
+        let restarted = NodeIdentity(address: me.address, uid: 999)
+        net.replicas[restarted] = net.replicas[nodes[2]]
+        var (lone, actions) = R.Owner.start(stream: "s", me: restarted, round: 1, replicas: [restarted], others: [],
+                                            settings: settings, nowNs: net.nowNs)
+        net.enqueue(actions, from: restarted)
+        var owners2 = [restarted: lone]
+        let out = net.run(&owners2, rounds: 300)
+        XCTAssertNil(ready(out[restarted]), "alone, it must not serve: it holds 1 of the 3 recorded replicas")
+        XCTAssertEqual(owners2[restarted]!.phase, .preparing)
+        // Node 0 comes back (new uid, same address): with 2 of the 3 recorded replicas it recovers the full log.
+        let back = NodeIdentity(address: nodes[0].address, uid: 777)
+        net.replicas[back] = net.replicas[nodes[0]]
+        net.down = []
+        lone = owners2[restarted]!
+        actions = lone.handle(.replicasChanged(replicas: [restarted, back], others: []), nowNs: net.nowNs)
+        owners2[restarted] = lone
+        net.enqueue(actions, from: restarted)
+        let later = net.run(&owners2, rounds: 500)
+        XCTAssertEqual(payloads(ready(later[restarted])), (1...5).map { "late\($0)" })
+    }
 }

@@ -299,6 +299,8 @@ final class MembershipProcessTests: XCTestCase {
             }
         }
         print("membership: partition 2|3 settled after \(ContinuousClock.now - cut)")
+        // Ready — an office whose recorded replicas are mostly on the minority side cannot recover until the
+        // partition heals (consistency per district), and /ready names it with what it waits for.
         for m in majority { XCTAssertEqual(try get("/ready", m.admin).status, 200, m.name) }
         for n in minority {
             for m in majority {
@@ -325,6 +327,14 @@ final class MembershipProcessTests: XCTestCase {
         }
         try await waitUntil(timeout: .seconds(15), "every node ready again") {
             try nodes.allSatisfy { try self.get("/ready", $0.admin).status == 200 }
+        }
+        // Every office serves again, with every case it held (recovered from its replicas).
+        try await waitUntil(timeout: .seconds(20), "every office serving after the heal") {
+            try nodes.allSatisfy { n in
+                let r = try self.get("/hotline/info", n.admin)
+                let o = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any])
+                return (o["offices"] as? [[String: Any]] ?? []).allSatisfy { $0["phase"] as? String == "serving" }
+            }
         }
         // Each office is hosted exactly once.
         var hosts: [String: Int] = [:]

@@ -20,6 +20,14 @@ extension Replication {
         }
 
         public var lastIndex: UInt64 { UInt64(entries.count) }
+
+        /// The latest replica set recorded in the log (searched from the end: one is written at every takeover).
+        public var latestConfig: Config? {
+            for e in entries.reversed() {
+                if let members = e.replicaSet { return Config(members: members, ballot: e.ballot, index: e.index) }
+            }
+            return nil
+        }
         public var lastBallot: Ballot { entries.last?.ballot ?? .zero }
 
         /// Applies a request; returns the reply and the changes to persist first (in order).
@@ -34,7 +42,7 @@ extension Replication {
                     promised = ballot
                     changes.append(.promise(ballot))
                 }
-                return (.promised(lastIndex: lastIndex, lastBallot: lastBallot, commitIndex: commitIndex), changes)
+                return (.promised(lastIndex: lastIndex, lastBallot: lastBallot, commitIndex: commitIndex, config: latestConfig), changes)
             case .fetch(_, _, let after, let maxBytes):
                 // Reading promises nothing and changes nothing.
                 return (.entries(page(after: after, maxBytes: maxBytes)), [])

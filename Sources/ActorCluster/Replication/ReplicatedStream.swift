@@ -66,6 +66,9 @@ public actor ReplicatedStream {
     public var phase: String { owner.phase.name }
     public var ballot: Replication.Ballot { owner.ballot }
     public var commitIndex: UInt64 { owner.commitIndex }
+    /// What a recovering owner waits for, in words (`Replication.Owner.waitingFor`).
+    public var waitingFor: String? { owner.waitingFor }
+
     /// The replica set the owner writes to now.
     public var replicas: [NodeIdentity] { owner.replicas }
 

@@ -39,20 +39,46 @@ extension Replication {
     }
 
     /// One entry of a stream: its position (1-based, gap-free), the ballot of the owner that wrote it, and the
-    /// application's bytes (empty: a barrier an owner writes when it takes over; applications never see it).
+    /// application's bytes (empty: a barrier an owner writes when it takes over, or a change of the replica
+    /// set; applications never see them).
     public struct Entry: Codable, Sendable, Hashable {
         public var index: UInt64
         public var ballot: Ballot
         public var payload: [UInt8]
+        /// On barriers and replica-set changes: the addresses of the replica set the owner writes to from here
+        /// on (the stream's configuration). A recovering owner needs promises from a read quorum of the latest
+        /// one any replica reports, so that a node that restarts alone cannot take over with a stale log.
+        public var replicaSet: [NodeAddress]?
 
-        public init(index: UInt64, ballot: Ballot, payload: [UInt8]) {
+        public init(index: UInt64, ballot: Ballot, payload: [UInt8], replicaSet: [NodeAddress]? = nil) {
             self.index = index
             self.ballot = ballot
             self.payload = payload
+            self.replicaSet = replicaSet
         }
 
         /// True for an owner's takeover barrier.
         public var isBarrier: Bool { payload.isEmpty }
+    }
+
+    /// A replica set recorded in a stream: the addresses, and the position of the entry that recorded them
+    /// (later positions win).
+    public struct Config: Codable, Sendable, Hashable {
+        public var members: [NodeAddress]
+        public var ballot: Ballot
+        public var index: UInt64
+
+        public init(members: [NodeAddress], ballot: Ballot, index: UInt64) {
+            self.members = members
+            self.ballot = ballot
+            self.index = index
+        }
+
+        /// Position order: ballot, then index.
+        public func isNewer(than other: Config?) -> Bool {
+            guard let other else { return true }
+            return (ballot, index) > (other.ballot, other.index)
+        }
     }
 
     /// Owner → replica.
@@ -83,7 +109,8 @@ extension Replication {
     public enum Reply: Codable, Sendable, Hashable {
         /// The promise (Paxos phase 1b) with the replica's log position: last index, the ballot of its last
         /// entry (`Ballot.zero` when empty) and how far it knows entries are committed.
-        case promised(lastIndex: UInt64, lastBallot: Ballot, commitIndex: UInt64)
+        /// `config`: the latest replica set recorded in the replica's log (`Entry.replicaSet`) and where it is.
+        case promised(lastIndex: UInt64, lastBallot: Ballot, commitIndex: UInt64, config: Config? = nil)
         /// A page of entries in index order (empty: nothing after `after`).
         case entries([Entry])
         /// The request is malformed (a round above `Ballot.maxRound`, entries that do not follow `prevIndex` one by

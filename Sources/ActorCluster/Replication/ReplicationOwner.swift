@@ -80,6 +80,8 @@ extension Replication {
         public private(set) var replicas: [NodeIdentity]
         private var others: [NodeIdentity]
         private var promises: [NodeIdentity: (lastIndex: UInt64, lastBallot: Ballot, commit: UInt64)] = [:]
+        /// The latest replica set any promise reported (`Config`): recovery needs a read quorum of it too.
+        private var knownConfig: Config?
         private var prepareSent: [NodeIdentity: UInt64] = [:]
         private var quorumAtNs: UInt64?
         private var prepareRounds = 1
@@ -114,9 +116,31 @@ extension Replication {
             self.others = others
         }
 
+        /// The replica set as recorded: addresses, sorted.
+        static func addresses(_ nodes: [NodeIdentity]) -> [NodeAddress] { Set(nodes.map(\.address)).sorted() }
+
         private static func unique(_ nodes: [NodeIdentity]) -> [NodeIdentity] {
             var seen = Set<NodeIdentity>()
             return nodes.filter { seen.insert($0).inserted }
+        }
+
+        /// What a recovering owner still waits for, in words (nil when serving or terminal): the promises it
+        /// has and needs from the replica set and from the replica set the stream last recorded.
+        public var waitingFor: String? {
+            switch phase {
+            case .preparing:
+                let fromReplicas = replicas.filter { promises[$0] != nil }.count
+                var text = "promises from \(fromReplicas) of \(replicas.count) replicas (need \(settings.readQuorum(of: replicas.count)))"
+                if let config = knownConfig {
+                    let answered = Set(promises.keys.map(\.address))
+                    let got = Set(config.members).filter { answered.contains($0) }.count
+                    text += ", \(got) of the \(config.members.count) recorded replicas \(config.members.map(\.description).joined(separator: ",")) (need \(settings.readQuorum(of: config.members.count)))"
+                }
+                return text
+            case .fetching: return "reading the log from \(fetchSource.map { "\($0)" } ?? "?") (\(lastIndex) of \(fetchTarget) entries)"
+            case .catchingUp: return "a write quorum for its barrier (commit \(commitIndex) of \(barrierIndex))"
+            case .serving, .fenced, .stopped: return nil
+            }
         }
 
         /// Entries held by the owner (the committed ones and those in flight).
@@ -150,6 +174,7 @@ extension Replication {
             case .tick:
                 return onTick(nowNs: nowNs)
             case .replicasChanged(let r, let o):
+                let before = Self.addresses(replicas)
                 replicas = Self.unique(r)
                 others = Self.unique(o.filter { !replicas.contains($0) })
                 progress = progress.filter { replicas.contains($0.key) }
@@ -158,10 +183,12 @@ extension Replication {
                     for n in replicas + others where prepareSent[n] == nil { actions += sendPrepare(to: n, nowNs: nowNs) }
                     actions += maybeDecide(nowNs: nowNs)
                 } else if phase == .catchingUp || phase == .serving {
-                    for r in replicas where progress[r] == nil {
-                        progress[r] = Progress(nextIndex: lastIndex + 1)
-                        actions += sendAppend(to: r, nowNs: nowNs)
+                    // A new replica set is recorded in the stream (so later recoveries need a quorum of it).
+                    if phase == .serving && Self.addresses(replicas) != before {
+                        log.append(Entry(index: lastIndex + 1, ballot: ballot, payload: [], replicaSet: Self.addresses(replicas)))
                     }
+                    for r in replicas where progress[r] == nil { progress[r] = Progress(nextIndex: lastIndex + 1) }
+                    for r in replicas where progress[r]?.inFlightSince == nil { actions += sendAppend(to: r, nowNs: nowNs) }
                     actions += advanceCommit()
                 }
                 return actions
@@ -186,9 +213,10 @@ extension Replication {
                 guard request.ballot == ballot else { return [] }
                 if case .rejected(let promised) = reply { return onRejected(promised, nowNs: nowNs) }
                 switch (request, reply) {
-                case (.prepare, .promised(let lastIndex, let lastBallot, let commit)):
+                case (.prepare, .promised(let lastIndex, let lastBallot, let commit, let config)):
                     guard phase == .preparing else { return [] }
                     promises[from] = (lastIndex, lastBallot, commit)
+                    if let config, config.isNewer(than: knownConfig) { knownConfig = config }
                     return maybeDecide(nowNs: nowNs)
                 case (.fetch(_, _, let after, _), .entries(let page)):
                     return onFetched(page, after: after, from: from, nowNs: nowNs)
@@ -257,6 +285,7 @@ extension Replication {
                 prepareRounds += 1
                 ballot = Ballot(round: promised.round + 1, node: me)
                 promises = [:]
+                knownConfig = nil
                 prepareSent = [:]
                 quorumAtNs = nil
                 return sendPrepares(nowNs: nowNs)
@@ -269,6 +298,13 @@ extension Replication {
             guard phase == .preparing else { return [] }
             let fromReplicas = replicas.filter { promises[$0] != nil }.count
             guard fromReplicas >= settings.readQuorum(of: replicas.count) else { return [] }
+            // And a read quorum of the replica set the stream last recorded, counted by address (its members may
+            // have restarted under new uids): a node that restarts alone, or with a minority of that set, waits.
+            if let config = knownConfig {
+                let answered = Set(promises.keys.map(\.address))
+                let fromConfig = Set(config.members).filter { answered.contains($0) }.count
+                guard fromConfig >= settings.readQuorum(of: config.members.count) else { return [] }
+            }
             if quorumAtNs == nil { quorumAtNs = nowNs }
             let asked = replicas + others
             let allAnswered = asked.allSatisfy { promises[$0] != nil }
@@ -317,6 +353,7 @@ extension Replication {
                 phase = .preparing
                 log = []
                 promises = [:]
+                knownConfig = nil
                 prepareSent = [:]
                 quorumAtNs = nil
                 fetchSource = nil
@@ -336,7 +373,7 @@ extension Replication {
         private mutating func beginCatchUp(nowNs: UInt64) -> [Action] {
             phase = .catchingUp
             barrierIndex = lastIndex + 1
-            log.append(Entry(index: barrierIndex, ballot: ballot, payload: []))
+            log.append(Entry(index: barrierIndex, ballot: ballot, payload: [], replicaSet: Self.addresses(replicas)))
             var actions: [Action] = []
             for r in replicas {
                 // Start where the replica's committed prefix ends (it matches ours), or optimistic at the end.

@@ -146,7 +146,7 @@ public distributed actor DistrictOffice {
         let phaseName: String
         var detail: String?
         switch phase {
-        case .recovering: phaseName = "recovering"
+        case .recovering: phaseName = "recovering"; detail = await stream?.waitingFor
         case .serving: phaseName = "serving"
         case .failed(let why): phaseName = "failed"; detail = why
         case .released: phaseName = "released"
