@@ -70,7 +70,9 @@ final class ReplayTests: XCTestCase {
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
         try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()  // bounded: the replay exits by itself
+        let watchdog = Self.watchdog(process, seconds: 600)
+        defer { watchdog.cancel() }
+        let data = out.fileHandleForReading.readDataToEndOfFile()  // bounded: the replay exits, or the watchdog kills it
         process.waitUntilExit()
         XCTAssertEqual(process.terminationStatus, 0)
         let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
@@ -224,9 +226,23 @@ final class ReplayTests: XCTestCase {
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
         try process.run()
+        let watchdog = Self.watchdog(process, seconds: 300)
+        defer { watchdog.cancel() }
         let data = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         XCTAssertEqual(process.terminationStatus, expectedStatus, file: file, line: line)
         return try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any], file: file, line: line)
+    }
+
+    /// Kills `process` (SIGKILL; its node processes then stop when their parent's pipes close or are reaped by
+    /// the harness) if it still runs after `seconds`, so a hung replay fails the test instead of hanging CI.
+    static func watchdog(_ process: Process, seconds: Int) -> Task<Void, Never> {
+        let pid = process.processIdentifier
+        return Task.detached {
+            try? await Task.sleep(for: .seconds(seconds))
+            guard !Task.isCancelled else { return }
+            print("ReplayTests: replay pid \(pid) still running after \(seconds) s: killed")
+            kill(pid, SIGKILL)
+        }
     }
 }

@@ -99,9 +99,15 @@ public final class NodeProcess: @unchecked Sendable {
         self.name = parsed.name
         self.node = parsed.node
         self.admin = NodeProcess.readyLineFields(line)["admin"].flatMap(NodeAddress.init(parsing:))
-        // Keep draining stdout so the child never blocks on a full pipe.
-        reader.readabilityHandler = { handle in
-            if handle.availableData.isEmpty { handle.readabilityHandler = nil }
+        // Keep draining stdout so the child never blocks on a full pipe. The handler holds the pipe until it sees
+        // end of file: the pipe's descriptor must not be closed (and its number reused) while the dispatch source
+        // behind the handler still watches it — libdispatch's event loop crashed on such a stale registration
+        // (signal 11 in `_dispatch_event_loop_drain` while a test waited for a killed node).
+        reader.readabilityHandler = { [stdout] handle in
+            if handle.availableData.isEmpty {
+                handle.readabilityHandler = nil
+                withExtendedLifetime(stdout) {}
+            }
         }
     }
 
