@@ -148,7 +148,7 @@ public actor ReplicatedStream {
                     } catch {
                         input = .failed(request, to: to)
                     }
-                    await self.feed(input)
+                    self.feed(input)
                 }
             case .ready(let entries):
                 let payloads = entries.map(\.payload)

@@ -67,6 +67,8 @@ extension Replication {
             var inFlightSince: UInt64?
             /// When the last request was sent or failed (ns), for heartbeats and retries.
             var lastSentNs: UInt64 = 0
+            /// The commit index the last append carried.
+            var sentCommit: UInt64 = 0
         }
 
         public let stream: String
@@ -259,7 +261,7 @@ extension Replication {
                 if let f = fetchSentNs { consider(f &+ timeout) }
             case .catchingUp, .serving:
                 for (_, p) in progress {
-                    if let since = p.inFlightSince { consider(since &+ timeout) } else { consider(p.lastSentNs &+ heartbeat) }
+                    if let since = p.inFlightSince { consider(since &+ timeout) } else { consider(p.lastSentNs &+ heartbeatInterval(p, heartbeat)) }
                 }
             case .fenced, .stopped:
                 return nil
@@ -405,9 +407,16 @@ extension Replication {
             p.nextIndex = next
             p.inFlightSince = nowNs
             p.lastSentNs = nowNs
+            p.sentCommit = commitIndex
             progress[node] = p
             return [.send(.append(stream: stream, ballot: ballot, prevIndex: prevIndex, prevBallot: prevBallot,
                                   entries: batch, commitIndex: commitIndex), to: node)]
+        }
+
+        /// How long a replica with nothing in flight waits for a heartbeat: `heartbeatMs`, or ten times that when
+        /// it holds every entry and already knows the commit index (an idle stream then costs a tenth).
+        private func heartbeatInterval(_ p: Progress, _ heartbeat: UInt64) -> UInt64 {
+            p.matchIndex == lastIndex && p.sentCommit == commitIndex ? heartbeat &* 10 : heartbeat
         }
 
         private mutating func advanceCommit() -> [Action] {
@@ -451,7 +460,7 @@ extension Replication {
                     guard let p = progress[r] else { continue }
                     if let since = p.inFlightSince {
                         if nowNs &- since >= timeout { actions += sendAppend(to: r, nowNs: nowNs) }
-                    } else if nowNs &- p.lastSentNs >= heartbeat {
+                    } else if nowNs &- p.lastSentNs >= heartbeatInterval(p, heartbeat) {
                         actions += sendAppend(to: r, nowNs: nowNs)
                     }
                 }

@@ -63,7 +63,7 @@ public distributed actor DistrictOffice {
     private func beginRecovery() {
         guard phase != .released else { return }
         recovery?.cancel()
-        stream.map { s in Task { await s.stop() } }
+        if let old = stream { Task { await old.stop() } }
         clearCases()
         phase = .recovering
         let set = context.replicaSet(for: streamName)

@@ -146,7 +146,7 @@ public distributed actor IntakeDesk {
             try await numbersReady?.value
         } catch {
             numbersReady = nil
-            numbers.map { s in Task { await s.stop() } }
+            if let old = numbers { Task { await old.stop() } }
             numbers = nil
             throw HotlineError.unavailable("intake numbers could not be recovered from their replicas: \(error)")
         }
