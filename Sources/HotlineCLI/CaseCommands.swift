@@ -14,7 +14,10 @@ enum SubmitCommand {
       from a file (--description-file FILE, `-` for standard input): exactly one of the two. The file must
       be UTF-8; its bytes are the description, unchanged (a trailing newline included). Channel defaults
       to "cli". Kinds: consultation, help, complaint, report, suggestion, praise. The request is checked
-      against intake's field rules before it is sent. Exit 0 accepted, 3 rejected (reason on stderr),
+      against intake's field rules before it is sent. When the case cannot be opened now (the node's side
+      holds no quorum, or the desk or office is unreachable or recovering) the node keeps the request in its
+      durable intake queue and prints {"queued": {"ticket": …, "node": …, "reason": …, "position": N}}; it
+      is delivered once the cluster takes it. Exit 0 accepted or queued, 3 rejected (reason on stderr),
       1 node unreachable, 2 bad flags (or an unreadable / non-UTF-8 --description-file).
     """
 
@@ -51,8 +54,13 @@ enum SubmitCommand {
         return try await withClient("submit", cluster: args["cluster"], secretFile: args["secret-file"]) { system in
             let hotline = try HotlineNode.on(.anyIncarnation(at: node), system: system)
             do {
-                let receipt = try await hotline.submit(request)
-                print(try jsonString(receipt))
+                switch try await hotline.submitOrQueue(request) {
+                case .accepted(let receipt):
+                    print(try jsonString(receipt))
+                case .queued(let ticket):
+                    // Kept durably in that node's intake queue; delivered once the cluster takes it.
+                    print(try jsonString(["queued": ticket]))
+                }
                 return 0
             } catch {
                 guard let message = answeredError(error) else { throw error }

@@ -1,4 +1,5 @@
 import ActorCluster
+import Hotline
 import Foundation
 import XCTest
 
@@ -341,5 +342,55 @@ final class MembershipProcessTests: XCTestCase {
         for n in nodes { for p in try hostedDistricts(n) { hosts[p, default: 0] += 1 } }
         XCTAssertFalse(hosts.isEmpty)
         XCTAssertEqual(hosts.values.filter { $0 != 1 }.count, 0, "\(hosts)")
+    }
+
+    /// Intake never turns a citizen away: on the minority side of a partition a request is kept in the node's
+    /// durable intake queue (the citizen gets a ticket), and delivered as a case once the partition heals —
+    /// after the node learned it was downed and rejoined under a new uid.
+    func test_intakeOnTheMinorityQueuesRequestsAndDeliversThemAfterTheHeal() async throws {
+        let nodes = try await startCluster(faultInjection: true)
+        let minority = Array(nodes[3...4]), majority = Array(nodes[0...2])
+        for n in minority { try block(n, majority.map(\.node.address)) }
+        for n in majority { try block(n, minority.map(\.node.address)) }
+        try await waitUntil(timeout: .seconds(10), "the minority has lost the quorum") {
+            try minority.allSatisfy { try self.get("/ready", $0.admin).status == 503 }
+        }
+        let client = try harness.clientSystem()
+        let entry = try HotlineNode.on(.anyIncarnation(at: minority[0].node.address), system: client)
+        var tickets: [(String, String)] = []
+        for i in 0..<3 {
+            let request = CitizenRequest(channel: "8890", externalID: "cut-\(i)", category: "heating-failure",
+                                         jurisdiction: "210302", description: "停暖 \(i)")
+            guard case .queued(let q) = try await entry.submitOrQueue(request) else {
+                return XCTFail("the minority accepted a case without the quorum")
+            }
+            XCTAssertTrue(q.reason.contains("quorum"), q.reason)
+            XCTAssertEqual(q.position, i + 1)
+            tickets.append((q.ticket, "cut-\(i)"))
+        }
+        // A request intake would refuse is refused at once, not queued.
+        do {
+            _ = try await entry.submitOrQueue(CitizenRequest(channel: "8890", externalID: "bad", category: "no-such-category",
+                                                             jurisdiction: "210302", description: "x"))
+            XCTFail("queued a request for an unknown category")
+        } catch HotlineError.invalidRequest {}
+
+        for n in nodes { try block(n, []) }
+        var delivered: [IntakeReceipt] = []
+        try await waitUntil(timeout: .seconds(40), "the queued requests are delivered after the heal") {
+            delivered = []
+            for (ticket, _) in tickets {
+                let status = (try? await entry.queued(ticket)) ?? nil
+                guard case .delivered(let receipt)? = status else { return false }
+                delivered.append(receipt)
+            }
+            return true
+        }
+        XCTAssertEqual(Set(delivered.map(\.ref.number)).count, 3, "three distinct cases")
+        let reader = try HotlineNode.on(.anyIncarnation(at: majority[0].node.address), system: client)
+        for receipt in delivered {
+            let found = try await reader.findCase(receipt.ref.number.description)
+            XCTAssertEqual(found.snapshot.id, receipt.ref.id)
+        }
     }
 }

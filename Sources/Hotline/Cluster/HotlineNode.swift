@@ -49,6 +49,8 @@ public distributed actor HotlineNode {
 
     private let roles: HotlineRoles
     private var context: HotlineContext?
+    /// This node's intake queue (requests taken while the case cannot be opened; `IntakeQueue`).
+    private var queue: IntakeQueue?
     private var virtualClock: VirtualClock?
     private var placement: Placement?
     /// Singletons hosted here, by placement key.
@@ -105,6 +107,10 @@ public distributed actor HotlineNode {
         let ctx = HotlineContext(system: system, catalogue: configuration.catalogue, settings: configuration.settings,
                                  clock: clock, directory: HotlineDirectoryView(HotlineDirectory(assignments: [:])))
         context = ctx
+        let q = IntakeQueue(context: ctx)
+        queue = q
+        // Requests queued before a restart are delivered once the cluster takes them.
+        Task { try? await q.start() }
         placement = Placement(rules: HotlinePlacement.rules(configuration.catalogue), settleTime: HotlinePlacement.defaultSettleTime)
         applyPlacement()
         if let membership = system.membership {
@@ -230,6 +236,48 @@ public distributed actor HotlineNode {
     public distributed func submit(_ request: CitizenRequest) async throws -> IntakeReceipt {
         guard let context else { throw HotlineError.notConfigured("no catalogue yet") }
         return try await context.onIntakeDesk { try await $0.submit(request) }
+    }
+
+    /// Takes a citizen request whatever the cluster's state: the intake desk's receipt when the case can be
+    /// opened now; otherwise (this node's side holds no quorum, or the desk, office or dispatch group is
+    /// unreachable, overloaded or recovering) a ticket in this node's intake queue, which delivers it once the
+    /// cluster takes it (`IntakeQueue`). A request intake refuses (unknown category or jurisdiction, a field
+    /// above its limit, ...) is refused at once, queued or not. A call that timed out is not queued (it may
+    /// have run): the error is thrown.
+    ///
+    /// - Throws: `HotlineError.invalidRequest`, `.notConfigured`, `.unavailable` (the queue is full or cannot
+    ///   be written), or what intake throws.
+    public distributed func submitOrQueue(_ request: CitizenRequest) async throws -> IntakeOutcome {
+        guard let context, let queue else { throw HotlineError.notConfigured("no catalogue yet") }
+        let normalized: CitizenRequest
+        do { normalized = try request.normalized() } catch { throw HotlineError.invalidRequest("\(error)") }
+        guard context.catalogue.jurisdiction(normalized.jurisdiction) != nil else {
+            throw HotlineError.invalidRequest("unknown jurisdiction \"\(normalized.jurisdiction)\" (catalogue \(context.catalogue.version))")
+        }
+        guard context.catalogue.category(normalized.category) != nil else {
+            throw HotlineError.invalidRequest("unknown category \"\(normalized.category)\" (catalogue \(context.catalogue.version))")
+        }
+        if let membership = actorSystem.membership, !membership.hasQuorum {
+            return .queued(try await queue.enqueue(normalized, reason: "no quorum: this node's side of the cluster does not hold the majority"))
+        }
+        do {
+            return .accepted(try await context.onIntakeDesk { try await $0.submit(normalized) })
+        } catch let error as RemoteCallError where error.isRetryable {
+            return .queued(try await queue.enqueue(normalized, reason: "\(error)"))
+        } catch HotlineError.unavailable(let why) {
+            return .queued(try await queue.enqueue(normalized, reason: "unavailable: \(why)"))
+        } catch HotlineError.routing(let why) {
+            return .queued(try await queue.enqueue(normalized, reason: "routing: \(why)"))
+        }
+    }
+
+    /// Where a request queued on this node stands (`submitOrQueue`), or nil for a ticket this node never gave.
+    ///
+    /// - Throws: `HotlineError.notConfigured`.
+    public distributed func queued(_ ticket: String) async throws -> QueuedStatus? {
+        guard let queue else { throw HotlineError.notConfigured("no catalogue yet") }
+        try await queue.start()
+        return await queue.status(ticket)
     }
 
     /// A case's current state and full event history, found by case id or human number (`2026-000123`)
