@@ -317,12 +317,20 @@ final class ReplicationTests: XCTestCase {
         // A process never reuses a ballot for a stream (`ReplicatedStream` starts above the last round it used):
         // two owner instances with one ballot could write different entries under the same (index, ballot).
         var lastRound: [NodeIdentity: UInt64] = [:]
+        // Each owner sees its own replica set: 3 of the 5, drawn at random (membership views differ and change),
+        // and asks the other two at recovery, as the shell does.
+        func view() -> (replicas: [NodeIdentity], others: [NodeIdentity]) {
+            var order = five
+            for i in stride(from: 4, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
+            return (Array(order.prefix(3)), Array(order.dropFirst(3)))
+        }
         for term in 0..<16 {
             let who = five[Int(rng.next() % 5)]
             net.down = Set(five.filter { $0 != who && rng.next() % 4 == 0 }.prefix(2))
             if let old = owners[who] { lastRound[who] = max(lastRound[who] ?? 0, old.ballot.round) }
+            let v = view()
             let (o, actions) = R.Owner.start(stream: "s", me: who, round: max(UInt64(term + 1), (lastRound[who] ?? 0) + 1),
-                                             replicas: five, others: [], settings: settings, nowNs: net.nowNs)
+                                             replicas: v.replicas, others: v.others, settings: settings, nowNs: net.nowNs)
             owners[who] = o  // replaces that node's earlier owner (same process, new stream instance)
             proposals[who] = [:]
             net.enqueue(actions, from: who)
@@ -334,6 +342,13 @@ final class ReplicationTests: XCTestCase {
                 net.trace = []
             }
             if rng.next() % 3 == 0 { net.down.insert(five[Int(rng.next() % 5)]) }
+            // The replica set of a running owner changes (a member left its view, another joined).
+            if rng.next() % 2 == 0, let changing = owners.keys.sorted().randomElement(using: &rng) {
+                let v = view()
+                let actions = owners[changing]!.handle(.replicasChanged(replicas: v.replicas, others: v.others), nowNs: net.nowNs)
+                net.enqueue(actions, from: changing)
+                net.trace += actions.map { (changing, $0) }
+            }
             observe(net.run(&owners, shuffle: true, dropRate: 0.1, rounds: Int(rng.next() % 400) + 50))
         }
         // Every replica up, a final owner recovers.
@@ -341,8 +356,9 @@ final class ReplicationTests: XCTestCase {
         net.inFlight = []
         owners = [:]
         let last = five[0]
-        let (o, actions) = R.Owner.start(stream: "s", me: last, round: 100, replicas: five, others: [], settings: settings,
-                                         nowNs: net.nowNs)
+        let v = view()
+        let (o, actions) = R.Owner.start(stream: "s", me: last, round: 100, replicas: v.replicas, others: v.others,
+                                         settings: settings, nowNs: net.nowNs)
         owners[last] = o
         proposals[last] = [:]
         net.enqueue(actions, from: last)

@@ -80,6 +80,19 @@ extension Replication {
         public private(set) var ballot: Ballot
         public private(set) var phase: Phase = .preparing
         public private(set) var replicas: [NodeIdentity]
+        /// While the replica set changes (joint consensus, Raft §6): the previous set's reachable members, the
+        /// write quorum of the previous set, and the index of the entry that records the new set. Until that
+        /// entry is committed, an entry is committed only when `W` of the new set **and** `W` of the previous one
+        /// hold it, and appends go to both sets — so no quorum of either set alone can form a view without it.
+        /// The previous set is kept by address: a member restarted under a new uid acknowledges for its address.
+        private var joint: (addresses: Set<NodeAddress>, quorum: Int, configIndex: UInt64)?
+        /// The previous set's members in the current view (those gone cannot acknowledge).
+        private var jointMembers: [NodeIdentity] {
+            guard let joint else { return [] }
+            return Self.unique(replicas + others).filter { joint.addresses.contains($0.address) }
+        }
+        /// Where appends go: the replica set, plus the previous one while joint.
+        private var targets: [NodeIdentity] { Self.unique(replicas + jointMembers) }
         private var others: [NodeIdentity]
         private var promises: [NodeIdentity: (lastIndex: UInt64, lastBallot: Ballot, commit: UInt64)] = [:]
         /// The latest replica set any promise reported (`Config`): recovery needs a read quorum of it too.
@@ -158,7 +171,7 @@ extension Replication {
             let index = lastIndex + 1
             log.append(Entry(index: index, ballot: ballot, payload: payload))
             var actions: [Action] = []
-            for r in replicas where progress[r]?.inFlightSince == nil {
+            for r in targets where progress[r]?.inFlightSince == nil {
                 actions += sendAppend(to: r, nowNs: nowNs)
             }
             return (index, actions)
@@ -177,20 +190,26 @@ extension Replication {
                 return onTick(nowNs: nowNs)
             case .replicasChanged(let r, let o):
                 let before = Self.addresses(replicas)
+                let previous = replicas
                 replicas = Self.unique(r)
                 others = Self.unique(o.filter { !replicas.contains($0) })
-                progress = progress.filter { replicas.contains($0.key) }
                 var actions: [Action] = []
                 if phase == .preparing {
                     for n in replicas + others where prepareSent[n] == nil { actions += sendPrepare(to: n, nowNs: nowNs) }
                     actions += maybeDecide(nowNs: nowNs)
                 } else if phase == .catchingUp || phase == .serving {
-                    // A new replica set is recorded in the stream (so later recoveries need a quorum of it).
+                    // A new replica set is recorded in the stream (so later recoveries need a quorum of it), and
+                    // committed jointly with the previous set (members of it that are gone cannot ack: the others must).
                     if phase == .serving && Self.addresses(replicas) != before {
-                        log.append(Entry(index: lastIndex + 1, ballot: ballot, payload: [], replicaSet: Self.addresses(replicas)))
+                        let index = lastIndex + 1
+                        log.append(Entry(index: index, ballot: ballot, payload: [], replicaSet: Self.addresses(replicas)))
+                        let oldAddresses = joint?.addresses ?? Set(previous.map(\.address))
+                        let oldQuorum = joint?.quorum ?? settings.quorum(of: oldAddresses.count)
+                        joint = (oldAddresses, oldQuorum, index)
                     }
-                    for r in replicas where progress[r] == nil { progress[r] = Progress(nextIndex: lastIndex + 1) }
-                    for r in replicas where progress[r]?.inFlightSince == nil { actions += sendAppend(to: r, nowNs: nowNs) }
+                    progress = progress.filter { targets.contains($0.key) }
+                    for r in targets where progress[r] == nil { progress[r] = Progress(nextIndex: lastIndex + 1) }
+                    for r in targets where progress[r]?.inFlightSince == nil { actions += sendAppend(to: r, nowNs: nowNs) }
                     actions += advanceCommit()
                 }
                 return actions
@@ -306,6 +325,13 @@ extension Replication {
                 let answered = Set(promises.keys.map(\.address))
                 let fromConfig = Set(config.members).filter { answered.contains($0) }.count
                 guard fromConfig >= settings.readQuorum(of: config.members.count) else { return [] }
+            } else {
+                // No answer names a recorded set: the stream is new — or its first set is held only by members
+                // that have not answered. A majority of every member asked must answer (the first set is
+                // committed by such a majority too, `beginCatchUp`), so the two cannot miss each other.
+                let asked = Set((replicas + others).map(\.address))
+                let answered = Set(promises.keys.map(\.address)).intersection(asked)
+                guard answered.count >= asked.count / 2 + 1 else { return [] }
             }
             if quorumAtNs == nil { quorumAtNs = nowNs }
             let asked = replicas + others
@@ -376,8 +402,19 @@ extension Replication {
             phase = .catchingUp
             barrierIndex = lastIndex + 1
             log.append(Entry(index: barrierIndex, ballot: ballot, payload: [], replicaSet: Self.addresses(replicas)))
+            // The stream last recorded another set: the barrier (the new set) is committed jointly with it. No set
+            // recorded yet: jointly with a majority of every member asked, so that a later owner that finds no
+            // recorded set (it asks such a majority) cannot miss this one.
+            if let config = knownConfig {
+                if Set(config.members) != Set(Self.addresses(replicas)) {
+                    joint = (Set(config.members), settings.quorum(of: Set(config.members).count), barrierIndex)
+                }
+            } else {
+                let everyone = Set((replicas + others).map(\.address))
+                joint = (everyone, everyone.count / 2 + 1, barrierIndex)
+            }
             var actions: [Action] = []
-            for r in replicas {
+            for r in targets {
                 // Start where the replica's committed prefix ends (it matches ours), or optimistic at the end.
                 let start: UInt64
                 if let p = promises[r] { start = min(p.lastIndex, p.commit, barrierIndex - 1) + 1 } else { start = barrierIndex }
@@ -425,7 +462,8 @@ extension Replication {
             var i = lastIndex
             while i > commitIndex {
                 let holders = replicas.filter { (progress[$0]?.matchIndex ?? 0) >= i }.count
-                if holders >= w && log[Int(i - 1)].ballot == ballot {
+                let jointHolders = joint.map { j in jointMembers.filter { (progress[$0]?.matchIndex ?? 0) >= i }.count >= j.quorum } ?? true
+                if holders >= w && jointHolders && log[Int(i - 1)].ballot == ballot {
                     newCommit = i
                     break
                 }
@@ -433,6 +471,11 @@ extension Replication {
             }
             guard newCommit > commitIndex else { return [] }
             commitIndex = newCommit
+            if let j = joint, commitIndex >= j.configIndex {
+                // The new set is committed on both: the previous one's members that left get nothing more.
+                joint = nil
+                progress = progress.filter { replicas.contains($0.key) }
+            }
             var actions: [Action] = []
             if phase == .catchingUp && commitIndex >= barrierIndex {
                 phase = .serving
@@ -456,7 +499,7 @@ extension Replication {
                 if let at = fetchSentNs, nowNs &- at >= timeout { actions += sendFetch(nowNs: nowNs) }
                 else if fetchSentNs == nil { actions += sendFetch(nowNs: nowNs) }
             case .catchingUp, .serving:
-                for r in replicas {
+                for r in targets {
                     guard let p = progress[r] else { continue }
                     if let since = p.inFlightSince {
                         if nowNs &- since >= timeout { actions += sendAppend(to: r, nowNs: nowNs) }
