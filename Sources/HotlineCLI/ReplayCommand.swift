@@ -20,8 +20,8 @@ enum ReplayCommand {
       America/Los_Angeles. Without --catalog one is derived from the trace (district → jurisdiction,
       agency → unit); --write-catalog saves the catalogue used. Simulated steps (sign time, callbacks) are
       labelled in the report. The report opens with the verdict. Exit status: 0 ok (every accepted case found,
-      most records replayed); 1 accepted cases lost, or a node lost during the replay; 2 bad flags or a trace
-      unreadable as a whole; 3 most records rejected (at read or at intake) or none accepted. `match` is yes
+      most records replayed); 1 accepted cases lost, cases no receipt names (`duplicated`), or a node lost
+      during the replay; 2 bad flags or a trace unreadable as a whole; 3 most records rejected (at read or at intake) or none accepted. `match` is yes
       only when there were accepted cases to compare and every figure agrees.
       The nodes form one cluster through gossip membership and place every office and desk themselves.
       --kill N: SIGKILL a district node N times at moments drawn from --kill-seed S (random when not given;
@@ -157,6 +157,7 @@ enum ReplayCommand {
         step failures:         \(counts(c.stepFailures))
         cases by final state:  \(counts(c.casesByStatus))
         cases found in cluster: \(c.casesFound)
+        duplicated: \(c.duplicated)
         lost: \(c.lost)\(c.lostCases.isEmpty ? "" : " — " + c.lostCases.prefix(50).joined(separator: ", ") + (c.lostCases.count > 50 ? ", … (all in --json)" : ""))\(c.killed.map { "\nkilled mid-run:        \($0)" } ?? "")
 
         == Rules for dirty records

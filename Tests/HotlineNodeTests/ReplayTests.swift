@@ -86,6 +86,7 @@ final class ReplayTests: XCTestCase {
         XCTAssertEqual(reconciliation["accepted"] as? Int, 10_000)
         XCTAssertEqual(reconciliation["casesFound"] as? Int, 10_000)
         XCTAssertEqual(reconciliation["lost"] as? Int, 0)
+        XCTAssertEqual(reconciliation["duplicated"] as? Int, 0)
 
         XCTAssertEqual(comparison["clusterReplied"] as? Int, truth.closed)
         XCTAssertEqual(comparison["clusterReplyShare"] as? Double, ((Double(truth.closed) / 10_000) * 10_000).rounded() / 10_000)
@@ -113,6 +114,7 @@ final class ReplayTests: XCTestCase {
         XCTAssertGreaterThan(read, 2_500)
         XCTAssertEqual(accepted, read, "every record was accepted")
         XCTAssertEqual(r["lost"] as? Int, 0, "no accepted case is lost when a district node dies")
+        XCTAssertEqual(r["duplicated"] as? Int, 0, "no request became two cases")
         XCTAssertEqual(r["casesFound"] as? Int, accepted)
         XCTAssertEqual((r["lostCases"] as? [String]) ?? [], [])
         let killed = r["killed"] as? String ?? ""

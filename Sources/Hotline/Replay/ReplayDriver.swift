@@ -401,6 +401,7 @@ public struct ReplayDriver: Sendable {
         let lostIDs = acceptedIDs.subtracting(found)
         let lost = lostIDs.count
         let lostNumbers = receipts.values.filter { lostIDs.contains($0.ref.id) }.map(\.ref.number.description).sorted()
+        let duplicated = found.subtracting(acceptedIDs).count
         guard let analysisNode = context.directory.analysis else { throw HotlineError.routing("no node hosts analysis now") }
         let kpi = try await Analyst.resolve(id: ClusterSystem.wellKnownID(HotlinePaths.analysis, on: analysisNode), using: system)
             .report(asOf: clock)
@@ -445,7 +446,7 @@ public struct ReplayDriver: Sendable {
                           + rejectedAtIntake.map { ("rejected at intake: \($0.key)", $0.value) })
             .sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
         let verdict = ReplayVerdict.judge(recordsRead: read.rowsRead, accepted: accepted, duplicates: duplicates, lost: lost,
-                                          topRejections: rejections.map { (reason: $0.0, count: $0.1) })
+                                          duplicated: duplicated, topRejections: rejections.map { (reason: $0.0, count: $0.1) })
         return ReplayReport(
             verdict: verdict,
             trace: TraceSummary(source: source, recordsRead: read.rowsRead, rejectedAtRead: rejectedAtRead,
@@ -456,6 +457,7 @@ public struct ReplayDriver: Sendable {
                                            routedToTraceAgency: overridden, stepFailures: stepFailures,
                                            casesByStatus: byStatus, casesFound: found.count, lost: lost,
                                            lostCases: Array(lostNumbers.prefix(Reconciliation.maxLostListed)),
+                                           duplicated: duplicated,
                                            killed: kills.isEmpty ? nil : "seed \(options.killSeed): " + kills.joined(separator: "; ")),
             comparison: comparison, kpi: kpi,
             simulated: [

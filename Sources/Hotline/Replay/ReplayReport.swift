@@ -49,6 +49,9 @@ public struct Reconciliation: Codable, Sendable {
     public var lost: Int
     /// Their case numbers, sorted (at most `maxLostListed`).
     public var lostCases: [String] = []
+    /// Cases found in the cluster that no receipt names: a second case opened for one request, or a case whose
+    /// receipt never reached the driver (0 expected).
+    public var duplicated: Int = 0
     /// The kills of `--kill N` (seed, each victim, step and its restart), if any: the offices moved and recovered
     /// their cases from the replicas.
     public var killed: String?
@@ -84,27 +87,32 @@ public struct ReplayVerdict: Codable, Sendable, Equatable {
         case lost
         /// Most records were rejected (at read or at intake), or none was accepted (exit 3).
         case mostlyRejected
+        /// The cluster holds cases no receipt names (`Reconciliation.duplicated`).
+        case duplicated
     }
 
     public var outcome: Outcome
     /// Why, in one sentence (the first line of the text report).
     public var reason: String
 
-    /// Exit status of `hotline replay` for this verdict: 0 ok, 1 lost, 3 mostly rejected.
+    /// Exit status of `hotline replay` for this verdict: 0 ok, 1 lost or duplicated, 3 mostly rejected.
     public var exitStatus: Int32 {
         switch outcome {
         case .ok: 0
-        case .lost: 1
+        case .lost, .duplicated: 1
         case .mostlyRejected: 3
         }
     }
 
     /// The rules, in order: any lost accepted case → `lost`; no accepted case, or fewer accepted cases plus
     /// duplicate submissions than half of the records read → `mostlyRejected`; else `ok`.
-    public static func judge(recordsRead: Int, accepted: Int, duplicates: Int, lost: Int,
+    public static func judge(recordsRead: Int, accepted: Int, duplicates: Int, lost: Int, duplicated: Int = 0,
                              topRejections: [(reason: String, count: Int)]) -> ReplayVerdict {
         if lost > 0 {
             return ReplayVerdict(outcome: .lost, reason: "\(lost) accepted case(s) not found in the cluster")
+        }
+        if duplicated > 0 {
+            return ReplayVerdict(outcome: .duplicated, reason: "\(duplicated) case(s) in the cluster that no receipt names (a request opened twice)")
         }
         let replayed = accepted + duplicates
         if accepted == 0 || replayed * 2 < recordsRead {
