@@ -295,6 +295,8 @@ public struct ReplayDriver: Sendable {
                         try await context.onIntakeDesk { desk in
                             do {
                                 return try await desk.submit(request)
+                            } catch HotlineError.unavailable(let why) {
+                                throw HotlineError.unavailable(why)  // not an answer: failover tries again
                             } catch let refusal as HotlineError {
                                 throw IntakeRefusal(refusal: refusal)  // the desk's answer, not the driver's own routing
                             }
