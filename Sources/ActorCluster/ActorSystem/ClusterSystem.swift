@@ -117,7 +117,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         } else {
             membership = nil
         }
-        try! wireErrors.register(RemoteCallError.self)  // a valid, fresh name: cannot throw
+        try wireErrors.register(RemoteCallError.self)  // a valid, fresh name: does not throw
         transport.setDelegate(self)
         startSweeper()
         for seed in settings.seeds where seed != node.address {
