@@ -132,8 +132,7 @@ extension Replication {
         /// Replicas that must hold an entry durably before it is committed (`W`); nil: a majority of `R`.
         public var writeQuorum: Int?
         /// How often an owner sends an (empty) append to each replica that has nothing in flight, carrying
-        /// the commit index and catching up replicas that lag, in ms; ten times as long to a replica that holds
-        /// every entry and knows the commit index (an idle stream).
+        /// the commit index, catching up replicas that lag and telling a paused owner it was fenced, in ms.
         public var heartbeatMs: Int = 500
         /// A request without a reply after this long is sent again, in ms.
         public var requestTimeoutMs: Int = 2_000
