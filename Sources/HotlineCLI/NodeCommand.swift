@@ -7,7 +7,7 @@ import Synchronization
 enum NodeCommand {
     static let usage = """
     usage: hotline node [--name NAME] [--listen HOST:PORT] [--seeds HOST:PORT,...] [--cluster NAME]
-                        [--data DIR] [--config FILE] [--log-level LEVEL] [--call-timeout-ms MS]
+                        [--data DIR [--fsync always|interval:MS]] [--config FILE] [--log-level LEVEL] [--call-timeout-ms MS]
                         [--handshake-timeout-ms MS] [--max-frame-bytes BYTES]
                         [--roles ROLE,...] [--catalog FILE] [--calendar FILE]
                         [--secret-file FILE [--previous-secret-file FILE]] [--operator-secret-file FILE]
@@ -22,6 +22,10 @@ enum NodeCommand {
       Without --catalog it waits for an operator (`hotline replay`) to configure it.
       --seeds: members to join through (any live one will do; the node's own address may be listed).
       Without seeds the node forms a cluster of its own. Membership: Docs/membership.md.
+      --data: the node's replica journal (DIR/replicas), locked against a second process and recovered
+      before the node joins; without it replicas live in memory only. --fsync: always (default: fsynced
+      before any acknowledgement) or interval:MS. A disk with too little free space is refused per request,
+      not fatal. See Docs/durability.md.
       --secret-file: the cluster secret (≥ 16 bytes, mode 0600); members prove it to each other in the
       handshake (HMAC-SHA256). Required unless the node listens on loopback only. --previous-secret-file
       is also accepted during a rotation. --operator-secret-file: callers proving it may run the
@@ -55,7 +59,10 @@ enum NodeCommand {
             }
             do {
                 dataDirectory = try DataDirectory.open(dir)
-                let (store, report) = try await Replication.ReplicaStore.open(directory: dir + "/replicas", metrics: metrics)
+                var options = Replication.ReplicaStore.journalOptions
+                options.fsync = config.fsync
+                let (store, report) = try await Replication.ReplicaStore.open(directory: dir + "/replicas", options: options,
+                                                                              metrics: metrics)
                 replicaStore = store
                 let skipped = await store.restoreSkipped
                 FileHandle.standardError.write(Data("recovered \(dir)/replicas: \(report)\(skipped > 0 ? ", \(skipped) records skipped" : "")\n".utf8))
@@ -236,6 +243,9 @@ enum NodeCommand {
     static func readiness(_ hotline: HotlineNode, system: ClusterSystem, replicas: Replication.ReplicaStore) async -> AdminReadiness {
         if let failure = await replicas.failureReason {
             return .notReady("replica journal failed (\(failure)): this node's replicas refuse every request until it restarts")
+        }
+        if let full = await replicas.diskFullReason {
+            return .notReady("\(full): this node's replicas refuse writes until space is freed")
         }
         if let membership = system.membership {
             let me = membership.myself

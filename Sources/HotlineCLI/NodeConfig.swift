@@ -9,7 +9,8 @@ import Foundation
 /// `callTimeoutMs` (1...3_600_000), `handshakeTimeoutMs` (1...600_000), `maxFrameBytes` (1024...1 GiB),
 /// `roles` (["intake", "district:210302", ...]), `catalog` (routing catalogue path), `calendar` (path),
 /// `secretFile`, `previousSecretFile`, `operatorSecretFile` (secret files, see `Docs/security.md`), `admin`
-/// ("HOST:PORT" of the admin HTTP port, off when absent), `adminTokenFile` (its bearer token, a secret file).
+/// ("HOST:PORT" of the admin HTTP port, off when absent), `adminTokenFile` (its bearer token, a secret file),
+/// `fsync` ("always" or "interval:MS": when the replica journal under `data` is fsynced).
 /// Unknown fields are errors (a typo must not silently fall back to a default).
 struct NodeConfig {
     var name = "node"
@@ -17,6 +18,10 @@ struct NodeConfig {
     var seeds: [NodeAddress] = []
     var cluster = "hotline"
     var dataDirectory: String?
+    /// When the replica journal is fsynced: `always` (every group commit, before any acknowledgement; the
+    /// default) or `interval:MS` (at most MS ms after a write: faster, and a power loss of a majority of a
+    /// stream's replicas at once may lose the last MS ms of acknowledged changes).
+    var fsync = DurableLog.FsyncPolicy.always
     var logLevel = LogLevel.info
     var callTimeoutMs = 5_000
     var handshakeTimeoutMs = 2_000
@@ -46,11 +51,11 @@ struct NodeConfig {
     static let flags: Set<String> = ["name", "listen", "seeds", "cluster", "data", "config", "log-level",
                                      "call-timeout-ms", "handshake-timeout-ms", "max-frame-bytes", "roles",
                                      "catalog", "calendar", "inbound", "secret-file", "previous-secret-file",
-                                     "operator-secret-file", "admin", "admin-token-file"]
+                                     "operator-secret-file", "admin", "admin-token-file", "fsync"]
     static let jsonFields: Set<String> = ["name", "listen", "seeds", "cluster", "data", "logLevel",
                                           "callTimeoutMs", "handshakeTimeoutMs", "maxFrameBytes", "roles", "catalog",
                                           "calendar", "inbound", "secretFile", "previousSecretFile",
-                                          "operatorSecretFile", "admin", "adminTokenFile"]
+                                          "operatorSecretFile", "admin", "adminTokenFile", "fsync"]
 
     /// Builds the config: defaults, then the `--config` file, then flags. Throws `UsageError` naming the
     /// field or flag at fault.
@@ -123,6 +128,16 @@ struct NodeConfig {
         if let v = try string("operatorSecretFile") { operatorSecretFile = v }
         if let v = try string("admin") { admin = try Self.listenAddress(v, field: "config field \"admin\"") }
         if let v = try string("adminTokenFile") { adminTokenFile = v }
+        if let v = try string("fsync") { fsync = try Self.fsync(v, field: "config field \"fsync\"") }
+    }
+
+    /// `always` or `interval:MS` (MS in 1...10_000).
+    static func fsync(_ text: String, field: String) throws -> DurableLog.FsyncPolicy {
+        if text == "always" { return .always }
+        if text.hasPrefix("interval:"), let ms = Int(text.dropFirst("interval:".count)), (1...10_000).contains(ms) {
+            return .interval(milliseconds: ms)
+        }
+        throw UsageError("invalid \(field) \"\(text)\": always or interval:MS (MS 1...10000)")
     }
 
     static func inbound(_ text: String, field: String) throws -> ClusterSettings.InboundExecution {
@@ -169,6 +184,7 @@ struct NodeConfig {
         if let v = args["operator-secret-file"] { operatorSecretFile = v }
         if let v = args["admin"] { admin = try Self.listenAddress(v, field: "--admin") }
         if let v = args["admin-token-file"] { adminTokenFile = v }
+        if let v = args["fsync"] { fsync = try Self.fsync(v, field: "--fsync") }
         if args.has("fault-injection") { faultInjection = true }
     }
 

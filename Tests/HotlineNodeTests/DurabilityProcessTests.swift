@@ -88,4 +88,111 @@ final class DurabilityProcessTests: XCTestCase {
         XCTAssertEqual(status, 2, stderr)
         XCTAssertTrue(stderr.contains("lock"), stderr)
     }
+
+    /// Mounts a tmpfs of `megabytes` MiB at a new directory (root only: skipped elsewhere).
+    func mountTmpfs(megabytes: Int) throws -> String {
+        let dir = dataDir("tmpfs")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let mount = Process()
+        mount.executableURL = URL(fileURLWithPath: "/bin/mount")
+        mount.arguments = ["-t", "tmpfs", "-o", "size=\(megabytes)m", "tmpfs", dir]
+        let errors = Pipe()
+        mount.standardError = errors
+        try mount.run()
+        mount.waitUntilExit()
+        guard mount.terminationStatus == 0 else {
+            let why = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            throw XCTSkip("cannot mount a tmpfs here (root needed): \(why)")
+        }
+        mounts.append(dir)
+        return dir
+    }
+
+    var mounts: [String] = []
+
+    /// A node whose data directory fills up: intake refuses with a reason that names the full disk (not a
+    /// crash, not a hang), the node keeps answering, intake works again once space is freed, and every case
+    /// acknowledged before, during and after is found after a restart — nothing invented, nothing lost.
+    func test_aFullDiskIsAClearRefusalAtIntakeAndLosesNothingAcknowledged() async throws {
+        let disk = try mountTmpfs(megabytes: 8)
+        defer {
+            harness.stopAll()
+            for m in mounts {
+                let umount = Process()
+                umount.executableURL = URL(fileURLWithPath: "/bin/umount")
+                umount.arguments = ["-l", m]
+                try? umount.run()
+                umount.waitUntilExit()
+            }
+        }
+        let data = disk + "/node"
+        let node = try harness.startNode("full", extra: ["--catalog", Self.catalog, "--data", data,
+                                                         "--admin", "127.0.0.1:0"])
+        let client = try harness.clientSystem(callTimeout: .seconds(40))
+        let entry = try HotlineNode.on(node.node, system: client)
+        func request(_ i: Int, size: Int = 64) -> CitizenRequest {
+            CitizenRequest(channel: "8890", externalID: "full-\(i)", category: "heating-failure", jurisdiction: "210302",
+                           description: "暖气不热 \(i) " + String(repeating: "x", count: size))
+        }
+        var acknowledged: [IntakeReceipt] = []
+        for i in 0..<5 {
+            var receipt: IntakeReceipt?
+            try await waitUntil(timeout: .seconds(20), "request \(i) accepted") {
+                receipt = try? await entry.submit(request(i))
+                return receipt != nil
+            }
+            acknowledged.append(try XCTUnwrap(receipt))
+        }
+        // Fill the file system to just above the replica store's reserve with a file the test can remove.
+        let reading = try XCTUnwrap(DiskSpace.statvfsReading(disk))
+        let reserve = DiskSpace(path: disk).reserveBytes
+        let filler = disk + "/filler"
+        XCTAssertTrue(FileManager.default.createFile(atPath: filler, contents: Data(count: reading.availableBytes - reserve - 40_000)))
+        // Requests of ~3 KB until the first refusal, which must name the full disk. The store reads the free space
+        // every 50 ms, so a few may still be accepted (and must survive); 300 of them would pass the reserve.
+        var refusal: String?
+        for i in 5..<300 where refusal == nil {
+            do {
+                switch try await entry.submitOrQueue(request(i, size: 3_000)) {
+                case .accepted(let receipt): acknowledged.append(receipt)
+                case .queued(let ticket): XCTFail("queued on a full disk: \(ticket)")
+                }
+            } catch let error as HotlineError {
+                refusal = "\(error)"
+            }
+        }
+        let message = try XCTUnwrap(refusal, "the disk never filled")
+        print("full-disk: refused after \(acknowledged.count) accepted: \(message)")
+        XCTAssertTrue(message.contains("disk full"), message)
+        XCTAssertTrue(node.isRunning, "the node survives a full disk")
+        let ready = try AdminClient.request("GET", "/ready", at: try XCTUnwrap(node.admin), timeout: .seconds(5))
+        XCTAssertEqual(ready.status, 503)
+        XCTAssertTrue(String(decoding: ready.body, as: UTF8.self).contains("disk full"))
+
+        // Space freed: intake takes requests again without a restart.
+        try FileManager.default.removeItem(atPath: filler)
+        var after: IntakeReceipt?
+        try await waitUntil(timeout: .seconds(30), "a request accepted once space was freed") {
+            after = try? await entry.submit(request(100))
+            return after != nil
+        }
+        acknowledged.append(try XCTUnwrap(after))
+
+        // Restarted on the same directory: every acknowledged case, once.
+        node.kill()
+        let again = try harness.startNode("full-again", port: node.node.address.port,
+                                          extra: ["--catalog", Self.catalog, "--data", data])
+        let client2 = try harness.clientSystem("after-restart", callTimeout: .seconds(20))
+        let entry2 = try HotlineNode.on(again.node, system: client2)
+        for receipt in acknowledged {
+            var found: CaseHistory?
+            try await waitUntil(timeout: .seconds(30), "case \(receipt.ref.number) found after the restart") {
+                found = try? await entry2.findCase(receipt.ref.number.description)
+                return found != nil
+            }
+            XCTAssertEqual(found?.snapshot.id, receipt.ref.id)
+        }
+        let numbers = Set(acknowledged.map(\.ref.number))
+        XCTAssertEqual(numbers.count, acknowledged.count, "no number handed out twice")
+    }
 }

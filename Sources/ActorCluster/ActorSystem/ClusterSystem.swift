@@ -118,6 +118,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
             membership = nil
         }
         try wireErrors.register(RemoteCallError.self)  // a valid, fresh name: does not throw
+        try wireErrors.register(Replication.StoreError.self)  // a replica's refusal reaches its owner typed
         transport.setDelegate(self)
         startSweeper()
         for seed in settings.seeds where seed != node.address {

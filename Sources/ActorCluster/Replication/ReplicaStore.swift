@@ -43,7 +43,9 @@ extension Replication {
     }
 
     /// Why a replica refused a request outright (not a protocol answer).
-    public enum StoreError: Error, Sendable, Hashable, CustomStringConvertible {
+    public enum StoreError: WireError, Sendable, Hashable, CustomStringConvertible {
+        public static var wireName: String { "cluster.Replication.StoreError" }
+
         /// The store holds `limit` streams already (`Settings.maxStreams`).
         case tooManyStreams(limit: Int)
         /// A stream name is empty or longer than 256 bytes.
@@ -52,6 +54,18 @@ extension Replication {
         case full(limit: Int)
         /// Writing the journal failed; the store refuses everything until the node restarts.
         case journalFailed(String)
+        /// The file system of the journal has less than `reserveBytes` available (`DiskSpace`): this request
+        /// was refused before it changed anything. Clears by itself once space is freed.
+        case diskFull(availableBytes: Int, reserveBytes: Int)
+
+        /// True for refusals that say the replica cannot store anything now (disk full, journal failed, store
+        /// full): an owner that cannot reach a write quorum without such replicas fails its appends at once.
+        public var isStorageRefusal: Bool {
+            switch self {
+            case .diskFull, .journalFailed, .full: true
+            case .tooManyStreams, .badStreamName: false
+            }
+        }
 
         public var description: String {
             switch self {
@@ -59,6 +73,8 @@ extension Replication {
             case .badStreamName(let s): "bad stream name \"\(s.prefix(40))\""
             case .full(let l): "replica store holds its limit of \(l) bytes"
             case .journalFailed(let why): "replica journal failed: \(why)"
+            case .diskFull(let available, let reserve):
+                "replica disk full: \(available) bytes available, below the reserve of \(reserve) bytes"
             }
         }
     }
@@ -80,7 +96,12 @@ extension Replication {
         public let maxStoredBytes: Int
         /// Records between snapshots of the whole store.
         public let snapshotEvery: Int
-        private var metrics: (streams: Gauge, bytes: Gauge, requests: Counter, rejected: Counter)?
+        private var metrics: (streams: Gauge, bytes: Gauge, requests: Counter, rejected: Counter,
+                              diskAvailable: Gauge, diskFullRefusals: Counter)?
+        /// Free space of the journal's file system (nil without a journal on disk).
+        private var disk: DiskSpace?
+        /// Why writes are refused now (the disk is below its reserve), or nil; cleared by the next admitted write.
+        public private(set) var diskFullReason: String?
         private var logger: Logger?
         /// Journal appends issued (a ticket each) and the highest whose append returned: a reply that changed
         /// nothing waits until every append issued before it is durable, so a resent request is never
@@ -93,14 +114,18 @@ extension Replication {
         public var failureReason: String? { failure }
 
         /// Exports `replica_streams`, `replica_stored_bytes`, `replica_requests_total` and
-        /// `replica_rejected_total` (requests refused for an older ballot) in `metrics`.
+        /// `replica_rejected_total` (requests refused for an older ballot), `replica_disk_available_bytes` and
+        /// `replica_disk_full_refusals_total` (requests refused for a disk below its reserve) in `metrics`.
         public func export(to metrics: Metrics, logger: Logger? = nil) {
             if let logger { self.logger = logger }
             let m = (streams: metrics.gauge("replica_streams", help: "Replicated streams this node holds a replica of."),
                      bytes: metrics.gauge("replica_stored_bytes", help: "Payload bytes of the entries this node's replicas hold."),
                      requests: metrics.counter("replica_requests_total", help: "Owner requests answered by this node's replicas."),
-                     rejected: metrics.counter("replica_rejected_total", help: "Owner requests refused for a ballot older than one promised (fencing)."))
+                     rejected: metrics.counter("replica_rejected_total", help: "Owner requests refused for a ballot older than one promised (fencing)."),
+                     diskAvailable: metrics.gauge("replica_disk_available_bytes", help: "Bytes available on the replica journal's file system (last reading)."),
+                     diskFullRefusals: metrics.counter("replica_disk_full_refusals_total", help: "Owner requests refused because the journal's disk was below its free-space reserve."))
             m.streams.set(streams.count)
+            if let available = disk?.availableBytes { m.diskAvailable.set(available) }
             m.bytes.set(storedBytes)
             self.metrics = m
         }
@@ -110,9 +135,12 @@ extension Replication {
         ///   - snapshot: the newest snapshot read back from the journal, if any.
         ///   - records: the journal's records after it, in order (a record that does not decode, or a change
         ///     that does not fit the log, is skipped and counted in `restoreSkipped`).
+        ///   - disk: the journal's file system, checked before each write (nil: not checked).
         public init(journal: (any Journal)?, snapshot: [UInt8]? = nil, records: [[UInt8]] = [],
-                    maxStreams: Int = 4096, maxStoredBytes: Int = 8 << 30, snapshotEvery: Int = 50_000) {
+                    maxStreams: Int = 4096, maxStoredBytes: Int = 8 << 30, snapshotEvery: Int = 50_000,
+                    disk: DiskSpace? = nil) {
             self.journal = journal
+            self.disk = disk
             self.maxStreams = maxStreams
             self.maxStoredBytes = maxStoredBytes
             self.snapshotEvery = snapshotEvery
@@ -158,6 +186,33 @@ extension Replication {
             if case .append(_, _, _, _, let entries, _) = request {
                 let adding = entries.reduce(0) { $0 + $1.payload.count }
                 guard storedBytes + adding <= maxStoredBytes else { throw StoreError.full(limit: maxStoredBytes) }
+            }
+            // Refused before anything changes: a write that ran out of space after the change was applied in
+            // memory would have to fail the whole store.
+            if journal != nil, var d = disk {
+                var writing = 0
+                switch request {
+                case .prepare: writing = 256
+                case .append(_, _, _, _, let entries, _) where !entries.isEmpty:
+                    writing = entries.reduce(256) { $0 + $1.payload.count + 64 }
+                default: break
+                }
+                if writing > 0 {
+                    let admitted = d.admit(writing)
+                    disk = d
+                    if let available = d.availableBytes { metrics?.diskAvailable.set(available) }
+                    guard admitted else {
+                        metrics?.diskFullRefusals.increment()
+                        let error = StoreError.diskFull(availableBytes: d.availableBytes ?? 0, reserveBytes: d.reserveBytes)
+                        if diskFullReason == nil { logger?.error("replica.disk_full", ["error": "\(error)", "path": d.path]) }
+                        diskFullReason = "\(error)"
+                        throw error
+                    }
+                    if diskFullReason != nil {
+                        diskFullReason = nil
+                        logger?.info("replica.disk_space_recovered", ["path": d.path])
+                    }
+                }
             }
             // Taken out of the table while it changes, so its entries are not copied (copy-on-write).
             var log = streams.removeValue(forKey: name) ?? ReplicaLog()
@@ -251,7 +306,8 @@ extension Replication {
 
         /// Opens (or creates) the node's replica journal in `directory` and restores every stream from its
         /// newest snapshot and the records after it. A torn tail (a crash in the middle of a write) is
-        /// truncated; what was truncated is in the returned report.
+        /// truncated; what was truncated is in the returned report. Writes are refused with `StoreError.diskFull`
+        /// while the directory's file system is below its free-space reserve (`DiskSpace`).
         ///
         /// - Throws: `DurabilityError` (locked by another process, corruption before the tail, I/O).
         public static func open(directory: String, options: DurableLog.Options = ReplicaStore.journalOptions,
@@ -271,7 +327,8 @@ extension Replication {
                 next = last.sequence + 1
             }
             let store = ReplicaStore(journal: log, snapshot: snapshot?.bytes, records: records, maxStreams: maxStreams,
-                                     maxStoredBytes: maxStoredBytes, snapshotEvery: snapshotEvery)
+                                     maxStoredBytes: maxStoredBytes, snapshotEvery: snapshotEvery,
+                                     disk: DiskSpace(path: directory))
             return (store, report)
         }
 

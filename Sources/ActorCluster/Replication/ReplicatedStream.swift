@@ -20,6 +20,9 @@ public actor ReplicatedStream {
     private var timer: Task<Void, Never>?
     private var timerAt: UInt64?
     private var appendStarted: [UInt64: UInt64] = [:]
+    /// Replicas whose last answer to a write (prepare, append with entries) was a storage refusal (a full disk,
+    /// a failed journal), with the refusal; cleared by their next accepted write.
+    private var storageRefusals: [NodeAddress: String] = [:]
     private let startedNs: UInt64
     private static let base = ContinuousClock.now
     private let appends: Counter
@@ -66,8 +69,14 @@ public actor ReplicatedStream {
     public var phase: String { owner.phase.name }
     public var ballot: Replication.Ballot { owner.ballot }
     public var commitIndex: UInt64 { owner.commitIndex }
-    /// What a recovering owner waits for, in words (`Replication.Owner.waitingFor`).
-    public var waitingFor: String? { owner.waitingFor }
+    /// What a recovering owner waits for, in words (`Replication.Owner.waitingFor`), with the replicas that
+    /// refuse to store anything and why.
+    public var waitingFor: String? {
+        let refusals = storageRefusals.keys.sorted { $0.description < $1.description }
+            .map { "\($0) refuses: \(storageRefusals[$0]!)" }
+        let parts = [owner.waitingFor].compactMap { $0 } + refusals
+        return parts.isEmpty ? nil : parts.joined(separator: "; ")
+    }
 
     /// The replica set the owner writes to now.
     public var replicas: [NodeIdentity] { owner.replicas }
@@ -90,7 +99,9 @@ public actor ReplicatedStream {
     /// Appends `payload` (not empty) and returns its index once `W` replicas hold it durably.
     ///
     /// - Throws: `Replication.Failure.notServing` (recovering, stopped), `.fenced`, `.stopped` (stopped before
-    ///   the entry was committed: it may or may not be).
+    ///   the entry was committed: it may or may not be), `.appendTimedOut` (no write quorum within
+    ///   `appendTimeoutMs`), `.replicasRefused` (too many replicas refuse to store it, e.g. full disks). After
+    ///   the last three the entry may still be committed later: recover to learn what the stream holds.
     public func append(_ payload: [UInt8]) async throws -> UInt64 {
         if let terminal { throw terminal }
         guard let (index, actions) = owner.propose(payload, nowNs: Self.nowNs()) else {
@@ -145,6 +156,10 @@ public actor ReplicatedStream {
                             try await replicator.handle(request)
                         }
                         input = .reply(reply, to: request, from: to)
+                        if Self.writes(request) { await self.storageAccepted(by: to) }
+                    } catch let refusal as Replication.StoreError where refusal.isStorageRefusal {
+                        input = .failed(request, to: to)
+                        await self.storageRefused(by: to, refusal)
                     } catch {
                         input = .failed(request, to: to)
                     }
@@ -179,6 +194,38 @@ public actor ReplicatedStream {
             }
         }
         armTimer()
+    }
+
+    /// Requests that may write on the replica (and so may be refused for a full disk).
+    private static func writes(_ request: Replication.Request) -> Bool {
+        switch request {
+        case .prepare: true
+        case .append(_, _, _, _, let entries, _): !entries.isEmpty
+        case .fetch: false
+        }
+    }
+
+    private func storageAccepted(by node: NodeIdentity) {
+        if storageRefusals.removeValue(forKey: node.address) != nil {
+            system.logger.info("replication.replica_stores_again", ["stream": stream, "replica": "\(node.address)"])
+        }
+    }
+
+    /// A replica refused to store a write. When the replicas still able to store are fewer than `W`, appends
+    /// waiting for a commit fail now (`Failure.replicasRefused`) rather than after `appendTimeoutMs`.
+    private func storageRefused(by node: NodeIdentity, _ refusal: Replication.StoreError) {
+        if storageRefusals[node.address] == nil {
+            system.logger.warning("replication.replica_refuses", ["stream": stream, "replica": "\(node.address)", "error": "\(refusal)"])
+        }
+        storageRefusals[node.address] = "\(refusal)"
+        let able = owner.replicas.filter { storageRefusals[$0.address] == nil }.count
+        guard able < owner.writeQuorum, !commitWaiters.isEmpty else { return }
+        let reasons = storageRefusals.keys.sorted { $0.description < $1.description }.map { "\($0): \(storageRefusals[$0]!)" }
+        for (i, c) in commitWaiters {
+            appendStarted[i] = nil
+            c.resume(throwing: Replication.Failure.replicasRefused(stream: stream, reasons: reasons))
+        }
+        commitWaiters = []
     }
 
     private func finish(_ failure: Replication.Failure) {

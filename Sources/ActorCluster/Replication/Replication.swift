@@ -170,6 +170,10 @@ extension Replication {
         /// No write quorum acknowledged the entry within `appendTimeoutMs`; it may still be committed (an owner
         /// that gets this should recover from the replicas before it serves again).
         case appendTimedOut(stream: String, index: UInt64, afterMs: Int)
+        /// Too many of the stream's replicas refuse to store anything (`StoreError.isStorageRefusal`: a full disk,
+        /// a failed journal) for a write quorum: appends fail at once instead of waiting for `appendTimedOut`.
+        /// `reasons`: each refusing replica's address and error.
+        case replicasRefused(stream: String, reasons: [String])
 
         public var description: String {
             switch self {
@@ -177,6 +181,7 @@ extension Replication {
             case .notServing(let s, let phase): "stream \(s): owner is not serving (\(phase))"
             case .stopped(let s): "stream \(s): owner stopped before the entry was committed"
             case .appendTimedOut(let s, let i, let ms): "stream \(s): entry \(i) not acknowledged by a write quorum within \(ms) ms"
+            case .replicasRefused(let s, let reasons): "stream \(s): too few replicas can store it (\(reasons.joined(separator: "; ")))"
             }
         }
     }

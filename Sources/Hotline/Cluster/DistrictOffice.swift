@@ -178,7 +178,9 @@ public distributed actor DistrictOffice {
                 let detail: String
                 switch phase {
                 case .failed(let why): detail = "replication failed (\(why)); recovering again"
-                default: detail = "recovering its cases from the replicas (\(await stream?.phase ?? "starting"))"
+                default:
+                    let waiting = await stream?.waitingFor
+                    detail = "recovering its cases from the replicas (\(await stream?.phase ?? "starting")\(waiting.map { ": \($0)" } ?? ""))"
                 }
                 throw HotlineError.unavailable("district office \(jurisdiction): \(detail)")
             }

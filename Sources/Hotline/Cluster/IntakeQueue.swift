@@ -48,6 +48,12 @@ public actor IntakeQueue {
     private let context: HotlineContext
     private var stream: ReplicatedStream?
     private var ready: Task<Void, any Error>?
+    /// How the current recovery ended (`.success` once restored), nil while it runs.
+    private var recoveryOutcome: Result<Void, any Error>?
+
+    private func recoveryEnded(_ error: (any Error)?) {
+        recoveryOutcome = error.map { .failure($0) } ?? .success(())
+    }
     private var waiting: [(ticket: String, request: CitizenRequest, reason: String)] = []
     private var outcomes: [String: QueuedStatus] = [:]
     private var drainer: Task<Void, Never>?
@@ -63,6 +69,9 @@ public actor IntakeQueue {
     /// Requests waiting now.
     public var count: Int { waiting.count }
 
+    /// How long a call waits for the queue's recovery before it is answered `unavailable`.
+    public static let readyWait: Duration = .seconds(3)
+
     /// Recovers the queue (once; again after a failure) and starts the drain when requests wait.
     ///
     /// - Throws: `HotlineError.unavailable` when this node's replica of the queue cannot be read.
@@ -73,8 +82,15 @@ public actor IntakeQueue {
             let s = ReplicatedStream(stream: Self.streamName(system.node.address), system: system,
                                      settings: context.replication, round: round, replicas: [system.node], others: [])
             stream = s
+            recoveryOutcome = nil
             ready = Task {
-                let payloads = try await s.recover()
+                let payloads: [[UInt8]]
+                do {
+                    payloads = try await s.recover()
+                } catch {
+                    self.recoveryEnded(error)
+                    throw error
+                }
                 var waiting: [(String, CitizenRequest, String)] = []
                 var outcomes: [String: QueuedStatus] = [:]
                 for bytes in payloads {
@@ -86,10 +102,24 @@ public actor IntakeQueue {
                     }
                 }
                 self.restored(waiting.filter { outcomes[$0.0] == nil }, outcomes)
+                self.recoveryEnded(nil)
             }
         }
         do {
+            // Bounded: a replica that refuses to store (a full disk) keeps the recovery waiting; the caller gets an
+            // answer naming why, and the recovery goes on for the next call.
+            let deadline = ContinuousClock.now + Self.readyWait
+            // Bounded: 20 ms steps until the deadline.
+            while recoveryOutcome == nil {
+                guard ContinuousClock.now < deadline else {
+                    let waiting = await stream?.waitingFor
+                    throw HotlineError.unavailable("this node's intake queue is recovering\(waiting.map { " (\($0))" } ?? "")")
+                }
+                try? await Task.sleep(for: .milliseconds(20))
+            }
             try await ready?.value
+        } catch let error as HotlineError {
+            throw error
         } catch {
             ready = nil
             if let old = stream { Task { await old.stop() } }
@@ -122,6 +152,8 @@ public actor IntakeQueue {
             _ = try await stream.append(try Wire.BinaryEncoder().encode(record))
         } catch {
             ready = nil
+            if let old = self.stream { Task { await old.stop() } }
+            self.stream = nil
             throw HotlineError.unavailable("the request could not be written to this node's intake queue: \(error)")
         }
         waiting.append((ticket, kept, reason))
