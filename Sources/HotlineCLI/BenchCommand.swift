@@ -11,6 +11,9 @@ enum BenchCommand {
            hotline bench stream   [--messages N] [--size BYTES]     one-way messages (default 100 B)
            hotline bench detect [--nodes N] [--runs R]   SIGKILL / SIGSTOP a member of N node processes R times
              each: median and max ms until every survivor reports it down, false downs (`--help`)
+           hotline bench intake [--nodes N] [--requests N] [--concurrency C] [--fsync always|interval:MS|both]
+             acknowledged submissions per second through intake on N nodes with data directories (`--help`)
+           hotline bench recovery [--cases N]   restart time and memory of a node holding N closed cases (`--help`)
            hotline bench attack <name> [options]   a resource attack on a node child while a member calls it:
              slow-consumers, pipelined-slow-calls, many-empty-arguments, unreachable-dials,
              handshake-hostnames, connection-flood, garbage-connections (`hotline bench attack --help`)
@@ -23,6 +26,13 @@ enum BenchCommand {
         if mode == "detect" {
             if argv.dropFirst().contains(where: { $0 == "--help" || $0 == "-h" }) { print(DetectBench.usage); return 0 }
             return try await DetectBench.run(Array(argv.dropFirst()))
+        }
+        if mode == "intake" || mode == "recovery" {
+            if argv.dropFirst().contains(where: { $0 == "--help" || $0 == "-h" }) {
+                print(mode == "intake" ? IntakeBench.usage : RecoveryBench.usage)
+                return 0
+            }
+            return mode == "intake" ? try await IntakeBench.run(Array(argv.dropFirst())) : try await RecoveryBench.run(Array(argv.dropFirst()))
         }
         if mode == "attack" {
             guard argv.count > 1 else { throw UsageError("which attack?\n\(AttackBench.usage)") }

@@ -132,6 +132,9 @@ public final class NodeProcess: @unchecked Sendable {
 
     public var isRunning: Bool { process.isRunning }
 
+    /// The child's process id.
+    public var pid: Int32 { process.processIdentifier }
+
     /// Where the child's stderr goes, when a log file was given.
     public let logFile: URL?
 
