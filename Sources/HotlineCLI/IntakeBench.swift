@@ -1,5 +1,6 @@
 import ActorCluster
 import Foundation
+import Glibc
 import Hotline
 
 /// `hotline bench intake`: acknowledged submissions per second through intake on a local cluster of
@@ -14,7 +15,8 @@ enum IntakeBench {
       district offices; a submission counts once its receipt is back (its case is durable on a write quorum).
       Runs once per fsync policy (default both: always, then interval:50). Prints JSON per policy: accepted per
       second, latency median/p99 in ms, and from the nodes' /metrics: fsyncs and their mean ms, records per
-      fsync (group commit), replication appends and their mean ms to a write quorum. Build with -c release.
+      fsync (group commit), replication appends and their mean ms to a write quorum, CPU seconds per node and
+      CPU ms per accepted request (nodes and this client together). Build with -c release.
     """
 
     static func run(_ argv: [String]) async throws -> Int32 {
@@ -106,11 +108,13 @@ enum IntakeBench {
         let before = try processes.map { try scrape($0) }
         let t0 = ContinuousClock.now
         let perWorker = (requests + concurrency - 1) / concurrency
-        let outcome = try await withThrowingTaskGroup(of: ([Double], Int).self) { group in
+        let cpuBefore = processes.map { cpuSeconds($0.pid) }
+        let selfBefore = cpuSeconds(getpid())
+        let outcome = try await withThrowingTaskGroup(of: ([Double], [String]).self) { group in
             for w in 0..<concurrency {
                 group.addTask {
                     var samples: [Double] = []
-                    var failed = 0
+                    var failed: [String] = []
                     for j in 0..<perWorker {
                         let i = w * perWorker + j
                         guard i < requests else { break }
@@ -119,18 +123,22 @@ enum IntakeBench {
                             _ = try await entries[i % entries.count].submit(request(i, "run"))
                             samples.append(Double((ContinuousClock.now - s) / .microseconds(1)) / 1000)
                         } catch {
-                            failed += 1
+                            failed.append(String("\(error)".prefix(160)))
                         }
                     }
                     return (samples, failed)
                 }
             }
             var all: [Double] = []
-            var failed = 0
+            var failed: [String] = []
             for try await (part, f) in group { all += part; failed += f }
             return (all, failed)
         }
         let elapsed = Double((ContinuousClock.now - t0) / .microseconds(1)) / 1e6
+        let cpu = zip(cpuBefore, processes.map { cpuSeconds($0.pid) }).map { BenchCommand.round2($1 - $0) }
+        let clientCPU = cpuSeconds(getpid()) - selfBefore
+        var reasons: [String: Int] = [:]
+        for f in outcome.1 { reasons[f, default: 0] += 1 }
         let after = try processes.map { try scrape($0) }
         func delta(_ name: String) -> Double {
             zip(before, after).reduce(0) { $0 + (($1.1[name] ?? 0) - ($1.0[name] ?? 0)) }
@@ -145,7 +153,10 @@ enum IntakeBench {
         return [
             "fsync": fsync,
             "accepted": sorted.count,
-            "failed": outcome.1,
+            "failed": outcome.1.count,
+            "failures": reasons.sorted { $0.value > $1.value }.prefix(3).map { ["count": $0.value, "error": $0.key] },
+            "cpu_seconds_per_node": cpu,
+            "cpu_ms_per_accepted": BenchCommand.round2((cpu.reduce(0, +) + clientCPU) * 1000 / Double(max(1, sorted.count))),
             "seconds": BenchCommand.round2(elapsed),
             "accepted_per_s": Int(Double(sorted.count) / max(elapsed, 1e-9)),
             "latency_ms": ["median": BenchCommand.round2(pct(0.5)), "p99": BenchCommand.round2(pct(0.99)),
@@ -162,6 +173,16 @@ enum IntakeBench {
             ] as [String: Any],
             "rss_mb_per_node": rss,
         ]
+    }
+
+    /// User + system CPU seconds of `pid` so far, from `/proc/<pid>/stat` (0 when unreadable).
+    static func cpuSeconds(_ pid: Int32) -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return 0 }
+        // Fields after the command name: state is field 3; utime and stime are fields 14 and 15.
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     /// The node's `/metrics` as name → value (labelled series summed by name; histograms give `_sum`/`_count`).
