@@ -67,7 +67,8 @@ public distributed actor IntakeDesk {
     /// external id as an `IntakeKey`.
     ///
     /// - Throws: `HotlineError.invalidRequest` with the reason (an `IntakeFieldError` naming the field and
-    ///   limit, empty description, unknown category or jurisdiction, ...), or what the district office /
+    ///   limit, empty description, unknown category or jurisdiction, no category and a catalogue without
+    ///   keywords to classify by, ...), or what the district office /
     ///   dispatch group throw.
     public distributed func submit(_ submitted: CitizenRequest) async throws -> IntakeReceipt {
         let request: CitizenRequest
@@ -240,6 +241,13 @@ public distributed actor IntakeDesk {
         var proposal: ClassificationProposal?
         var category = r.category, jurisdiction = r.jurisdiction, urgency = r.urgency
         if category.isEmpty || jurisdiction.isEmpty {
+            // Classification needs a vocabulary: without one, a missing field is refused, never guessed.
+            if category.isEmpty, !catalogue.categories.contains(where: { !$0.keywords.isEmpty }) {
+                throw HotlineError.invalidRequest("no category, and catalogue \(catalogue.version) has no category keywords to classify the request by")
+            }
+            if jurisdiction.isEmpty, !catalogue.jurisdictions.contains(where: { !$0.placeNames.isEmpty }), catalogue.holdingJurisdiction == nil {
+                throw HotlineError.invalidRequest("no jurisdiction, and catalogue \(catalogue.version) has no place names or holding jurisdiction")
+            }
             let p = classifier.propose(subject: r.subject, description: r.description, address: r.address,
                                        given: Classifier.Given(category: category.isEmpty ? nil : category,
                                                                jurisdiction: jurisdiction.isEmpty ? nil : jurisdiction,

@@ -104,6 +104,9 @@ public distributed actor RoutingGroup {
     public distributed func classify(_ ref: CaseRef, category: String, jurisdiction: String, urgency: Urgency?, kind: CaseKind?,
                                      note: String, dispatcher: String) async throws -> CaseSnapshot {
         let catalogue = context.catalogue
+        guard !category.isEmpty, !jurisdiction.isEmpty else {
+            throw HotlineError.invalidRequest("a classification names a category and a jurisdiction")
+        }
         guard catalogue.category(category) != nil else {
             throw HotlineError.invalidRequest("unknown category \"\(category)\" (catalogue \(catalogue.version))")
         }

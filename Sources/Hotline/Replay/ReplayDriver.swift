@@ -314,7 +314,8 @@ public struct ReplayDriver: Sendable {
                     } else if let proposal = receipt.proposal, let queue = receipt.classificationQueue {
                         // Below the threshold: the simulated dispatcher confirms the best proposal (or the
                         // catalogue's default category / the holding jurisdiction) at the intake instant.
-                        let category = proposal.category ?? catalogue.classification.defaultCategory ?? catalogue.categories.first?.code ?? ""
+                        // No category found and no default: the case stays in the queue (a step failure, counted).
+                        let category = proposal.category ?? catalogue.classification.defaultCategory ?? ""
                         let place = proposal.jurisdiction ?? receipt.ref.jurisdiction
                         let ref = receipt.ref
                         let note = proposal.category == nil || proposal.jurisdiction == nil
