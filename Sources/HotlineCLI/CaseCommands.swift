@@ -5,15 +5,18 @@ import Hotline
 /// `hotline submit` and `hotline case`: an operator's hands on a running cluster, through any node.
 enum SubmitCommand {
     static let usage = """
-    usage: hotline submit --node HOST:PORT --category CODE --jurisdiction CODE
-                          (--description TEXT | --description-file FILE)
+    usage: hotline submit --node HOST:PORT [--category CODE] [--jurisdiction CODE]
+                          (--description TEXT | --description-file FILE) [--subject TEXT]
                           [--channel CODE] [--external-id ID] [--kind KIND] [--urgency P0|P1|P2|P3]
                           [--name NAME] [--phone PHONE] [--address TEXT] [--cluster NAME] [--secret-file FILE]
       Sends one citizen request to the cluster's intake desk through the node at HOST:PORT and prints
       the receipt as JSON. Give the description as an argument (--description) or, for long text, read it
       from a file (--description-file FILE, `-` for standard input): exactly one of the two. The file must
       be UTF-8; its bytes are the description, unchanged (a trailing newline included). Channel defaults
-      to "cli". Kinds: consultation, help, complaint, report, suggestion, praise. The request is checked
+      to "cli". Kinds: consultation, help, complaint, report, suggestion, praise. Without --category or
+      --jurisdiction intake classifies the request from its words (subject, description, address): the receipt
+      carries the proposal; below the catalogue's threshold the case waits (status draft) in a dispatch group's
+      classification queue (`hotline dispatch --help`). The request is checked
       against intake's field rules before it is sent. When the case cannot be opened now (the node's side
       holds no quorum, or the desk or office is unreachable or recovering) the node keeps the request in its
       durable intake queue and prints {"queued": {"ticket": …, "node": …, "reason": …, "position": N}}; it
@@ -22,12 +25,12 @@ enum SubmitCommand {
     """
 
     static func run(_ argv: [String]) async throws -> Int32 {
-        let args = try Arguments(argv, valued: ["node", "category", "jurisdiction", "description", "description-file", "channel",
+        let args = try Arguments(argv, valued: ["node", "category", "jurisdiction", "description", "description-file", "channel", "subject",
                                                 "external-id", "kind", "urgency", "name", "phone", "address", "cluster",
                                                 "secret-file"])
         let node = try nodeAddress(args)
-        guard let category = args["category"] else { throw UsageError("--category is required") }
-        guard let jurisdiction = args["jurisdiction"] else { throw UsageError("--jurisdiction is required") }
+        let category = args["category"] ?? ""  // empty: intake classifies
+        let jurisdiction = args["jurisdiction"] ?? ""
         let description = try Self.description(args, standardInput: FileHandle.standardInput)
         var kind: CaseKind?
         if let k = args["kind"] {
@@ -44,7 +47,7 @@ enum SubmitCommand {
         let request = CitizenRequest(channel: args["channel"] ?? "cli", externalID: args["external-id"], kind: kind,
                                      category: category, urgency: urgency, jurisdiction: jurisdiction,
                                      description: description, address: args["address"], contactName: args["name"],
-                                     contactPhone: args["phone"])
+                                     contactPhone: args["phone"], subject: args["subject"])
         do {
             _ = try request.normalized()  // intake's own rules: refuse here rather than send megabytes
         } catch {

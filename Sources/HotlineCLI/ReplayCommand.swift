@@ -6,6 +6,8 @@ import Hotline
 /// and prints the KPI report and a reconciliation.
 enum ReplayCommand {
     static let defaultTrace = "Deploy/samples/sf311_cases_random_sample_10000.csv"
+    /// The catalogue whose vocabulary classifies a trace without a category column when no --catalog is given.
+    static let defaultCatalogue = "Deploy/catalogs/anshan.json"
 
     static let usage = """
     usage: hotline replay [TRACE] [--nodes N] [--format csv|open311] [--map field=Column,...]
@@ -19,10 +21,19 @@ enum ReplayCommand {
       (defaults: the SF 311 columns). --date-format default "MM/dd/yyyy hh:mm:ss a"; --time-zone default
       America/Los_Angeles. Without --catalog one is derived from the trace (district → jurisdiction,
       agency → unit); --write-catalog saves the catalogue used. Simulated steps (sign time, callbacks) are
-      labelled in the report. The report opens with the verdict. Exit status: 0 ok (every accepted case found,
-      most records replayed); 1 accepted cases lost, cases no receipt names (`duplicated`), or a node lost
-      during the replay; 2 bad flags or a trace unreadable as a whole; 3 most records rejected (at read or at intake) or none accepted. `match` is yes
-      only when there were accepted cases to compare and every figure agrees.
+      labelled in the report. The report opens with the verdict.
+      Records without a category (no category column, e.g. a web-message export) or without a district (when the
+      catalogue has no city-wide jurisdiction) are classified at intake from their words (the `type` column is
+      read as the message's subject); without --catalog such a trace uses the bundled \(defaultCatalogue). A
+      proposal below the catalogue's threshold waits in the classification queue, where a simulated dispatcher
+      (labelled so in the report) confirms it, or takes the catalogue's default category / holding jurisdiction
+      when nothing was found. The report counts both, with the confidences.
+      Exit status:
+        0  ok: every accepted case found and at least half of the records replayed
+        1  accepted cases lost, cases no receipt names (`duplicated`), or a node lost during the replay
+        2  bad flags, or a trace unreadable as a whole (no readable record, gzip-compressed, not found)
+        3  most records rejected (at read or at intake) or none accepted — the reason is the first line
+      `match` is yes only when the verdict is ok, there were cases to compare and every figure agrees.
       The nodes form one cluster through gossip membership and place every office and desk themselves.
       --kill N: SIGKILL a district node N times at moments drawn from --kill-seed S (random when not given;
       the report prints it, and the same seed replays the same victims and moments), each restarted at once on
@@ -42,6 +53,9 @@ enum ReplayCommand {
         }
         guard !isDirectory.boolValue, let data = FileManager.default.contents(atPath: path) else {
             throw UsageError("cannot read trace \"\(path)\": \(isDirectory.boolValue ? "it is a directory" : "not readable")")
+        }
+        if data.starts(with: [0x1F, 0x8B]) {
+            throw UsageError("cannot read trace \"\(path)\": it is gzip-compressed; decompress it first (gunzip -k \(path))")
         }
         let nodes = try args.int("nodes", in: 1...32) ?? 3
         let timeZoneName = args["time-zone"] ?? "America/Los_Angeles"
@@ -92,7 +106,14 @@ enum ReplayCommand {
         } else {
             options.killSeed = UInt64.random(in: 1...999_999)
         }
-        if let c = args["catalog"] { options.catalogue = try loadCatalogue(c) }
+        if let c = args["catalog"] {
+            options.catalogue = try loadCatalogue(c)
+        } else if !read.records.isEmpty,
+                  read.records.allSatisfy({ $0.category.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }) {
+            // Nothing to derive categories from: the bundled catalogue's vocabulary classifies the records.
+            options.catalogue = try loadCatalogue(locate(defaultCatalogue))
+            FileHandle.standardError.write(Data("hotline replay: the trace has no categories; classifying with \(defaultCatalogue)\n".utf8))
+        }
         if let out = args["write-catalog"] {
             let catalogue = options.catalogue ?? TraceCatalogue.derive(from: read.records, name: URL(fileURLWithPath: path).lastPathComponent)
             do {
@@ -120,17 +141,21 @@ enum ReplayCommand {
     }
 
     /// The bundled trace relative to the working directory, or next to the executable's package.
-    static func locateDefaultTrace() -> String {
-        if FileManager.default.fileExists(atPath: defaultTrace) { return defaultTrace }
+    static func locateDefaultTrace() -> String { locate(defaultTrace) }
+
+    /// A bundled file (repository-relative path) relative to the working directory, or next to the
+    /// executable's package; the path as given when neither has it.
+    static func locate(_ relative: String) -> String {
+        if FileManager.default.fileExists(atPath: relative) { return relative }
         if let exe = try? selfExecutable() {
             var dir = exe.deletingLastPathComponent()
             for _ in 0..<6 {
-                let candidate = dir.appendingPathComponent(defaultTrace).path
+                let candidate = dir.appendingPathComponent(relative).path
                 if FileManager.default.fileExists(atPath: candidate) { return candidate }
                 dir = dir.deletingLastPathComponent()
             }
         }
-        return defaultTrace
+        return relative
     }
 
     static func text(_ r: ReplayReport) -> String {
@@ -173,12 +198,27 @@ enum ReplayCommand {
         share closed / reply rate:                \(String(format: "%.4f", m.traceClosedShare)) / \(String(format: "%.4f", m.clusterReplyShare))
         median days open→close / dispatch→reply:  \(opt(m.traceMedianDays)) / \(opt(m.clusterMedianDays))
         mean days open→close / dispatch→reply:    \(opt(m.traceMeanDays)) / \(opt(m.clusterMeanDays))
-        match: \(m.matches ? "yes" : "NO")
+        match: \(m.matches ? "yes" : "NO")\(r.verdict.outcome == .ok ? "" : " (verdict \(r.verdict.outcome.rawValue): nothing is judged a match)")
 
         == Simulated (not in the trace)
 
         """
         for s in r.simulated { out += "- \(s)\n" }
+        if let k = r.classification {
+            out += """
+
+            == Classification at intake (catalogue \(k.catalogue), threshold \(String(format: "%.2f", k.threshold)))
+            cases from a proposal:           \(k.proposed)
+            classified automatically:        \(k.automatic)
+            by the simulated dispatcher:     \(k.bySimulatedDispatcher) (of which \(k.defaulted) took the catalogue's default category or holding jurisdiction)
+            no category phrase found:        \(k.noCategoryFound)
+            no place name found:             \(k.noPlaceFound)
+            emergency words (P1, duty room): \(k.emergencies)
+            confidence (min of category and place): median \(opt(k.medianConfidence)); \(counts(k.confidenceBuckets))
+            category confidence alone:              median \(opt(k.medianCategoryConfidence)); \(counts(k.categoryConfidenceBuckets))
+
+            """
+        }
         out += "\n== KPI report\n" + r.kpi.textTable()
         return out
     }

@@ -8,6 +8,7 @@ usage: hotline <command> [options]
   node      run a cluster node (see `hotline node --help`)
   submit    send one citizen request to a running cluster (`hotline submit --help`)
   case      show a case's state and event history (`hotline case --help`)
+  dispatch  the classification queue: list it, confirm or correct a case's classification (`hotline dispatch --help`)
   health    ask a node's admin port whether it is up and ready (`hotline health --help`)
   members   list the cluster's members as a node's admin port reports them (`hotline members --help`)
   placement where each office, group and desk lives now (`hotline placement --help`)
@@ -32,6 +33,7 @@ func runMain() async -> Int32 {
     case "replay": ReplayCommand.usage
     case "submit": SubmitCommand.usage
     case "case": CaseCommand.usage
+    case "dispatch": DispatchCommand.usage
     case "demo": DemoCommand.usage
     case "health": AdminCommands.healthUsage
     case "members": AdminCommands.membersUsage
@@ -53,6 +55,9 @@ func runMain() async -> Int32 {
         case "case":
             if wantsHelp { print(CaseCommand.usage); return 0 }
             return try await CaseCommand.run(argv)
+        case "dispatch":
+            if wantsHelp { print(DispatchCommand.usage); return 0 }
+            return try await DispatchCommand.run(argv)
         case "health":
             if wantsHelp { print(AdminCommands.healthUsage); return 0 }
             return try AdminCommands.health(argv)

@@ -179,6 +179,7 @@ final class IntakeTextTests: XCTestCase {
                 case .assignedUnit: r.assignedUnit = value
                 case .description: r.description = value
                 case .address: r.address = value
+                case .subject: r.subject = value
                 case .contactName: r.contactName = value
                 case .contactPhone: r.contactPhone = value
                 }

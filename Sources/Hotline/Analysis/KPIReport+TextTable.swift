@@ -56,6 +56,9 @@ extension KPIReport {
             stat("days dispatch→reply", k.dispatchToReplyDays, "natural days, first dispatch → latest lead reply"),
             stat("days intake→close", k.intakeToCloseDays, "natural days, intake → close"),
             stat("hours dispatch latency", k.dispatchLatencyHours, "hours, accepted → first dispatch"),
+            rate("classified automatically", k.automaticClassification, "accepted at intake ÷ classified after a proposal"),
+            rate("classification corrected", k.correctedClassification, "corrected ÷ classified by a dispatcher"),
+            stat("hours in classification queue", k.classificationWaitHours, "hours, queued → dispatcher's review"),
             count("cases", k.cases, "replayed logs"),
             count("valid requests", k.validRequests, "accepted, not emergency / out of scope"),
             count("dispatched", k.dispatched, "lead delivered"),
@@ -70,6 +73,8 @@ extension KPIReport {
             count("lead returns", k.leadReturns, ""),
             count("arbitrations", k.arbitrations, "second returns"),
             count("delivery failures", k.deliveryFailures, "alerted, retried"),
+            count("classification proposed", k.classificationProposed, "requests intake classified"),
+            count("awaiting classification", k.awaitingClassification, "in a classification queue now"),
         ]
         return TextTable(headers: ["KPI", "value", "n/d", "definition"], rows: rows, rightAligned: [1, 2])
     }

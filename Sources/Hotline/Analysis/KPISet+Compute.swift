@@ -12,9 +12,21 @@ extension KPISet {
         var reached = 0, unreachable = 0, satisfied = 0, resolved = 0
         var dueCallback = 0, calledBack = 0, reachedCases = 0
         var repeatCases = 0, returnedCases = 0, reopenedCases = 0
+        var proposed = 0, automatic = 0, byDispatcher = 0, corrected = 0, awaiting = 0
+        var waitSeconds: [TimeInterval] = []
         var replySeconds: [TimeInterval] = [], closeSeconds: [TimeInterval] = [], latencySeconds: [TimeInterval] = []
 
         for order in orders {
+            if order.classificationProposal != nil { proposed += 1 }
+            if order.wasClassifiedAutomatically { automatic += 1 }
+            if order.isAwaitingClassification { awaiting += 1 }
+            if let review = order.classificationReview {
+                byDispatcher += 1
+                if review.isCorrection { corrected += 1 }
+                if let queued = order.classificationQueuedAt, let at = order.classificationReviewedAt {
+                    waitSeconds.append(at.timeIntervalSince(queued))
+                }
+            }
             let isValid = order.acceptedAt != nil && order.status != .transferredEmergency && order.status != .outOfScope
             if isValid { valid += 1 }
             switch order.status {
@@ -126,5 +138,14 @@ extension KPISet {
         dispatchToReplyDays = DurationStatistic(seconds: replySeconds, unit: .days)
         intakeToCloseDays = DurationStatistic(seconds: closeSeconds, unit: .days)
         dispatchLatencyHours = DurationStatistic(seconds: latencySeconds, unit: .hours)
+
+        classificationProposed = proposed
+        classifiedAutomatically = automatic
+        classifiedByDispatcher = byDispatcher
+        classificationCorrected = corrected
+        awaitingClassification = awaiting
+        automaticClassification = Rate(automatic, automatic + byDispatcher)
+        correctedClassification = Rate(corrected, byDispatcher)
+        classificationWaitHours = DurationStatistic(seconds: waitSeconds, unit: .hours)
     }
 }

@@ -76,4 +76,22 @@ public struct KPISet: Hashable, Codable, Sendable {
     public var intakeToCloseDays: DurationStatistic
     /// Acceptance → first dispatch, hours (the hotline's own dispatch-latency clock), per dispatched case.
     public var dispatchLatencyHours: DurationStatistic
+
+    // MARK: classification at intake
+    /// Cases intake's classifier made a proposal for (requests without category or jurisdiction).
+    public var classificationProposed: Int
+    /// Proposals accepted at intake without a dispatcher (confidence at or above the threshold).
+    public var classifiedAutomatically: Int
+    /// Cases a dispatcher classified from the classification queue (confirmed or corrected).
+    public var classifiedByDispatcher: Int
+    /// Of those, how many the dispatcher corrected (category, jurisdiction, urgency or kind changed).
+    public var classificationCorrected: Int
+    /// Cases still waiting in a classification queue.
+    public var awaitingClassification: Int
+    /// Classified automatically ÷ classified after a proposal (automatically or by a dispatcher).
+    public var automaticClassification: Rate
+    /// Corrected ÷ classified by a dispatcher.
+    public var correctedClassification: Rate
+    /// Classification queue → dispatcher's review, hours, per case reviewed.
+    public var classificationWaitHours: DurationStatistic
 }

@@ -259,6 +259,9 @@ public distributed actor DistrictOffice {
         do {
             var log = try CaseLog(id: request.id, number: request.number, intake: request.intake, at: now,
                                   by: request.author, settings: context.settings)
+            if let proposal = request.proposal {
+                try log.record(.classificationProposed(proposal: proposal), at: now, by: request.author)
+            }
             try log.record(.accepted(classification: request.classification), at: now, by: request.author)
             if request.classification.urgency == .p0 {
                 try log.record(.transferredToEmergency(service: request.emergencyService ?? .police,
@@ -267,6 +270,10 @@ public distributed actor DistrictOffice {
                 if log.order.needsDutyRoomAlert {
                     let room = try context.catalogue.dutyRoom(for: request.classification.jurisdiction)
                     try log.record(.dutyRoomAlerted(dutyRoom: room, note: "P1 livelihood: \(request.classification.category)"),
+                                   at: now, by: .system(component: "shift-leader"))
+                } else if let proposal = request.proposal, proposal.isEmergency {
+                    let room = try context.catalogue.dutyRoom(for: request.classification.jurisdiction)
+                    try log.record(.dutyRoomAlerted(dutyRoom: room, note: "emergency words: \(proposal.evidence.urgency.joined(separator: ", "))"),
                                    at: now, by: .system(component: "shift-leader"))
                 }
                 let group = request.queueGroup
@@ -279,6 +286,60 @@ public distributed actor DistrictOffice {
         } catch let e as RoutingError {
             throw HotlineError.routing("\(e)")
         }
+    }
+
+    /// Opens a case that waits in a dispatch group's classification queue (see `OpenAwaitingClassification`).
+    /// Idempotent per case id and per channel + external id (returns the case it holds).
+    ///
+    /// - Throws: `HotlineError.ruleViolation`.
+    public distributed func openAwaitingClassification(_ request: OpenAwaitingClassification) async throws -> CaseSnapshot {
+        try Self.mayAct(as: request.author)
+        try await ready()
+        if let existing = cases[request.id] { return CaseSnapshot(existing) }
+        if let key = request.intake.intakeKey, let id = byIntakeKey[key], let existing = cases[id] {
+            return CaseSnapshot(existing)
+        }
+        let now = context.now
+        var log: CaseLog
+        do {
+            log = try CaseLog(id: request.id, number: request.number, intake: request.intake, at: now,
+                              by: request.author, settings: context.settings)
+            try log.record(.classificationProposed(proposal: request.proposal), at: now, by: request.author)
+            if let room = request.dutyRoom {
+                try log.record(.dutyRoomAlerted(dutyRoom: room, note: "emergency words: \(request.proposal.evidence.urgency.joined(separator: ", ")); classification pending"),
+                               at: now, by: .system(component: "shift-leader"))
+            }
+            try log.record(.queuedForClassification(group: request.group), at: now, by: request.author)
+        } catch let e as CaseRuleViolation {
+            throw HotlineError.ruleViolation("\(e)")
+        }
+        try await commit(log, after: 0)
+        return CaseSnapshot(log)
+    }
+
+    /// The cases of this office waiting in dispatch group `group`'s classification queue, oldest first.
+    public distributed func awaitingClassification(group: String) async throws -> [ClassificationQueueEntry] {
+        try await ready()
+        return cases.values.filter { $0.order.isAwaitingClassification && $0.order.classificationQueue == group }
+            .compactMap { log -> ClassificationQueueEntry? in
+                let o = log.order
+                guard let proposal = o.classificationProposal, let at = o.classificationQueuedAt else { return nil }
+                let summary = ((o.intake.subject.map { $0 + " — " } ?? "") + o.intake.description
+                    .trimmingCharacters(in: .whitespacesAndNewlines)).prefix(200)
+                return ClassificationQueueEntry(ref: CaseRef(id: o.id, number: o.number, jurisdiction: jurisdiction),
+                                                proposal: proposal, queuedAt: at, summary: String(summary),
+                                                dutyRoomAlerted: !o.dutyRoomAlerts.isEmpty)
+            }
+            .sorted { ($0.queuedAt, $0.ref.number.description) < ($1.queuedAt, $1.ref.number.description) }
+    }
+
+    /// The case's projection (for a dispatcher's review).
+    ///
+    /// - Throws: `HotlineError.unknownCase`.
+    public distributed func workOrder(_ id: CaseID) async throws -> WorkOrder {
+        try await ready()
+        guard let log = cases[id] else { throw HotlineError.unknownCase(id.rawValue) }
+        return log.order
     }
 
     /// Records `dispatched(order)` and the delivery of every assignment of the new round (the office is the
@@ -530,6 +591,9 @@ public struct OpenCase: Codable, Sendable {
     public var dispatchedBy: EventAuthor?
     /// The dispatch group the case is queued for (the catalogue rule's group); nil: the jurisdiction's owner.
     public var queueGroup: String?
+    /// Intake classifier's proposal, when the request came without category or jurisdiction and the proposal
+    /// reached the threshold: recorded before `accepted` (classified automatically).
+    public var proposal: ClassificationProposal?
 
     public init(id: CaseID, number: CaseNumber, intake: IntakeRecord, classification: Classification,
                 author: EventAuthor, emergencyService: EmergencyService? = nil) {
@@ -540,6 +604,33 @@ public struct OpenCase: Codable, Sendable {
         self.author = author
         self.emergencyService = emergencyService
     }
+}
+
+/// Everything needed to open a case that waits in a dispatch group's classification queue: `drafted`,
+/// `classificationProposed`, the duty-room alert for an emergency proposal, `queuedForClassification`.
+public struct OpenAwaitingClassification: Codable, Sendable {
+    public var id: CaseID
+    public var number: CaseNumber
+    public var intake: IntakeRecord
+    public var proposal: ClassificationProposal
+    /// The district office that holds the case (the proposed jurisdiction, else the catalogue's holding one).
+    /// A dispatcher's correction changes the case's route, not where its log is kept.
+    public var holdingJurisdiction: String
+    /// The dispatch group whose classification queue takes the case (the owner of `holdingJurisdiction`).
+    public var group: String
+    /// The duty room alerted at once for an emergency proposal; nil: none.
+    public var dutyRoom: String?
+    public var author: EventAuthor
+}
+
+/// A case in a dispatch group's classification queue, as the dispatcher sees it.
+public struct ClassificationQueueEntry: Codable, Sendable, Hashable {
+    public var ref: CaseRef
+    public var proposal: ClassificationProposal
+    public var queuedAt: Date
+    /// The subject (if any) and the first 200 characters of the description.
+    public var summary: String
+    public var dutyRoomAlerted: Bool
 }
 
 /// A compact view of a case for callers.

@@ -251,10 +251,11 @@ public distributed actor HotlineNode {
         guard let context, let queue else { throw HotlineError.notConfigured("no catalogue yet") }
         let normalized: CitizenRequest
         do { normalized = try request.normalized() } catch { throw HotlineError.invalidRequest("\(error)") }
-        guard context.catalogue.jurisdiction(normalized.jurisdiction) != nil else {
+        // An empty category or jurisdiction is classified at intake.
+        guard normalized.jurisdiction.isEmpty || context.catalogue.jurisdiction(normalized.jurisdiction) != nil else {
             throw HotlineError.invalidRequest("unknown jurisdiction \"\(normalized.jurisdiction)\" (catalogue \(context.catalogue.version))")
         }
-        guard context.catalogue.category(normalized.category) != nil else {
+        guard normalized.category.isEmpty || context.catalogue.category(normalized.category) != nil else {
             throw HotlineError.invalidRequest("unknown category \"\(normalized.category)\" (catalogue \(context.catalogue.version))")
         }
         if let membership = actorSystem.membership, !membership.hasQuorum {
@@ -299,6 +300,63 @@ public distributed actor HotlineNode {
                     }
                 } else if let events = try? await office.events(of: CaseID(key)) {
                     return CaseHistory(snapshot: try await office.snapshot(CaseID(key)), events: events)
+                }
+            } catch {
+                unanswered.append(code)
+            }
+        }
+        if !unanswered.isEmpty {
+            throw HotlineError.routing("case \(key) not found; these district offices did not answer: \(unanswered.joined(separator: ", "))")
+        }
+        throw HotlineError.unknownCase(key)
+    }
+
+    /// A dispatch group's classification queue (`hotline dispatch queue`); every group's when `group` is nil.
+    ///
+    /// - Throws: `HotlineError.notConfigured`, `.invalidRequest` (unknown group), or what the groups throw.
+    public distributed func classificationQueues(group: String?) async throws -> [ClassificationQueue] {
+        guard let context else { throw HotlineError.notConfigured("no catalogue yet") }
+        let groups = context.catalogue.dispatchGroups.map(\.code).filter { group == nil || $0 == group }
+        if let group, groups.isEmpty { throw HotlineError.invalidRequest("unknown dispatch group \"\(group)\"") }
+        var queues: [ClassificationQueue] = []
+        for code in groups {
+            queues.append(try await context.onRoutingGroup(code) { try await $0.classificationQueue() })
+        }
+        return queues
+    }
+
+    /// A dispatcher confirms or corrects the classification of a waiting case, found by id or number
+    /// (`hotline dispatch classify`): the group whose classification queue holds it records the review and
+    /// dispatches the case (`RoutingGroup.classify`). Returns the case afterwards.
+    ///
+    /// - Throws: `HotlineError.unknownCase`, `.ruleViolation` (not waiting for classification), `.invalidRequest`
+    ///   (unknown category/jurisdiction, P0), `.routing`, `.notConfigured`.
+    public distributed func classify(_ key: String, category: String, jurisdiction: String, urgency: Urgency?, kind: CaseKind?,
+                                     note: String, dispatcher: String) async throws -> CaseSnapshot {
+        guard let context else { throw HotlineError.notConfigured("no catalogue yet") }
+        let (office, snapshot) = try await locate(key, context: context)
+        let order = try await context.onDistrictOffice(office) { try await $0.workOrder(snapshot.id) }
+        guard let group = order.classificationQueue else {
+            throw HotlineError.ruleViolation("case \(order.number) is \(order.status.rawValue) and not in a classification queue")
+        }
+        let ref = CaseRef(id: snapshot.id, number: snapshot.number, jurisdiction: office)
+        return try await context.onRoutingGroup(group) {
+            try await $0.classify(ref, category: category, jurisdiction: jurisdiction, urgency: urgency, kind: kind,
+                                  note: note, dispatcher: dispatcher)
+        }
+    }
+
+    /// The district office (jurisdiction code) holding a case, found by id or number, and its snapshot.
+    private func locate(_ key: String, context: HotlineContext) async throws -> (String, CaseSnapshot) {
+        let number = CaseNumber(parsing: key)
+        var unanswered: [String] = []
+        for code in context.directory.districtCodes {
+            do {
+                let office = try context.districtOffice(code)
+                if let number {
+                    if let snap = try await office.find(number: number) { return (code, snap) }
+                } else if let snap = try? await office.snapshot(CaseID(key)) {
+                    return (code, snap)
                 }
             } catch {
                 unanswered.append(code)

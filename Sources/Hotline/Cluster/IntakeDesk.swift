@@ -9,6 +9,11 @@ public struct IntakeReceipt: Codable, Sendable, Hashable {
     /// True when the same channel + external id was submitted before: the earlier case is returned.
     public var duplicate: Bool
     public var leadUnit: String?
+    /// The classifier's proposal, for a request that arrived without category or jurisdiction.
+    public var proposal: ClassificationProposal? = nil
+    /// The dispatch group whose classification queue holds the case (status `draft`) until a dispatcher
+    /// confirms or corrects the proposal; nil when classified.
+    public var classificationQueue: String? = nil
 }
 
 /// The intake desk (`/hotline/intake`): validates and classifies a request from any channel, opens the case
@@ -21,6 +26,8 @@ public distributed actor IntakeDesk {
     public static let maxDescriptionCharacters = IntakeText.limit(.description).characters
 
     private let context: HotlineContext
+    /// Built once from the catalogue (it indexes every phrase).
+    private lazy var classifier = Classifier(catalogue: context.catalogue)
     private var receipts: [IntakeKey: IntakeReceipt] = [:]
     private var inFlight: [IntakeKey: Task<IntakeReceipt, any Error>] = [:]
     private var serial = 0
@@ -60,7 +67,8 @@ public distributed actor IntakeDesk {
     /// external id as an `IntakeKey`.
     ///
     /// - Throws: `HotlineError.invalidRequest` with the reason (an `IntakeFieldError` naming the field and
-    ///   limit, empty description, unknown category or jurisdiction, ...), or what the district office /
+    ///   limit, empty description, unknown category or jurisdiction, no category and a catalogue without
+    ///   keywords to classify by, ...), or what the district office /
     ///   dispatch group throw.
     public distributed func submit(_ submitted: CitizenRequest) async throws -> IntakeReceipt {
         let request: CitizenRequest
@@ -100,9 +108,14 @@ public distributed actor IntakeDesk {
             }
         }
         try await reserveNumber()
-        let (open, group) = try prepare(request)
-        let assigned = request.assignedUnit
-        let task = Task { try await self.open(open, group: group, assignedUnit: assigned) }
+        let task: Task<IntakeReceipt, any Error>
+        switch try prepare(request) {
+        case .classified(let open, let group):
+            let assigned = request.assignedUnit
+            task = Task { try await self.open(open, group: group, assignedUnit: assigned) }
+        case .awaitingClassification(let pending):
+            task = Task { try await self.openAwaitingClassification(pending) }
+        }
         if let key { inFlight[key] = task }
         defer { if let key { inFlight[key] = nil } }
         let receipt = try await task.value
@@ -199,7 +212,14 @@ public distributed actor IntakeDesk {
     /// How many distinct requests were taken.
     public distributed func acceptedCount() -> Int { serial }
 
-    private func prepare(_ r: CitizenRequest) throws -> (OpenCase, String?) {
+    /// What intake does with a request: open it classified (and dispatch it), or open it to wait in a
+    /// dispatch group's classification queue.
+    private enum Prepared {
+        case classified(OpenCase, group: String?)
+        case awaitingClassification(OpenAwaitingClassification)
+    }
+
+    private func prepare(_ r: CitizenRequest) throws -> Prepared {
         let channel = r.channel  // normalised by `submit`
         guard !r.description.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw HotlineError.invalidRequest("empty description: say what the citizen asked for")
@@ -211,36 +231,78 @@ public distributed actor IntakeDesk {
             }
         }
         let catalogue = context.catalogue
-        guard catalogue.jurisdiction(r.jurisdiction) != nil else {
+        if !r.jurisdiction.isEmpty, catalogue.jurisdiction(r.jurisdiction) == nil {
             throw HotlineError.invalidRequest("unknown jurisdiction \"\(r.jurisdiction)\" (catalogue \(catalogue.version))")
         }
-        guard catalogue.category(r.category) != nil else {
+        if !r.category.isEmpty, catalogue.category(r.category) == nil {
             throw HotlineError.invalidRequest("unknown category \"\(r.category)\" (catalogue \(catalogue.version))")
         }
-        let urgency = r.urgency ?? (catalogue.isLivelihood(category: r.category) ? .p1 : .p2)
+        // Without category or jurisdiction, the classifier proposes them from the citizen's words.
+        var proposal: ClassificationProposal?
+        var category = r.category, jurisdiction = r.jurisdiction, urgency = r.urgency
+        if category.isEmpty || jurisdiction.isEmpty {
+            // Classification needs a vocabulary: without one, a missing field is refused, never guessed.
+            if category.isEmpty, !catalogue.categories.contains(where: { !$0.keywords.isEmpty }) {
+                throw HotlineError.invalidRequest("no category, and catalogue \(catalogue.version) has no category keywords to classify the request by")
+            }
+            if jurisdiction.isEmpty, !catalogue.jurisdictions.contains(where: { !$0.placeNames.isEmpty }), catalogue.holdingJurisdiction == nil {
+                throw HotlineError.invalidRequest("no jurisdiction, and catalogue \(catalogue.version) has no place names or holding jurisdiction")
+            }
+            let p = classifier.propose(subject: r.subject, description: r.description, address: r.address,
+                                       given: Classifier.Given(category: category.isEmpty ? nil : category,
+                                                               jurisdiction: jurisdiction.isEmpty ? nil : jurisdiction,
+                                                               urgency: r.urgency, kind: r.kind))
+            proposal = p
+            if let c = p.category, let j = p.jurisdiction, p.confidence >= catalogue.classification.autoThreshold {
+                (category, jurisdiction, urgency) = (c, j, p.urgency)
+            } else {
+                guard let holding = p.jurisdiction ?? catalogue.holdingJurisdiction,
+                      let group = catalogue.dispatchGroup(owning: holding)?.code else {
+                    throw HotlineError.invalidRequest("no jurisdiction to hold the request while it waits for classification (catalogue \(catalogue.version))")
+                }
+                serial += 1
+                let dutyRoom = p.isEmergency ? try? catalogue.dutyRoom(for: holding) : nil
+                return .awaitingClassification(OpenAwaitingClassification(
+                    id: CaseID.random(), number: CaseNumber(year: currentYear(), serial: serial), intake: intakeRecord(r),
+                    proposal: p, holdingJurisdiction: holding, group: group, dutyRoom: dutyRoom, author: .hotline(staff: "intake")))
+            }
+        }
+        let resolvedUrgency = urgency ?? (catalogue.isLivelihood(category: category) ? .p1 : .p2)
         let classification: Classification
         do {
-            classification = try catalogue.classification(kind: r.kind ?? .help, category: r.category,
-                                                          urgency: urgency, jurisdiction: r.jurisdiction)
+            classification = try catalogue.classification(kind: r.kind ?? .help, category: category,
+                                                          urgency: resolvedUrgency, jurisdiction: jurisdiction)
         } catch {
             throw HotlineError.invalidRequest("\(error)")
         }
         serial += 1
-        let now = context.now
-        let year = Calendar(identifier: .gregorian).dateComponents(in: context.settings.calendar.foundationTimeZone, from: now).year ?? 2000
-        let intake = IntakeRecord(channel: Channel(code: channel, name: channel), externalID: r.externalID,
-                                  contact: CitizenContact(name: r.contactName ?? "", phone: r.contactPhone ?? "",
-                                                          confidential: r.confidential ?? (r.kind == .report)),
-                                  description: r.description,
-                                  location: r.address.map { Location(address: $0) })
-        let open = OpenCase(id: CaseID.random(), number: CaseNumber(year: year, serial: serial), intake: intake,
+        var open = OpenCase(id: CaseID.random(), number: CaseNumber(year: currentYear(), serial: serial), intake: intakeRecord(r),
                             classification: classification, author: .hotline(staff: "intake"))
+        open.proposal = proposal
         // The group the catalogue's rule names (city-wide utilities have their own), else the owner of the
         // jurisdiction.
-        let group: String? = urgency == .p0 ? nil
-            : ((try? catalogue.route(category: r.category, jurisdiction: r.jurisdiction).dispatchGroup).flatMap { $0.isEmpty ? nil : $0 }
-                ?? catalogue.dispatchGroup(owning: r.jurisdiction)?.code)
-        return (open, group)
+        let group: String? = resolvedUrgency == .p0 ? nil
+            : ((try? catalogue.route(category: category, jurisdiction: jurisdiction).dispatchGroup).flatMap { $0.isEmpty ? nil : $0 }
+                ?? catalogue.dispatchGroup(owning: jurisdiction)?.code)
+        return .classified(open, group: group)
+    }
+
+    private func currentYear() -> Int {
+        Calendar(identifier: .gregorian).dateComponents(in: context.settings.calendar.foundationTimeZone, from: context.now).year ?? 2000
+    }
+
+    private func intakeRecord(_ r: CitizenRequest) -> IntakeRecord {
+        IntakeRecord(channel: Channel(code: r.channel, name: r.channel), externalID: r.externalID,
+                     contact: CitizenContact(name: r.contactName ?? "", phone: r.contactPhone ?? "",
+                                             confidential: r.confidential ?? (r.kind == .report)),
+                     description: r.description, location: r.address.map { Location(address: $0) }, subject: r.subject)
+    }
+
+    private func openAwaitingClassification(_ pending: OpenAwaitingClassification) async throws -> IntakeReceipt {
+        let snapshot = try await context.onDistrictOffice(pending.holdingJurisdiction) { try await $0.openAwaitingClassification(pending) }
+        let ref = CaseRef(id: snapshot.id, number: snapshot.number, jurisdiction: pending.holdingJurisdiction)
+        return IntakeReceipt(ref: ref, status: snapshot.status, duplicate: snapshot.id != pending.id, leadUnit: snapshot.leadUnit,
+                             proposal: pending.proposal, classificationQueue: snapshot.status == .draft ? pending.group : nil)
     }
 
     private func open(_ open: OpenCase, group: String?, assignedUnit: String?) async throws -> IntakeReceipt {
@@ -260,12 +322,14 @@ public distributed actor IntakeDesk {
         let duplicate = snapshot.id != open.id
         let ref = CaseRef(id: snapshot.id, number: snapshot.number, jurisdiction: open.classification.jurisdiction)
         if duplicate {
-            return IntakeReceipt(ref: ref, status: snapshot.status, duplicate: true, leadUnit: snapshot.leadUnit)
+            return IntakeReceipt(ref: ref, status: snapshot.status, duplicate: true, leadUnit: snapshot.leadUnit,
+                                 proposal: open.proposal)
         }
         if snapshot.status == .pendingDispatch, let group {
             let classification = open.classification
             snapshot = try await context.onRoutingGroup(group) { try await $0.dispatch(ref, classification: classification) }
         }
-        return IntakeReceipt(ref: ref, status: snapshot.status, duplicate: false, leadUnit: snapshot.leadUnit)
+        return IntakeReceipt(ref: ref, status: snapshot.status, duplicate: false, leadUnit: snapshot.leadUnit,
+                             proposal: open.proposal)
     }
 }

@@ -73,4 +73,88 @@ public distributed actor RoutingGroup {
             try await $0.record(ref.id, .returnDecided(assignment: assignment, approved: approved, note: note), by: staff)
         }
     }
+
+    /// The cases waiting in this group's classification queue (from every office of the group's
+    /// jurisdictions), oldest first. An office that cannot answer now is skipped and named in `unanswered`.
+    public distributed func classificationQueue() async throws -> ClassificationQueue {
+        let group = self.group
+        let codes = context.catalogue.dispatchGroups.first { $0.code == group }?.jurisdictions ?? []
+        var entries: [ClassificationQueueEntry] = []
+        var unanswered: [String] = []
+        for code in codes {
+            do {
+                entries += try await context.onDistrictOffice(code) { try await $0.awaitingClassification(group: group) }
+            } catch {
+                unanswered.append(code)
+            }
+        }
+        entries.sort { ($0.queuedAt, $0.ref.number.description) < ($1.queuedAt, $1.ref.number.description) }
+        return ClassificationQueue(group: group, entries: entries, unanswered: unanswered)
+    }
+
+    /// A dispatcher confirms or corrects the proposal of a case in this group's classification queue:
+    /// records `classificationReviewed` (with the fields corrected) and `accepted`, alerts the duty room of a
+    /// P1 livelihood case not alerted yet, queues the case for the dispatch group of its route and dispatches
+    /// it there. The case stays at the office that holds it (`ref.jurisdiction`); its route follows the
+    /// confirmed jurisdiction. `urgency` / `kind` nil = as proposed.
+    ///
+    /// - Throws: `HotlineError.invalidRequest` (unknown category or jurisdiction, P0 — emergencies are
+    ///   transferred, not dispatched), `.ruleViolation` (the case is not in a classification queue; nothing is
+    ///   recorded), `.routing`, `.unknownCase`.
+    public distributed func classify(_ ref: CaseRef, category: String, jurisdiction: String, urgency: Urgency?, kind: CaseKind?,
+                                     note: String, dispatcher: String) async throws -> CaseSnapshot {
+        let catalogue = context.catalogue
+        guard !category.isEmpty, !jurisdiction.isEmpty else {
+            throw HotlineError.invalidRequest("a classification names a category and a jurisdiction")
+        }
+        guard catalogue.category(category) != nil else {
+            throw HotlineError.invalidRequest("unknown category \"\(category)\" (catalogue \(catalogue.version))")
+        }
+        guard catalogue.jurisdiction(jurisdiction) != nil else {
+            throw HotlineError.invalidRequest("unknown jurisdiction \"\(jurisdiction)\" (catalogue \(catalogue.version))")
+        }
+        let order = try await context.onDistrictOffice(ref.jurisdiction) { try await $0.workOrder(ref.id) }
+        guard order.isAwaitingClassification else {
+            throw HotlineError.ruleViolation("case \(order.number) is \(order.status.rawValue) and not in a classification queue")
+        }
+        let proposal = order.classificationProposal
+        let finalUrgency = urgency ?? (proposal?.urgency == .p1 ? .p1 : (catalogue.isLivelihood(category: category) ? .p1 : .p2))
+        guard finalUrgency != .p0 else {
+            throw HotlineError.invalidRequest("P0 is an emergency for 110/119/120, not a dispatch")
+        }
+        let finalKind = kind ?? proposal?.kind ?? .help
+        let classification: Classification
+        do {
+            classification = try catalogue.classification(kind: finalKind, category: category, urgency: finalUrgency,
+                                                          jurisdiction: jurisdiction)
+        } catch {
+            throw HotlineError.invalidRequest("\(error)")
+        }
+        let review = ClassificationReview(category: category, jurisdiction: jurisdiction, urgency: finalUrgency, kind: finalKind,
+                                          proposal: proposal, note: note)
+        let routeGroup = (try? catalogue.route(category: category, jurisdiction: jurisdiction).dispatchGroup).flatMap { $0.isEmpty ? nil : $0 }
+            ?? catalogue.dispatchGroup(owning: jurisdiction)?.code ?? group
+        var bodies: [CaseEventBody] = [.classificationReviewed(review: review), .accepted(classification: classification)]
+        if classification.requiresDutyRoomAlert, order.dutyRoomAlerts.isEmpty {
+            let room: String
+            do { room = try catalogue.dutyRoom(for: jurisdiction) } catch { throw HotlineError.routing("\(error)") }
+            bodies.append(.dutyRoomAlerted(dutyRoom: room, note: "P1 livelihood: \(category)"))
+        }
+        bodies.append(.queuedForDispatch(group: routeGroup))
+        let dispatch: DispatchOrder
+        do { dispatch = try catalogue.dispatchOrder(for: classification) } catch { throw HotlineError.routing("\(error)") }
+        let author = EventAuthor.hotline(staff: dispatcher.isEmpty ? "dispatch-\(group)" : dispatcher)
+        let events = bodies
+        _ = try await context.onDistrictOffice(ref.jurisdiction) { try await $0.recordAll(ref.id, events, required: events.count, by: author) }
+        let by = Self.author(group: routeGroup)
+        return try await context.onDistrictOffice(ref.jurisdiction) { try await $0.dispatch(ref.id, order: dispatch, by: by) }
+    }
+}
+
+/// A dispatch group's classification queue.
+public struct ClassificationQueue: Codable, Sendable, Hashable {
+    public var group: String
+    public var entries: [ClassificationQueueEntry]
+    /// Offices of the group that did not answer (their waiting cases are not listed).
+    public var unanswered: [String]
 }

@@ -6,6 +6,15 @@ public enum CaseEventBody: Hashable, Codable, Sendable {
     // MARK: intake
     /// First event of every case (→ `draft`). Any author (citizen web form, call-taker, gateway).
     case drafted(number: CaseNumber, intake: IntakeRecord)
+    /// Intake's classifier proposed category, jurisdiction and urgency, with evidence and confidence
+    /// (overlay, `draft` only). Hotline side.
+    case classificationProposed(proposal: ClassificationProposal)
+    /// The proposal fell below the catalogue's threshold: the case waits un-dispatched in dispatch group
+    /// `group`'s classification queue (overlay, `draft` only, after a proposal). Hotline side.
+    case queuedForClassification(group: String)
+    /// A dispatcher confirmed or corrected the proposal of a case in the classification queue (overlay,
+    /// `draft` only); `accepted` with the same category, jurisdiction, urgency and kind follows. Hotline side.
+    case classificationReviewed(review: ClassificationReview)
     /// `draft → accepted`. Hotline side. A `report` makes the contact confidential.
     case accepted(classification: Classification)
     /// `accepted → answeredDirect`, citing a knowledge-base article id + version. Hotline side.
@@ -87,6 +96,9 @@ public enum CaseEventBody: Hashable, Codable, Sendable {
     public var name: String {
         switch self {
         case .drafted: "drafted"
+        case .classificationProposed: "classificationProposed"
+        case .queuedForClassification: "queuedForClassification"
+        case .classificationReviewed: "classificationReviewed"
         case .accepted: "accepted"
         case .answeredDirect: "answeredDirect"
         case .ruledOutOfScope: "ruledOutOfScope"

@@ -9,11 +9,12 @@ public struct CitizenRequest: Codable, Sendable, Hashable {
     /// normalised, compared as an `IntakeKey`).
     public var externalID: String?
     public var kind: CaseKind?
-    /// A category code of the routing catalogue.
+    /// A category code of the routing catalogue; empty = not known: intake classifies the request from its
+    /// words (`Classifier`).
     public var category: String
     /// Default: P1 for livelihood categories, P2 otherwise.
     public var urgency: Urgency?
-    /// Jurisdiction code of the routing catalogue.
+    /// Jurisdiction code of the routing catalogue; empty = not known: intake classifies the request.
     public var jurisdiction: String
     /// What the citizen said, kept byte for byte (UTF-8; at most 20,000 characters and 80,000 UTF-8 bytes,
     /// `IntakeText.limits`).
@@ -26,11 +27,14 @@ public struct CitizenRequest: Codable, Sendable, Hashable {
     /// The unit the source system assigned (replays of real traces): the dispatcher follows it when the
     /// catalogue knows the unit, and the dispatch records the catalogue's lead it overrode.
     public var assignedUnit: String?
+    /// The message's subject line, when the channel has one (web messages): kept on the case and read by
+    /// intake's classifier with the description. At most 500 characters / 2,000 UTF-8 bytes.
+    public var subject: String?
 
     public init(channel: String, externalID: String? = nil, kind: CaseKind? = nil, category: String,
                 urgency: Urgency? = nil, jurisdiction: String, description: String, address: String? = nil,
                 contactName: String? = nil, contactPhone: String? = nil, confidential: Bool? = nil,
-                assignedUnit: String? = nil) {
+                assignedUnit: String? = nil, subject: String? = nil) {
         self.channel = channel
         self.externalID = externalID
         self.kind = kind
@@ -43,12 +47,14 @@ public struct CitizenRequest: Codable, Sendable, Hashable {
         self.contactPhone = contactPhone
         self.confidential = confidential
         self.assignedUnit = assignedUnit
+        self.subject = subject
     }
 }
 
 extension CitizenRequest {
     /// This request with its identifiers normalised and every text field checked, by the rules of
-    /// `IntakeText` (trim + NFC for channel, external id, category, jurisdiction, assigned unit; free text
+    /// `IntakeText` (trim + NFC for channel, external id, category, jurisdiction, assigned unit — an empty
+    /// category or jurisdiction stays empty and means "classify at intake"; free text
     /// kept as given; every field bounded in characters and UTF-8 bytes). An empty `assignedUnit` means none.
     ///
     /// - Throws: `IntakeFieldError` naming the first field that breaks a rule (empty identifier, control
@@ -57,8 +63,11 @@ extension CitizenRequest {
         var r = self
         r.channel = try IntakeText.normalizedIdentifier(channel, field: .channel)
         r.externalID = try externalID.map { try IntakeText.normalizedIdentifier($0, field: .externalID) }
-        r.category = try IntakeText.normalizedIdentifier(category, field: .category)
-        r.jurisdiction = try IntakeText.normalizedIdentifier(jurisdiction, field: .jurisdiction)
+        // An empty category or jurisdiction is not an error: intake classifies the request from its words.
+        r.category = category.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+            ? "" : try IntakeText.normalizedIdentifier(category, field: .category)
+        r.jurisdiction = jurisdiction.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+            ? "" : try IntakeText.normalizedIdentifier(jurisdiction, field: .jurisdiction)
         if let unit = assignedUnit, !unit.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             r.assignedUnit = try IntakeText.normalizedIdentifier(unit, field: .assignedUnit)
         } else {
@@ -66,6 +75,7 @@ extension CitizenRequest {
         }
         try IntakeText.checkLimit(description, field: .description)
         if let address { try IntakeText.checkLimit(address, field: .address) }
+        if let subject { try IntakeText.checkLimit(subject, field: .subject) }
         if let contactName { try IntakeText.checkLimit(contactName, field: .contactName) }
         if let contactPhone { try IntakeText.checkLimit(contactPhone, field: .contactPhone) }
         return r

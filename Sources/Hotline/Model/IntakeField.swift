@@ -11,12 +11,14 @@ public enum IntakeField: String, Sendable, Codable, CaseIterable, CustomStringCo
     case address
     case contactName
     case contactPhone
+    /// A web message's subject line.
+    case subject
 
     /// Identifiers are normalised (see `IntakeText.normalizedIdentifier`); free text is kept as given.
     public var isIdentifier: Bool {
         switch self {
         case .channel, .externalID, .category, .jurisdiction, .assignedUnit: true
-        case .description, .address, .contactName, .contactPhone: false
+        case .description, .address, .contactName, .contactPhone, .subject: false
         }
     }
 
@@ -95,6 +97,7 @@ public enum IntakeText {
         .assignedUnit: IntakeLimit(characters: 128, bytes: 512),
         .description: IntakeLimit(characters: 20_000, bytes: 80_000),
         .address: IntakeLimit(characters: 500, bytes: 2_000),
+        .subject: IntakeLimit(characters: 500, bytes: 2_000),
         .contactName: IntakeLimit(characters: 100, bytes: 400),
         .contactPhone: IntakeLimit(characters: 24, bytes: 96),
     ]

@@ -10,14 +10,17 @@ public struct IntakeRecord: Hashable, Codable, Sendable {
     /// The citizen's words, UTF-8 (Chinese text is ordinary content).
     public var description: String
     public var location: Location?
+    /// The message's subject line, when the channel has one (nil in logs written before it existed).
+    public var subject: String?
 
     public init(channel: Channel, externalID: String? = nil, contact: CitizenContact, description: String,
-                location: Location? = nil) {
+                location: Location? = nil, subject: String? = nil) {
         self.channel = channel
         self.externalID = externalID
         self.contact = contact
         self.description = description
         self.location = location
+        self.subject = subject
     }
 }
 

@@ -15,6 +15,16 @@ public struct WorkOrder: Hashable, Codable, Sendable, CustomStringConvertible {
     /// out-of-scope or emergency before classification).
     public internal(set) var classification: Classification?
     public internal(set) var status: CaseStatus
+    /// Intake classifier's proposal (nil when the channel gave category and jurisdiction).
+    public internal(set) var classificationProposal: ClassificationProposal?
+    /// The dispatch group whose classification queue holds the case now (nil when not waiting).
+    public internal(set) var classificationQueue: String?
+    /// When the case entered the classification queue.
+    public internal(set) var classificationQueuedAt: Date?
+    /// The dispatcher's confirmation or correction, when and by whom.
+    public internal(set) var classificationReview: ClassificationReview?
+    public internal(set) var classificationReviewedAt: Date?
+    public internal(set) var classificationReviewedBy: EventAuthor?
     /// When the first (drafted) event happened: intake.
     public internal(set) var createdAt: Date
     public internal(set) var acceptedAt: Date?

@@ -76,10 +76,12 @@ public struct ReplayDriver: Sendable {
         let catalogue = options.catalogue ?? TraceCatalogue.derive(from: records, name: URL(fileURLWithPath: source).lastPathComponent)
         // District → jurisdiction: the derived scheme (`D6`, `CITY`) when the catalogue uses it, else the
         // district code as given (intake rejects codes the catalogue does not know, with the reason).
+        // A record without a district, when the catalogue has no city-wide jurisdiction, goes to intake
+        // without one: intake classifies it from its words.
         let jurisdiction: @Sendable (TraceRecord) -> String = { r in
             let derivedCode = TraceCatalogue.jurisdiction(forDistrict: r.district)
             if catalogue.jurisdiction(derivedCode) != nil { return derivedCode }
-            return r.district ?? TraceCatalogue.cityWide
+            return r.district ?? ""
         }
         let plan = ReplayPlan(records: records, seed: options.seed, model: options.model,
                               timeZone: options.calendar.foundationTimeZone)
@@ -203,6 +205,7 @@ public struct ReplayDriver: Sendable {
         var stepFailures: [String: Int] = [:]
         var duplicates = 0
         var submitted = 0
+        var classification = ClassificationTally()
         var clock = start
         var lastReport = ContinuousClock.now
         let concurrency = max(1, options.concurrency)
@@ -277,10 +280,14 @@ public struct ReplayDriver: Sendable {
                 // A repeated id is a retry of the first submission: same channel, so intake's idempotency
                 // (channel + external id) returns the first case.
                 let channel = records[firstOccurrence[r.externalID] ?? i].channel
+                // An uncategorised record's request type (a web message's subject) is its subject line, read
+                // by intake's classifier with the description.
+                let uncategorised = r.category.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
                 let request = CitizenRequest(channel: channel, externalID: r.externalID, kind: .help,
                                              category: r.category, jurisdiction: jurisdiction(r),
                                              description: Self.description(of: r), address: r.address,
-                                             assignedUnit: r.agency.isEmpty ? nil : r.agency)
+                                             assignedUnit: r.agency.isEmpty ? nil : r.agency,
+                                             subject: uncategorised && !r.requestType.isEmpty ? r.requestType : nil)
                 // Intake's own rules first (the same check the desk makes): a request intake would refuse is
                 // rejected here with intake's reason, not sent (a 50 MB description would not even fit a frame).
                 do {
@@ -302,7 +309,39 @@ public struct ReplayDriver: Sendable {
                             }
                         }
                     }
-                    if receipt.duplicate { duplicates += 1 } else { receipts[i] = receipt }
+                    if receipt.duplicate {
+                        duplicates += 1
+                    } else if let proposal = receipt.proposal, let queue = receipt.classificationQueue {
+                        // Below the threshold: the simulated dispatcher confirms the best proposal (or the
+                        // catalogue's default category / the holding jurisdiction) at the intake instant.
+                        // No category found and no default: the case stays in the queue (a step failure, counted).
+                        let category = proposal.category ?? catalogue.classification.defaultCategory ?? ""
+                        let place = proposal.jurisdiction ?? receipt.ref.jurisdiction
+                        let ref = receipt.ref
+                        let note = proposal.category == nil || proposal.jurisdiction == nil
+                            ? "simulated dispatcher: no \(proposal.category == nil ? "category" : "place") found; the catalogue's default taken"
+                            : "simulated dispatcher: best proposal confirmed"
+                        do {
+                            let snapshot = try await VirtualTime.at(step.at) {
+                                try await context.onRoutingGroup(queue) {
+                                    try await $0.classify(ref, category: category, jurisdiction: place, urgency: nil, kind: nil,
+                                                          note: note, dispatcher: "simulated-dispatcher")
+                                }
+                            }
+                            var classified = receipt
+                            classified.status = snapshot.status
+                            classified.leadUnit = snapshot.leadUnit
+                            receipts[i] = classified
+                            classification.record(proposal, automatic: false, defaulted: proposal.category == nil || proposal.jurisdiction == nil)
+                        } catch {
+                            receipts[i] = receipt  // the case exists; it stays in the queue
+                            stepFailures["simulated dispatcher: " + Self.reasonKey("\(error)"), default: 0] += 1
+                            failed.insert(i)
+                        }
+                    } else {
+                        receipts[i] = receipt
+                        if let proposal = receipt.proposal { classification.record(proposal, automatic: true, defaulted: false) }
+                    }
                 } catch let answer as IntakeRefusal {
                     rejectedAtIntake[Self.reasonKey(answer.refusal.description), default: 0] += 1
                     failed.insert(i)
@@ -432,7 +471,9 @@ public struct ReplayDriver: Sendable {
 
         var asCatalogue = 0, overridden = 0
         for (i, receipt) in receipts {
-            if receipt.leadUnit == records[i].agency,
+            if records[i].agency.isEmpty {
+                asCatalogue += 1  // no agency in the record: the catalogue's route was followed
+            } else if receipt.leadUnit == records[i].agency,
                (try? catalogue.route(category: records[i].category, jurisdiction: receipt.ref.jurisdiction).lead) == records[i].agency {
                 asCatalogue += 1
             } else {
@@ -447,8 +488,22 @@ public struct ReplayDriver: Sendable {
         let rejections = (rejectedAtRead.map { ("rejected at read: \($0.key)", $0.value) }
                           + rejectedAtIntake.map { ("rejected at intake: \($0.key)", $0.value) })
             .sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
-        let verdict = ReplayVerdict.judge(recordsRead: read.rowsRead, accepted: accepted, duplicates: duplicates, lost: lost,
+        let verdictFirst = ReplayVerdict.judge(recordsRead: read.rowsRead, accepted: accepted, duplicates: duplicates, lost: lost,
                                           duplicated: duplicated, topRejections: rejections.map { (reason: $0.0, count: $0.1) })
+        let verdict = verdictFirst
+        // `match: yes` only over a replay whose verdict is ok: figures over a mostly rejected trace prove nothing.
+        var judged = comparison
+        judged.matches = comparison.matches && verdict.outcome == .ok
+        var simulated = [
+            "dispatch: at the intake instant (the trace has no dispatch time), so dispatch latency is 0",
+            "sign time: opened + min(30 min, half the time to close) — so the on-time sign rate reflects this assumption",
+            "callbacks: seed \(options.seed); \(Int(options.model.unreachable * 100))% of attempts unreachable (retried every \(Int(options.model.retryDelayHours)) h, closed as unreachable after \(options.model.attempts)); of reached: \(Int(options.model.unsatisfied * 100))% unsatisfied (reopened), \(Int(options.model.basicallySatisfied * 100))% basically satisfied, the rest satisfied",
+            "reply review: every reply accepted",
+            "unsatisfied citizens report the matter unresolved; their reopened cases are not handled again (the trace has no data for it)",
+        ]
+        if classification.bySimulatedDispatcher > 0 {
+            simulated.append("simulated dispatcher: \(classification.bySimulatedDispatcher) case(s) below the classification threshold were confirmed at the intake instant as proposed, or with the catalogue's default category / holding jurisdiction when the classifier found none (\(classification.defaulted)); no real dispatcher judged them")
+        }
         return ReplayReport(
             verdict: verdict,
             trace: TraceSummary(source: source, recordsRead: read.rowsRead, rejectedAtRead: rejectedAtRead,
@@ -461,14 +516,10 @@ public struct ReplayDriver: Sendable {
                                            lostCases: Array(lostNumbers.prefix(Reconciliation.maxLostListed)),
                                            duplicated: duplicated,
                                            killed: kills.isEmpty ? nil : "seed \(options.killSeed): " + kills.joined(separator: "; ")),
-            comparison: comparison, kpi: kpi,
-            simulated: [
-                "dispatch: at the intake instant (the trace has no dispatch time), so dispatch latency is 0",
-                "sign time: opened + min(30 min, half the time to close) — so the on-time sign rate reflects this assumption",
-                "callbacks: seed \(options.seed); \(Int(options.model.unreachable * 100))% of attempts unreachable (retried every \(Int(options.model.retryDelayHours)) h, closed as unreachable after \(options.model.attempts)); of reached: \(Int(options.model.unsatisfied * 100))% unsatisfied (reopened), \(Int(options.model.basicallySatisfied * 100))% basically satisfied, the rest satisfied",
-                "reply review: every reply accepted",
-                "unsatisfied citizens report the matter unresolved; their reopened cases are not handled again (the trace has no data for it)",
-            ],
+            comparison: judged, kpi: kpi,
+            simulated: simulated,
+            classification: classification.proposed == 0 ? nil
+                : classification.summary(threshold: catalogue.classification.autoThreshold, catalogue: catalogue.version),
             cluster: ClusterSummary(nodes: processes.current.map { "\($0.name)=\($0.node)" }, steps: plan.steps.count,
                                     clockMoves: clockMoves,
                                     seconds: Self.round2(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)))
@@ -476,7 +527,7 @@ public struct ReplayDriver: Sendable {
 
     static let rules: [String: String] = [
         TraceFlag.closedBeforeOpened.rawValue: "closed as the source says, with the reply at the open time: zero handling time (in the trace figures too)",
-        TraceFlag.noDistrict.rawValue: "routed to the city-wide jurisdiction CITY (rejected at intake, with the reason, when the catalogue has none)",
+        TraceFlag.noDistrict.rawValue: "routed to the city-wide jurisdiction CITY; when the catalogue has none, intake classifies the record's words (a simulated dispatcher confirms proposals below the threshold)",
         TraceFlag.extraColumns.rawValue: "extra columns ignored",
         TraceFlag.emptyDescription.rawValue: "described to intake as \"<category>: <request type>\"",
         "agency": "the dispatcher follows the record's agency when the catalogue suggests another lead (recorded on the dispatch as the overridden lead)",
@@ -532,6 +583,56 @@ public struct ReplayDriver: Sendable {
 
     static func round2(_ v: Double) -> Double { (v * 100).rounded() / 100 }
     static func round4(_ v: Double) -> Double { (v * 10_000).rounded() / 10_000 }
+}
+
+/// The classification figures of a replay, as the driver counts them.
+struct ClassificationTally {
+    var proposed = 0
+    var automatic = 0
+    var bySimulatedDispatcher = 0
+    var defaulted = 0
+    var emergencies = 0
+    var noCategory = 0
+    var noPlace = 0
+    var confidences: [Double] = []
+    var categoryConfidences: [Double] = []
+
+    mutating func record(_ p: ClassificationProposal, automatic isAutomatic: Bool, defaulted isDefaulted: Bool) {
+        proposed += 1
+        if isAutomatic { automatic += 1 } else { bySimulatedDispatcher += 1 }
+        if isDefaulted { defaulted += 1 }
+        if p.isEmergency { emergencies += 1 }
+        if p.category == nil { noCategory += 1 }
+        if p.jurisdiction == nil { noPlace += 1 }
+        confidences.append(p.confidence)
+        categoryConfidences.append(p.categoryConfidence)
+    }
+
+    static func median(_ values: [Double]) -> Double? {
+        let sorted = values.sorted()
+        guard !sorted.isEmpty else { return nil }
+        let m = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        return (m * 100).rounded() / 100
+    }
+
+    static func buckets(_ values: [Double], threshold: Double) -> [String: Int] {
+        var buckets: [String: Int] = [:]
+        for c in values {
+            let key = c == 0 ? "0" : (c < 0.3 ? "(0, 0.3)" : (c < threshold ? "[0.3, \(threshold))" : (c < 1 ? "[\(threshold), 1)" : "1")))
+            buckets[key, default: 0] += 1
+        }
+        return buckets
+    }
+
+    func summary(threshold: Double, catalogue: String) -> ClassificationSummary {
+        ClassificationSummary(catalogue: catalogue, threshold: threshold, proposed: proposed, automatic: automatic,
+                              bySimulatedDispatcher: bySimulatedDispatcher, defaulted: defaulted,
+                              emergencies: emergencies, noCategoryFound: noCategory, noPlaceFound: noPlace,
+                              medianConfidence: Self.median(confidences),
+                              confidenceBuckets: Self.buckets(confidences, threshold: threshold),
+                              medianCategoryConfidence: Self.median(categoryConfidences),
+                              categoryConfidenceBuckets: Self.buckets(categoryConfidences, threshold: threshold))
+    }
 }
 
 /// The replay's node processes: the current one per node, and every one started (stopped at the end).

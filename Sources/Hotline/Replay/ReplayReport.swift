@@ -11,7 +11,37 @@ public struct ReplayReport: Codable, Sendable {
     public var kpi: KPIReport
     /// What was simulated (not in the trace), stated so no reader mistakes it for data.
     public var simulated: [String]
+    /// Classification at intake, for records that came without category or jurisdiction (nil when none did).
+    public var classification: ClassificationSummary?
     public var cluster: ClusterSummary
+}
+
+/// How the replay's uncategorised records were classified.
+public struct ClassificationSummary: Codable, Sendable {
+    /// The catalogue version whose vocabulary classified them.
+    public var catalogue: String
+    /// Confidence at or above which intake accepts a proposal.
+    public var threshold: Double
+    /// Cases opened from a proposal.
+    public var proposed: Int
+    /// Accepted at intake (confidence at or above the threshold).
+    public var automatic: Int
+    /// Below the threshold: confirmed by the replay's simulated dispatcher (labelled so; no person judged them).
+    public var bySimulatedDispatcher: Int
+    /// Of those, how many took the catalogue's default category or the holding jurisdiction (nothing found).
+    public var defaulted: Int
+    /// Proposals with an emergency phrase (P1, duty room alerted).
+    public var emergencies: Int
+    /// Proposals where no category phrase / no place name matched.
+    public var noCategoryFound: Int
+    public var noPlaceFound: Int
+    /// The proposal's confidence (the smaller of category and jurisdiction confidence).
+    public var medianConfidence: Double?
+    /// Proposals per confidence range (`0`, `(0, 0.3)`, `[0.3, threshold)`, `[threshold, 1)`, `1`).
+    public var confidenceBuckets: [String: Int]
+    /// The category confidence alone.
+    public var medianCategoryConfidence: Double?
+    public var categoryConfidenceBuckets: [String: Int]
 }
 
 public struct TraceSummary: Codable, Sendable {

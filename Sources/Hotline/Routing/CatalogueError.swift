@@ -6,6 +6,8 @@ public enum CatalogueError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The JSON could not be decoded; the decoder's explanation (with its coding path).
     case malformed(String)
     case emptyField(field: String)
+    /// A value out of its range (e.g. a threshold above 1), with why.
+    case invalidValue(field: String, reason: String)
     case duplicateCode(field: String, code: String)
     /// A jurisdiction or dispatch-group code that cannot name an actor (`Jurisdiction.isUsableCode`).
     case unusableCode(field: String, code: String)
@@ -29,7 +31,7 @@ public enum CatalogueError: Error, Hashable, Sendable, CustomStringConvertible {
     public var field: String {
         switch self {
         case .malformed: "(document)"
-        case .emptyField(let f), .duplicateCode(let f, _), .unusableCode(let f, _), .unknownUnit(let f, _), .unknownSector(let f, _),
+        case .emptyField(let f), .invalidValue(let f, _), .duplicateCode(let f, _), .unusableCode(let f, _), .unknownUnit(let f, _), .unknownSector(let f, _),
              .unknownJurisdiction(let f, _), .unknownCategory(let f, _), .unknownDispatchGroup(let f, _),
              .unknownSLAPolicy(let f, _), .jurisdictionOwnedByTwoGroups(let f, _, _),
              .jurisdictionWithoutGroup(let f, _), .leadAlsoCoUnit(let f, _), .duplicateRule(let f, _, _),
@@ -42,6 +44,7 @@ public enum CatalogueError: Error, Hashable, Sendable, CustomStringConvertible {
         switch self {
         case .malformed(let detail): "routing catalogue is malformed: \(detail)"
         case .emptyField(let f): "routing catalogue field '\(f)' is empty"
+        case .invalidValue(let f, let reason): "routing catalogue field '\(f)': \(reason)"
         case .unusableCode(let f, let code):
             "routing catalogue field '\(f)': code \(code.debugDescription) is not usable (1-64 ASCII letters, digits, '-', '_', '.')"
         case .duplicateCode(let f, let code): "routing catalogue field '\(f)': code '\(code)' is used twice"

@@ -10,13 +10,33 @@ public struct Jurisdiction: Hashable, Codable, Sendable {
     public var government: String
     /// Unit code of the duty room alerted for P1 livelihood cases; nil = the government unit.
     public var dutyRoom: String?
+    /// Place names that locate a request here — the jurisdiction's own name, sub-districts, towns,
+    /// communities, well-known roads and estates — in every written form the catalogue wants matched
+    /// (simplified and traditional, Chinese and pinyin/English). `Classifier` matches them as substrings
+    /// after NFKC + lowercasing; a name inside a longer matched name (千山 in 千山区) does not count.
+    /// Empty (or absent in JSON) = never proposed by the classifier.
+    public var placeNames: [String]
 
-    public init(code: String, name: String, kind: JurisdictionKind, government: String, dutyRoom: String? = nil) {
+    public init(code: String, name: String, kind: JurisdictionKind, government: String, dutyRoom: String? = nil,
+                placeNames: [String] = []) {
         self.code = code
         self.name = name
         self.kind = kind
         self.government = government
         self.dutyRoom = dutyRoom
+        self.placeNames = placeNames
+    }
+
+    private enum CodingKeys: String, CodingKey { case code, name, kind, government, dutyRoom, placeNames }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        code = try c.decode(String.self, forKey: .code)
+        name = try c.decode(String.self, forKey: .name)
+        kind = try c.decode(JurisdictionKind.self, forKey: .kind)
+        government = try c.decode(String.self, forKey: .government)
+        dutyRoom = try c.decodeIfPresent(String.self, forKey: .dutyRoom)
+        placeNames = try c.decodeIfPresent([String].self, forKey: .placeNames) ?? []
     }
 
     /// The duty room unit code (falls back to the government).

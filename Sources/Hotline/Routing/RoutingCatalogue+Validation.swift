@@ -7,7 +7,8 @@ extension RoutingCatalogue {
     ///   jurisdiction; a jurisdiction whose government or duty room is not a unit; a group owning an unknown
     ///   jurisdiction; a jurisdiction owned by two groups or by none; an unknown livelihood category; a rule
     ///   naming an unknown category, jurisdiction, unit, group or SLA policy; a lead also listed as co-unit;
-    ///   two rules for one category × jurisdiction; an SLA policy without a profile for some kind × P1–P3.
+    ///   two rules for one category × jurisdiction; an SLA policy without a profile for some kind × P1–P3; a classification threshold outside 0…1, an unknown
+    ///   holding jurisdiction or default category, an empty keyword, place name or emergency phrase.
     public func validate() throws(CatalogueError) {
         if version.trimmingCharacters(in: .whitespaces).isEmpty { throw .emptyField(field: "version") }
 
@@ -88,6 +89,30 @@ extension RoutingCatalogue {
             }
             if !seenRules.insert(RuleKey(category: rule.category, jurisdiction: rule.jurisdiction)).inserted {
                 throw .duplicateRule(field: base, category: rule.category, jurisdiction: rule.jurisdiction)
+            }
+        }
+
+        let settings = classification
+        if !(0...1).contains(settings.autoThreshold) {
+            throw .invalidValue(field: "classification.autoThreshold", reason: "\(settings.autoThreshold) is not between 0 and 1")
+        }
+        if let j = settings.holdingJurisdiction, !jurisdictionCodes.contains(j) {
+            throw .unknownJurisdiction(field: "classification.holdingJurisdiction", code: j)
+        }
+        if let c = settings.defaultCategory, !categoryCodes.contains(c) {
+            throw .unknownCategory(field: "classification.defaultCategory", code: c)
+        }
+        for (i, phrase) in settings.emergencyPhrases.enumerated() where ClassifierText.scalars(phrase).isEmpty {
+            throw .emptyField(field: "classification.emergencyPhrases[\(i)]")
+        }
+        for (i, category) in categories.enumerated() {
+            for (k, phrase) in category.keywords.enumerated() where ClassifierText.scalars(phrase).isEmpty {
+                throw .emptyField(field: "categories[\(i)].keywords[\(k)]")
+            }
+        }
+        for (i, j) in jurisdictions.enumerated() {
+            for (k, phrase) in j.placeNames.enumerated() where ClassifierText.scalars(phrase).isEmpty {
+                throw .emptyField(field: "jurisdictions[\(i)].placeNames[\(k)]")
             }
         }
 

@@ -19,11 +19,15 @@ public struct RoutingCatalogue: Hashable, Codable, Sendable {
     public var slaPolicies: [SLAPolicy]
     /// Policy used by rules without `slaPolicy` and by the fallback; defaults to `"standard"`.
     public var defaultSLAPolicy: String
+    /// How intake classifies requests that arrive without category or jurisdiction (threshold, holding
+    /// jurisdiction, emergency phrases); defaults to `ClassificationSettings()` when omitted.
+    public var classification: ClassificationSettings
 
     public init(version: String, name: String, sectors: [Sector], jurisdictions: [Jurisdiction],
                 units: [HandlingUnit], dispatchGroups: [DispatchGroupSpec], categories: [ServiceCategory],
                 livelihoodCategories: [String], rules: [RoutingRule],
-                slaPolicies: [SLAPolicy] = [.standard], defaultSLAPolicy: String = "standard") {
+                slaPolicies: [SLAPolicy] = [.standard], defaultSLAPolicy: String = "standard",
+                classification: ClassificationSettings = ClassificationSettings()) {
         self.version = version
         self.name = name
         self.sectors = sectors
@@ -35,11 +39,12 @@ public struct RoutingCatalogue: Hashable, Codable, Sendable {
         self.rules = rules
         self.slaPolicies = slaPolicies
         self.defaultSLAPolicy = defaultSLAPolicy
+        self.classification = classification
     }
 
     private enum CodingKeys: String, CodingKey {
         case version, name, sectors, jurisdictions, units, dispatchGroups, categories, livelihoodCategories,
-             rules, slaPolicies, defaultSLAPolicy
+             rules, slaPolicies, defaultSLAPolicy, classification
     }
 
     public init(from decoder: any Decoder) throws {
@@ -55,6 +60,7 @@ public struct RoutingCatalogue: Hashable, Codable, Sendable {
         rules = try c.decode([RoutingRule].self, forKey: .rules)
         slaPolicies = try c.decodeIfPresent([SLAPolicy].self, forKey: .slaPolicies) ?? [.standard]
         defaultSLAPolicy = try c.decodeIfPresent(String.self, forKey: .defaultSLAPolicy) ?? "standard"
+        classification = try c.decodeIfPresent(ClassificationSettings.self, forKey: .classification) ?? ClassificationSettings()
     }
 
     /// Decodes and validates a catalogue.

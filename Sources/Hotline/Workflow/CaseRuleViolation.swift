@@ -25,6 +25,10 @@ public enum CaseRuleViolation: Error, Hashable, Sendable, CustomStringConvertibl
     case invalidField(field: String, reason: String)
     /// The event needs the case to be classified (accepted) first.
     case notClassified(event: String)
+    /// The case waits in a dispatch group's classification queue: a dispatcher reviews it before it is accepted.
+    case classificationPending(group: String)
+    /// Only a case in the classification queue (after a proposal) can be queued there or reviewed.
+    case notAwaitingClassification(event: String)
 
     // Assignments
     case unknownAssignment(AssignmentID)
@@ -102,6 +106,9 @@ public enum CaseRuleViolation: Error, Hashable, Sendable, CustomStringConvertibl
             "\(author) may not record a callback: only the hotline records satisfaction"
         case .invalidField(let field, let reason): "field '\(field)': \(reason)"
         case .notClassified(let event): "'\(event)' needs a classified (accepted) case"
+        case .classificationPending(let group):
+            "the case waits in dispatch group \(group)'s classification queue: a dispatcher confirms or corrects it first"
+        case .notAwaitingClassification(let event): "'\(event)' needs a case waiting for classification"
         case .unknownAssignment(let id): "no assignment \(id) on this case"
         case .assignmentTransitionNotAllowed(let id, let from, let to, let event):
             "'\(event)' would move assignment \(id) from \(from.rawValue) to \(to.rawValue), which is not allowed"

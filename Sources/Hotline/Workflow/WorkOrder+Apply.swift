@@ -65,11 +65,50 @@ extension WorkOrder {
         case .drafted:
             throw .notAllowedInStatus(event: event.body.name, status: status)
 
+        case .classificationProposed(let proposal):
+            try requireHotline(event)
+            guard status == .draft else { throw .notAllowedInStatus(event: event.body.name, status: status) }
+            for (field, value) in [("confidence", proposal.confidence), ("categoryConfidence", proposal.categoryConfidence),
+                                   ("jurisdictionConfidence", proposal.jurisdictionConfidence)]
+            where !(0...1).contains(value) {
+                throw .invalidField(field: "proposal.\(field)", reason: "\(value) is not between 0 and 1")
+            }
+            classificationProposal = proposal
+
+        case .queuedForClassification(let group):
+            try requireHotline(event)
+            guard status == .draft else { throw .notAllowedInStatus(event: event.body.name, status: status) }
+            guard classificationProposal != nil, classificationReview == nil else {
+                throw .notAwaitingClassification(event: event.body.name)
+            }
+            if group.trimmingCharacters(in: .whitespaces).isEmpty { throw .invalidField(field: "group", reason: "must not be empty") }
+            classificationQueue = group
+            classificationQueuedAt = t
+
+        case .classificationReviewed(let review):
+            try requireHotline(event)
+            guard status == .draft else { throw .notAllowedInStatus(event: event.body.name, status: status) }
+            guard classificationQueue != nil else { throw .notAwaitingClassification(event: event.body.name) }
+            for (field, value) in [("category", review.category), ("jurisdiction", review.jurisdiction)]
+            where value.trimmingCharacters(in: .whitespaces).isEmpty {
+                throw .invalidField(field: "review.\(field)", reason: "must not be empty")
+            }
+            classificationReview = review
+            classificationReviewedAt = t
+            classificationReviewedBy = event.author
+            classificationQueue = nil
+
         case .accepted(let c):
             try requireHotline(event)
             for (field, value) in [("category", c.category), ("sector", c.sector), ("jurisdiction", c.jurisdiction)]
             where value.trimmingCharacters(in: .whitespaces).isEmpty {
                 throw .invalidField(field: "classification.\(field)", reason: "must not be empty")
+            }
+            if let group = classificationQueue { throw .classificationPending(group: group) }
+            if let r = classificationReview,
+               (r.category, r.jurisdiction, r.urgency, r.kind) != (c.category, c.jurisdiction, c.urgency, c.kind) {
+                throw .invalidField(field: "classification",
+                                    reason: "differs from the dispatcher's review (\(r.category) @\(r.jurisdiction) \(r.urgency.rawValue) \(r.kind.rawValue))")
             }
             try move(to: .accepted, event)
             classification = c
@@ -125,7 +164,8 @@ extension WorkOrder {
 
         case .dutyRoomAlerted(let dutyRoom, let note):
             try requireHotline(event)
-            guard classification != nil else { throw .notClassified(event: event.body.name) }
+            // An emergency proposal reaches the duty room while the case still waits for classification.
+            guard classification != nil || classificationProposal != nil else { throw .notClassified(event: event.body.name) }
             guard status.isOpen else { throw .notAllowedInStatus(event: event.body.name, status: status) }
             if dutyRoom.isEmpty { throw .invalidField(field: "dutyRoom", reason: "must not be empty") }
             dutyRoomAlerts.append(DutyRoomAlert(dutyRoom: dutyRoom, at: t, note: note))

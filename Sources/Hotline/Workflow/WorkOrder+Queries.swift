@@ -1,6 +1,15 @@
 import Foundation
 
 extension WorkOrder {
+    /// True while the case waits in a dispatch group's classification queue (a draft with a proposal below
+    /// the threshold, not yet reviewed by a dispatcher).
+    public var isAwaitingClassification: Bool { status == .draft && classificationQueue != nil }
+
+    /// True when intake's proposal was accepted without a dispatcher (classified automatically).
+    public var wasClassifiedAutomatically: Bool {
+        classificationProposal != nil && classificationReview == nil && acceptedAt != nil
+    }
+
     /// The current dispatch round (0 before the first dispatch).
     public var currentRound: Int { dispatches.last?.round ?? 0 }
 
