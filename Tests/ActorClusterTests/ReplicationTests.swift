@@ -465,4 +465,37 @@ final class ReplicationTests: XCTestCase {
         let later = net.run(&owners2, rounds: 500)
         XCTAssertEqual(payloads(ready(later[restarted])), (1...5).map { "late\($0)" })
     }
+
+    /// An owner that waits in `preparing` (here: alone, holding 1 of the 3 recorded replicas) never asks to be woken
+    /// in the past: a deadline of an answered prepare, or a grace period whose quorum was lost, made the shell
+    /// fire its timer at once, forever (a node at 94 % CPU in a chaos run).
+    func test_aWaitingOwnerNeverAsksToBeWokenInThePast() {
+        var net = Net(nodes: nodes, seed: 4)
+        let (a, oa) = start(nodes[0], &net)
+        var owners = [a: oa]
+        _ = net.run(&owners)
+        _ = propose(&owners, a, "x", &net)
+        _ = net.run(&owners)
+        let restarted = NodeIdentity(address: nodes[2].address, uid: 999)
+        net.replicas[restarted] = net.replicas[nodes[2]]
+        net.down = [nodes[0], nodes[1]]
+        var (lone, actions) = R.Owner.start(stream: "s", me: restarted, round: 1, replicas: [restarted], others: [],
+                                            settings: settings, nowNs: net.nowNs)
+        // Its own promise arrives (naming the recorded set of 3): it must wait for 2 of them.
+        for case .send(let request, let to) in actions {
+            var log = net.replicas[to]!
+            let (reply, _) = log.handle(request)
+            net.replicas[to] = log
+            actions = lone.handle(.reply(reply, to: request, from: to), nowNs: net.nowNs)
+        }
+        XCTAssertEqual(lone.phase, .preparing)
+        // Bounded: 50 wake-ups of 1 s each, as the shell would do them.
+        var now = net.nowNs
+        for _ in 0..<50 {
+            now += 1_000_000_000
+            _ = lone.handle(.tick, nowNs: now)
+            if let next = lone.nextWakeupNs { XCTAssertGreaterThan(next, now, "asks to be woken in the past: a busy loop") }
+        }
+        XCTAssertEqual(lone.phase, .preparing)
+    }
 }

@@ -272,7 +272,11 @@ extension Replication {
             func consider(_ t: UInt64) { next = min(next ?? t, t) }
             switch phase {
             case .preparing:
-                for (_, at) in prepareSent { consider(at &+ timeout) }
+                // Only prepares still unanswered to members still asked: an answered one needs no resend, and a
+                // deadline that `onTick` would not act on would wake the shell at once, again and again.
+                for n in replicas + others where promises[n] == nil {
+                    if let at = prepareSent[n] { consider(at &+ timeout) }
+                }
                 if let q = quorumAtNs { consider(q &+ UInt64(settings.recoveryGraceMs) * 1_000_000) }
             case .fetching:
                 if let f = fetchSentNs { consider(f &+ timeout) }
@@ -315,21 +319,11 @@ extension Replication {
 
         private mutating func maybeDecide(nowNs: UInt64) -> [Action] {
             guard phase == .preparing else { return [] }
-            let fromReplicas = replicas.filter { promises[$0] != nil }.count
-            guard fromReplicas >= settings.readQuorum(of: replicas.count) else { return [] }
-            // And a read quorum of the replica set the stream last recorded, counted by address (its members may
-            // have restarted under new uids): a node that restarts alone, or with a minority of that set, waits.
-            if let config = knownConfig {
-                let answered = Set(promises.keys.map(\.address))
-                let fromConfig = Set(config.members).filter { answered.contains($0) }.count
-                guard fromConfig >= settings.readQuorum(of: config.members.count) else { return [] }
-            } else {
-                // No answer names a recorded set: the stream is new — or its first set is held only by members
-                // that have not answered. A majority of every member asked must answer (the first set is
-                // committed by such a majority too, `beginCatchUp`), so the two cannot miss each other.
-                let asked = Set((replicas + others).map(\.address))
-                let answered = Set(promises.keys.map(\.address)).intersection(asked)
-                guard answered.count >= asked.count / 2 + 1 else { return [] }
+            guard hasReadQuorum else {
+                // The quorum was lost again (the replica set changed, a newer recorded set came to light): the grace
+                // period starts again once it is back.
+                quorumAtNs = nil
+                return []
             }
             if quorumAtNs == nil { quorumAtNs = nowNs }
             let asked = replicas + others
@@ -345,6 +339,26 @@ extension Replication {
             fetchSource = best.key
             fetchTarget = best.value.lastIndex
             return sendFetch(nowNs: nowNs)
+        }
+
+        /// Promises from a read quorum of the replica set, and of the replica set the stream last recorded (or,
+        /// with none recorded, from a majority of every member asked).
+        private var hasReadQuorum: Bool {
+            let fromReplicas = replicas.filter { promises[$0] != nil }.count
+            guard fromReplicas >= settings.readQuorum(of: replicas.count) else { return false }
+            // And a read quorum of the replica set the stream last recorded, counted by address (its members may
+            // have restarted under new uids): a node that restarts alone, or with a minority of that set, waits.
+            if let config = knownConfig {
+                let answered = Set(promises.keys.map(\.address))
+                let fromConfig = Set(config.members).filter { answered.contains($0) }.count
+                return fromConfig >= settings.readQuorum(of: config.members.count)
+            }
+            // No answer names a recorded set: the stream is new — or its first set is held only by members
+            // that have not answered. A majority of every member asked must answer (the first set is
+            // committed by such a majority too, `beginCatchUp`), so the two cannot miss each other.
+            let asked = Set((replicas + others).map(\.address))
+            let answered = Set(promises.keys.map(\.address)).intersection(asked)
+            return answered.count >= asked.count / 2 + 1
         }
 
         private mutating func sendFetch(nowNs: UInt64) -> [Action] {
