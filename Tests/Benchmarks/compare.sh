@@ -21,6 +21,8 @@
 #   IDLE_MIN=85    idle CPU share (%) over one second to wait for before each run; IDLE_WAIT=30 s at most
 #   ERLANG_INSTALL=1  apt-get install erlang-base when `erl` is missing (0: the Erlang anchor is unavailable)
 #   REPLAY=1       include the replay workload (default 1, QUICK: 0)
+#   HOTLINE_INBOUND=pool  where a node runs inbound calls in rtt/pipeline/stream/fanout: pool (the default of
+#                  `hotline node`) or io (on the I/O thread; `hotline node --help`)
 # Exit status 0 when every run completed (whether or not the targets hold), 1 when a Hotline run failed.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -33,6 +35,7 @@ OUT=${OUT:-$root/out/bench-compare.json}
 IDLE_MIN=${IDLE_MIN:-85}
 IDLE_WAIT=${IDLE_WAIT:-30}
 ERLANG_INSTALL=${ERLANG_INSTALL:-1}
+HOTLINE_INBOUND=${HOTLINE_INBOUND:-pool}
 
 # Counts: every run should last long enough (≥ ~0.5 s) to be measured; the faster anchors get more messages.
 if [[ $QUICK == 1 ]]; then
@@ -178,10 +181,10 @@ hotline_failed=0
 run_hotline() {   # round workload
     local r=$1 w=$2 j="$work/hotline-$2.json" t0 t1 status
     case "$w" in
-    rtt)      timeout "$RUN_TIMEOUT" "$HOTLINE_BIN" bench rtt --no-raw --calls "$RTT_CALLS" --payload "$RTT_SIZE" > "$j" ;;
-    pipeline) timeout "$RUN_TIMEOUT" "$HOTLINE_BIN" bench pipeline --no-raw --calls "$PIPE_CALLS_H" --depth "$PIPE_DEPTH" --payload "$RTT_SIZE" > "$j" ;;
-    stream)   timeout "$RUN_TIMEOUT" "$HOTLINE_BIN" bench stream --no-raw --messages "$STREAM_H" --size "$STREAM_SIZE" > "$j" ;;
-    fanout)   timeout "$RUN_TIMEOUT" "$HOTLINE_BIN" bench fanout --calls "$FANOUT_CALLS" --peers 4 --depth 16 > "$j" ;;
+    rtt)      timeout "$RUN_TIMEOUT" "$HOTLINE_BIN" bench rtt --no-raw --inbound "$HOTLINE_INBOUND" --calls "$RTT_CALLS" --payload "$RTT_SIZE" > "$j" ;;
+    pipeline) timeout "$RUN_TIMEOUT" "$HOTLINE_BIN" bench pipeline --no-raw --inbound "$HOTLINE_INBOUND" --calls "$PIPE_CALLS_H" --depth "$PIPE_DEPTH" --payload "$RTT_SIZE" > "$j" ;;
+    stream)   timeout "$RUN_TIMEOUT" "$HOTLINE_BIN" bench stream --no-raw --inbound "$HOTLINE_INBOUND" --messages "$STREAM_H" --size "$STREAM_SIZE" > "$j" ;;
+    fanout)   timeout "$RUN_TIMEOUT" "$HOTLINE_BIN" bench fanout --inbound "$HOTLINE_INBOUND" --calls "$FANOUT_CALLS" --peers 4 --depth 16 > "$j" ;;
     rss)      (cd "$root" && timeout "$RUN_TIMEOUT" "$HOTLINE_BIN" bench idle-rss --nodes 3 --settle-ms 3000) > "$j" ;;
     replay)
         t0=$(date +%s.%N)
@@ -239,7 +242,7 @@ machine="$(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc
 cpu_model=$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)
 mkdir -p "$(dirname "$OUT")"
 awk -v rounds="$ROUNDS" -v quick="$QUICK" -v machine="$machine" -v cpu="$cpu_model" -v started="$started" \
-    -v not_idle="$not_idle" -v idle_min="$IDLE_MIN" -v json="$OUT" \
+    -v not_idle="$not_idle" -v idle_min="$IDLE_MIN" -v json="$OUT" -v inbound="$HOTLINE_INBOUND" \
     -v anchors="c=${C_BIN:+yes} nio=${NIO_BIN:+yes} erlang=${ERL_DIR:+yes}" '
 function median(key,   n, i, j, t, a) {
     n = cnt[key]; if (n == 0) return "";
@@ -271,7 +274,7 @@ function target(name, a, b, op, limit, shown,   v, ok) {
   runs = runs sprintf("%s\n    {\"round\": %d, \"impl\": \"%s\", \"workload\": \"%s\", \"key\": \"%s\", \"value\": %s}",
       (runs == "" ? "" : ","), $1, $2, $3, $4, $5) }
 END {
-    printf "\nHotline vs anchors — medians of %d round(s)%s; %s; %s\n", rounds, (quick == 1 ? " (QUICK)" : ""), machine, started
+    printf "\nHotline (--inbound %s) vs anchors — medians of %d round(s)%s; %s; %s\n", inbound, rounds, (quick == 1 ? " (QUICK)" : ""), machine, started
     printf "%-9s %-22s %12s %12s %12s %12s\n", "workload", "metric", "hotline", "C", "NIO", "Erlang"
     row("rtt", "median µs", "median_us", 1); row("rtt", "p99 µs", "p99_us", 1); row("rtt", "p99.9 µs", "p999_us", 1)
     row("pipeline", "calls/s (64 outst.)", "calls_per_s", 1)
@@ -291,7 +294,7 @@ END {
     r = m("hotline", "rss", "rss_kib"); target("idle RSS: MB per node (max of 3)", (r == "" ? "" : r / 1024), 1, "<=", 30, "<= 30 MB")
     printf "\n  %d of %d targets hold; %d run(s) started on a host below %d %% idle; anchors: %s\n", held, total, not_idle, idle_min, anchors
     printf "  JSON: %s\n", json
-    printf "{\n  \"started\": \"%s\",\n  \"machine\": \"%s\",\n  \"cpu\": \"%s\",\n  \"rounds\": %d,\n  \"quick\": %s,\n  \"runs_below_idle\": %d,\n  \"medians\": [%s\n  ],\n  \"targets\": [%s\n  ],\n  \"targets_held\": %d,\n  \"targets_total\": %d,\n  \"runs\": [%s\n  ]\n}\n", \
-        started, machine, cpu, rounds, (quick == 1 ? "true" : "false"), not_idle, jm, jt, held, total, runs > json
+    printf "{\n  \"started\": \"%s\",\n  \"machine\": \"%s\",\n  \"cpu\": \"%s\",\n  \"hotline_inbound\": \"%s\",\n  \"rounds\": %d,\n  \"quick\": %s,\n  \"runs_below_idle\": %d,\n  \"medians\": [%s\n  ],\n  \"targets\": [%s\n  ],\n  \"targets_held\": %d,\n  \"targets_total\": %d,\n  \"runs\": [%s\n  ]\n}\n", \
+        started, machine, cpu, inbound, rounds, (quick == 1 ? "true" : "false"), not_idle, jm, jt, held, total, runs > json
 }' "$results"
 exit $hotline_failed
