@@ -25,6 +25,7 @@
 #                  `hotline node`) or io (on the I/O thread; `hotline node --help`)
 # Exit status 0 when every run completed (whether or not the targets hold), 1 when a Hotline run failed.
 set -uo pipefail
+if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0; fi
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 export PATH="/opt/swift/usr/bin:$PATH"
