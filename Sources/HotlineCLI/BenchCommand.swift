@@ -1,5 +1,6 @@
 import ActorCluster
 import Foundation
+import Glibc
 
 /// `hotline bench rtt|pipeline|stream`: measures the runtime between this process and a `hotline node`
 /// child on 127.0.0.1, and the raw-socket floor (`RawLoopback`) in the same run, printing one JSON object.
@@ -298,19 +299,34 @@ enum BenchCommand {
 
     /// `hotline bench compare [args]`: runs Tests/Benchmarks/compare.sh (found from the working directory or
     /// above the executable) with this executable as HOTLINE_BIN; the script's arguments pass through.
+    /// Spawned with an empty signal mask and default dispositions: a thread of this process blocks most
+    /// signals, and a child would inherit that (the script's anchor servers then ignore its SIGTERM).
     static func compare(_ argv: [String]) throws -> Int32 {
         guard let script = locateDeployFile("Tests/Benchmarks/compare.sh") else {
             throw UsageError("Tests/Benchmarks/compare.sh not found: run from the repository")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [script] + argv
-        var env = ProcessInfo.processInfo.environment
-        if env["HOTLINE_BIN"] == nil { env["HOTLINE_BIN"] = try selfExecutable().path }
-        process.environment = env
-        try process.run()
-        process.waitUntilExit()
-        return process.terminationStatus
+        if ProcessInfo.processInfo.environment["HOTLINE_BIN"] == nil {
+            setenv("HOTLINE_BIN", try selfExecutable().path, 1)
+        }
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attr, &none)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigdefault(&attr, &all)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let args = ["/bin/bash", script] + argv
+        var cArgs: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
+        defer { for a in cArgs { free(a) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, "/bin/bash", nil, &attr, &cArgs, environ)
+        guard rc == 0 else { throw UsageError("cannot start /bin/bash \(script): errno \(rc)") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 
     static func median(_ samples: [Double]) -> Double {

@@ -56,10 +56,11 @@ RUN_TIMEOUT=180
 work=$(mktemp -d /tmp/hotline-compare.XXXXXX)
 results="$work/results"   # lines: round impl workload key value
 : > "$results"
-declare -a live=()        # pids of servers this script started
+declare -a live=()        # pids of servers this script started (stateless: ended with SIGKILL, which no
+                          # inherited signal mask or ignored disposition can hold off)
 started_epmd=0
 cleanup() {
-    for p in "${live[@]:-}"; do [[ -n "$p" ]] && kill "$p" 2>/dev/null; done
+    for p in "${live[@]:-}"; do [[ -n "$p" ]] && kill -KILL "$p" 2>/dev/null; done
     for p in "${live[@]:-}"; do [[ -n "$p" ]] && wait "$p" 2>/dev/null; done
     if [[ $started_epmd == 1 ]] && command -v epmd >/dev/null; then epmd -kill >/dev/null 2>&1; fi
     rm -rf "$work"
@@ -153,11 +154,11 @@ run_socket_anchor() {   # round impl bin workload count
     : > "$out"
     "$bin" server "$mode" "$n" > "$out" 2>&1 &
     sp=$!; live+=("$sp")
-    if ! wait_line "$out" '^port '; then say "$impl server did not start: $(cat "$out")"; kill "$sp" 2>/dev/null; return; fi
+    if ! wait_line "$out" '^port '; then say "$impl server did not start: $(cat "$out")"; kill -KILL "$sp" 2>/dev/null; return; fi
     [[ $w == rtt ]] && { sleep 0.5; record "$r" "$impl" rss rss_kib "$(rss_kib "$sp")"; }
     line=$(timeout "$RUN_TIMEOUT" "$bin" client "$w" "$(awk '{print $2}' "$out")" "$n" "$size" $extra | grep '^RESULT')
     if [[ -n "$line" ]]; then record_result "$r" "$impl" "$w" "$line"; else say "$impl $w failed"; fi
-    kill "$sp" 2>/dev/null; wait "$sp" 2>/dev/null
+    kill -KILL "$sp" 2>/dev/null; wait "$sp" 2>/dev/null
 }
 
 erl_seq=0
@@ -170,12 +171,12 @@ run_erlang() {   # round workload count
     : > "$out"
     erl -name "$sname" -setcookie hotlinebench -noshell -pa "$ERL_DIR" -eval 'hanchor:server()' > "$out" 2>&1 &
     sp=$!; live+=("$sp")
-    if ! wait_line "$out" '^ready'; then say "Erlang server did not start: $(cat "$out")"; kill "$sp" 2>/dev/null; return; fi
+    if ! wait_line "$out" '^ready'; then say "Erlang server did not start: $(cat "$out")"; kill -KILL "$sp" 2>/dev/null; return; fi
     [[ $w == rtt ]] && { sleep 0.5; record "$r" erlang rss rss_kib "$(rss_kib "$sp")"; }
     line=$(timeout "$RUN_TIMEOUT" erl -name "$cname" -setcookie hotlinebench -noshell -pa "$ERL_DIR" \
         -s hanchor client "$w" "$sname" "$n" "$size" $extra | grep '^RESULT')
     if [[ -n "$line" ]]; then record_result "$r" erlang "$w" "$line"; else say "Erlang $w failed"; fi
-    kill "$sp" 2>/dev/null; wait "$sp" 2>/dev/null
+    kill -KILL "$sp" 2>/dev/null; wait "$sp" 2>/dev/null
 }
 
 hotline_failed=0
