@@ -13,7 +13,8 @@ usage: hotline <command> [options]
   members   list the cluster's members as a node's admin port reports them (`hotline members --help`)
   placement where each office, group and desk lives now (`hotline placement --help`)
   demo      start two local node processes and make remote calls between them
-  bench     measure the runtime: `hotline bench rtt|pipeline|stream` (JSON output; use a release build);
+  bench     measure the runtime: `hotline bench rtt|pipeline|stream|fanout|idle-rss` (JSON output; use a
+            release build); `hotline bench compare`: against C, SwiftNIO and Erlang in the same run;
             `hotline bench attack <name>`: a node's RSS and a member's latency under a resource attack
   help      this text
 """
