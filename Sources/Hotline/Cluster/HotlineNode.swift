@@ -154,6 +154,7 @@ public distributed actor HotlineNode {
         }
         reconcile(placement: placement, quorum: quorum, context: context)
         for case let office as DistrictOffice in hosted.values { Task { await office.whenLocal { await $0.membershipChanged() } } }
+        for case let desk as IntakeDesk in hosted.values { Task { await desk.whenLocal { await $0.membershipChanged() } } }
         scheduleSettleTick(placement.nextWakeupNs, now: now)
     }
 

@@ -123,6 +123,17 @@ public distributed actor IntakeDesk {
         return receipt
     }
 
+    /// True once the current recovery of `intake/numbers` finished (either way).
+    private var numbersRecoveryEnded = false
+
+    /// The members changed: the numbers stream's replica set follows them (a recovery waiting for a member that
+    /// died and came back under a new uid asks the new one).
+    public func membershipChanged() async {
+        guard let numbers else { return }
+        let set = context.replicaSet(for: Self.numbersStream)
+        await numbers.update(replicas: set.replicas, others: set.others)
+    }
+
     /// Recovers `intake/numbers` once per desk (again after a failure): continues above every number reserved
     /// before, and records the reserved numbers no office holds as skipped.
     ///
@@ -135,7 +146,9 @@ public distributed actor IntakeDesk {
                                           round: lastNumbersRound, replicas: set.replicas, others: set.others)
             numbers = stream
             let held = serial
+            numbersRecoveryEnded = false
             numbersReady = Task {
+                defer { self.numbersRecoveryEnded = true }
                 let payloads = try await stream.recover()
                 var highest = 0
                 for bytes in payloads {
@@ -156,7 +169,19 @@ public distributed actor IntakeDesk {
             }
         }
         do {
+            // Bounded: a recovery that waits for replicas (a quorum of the recorded set is down) answers the
+            // caller `unavailable` naming what it waits for, and goes on for the next call.
+            let deadline = ContinuousClock.now + DistrictOffice.readyWait
+            while !numbersRecoveryEnded {
+                guard ContinuousClock.now < deadline else {
+                    let waiting = await numbers?.waitingFor
+                    throw HotlineError.unavailable("intake numbers are recovering from their replicas\(waiting.map { " (\($0))" } ?? "")")
+                }
+                try? await Task.sleep(for: .milliseconds(20))
+            }
             try await numbersReady?.value
+        } catch let error as HotlineError {
+            throw error
         } catch {
             numbersReady = nil
             if let old = numbers { Task { await old.stop() } }
