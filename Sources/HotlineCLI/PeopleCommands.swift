@@ -155,6 +155,9 @@ enum UnitCommand {
 
     static func run(_ argv: [String]) async throws -> Int32 {
         guard let sub = argv.first else { throw UsageError("inbox, sign, reply, progress, return or extend?\n\(usage)") }
+        guard ["inbox", "sign", "reply", "progress", "return", "extend"].contains(sub) else {
+            throw UsageError("unknown unit command \"\(sub)\": inbox, sign, reply, progress, return or extend")
+        }
         let rest = Array(argv.dropFirst())
         let args = try Arguments(rest, valued: People.common.union(["unit", "text", "reason", "hours", "days"]), switches: ["json"])
         let unit = try People.required(args, "unit")
