@@ -2,49 +2,106 @@ import ActorCluster
 import Foundation
 import Hotline
 
-/// `hotline dispatch queue` and `hotline dispatch classify`: a dispatcher's hands on the classification
-/// queue of a running cluster, through any node.
+/// `hotline dispatch`: a dispatcher's hands on a running cluster, through any node — the queues, classification,
+/// routing, reviews of replies, decisions on returns and arbitration.
 enum DispatchCommand {
     static let usage = """
-    usage: hotline dispatch queue --node HOST:PORT [--group CODE] [--cluster NAME] [--secret-file FILE]
+    usage: hotline dispatch queue --node HOST:PORT [--group CODE] [--json] [--cluster NAME] [--secret-file FILE]
            hotline dispatch classify CASE --node HOST:PORT --category CODE --jurisdiction CODE
                                      [--urgency P1|P2|P3] [--kind KIND] [--note TEXT] [--dispatcher NAME]
                                      [--cluster NAME] [--secret-file FILE]
-      queue: prints, as JSON, the cases waiting in each dispatch group's classification queue (or in
-      --group's): intake's proposal (category, jurisdiction, urgency, the phrases that matched, confidence
-      0…1), when the case entered the queue and whether the duty room was alerted (emergency words).
+           hotline dispatch route CASE [--lead UNIT] [--dispatcher NAME] --node HOST:PORT [--json] ...
+           hotline dispatch review CASE (--accept | --reject) [--note TEXT] --node HOST:PORT [--json] ...
+           hotline dispatch return CASE (--approve | --reject) [--note TEXT] --node HOST:PORT [--json] ...
+           hotline dispatch arbitrate CASE --lead UNIT [--note TEXT] [--dispatcher NAME] --node HOST:PORT [--json] ...
+      queue: what waits for a dispatcher, in each dispatch group (or --group's): the classification queue
+      (intake's proposal, its confidence, whether the duty room was alerted), then the cases pending dispatch
+      and the returns awaiting a decision or arbitration. A table; JSON with --json
+      ({"classification": [...], "dispatch": {...}}).
       classify: the dispatcher confirms or corrects the classification of case CASE (id or number,
       e.g. 2026-000123); the case is accepted, routed by the catalogue to the confirmed jurisdiction and
       dispatched; the review (with the fields corrected) is an event of the case. --urgency and --kind
       default to the proposal's. Prints the case's snapshot as JSON.
-      Exit 0 done, 3 refused (unknown case or code, not in a classification queue; reason on stderr),
+      route: dispatches a case pending dispatch (after an approved return) by the catalogue, or to
+      --lead UNIT (the catalogue's lead is recorded as overridden). Intake dispatches classified requests
+      itself, so a new case is already dispatched.
+      review: accepts the lead unit's reply (the case waits for its callback) or rejects it (reopened and
+      dispatched again to the same units). return: approves the lead's first return (the case waits for
+      dispatch) or rejects it (back to the unit). arbitrate: a second return is decided only by arbitration —
+      a binding dispatch to --lead UNIT, which cannot return it again.
+      route, review, return, arbitrate print the case's line after the step (JSON snapshot with --json).
+      Exit 0 done, 3 refused (unknown case, unit or code, a step the workflow refuses; reason on stderr),
       1 node unreachable, 2 bad flags.
     """
 
     static func run(_ argv: [String]) async throws -> Int32 {
-        guard let sub = argv.first else { throw UsageError("queue or classify?\n\(usage)") }
+        guard let sub = argv.first else { throw UsageError("queue, classify, route, review, return or arbitrate?\n\(usage)") }
         let rest = Array(argv.dropFirst())
         switch sub {
         case "queue": return try await queue(rest)
         case "classify": return try await classify(rest)
-        default: throw UsageError("unknown dispatch command \"\(sub)\": queue or classify")
+        case "route":
+            let args = try Arguments(rest, valued: People.common.union(["lead", "dispatcher"]), switches: ["json"])
+            let key = try People.caseKey(args)
+            let lead = args["lead"]
+            if let lead, lead.isEmpty { throw UsageError("--lead needs a unit code") }
+            let dispatcher = args["dispatcher"] ?? ""
+            return try await People.run("dispatch route", args, { try await $0.dispatchCase(key, lead: lead, dispatcher: dispatcher) },
+                                        text: People.text)
+        case "review":
+            let args = try Arguments(rest, valued: People.common.union(["note"]), switches: ["json", "accept", "reject"])
+            let key = try People.caseKey(args)
+            let accepted = try People.one(of: ["accept", "reject"], args) == "accept"
+            let note = args["note"] ?? ""
+            return try await People.run("dispatch review", args, { try await $0.reviewReply(key, accepted: accepted, note: note) },
+                                        text: People.text)
+        case "return":
+            let args = try Arguments(rest, valued: People.common.union(["note"]), switches: ["json", "approve", "reject"])
+            let key = try People.caseKey(args)
+            let approved = try People.one(of: ["approve", "reject"], args) == "approve"
+            let note = args["note"] ?? ""
+            return try await People.run("dispatch return", args, { try await $0.decideReturn(key, approved: approved, note: note) },
+                                        text: People.text)
+        case "arbitrate":
+            let args = try Arguments(rest, valued: People.common.union(["lead", "note", "dispatcher"]), switches: ["json"])
+            let key = try People.caseKey(args)
+            let lead = try People.required(args, "lead")
+            let note = args["note"] ?? ""
+            let arbiter = args["dispatcher"] ?? ""
+            return try await People.run("dispatch arbitrate", args, { try await $0.arbitrate(key, lead: lead, note: note, arbiter: arbiter) },
+                                        text: People.text)
+        default: throw UsageError("unknown dispatch command \"\(sub)\": queue, classify, route, review, return or arbitrate")
         }
     }
 
+    /// What `dispatch queue --json` prints.
+    struct Queues: Codable, Sendable {
+        var classification: [ClassificationQueue]
+        var dispatch: Worklist
+    }
+
     static func queue(_ argv: [String]) async throws -> Int32 {
-        let args = try Arguments(argv, valued: ["node", "group", "cluster", "secret-file"])
-        guard args.positional.isEmpty else { throw UsageError("unexpected argument \"\(args.positional[0])\"") }
-        let node = try nodeAddress(args)
-        return try await withClient("dispatch queue", cluster: args["cluster"], secretFile: args["secret-file"]) { system in
-            let hotline = try HotlineNode.on(.anyIncarnation(at: node), system: system)
-            do {
-                print(try jsonString(try await hotline.classificationQueues(group: args["group"])))
-                return 0
-            } catch {
-                guard let message = answeredError(error) else { throw error }
-                FileHandle.standardError.write(Data("hotline dispatch queue: \(message)\n".utf8))
-                return 3
-            }
+        let args = try Arguments(argv, valued: People.common.union(["group"]), switches: ["json"])
+        try People.noPositional(args)
+        let group = args["group"]
+        return try await People.run("dispatch queue", args, { node in
+            Queues(classification: try await node.classificationQueues(group: group),
+                   dispatch: try await node.worklist(.dispatchQueue(group: group)))
+        }) { q in
+            let waiting = q.classification.flatMap { c in c.entries.map { (c.group, $0) } }
+            var out = "Classification queue\n"
+            out += waiting.isEmpty ? "(none)" : People.table(
+                ["GROUP", "CASE", "PROPOSED CATEGORY", "PLACE", "URG", "CONFIDENCE", "DUTY ROOM", "QUEUED", "SUMMARY"],
+                waiting.map { g, e in
+                    [g, e.ref.number.description, e.proposal.category ?? "-", e.proposal.jurisdiction ?? "-",
+                     e.proposal.urgency.rawValue, String(format: "%.2f", e.proposal.confidence), e.dutyRoomAlerted ? "alerted" : "-",
+                     People.time(e.queuedAt), e.summary.count > 40 ? String(e.summary.prefix(39)) + "…" : e.summary]
+                })
+            let unanswered = q.classification.flatMap(\.unanswered)
+            if !unanswered.isEmpty { out += "\n(these district offices did not answer: \(unanswered.joined(separator: ", ")))" }
+            out += "\n\nPending dispatch and returns\n"
+            out += People.text(q.dispatch, columns: [.number, .waiting, .status, .lead, .category, .urgency, .since, .summary])
+            return out
         }
     }
 

@@ -11,7 +11,7 @@ enum NodeCommand {
                         [--handshake-timeout-ms MS] [--max-frame-bytes BYTES]
                         [--roles ROLE,...] [--catalog FILE] [--calendar FILE]
                         [--secret-file FILE [--previous-secret-file FILE]] [--operator-secret-file FILE]
-                        [--admin HOST:PORT [--admin-token-file FILE]] [--fault-injection]
+                        [--admin HOST:PORT [--admin-token-file FILE]] [--supervision-interval-ms MS] [--fault-injection]
       Runs a node. Prints `ready name=… listen=HOST:PORT uid=…` on stdout once it serves calls
       (with ` admin=HOST:PORT` appended when the admin port is on).
       --listen port 0 picks an ephemeral port. Flags override the JSON --config file.
@@ -20,6 +20,8 @@ enum NodeCommand {
       district office on its home node (district:<code>) while that node is up, else on another node with
       role district; every other singleton on a node with its role (a node without roles may host all).
       Without --catalog it waits for an operator (`hotline replay`) to configure it.
+      --supervision-interval-ms: each district office hosted here runs supervision on its own timer this
+      often (automatic reminders, overdue escalations; each recorded once); default 60000, 0 = never.
       --seeds: members to join through (any live one will do; the node's own address may be listed).
       Without seeds the node forms a cluster of its own. Membership: Docs/membership.md.
       --data: the node's replica journal (DIR/replicas), locked against a second process and recovered
@@ -199,7 +201,9 @@ enum NodeCommand {
             replicator = try Replicator.start(on: system, store: replicaStore)
             await replicaStore.export(to: system.metrics, logger: system.logger)
             probe = try NodeProbe.start(on: system, nodeName: config.name)
-            hotline = try HotlineNode.start(on: system, roles: config.roles)
+            hotline = try HotlineNode.start(on: system, roles: config.roles,
+                                            supervisionInterval: config.supervisionIntervalMs > 0
+                                                ? .milliseconds(config.supervisionIntervalMs) : nil)
             if let selfConfiguration = config.selfConfiguration(files, node: system.node) {
                 _ = try await hotline.configure(selfConfiguration)
             }

@@ -47,15 +47,20 @@ struct NodeConfig {
     /// Fault injection on (`--fault-injection`, tests only): the admin port then takes
     /// `POST /fault-injection/blocked` to drop every frame to and from chosen peers (a partition).
     var faultInjection = false
+    /// How often each district office hosted here runs its supervision on its own timer (reminders, overdue,
+    /// escalations), in ms; 0 = never (the replay driver ticks instead). Default 60,000.
+    var supervisionIntervalMs = 60_000
 
     static let flags: Set<String> = ["name", "listen", "seeds", "cluster", "data", "config", "log-level",
                                      "call-timeout-ms", "handshake-timeout-ms", "max-frame-bytes", "roles",
                                      "catalog", "calendar", "inbound", "secret-file", "previous-secret-file",
-                                     "operator-secret-file", "admin", "admin-token-file", "fsync"]
+                                     "operator-secret-file", "admin", "admin-token-file", "fsync",
+                                     "supervision-interval-ms"]
     static let jsonFields: Set<String> = ["name", "listen", "seeds", "cluster", "data", "logLevel",
                                           "callTimeoutMs", "handshakeTimeoutMs", "maxFrameBytes", "roles", "catalog",
                                           "calendar", "inbound", "secretFile", "previousSecretFile",
-                                          "operatorSecretFile", "admin", "adminTokenFile", "fsync"]
+                                          "operatorSecretFile", "admin", "adminTokenFile", "fsync",
+                                          "supervisionIntervalMs"]
 
     /// Builds the config: defaults, then the `--config` file, then flags. Throws `UsageError` naming the
     /// field or flag at fault.
@@ -117,6 +122,7 @@ struct NodeConfig {
             logLevel = l
         }
         if let v = try integer("callTimeoutMs", 1...3_600_000) { callTimeoutMs = v }
+        if let v = try integer("supervisionIntervalMs", 0...86_400_000) { supervisionIntervalMs = v }
         if let v = try integer("handshakeTimeoutMs", 1...600_000) { handshakeTimeoutMs = v }
         if let v = try integer("maxFrameBytes", 1024...(1 << 30)) { maxFrameBytes = v }
         if let v = try strings("roles") { roles = try Self.roles(v.joined(separator: ","), field: "config field \"roles\"") }
@@ -173,6 +179,7 @@ struct NodeConfig {
             logLevel = l
         }
         if let v = try args.int("call-timeout-ms", in: 1...3_600_000) { callTimeoutMs = v }
+        if let v = try args.int("supervision-interval-ms", in: 0...86_400_000) { supervisionIntervalMs = v }
         if let v = try args.int("handshake-timeout-ms", in: 1...600_000) { handshakeTimeoutMs = v }
         if let v = try args.int("max-frame-bytes", in: 1024...(1 << 30)) { maxFrameBytes = v }
         if let v = args["roles"] { roles = try Self.roles(v, field: "--roles") }

@@ -8,7 +8,10 @@ usage: hotline <command> [options]
   node      run a cluster node (see `hotline node --help`)
   submit    send one citizen request to a running cluster (`hotline submit --help`)
   case      show a case's state and event history (`hotline case --help`)
-  dispatch  the classification queue: list it, confirm or correct a case's classification (`hotline dispatch --help`)
+  dispatch  the dispatcher: queues, classify, route, review a reply, decide a return, arbitrate (`hotline dispatch --help`)
+  unit      a department's workbench: inbox, sign, reply, progress, return, extend (`hotline unit --help`)
+  callback  the callback seat: cases due for a callback, record one (`hotline callback --help`)
+  cases     the supervisor's list: cases by status, overdue ones (`hotline cases --help`)
   health    ask a node's admin port whether it is up and ready (`hotline health --help`)
   members   list the cluster's members as a node's admin port reports them (`hotline members --help`)
   placement where each office, group and desk lives now (`hotline placement --help`)
@@ -35,6 +38,9 @@ func runMain() async -> Int32 {
     case "submit": SubmitCommand.usage
     case "case": CaseCommand.usage
     case "dispatch": DispatchCommand.usage
+    case "unit": UnitCommand.usage
+    case "callback": CallbackCommand.usage
+    case "cases": CasesCommand.usage
     case "demo": DemoCommand.usage
     case "health": AdminCommands.healthUsage
     case "members": AdminCommands.membersUsage
@@ -59,6 +65,15 @@ func runMain() async -> Int32 {
         case "dispatch":
             if wantsHelp { print(DispatchCommand.usage); return 0 }
             return try await DispatchCommand.run(argv)
+        case "unit":
+            if wantsHelp { print(UnitCommand.usage); return 0 }
+            return try await UnitCommand.run(argv)
+        case "callback":
+            if wantsHelp { print(CallbackCommand.usage); return 0 }
+            return try await CallbackCommand.run(argv)
+        case "cases":
+            if wantsHelp { print(CasesCommand.usage); return 0 }
+            return try await CasesCommand.run(argv)
         case "health":
             if wantsHelp { print(AdminCommands.healthUsage); return 0 }
             return try AdminCommands.health(argv)

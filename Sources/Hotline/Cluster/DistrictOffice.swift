@@ -46,6 +46,8 @@ public distributed actor DistrictOffice {
     private var openCases: Set<CaseID> = []
     /// Encoded size of each case's events at a given event count, for byte-sized pages (`eventLogs`).
     private var encodedSizes: [CaseID: (events: Int, bytes: Int)] = [:]
+    /// The office's own supervision timer (`HotlineContext.supervisionInterval`), started once it serves.
+    private var supervisionTimer: Task<Void, Never>?
 
     public init(jurisdiction: String, context: HotlineContext) {
         self.jurisdiction = jurisdiction
@@ -112,6 +114,7 @@ public distributed actor DistrictOffice {
         }
         lastRound = max(lastRound, round)
         phase = .serving
+        startSupervisionTimer()
         actorSystem.logger.info("district.recovered", ["jurisdiction": jurisdiction, "cases": cases.count,
                                                        "entries": payloads.count, "rejected": rejected,
                                                        "ms": Int((ContinuousClock.now - since) / .milliseconds(1))])
@@ -135,6 +138,8 @@ public distributed actor DistrictOffice {
     /// Stops serving and replicating (the office moved away or the node stops).
     public func release() async {
         phase = .released
+        supervisionTimer?.cancel()
+        supervisionTimer = nil
         recovery?.cancel()
         recovery = nil
         if let stream { await stream.stop() }
@@ -217,6 +222,7 @@ public distributed actor DistrictOffice {
     }
 
     deinit {
+        supervisionTimer?.cancel()
         // The office moves away or the node stops: its cases no longer count on this node.
         var counts: [CaseStatus: Int] = [:]
         for log in cases.values { counts[log.order.status, default: 0] += 1 }
@@ -354,6 +360,11 @@ public distributed actor DistrictOffice {
 
     private func dispatch(_ log: inout CaseLog, order: DispatchOrder, by author: EventAuthor, now: Date) throws {
         try log.record(.dispatched(order: order), at: now, by: author)
+        try deliverCurrentRound(&log, now: now)
+    }
+
+    /// Records the delivery of every assignment of the current round still `sent`.
+    private func deliverCurrentRound(_ log: inout CaseLog, now: Date) throws {
         let round = log.order.currentRound
         for a in log.order.assignments where a.round == round && a.status == .sent {
             try log.record(.assignmentDelivered(assignment: a.id), at: now, by: .system(component: "delivery"))
@@ -494,8 +505,12 @@ public distributed actor DistrictOffice {
         return counts
     }
 
-    /// Records every reminder and supervision escalation due now on open cases (each fires once: the
-    /// workflow refuses a repeat). Returns how many were recorded.
+    /// Records every automatic reminder and supervision escalation due now on open cases
+    /// (`WorkOrder.supervisionDue`): each fires once per assignment (and level), so running it again — from the
+    /// office's own timer, a replay's tick, or a new owner after the office moved — records nothing twice.
+    /// Returns how many were recorded.
+    ///
+    /// - Throws: `HotlineError.unavailable` (recovering, or a change could not be replicated).
     public distributed func runSupervision() async throws -> Int {
         try await ready()
         let now = context.now
@@ -503,16 +518,73 @@ public distributed actor DistrictOffice {
         for id in openCases.sorted() {
             guard var log = cases[id] else { continue }
             let count = log.events.count
-            let due = log.order.escalationsDue(at: now, settings: context.settings)
+            let due = log.order.supervisionDue(at: now, settings: context.settings)
             guard !due.isEmpty else { continue }
-            for planned in due {
-                if (try? log.record(planned.eventBody, at: now, by: .system(component: "supervisor"))) != nil {
+            for body in due {
+                if (try? log.record(body, at: now, by: .system(component: "supervisor"))) != nil {
                     fired += 1
                 }
             }
             try await commit(log, after: count)
         }
         return fired
+    }
+
+    /// Runs `runSupervision` every `HotlineContext.supervisionInterval` while the office serves (a tick that
+    /// fails — replication lost, recovering — is logged and the next one tries again).
+    private func startSupervisionTimer() {
+        guard supervisionTimer == nil, let interval = context.supervisionInterval, interval > .zero else { return }
+        let code = jurisdiction
+        supervisionTimer = Task { [weak self] in
+            // Bounded: ends when the office is released or deallocated (the task is cancelled).
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                guard !Task.isCancelled, let self else { return }
+                let outcome: Result<Int, any Error>? = await self.whenLocal { office in
+                    guard office.phase == .serving else { return nil }
+                    do { return .success(try await office.runSupervision()) } catch { return .failure(error) }
+                } ?? nil
+                switch outcome {
+                case .success(let n)? where n > 0:
+                    self.actorSystem.logger.info("district.supervision", ["jurisdiction": code, "recorded": n])
+                case .failure(let error)?:
+                    self.actorSystem.logger.warning("district.supervision_failed", ["jurisdiction": code, "error": "\(error)"])
+                default:
+                    break
+                }
+            }
+        }
+    }
+
+    /// The lines of this office's cases in worklist `query`, judged at the office's clock, in case-number order.
+    public distributed func worklist(_ query: WorklistQuery) async throws -> [WorklistEntry] {
+        try await ready()
+        let now = context.now
+        let code = jurisdiction
+        return cases.values.flatMap { $0.order.worklistEntries(for: query, at: now, office: code) }
+            .sorted { $0.number.description < $1.number.description }
+    }
+
+    /// Records an arbitration ruling on a second return — `arbitrated(order, note)`, a binding dispatch round —
+    /// and the delivery of the round's assignments, as one change. Returns the case afterwards.
+    ///
+    /// - Throws: `HotlineError.unknownCase`, `.ruleViolation` (no second return pending, ...; nothing recorded).
+    public distributed func arbitrate(_ id: CaseID, order: DispatchOrder, note: String, by author: EventAuthor) async throws -> CaseSnapshot {
+        try Self.mayAct(as: author)
+        try await mutate(id) { log, now in
+            try log.record(.arbitrated(order: order, note: note), at: now, by: author)
+            try deliverCurrentRound(&log, now: now)
+        }
+        return try await snapshot(id)
+    }
+
+    /// What follows a change, by the domain's rules: a case the change reopened is queued and dispatched again
+    /// (`WorkOrder.redispatchAfterReopen`) when the node is configured so.
+    private func followUp(_ log: inout CaseLog, now: Date) throws {
+        guard context.redispatchReopened, let next = log.order.redispatchAfterReopen else { return }
+        let by = RoutingGroup.author(group: next.group)
+        try log.record(.queuedForDispatch(group: next.group), at: now, by: by)
+        try dispatch(&log, order: next.order, by: by, now: now)
     }
 
     /// Events authored by the `system` are the node's own (supervision, delivery, duty-room alerts): a remote
@@ -530,7 +602,9 @@ public distributed actor DistrictOffice {
         guard var log = cases[id] else { throw HotlineError.unknownCase(id.rawValue) }
         let count = log.events.count
         do {
-            try change(&log, context.now)
+            let now = context.now
+            try change(&log, now)
+            try followUp(&log, now: now)
         } catch let e as CaseRuleViolation {
             throw HotlineError.ruleViolation("case \(log.order.number): \(e)")
         }

@@ -16,6 +16,13 @@ public final class HotlineContext: Sendable {
     /// The in-memory replica service this context started (nil when the node runs its own, e.g. on its data
     /// directory): held here because the actor system does not keep actors alive.
     private let ownReplicator: Replicator?
+    /// How often each district office hosted on this node runs its supervision on its own (reminders,
+    /// escalations; `DistrictOffice.runSupervision`); nil: never (the replay driver ticks instead).
+    public let supervisionInterval: Duration?
+    /// A reopened case (citizen unsatisfied or unresolved, review rejected) is queued and dispatched again at
+    /// once by its office (`WorkOrder.redispatchAfterReopen`); false: it waits reopened (replays, whose traces
+    /// have no data for a second round).
+    public let redispatchReopened: Bool
 
     /// How long a call whose target's node is unreachable (or no longer hosts it, or is recovering it) waits for
     /// the target to be placed elsewhere or to serve before failing: above the default suspicion timeout plus a
@@ -23,8 +30,11 @@ public final class HotlineContext: Sendable {
     public static let failoverWait: Duration = .seconds(10)
 
     public init(system: ClusterSystem, catalogue: RoutingCatalogue, settings: WorkflowSettings,
-                clock: any HotlineClock, directory: HotlineDirectoryView, replication: Replication.Settings = .init()) {
+                clock: any HotlineClock, directory: HotlineDirectoryView, replication: Replication.Settings = .init(),
+                supervisionInterval: Duration? = nil, redispatchReopened: Bool = true) {
         self.system = system
+        self.supervisionInterval = supervisionInterval
+        self.redispatchReopened = redispatchReopened
         self.catalogue = catalogue
         self.settings = settings
         self.clock = clock

@@ -10,6 +10,9 @@ public struct HotlineConfiguration: Codable, Sendable {
     public var settings: WorkflowSettings
     /// nil: the node runs on the system clock.
     public var virtualStart: Date?
+    /// Whether a reopened case is dispatched again at once by its office (`HotlineContext.redispatchReopened`);
+    /// nil: yes. The replay driver says no (its traces have no second round).
+    public var redispatchReopened: Bool?
 
     public init(catalogue: RoutingCatalogue, settings: WorkflowSettings, virtualStart: Date?) {
         self.catalogue = catalogue
@@ -58,10 +61,13 @@ public distributed actor HotlineNode {
     private var watcher: Task<Void, Never>?
     private var settleTimer: Task<Void, Never>?
     private static let monotonicBase = ContinuousClock.now
+    /// How often each district office hosted here runs supervision on its own; nil: never.
+    private let supervisionInterval: Duration?
 
-    public init(roles: HotlineRoles, actorSystem: ClusterSystem) {
+    public init(roles: HotlineRoles, actorSystem: ClusterSystem, supervisionInterval: Duration? = nil) {
         self.roles = roles
         self.actorSystem = actorSystem
+        self.supervisionInterval = supervisionInterval
     }
 
     deinit {
@@ -71,9 +77,14 @@ public distributed actor HotlineNode {
 
     /// Creates the node actor at its well-known path and reserves the control functions for operators
     /// (`operatorOnlyFunctions`).
-    public static func start(on system: ClusterSystem, roles: HotlineRoles) throws -> HotlineNode {
+    ///
+    /// - Parameter supervisionInterval: how often each district office hosted here runs its supervision on its
+    ///   own timer (reminders, overdue escalations; idempotent); nil: never.
+    public static func start(on system: ClusterSystem, roles: HotlineRoles, supervisionInterval: Duration? = nil) throws -> HotlineNode {
         system.restrictToOperators(operatorOnlyFunctions)
-        return try system.makeWellKnown(path: HotlinePaths.node) { HotlineNode(roles: roles, actorSystem: system) }
+        return try system.makeWellKnown(path: HotlinePaths.node) {
+            HotlineNode(roles: roles, actorSystem: system, supervisionInterval: supervisionInterval)
+        }
     }
 
     /// Functions only an operator may call from another process (a caller that proved the operator secret,
@@ -105,7 +116,9 @@ public distributed actor HotlineNode {
             clock = SystemClock()
         }
         let ctx = HotlineContext(system: system, catalogue: configuration.catalogue, settings: configuration.settings,
-                                 clock: clock, directory: HotlineDirectoryView(HotlineDirectory(assignments: [:])))
+                                 clock: clock, directory: HotlineDirectoryView(HotlineDirectory(assignments: [:])),
+                                 supervisionInterval: supervisionInterval,
+                                 redispatchReopened: configuration.redispatchReopened ?? true)
         context = ctx
         let q = IntakeQueue(context: ctx)
         queue = q
@@ -345,6 +358,144 @@ public distributed actor HotlineNode {
             try await $0.classify(ref, category: category, jurisdiction: jurisdiction, urgency: urgency, kind: kind,
                                   note: note, dispatcher: dispatcher)
         }
+    }
+
+    /// A people's worklist gathered from every district office (`hotline unit inbox`, `dispatch queue`,
+    /// `callback due`, `cases`), judged at each office's clock: ordered by deadline where one applies (sign or
+    /// reply due for a unit inbox, callback due), otherwise by case number. An office that cannot answer now is
+    /// named in `unanswered`.
+    ///
+    /// - Throws: `HotlineError.notConfigured`, `.invalidRequest` (unknown dispatch group).
+    public distributed func worklist(_ query: WorklistQuery) async throws -> Worklist {
+        guard let context else { throw HotlineError.notConfigured("no catalogue yet") }
+        if case .dispatchQueue(let group?) = query, !context.catalogue.dispatchGroups.contains(where: { $0.code == group }) {
+            throw HotlineError.invalidRequest("unknown dispatch group \"\(group)\"")
+        }
+        var entries: [WorklistEntry] = []
+        var unanswered: [String] = []
+        for code in context.directory.districtCodes {
+            do {
+                entries += try await context.onDistrictOffice(code) { try await $0.worklist(query) }
+            } catch let error as HotlineError {
+                if case .unavailable = error { unanswered.append(code) } else { throw error }
+            } catch {
+                unanswered.append(code)
+            }
+        }
+        let key: (WorklistEntry) -> Date? = switch query {
+        case .unitInbox: { $0.assignmentStatus == .signed || $0.assignmentStatus == .returnRejected ? $0.handleDue : $0.signDue }
+        case .callbackDue: { $0.callbackDue }
+        default: { _ in nil }
+        }
+        entries.sort { a, b in
+            let (x, y) = (key(a) ?? .distantFuture, key(b) ?? .distantFuture)
+            return x != y ? x < y : a.number.description < b.number.description
+        }
+        return Worklist(query: query, asOf: context.now, entries: entries, unanswered: unanswered)
+    }
+
+    /// A department acts on its assignment of the current round of a case (by id or number): sign, report
+    /// progress, return it as mis-routed, ask for an extension, reply (`hotline unit`). Returns the case after.
+    ///
+    /// - Throws: `HotlineError.unknownCase`, `.invalidRequest` (the unit has no current assignment on it),
+    ///   `.ruleViolation` (the workflow refuses the act; nothing recorded), `.notConfigured`.
+    public distributed func unitAct(_ key: String, unit: String, action: UnitAction) async throws -> CaseSnapshot {
+        guard let context else { throw HotlineError.notConfigured("no catalogue yet") }
+        let (office, snapshot) = try await locate(key, context: context)
+        _ = try await context.onDistrictOffice(office) { try await $0.unitAct(snapshot.id, unit: unit, action) }
+        return try await context.onDistrictOffice(office) { try await $0.snapshot(snapshot.id) }
+    }
+
+    /// A dispatcher dispatches a case waiting for dispatch (`hotline dispatch route`), by the catalogue or to
+    /// `lead` (`RoutingGroup.dispatchCase`), through the dispatch group the case is queued for.
+    ///
+    /// - Throws: `HotlineError.unknownCase`, `.ruleViolation` (not pending dispatch), `.invalidRequest` (unknown
+    ///   unit), `.routing`, `.notConfigured`.
+    public distributed func dispatchCase(_ key: String, lead: String?, dispatcher: String) async throws -> CaseSnapshot {
+        guard let context else { throw HotlineError.notConfigured("no catalogue yet") }
+        let (ref, order) = try await caseAndOrder(key, context: context)
+        return try await context.onRoutingGroup(Self.group(of: order, ref: ref, context)) {
+            try await $0.dispatchCase(ref, lead: lead, dispatcher: dispatcher)
+        }
+    }
+
+    /// A dispatcher reviews the lead unit's reply (`hotline dispatch review`): accepted → the case is pending
+    /// callback; rejected → reopened, and dispatched again by its office (`WorkOrder.redispatchAfterReopen`).
+    ///
+    /// - Throws: `HotlineError.unknownCase`, `.ruleViolation` (not replied), `.notConfigured`.
+    public distributed func reviewReply(_ key: String, accepted: Bool, note: String) async throws -> CaseSnapshot {
+        guard let context else { throw HotlineError.notConfigured("no catalogue yet") }
+        let (ref, order) = try await caseAndOrder(key, context: context)
+        guard order.status == .replied else {
+            throw HotlineError.ruleViolation("case \(order.number) is \(order.status.rawValue): no reply awaits review")
+        }
+        _ = try await context.onRoutingGroup(Self.group(of: order, ref: ref, context)) {
+            try await $0.reviewReply(ref, accepted: accepted, note: note)
+        }
+        return try await context.onDistrictOffice(ref.jurisdiction) { try await $0.snapshot(ref.id) }
+    }
+
+    /// A dispatcher decides on the lead's first return (`hotline dispatch return`): approved → the case waits
+    /// for dispatch again; rejected → back to the unit. A second return is arbitrated instead (`arbitrate`).
+    ///
+    /// - Throws: `HotlineError.unknownCase`, `.ruleViolation` (no return to decide, or one that needs
+    ///   arbitration), `.notConfigured`.
+    public distributed func decideReturn(_ key: String, approved: Bool, note: String) async throws -> CaseSnapshot {
+        guard let context else { throw HotlineError.notConfigured("no catalogue yet") }
+        let (ref, order) = try await caseAndOrder(key, context: context)
+        guard let pending = order.returns.last(where: { $0.decision == nil }) else {
+            throw HotlineError.ruleViolation("case \(order.number) is \(order.status.rawValue) with no return to decide")
+        }
+        if pending.requiresArbitration {
+            throw HotlineError.ruleViolation("case \(order.number): this is its second return and goes to arbitration (hotline dispatch arbitrate)")
+        }
+        _ = try await context.onRoutingGroup(Self.group(of: order, ref: ref, context)) {
+            try await $0.decideReturn(ref, assignment: pending.assignment, approved: approved, note: note)
+        }
+        return try await context.onDistrictOffice(ref.jurisdiction) { try await $0.snapshot(ref.id) }
+    }
+
+    /// Arbitration of a case's second return (`hotline dispatch arbitrate`): a binding dispatch to `lead`
+    /// (`RoutingGroup.arbitrate`).
+    ///
+    /// - Throws: `HotlineError.unknownCase`, `.ruleViolation` (no second return pending), `.invalidRequest`
+    ///   (unknown unit), `.notConfigured`.
+    public distributed func arbitrate(_ key: String, lead: String, note: String, arbiter: String) async throws -> CaseSnapshot {
+        guard let context else { throw HotlineError.notConfigured("no catalogue yet") }
+        let (ref, order) = try await caseAndOrder(key, context: context)
+        return try await context.onRoutingGroup(Self.group(of: order, ref: ref, context)) {
+            try await $0.arbitrate(ref, lead: lead, note: note, arbiter: arbiter)
+        }
+    }
+
+    /// The callback seat records one callback attempt (`hotline callback record`) through the callback desk:
+    /// satisfied or basically satisfied and resolved → closed; unsatisfied or unresolved → reopened and
+    /// dispatched again; unreachable → closed as unreachable once the attempt limit is reached, else pending.
+    ///
+    /// - Throws: `HotlineError.unknownCase`, `.ruleViolation` (not pending callback), `.notConfigured`.
+    public distributed func callBack(_ key: String, outcome: CallbackOutcome) async throws -> CaseSnapshot {
+        guard let context else { throw HotlineError.notConfigured("no catalogue yet") }
+        let (ref, order) = try await caseAndOrder(key, context: context)
+        guard order.status == .pendingCallback else {
+            throw HotlineError.ruleViolation("case \(order.number) is \(order.status.rawValue), not pending callback")
+        }
+        _ = try await context.onCallbackDesk { try await $0.callBack(ref, outcome: outcome) }
+        return try await context.onDistrictOffice(ref.jurisdiction) { try await $0.snapshot(ref.id) }
+    }
+
+    /// A case's address and projection, found by id or number.
+    private func caseAndOrder(_ key: String, context: HotlineContext) async throws -> (CaseRef, WorkOrder) {
+        let (office, snapshot) = try await locate(key, context: context)
+        let order = try await context.onDistrictOffice(office) { try await $0.workOrder(snapshot.id) }
+        return (CaseRef(id: snapshot.id, number: snapshot.number, jurisdiction: office), order)
+    }
+
+    /// The dispatch group handling a case: its last round's, else the one it is queued for, else the owner of
+    /// the office's jurisdiction.
+    private static func group(of order: WorkOrder, ref: CaseRef, _ context: HotlineContext) -> String {
+        if let g = order.dispatches.last?.decision.dispatchGroup, !g.isEmpty { return g }
+        if let g = order.queuedGroup, !g.isEmpty { return g }
+        return context.catalogue.dispatchGroup(owning: ref.jurisdiction)?.code ?? ""
     }
 
     /// The district office (jurisdiction code) holding a case, found by id or number, and its snapshot.

@@ -74,6 +74,54 @@ public distributed actor RoutingGroup {
         }
     }
 
+    /// A dispatcher dispatches a case waiting in the dispatch queue (`pendingDispatch`): routed by the catalogue
+    /// for its classification, or to `lead` (a unit the catalogue knows; the catalogue's lead is then recorded as
+    /// overridden); a lead bound by arbitration is kept. Assignments are sent and delivered. Returns the case.
+    ///
+    /// - Throws: `HotlineError.invalidRequest` (unknown unit), `.ruleViolation` (not pending dispatch, or a lead
+    ///   other than the binding one), `.routing`, `.unknownCase`.
+    public distributed func dispatchCase(_ ref: CaseRef, lead: String?, dispatcher: String) async throws -> CaseSnapshot {
+        if let lead, context.catalogue.unit(lead) == nil {
+            throw HotlineError.invalidRequest("unknown unit \"\(lead)\" (catalogue \(context.catalogue.version))")
+        }
+        let order = try await context.onDistrictOffice(ref.jurisdiction) { try await $0.workOrder(ref.id) }
+        guard order.status == .pendingDispatch else {
+            throw HotlineError.ruleViolation("case \(order.number) is \(order.status.rawValue), not pending dispatch")
+        }
+        guard let classification = order.classification else {
+            throw HotlineError.ruleViolation("case \(order.number) is not classified")
+        }
+        let dispatch = try route(classification, assignedUnit: lead ?? order.bindingLead)
+        let author = EventAuthor.hotline(staff: dispatcher.isEmpty ? "dispatch-\(group)" : dispatcher)
+        return try await context.onDistrictOffice(ref.jurisdiction) { try await $0.dispatch(ref.id, order: dispatch, by: author) }
+    }
+
+    /// Arbitration of a second return: dispatches the case to `lead` (binding for the rest of the case: it cannot
+    /// return it, later rounds keep it), routed otherwise by the catalogue for its classification (co-units,
+    /// SLA profile). Returns the case.
+    ///
+    /// - Throws: `HotlineError.invalidRequest` (unknown unit), `.ruleViolation` (no second return pending),
+    ///   `.routing`, `.unknownCase`.
+    public distributed func arbitrate(_ ref: CaseRef, lead: String, note: String, arbiter: String) async throws -> CaseSnapshot {
+        guard context.catalogue.unit(lead) != nil else {
+            throw HotlineError.invalidRequest("unknown unit \"\(lead)\" (catalogue \(context.catalogue.version))")
+        }
+        let order = try await context.onDistrictOffice(ref.jurisdiction) { try await $0.workOrder(ref.id) }
+        guard order.isAwaitingArbitration else {
+            throw HotlineError.ruleViolation("case \(order.number) is \(order.status.rawValue) with no second return awaiting arbitration")
+        }
+        guard let classification = order.classification else {
+            throw HotlineError.ruleViolation("case \(order.number) is not classified")
+        }
+        var ruling = try route(classification, assignedUnit: lead)
+        if ruling.decision.lead != lead {  // the catalogue's own lead: route leaves it as it is
+            ruling.decision.lead = lead
+        }
+        let author = EventAuthor.hotline(staff: arbiter.isEmpty ? "dispatch-\(group)" : arbiter)
+        let ruled = ruling
+        return try await context.onDistrictOffice(ref.jurisdiction) { try await $0.arbitrate(ref.id, order: ruled, note: note, by: author) }
+    }
+
     /// The cases waiting in this group's classification queue (from every office of the group's
     /// jurisdictions), oldest first. An office that cannot answer now is skipped and named in `unanswered`.
     public distributed func classificationQueue() async throws -> ClassificationQueue {

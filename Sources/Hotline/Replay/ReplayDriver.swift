@@ -111,7 +111,9 @@ public struct ReplayDriver: Sendable {
             let roles = roleText(k)
             var args = ["node", "--name", "replay-\(k + 1)", "--listen", "127.0.0.1:\(port)", "--log-level", "warning",
                         "--inbound", inbound, "--secret-file", secret.path, "--operator-secret-file", operatorSecret.path,
-                        "--data", logDirectory.appendingPathComponent("replay-\(k + 1)-data").path]
+                        "--data", logDirectory.appendingPathComponent("replay-\(k + 1)-data").path,
+                        // The driver owns (virtual) time and ticks supervision itself, once per virtual day.
+                        "--supervision-interval-ms", "0"]
             if !roles.isEmpty { args += ["--roles", roles] }
             if !seeds.isEmpty { args += ["--seeds", seeds.map(\.description).joined(separator: ",")] }
             // Each node's warnings go to a log file, shown when the node is lost.
@@ -131,7 +133,9 @@ public struct ReplayDriver: Sendable {
         try HotlineError.registerWireErrors(on: system)
         let start = plan.steps.first?.at ?? Date()
         let workflow = WorkflowSettings(calendar: options.calendar, unreachableAttemptsToClose: options.model.attempts)
-        let configuration = HotlineConfiguration(catalogue: catalogue, settings: workflow, virtualStart: start)
+        var configuration = HotlineConfiguration(catalogue: catalogue, settings: workflow, virtualStart: start)
+        // The trace has no second round for a reopened case: it stays reopened (see `simulated`).
+        configuration.redispatchReopened = false
         // With `inboundOnIOThread` the driver itself runs on its node's I/O thread (no hop per reply).
         let preference: (any TaskExecutor)? = options.inboundOnIOThread ? system.ioExecutor : nil
         do {
