@@ -85,7 +85,9 @@ echo "chaos: $count nodes: ${listens[*]}"
 
 restart() { # restart K: start node K again with its own command line, in its own session, output to a log
     local k=$1
-    ( cd "${cwds[$k]}" && eval "exec setsid \"${exes[$k]}\" ${argvs[$k]}" ) >"$log_dir/chaos-node-$k.log" 2>&1 < /dev/null &
+    # Descriptors above 2 are closed first: the node outlives this script and must not hold its caller's pipes.
+    ( for fd in /proc/$BASHPID/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done
+      cd "${cwds[$k]}" && eval "exec setsid \"${exes[$k]}\" ${argvs[$k]}" ) >"$log_dir/chaos-node-$k.log" 2>&1 < /dev/null &
     pids[$k]=$!
 }
 
