@@ -61,12 +61,7 @@ enum BenchCommand {
         let withRaw = !args.has("no-raw")
         let inbound = args["inbound"] ?? "pool"
         guard inbound == "pool" || inbound == "io" else { throw UsageError("invalid --inbound \"\(inbound)\": pool or io") }
-        #if DEBUG
-        let build = "debug"
-        FileHandle.standardError.write(Data("warning: debug build; run `swift run -c release hotline bench ...` for real figures\n".utf8))
-        #else
-        let build = "release"
-        #endif
+        let build = buildKind(warning: mode)
         var result: [String: Any] = ["bench": mode, "build": build, "cores": ProcessInfo.processInfo.activeProcessorCount,
                                      "inbound": inbound]
         switch mode {
@@ -274,6 +269,16 @@ enum BenchCommand {
         } else {
             try await body(system, probe)
         }
+    }
+
+    /// "debug" or "release"; a debug build warns on stderr that `hotline bench <mode>` needs `-c release`.
+    static func buildKind(warning mode: String) -> String {
+        #if DEBUG
+        FileHandle.standardError.write(Data("warning: debug build; run `swift run -c release hotline bench \(mode)` for real figures\n".utf8))
+        return "debug"
+        #else
+        return "release"
+        #endif
     }
 
     static func summary(_ samples: [Double]) -> [String: Any] {

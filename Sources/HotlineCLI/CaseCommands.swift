@@ -183,7 +183,7 @@ func nodeAddress(_ args: Arguments) throws -> NodeAddress {
 func withClient(_ command: String, cluster: String?, secretFile: String?,
                 _ body: (ClusterSystem) async throws -> Int32) async throws -> Int32 {
     var settings = ClusterSettings.client("cli", cluster: cluster ?? "hotline")
-    // Above the nodes' own wait for a moved office (`HotlineContext.failoverWait`, 10 s) plus their call timeout:
+    // Above the nodes' own wait for a moved office (`HotlineContext.failoverWait`, 15 s) plus their call timeout:
     // a submission during a failover is answered with its outcome, not cut off by this tool.
     settings.callTimeout = .seconds(25)
     settings.transport.auth = try NodeConfig.auth(secretFile: secretFile, previousSecretFile: nil, listen: nil)

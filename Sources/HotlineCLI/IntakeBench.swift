@@ -30,12 +30,7 @@ enum IntakeBench {
         case let p: _ = try NodeConfig.fsync(p, field: "--fsync"); policies = [p]
         }
         let catalogue = try bundledCatalogue()
-        #if DEBUG
-        let build = "debug"
-        FileHandle.standardError.write(Data("warning: debug build; run `swift run -c release hotline bench intake` for real figures\n".utf8))
-        #else
-        let build = "release"
-        #endif
+        let build = BenchCommand.buildKind(warning: "intake")
         var runs: [[String: Any]] = []
         for policy in policies {
             runs.append(try await measure(nodes: count, requests: requests, concurrency: concurrency, fsync: policy,

@@ -26,12 +26,7 @@ enum RecoveryBench {
         let args = try Arguments(argv, valued: ["cases"])
         let cases = try args.int("cases", in: 100...10_000_000) ?? 1_000_000
         let catalogue = try IntakeBench.bundledCatalogue()
-        #if DEBUG
-        let build = "debug"
-        FileHandle.standardError.write(Data("warning: debug build; run `swift run -c release hotline bench recovery` for real figures\n".utf8))
-        #else
-        let build = "release"
-        #endif
+        let build = BenchCommand.buildKind(warning: "recovery")
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("hotline-bench-recovery-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
         let data = root.appendingPathComponent("node").path

@@ -391,13 +391,24 @@ public distributed actor DistrictOffice {
         return try await snapshot(id)
     }
 
-    /// Records one event by `author` at the node's current time. Returns the stored event.
+    /// Records one event by `author` at the node's current time. Returns the stored event. A change the rules
+    /// refuse that repeats `author`'s latest event exactly (a retry after a lost answer) returns that event.
     ///
     /// - Throws: `HotlineError.unknownCase` or `.ruleViolation` (nothing recorded), or `.notPermitted` (author `.system` from a remote caller that is not an operator).
     public distributed func record(_ id: CaseID, _ body: CaseEventBody, by author: EventAuthor) async throws -> CaseEvent {
         try Self.mayAct(as: author)
         var recorded: CaseEvent?
-        try await mutate(id) { log, now in recorded = try log.record(body, at: now, by: author) }
+        try await mutate(id) { log, now in
+            do {
+                recorded = try log.record(body, at: now, by: author)
+            } catch let violation as CaseRuleViolation {
+                // A retry of a change that was recorded although its answer was lost (the office moved or was
+                // fenced after the write quorum held it): the rules refuse it now, and it is exactly this author's
+                // latest event — answer that event instead of a violation, so a retried step is applied once.
+                guard let latest = log.events.last(where: { $0.author == author }), latest.body == body else { throw violation }
+                recorded = latest
+            }
+        }
         guard let recorded else { throw HotlineError.unknownCase(id.rawValue) }
         return recorded
     }

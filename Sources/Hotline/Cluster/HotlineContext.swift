@@ -27,7 +27,7 @@ public final class HotlineContext: Sendable {
     /// How long a call whose target's node is unreachable (or no longer hosts it, or is recovering it) waits for
     /// the target to be placed elsewhere or to serve before failing: above the default suspicion timeout plus a
     /// recovery from the replicas, so a paused node's offices have moved and recovered by then.
-    public static let failoverWait: Duration = .seconds(10)
+    public static let failoverWait: Duration = .seconds(15)
 
     public init(system: ClusterSystem, catalogue: RoutingCatalogue, settings: WorkflowSettings,
                 clock: any HotlineClock, directory: HotlineDirectoryView, replication: Replication.Settings = .init(),
