@@ -145,8 +145,8 @@ public final class HotlineContext: Sendable {
             let now = ContinuousClock.now
             guard now < deadline else { break }
             // Wait for the target to move, but try the same owner again shortly: one that answers "no such actor"
-            // is most likely still creating it, a lost connection to a live owner is redialled (the workflow's
-            // rules refuse a step repeated because its reply was lost), and an overloaded one drains.
+            // is most likely still creating it, a lost connection to a live owner is redialled (a step repeated
+            // because its reply was lost returns the event recorded the first time, `DistrictOffice.record`), and an overloaded one drains.
             var missing = false
             if case .noSuchActor? = lastError as? RemoteCallError { missing = true }
             await directoryView.waitForMove(of: key, from: owner,
