@@ -57,6 +57,19 @@ final class ClassificationTests: XCTestCase {
         XCTAssertLessThan(p.confidence, catalogue.classification.autoThreshold)
     }
 
+    /// Found by a breaker: a P0 request without a category waited in the queue without alerting the duty room,
+    /// and its emergency phrase was dropped from the evidence because an urgency was given.
+    func test_aP0RequestWithoutACategoryIsAnEmergencyAndKeepsItsEvidence() throws {
+        let catalogue = try anshanCatalogue()
+        let p = Classifier(catalogue: catalogue).propose(description: "有人被困在电梯", given: .init(urgency: .p0))
+        XCTAssertEqual(p.urgency, .p0, "the given urgency is kept")
+        XCTAssertEqual(p.evidence.urgency, ["被困", "困在电梯"], "the phrases are evidence whatever urgency was given")
+        XCTAssertTrue(p.isEmergency)
+        let plain = Classifier(catalogue: catalogue).propose(description: "路灯坏了", given: .init(urgency: .p0))
+        XCTAssertEqual(plain.evidence.urgency, [])
+        XCTAssertTrue(plain.isEmergency, "P0 is an emergency even without a phrase")
+    }
+
     func test_givenFieldsAreKeptAndAWeakSingleHintWaits() throws {
         let catalogue = try anshanCatalogue()
         let classifier = Classifier(catalogue: catalogue)

@@ -29,8 +29,9 @@ public struct ClassificationProposal: Hashable, Codable, Sendable {
         self.confidence = min(categoryConfidence, jurisdictionConfidence)
     }
 
-    /// True when an emergency phrase matched (urgency raised, duty room alerted).
-    public var isEmergency: Bool { !evidence.urgency.isEmpty }
+    /// True when an emergency phrase matched or the request came as P0 (duty room alerted at once, even while
+    /// the category is uncertain).
+    public var isEmergency: Bool { !evidence.urgency.isEmpty || urgency == .p0 }
 }
 
 /// The phrases that matched, per field, as written in the catalogue (deduplicated, in the order found).

@@ -126,7 +126,7 @@ public struct Classifier: Sendable {
         return ClassificationProposal(
             category: category.code, jurisdiction: place.code, urgency: urgency, kind: given.kind ?? .help,
             evidence: ClassificationEvidence(category: category.evidence, jurisdiction: place.evidence,
-                                             urgency: given.urgency == nil ? emergency : []),
+                                             urgency: emergency),
             categoryConfidence: category.confidence, jurisdictionConfidence: place.confidence)
     }
 }

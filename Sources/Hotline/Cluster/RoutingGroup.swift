@@ -166,6 +166,10 @@ public distributed actor RoutingGroup {
             throw HotlineError.ruleViolation("case \(order.number) is \(order.status.rawValue) and not in a classification queue")
         }
         let proposal = order.classificationProposal
+        if urgency == nil, proposal?.urgency == .p0 {
+            // Never lowered unasked: the request came as an emergency.
+            throw HotlineError.invalidRequest("case \(order.number) came as P0 (an emergency for 110/119/120): give --urgency P1 or P2 to dispatch it instead")
+        }
         let finalUrgency = urgency ?? (proposal?.urgency == .p1 ? .p1 : (catalogue.isLivelihood(category: category) ? .p1 : .p2))
         guard finalUrgency != .p0 else {
             throw HotlineError.invalidRequest("P0 is an emergency for 110/119/120, not a dispatch")
@@ -183,10 +187,15 @@ public distributed actor RoutingGroup {
         let routeGroup = (try? catalogue.route(category: category, jurisdiction: jurisdiction).dispatchGroup).flatMap { $0.isEmpty ? nil : $0 }
             ?? catalogue.dispatchGroup(owning: jurisdiction)?.code ?? group
         var bodies: [CaseEventBody] = [.classificationReviewed(review: review), .accepted(classification: classification)]
-        if classification.requiresDutyRoomAlert, order.dutyRoomAlerts.isEmpty {
+        // The confirmed jurisdiction's duty room hears of a P1 livelihood case, and of an emergency that intake
+        // alerted another district's duty room about (the jurisdiction was corrected).
+        if classification.requiresDutyRoomAlert || !order.dutyRoomAlerts.isEmpty {
             let room: String
             do { room = try catalogue.dutyRoom(for: jurisdiction) } catch { throw HotlineError.routing("\(error)") }
-            bodies.append(.dutyRoomAlerted(dutyRoom: room, note: "P1 livelihood: \(category)"))
+            if !order.dutyRoomAlerts.contains(where: { $0.dutyRoom == room }) {
+                let why = order.dutyRoomAlerts.isEmpty ? "P1 livelihood: \(category)" : "classified into \(jurisdiction): \(order.dutyRoomAlerts[0].note)"
+                bodies.append(.dutyRoomAlerted(dutyRoom: room, note: why))
+            }
         }
         bodies.append(.queuedForDispatch(group: routeGroup))
         let dispatch: DispatchOrder
