@@ -33,6 +33,7 @@ enum ReplayCommand {
         1  accepted cases lost, cases no receipt names (`duplicated`), or a node lost during the replay
         2  bad flags, or a trace unreadable as a whole (no readable record, gzip-compressed, not found)
         3  most records rejected (at read or at intake) or none accepted — the reason is the first line
+           (with --json: `verdict` in the JSON, and the last line on stderr, "verdict: … — reason")
       `match` is yes only when the verdict is ok, there were cases to compare and every figure agrees.
       The nodes form one cluster through gossip membership and place every office and desk themselves.
       --kill N: SIGKILL a district node N times at moments drawn from --kill-seed S (random when not given;
@@ -133,6 +134,10 @@ enum ReplayCommand {
             return 1
         }
         if args.has("json") {
+            // JSON keys are sorted, so the verdict is deep in the output: one that is not ok also ends stderr.
+            if report.verdict.outcome != .ok {
+                FileHandle.standardError.write(Data("verdict: \(report.verdict.outcome.rawValue) — \(report.verdict.reason)\n".utf8))
+            }
             print(try jsonString(report))
         } else {
             print(text(report))
