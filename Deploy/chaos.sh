@@ -120,17 +120,19 @@ receipts="$log_dir/receipts-$seed.tsv"    # external id, case id, number
 queued=0
 submitted=0
 submit_round() { # submit_round R: per_round requests through random nodes (some repeated)
-    local r=$1 i k ext out
+    local r=$1 i j k ext out
     for i in $(seq 1 "$per_round"); do
         k=$((RANDOM % count))
         ext="chaos-$seed-$r-$i"
-        # Every fourth request repeats an earlier one: it must give the same case.
-        [ $((i % 4)) = 0 ] && ext="chaos-$seed-$r-$((i - 1))"
+        j=$i
+        # Every fourth request repeats the one before it — the same request, fields and all, as a caller's
+        # retry is — through whichever node: it must give the same case.
+        if [ $((i % 4)) = 0 ]; then j=$((i - 1)); ext="chaos-$seed-$r-$j"; fi
         # Bounded: a node restarting may refuse or be unreachable for a moment; 30 tries 0.5 s apart.
         for _ in $(seq 1 30); do
             out=$("$hotline" submit --node "${listens[$k]}" "${auth[@]}" --category "$category" \
-                --jurisdiction "${districts[$((i % ${#districts[@]}))]}" --external-id "$ext" --channel chaos \
-                --description "chaos round $r request $i" 2>/dev/null) && break
+                --jurisdiction "${districts[$((j % ${#districts[@]}))]}" --external-id "$ext" --channel chaos \
+                --description "chaos round $r request $j" 2>/dev/null) && break
             out=""
             k=$(((k + 1) % count))
             sleep 0.5
