@@ -1,5 +1,6 @@
 import XCTest
 @testable import Hotline
+@testable import HotlineDomain
 
 /// Each assignment has its own machine: sent → delivered → signed → (returnRequested → returnApproved |
 /// returnRejected) → replied → accepted | sentBack (+ withdrawn).

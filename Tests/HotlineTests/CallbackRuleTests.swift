@@ -1,5 +1,6 @@
 import XCTest
 @testable import Hotline
+@testable import HotlineDomain
 
 /// Closing, callbacks, satisfaction, reopening, repeat contacts and merging.
 final class CallbackRuleTests: XCTestCase {

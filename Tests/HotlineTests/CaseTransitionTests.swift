@@ -1,5 +1,6 @@
 import XCTest
 @testable import Hotline
+@testable import HotlineDomain
 
 /// The case state machine: every allowed transition is driven by its event; a representative set of
 /// forbidden ones is refused with a reason and changes nothing.

@@ -1,5 +1,6 @@
 import XCTest
 @testable import Hotline
+@testable import HotlineDomain
 
 /// Classification at intake (`Classifier` over the Anshan catalogue's vocabulary) and the classification
 /// queue's events: proposals, a dispatcher's review, and the KPIs they feed.

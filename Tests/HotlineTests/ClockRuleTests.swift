@@ -1,5 +1,6 @@
 import XCTest
 @testable import Hotline
+@testable import HotlineDomain
 
 /// Clocks and SLAs: the handling clock starts at dispatch; P1 on natural hours; P2 on working days;
 /// P3 by approved extension; due dates are derived, never typed; extensions only before the deadline.

@@ -1,5 +1,6 @@
 import XCTest
 @testable import Hotline
+@testable import HotlineDomain
 
 /// Dispatch rules: one lead, co-handlers reply to the lead, government fallback, delivery ≠ signing,
 /// second return → arbitration, the case id never changes.

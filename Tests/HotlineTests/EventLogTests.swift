@@ -1,5 +1,6 @@
 import XCTest
 @testable import Hotline
+@testable import HotlineDomain
 
 /// Every change is a `CaseEvent` with a gap-free per-case sequence; a case is the fold of its events.
 final class EventLogTests: XCTestCase {

@@ -3,6 +3,7 @@ import Foundation
 import Synchronization
 import XCTest
 @testable import Hotline
+@testable import HotlineDomain
 
 /// `HotlineContext.onDistrictOffice` & co. retry failures of reaching the office (`RemoteCallError.isRetryable`)
 /// within `failoverWait`, and pass every other error through at once.

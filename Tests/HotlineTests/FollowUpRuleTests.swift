@@ -1,5 +1,6 @@
 import XCTest
 @testable import Hotline
+@testable import HotlineDomain
 
 /// What follows a step, by the domain's rules: the supervisor's automatic reminders (once per assignment and
 /// deadline), the overdue flag, and the next round of a reopened case.

@@ -1,5 +1,6 @@
 import XCTest
 @testable import Hotline
+@testable import HotlineDomain
 
 /// Intake rules: P0 emergencies are transferred; direct answers cite the article; P1 livelihood alerts the
 /// duty room at once; reporters are confidential; Chinese text is ordinary content.

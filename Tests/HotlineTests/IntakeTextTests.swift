@@ -2,6 +2,7 @@ import ActorCluster
 import Foundation
 import XCTest
 @testable import Hotline
+@testable import HotlineDomain
 
 /// Intake's text rules (`IntakeText`): identifiers are trimmed and NFC, control characters and empty
 /// identifiers are refused naming the field, the repeat key is structured, and every field is bounded in

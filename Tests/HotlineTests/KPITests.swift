@@ -1,5 +1,6 @@
 import XCTest
 @testable import Hotline
+@testable import HotlineDomain
 
 /// KPI formulas on a small hand-computed log (weekends-only calendar, Asia/Shanghai, March 2026).
 ///

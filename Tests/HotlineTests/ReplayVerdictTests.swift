@@ -1,5 +1,6 @@
 import XCTest
 @testable import Hotline
+@testable import HotlineDomain
 
 /// A replay's verdict follows stated rules, so the report never says "ok" or "match" over nothing.
 final class ReplayVerdictTests: XCTestCase {

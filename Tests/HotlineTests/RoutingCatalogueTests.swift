@@ -1,5 +1,6 @@
 import XCTest
 @testable import Hotline
+@testable import HotlineDomain
 
 /// The Anshan catalogue loads, validates and routes; broken catalogues are refused naming the field.
 final class RoutingCatalogueTests: XCTestCase {

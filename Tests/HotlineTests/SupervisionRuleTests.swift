@@ -1,5 +1,6 @@
 import XCTest
 @testable import Hotline
+@testable import HotlineDomain
 
 /// Reminders and supervision levels are overlays, not states; each escalation fires once.
 final class SupervisionRuleTests: XCTestCase {

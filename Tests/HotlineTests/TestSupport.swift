@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Hotline
+@testable import HotlineDomain
 
 /// An instant in Asia/Shanghai (UTC+8, no DST): `shanghai(2026, 3, 6, 15)` = 2026-03-06 15:00 local.
 func shanghai(_ y: Int, _ m: Int, _ d: Int, _ h: Int = 0, _ min: Int = 0) -> Date {

@@ -1,5 +1,6 @@
 import XCTest
 @testable import Hotline
+@testable import HotlineDomain
 
 /// Clocks, the working calendar and deadline derivation.
 final class TimeTests: XCTestCase {

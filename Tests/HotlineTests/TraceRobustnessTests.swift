@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Hotline
+@testable import HotlineDomain
 
 /// One bad record never refuses a whole trace: malformed CSV records, local times in daylight-saving gaps
 /// and overlaps, and Open311 fields of unexpected types are each rejected alone (or read by a stated rule
