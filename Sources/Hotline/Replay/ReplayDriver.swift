@@ -2,8 +2,6 @@ import ActorCluster
 import Foundation
 import Synchronization
 
-/// Runs a replay: starts a local cluster of `hotline node` processes, configures placement and virtual
-/// time, drives the `ReplayPlan` through the workflow actors, and reconciles what the cluster holds.
 /// Why a replay stopped before its end.
 public enum ReplayError: Error, CustomStringConvertible {
     /// A node process stopped answering (killed, crashed). Failover is a later release; the replay stops.
@@ -23,6 +21,9 @@ public enum ReplayError: Error, CustomStringConvertible {
     }
 }
 
+/// Runs a replay: starts a local cluster of `hotline node` processes, configures placement and virtual time,
+/// has `ReplayExecutor` play the `ReplayPlan`'s outside world against the workflow actors, `ReplayReconciler`
+/// query what the cluster holds, and `ReplayReport.assemble` set it against the trace's own figures.
 public struct ReplayDriver: Sendable {
     public struct Options: Sendable {
         /// The `hotline` executable to start nodes from.
@@ -160,8 +161,10 @@ public struct ReplayDriver: Sendable {
         }
     }
 
+    /// Forms the cluster, then plays the plan (`ReplayExecutor`), reconciles what the cluster holds
+    /// (`ReplayReconciler`) and writes the report (`ReplayReport.assemble`).
     private func drive(read: TraceReader.Result, source: String, started: ContinuousClock.Instant, records: [TraceRecord],
-                       catalogue: RoutingCatalogue, jurisdiction: @Sendable (TraceRecord) -> String, plan: ReplayPlan,
+                       catalogue: RoutingCatalogue, jurisdiction: @escaping @Sendable (TraceRecord) -> String, plan: ReplayPlan,
                        processes: ReplayNodes, launch: @escaping @Sendable (Int, UInt16, [NodeAddress], Int) throws -> NodeProcess,
                        system: ClusterSystem,
                        workflow: WorkflowSettings, configuration: HotlineConfiguration, start: Date) async throws -> ReplayReport {
@@ -185,348 +188,25 @@ public struct ReplayDriver: Sendable {
                                          }
                                          return nil
                                      }))
-        // The kills: victims among the district nodes (2…N), moments between 10% and 90% of the steps.
-        var killPlan: [(step: Int, node: Int)] = []
-        if options.kills > 0 && count >= 3 {
-            var rng = SplitMix64(seed: options.killSeed)
-            let span = max(1, plan.steps.count * 8 / 10)
-            for _ in 0..<options.kills {
-                killPlan.append((plan.steps.count / 10 + Int(rng.next() % UInt64(span)), 1 + Int(rng.next() % UInt64(count - 1))))
-            }
-            killPlan.sort { $0.step < $1.step }
-            options.progress("replay: kill plan (seed \(options.killSeed)): " + killPlan.map { "replay-\($0.node + 1) at step \($0.step)" }.joined(separator: ", "))
-        }
-        var kills: [String] = []
-        var lives = [Int](repeating: 0, count: count)
+        let executor = ReplayExecutor(options: options, records: records, catalogue: catalogue, jurisdiction: jurisdiction,
+                                      plan: plan, processes: processes, launch: launch, system: system, context: context,
+                                      configuration: configuration, start: start)
+        let ledger = try await executor.run()
 
-        // Drive, one virtual day (the span between two supervision ticks) at a time: first that day's
-        // submissions in time order (case numbers stay deterministic), then every case's other steps of the
-        // day — each case's steps in order, different cases concurrently (each call carries its own virtual
-        // time) — then the tick, which so sees exactly the steps before it.
-        var receipts: [Int: IntakeReceipt] = [:]
-        var failed = Set<Int>()
-        var rejectedAtIntake: [String: Int] = [:]
-        var stepFailures: [String: Int] = [:]
-        var duplicates = 0
-        var submitted = 0
-        var classification = ClassificationTally()
-        var clock = start
-        var lastReport = ContinuousClock.now
-        let concurrency = max(1, options.concurrency)
-
-        /// Runs one non-submit step; returns a failure reason or nil.
-        @Sendable func perform(_ step: ReplayPlan.Step, _ ref: CaseRef?) async -> StepFailure? {
-            do {
-                try await VirtualTime.at(step.at) {
-                    switch step.action {
-                    case .submit:
-                        return
-                    case .sign:
-                        guard let ref else { return }
-                        _ = try await context.onDistrictOffice(ref.jurisdiction) { try await $0.unitAct(ref.id, unit: nil, .sign) }
-                    case .reply(let i):
-                        guard let ref else { return }
-                        let text = "Closed by \(records[i].agency)"
-                        _ = try await context.onDistrictOffice(ref.jurisdiction) { try await $0.unitAct(ref.id, unit: nil, .reply(text: text)) }
-                        let group = catalogue.dispatchGroup(owning: ref.jurisdiction)?.code ?? ""
-                        _ = try await context.onRoutingGroup(group) { try await $0.reviewReply(ref, accepted: true, note: "replay: reply accepted") }
-                    case .callback(_, _, let outcome):
-                        guard let ref else { return }
-                        _ = try await context.onCallbackDesk { try await $0.callBack(ref, outcome: outcome) }
-                    case .supervisionTick:
-                        guard let node = context.directory.supervision else { throw HotlineError.routing("no node hosts supervision now") }
-                        _ = try await Supervisor.resolve(id: ClusterSystem.wellKnownID(HotlinePaths.supervision, on: node), using: system).tick()
-                    }
-                }
-                return nil
-            } catch let refusal as HotlineError {
-                return .refused(Self.reasonKey(refusal.description))
-            } catch RemoteCallError.remoteError(_, let message) {
-                return .refused(Self.reasonKey(message))  // an error type the driver does not know (another version)
-            } catch RemoteCallError.nodeUnreachable(let node, let reason) {
-                return .nodeLost(node: Self.name(of: node, in: processes.current), reason: reason)
-            } catch {
-                return .refused("\(error)")
-            }
-        }
-
-        var firstOccurrence: [String: Int] = [:]
-        for (i, r) in records.enumerated() where firstOccurrence[r.externalID] == nil { firstOccurrence[r.externalID] = i }
-        var index = 0
-        let steps = plan.steps
-        while index < steps.count {
-            while let next = killPlan.first, index >= next.step {
-                killPlan.removeFirst()
-                let k = next.node
-                let victim = processes.current[k]
-                victim.kill()
-                // Restarted at once on its address and data directory: a new uid, the same replicas.
-                let others = processes.current.enumerated().filter { $0.offset != k }.map(\.element.node.address)
-                lives[k] += 1
-                let restarted = try launch(k, victim.node.address.port, others, lives[k])
-                processes.replace(k, with: restarted)
-                let node = try HotlineNode.on(restarted.node, system: system)
-                var again = configuration
-                again.virtualStart = clock
-                try await ClusterFormation.waitForMembers([node], names: [restarted.name], timeout: .seconds(30))
-                _ = try await node.configure(again)
-                kills.append("\(victim.name) at step \(index) (restarted as \(restarted.node))")
-                options.progress("replay: killed \(victim.name) (\(victim.node)) at step \(index)/\(steps.count); restarted on its data directory as \(restarted.node)")
-            }
-            var end = index
-            while end < steps.count, steps[end].action != .supervisionTick { end += 1 }
-            let day = steps[index..<end]
-            // 1. Submissions, in order.
-            for step in day {
-                guard case .submit(let i) = step.action else { continue }
-                let r = records[i]
-                submitted += 1
-                // A repeated id is a retry of the first submission: same channel, so intake's idempotency
-                // (channel + external id) returns the first case.
-                let channel = records[firstOccurrence[r.externalID] ?? i].channel
-                // An uncategorised record's request type (a web message's subject) is its subject line, read
-                // by intake's classifier with the description.
-                let uncategorised = r.category.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
-                let request = CitizenRequest(channel: channel, externalID: r.externalID, kind: .help,
-                                             category: r.category, jurisdiction: jurisdiction(r),
-                                             description: Self.description(of: r), address: r.address,
-                                             assignedUnit: r.agency.isEmpty ? nil : r.agency,
-                                             subject: uncategorised && !r.requestType.isEmpty ? r.requestType : nil)
-                // Intake's own rules first (the same check the desk makes): a request intake would refuse is
-                // rejected here with intake's reason, not sent (a 50 MB description would not even fit a frame).
-                do {
-                    _ = try request.normalized()
-                } catch {
-                    rejectedAtIntake[Self.reasonKey(HotlineError.invalidRequest("\(error)").description), default: 0] += 1
-                    failed.insert(i)
-                    continue
-                }
-                do {
-                    let receipt = try await VirtualTime.at(step.at) {
-                        try await context.onIntakeDesk { desk in
-                            do {
-                                return try await desk.submit(request)
-                            } catch HotlineError.unavailable(let why) {
-                                throw HotlineError.unavailable(why)  // not an answer: failover tries again
-                            } catch let refusal as HotlineError {
-                                throw IntakeRefusal(refusal: refusal)  // the desk's answer, not the driver's own routing
-                            }
-                        }
-                    }
-                    if receipt.duplicate {
-                        duplicates += 1
-                    } else if let proposal = receipt.proposal, let queue = receipt.classificationQueue {
-                        // Below the threshold: the simulated dispatcher confirms the best proposal (or the
-                        // catalogue's default category / the holding jurisdiction) at the intake instant.
-                        // No category found and no default: the case stays in the queue (a step failure, counted).
-                        let category = proposal.category ?? catalogue.classification.defaultCategory ?? ""
-                        let place = proposal.jurisdiction ?? receipt.ref.jurisdiction
-                        let ref = receipt.ref
-                        let note = proposal.category == nil || proposal.jurisdiction == nil
-                            ? "simulated dispatcher: no \(proposal.category == nil ? "category" : "place") found; the catalogue's default taken"
-                            : "simulated dispatcher: best proposal confirmed"
-                        do {
-                            let snapshot = try await VirtualTime.at(step.at) {
-                                try await context.onRoutingGroup(queue) {
-                                    try await $0.classify(ref, category: category, jurisdiction: place, urgency: nil, kind: nil,
-                                                          note: note, dispatcher: "simulated-dispatcher")
-                                }
-                            }
-                            var classified = receipt
-                            classified.status = snapshot.status
-                            classified.leadUnit = snapshot.leadUnit
-                            receipts[i] = classified
-                            classification.record(proposal, automatic: false, defaulted: proposal.category == nil || proposal.jurisdiction == nil)
-                        } catch {
-                            receipts[i] = receipt  // the case exists; it stays in the queue
-                            stepFailures["simulated dispatcher: " + Self.reasonKey("\(error)"), default: 0] += 1
-                            failed.insert(i)
-                        }
-                    } else {
-                        receipts[i] = receipt
-                        if let proposal = receipt.proposal { classification.record(proposal, automatic: true, defaulted: false) }
-                    }
-                } catch let answer as IntakeRefusal {
-                    rejectedAtIntake[Self.reasonKey(answer.refusal.description), default: 0] += 1
-                    failed.insert(i)
-                } catch RemoteCallError.remoteError(_, let message) {
-                    rejectedAtIntake[Self.reasonKey(message), default: 0] += 1
-                    failed.insert(i)
-                } catch RemoteCallError.nodeUnreachable(let node, let reason) {
-                    throw ReplayError.nodeLost(node: Self.name(of: node, in: processes.current), step: index, of: steps.count,
-                                               at: step.at, reason: reason)
-                } catch {
-                    stepFailures["\(error)", default: 0] += 1
-                    failed.insert(i)
-                }
-            }
-            // 2. Each case's other steps of the day, cases concurrently.
-            var chains: [Int: [ReplayPlan.Step]] = [:]
-            var order: [Int] = []
-            for step in day {
-                guard let r = step.action.record, step.action.isSubmit == false, !failed.contains(r) else { continue }
-                if chains[r] == nil { order.append(r) }
-                chains[r, default: []].append(step)
-            }
-            let snapshot = receipts
-            let outcomes = await withTaskGroup(of: (Int, StepFailure?).self) { group in
-                var results: [(Int, StepFailure?)] = []
-                var next = 0
-                func launch() {
-                    let r = order[next]
-                    let chain = chains[r] ?? []
-                    let ref = snapshot[r]?.ref
-                    next += 1
-                    group.addTask {
-                        for step in chain {
-                            if let failure = await perform(step, ref) { return (r, failure) }
-                        }
-                        return (r, nil)
-                    }
-                }
-                while next < order.count && next < concurrency { launch() }
-                while let result = await group.next() {
-                    results.append(result)
-                    if next < order.count { launch() }
-                }
-                return results
-            }
-            for case (_, .nodeLost(let node, let reason)?) in outcomes {
-                throw ReplayError.nodeLost(node: node, step: index, of: steps.count, at: day.first?.at ?? clock, reason: reason)
-            }
-            for case (let r, .refused(let reason)?) in outcomes {
-                stepFailures[reason, default: 0] += 1
-                failed.insert(r)
-            }
-            if let last = day.last { clock = max(clock, last.at) }
-            // 3. The tick that closes the day.
-            if end < steps.count {
-                let tick = steps[end]
-                clock = max(clock, tick.at)
-                switch await perform(tick, nil) {
-                case .nodeLost(let node, let reason)?:
-                    throw ReplayError.nodeLost(node: node, step: end, of: steps.count, at: tick.at, reason: reason)
-                case .refused(let reason)?:
-                    stepFailures[reason, default: 0] += 1
-                case nil:
-                    break
-                }
-                end += 1
-            }
-            index = end
-            if ContinuousClock.now - lastReport > .seconds(2) {
-                lastReport = ContinuousClock.now
-                options.progress("replay: step \(index)/\(steps.count) at \(ISO8601DateFormatter().string(from: clock))")
-            }
-        }
-        let clockMoves = Set(steps.map(\.at)).count
         // Leave every node's clock at the end of the replay (the control message; steps carried their own time).
-        let end = clock
+        let end = ledger.clock
         let living = try processes.current.map { try HotlineNode.on($0.node, system: system) }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for node in living { group.addTask { try await node.setClock(to: end) } }
             try await group.waitForAll()
         }
         options.progress("replay: \(plan.steps.count) steps done; reconciling")
-
-        // Reconcile by querying the cluster.
-        var found = Set<CaseID>()
-        var byStatus: [String: Int] = [:]
-        for office in try context.allDistrictOffices() {
-            var after: CaseID?
-            for _ in 0..<10_000 {
-                let page = try await office.caseIDs(after: after, limit: DistrictOffice.maxIDsPerPage)
-                guard let last = page.last else { break }
-                found.formUnion(page)
-                after = last
-            }
-            for (status, n) in try await office.statusCounts() { byStatus[status, default: 0] += n }
-        }
-        let acceptedIDs = Set(receipts.values.map(\.ref.id))
-        let lostIDs = acceptedIDs.subtracting(found)
-        let lost = lostIDs.count
-        let lostNumbers = receipts.values.filter { lostIDs.contains($0.ref.id) }.map(\.ref.number.description).sorted()
-        let duplicated = found.subtracting(acceptedIDs).count
-        guard let analysisNode = context.directory.analysis else { throw HotlineError.routing("no node hosts analysis now") }
-        let kpi = try await Analyst.resolve(id: ClusterSystem.wellKnownID(HotlinePaths.analysis, on: analysisNode), using: system)
-            .report(asOf: clock)
-
-        // The trace's own figures.
-        let firstIndex = Dictionary(records.enumerated().map { ($0.element.externalID, $0.offset) }, uniquingKeysWith: min)
-        let firsts = records.enumerated().filter { firstIndex[$0.element.externalID] == $0.offset && !failed.contains($0.offset) }.map(\.element)
-        let days = firsts.compactMap { r -> Double? in
-            guard let c = r.closed else { return nil }
-            return max(0, c.timeIntervalSince(r.opened)) / 86_400  // closed-before-opened: zero, as replayed
-        }
-        let sorted = days.sorted()
-        let traceMedian = sorted.isEmpty ? nil : Self.round2(sorted.count % 2 == 1 ? sorted[sorted.count / 2]
-                                                             : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2)
-        let traceMean = sorted.isEmpty ? nil : Self.round2(sorted.reduce(0, +) / Double(sorted.count))
-        let accepted = acceptedIDs.count
-        let comparison = TraceComparison(
-            traceClosed: days.count, clusterReplied: kpi.overall.replied,
-            traceClosedShare: Self.round4(Double(days.count) / Double(max(1, accepted))),
-            clusterReplyShare: Self.round4(Double(kpi.overall.replied) / Double(max(1, kpi.overall.dispatched))),
-            traceMedianDays: traceMedian, clusterMedianDays: kpi.overall.dispatchToReplyDays.median,
-            traceMeanDays: traceMean, clusterMeanDays: kpi.overall.dispatchToReplyDays.average,
-            matches: accepted > 0 && (days.count > 0 || kpi.overall.replied > 0)
-                && days.count == kpi.overall.replied && traceMedian == kpi.overall.dispatchToReplyDays.median
-                && traceMean == kpi.overall.dispatchToReplyDays.average)
-
-        var asCatalogue = 0, overridden = 0
-        for (i, receipt) in receipts {
-            if records[i].agency.isEmpty {
-                asCatalogue += 1  // no agency in the record: the catalogue's route was followed
-            } else if receipt.leadUnit == records[i].agency,
-               (try? catalogue.route(category: records[i].category, jurisdiction: receipt.ref.jurisdiction).lead) == records[i].agency {
-                asCatalogue += 1
-            } else {
-                overridden += 1
-            }
-        }
-        var flagged: [String: Int] = [:]
-        for r in records { for f in r.flags { flagged[f.rawValue, default: 0] += 1 } }
-        var rejectedAtRead: [String: Int] = [:]
-        for r in read.rejected { rejectedAtRead[r.reason.code, default: 0] += 1 }
+        let found = try await ReplayReconciler(context: context, system: system).reconcile(receipts: ledger.receipts, asOf: end)
         let elapsed = ContinuousClock.now - started
-        let rejections = (rejectedAtRead.map { ("rejected at read: \($0.key)", $0.value) }
-                          + rejectedAtIntake.map { ("rejected at intake: \($0.key)", $0.value) })
-            .sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
-        let verdictFirst = ReplayVerdict.judge(recordsRead: read.rowsRead, accepted: accepted, duplicates: duplicates, lost: lost,
-                                          duplicated: duplicated, topRejections: rejections.map { (reason: $0.0, count: $0.1) })
-        let verdict = verdictFirst
-        // `match: yes` only over a replay whose verdict is ok: figures over a mostly rejected trace prove nothing.
-        var judged = comparison
-        judged.matches = comparison.matches && verdict.outcome == .ok
-        var simulated = [
-            "dispatch: at the intake instant (the trace has no dispatch time), so dispatch latency is 0",
-            "sign time: opened + min(30 min, half the time to close) — so the on-time sign rate reflects this assumption",
-            "callbacks: seed \(options.seed); \(Int(options.model.unreachable * 100))% of attempts unreachable (retried every \(Int(options.model.retryDelayHours)) h, closed as unreachable after \(options.model.attempts)); of reached: \(Int(options.model.unsatisfied * 100))% unsatisfied (reopened), \(Int(options.model.basicallySatisfied * 100))% basically satisfied, the rest satisfied",
-            "reply review: every reply accepted",
-            "unsatisfied citizens report the matter unresolved; their reopened cases are not handled again (the trace has no data for it)",
-        ]
-        if classification.bySimulatedDispatcher > 0 {
-            simulated.append("simulated dispatcher: \(classification.bySimulatedDispatcher) case(s) below the classification threshold were confirmed at the intake instant as proposed, or with the catalogue's default category / holding jurisdiction when the classifier found none (\(classification.defaulted)); no real dispatcher judged them")
-        }
-        return ReplayReport(
-            verdict: verdict,
-            trace: TraceSummary(source: source, recordsRead: read.rowsRead, rejectedAtRead: rejectedAtRead,
-                                rejectedExamples: read.rejected.prefix(20).map { "\($0)" },
-                                flagged: flagged, rules: Self.rules),
-            reconciliation: Reconciliation(submitted: submitted, accepted: accepted, duplicateSubmissions: duplicates,
-                                           rejectedAtIntake: rejectedAtIntake, routedAsCatalogue: asCatalogue,
-                                           routedToTraceAgency: overridden, stepFailures: stepFailures,
-                                           casesByStatus: byStatus, casesFound: found.count, lost: lost,
-                                           lostCases: Array(lostNumbers.prefix(Reconciliation.maxLostListed)),
-                                           duplicated: duplicated,
-                                           killed: kills.isEmpty ? nil : "seed \(options.killSeed): " + kills.joined(separator: "; ")),
-            comparison: judged, kpi: kpi,
-            simulated: simulated,
-            classification: classification.proposed == 0 ? nil
-                : classification.summary(threshold: catalogue.classification.autoThreshold, catalogue: catalogue.version),
-            cluster: ClusterSummary(nodes: processes.current.map { "\($0.name)=\($0.node)" }, steps: plan.steps.count,
-                                    clockMoves: clockMoves,
-                                    seconds: Self.round2(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)))
+        return ReplayReport.assemble(read: read, source: source, records: records, catalogue: catalogue, options: options,
+                                     ledger: ledger, found: found,
+                                     nodes: processes.current.map { "\($0.name)=\($0.node)" }, steps: plan.steps,
+                                     seconds: Self.round2(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
     }
 
     static let rules: [String: String] = [
@@ -555,13 +235,6 @@ public struct ReplayDriver: Sendable {
     /// from one the driver raises itself while finding the desk (a step failure).
     struct IntakeRefusal: Error {
         var refusal: HotlineError
-    }
-
-    /// Why a replayed step did not happen: refused by the cluster (counted, the replay goes on), or a node
-    /// was lost (the replay stops).
-    enum StepFailure: Sendable {
-        case refused(String)
-        case nodeLost(node: String, reason: String)
     }
 
     /// The process name of `node` (`replay-2 (127.0.0.1:…)`) for messages.
