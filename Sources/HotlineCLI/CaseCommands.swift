@@ -8,7 +8,7 @@ enum SubmitCommand {
     usage: hotline submit --node HOST:PORT [--category CODE] [--jurisdiction CODE]
                           (--description TEXT | --description-file FILE) [--subject TEXT]
                           [--channel CODE] [--external-id ID] [--kind KIND] [--urgency P0|P1|P2|P3]
-                          [--name NAME] [--phone PHONE] [--address TEXT] [--cluster NAME] [--secret-file FILE]
+                          [--name NAME] [--phone PHONE] [--address TEXT] [--about CASE] [--cluster NAME] [--secret-file FILE]
       Sends one citizen request to the cluster's intake desk through the node at HOST:PORT and prints
       the receipt as JSON. Give the description as an argument (--description) or, for long text, read it
       from a file (--description-file FILE, `-` for standard input): exactly one of the two. The file must
@@ -16,7 +16,14 @@ enum SubmitCommand {
       to "cli". Kinds: consultation, help, complaint, report, suggestion, praise. Without --category or
       --jurisdiction intake classifies the request from its words (subject, description, address): the receipt
       carries the proposal; below the catalogue's threshold the case waits (status draft) in a dispatch group's
-      classification queue (`hotline dispatch --help`). The request is checked
+      classification queue (`hotline dispatch --help`). --about CASE (id or number): the agent says the
+      contact is about that case — the same caller (same phone, or none given) is linked to it as a repeat
+      contact (a case closed within the repeat window is reopened and dispatched again), another caller's
+      request becomes a case of their own merged under it (their own callback); category and jurisdiction may
+      be left out. Without --about the catalogue's intakeMatching rules may do the same by phone or address;
+      the receipt's "link" says what was done ({"kind": "repeatContact"|"reopened"|"merged", "targetNumber":
+      …, "match": {"field": "phone"|"address"|"explicit", …}}) and "ref" is the case the citizen is told.
+      The request is checked
       against intake's field rules before it is sent. When the case cannot be opened now (the node's side
       holds no quorum, or the desk or office is unreachable or recovering) the node keeps the request in its
       durable intake queue and prints {"queued": {"ticket": …, "node": …, "reason": …, "position": N}}; it
@@ -26,7 +33,7 @@ enum SubmitCommand {
 
     static func run(_ argv: [String]) async throws -> Int32 {
         let args = try Arguments(argv, valued: ["node", "category", "jurisdiction", "description", "description-file", "channel", "subject",
-                                                "external-id", "kind", "urgency", "name", "phone", "address", "cluster",
+                                                "external-id", "kind", "urgency", "name", "phone", "address", "about", "cluster",
                                                 "secret-file"])
         let node = try nodeAddress(args)
         let category = args["category"] ?? ""  // empty: intake classifies
@@ -47,7 +54,7 @@ enum SubmitCommand {
         let request = CitizenRequest(channel: args["channel"] ?? "cli", externalID: args["external-id"], kind: kind,
                                      category: category, urgency: urgency, jurisdiction: jurisdiction,
                                      description: description, address: args["address"], contactName: args["name"],
-                                     contactPhone: args["phone"], subject: args["subject"])
+                                     contactPhone: args["phone"], subject: args["subject"], about: args["about"])
         do {
             _ = try request.normalized()  // intake's own rules: refuse here rather than send megabytes
         } catch {

@@ -14,6 +14,7 @@ enum DispatchCommand {
            hotline dispatch review CASE (--accept | --reject) [--note TEXT] --node HOST:PORT [--json] ...
            hotline dispatch return CASE (--approve | --reject) [--note TEXT] --node HOST:PORT [--json] ...
            hotline dispatch arbitrate CASE --lead UNIT [--note TEXT] [--dispatcher NAME] --node HOST:PORT [--json] ...
+           hotline dispatch extension CASE (--approve | --deny) --reason TEXT [--dispatcher NAME] --node HOST:PORT [--json] ...
       queue: what waits for a dispatcher, in each dispatch group (or --group's): the classification queue
       (intake's proposal, its confidence, whether the duty room was alerted), then the cases pending dispatch
       and the returns awaiting a decision or arbitration. A table; JSON with --json
@@ -28,14 +29,16 @@ enum DispatchCommand {
       review: accepts the lead unit's reply (the case waits for its callback) or rejects it (reopened and
       dispatched again to the same units). return: approves the lead's first return (the case waits for
       dispatch) or rejects it (back to the unit). arbitrate: a second return is decided only by arbitration —
-      a binding dispatch to --lead UNIT, which cannot return it again.
-      route, review, return, arbitrate print the case's line after the step (JSON snapshot with --json).
+      a binding dispatch to --lead UNIT, which cannot return it again. extension: decides the lead unit's
+      pending request for more time (`hotline unit extend`): approved → its reply deadline moves by the time
+      asked; denied → it stays.
+      route, review, return, arbitrate, extension print the case's line after the step (JSON snapshot with --json).
       Exit 0 done, 3 refused (unknown case, unit or code, a step the workflow refuses; reason on stderr),
       1 node unreachable, 2 bad flags.
     """
 
     static func run(_ argv: [String]) async throws -> Int32 {
-        guard let sub = argv.first else { throw UsageError("queue, classify, route, review, return or arbitrate?\n\(usage)") }
+        guard let sub = argv.first else { throw UsageError("queue, classify, route, review, return, arbitrate or extension?\n\(usage)") }
         let rest = Array(argv.dropFirst())
         switch sub {
         case "queue": return try await queue(rest)
@@ -70,7 +73,15 @@ enum DispatchCommand {
             let arbiter = args["dispatcher"] ?? ""
             return try await People.run("dispatch arbitrate", args, { try await $0.arbitrate(key, lead: lead, note: note, arbiter: arbiter) },
                                         text: People.text)
-        default: throw UsageError("unknown dispatch command \"\(sub)\": queue, classify, route, review, return or arbitrate")
+        case "extension":
+            let args = try Arguments(rest, valued: People.common.union(["reason", "dispatcher"]), switches: ["json", "approve", "deny"])
+            let key = try People.caseKey(args)
+            let approved = try People.one(of: ["approve", "deny"], args) == "approve"
+            let reason = try People.required(args, "reason")
+            let staff = args["dispatcher"] ?? ""
+            return try await People.run("dispatch extension", args, { try await $0.decideExtension(key, approved: approved, note: reason, by: staff) },
+                                        text: People.text)
+        default: throw UsageError("unknown dispatch command \"\(sub)\": queue, classify, route, review, return, arbitrate or extension")
         }
     }
 

@@ -295,6 +295,7 @@ extension NodeConfig {
         guard let catalogue = files.catalogue else { return nil }
         var settings = WorkflowSettings()
         if let calendar = files.calendar { settings.calendar = calendar }
+        settings.remindersBefore = catalogue.reminders?.before
         return HotlineConfiguration(catalogue: catalogue, settings: settings, virtualStart: nil)
     }
 }

@@ -238,16 +238,23 @@ enum CallbackCommand {
 enum CasesCommand {
     static let usage = """
     usage: hotline cases [--status STATUS] [--overdue] --node HOST:PORT [--json] [--cluster NAME] [--secret-file FILE]
+           hotline cases --handover [--since TIME] --node HOST:PORT [--json] ...
       Lists the cluster's cases (every district office), by case number: their status, what each waits
       for, the lead unit, its deadlines (UTC), whether an assignment is overdue now and the supervision level
       reached. --status: only cases in that status (draft, pendingDispatch, dispatched, inProgress,
       returnReview, replied, pendingCallback, reopened, closed, ...); --overdue: only cases with an overdue
-      assignment. JSON with --json. Exit 0, 3 refused, 1 node unreachable, 2 bad flags.
+      assignment. --handover: the shift-handover list for the shift leader — open P1 cases, unacknowledged
+      duty-room alerts, overdue and unsigned assignments, overdue callbacks (P1 first, then overdue), with
+      why each is listed; --since TIME (ISO 8601, e.g. 2026-03-02T08:00:00+08:00: the start of the shift
+      that ends) marks NEW what arose since. JSON with --json. Exit 0, 3 refused, 1 node unreachable,
+      2 bad flags.
     """
 
     static func run(_ argv: [String]) async throws -> Int32 {
-        let args = try Arguments(argv, valued: People.common.union(["status"]), switches: ["json", "overdue"])
+        let args = try Arguments(argv, valued: People.common.union(["status", "since"]), switches: ["json", "overdue", "handover"])
         try People.noPositional(args)
+        if args.has("handover") { return try await handover(args) }
+        if args["since"] != nil { throw UsageError("--since goes with --handover") }
         var status: CaseStatus?
         if let s = args["status"] {
             guard let parsed = CaseStatus(rawValue: s) else {
@@ -258,6 +265,34 @@ enum CasesCommand {
         let query = WorklistQuery.cases(status: status, overdueOnly: args.has("overdue"))
         return try await People.run("cases", args, { try await $0.worklist(query) }) {
             People.text($0, columns: [.number, .status, .waiting, .lead, .signDue, .handleDue, .overdue, .level, .summary])
+        }
+    }
+
+    /// `hotline cases --handover [--since TIME]`.
+    static func handover(_ args: Arguments) async throws -> Int32 {
+        if args["status"] != nil || args.has("overdue") { throw UsageError("--handover lists by its own rules: no --status or --overdue") }
+        var since: Date?
+        if let text = args["since"] {
+            let f = ISO8601DateFormatter()
+            guard let parsed = f.date(from: text) else {
+                throw UsageError("invalid --since \"\(text)\": an ISO 8601 time such as 2026-03-02T08:00:00+08:00")
+            }
+            since = parsed
+        }
+        let start = since
+        return try await People.run("cases --handover", args, { try await $0.handover(since: start) }) { h in
+            var out = h.entries.isEmpty ? "(nothing to hand over)" : People.table(
+                ["CASE", "WHY", "NEW", "STATUS", "WAITING FOR", "LEAD", "URG", "SIGN DUE", "REPLY DUE", "SUPERVISION", "SUMMARY"],
+                h.entries.map { e in
+                    [e.entry.number.description, e.reasons.map(\.rawValue).joined(separator: ", "), e.new ? "new" : "-",
+                     e.entry.status.rawValue, e.entry.waitingFor, e.entry.leadUnit ?? "-", e.entry.urgency?.rawValue ?? "-",
+                     People.time(e.entry.signDue), People.time(e.entry.handleDue),
+                     e.entry.supervisionLevel.map { "level \($0)" } ?? "-", e.entry.summary]
+                })
+            out += "\n\(h.entries.count) case(s) to hand over as of \(People.time(h.asOf))"
+            if let since = h.since { out += "; new since \(People.time(since))" }
+            if !h.unanswered.isEmpty { out += "; these district offices did not answer: \(h.unanswered.joined(separator: ", "))" }
+            return out
         }
     }
 }

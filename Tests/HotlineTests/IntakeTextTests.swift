@@ -183,6 +183,7 @@ final class IntakeTextTests: XCTestCase {
                 case .subject: r.subject = value
                 case .contactName: r.contactName = value
                 case .contactPhone: r.contactPhone = value
+                case .about: r.about = value
                 }
             }
             set(String(repeating: wide, count: limit.characters))

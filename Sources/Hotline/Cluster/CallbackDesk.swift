@@ -18,25 +18,17 @@ public distributed actor CallbackDesk {
     /// Records one callback attempt and its consequence in one change at the district office. Returns the
     /// case's status afterwards.
     public distributed func callBack(_ ref: CaseRef, outcome: CallbackOutcome) async throws -> CaseStatus {
-        let bodies: [CaseEventBody]
-        let required: Int
-        switch outcome {
-        case .reached(let evaluation):
-            if evaluation.resolved && evaluation.satisfaction.countsAsSatisfied {
-                bodies = [.callbackAttempted(outcome: outcome), .closed(reason: .callbackCompleted)]
-            } else {
-                let reason: ReopenReason = evaluation.resolved ? .citizenUnsatisfied : .citizenUnresolved
-                bodies = [.callbackAttempted(outcome: outcome), .reopened(reason: reason, note: "callback")]
-            }
-            required = 2
-        case .unreachable:
-            // The workflow refuses the close until enough attempts were made; then the case stays pending.
-            bodies = [.callbackAttempted(outcome: outcome), .closed(reason: .unreachable)]
-            required = 1
-        }
-        let changes = bodies
+        try await callBack(ref, outcome: outcome, mergedChild: false)
+    }
+
+    /// Records one callback attempt by `CallbackPlan` (a case merged under a lead, `mergedChild`, closes with its
+    /// caller's evaluation whatever it is). Returns the case's status afterwards.
+    ///
+    /// - Throws: what the district office throws (`HotlineError.ruleViolation` when not pending callback, ...).
+    public distributed func callBack(_ ref: CaseRef, outcome: CallbackOutcome, mergedChild: Bool) async throws -> CaseStatus {
+        let plan = CallbackPlan(outcome: outcome, mergedChild: mergedChild)
         return try await context.onDistrictOffice(ref.jurisdiction) {
-            try await $0.recordAll(ref.id, changes, required: required, by: .hotline(staff: "callback")).status
+            try await $0.recordAll(ref.id, plan.bodies, required: plan.required, by: .hotline(staff: "callback")).status
         }
     }
 }

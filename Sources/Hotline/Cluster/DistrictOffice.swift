@@ -31,17 +31,19 @@ public distributed actor DistrictOffice {
     /// call timeout (5 s), so the caller gets an answer it retries (`HotlineContext.failoverWait`), not a timeout.
     public static let readyWait: Duration = .seconds(3)
 
-    private let context: HotlineContext
-    private let jurisdiction: String
+    let context: HotlineContext
+    let jurisdiction: String
     private var phase: Phase = .recovering
     private var stream: ReplicatedStream?
     /// Ballot rounds already used by this office (a new stream starts above them).
     private var lastRound: UInt64 = 0
     private var recovery: Task<Void, Never>?
-    private var cases: [CaseID: CaseLog] = [:]
+    var cases: [CaseID: CaseLog] = [:]
     /// Case by channel + external id: a request opened again (intake retried after a timeout or a node death)
     /// returns the case opened the first time.
-    private var byIntakeKey: [IntakeKey: CaseID] = [:]
+    var byIntakeKey: [IntakeKey: CaseID] = [:]
+    /// Cases merged under each lead case (from the children's `mergedInto`): they follow its reply.
+    var childrenOf: [CaseID: Set<CaseID>] = [:]
     /// Cases whose status is open: supervision looks only at these.
     private var openCases: Set<CaseID> = []
     /// Encoded size of each case's events at a given event count, for byte-sized pages (`eventLogs`).
@@ -174,7 +176,7 @@ public distributed actor DistrictOffice {
     /// Waits (up to `readyWait`) until the office serves.
     ///
     /// - Throws: `HotlineError.unavailable` naming the phase.
-    private func ready() async throws {
+    func ready() async throws {
         let deadline = ContinuousClock.now + Self.readyWait
         // Bounded: 20 ms steps until the deadline.
         while phase != .serving {
@@ -197,7 +199,7 @@ public distributed actor DistrictOffice {
     /// see it meanwhile). A failed replication fails the office, which recovers from the replicas.
     ///
     /// - Throws: `HotlineError.unavailable`.
-    private func commit(_ log: CaseLog, after count: Int) async throws {
+    func commit(_ log: CaseLog, after count: Int) async throws {
         guard log.events.count > count else { return }
         let new = Array(log.events[count...])
         store(log)
@@ -219,6 +221,7 @@ public distributed actor DistrictOffice {
         openCases = []
         encodedSizes = [:]
         byIntakeKey = [:]
+        childrenOf = [:]
     }
 
     deinit {
@@ -248,6 +251,7 @@ public distributed actor DistrictOffice {
         if let key = request.intake.intakeKey, let id = byIntakeKey[key], let existing = cases[id] {
             return CaseSnapshot(existing)
         }
+        if let target = request.mergeInto, let merged = try await openMerged(request, into: target) { return merged }
         var log = try opened(request)
         if let order = request.dispatch, log.order.status == .pendingDispatch {
             do {
@@ -608,7 +612,7 @@ public distributed actor DistrictOffice {
         }
     }
 
-    private func mutate(_ id: CaseID, _ change: (inout CaseLog, Date) throws -> Void) async throws {
+    func mutate(_ id: CaseID, _ change: (inout CaseLog, Date) throws -> Void) async throws {
         try await ready()
         guard var log = cases[id] else { throw HotlineError.unknownCase(id.rawValue) }
         let count = log.events.count
@@ -620,6 +624,7 @@ public distributed actor DistrictOffice {
             throw HotlineError.ruleViolation("case \(log.order.number): \(e)")
         }
         try await commit(log, after: count)
+        await followLead(id)
     }
 
     private func store(_ log: CaseLog) {
@@ -631,6 +636,9 @@ public distributed actor DistrictOffice {
         }
         cases[log.id] = log
         if let key = log.order.intake.intakeKey { byIntakeKey[key] = log.id }
+        // A contact linked to the case answers its retries with this case too.
+        for contact in log.order.repeatContacts { if let key = contact.intakeKey { byIntakeKey[key] = log.id } }
+        if let parent = log.order.mergedInto { childrenOf[parent, default: []].insert(log.id) }
         if log.order.status.isOpen { openCases.insert(log.id) } else { openCases.remove(log.id) }
     }
 }
@@ -679,6 +687,9 @@ public struct OpenCase: Codable, Sendable {
     /// Intake classifier's proposal, when the request came without category or jurisdiction and the proposal
     /// reached the threshold: recorded before `accepted` (classified automatically).
     public var proposal: ClassificationProposal?
+    /// Merge the new case under this lead (another caller about the same matter, `IntakeMatcher`): `drafted`,
+    /// `accepted`, `mergedInto` instead of the duty-room alert and dispatch; nil: a case of its own.
+    public var mergeInto: MergeTarget?
 
     public init(id: CaseID, number: CaseNumber, intake: IntakeRecord, classification: Classification,
                 author: EventAuthor, emergencyService: EmergencyService? = nil) {

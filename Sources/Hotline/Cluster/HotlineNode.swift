@@ -51,7 +51,7 @@ public distributed actor HotlineNode {
     public typealias ActorSystem = ClusterSystem
 
     private let roles: HotlineRoles
-    private var context: HotlineContext?
+    var context: HotlineContext?
     /// This node's intake queue (requests taken while the case cannot be opened; `IntakeQueue`).
     private var queue: IntakeQueue?
     private var virtualClock: VirtualClock?
@@ -479,12 +479,13 @@ public distributed actor HotlineNode {
         guard order.status == .pendingCallback else {
             throw HotlineError.ruleViolation("case \(order.number) is \(order.status.rawValue), not pending callback")
         }
-        _ = try await context.onCallbackDesk { try await $0.callBack(ref, outcome: outcome) }
+        let mergedChild = order.mergedInto != nil
+        _ = try await context.onCallbackDesk { try await $0.callBack(ref, outcome: outcome, mergedChild: mergedChild) }
         return try await context.onDistrictOffice(ref.jurisdiction) { try await $0.snapshot(ref.id) }
     }
 
     /// A case's address and projection, found by id or number.
-    private func caseAndOrder(_ key: String, context: HotlineContext) async throws -> (CaseRef, WorkOrder) {
+    func caseAndOrder(_ key: String, context: HotlineContext) async throws -> (CaseRef, WorkOrder) {
         let (office, snapshot) = try await locate(key, context: context)
         let order = try await context.onDistrictOffice(office) { try await $0.workOrder(snapshot.id) }
         return (CaseRef(id: snapshot.id, number: snapshot.number, jurisdiction: office), order)
@@ -499,7 +500,7 @@ public distributed actor HotlineNode {
     }
 
     /// The district office (jurisdiction code) holding a case, found by id or number, and its snapshot.
-    private func locate(_ key: String, context: HotlineContext) async throws -> (String, CaseSnapshot) {
+    func locate(_ key: String, context: HotlineContext) async throws -> (String, CaseSnapshot) {
         let number = CaseNumber(parsing: key)
         var unanswered: [String] = []
         for code in context.directory.districtCodes {

@@ -14,6 +14,10 @@ public struct IntakeReceipt: Codable, Sendable, Hashable {
     /// The dispatch group whose classification queue holds the case (status `draft`) until a dispatcher
     /// confirms or corrects the proposal; nil when classified.
     public var classificationQueue: String? = nil
+    /// What intake did with a contact about an existing case: a repeat contact linked to it (`ref` is that case:
+    /// no new case, no new number), the case reopened, or the caller's own case (`ref`) merged under a lead case;
+    /// nil: a new case of its own.
+    public var link: IntakeLink? = nil
 }
 
 /// The intake desk (`/hotline/intake`): validates and classifies a request from any channel, opens the case
@@ -31,6 +35,9 @@ public distributed actor IntakeDesk {
     private var receipts: [IntakeKey: IntakeReceipt] = [:]
     private var inFlight: [IntakeKey: Task<IntakeReceipt, any Error>] = [:]
     private var serial = 0
+    /// Requests that may match a case of their office are taken one at a time per jurisdiction and category, so two
+    /// callers about one matter at once do not both open a case (bounded by the catalogue's codes).
+    private var matchChains: [String: Task<Void, Never>] = [:]
     /// Raises `serial` above every number the district offices hold, once per desk (see `submit`).
     private var seeding: Task<Int, Never>?
     /// Case numbers are reserved in blocks on the replicated stream `intake/numbers` before they are handed out,
@@ -107,14 +114,36 @@ public distributed actor IntakeDesk {
                 return r
             }
         }
-        try await reserveNumber()
         let task: Task<IntakeReceipt, any Error>
-        switch try prepare(request) {
-        case .classified(let open, let group):
-            let assigned = request.assignedUnit
-            task = Task { try await self.open(open, group: group, assignedUnit: assigned) }
-        case .awaitingClassification(let pending):
-            task = Task { try await self.openAwaitingClassification(pending) }
+        if let about = request.about {
+            try validate(request)
+            task = Task { try await self.intake(request, about: about) }
+        } else {
+            switch try prepare(request) {
+            case .classified(var open, let group):
+                let assigned = request.assignedUnit
+                let rules = open.classification.urgency == .p0 ? [] : context.catalogue.intakeMatchRules(for: open.classification.category)
+                if rules.isEmpty {
+                    try await reserveNumber()
+                    open.number = takeNumber()
+                    let numbered = open
+                    task = Task { try await self.open(numbered, group: group, assignedUnit: assigned) }
+                } else {
+                    let chain = "\(open.classification.jurisdiction)|\(open.classification.category)"
+                    let previous = matchChains[chain]
+                    let unnumbered = open
+                    task = Task {
+                        await previous?.value
+                        return try await self.intake(request, unnumbered, group: group, assignedUnit: assigned, rules: rules)
+                    }
+                    matchChains[chain] = Task { _ = try? await task.value }
+                }
+            case .awaitingClassification(var pending):
+                try await reserveNumber()
+                pending.number = takeNumber()
+                let numbered = pending
+                task = Task { try await self.openAwaitingClassification(numbered) }
+            }
         }
         if let key { inFlight[key] = task }
         defer { if let key { inFlight[key] = nil } }
@@ -244,8 +273,16 @@ public distributed actor IntakeDesk {
         case awaitingClassification(OpenAwaitingClassification)
     }
 
-    private func prepare(_ r: CitizenRequest) throws -> Prepared {
-        let channel = r.channel  // normalised by `submit`
+    /// The next case number (`reserveNumber()` first, with no suspension in between).
+    private func takeNumber() -> CaseNumber {
+        serial += 1
+        return CaseNumber(year: currentYear(), serial: serial)
+    }
+
+    /// The checks every request passes: a description, a phone that is a phone number.
+    ///
+    /// - Throws: `HotlineError.invalidRequest`.
+    private func validate(_ r: CitizenRequest) throws {
         guard !r.description.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw HotlineError.invalidRequest("empty description: say what the citizen asked for")
         }
@@ -255,6 +292,15 @@ public distributed actor IntakeDesk {
                 throw HotlineError.invalidRequest("phone \"\(phone)\" is not a phone number (digits, + - ( ) and spaces)")
             }
         }
+    }
+
+    /// Placeholder number of a prepared case until it is numbered (`takeNumber`).
+    private static let unnumbered = CaseNumber(year: 0, serial: 0)
+
+    /// Validates and classifies a request; the case it prepares is numbered by the caller (`takeNumber`) once
+    /// intake knows it opens one.
+    private func prepare(_ r: CitizenRequest) throws -> Prepared {
+        try validate(r)
         let catalogue = context.catalogue
         if !r.jurisdiction.isEmpty, catalogue.jurisdiction(r.jurisdiction) == nil {
             throw HotlineError.invalidRequest("unknown jurisdiction \"\(r.jurisdiction)\" (catalogue \(catalogue.version))")
@@ -285,10 +331,9 @@ public distributed actor IntakeDesk {
                       let group = catalogue.dispatchGroup(owning: holding)?.code else {
                     throw HotlineError.invalidRequest("no jurisdiction to hold the request while it waits for classification (catalogue \(catalogue.version))")
                 }
-                serial += 1
                 let dutyRoom = p.isEmergency ? try? catalogue.dutyRoom(for: holding) : nil
                 return .awaitingClassification(OpenAwaitingClassification(
-                    id: CaseID.random(), number: CaseNumber(year: currentYear(), serial: serial), intake: intakeRecord(r),
+                    id: CaseID.random(), number: Self.unnumbered, intake: intakeRecord(r),
                     proposal: p, holdingJurisdiction: holding, group: group, dutyRoom: dutyRoom, author: .hotline(staff: "intake")))
             }
         }
@@ -300,8 +345,7 @@ public distributed actor IntakeDesk {
         } catch {
             throw HotlineError.invalidRequest("\(error)")
         }
-        serial += 1
-        var open = OpenCase(id: CaseID.random(), number: CaseNumber(year: currentYear(), serial: serial), intake: intakeRecord(r),
+        var open = OpenCase(id: CaseID.random(), number: Self.unnumbered, intake: intakeRecord(r),
                             classification: classification, author: .hotline(staff: "intake"))
         open.proposal = proposal
         // The group the catalogue's rule names (city-wide utilities have their own), else the owner of the
@@ -356,5 +400,119 @@ public distributed actor IntakeDesk {
         }
         return IntakeReceipt(ref: ref, status: snapshot.status, duplicate: false, leadUnit: snapshot.leadUnit,
                              proposal: open.proposal)
+    }
+
+    // MARK: - Repeat callers and merges
+
+    /// A classified request its catalogue's rules may match with a case of its office (`IntakeMatcher`): the office
+    /// links a repeat contact (or reopens the caller's case) itself; a merge and no match open a numbered case.
+    private func intake(_ request: CitizenRequest, _ open: OpenCase, group: String?, assignedUnit: String?,
+                        rules: [IntakeMatchRule]) async throws -> IntakeReceipt {
+        let jurisdiction = open.classification.jurisdiction
+        let question = IntakeMatchRequest(contact: contact(request, category: open.classification.category),
+                                          description: request.description, about: nil, rules: rules, author: open.author)
+        let outcome = try await context.onDistrictOffice(jurisdiction) { try await $0.matchAtIntake(question) }
+        switch outcome {
+        case .known(let snapshot, let link):
+            return receipt(snapshot, jurisdiction, duplicate: true, link: link)
+        case .linked(let snapshot, let link):
+            return receipt(snapshot, jurisdiction, duplicate: false, link: link)
+        case .none:
+            try await reserveNumber()
+            var numbered = open
+            numbered.number = takeNumber()
+            return try await self.open(numbered, group: group, assignedUnit: assignedUnit)
+        case .merge(let lead, let classification, let match):
+            try await reserveNumber()
+            var child = open
+            child.number = takeNumber()
+            child.classification = classification
+            child.mergeInto = MergeTarget(lead: lead.id, match: match)
+            return try await openMerged(child, lead: lead, match: match, group: group)
+        }
+    }
+
+    /// A request the agent says is about case `about` (`hotline submit --about`): found in whichever office holds
+    /// it, then linked there (`IntakeMatcher.decide(_:about:lead:at:settings:)`).
+    ///
+    /// - Throws: `HotlineError.unknownCase`, `.ruleViolation` (the case cannot take the contact), `.routing` (an
+    ///   office that could hold it did not answer).
+    private func intake(_ request: CitizenRequest, about: String) async throws -> IntakeReceipt {
+        let jurisdiction = try await office(holding: about)
+        let question = IntakeMatchRequest(contact: contact(request, category: request.category.isEmpty ? nil : request.category),
+                                          description: request.description, about: about, rules: [],
+                                          author: .hotline(staff: "intake"))
+        let outcome = try await context.onDistrictOffice(jurisdiction) { try await $0.matchAtIntake(question) }
+        switch outcome {
+        case .known(let snapshot, let link):
+            return receipt(snapshot, jurisdiction, duplicate: true, link: link)
+        case .linked(let snapshot, let link):
+            return receipt(snapshot, jurisdiction, duplicate: false, link: link)
+        case .none:
+            throw HotlineError.invalidRequest("case \(about) does not take the contact")
+        case .merge(let lead, var classification, let match):
+            try await reserveNumber()
+            if let kind = request.kind { classification.kind = kind }
+            var child = OpenCase(id: CaseID.random(), number: takeNumber(), intake: intakeRecord(request),
+                                 classification: classification, author: .hotline(staff: "intake"))
+            child.mergeInto = MergeTarget(lead: lead.id, match: match)
+            let group = (try? context.catalogue.route(category: classification.category, jurisdiction: classification.jurisdiction).dispatchGroup)
+                .flatMap { $0.isEmpty ? nil : $0 } ?? context.catalogue.dispatchGroup(owning: classification.jurisdiction)?.code
+            return try await openMerged(child, lead: lead, match: match, group: group)
+        }
+    }
+
+    /// Opens `child` merged under `lead` at the lead's office. When the lead stopped taking links meanwhile the office
+    /// opens it as a case of its own, which is then dispatched like any other.
+    private func openMerged(_ child: OpenCase, lead: CaseRef, match: IntakeMatch, group: String?) async throws -> IntakeReceipt {
+        let opening = child
+        var snapshot = try await context.onDistrictOffice(lead.jurisdiction) { try await $0.openCase(opening) }
+        let ref = CaseRef(id: snapshot.id, number: snapshot.number, jurisdiction: lead.jurisdiction)
+        if snapshot.id != child.id {
+            return IntakeReceipt(ref: ref, status: snapshot.status, duplicate: true, leadUnit: snapshot.leadUnit)
+        }
+        if snapshot.status == .merged || snapshot.status == .pendingCallback {
+            return IntakeReceipt(ref: ref, status: snapshot.status, duplicate: false, leadUnit: snapshot.leadUnit,
+                                 link: IntakeLink(kind: .merged, target: lead.id, targetNumber: lead.number, match: match))
+        }
+        if snapshot.status == .pendingDispatch, let group {
+            let classification = child.classification
+            snapshot = try await context.onRoutingGroup(group) { try await $0.dispatch(ref, classification: classification) }
+        }
+        return IntakeReceipt(ref: ref, status: snapshot.status, duplicate: false, leadUnit: snapshot.leadUnit)
+    }
+
+    private func receipt(_ snapshot: CaseSnapshot, _ jurisdiction: String, duplicate: Bool, link: IntakeLink?) -> IntakeReceipt {
+        IntakeReceipt(ref: CaseRef(id: snapshot.id, number: snapshot.number, jurisdiction: jurisdiction), status: snapshot.status,
+                      duplicate: duplicate, leadUnit: snapshot.leadUnit, link: link)
+    }
+
+    private func contact(_ r: CitizenRequest, category: String?) -> IntakeContact {
+        IntakeContact(channel: Channel(code: r.channel, name: r.channel), externalID: r.externalID, phone: r.contactPhone ?? "",
+                      address: r.address, category: category)
+    }
+
+    /// The jurisdiction whose office holds case `key` (id or number).
+    ///
+    /// - Throws: `HotlineError.unknownCase`, or `.routing` naming the offices that did not answer.
+    private func office(holding key: String) async throws -> String {
+        let number = CaseNumber(parsing: key)
+        var unanswered: [String] = []
+        for code in context.directory.districtCodes {
+            do {
+                let office = try context.districtOffice(code)
+                if let number {
+                    if try await office.find(number: number) != nil { return code }
+                } else if (try? await office.snapshot(CaseID(key))) != nil {
+                    return code
+                }
+            } catch {
+                unanswered.append(code)
+            }
+        }
+        if !unanswered.isEmpty {
+            throw HotlineError.routing("case \(key) not found; these district offices did not answer: \(unanswered.joined(separator: ", "))")
+        }
+        throw HotlineError.unknownCase(key)
     }
 }

@@ -12,6 +12,7 @@ extension KPISet {
         var reached = 0, unreachable = 0, satisfied = 0, resolved = 0
         var dueCallback = 0, calledBack = 0, reachedCases = 0
         var repeatCases = 0, returnedCases = 0, reopenedCases = 0
+        var repeatOpenCases = 0, repeatClosedCases = 0, repeatsOpen = 0, repeatsClosed = 0
         var proposed = 0, automatic = 0, byDispatcher = 0, corrected = 0, awaiting = 0
         var waitSeconds: [TimeInterval] = []
         var replySeconds: [TimeInterval] = [], closeSeconds: [TimeInterval] = [], latencySeconds: [TimeInterval] = []
@@ -62,8 +63,16 @@ extension KPISet {
                 if !order.callbacks.isEmpty { calledBack += 1 }
                 if order.callbacks.contains(where: { $0.outcome.evaluation != nil }) { reachedCases += 1 }
             }
-            if isValid, !order.repeatContacts.isEmpty || order.reopenings.contains(where: \.countsAsRepeat) {
+            // A contact after close reopens the case (`countsAsRepeat`) and is linked to it (`afterClose`): counted
+            // once, as after close; the other links came while the case was open.
+            let whileOpen = order.repeatContacts.filter { !$0.afterClose }.count
+            let afterClose = order.reopenings.filter(\.countsAsRepeat).count
+            repeatsOpen += whileOpen
+            repeatsClosed += afterClose
+            if isValid, whileOpen > 0 || afterClose > 0 || !order.repeatContacts.isEmpty {
                 repeatCases += 1
+                if whileOpen > 0 { repeatOpenCases += 1 }
+                if afterClose > 0 { repeatClosedCases += 1 }
             }
 
             let leads = order.assignments.filter { $0.role == .lead && $0.wasDelivered }
@@ -121,6 +130,8 @@ extension KPISet {
         extensionsDenied = extDenied
         callbacksReached = reached
         callbacksUnreachable = unreachable
+        repeatContactsWhileOpen = repeatsOpen
+        repeatContactsAfterClose = repeatsClosed
 
         completion = Rate(closedDispatched, dispatched)
         replyRate = Rate(replied, dispatched)
@@ -132,6 +143,8 @@ extension KPISet {
         callback = Rate(calledBack, dueCallback)
         effectiveCallback = Rate(reachedCases, dueCallback)
         repeatContact = Rate(repeatCases, valid)
+        repeatContactWhileOpen = Rate(repeatOpenCases, valid)
+        repeatContactAfterClose = Rate(repeatClosedCases, valid)
         returnRate = Rate(returnedCases, dispatched)
         reopenRate = Rate(reopenedCases, dispatched)
 

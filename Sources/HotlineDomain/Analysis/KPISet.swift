@@ -40,6 +40,10 @@ public struct KPISet: Hashable, Codable, Sendable {
     public var callbacksReached: Int
     /// Callback attempts that did not (excluded from satisfaction; reported here).
     public var callbacksUnreachable: Int
+    /// Repeat contacts linked to open cases (contacts, not cases).
+    public var repeatContactsWhileOpen: Int
+    /// Contacts after close that reopened a case within the repeat window (reopens by recontact).
+    public var repeatContactsAfterClose: Int
 
     // MARK: rates
     /// Closed ÷ dispatched (dispatched cases that are closed now).
@@ -64,6 +68,10 @@ public struct KPISet: Hashable, Codable, Sendable {
     public var effectiveCallback: Rate
     /// Valid requests with a linked repeat contact or a reopen within the repeat window ÷ valid requests.
     public var repeatContact: Rate
+    /// Valid requests with a repeat contact linked while the case was open ÷ valid requests.
+    public var repeatContactWhileOpen: Rate
+    /// Valid requests reopened by a recontact within the repeat window after close ÷ valid requests.
+    public var repeatContactAfterClose: Rate
     /// Dispatched cases with ≥ 1 lead return ÷ dispatched.
     public var returnRate: Rate
     /// Dispatched cases reopened ≥ 1 time ÷ dispatched.

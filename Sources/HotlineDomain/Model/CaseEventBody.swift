@@ -25,14 +25,16 @@ public enum CaseEventBody: Hashable, Codable, Sendable {
     case transferredToEmergency(service: EmergencyService, note: String)
 
     // MARK: merge and repeat contacts
-    /// Child side of a merge: `accepted | pendingDispatch → merged`. Hotline side.
-    case mergedInto(parent: CaseID, parentNumber: CaseNumber)
+    /// Child side of a merge: `accepted | pendingDispatch → merged`. Hotline side. `match`: why intake merged
+    /// it (nil: merged by hand).
+    case mergedInto(parent: CaseID, parentNumber: CaseNumber, match: IntakeMatch? = nil)
     /// Parent side of a merge (overlay; parent must be open). Hotline side.
     case duplicateAttached(child: CaseID, childNumber: CaseNumber)
     /// The parent's reply was accepted: merged child `merged → pendingCallback`, so its own citizen is called.
     case parentReplyAccepted(parent: CaseID, summary: String)
-    /// Another contact about this open case (overlay; no new case). Any author except units.
-    case repeatContactLinked(channel: Channel, externalID: String?, note: String)
+    /// Another contact about this open case (overlay; no new case). Any author except units. `match`: why
+    /// intake linked it (which field matched; nil: linked by hand).
+    case repeatContactLinked(channel: Channel, externalID: String?, note: String, match: IntakeMatch? = nil)
 
     // MARK: emergencies (P1 livelihood)
     /// The district duty room is alerted (overlay). Hotline side.

@@ -30,11 +30,16 @@ public struct CitizenRequest: Codable, Sendable, Hashable {
     /// The message's subject line, when the channel has one (web messages): kept on the case and read by
     /// intake's classifier with the description. At most 500 characters / 2,000 UTF-8 bytes.
     public var subject: String?
+    /// The case the agent says this contact is about (`hotline submit --about CASE`), by id or number: intake
+    /// links it to that case instead of opening a new one (`IntakeMatcher.decide(_:about:lead:at:settings:)`).
+    /// An identifier (normalised like the channel); nil: the catalogue's matching rules decide.
+    public var about: String?
 
     public init(channel: String, externalID: String? = nil, kind: CaseKind? = nil, category: String,
                 urgency: Urgency? = nil, jurisdiction: String, description: String, address: String? = nil,
                 contactName: String? = nil, contactPhone: String? = nil, confidential: Bool? = nil,
-                assignedUnit: String? = nil, subject: String? = nil) {
+                assignedUnit: String? = nil, subject: String? = nil, about: String? = nil) {
+        self.about = about
         self.channel = channel
         self.externalID = externalID
         self.kind = kind
@@ -72,6 +77,11 @@ extension CitizenRequest {
             r.assignedUnit = try IntakeText.normalizedIdentifier(unit, field: .assignedUnit)
         } else {
             r.assignedUnit = nil
+        }
+        if let about, !about.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            r.about = try IntakeText.normalizedIdentifier(about, field: .about)
+        } else {
+            r.about = nil
         }
         try IntakeText.checkLimit(description, field: .description)
         if let address { try IntakeText.checkLimit(address, field: .address) }

@@ -13,11 +13,13 @@ public enum IntakeField: String, Sendable, Codable, CaseIterable, CustomStringCo
     case contactPhone
     /// A web message's subject line.
     case subject
+    /// The case the agent says the request is about (`hotline submit --about`), by id or number.
+    case about
 
     /// Identifiers are normalised (see `IntakeText.normalizedIdentifier`); free text is kept as given.
     public var isIdentifier: Bool {
         switch self {
-        case .channel, .externalID, .category, .jurisdiction, .assignedUnit: true
+        case .channel, .externalID, .category, .jurisdiction, .assignedUnit, .about: true
         case .description, .address, .contactName, .contactPhone, .subject: false
         }
     }
@@ -100,6 +102,7 @@ public enum IntakeText {
         .subject: IntakeLimit(characters: 500, bytes: 2_000),
         .contactName: IntakeLimit(characters: 100, bytes: 400),
         .contactPhone: IntakeLimit(characters: 24, bytes: 96),
+        .about: IntakeLimit(characters: 64, bytes: 256),
     ]
 
     /// The limit of `field`.

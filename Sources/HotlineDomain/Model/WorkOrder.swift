@@ -41,6 +41,10 @@ public struct WorkOrder: Hashable, Codable, Sendable, CustomStringConvertible {
     // Merge and repeat contacts
     /// The open parent this duplicate was merged into.
     public internal(set) var mergedInto: CaseID?
+    /// The parent's human number (nil when not merged).
+    public internal(set) var mergedIntoNumber: CaseNumber?
+    /// Why intake merged this case into its parent (nil: not merged, or merged by hand).
+    public internal(set) var mergeMatch: IntakeMatch?
     /// Duplicates merged into this case (children).
     public internal(set) var duplicates: [CaseID]
     public internal(set) var repeatContacts: [RepeatContact]

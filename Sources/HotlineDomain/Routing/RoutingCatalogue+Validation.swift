@@ -8,7 +8,9 @@ extension RoutingCatalogue {
     ///   jurisdiction; a jurisdiction owned by two groups or by none; an unknown livelihood category; a rule
     ///   naming an unknown category, jurisdiction, unit, group or SLA policy; a lead also listed as co-unit;
     ///   two rules for one category × jurisdiction; an SLA policy without a profile for some kind × P1–P3; a classification threshold outside 0…1, an unknown
-    ///   holding jurisdiction or default category, an empty keyword, place name or emergency phrase.
+    ///   holding jurisdiction or default category, an empty keyword, place name or emergency phrase; an intake
+    ///   matching rule with an empty or repeated id, an unknown category or a window of zero hours; a reminder
+    ///   lead of zero.
     public func validate() throws(CatalogueError) {
         if version.trimmingCharacters(in: .whitespaces).isEmpty { throw .emptyField(field: "version") }
 
@@ -116,6 +118,8 @@ extension RoutingCatalogue {
             }
         }
 
+        try validateIntakeMatching(categoryCodes: categoryCodes)
+
         guard policyIDs.contains(defaultSLAPolicy) else {
             throw .unknownSLAPolicy(field: "defaultSLAPolicy", id: defaultSLAPolicy)
         }
@@ -128,6 +132,25 @@ extension RoutingCatalogue {
                         throw .incompleteSLAPolicy(field: "slaPolicies[\(p)]", kind: kind, urgency: urgency)
                     }
                 }
+            }
+        }
+    }
+
+    /// The intake matching rules and reminder settings: unique non-empty ids, known categories, windows and
+    /// reminder leads above zero.
+    private func validateIntakeMatching(categoryCodes: Set<String>) throws(CatalogueError) {
+        _ = try Self.uniqueCodes(intakeMatching.map(\.id), field: "intakeMatching", key: "id")
+        for (i, rule) in intakeMatching.enumerated() {
+            for (k, code) in rule.categories.enumerated() where !categoryCodes.contains(code) {
+                throw .unknownCategory(field: "intakeMatching[\(i)].categories[\(k)]", code: code)
+            }
+            guard rule.windowHours > 0 else {
+                throw .invalidValue(field: "intakeMatching[\(i)].windowHours", reason: "\(rule.windowHours) must be more than zero")
+            }
+        }
+        if let reminders {
+            for (i, limit) in reminders.before.enumerated() where !limit.isPositive {
+                throw .invalidValue(field: "reminders.before[\(i)]", reason: "\(limit) must be more than zero")
             }
         }
     }

@@ -22,6 +22,11 @@ public struct RoutingCatalogue: Hashable, Codable, Sendable {
     /// How intake classifies requests that arrive without category or jurisdiction (threshold, holding
     /// jurisdiction, emergency phrases); defaults to `ClassificationSettings()` when omitted.
     public var classification: ClassificationSettings
+    /// How intake links repeat callers and merges callers about the same matter (`IntakeMatcher`); empty when
+    /// omitted: every request opens its own case unless the agent names one (`--about`).
+    public var intakeMatching: [IntakeMatchRule] = []
+    /// Reminders before a sign or handle deadline; nil when omitted: one reminder once half the window passed.
+    public var reminders: ReminderSettings?
 
     public init(version: String, name: String, sectors: [Sector], jurisdictions: [Jurisdiction],
                 units: [HandlingUnit], dispatchGroups: [DispatchGroupSpec], categories: [ServiceCategory],
@@ -44,7 +49,7 @@ public struct RoutingCatalogue: Hashable, Codable, Sendable {
 
     private enum CodingKeys: String, CodingKey {
         case version, name, sectors, jurisdictions, units, dispatchGroups, categories, livelihoodCategories,
-             rules, slaPolicies, defaultSLAPolicy, classification
+             rules, slaPolicies, defaultSLAPolicy, classification, intakeMatching, reminders
     }
 
     public init(from decoder: any Decoder) throws {
@@ -61,6 +66,13 @@ public struct RoutingCatalogue: Hashable, Codable, Sendable {
         slaPolicies = try c.decodeIfPresent([SLAPolicy].self, forKey: .slaPolicies) ?? [.standard]
         defaultSLAPolicy = try c.decodeIfPresent(String.self, forKey: .defaultSLAPolicy) ?? "standard"
         classification = try c.decodeIfPresent(ClassificationSettings.self, forKey: .classification) ?? ClassificationSettings()
+        intakeMatching = try c.decodeIfPresent([IntakeMatchRule].self, forKey: .intakeMatching) ?? []
+        reminders = try c.decodeIfPresent(ReminderSettings.self, forKey: .reminders)
+    }
+
+    /// The intake matching rules that apply to `category`, in catalogue order.
+    public func intakeMatchRules(for category: String) -> [IntakeMatchRule] {
+        intakeMatching.filter { $0.applies(to: category) }
     }
 
     /// Decodes and validates a catalogue.

@@ -135,12 +135,14 @@ extension WorkOrder {
             try move(to: .transferredEmergency, event)
             emergencyTransfer = EmergencyTransfer(service: service, at: t, note: note)
 
-        case .mergedInto(let parent, _):
+        case .mergedInto(let parent, let parentNumber, let match):
             try requireHotline(event)
             if parent == id { throw .mergeIntoSelf }
             if classification?.urgency == .p0 { throw .emergencyMustBeTransferred }
             try move(to: .merged, event)
             mergedInto = parent
+            mergedIntoNumber = parentNumber
+            mergeMatch = match
 
         case .duplicateAttached(let child, _):
             try requireHotline(event)
@@ -155,12 +157,12 @@ extension WorkOrder {
             try move(to: .pendingCallback, event)
             startCallbackRound(at: t, limit: settings.mergedChildCallback, settings: settings)
 
-        case .repeatContactLinked(let channel, let externalID, let note):
+        case .repeatContactLinked(let channel, let externalID, let note, let match):
             if case .unit = event.author {
                 throw .authorNotAllowed(event: event.body.name, author: event.author, rule: "units do not link contacts")
             }
             guard status.isOpen, status != .draft else { throw .caseNotOpen(status: status) }
-            repeatContacts.append(RepeatContact(at: t, channel: channel, externalID: externalID, note: note))
+            repeatContacts.append(RepeatContact(at: t, channel: channel, externalID: externalID, note: note, match: match))
 
         case .dutyRoomAlerted(let dutyRoom, let note):
             try requireHotline(event)

@@ -6,17 +6,20 @@ extension WorkOrder {
     /// The prefix of an automatic reminder's note; the rest names the deadline (`sign` or `reply`).
     public static let automaticReminderPrefix = "automatic reminder: "
 
-    /// Automatic reminders (催办) due at `instant` that have not been sent yet, one per current-round
-    /// assignment and deadline:
-    /// - `sign`: the assignment is still unsigned (`sent`/`delivered`) and half its sign window
-    ///   (dispatch → sign due) has passed;
-    /// - `reply`: it is signed (or its return was rejected), has not replied, and half its handle window
-    ///   (dispatch → handle due, extensions included) has passed.
-    /// Each fires once per assignment over the case's life (an automatic reminder already recorded for that
-    /// assignment and deadline is never planned again), so a timer may ask as often as it likes.
+    /// Automatic reminders (催办) due at `instant` that have not been sent yet, per current-round assignment
+    /// and deadline — `sign` while the assignment is unsigned (`sent`/`delivered`), `reply` once it is signed (or
+    /// its return was rejected) and has not replied:
+    /// - with `settings.remindersBefore` nil: one reminder once half the window (dispatch → the deadline,
+    ///   extensions included) has passed (note `automatic reminder: sign (…)`);
+    /// - with `remindersBefore` (e.g. 1 h and 1 working day): one reminder per lead once the deadline is that
+    ///   close (`Deadline.before`; note `automatic reminder: sign 1 h before (…)`). Points at or before the
+    ///   dispatch are skipped (a 30-minute sign window gets no "1 h before" reminder); when the timer finds several
+    ///   points passed, only the latest is recorded and the earlier ones are never planned again.
+    /// Each fires once per assignment over the case's life (a reminder already recorded for that assignment,
+    /// deadline and point is never planned again), so a timer may ask as often as it likes.
     /// Returns the event bodies to record (`reminderSent`), in assignment order; empty for a case that is not
     /// open, is a draft or is not dispatched.
-    public func remindersDue(at instant: Date) -> [CaseEventBody] {
+    public func remindersDue(at instant: Date, settings: WorkflowSettings = .default) -> [CaseEventBody] {
         guard status.isOpen, status != .draft, status != .accepted else { return [] }
         var due: [CaseEventBody] = []
         for a in assignments where a.round == currentRound && !a.status.isFinished && a.repliedAt == nil {
@@ -26,11 +29,25 @@ extension WorkOrder {
             case .signed, .returnRejected: deadline = ("reply", a.due.handle)
             default: continue
             }
-            let half = a.sentAt.addingTimeInterval(deadline.at.timeIntervalSince(a.sentAt) / 2)
-            guard instant >= half else { continue }
-            let note = Self.automaticReminderPrefix + deadline.name
-            guard !reminders.contains(where: { $0.assignment == a.id && $0.note.hasPrefix(note) }) else { continue }
-            due.append(.reminderSent(assignment: a.id, note: "\(note) (\(a.unit), due \(Self.stamp(deadline.at)))"))
+            let sent = reminders.filter { $0.assignment == a.id }.map(\.note)
+            let tail = "(\(a.unit), due \(Self.stamp(deadline.at)))"
+            guard let leads = settings.remindersBefore, !leads.isEmpty else {
+                let half = a.sentAt.addingTimeInterval(deadline.at.timeIntervalSince(a.sentAt) / 2)
+                guard instant >= half else { continue }
+                let note = Self.automaticReminderPrefix + deadline.name
+                guard !sent.contains(where: { $0.hasPrefix(note) }) else { continue }
+                due.append(.reminderSent(assignment: a.id, note: "\(note) \(tail)"))
+                continue
+            }
+            // Each point, from the earliest; the latest one passed is due unless it or a later one was sent.
+            let points = leads.map { lead in
+                (note: "\(Self.automaticReminderPrefix)\(deadline.name) \(lead) before",
+                 at: Deadline.before(due: deadline.at, limit: lead, calendar: settings.calendar))
+            }.filter { $0.at > a.sentAt }.sorted { $0.at < $1.at }
+            guard let index = points.lastIndex(where: { $0.at <= instant }) else { continue }
+            let alreadySent = points[index...].contains { p in sent.contains { $0.hasPrefix(p.note + " (") } }
+            guard !alreadySent else { continue }
+            due.append(.reminderSent(assignment: a.id, note: "\(points[index].note) \(tail)"))
         }
         return due
     }
@@ -38,7 +55,7 @@ extension WorkOrder {
     /// Everything supervision records at `instant`: the automatic reminders due, then the escalations due
     /// (`escalationsDue(at:settings:)`). Idempotent: what was recorded is not planned again.
     public func supervisionDue(at instant: Date, settings: WorkflowSettings = .default) -> [CaseEventBody] {
-        remindersDue(at: instant) + escalationsDue(at: instant, settings: settings).map(\.eventBody)
+        remindersDue(at: instant, settings: settings) + escalationsDue(at: instant, settings: settings).map(\.eventBody)
     }
 
     /// Current-round assignments overdue at `instant` (`isOverdue`): the case's overdue flag.

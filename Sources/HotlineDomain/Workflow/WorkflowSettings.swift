@@ -17,10 +17,15 @@ public struct WorkflowSettings: Hashable, Codable, Sendable {
     public var levelThreeAfterReopens: Int
     /// Callback limit for merged children (which have no SLA profile of their own). Default 1 working day.
     public var mergedChildCallback: SLALimit
+    /// Automatic reminders before each sign and handle deadline, e.g. `[.naturalHours(1), .workingDays(1)]`
+    /// (`WorkOrder.remindersDue(at:settings:)`); nil: one reminder once half the window has passed.
+    /// From the catalogue's `reminders.before` on a node that configures itself.
+    public var remindersBefore: [SLALimit]?
 
     public init(calendar: WorkingCalendar = .weekendsOnly, unreachableAttemptsToClose: Int = 3,
                 repeatWindowDays: Int = 30, levelTwoAfterWorkingDays: Int = 5, levelThreeAfterReopens: Int = 2,
-                mergedChildCallback: SLALimit = .workingDays(1)) {
+                mergedChildCallback: SLALimit = .workingDays(1), remindersBefore: [SLALimit]? = nil) {
+        self.remindersBefore = remindersBefore
         self.calendar = calendar
         self.unreachableAttemptsToClose = unreachableAttemptsToClose
         self.repeatWindowDays = repeatWindowDays

@@ -101,7 +101,7 @@ extension WorkOrder {
         }
     }
 
-    private static func waitingFor(_ status: CaseStatus, _ o: WorkOrder) -> String {
+    static func waitingFor(_ status: CaseStatus, _ o: WorkOrder) -> String {
         switch status {
         case .pendingDispatch: "dispatch"
         case .dispatched: "sign"
@@ -114,7 +114,7 @@ extension WorkOrder {
         }
     }
 
-    private func entry(_ office: String, _ a: Assignment?, waitingFor: String, at instant: Date) -> WorklistEntry {
+    func entry(_ office: String, _ a: Assignment?, waitingFor: String, at instant: Date) -> WorklistEntry {
         let text = (intake.subject.map { $0 + " — " } ?? "") + intake.description.trimmingCharacters(in: .whitespacesAndNewlines)
         let summary = text.count > 60 ? String(text.prefix(59)) + "…" : text
         return WorklistEntry(id: id, number: number, office: office, status: status, category: classification?.category,
