@@ -63,8 +63,12 @@ extension DistrictOffice {
     ///   take the contact: terminal, closed too long ago, ...; nothing recorded), `.unavailable`, `.notPermitted`.
     public distributed func matchAtIntake(_ request: IntakeMatchRequest) async throws -> IntakeMatchOutcome {
         try Self.mayAct(as: request.author)
+        let key = request.contact.intakeKey
+        if let key { await holdIntakeKey(key) }
+        defer { if let key { releaseIntakeKey(key) } }
+        // Ready after the key is held: an earlier holder's failed commit may have sent the office recovering.
         try await ready()
-        if let key = request.contact.intakeKey, let id = byIntakeKey[key], let log = cases[id] {
+        if let key, let id = byIntakeKey[key], let log = cases[id] {
             return .known(CaseSnapshot(log), link: log.order.intakeLink(for: key))
         }
         let now = context.now

@@ -42,6 +42,12 @@ public distributed actor DistrictOffice {
     /// Case by channel + external id: a request opened again (intake retried after a timeout or a node death)
     /// returns the case opened the first time.
     var byIntakeKey: [IntakeKey: CaseID] = [:]
+    /// Intake keys with an intake step under way here (a match, an open) and who waits for each: a step for a key
+    /// runs only when no other step for the same key is between its check and its commit. The actor is reentrant
+    /// — it answers other calls while a change replicates — so without this a retried request arriving while the
+    /// first open still replicates (its desk timed out, or the desk moved) found no case for its key and opened a
+    /// second one. Bounded by the calls admitted at once.
+    private var intakeKeysInUse: [IntakeKey: [CheckedContinuation<Void, Never>]] = [:]
     /// Cases merged under each lead case (from the children's `mergedInto`): they follow its reply.
     var childrenOf: [CaseID: Set<CaseID>] = [:]
     /// Cases whose status is open: supervision looks only at these.
@@ -246,9 +252,13 @@ public distributed actor DistrictOffice {
     public distributed func openCase(_ request: OpenCase) async throws -> CaseSnapshot {
         try Self.mayAct(as: request.author)
         if let author = request.dispatchedBy { try Self.mayAct(as: author) }
+        let key = request.intake.intakeKey
+        if let key { await holdIntakeKey(key) }
+        defer { if let key { releaseIntakeKey(key) } }
+        // Ready after the key is held: an earlier holder's failed commit may have sent the office recovering.
         try await ready()
         if let existing = cases[request.id] { return CaseSnapshot(existing) }
-        if let key = request.intake.intakeKey, let id = byIntakeKey[key], let existing = cases[id] {
+        if let key, let id = byIntakeKey[key], let existing = cases[id] {
             return CaseSnapshot(existing)
         }
         if let target = request.mergeInto, let merged = try await openMerged(request, into: target) { return merged }
@@ -304,9 +314,13 @@ public distributed actor DistrictOffice {
     /// - Throws: `HotlineError.ruleViolation`.
     public distributed func openAwaitingClassification(_ request: OpenAwaitingClassification) async throws -> CaseSnapshot {
         try Self.mayAct(as: request.author)
+        let key = request.intake.intakeKey
+        if let key { await holdIntakeKey(key) }
+        defer { if let key { releaseIntakeKey(key) } }
+        // Ready after the key is held: an earlier holder's failed commit may have sent the office recovering.
         try await ready()
         if let existing = cases[request.id] { return CaseSnapshot(existing) }
-        if let key = request.intake.intakeKey, let id = byIntakeKey[key], let existing = cases[id] {
+        if let key, let id = byIntakeKey[key], let existing = cases[id] {
             return CaseSnapshot(existing)
         }
         let now = context.now
@@ -625,6 +639,21 @@ public distributed actor DistrictOffice {
         }
         try await commit(log, after: count)
         await followLead(id)
+    }
+
+    /// Returns once no other intake step holds `key`, and holds it (`releaseIntakeKey` in a `defer`). Waiters are
+    /// woken one round at a time and check again (bounded: every holder releases when its step ends, thrown or not).
+    func holdIntakeKey(_ key: IntakeKey) async {
+        while intakeKeysInUse[key] != nil {
+            await withCheckedContinuation { intakeKeysInUse[key, default: []].append($0) }
+        }
+        intakeKeysInUse[key] = []
+    }
+
+    /// Lets the next intake step for `key` run.
+    func releaseIntakeKey(_ key: IntakeKey) {
+        let waiting = intakeKeysInUse.removeValue(forKey: key) ?? []
+        for w in waiting { w.resume() }
     }
 
     private func store(_ log: CaseLog) {
