@@ -94,6 +94,7 @@ enum People {
 /// A column of a worklist table.
 enum WorklistColumn {
     case number, status, waiting, unit, lead, category, urgency, signDue, handleDue, callbackDue, overdue, level, since, summary
+    case delivered
 
     var title: String {
         switch self {
@@ -111,6 +112,7 @@ enum WorklistColumn {
         case .level: "SUPERVISION"
         case .since: "SINCE"
         case .summary: "SUMMARY"
+        case .delivered: "DELIVERED"
         }
     }
 
@@ -130,6 +132,7 @@ enum WorklistColumn {
         case .level: e.supervisionLevel.map { "level \($0)" } ?? "-"
         case .since: People.time(e.since)
         case .summary: e.summary
+        case .delivered: e.delivery.map { p in "\(p.delivered) of \(p.total)" + (p.pendingUnits.isEmpty ? "" : " (waiting: \(p.pendingUnits.joined(separator: ", ")); \(p.failedAttempts) failed)") } ?? "-"
         }
     }
 }
@@ -237,16 +240,20 @@ enum CallbackCommand {
 /// `hotline cases`: the supervisor's list.
 enum CasesCommand {
     static let usage = """
-    usage: hotline cases [--status STATUS] [--overdue] --node HOST:PORT [--json] [--cluster NAME] [--secret-file FILE]
+    usage: hotline cases [--status STATUS] [--overdue] [--undelivered] --node HOST:PORT [--json] [--cluster NAME] [--secret-file FILE]
       Lists the cluster's cases (every district office), by case number: their status, what each waits
       for, the lead unit, its deadlines (UTC), whether an assignment is overdue now and the supervision level
       reached. --status: only cases in that status (draft, pendingDispatch, dispatched, inProgress,
       returnReview, replied, pendingCallback, reopened, closed, ...); --overdue: only cases with an overdue
-      assignment. JSON with --json. Exit 0, 3 refused, 1 node unreachable, 2 bad flags.
+      assignment. DELIVERED: "k of n" — how many of the current round's units (lead and co-handlers) have
+      the case. --undelivered: only open cases whose lead or a co-handler still waits for delivery (a unit's
+      external system failed; the office retries with backoff), with the units waiting and the failed
+      attempts; not with --status or --overdue. JSON with --json. Exit 0, 3 refused, 1 node unreachable,
+      2 bad flags.
     """
 
     static func run(_ argv: [String]) async throws -> Int32 {
-        let args = try Arguments(argv, valued: People.common.union(["status"]), switches: ["json", "overdue"])
+        let args = try Arguments(argv, valued: People.common.union(["status"]), switches: ["json", "overdue", "undelivered"])
         try People.noPositional(args)
         var status: CaseStatus?
         if let s = args["status"] {
@@ -255,9 +262,15 @@ enum CasesCommand {
             }
             status = parsed
         }
+        if args.has("undelivered") {
+            guard status == nil, !args.has("overdue") else { throw UsageError("--undelivered lists open cases awaiting delivery; give it alone") }
+            return try await People.run("cases", args, { try await $0.worklist(.undelivered) }) {
+                People.text($0, columns: [.number, .status, .lead, .delivered, .since, .summary])
+            }
+        }
         let query = WorklistQuery.cases(status: status, overdueOnly: args.has("overdue"))
         return try await People.run("cases", args, { try await $0.worklist(query) }) {
-            People.text($0, columns: [.number, .status, .waiting, .lead, .signDue, .handleDue, .overdue, .level, .summary])
+            People.text($0, columns: [.number, .status, .waiting, .lead, .delivered, .signDue, .handleDue, .overdue, .level, .summary])
         }
     }
 }

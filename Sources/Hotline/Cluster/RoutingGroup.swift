@@ -25,7 +25,8 @@ public distributed actor RoutingGroup {
     /// The dispatch order for a classification (catalogue routing; records nothing). Intake asks for it
     /// before opening a case so the office records intake and dispatch in one change.
     ///
-    /// - Throws: `HotlineError.routing`.
+    /// - Throws: `HotlineError.routing`, `.functionalMatterPushedDown` (`assignedUnit` is a sub-district or
+    ///   community unit and the category a functional matter).
     /// With `assignedUnit` (a unit the catalogue knows, other than its lead) the dispatcher follows it and
     /// records the catalogue's lead as `overriddenLead`.
     public distributed func route(_ classification: Classification, assignedUnit: String?) throws -> DispatchOrder {
@@ -40,7 +41,22 @@ public distributed actor RoutingGroup {
             order.decision.lead = unit
             order.decision.coUnits.removeAll { $0 == unit }
         }
+        try Self.refusePushDown(order, catalogue: context.catalogue)
         return order
+    }
+
+    /// Refuses an order that gives a functional matter to a sub-district or community unit (lead or co-unit).
+    ///
+    /// - Throws: `HotlineError.functionalMatterPushedDown`.
+    static func refusePushDown(_ order: DispatchOrder, catalogue: RoutingCatalogue) throws {
+        do {
+            try catalogue.checkPushDown(category: order.decision.category, lead: order.decision.lead, coUnits: order.decision.coUnits)
+        } catch {
+            if case .functionalMatterPushedDown(let category, let unit, let level) = error {
+                throw HotlineError.functionalMatterPushedDown(category: category, unit: unit, level: level.rawValue)
+            }
+            throw HotlineError.routing("\(error)")
+        }
     }
 
     /// Routes the case by the catalogue and dispatches it (assignments sent and delivered).
@@ -79,7 +95,8 @@ public distributed actor RoutingGroup {
     /// overridden); a lead bound by arbitration is kept. Assignments are sent and delivered. Returns the case.
     ///
     /// - Throws: `HotlineError.invalidRequest` (unknown unit), `.ruleViolation` (not pending dispatch, or a lead
-    ///   other than the binding one), `.routing`, `.unknownCase`.
+    ///   other than the binding one), `.functionalMatterPushedDown` (a functional matter to a sub-district or
+    ///   community unit; nothing recorded), `.routing`, `.unknownCase`.
     public distributed func dispatchCase(_ ref: CaseRef, lead: String?, dispatcher: String) async throws -> CaseSnapshot {
         if let lead, context.catalogue.unit(lead) == nil {
             throw HotlineError.invalidRequest("unknown unit \"\(lead)\" (catalogue \(context.catalogue.version))")
@@ -101,7 +118,7 @@ public distributed actor RoutingGroup {
     /// SLA profile). Returns the case.
     ///
     /// - Throws: `HotlineError.invalidRequest` (unknown unit), `.ruleViolation` (no second return pending),
-    ///   `.routing`, `.unknownCase`.
+    ///   `.functionalMatterPushedDown` (nothing recorded), `.routing`, `.unknownCase`.
     public distributed func arbitrate(_ ref: CaseRef, lead: String, note: String, arbiter: String) async throws -> CaseSnapshot {
         guard context.catalogue.unit(lead) != nil else {
             throw HotlineError.invalidRequest("unknown unit \"\(lead)\" (catalogue \(context.catalogue.version))")
@@ -117,6 +134,7 @@ public distributed actor RoutingGroup {
         if ruling.decision.lead != lead {  // the catalogue's own lead: route leaves it as it is
             ruling.decision.lead = lead
         }
+        try Self.refusePushDown(ruling, catalogue: context.catalogue)
         let author = EventAuthor.hotline(staff: arbiter.isEmpty ? "dispatch-\(group)" : arbiter)
         let ruled = ruling
         return try await context.onDistrictOffice(ref.jurisdiction) { try await $0.arbitrate(ref.id, order: ruled, note: note, by: author) }
