@@ -159,9 +159,19 @@ final class DeliveryProcessTests: XCTestCase {
 }
 
 /// A department's HTTP endpoint on 127.0.0.1 (ephemeral port) in the test process: answers 503 to the first
-/// `refuseFirst` POSTs, then 200; records each request. One connection at a time (`Connection: close`); every
-/// read bounded (64 KiB of head, 1 MiB of body, 2 s per connection).
+/// `refuseFirst` POSTs, then 200 — or what `answer` says for the n-th request; records each request. One
+/// connection at a time (`Connection: close`); every read bounded (64 KiB of head, 1 MiB of body, 2 s per
+/// connection).
 final class FlakyEndpoint: @unchecked Sendable {
+    /// How to answer one request.
+    enum Answer: Sendable {
+        case status(Int)
+        /// Wait this many ms, then answer 200.
+        case slow(ms: Int)
+        /// 200 with a body of this many bytes.
+        case large(bytes: Int)
+    }
+
     struct Request: Sendable {
         var path: String
         var idempotencyKey: String
@@ -173,13 +183,18 @@ final class FlakyEndpoint: @unchecked Sendable {
     private let lock = NSLock()
     private var recorded: [Request] = []
     private var stopped = false
-    private let refuseFirst: Int
+    private let answer: @Sendable (Int) -> Answer
     private var thread: Thread?
 
     var requests: [Request] { lock.withLock { recorded } }
 
-    init(refuseFirst: Int) throws {
-        self.refuseFirst = refuseFirst
+    convenience init(refuseFirst: Int) throws {
+        try self.init { n in n <= refuseFirst ? .status(503) : .status(200) }
+    }
+
+    /// `answer(n)` for the n-th request (1, 2, …).
+    init(answer: @escaping @Sendable (Int) -> Answer) throws {
+        self.answer = answer
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.EMFILE) }
         var one: Int32 = 1
@@ -252,9 +267,18 @@ final class FlakyEndpoint: @unchecked Sendable {
             recorded.append(Request(path: path, idempotencyKey: headers["idempotency-key"] ?? "", body: body))
             return recorded.count
         }
-        let reply = count <= refuseFirst
-            ? "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbusy"
-            : "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 15\r\nConnection: close\r\n\r\n{\"received\":1}\n"
+        var reply: String
+        switch answer(count) {
+        case .status(let code):
+            reply = "HTTP/1.1 \(code) \(code == 200 ? "OK" : "Refused")\r\nContent-Length: 15\r\nConnection: close\r\n\r\n{\"received\":1}\n"
+        case .slow(let ms):
+            // Bounded: at most `ms`, in 10 ms steps, or until stopped.
+            let until = ContinuousClock.now + .milliseconds(ms)
+            while ContinuousClock.now < until, !isStopped { usleep(10_000) }
+            reply = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+        case .large(let bytes):
+            reply = "HTTP/1.1 200 OK\r\nContent-Length: \(bytes)\r\nConnection: close\r\n\r\n" + String(repeating: "x", count: bytes)
+        }
         _ = reply.utf8CString.withUnsafeBufferPointer { write(client, $0.baseAddress, $0.count - 1) }
     }
 }
