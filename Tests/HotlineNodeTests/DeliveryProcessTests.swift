@@ -110,6 +110,69 @@ final class DeliveryProcessTests: XCTestCase {
         XCTAssertEqual(try live.json(harness, node, ["unit", "sign", number, "--unit", "AS-WATER", "--json"])["status"] as? String, "inProgress")
     }
 
+    func test_aRetryAfterTheOwnersDeathIsMadeByTheNewOwnerAndRecordsTheDeliveryOnce() async throws {
+        let endpoint = try FlakyEndpoint(refuseFirst: 2)
+        defer { endpoint.stop() }
+        let catalogue = try Self.catalogue(unit: "AS-WATER", url: "http://127.0.0.1:\(endpoint.port)/in")
+        defer { try? FileManager.default.removeItem(at: catalogue) }
+        let harness = NodeHarness()
+        defer { harness.stopAll() }
+        // Tiedong's office lives on its home node d1 while d1 is up; three district nodes hold its replicas.
+        let delivery = ["--catalog", catalogue.path, "--delivery-retry-ms", "2000", "--delivery-retry-max-ms", "4000"]
+        let front = try harness.startNode("front", extra: ["--roles", LiveHotlineTests.frontRoles] + delivery)
+        let seeds = ["--seeds", "\(front.node.address)"]
+        let home = try harness.startNode("d1", extra: ["--roles", "district:210302"] + seeds + delivery)
+        let others = try ["d2", "d3"].map { try harness.startNode($0, extra: ["--roles", "district"] + seeds + delivery) }
+        let client = try harness.clientSystem(callTimeout: .seconds(20))
+        let names = ["front", "d1", "d2", "d3"]
+        let nodes = try ([front, home] + others).map { try HotlineNode.on($0.node, system: client) }
+        try await ClusterFormation.waitForMembers(nodes, names: names, timeout: .seconds(20))
+        _ = try await ClusterFormation.waitForPlacement(nodes, names: names, timeout: .seconds(20))
+        let key = HotlineKey.district("210302")
+        let desk = nodes[0]
+        try await waitUntil(timeout: .seconds(10), "Tiedong's office on its home node") {
+            try await desk.directory().owner(key) == home.node
+        }
+
+        let receipt = try await desk.submit(CitizenRequest(channel: "8890", externalID: "water-failover", kind: .help, category: "water-outage",
+                                                           urgency: nil, jurisdiction: "210302", description: "铁东区长甸街道停水"))
+        let number = receipt.ref.number.description
+        // The first attempt was refused and recorded by d1; d1 dies before its retry is due (2 s later).
+        try await waitUntil(timeout: .seconds(15), "the first refusal recorded") {
+            (try await desk.findCase(number).snapshot.delivery?.failedAttempts ?? 0) >= 1
+        }
+        home.kill()
+        try await waitUntil(timeout: .seconds(20), "Tiedong's office moved") {
+            let owner = try await desk.directory().owner(key)
+            return owner != nil && owner != home.node
+        }
+        try await waitUntil(timeout: .seconds(30), "delivered by the new owner") {
+            (try? await desk.findCase(number).snapshot.delivery?.delivered) == 2
+        }
+        // Settled: no further POST once delivered.
+        let posts = endpoint.requests.count
+        try await Task.sleep(for: .milliseconds(500))
+        XCTAssertEqual(endpoint.requests.count, posts, "nothing is sent after the delivery is recorded")
+
+        let history = try await desk.findCase(number)
+        XCTAssertEqual(history.snapshot.leadUnit, "AS-WATER")
+        let lead = AssignmentID(1)  // the first round's lead
+        let delivered = history.events.filter { $0.body == .assignmentDelivered(assignment: lead) }
+        XCTAssertEqual(delivered.count, 1, "one delivery record, whatever the failover did")
+        let failures = history.events.compactMap { e -> String? in
+            if case .deliveryFailed(let a, let reason) = e.body, a == lead { return reason }
+            return nil
+        }
+        XCTAssertTrue((1...2).contains(failures.count), "each refusal recorded at most once: \(failures)")
+        XCTAssertTrue(failures.allSatisfy { $0.contains("503") }, "\(failures)")
+        XCTAssertEqual(history.snapshot.delivery?.failedAttempts, failures.count)
+        // Every POST carried the one idempotency key; the department saw at least the two refusals and the success.
+        let requests = endpoint.requests
+        print("delivery failover: \(requests.count) POSTs (attempts \(requests.compactMap { (try? JSONSerialization.jsonObject(with: $0.body) as? [String: Any])?["attempt"] as? Int })), \(failures.count) failures recorded")
+        XCTAssertGreaterThanOrEqual(requests.count, 3)
+        XCTAssertEqual(Set(requests.map(\.idempotencyKey)), ["\(history.snapshot.id.rawValue)/A1"])
+    }
+
     func test_aFunctionalMatterRoutedToASubDistrictIsRefusedWithTheReason() async throws {
         let harness = NodeHarness()
         defer { harness.stopAll() }
