@@ -132,7 +132,10 @@ enum WorklistColumn {
         case .level: e.supervisionLevel.map { "level \($0)" } ?? "-"
         case .since: People.time(e.since)
         case .summary: e.summary
-        case .delivered: e.delivery.map { p in "\(p.delivered) of \(p.total)" + (p.pendingUnits.isEmpty ? "" : " (waiting: \(p.pendingUnits.joined(separator: ", ")); \(p.failedAttempts) failed)") } ?? "-"
+        case .delivered: e.delivery.map { p in
+            "\(p.delivered) of \(p.total)" + (p.pendingUnits.isEmpty ? "" : " (waiting: \(p.pendingUnits.joined(separator: ", "))"
+                + (p.lastFailure.map { "; \(p.failedAttempts) failed, last: \($0)" } ?? "") + ")")
+        } ?? "-"
         }
     }
 }

@@ -71,6 +71,8 @@ final class DeliveryProcessTests: XCTestCase {
         XCTAssertEqual(refused.delivery["delivered"] as? Int, 1)
         XCTAssertEqual(refused.delivery["total"] as? Int, 2)
         XCTAssertEqual(refused.delivery["pendingUnits"] as? [String], ["AS-WATER"])
+        XCTAssertEqual(refused.delivery["summary"] as? String, "1 of 2 delivered")
+        XCTAssertEqual(refused.delivery["lastFailure"] as? String, "refused: HTTP 503", "the alert's reason")
         XCTAssertTrue(refused.events.contains("deliveryFailed"), "\(refused.events)")
         XCTAssertEqual(refused.events.filter { $0 == "assignmentDelivered" }.count, 1, "only the co-handler's: \(refused.events)")
 
@@ -78,7 +80,7 @@ final class DeliveryProcessTests: XCTestCase {
         let table = try live.cli(harness, node, ["cases", "--undelivered"])
         XCTAssertEqual(table.status, 0, table.stderr)
         let text = String(decoding: table.stdout, as: UTF8.self)
-        XCTAssertTrue(text.contains(number) && text.contains("1 of 2") && text.contains("AS-WATER"), text)
+        XCTAssertTrue(text.contains(number) && text.contains("1 of 2 (waiting: AS-WATER;") && text.contains("HTTP 503"), text)
 
         // The third POST gets through: 2 of 2, after exactly two failures, each alerted once.
         var final: (delivery: [String: Any], events: [String])?
@@ -90,6 +92,8 @@ final class DeliveryProcessTests: XCTestCase {
         let done = try XCTUnwrap(final, "not delivered within 20 s (endpoint saw \(endpoint.requests.count) POSTs)")
         XCTAssertEqual(done.delivery["total"] as? Int, 2)
         XCTAssertEqual(done.delivery["failedAttempts"] as? Int, 2)
+        XCTAssertEqual(done.delivery["summary"] as? String, "2 of 2 delivered")
+        XCTAssertNil(done.delivery["lastFailure"] as? String, "nothing waits any more")
         XCTAssertEqual(done.events.filter { $0 == "deliveryFailed" }.count, 2, "\(done.events)")
         XCTAssertEqual(done.events.filter { $0 == "assignmentDelivered" }.count, 2, "\(done.events)")
         XCTAssertEqual(done.events.last, "assignmentDelivered")

@@ -66,6 +66,7 @@ final class DeliveryRuleTests: XCTestCase {
         try s.step(.deliveryFailed(assignment: coID, reason: "refused: HTTP 503"), by: supervisorTimer, at: second)
         XCTAssertEqual(s.order.nextDeliveryDue(policy: policy), second.addingTimeInterval(2), "the wait doubles")
         XCTAssertEqual(s.order.deliveryProgress.failedAttempts, 2)
+        XCTAssertEqual(s.order.deliveryProgress.lastFailure, "refused: HTTP 503")
         XCTAssertEqual(s.order.deliveryProgress.description, "1 of 2 delivered")
 
         // A new owner after a failover sees the same log and computes the same schedule: no attempt is due

@@ -3,26 +3,32 @@ import Foundation
 /// "k of n delivered": how many of the current round's assignments (lead and co-handlers) their units have.
 public struct DeliveryProgress: Hashable, Codable, Sendable, CustomStringConvertible {
     /// Current-round assignments delivered (at some point).
-    public var delivered: Int
+    public let delivered: Int
     /// Current-round assignments (lead + co-handlers); 0 before the first dispatch.
-    public var total: Int
+    public let total: Int
     /// Units of current-round assignments still waiting for delivery (`sent`), in assignment order.
-    public var pendingUnits: [String]
+    public let pendingUnits: [String]
     /// Failed delivery attempts of the current round (each raised a `DeliveryAlert`).
-    public var failedAttempts: Int
+    public let failedAttempts: Int
+    /// The reason of the latest failed attempt of an assignment still waiting (nil when none failed).
+    public let lastFailure: String?
+    /// `1 of 2 delivered` (also in JSON, for people reading `hotline case`).
+    public let summary: String
 
-    public init(delivered: Int, total: Int, pendingUnits: [String], failedAttempts: Int) {
+    public init(delivered: Int, total: Int, pendingUnits: [String], failedAttempts: Int, lastFailure: String? = nil) {
         self.delivered = delivered
         self.total = total
         self.pendingUnits = pendingUnits
         self.failedAttempts = failedAttempts
+        self.lastFailure = lastFailure
+        self.summary = "\(delivered) of \(total) delivered"
     }
 
     /// Every current-round assignment delivered (true for a case never dispatched: nothing to deliver).
     public var isComplete: Bool { delivered == total }
 
     /// `1 of 2 delivered`.
-    public var description: String { "\(delivered) of \(total) delivered" }
+    public var description: String { summary }
 }
 
 /// One delivery attempt a district office should make now.
@@ -55,9 +61,11 @@ extension WorkOrder {
     public var deliveryProgress: DeliveryProgress {
         let round = assignments.filter { $0.round == currentRound && currentRound > 0 }
         let ids = Set(round.map(\.id))
+        let waiting = Set(round.filter { $0.status == .sent }.map(\.id))
         return DeliveryProgress(delivered: round.filter(\.wasDelivered).count, total: round.count,
                                 pendingUnits: round.filter { $0.status == .sent }.map(\.unit),
-                                failedAttempts: deliveryAlerts.filter { ids.contains($0.assignment) }.count)
+                                failedAttempts: deliveryAlerts.filter { ids.contains($0.assignment) }.count,
+                                lastFailure: deliveryAlerts.last { waiting.contains($0.assignment) }?.reason)
     }
 
     /// The lead and every co-handler of the current round have the case (and it was dispatched).
