@@ -86,7 +86,7 @@ public final class HTTPDepartmentGateway: NSObject, DepartmentGateway, URLSessio
             let configuration = URLSessionConfiguration.ephemeral
             configuration.httpCookieStorage = nil
             configuration.urlCache = nil
-            configuration.httpMaximumConnectionsPerHost = 4
+            configuration.httpMaximumConnectionsPerHost = 8
             let queue = OperationQueue()
             queue.maxConcurrentOperationCount = 1
             let s = URLSession(configuration: configuration, delegate: self, delegateQueue: queue)

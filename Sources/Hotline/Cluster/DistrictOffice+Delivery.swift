@@ -16,10 +16,16 @@ extension DistrictOffice {
     /// The author of delivery records.
     static var courier: EventAuthor { .system(component: "delivery") }
 
+    /// At most this many attempts of one office are under way at once (the rest wait for one to end, in case-id
+    /// order): a department that is down with thousands of cases waiting costs a bounded number of connections
+    /// and tasks.
+    public static let maxDeliveriesInFlight = 8
+
     /// Sets the courier's timer for the earliest attempt due (attempts in flight excluded), unless it is set for
-    /// that instant or earlier already. Nothing when the office does not serve or nothing waits.
+    /// that instant or earlier already. Nothing when the office does not serve, nothing waits, or
+    /// `maxDeliveriesInFlight` attempts are under way (the end of each schedules again).
     func scheduleDeliveries() {
-        guard phase == .serving, !awaitingDelivery.isEmpty else { return }
+        guard phase == .serving, !awaitingDelivery.isEmpty, deliveriesInFlight.count < Self.maxDeliveriesInFlight else { return }
         let policy = context.delivery.retry
         var next: Date?
         for id in awaitingDelivery {
@@ -57,6 +63,7 @@ extension DistrictOffice {
         for id in awaitingDelivery.sorted() {
             guard let order = cases[id]?.order else { continue }
             for attempt in order.deliveriesDue(at: now, policy: settings.retry) {
+                guard deliveriesInFlight.count < Self.maxDeliveriesInFlight else { break }
                 let key = order.deliveryKey(attempt.assignment)
                 guard deliveriesInFlight.insert(key).inserted else { continue }
                 switch context.catalogue.deliveryChannel(of: attempt.unit) {
