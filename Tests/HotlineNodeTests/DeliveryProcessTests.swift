@@ -194,6 +194,9 @@ final class DeliveryProcessTests: XCTestCase {
         XCTAssertTrue(refused.stderr.contains("road-damage") && refused.stderr.contains("210302-SD-ZHANQIAN")
                       && refused.stderr.contains("sub-district"), refused.stderr)
         XCTAssertEqual(try live.history(harness, node, number).status, "pendingDispatch", "nothing was recorded")
+        let coRefused = try live.cli(harness, node, ["dispatch", "route", number, "--lead", "210302-CM", "--co", "210302-SD-ZHANQIAN-CC"])
+        XCTAssertEqual(coRefused.status, 3, coRefused.stderr)
+        XCTAssertTrue(coRefused.stderr.contains("210302-SD-ZHANQIAN-CC") && coRefused.stderr.contains("community"), coRefused.stderr)
 
         // To the district's own bureau it goes.
         XCTAssertEqual(try live.json(harness, node, ["dispatch", "route", number, "--lead", "210302-GOV", "--json"])["status"] as? String,

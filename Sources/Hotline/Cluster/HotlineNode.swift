@@ -418,10 +418,19 @@ public distributed actor HotlineNode {
     /// - Throws: `HotlineError.unknownCase`, `.ruleViolation` (not pending dispatch), `.invalidRequest` (unknown
     ///   unit), `.routing`, `.notConfigured`.
     public distributed func dispatchCase(_ key: String, lead: String?, dispatcher: String) async throws -> CaseSnapshot {
+        try await dispatchCase(key, lead: lead, coUnits: nil, dispatcher: dispatcher)
+    }
+
+    /// `dispatchCase(_:lead:dispatcher:)` with the co-handlers chosen by the dispatcher (`coUnits`, nil: the
+    /// catalogue's; `hotline dispatch route --co`).
+    ///
+    /// - Throws: as `dispatchCase(_:lead:dispatcher:)`; `.invalidRequest` (an unknown co-unit, or the lead listed as
+    ///   one), `.functionalMatterPushedDown` (a functional matter to a sub-district or community unit).
+    public distributed func dispatchCase(_ key: String, lead: String?, coUnits: [String]?, dispatcher: String) async throws -> CaseSnapshot {
         guard let context else { throw HotlineError.notConfigured("no catalogue yet") }
         let (ref, order) = try await caseAndOrder(key, context: context)
         return try await context.onRoutingGroup(Self.group(of: order, ref: ref, context)) {
-            try await $0.dispatchCase(ref, lead: lead, dispatcher: dispatcher)
+            try await $0.dispatchCase(ref, lead: lead, coUnits: coUnits, dispatcher: dispatcher)
         }
     }
 

@@ -98,8 +98,23 @@ public distributed actor RoutingGroup {
     ///   other than the binding one), `.functionalMatterPushedDown` (a functional matter to a sub-district or
     ///   community unit; nothing recorded), `.routing`, `.unknownCase`.
     public distributed func dispatchCase(_ ref: CaseRef, lead: String?, dispatcher: String) async throws -> CaseSnapshot {
+        try await dispatchCase(ref, lead: lead, coUnits: nil, dispatcher: dispatcher)
+    }
+
+    /// `dispatchCase(_:lead:dispatcher:)` with the dispatcher's co-handlers (`coUnits`, nil: the catalogue's; an
+    /// empty list: none).
+    ///
+    /// - Throws: as `dispatchCase(_:lead:dispatcher:)`; `.invalidRequest` (an unknown co-unit, a co-unit listed
+    ///   twice or equal to the lead), `.functionalMatterPushedDown`.
+    public distributed func dispatchCase(_ ref: CaseRef, lead: String?, coUnits: [String]?, dispatcher: String) async throws -> CaseSnapshot {
         if let lead, context.catalogue.unit(lead) == nil {
             throw HotlineError.invalidRequest("unknown unit \"\(lead)\" (catalogue \(context.catalogue.version))")
+        }
+        for unit in coUnits ?? [] where context.catalogue.unit(unit) == nil {
+            throw HotlineError.invalidRequest("unknown unit \"\(unit)\" (catalogue \(context.catalogue.version))")
+        }
+        if let coUnits, Set(coUnits).count != coUnits.count {
+            throw HotlineError.invalidRequest("a co-unit is listed twice: \(coUnits.joined(separator: ","))")
         }
         let order = try await context.onDistrictOffice(ref.jurisdiction) { try await $0.workOrder(ref.id) }
         guard order.status == .pendingDispatch else {
@@ -108,9 +123,17 @@ public distributed actor RoutingGroup {
         guard let classification = order.classification else {
             throw HotlineError.ruleViolation("case \(order.number) is not classified")
         }
-        let dispatch = try route(classification, assignedUnit: lead ?? order.bindingLead)
+        var dispatch = try route(classification, assignedUnit: lead ?? order.bindingLead)
+        if let coUnits {
+            if coUnits.contains(dispatch.decision.lead) {
+                throw HotlineError.invalidRequest("lead \(dispatch.decision.lead) is also listed as a co-unit")
+            }
+            dispatch.decision.coUnits = coUnits
+            try Self.refusePushDown(dispatch, catalogue: context.catalogue)
+        }
         let author = EventAuthor.hotline(staff: dispatcher.isEmpty ? "dispatch-\(group)" : dispatcher)
-        return try await context.onDistrictOffice(ref.jurisdiction) { try await $0.dispatch(ref.id, order: dispatch, by: author) }
+        let final = dispatch
+        return try await context.onDistrictOffice(ref.jurisdiction) { try await $0.dispatch(ref.id, order: final, by: author) }
     }
 
     /// Arbitration of a second return: dispatches the case to `lead` (binding for the rest of the case: it cannot
