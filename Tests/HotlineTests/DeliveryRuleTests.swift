@@ -127,6 +127,9 @@ final class DeliveryRuleTests: XCTestCase {
         XCTAssertEqual(undelivered.first?.delivery?.description, "1 of 2 delivered")
         XCTAssertEqual(undelivered.first?.delivery?.pendingUnits, ["AS-WATER"])
 
+        XCTAssertEqual(s.order.worklistEntries(for: .unitInbox(unit: "AS-WATER"), at: s.now, office: "210302").first?.waitingFor,
+                       "delivery", "not yet in the unit's hands: it cannot sign")
+        XCTAssertEqual(s.order.worklistEntries(for: .unitInbox(unit: "210302-CM"), at: s.now, office: "210302").first?.waitingFor, "sign")
         var k = KPIReport.compute(orders: [s.order], asOf: s.now).overall
         XCTAssertEqual(k.delivered, Rate(1, 2))
         XCTAssertEqual(k.awaitingDelivery, 1)

@@ -3,8 +3,8 @@ import Foundation
 /// The people's lists on a live hotline, as pure rules over one case: a department's inbox, the dispatcher's
 /// queue, the callback seat's due list and the supervisor's case list (`WorkOrder.worklistEntry(for:at:)`).
 public enum WorklistQuery: Codable, Sendable, Hashable {
-    /// Assignments of the current round held by `unit` and awaiting its sign (`sent`/`delivered`) or its reply
-    /// (`signed`/`returnRejected`), on open cases.
+    /// Assignments of the current round held by `unit` and awaiting its sign (`delivered`; `sent` ones wait for
+    /// delivery to the unit's own system) or its reply (`signed`/`returnRejected`), on open cases.
     case unitInbox(unit: String)
     /// Cases waiting for a dispatcher: `pendingDispatch` (to route), `returnReview` (a return to decide, or a
     /// second return to arbitrate); `group` nil: every group's.
@@ -80,7 +80,8 @@ extension WorkOrder {
             return assignments.filter { $0.round == currentRound && $0.unit == unit && $0.repliedAt == nil }
                 .compactMap { a -> WorklistEntry? in
                     switch a.status {
-                    case .sent, .delivered: return entry(office, a, waitingFor: "sign", at: instant)
+                    case .sent: return entry(office, a, waitingFor: "delivery", at: instant)  // its system has not got it yet
+                    case .delivered: return entry(office, a, waitingFor: "sign", at: instant)
                     case .signed, .returnRejected: return entry(office, a, waitingFor: "reply", at: instant)
                     default: return nil
                     }
