@@ -10,7 +10,7 @@ enum DispatchCommand {
            hotline dispatch classify CASE --node HOST:PORT --category CODE --jurisdiction CODE
                                      [--urgency P1|P2|P3] [--kind KIND] [--note TEXT] [--dispatcher NAME]
                                      [--cluster NAME] [--secret-file FILE]
-           hotline dispatch route CASE [--lead UNIT] [--dispatcher NAME] --node HOST:PORT [--json] ...
+           hotline dispatch route CASE [--lead UNIT] [--co UNIT,...] [--dispatcher NAME] --node HOST:PORT [--json] ...
            hotline dispatch review CASE (--accept | --reject) [--note TEXT] --node HOST:PORT [--json] ...
            hotline dispatch return CASE (--approve | --reject) [--note TEXT] --node HOST:PORT [--json] ...
            hotline dispatch arbitrate CASE --lead UNIT [--note TEXT] [--dispatcher NAME] --node HOST:PORT [--json] ...
@@ -24,8 +24,10 @@ enum DispatchCommand {
       dispatched; the review (with the fields corrected) is an event of the case. --urgency and --kind
       default to the proposal's. Prints the case's snapshot as JSON.
       route: dispatches a case pending dispatch (after an approved return) by the catalogue, or to
-      --lead UNIT (the catalogue's lead is recorded as overridden). Intake dispatches classified requests
-      itself, so a new case is already dispatched.
+      --lead UNIT (the catalogue's lead is recorded as overridden), with the co-handlers --co UNIT,... (default:
+      the catalogue's). A functional matter (catalogue) is refused to a sub-district or
+      community unit, as lead or co-handler, with the reason. Intake dispatches classified requests itself, so a
+      new case is already dispatched.
       review: accepts the lead unit's reply (the case waits for its callback) or rejects it (reopened and
       dispatched again to the same units). return: approves the lead's first return (the case waits for
       dispatch) or rejects it (back to the unit). arbitrate: a second return is decided only by arbitration —
@@ -44,13 +46,16 @@ enum DispatchCommand {
         case "queue": return try await queue(rest)
         case "classify": return try await classify(rest)
         case "route":
-            let args = try Arguments(rest, valued: People.common.union(["lead", "dispatcher"]), switches: ["json"])
+            let args = try Arguments(rest, valued: People.common.union(["lead", "co", "dispatcher"]), switches: ["json"])
             let key = try People.caseKey(args)
             let lead = args["lead"]
             if let lead, lead.isEmpty { throw UsageError("--lead needs a unit code") }
+            let co = args["co"].map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
             let dispatcher = args["dispatcher"] ?? ""
-            return try await People.run("dispatch route", args, { try await $0.dispatchCase(key, lead: lead, dispatcher: dispatcher) },
-                                        text: People.text)
+            return try await People.run("dispatch route", args, { node in
+                if let co { return try await node.dispatchCase(key, lead: lead, coUnits: co, dispatcher: dispatcher) }
+                return try await node.dispatchCase(key, lead: lead, dispatcher: dispatcher)
+            }, text: People.text)
         case "review":
             let args = try Arguments(rest, valued: People.common.union(["note"]), switches: ["json", "accept", "reject"])
             let key = try People.caseKey(args)

@@ -11,7 +11,8 @@ enum NodeCommand {
                         [--handshake-timeout-ms MS] [--max-frame-bytes BYTES]
                         [--roles ROLE,...] [--catalog FILE] [--calendar FILE]
                         [--secret-file FILE [--previous-secret-file FILE]] [--operator-secret-file FILE]
-                        [--admin HOST:PORT [--admin-token-file FILE]] [--supervision-interval-ms MS] [--fault-injection]
+                        [--admin HOST:PORT [--admin-token-file FILE]] [--supervision-interval-ms MS]
+                        [--delivery-retry-ms MS] [--delivery-retry-max-ms MS] [--delivery-timeout-ms MS] [--fault-injection]
       Runs a node. Prints `ready name=… listen=HOST:PORT uid=…` on stdout once it serves calls
       (with ` admin=HOST:PORT` appended when the admin port is on).
       --listen port 0 picks an ephemeral port. Flags override the JSON --config file.
@@ -22,6 +23,10 @@ enum NodeCommand {
       Without --catalog it waits for an operator (`hotline replay`) to configure it.
       --supervision-interval-ms: each district office hosted here runs supervision on its own timer this
       often (automatic reminders, overdue escalations; each recorded once); default 60000, 0 = never.
+      --delivery-retry-ms, --delivery-retry-max-ms, --delivery-timeout-ms: units whose catalogue delivery
+      channel is http get each assignment POSTed by the office that holds the case; a failed attempt is
+      recorded on the case (an alert) and retried after MS (default 1000), doubling up to the maximum (default
+      300000); one attempt times out after --delivery-timeout-ms (default 5000) unless the unit names its own.
       --seeds: members to join through (any live one will do; the node's own address may be listed).
       Without seeds the node forms a cluster of its own. Membership: Docs/membership.md.
       --data: the node's replica journal (DIR/replicas), locked against a second process and recovered
@@ -203,7 +208,8 @@ enum NodeCommand {
             probe = try NodeProbe.start(on: system, nodeName: config.name)
             hotline = try HotlineNode.start(on: system, roles: config.roles,
                                             supervisionInterval: config.supervisionIntervalMs > 0
-                                                ? .milliseconds(config.supervisionIntervalMs) : nil)
+                                                ? .milliseconds(config.supervisionIntervalMs) : nil,
+                                            delivery: config.deliverySettings)
             if let selfConfiguration = config.selfConfiguration(files, node: system.node) {
                 _ = try await hotline.configure(selfConfiguration)
             }

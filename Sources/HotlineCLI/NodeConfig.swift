@@ -10,7 +10,8 @@ import Foundation
 /// `roles` (["intake", "district:210302", ...]), `catalog` (routing catalogue path), `calendar` (path),
 /// `secretFile`, `previousSecretFile`, `operatorSecretFile` (secret files, see `Docs/security.md`), `admin`
 /// ("HOST:PORT" of the admin HTTP port, off when absent), `adminTokenFile` (its bearer token, a secret file),
-/// `fsync` ("always" or "interval:MS": when the replica journal under `data` is fsynced).
+/// `fsync` ("always" or "interval:MS": when the replica journal under `data` is fsynced), `supervisionIntervalMs`,
+/// `deliveryRetryMs` / `deliveryRetryMaxMs` / `deliveryTimeoutMs` (delivery to units' external systems).
 /// Unknown fields are errors (a typo must not silently fall back to a default).
 struct NodeConfig {
     var name = "node"
@@ -50,17 +51,24 @@ struct NodeConfig {
     /// How often each district office hosted here runs its supervision on its own timer (reminders, overdue,
     /// escalations), in ms; 0 = never (the replay driver ticks instead). Default 60,000.
     var supervisionIntervalMs = 60_000
+    /// Delivery to units' external systems: backoff after the first failed attempt (doubling per failure up to
+    /// `deliveryRetryMaxMs`) and the timeout of one attempt, ms. Defaults 1,000 / 300,000 / 5,000.
+    var deliveryRetryMs = 1_000
+    var deliveryRetryMaxMs = 300_000
+    var deliveryTimeoutMs = 5_000
 
     static let flags: Set<String> = ["name", "listen", "seeds", "cluster", "data", "config", "log-level",
                                      "call-timeout-ms", "handshake-timeout-ms", "max-frame-bytes", "roles",
                                      "catalog", "calendar", "inbound", "secret-file", "previous-secret-file",
                                      "operator-secret-file", "admin", "admin-token-file", "fsync",
-                                     "supervision-interval-ms"]
+                                     "supervision-interval-ms", "delivery-retry-ms", "delivery-retry-max-ms",
+                                     "delivery-timeout-ms"]
     static let jsonFields: Set<String> = ["name", "listen", "seeds", "cluster", "data", "logLevel",
                                           "callTimeoutMs", "handshakeTimeoutMs", "maxFrameBytes", "roles", "catalog",
                                           "calendar", "inbound", "secretFile", "previousSecretFile",
                                           "operatorSecretFile", "admin", "adminTokenFile", "fsync",
-                                          "supervisionIntervalMs"]
+                                          "supervisionIntervalMs", "deliveryRetryMs", "deliveryRetryMaxMs",
+                                          "deliveryTimeoutMs"]
 
     /// Builds the config: defaults, then the `--config` file, then flags. Throws `UsageError` naming the
     /// field or flag at fault.
@@ -123,6 +131,9 @@ struct NodeConfig {
         }
         if let v = try integer("callTimeoutMs", 1...3_600_000) { callTimeoutMs = v }
         if let v = try integer("supervisionIntervalMs", 0...86_400_000) { supervisionIntervalMs = v }
+        if let v = try integer("deliveryRetryMs", 1...86_400_000) { deliveryRetryMs = v }
+        if let v = try integer("deliveryRetryMaxMs", 1...86_400_000) { deliveryRetryMaxMs = v }
+        if let v = try integer("deliveryTimeoutMs", 1...600_000) { deliveryTimeoutMs = v }
         if let v = try integer("handshakeTimeoutMs", 1...600_000) { handshakeTimeoutMs = v }
         if let v = try integer("maxFrameBytes", 1024...(1 << 30)) { maxFrameBytes = v }
         if let v = try strings("roles") { roles = try Self.roles(v.joined(separator: ","), field: "config field \"roles\"") }
@@ -180,6 +191,9 @@ struct NodeConfig {
         }
         if let v = try args.int("call-timeout-ms", in: 1...3_600_000) { callTimeoutMs = v }
         if let v = try args.int("supervision-interval-ms", in: 0...86_400_000) { supervisionIntervalMs = v }
+        if let v = try args.int("delivery-retry-ms", in: 1...86_400_000) { deliveryRetryMs = v }
+        if let v = try args.int("delivery-retry-max-ms", in: 1...86_400_000) { deliveryRetryMaxMs = v }
+        if let v = try args.int("delivery-timeout-ms", in: 1...600_000) { deliveryTimeoutMs = v }
         if let v = try args.int("handshake-timeout-ms", in: 1...600_000) { handshakeTimeoutMs = v }
         if let v = try args.int("max-frame-bytes", in: 1024...(1 << 30)) { maxFrameBytes = v }
         if let v = args["roles"] { roles = try Self.roles(v, field: "--roles") }
@@ -285,6 +299,12 @@ struct NodeConfig {
             && text.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "-_.".unicodeScalars.contains($0) }
         guard ok else { throw UsageError("invalid \(field) \"\(text)\": 1-64 letters, digits, '-', '_' or '.'") }
         return text
+    }
+
+    /// Delivery to units' external systems. A maximum below the first wait is raised to it.
+    var deliverySettings: DeliverySettings {
+        DeliverySettings(retry: DeliveryRetryPolicy(initialBackoffMs: deliveryRetryMs, maxBackoffMs: deliveryRetryMaxMs),
+                         timeoutMs: deliveryTimeoutMs)
     }
 
     var clusterSettings: ClusterSettings {

@@ -94,6 +94,7 @@ enum People {
 /// A column of a worklist table.
 enum WorklistColumn {
     case number, status, waiting, unit, lead, category, urgency, signDue, handleDue, callbackDue, overdue, level, since, summary
+    case delivered
 
     var title: String {
         switch self {
@@ -111,6 +112,7 @@ enum WorklistColumn {
         case .level: "SUPERVISION"
         case .since: "SINCE"
         case .summary: "SUMMARY"
+        case .delivered: "DELIVERED"
         }
     }
 
@@ -130,6 +132,10 @@ enum WorklistColumn {
         case .level: e.supervisionLevel.map { "level \($0)" } ?? "-"
         case .since: People.time(e.since)
         case .summary: e.summary
+        case .delivered: e.delivery.map { p in
+            "\(p.delivered) of \(p.total)" + (p.pendingUnits.isEmpty ? "" : " (waiting: \(p.pendingUnits.joined(separator: ", "))"
+                + (p.lastFailure.map { "; \(p.failedAttempts) failed, last: \($0)" } ?? "") + ")")
+        } ?? "-"
         }
     }
 }
@@ -237,21 +243,25 @@ enum CallbackCommand {
 /// `hotline cases`: the supervisor's list.
 enum CasesCommand {
     static let usage = """
-    usage: hotline cases [--status STATUS] [--overdue] --node HOST:PORT [--json] [--cluster NAME] [--secret-file FILE]
+    usage: hotline cases [--status STATUS] [--overdue] [--undelivered] --node HOST:PORT [--json] [--cluster NAME] [--secret-file FILE]
            hotline cases --handover [--since TIME] --node HOST:PORT [--json] ...
       Lists the cluster's cases (every district office), by case number: their status, what each waits
       for, the lead unit, its deadlines (UTC), whether an assignment is overdue now and the supervision level
       reached. --status: only cases in that status (draft, pendingDispatch, dispatched, inProgress,
       returnReview, replied, pendingCallback, reopened, closed, ...); --overdue: only cases with an overdue
-      assignment. --handover: the shift-handover list for the shift leader — open P1 cases, unacknowledged
-      duty-room alerts, overdue and unsigned assignments, overdue callbacks (P1 first, then overdue), with
-      why each is listed; --since TIME (ISO 8601, e.g. 2026-03-02T08:00:00+08:00: the start of the shift
-      that ends) marks NEW what arose since. JSON with --json. Exit 0, 3 refused, 1 node unreachable,
+      assignment. DELIVERED: "k of n" — how many of the current round's units (lead and co-handlers) have
+      the case. --undelivered: only open cases whose lead or a co-handler still waits for delivery (a unit's
+      external system failed; the office retries with backoff), with the units waiting and the failed
+      attempts; not with --status or --overdue. --handover: the shift-handover list for the shift leader —
+      open P1 cases, unacknowledged duty-room alerts, overdue and unsigned assignments, overdue callbacks (P1
+      first, then overdue), with why each is listed; --since TIME (ISO 8601, e.g. 2026-03-02T08:00:00+08:00:
+      the start of the shift that ends) marks NEW what arose since. JSON with --json. Exit 0, 3 refused, 1 node
+      unreachable,
       2 bad flags.
     """
 
     static func run(_ argv: [String]) async throws -> Int32 {
-        let args = try Arguments(argv, valued: People.common.union(["status", "since"]), switches: ["json", "overdue", "handover"])
+        let args = try Arguments(argv, valued: People.common.union(["status", "since"]), switches: ["json", "overdue", "handover", "undelivered"])
         try People.noPositional(args)
         if args.has("handover") { return try await handover(args) }
         if args["since"] != nil { throw UsageError("--since goes with --handover") }
@@ -262,9 +272,15 @@ enum CasesCommand {
             }
             status = parsed
         }
+        if args.has("undelivered") {
+            guard status == nil, !args.has("overdue") else { throw UsageError("--undelivered lists open cases awaiting delivery; give it alone") }
+            return try await People.run("cases", args, { try await $0.worklist(.undelivered) }) {
+                People.text($0, columns: [.number, .status, .lead, .delivered, .since, .summary])
+            }
+        }
         let query = WorklistQuery.cases(status: status, overdueOnly: args.has("overdue"))
         return try await People.run("cases", args, { try await $0.worklist(query) }) {
-            People.text($0, columns: [.number, .status, .waiting, .lead, .signDue, .handleDue, .overdue, .level, .summary])
+            People.text($0, columns: [.number, .status, .waiting, .lead, .delivered, .signDue, .handleDue, .overdue, .level, .summary])
         }
     }
 

@@ -33,7 +33,7 @@ public distributed actor DistrictOffice {
 
     let context: HotlineContext
     let jurisdiction: String
-    private var phase: Phase = .recovering
+    var phase: Phase = .recovering
     private var stream: ReplicatedStream?
     /// Ballot rounds already used by this office (a new stream starts above them).
     private var lastRound: UInt64 = 0
@@ -56,6 +56,13 @@ public distributed actor DistrictOffice {
     private var encodedSizes: [CaseID: (events: Int, bytes: Int)] = [:]
     /// The office's own supervision timer (`HotlineContext.supervisionInterval`), started once it serves.
     private var supervisionTimer: Task<Void, Never>?
+    /// Cases with a current-round assignment still `sent` (`DistrictOffice+Delivery.swift`).
+    var awaitingDelivery: Set<CaseID> = []
+    /// Delivery attempts under way, by `WorkOrder.deliveryKey`.
+    var deliveriesInFlight: Set<String> = []
+    /// The courier's one timer: fires when the earliest delivery attempt is due (`scheduleDeliveries`).
+    var deliveryTimer: Task<Void, Never>?
+    var deliveryTimerAt: Date?
 
     public init(jurisdiction: String, context: HotlineContext) {
         self.jurisdiction = jurisdiction
@@ -123,6 +130,7 @@ public distributed actor DistrictOffice {
         lastRound = max(lastRound, round)
         phase = .serving
         startSupervisionTimer()
+        scheduleDeliveries()
         actorSystem.logger.info("district.recovered", ["jurisdiction": jurisdiction, "cases": cases.count,
                                                        "entries": payloads.count, "rejected": rejected,
                                                        "ms": Int((ContinuousClock.now - since) / .milliseconds(1))])
@@ -148,6 +156,8 @@ public distributed actor DistrictOffice {
         phase = .released
         supervisionTimer?.cancel()
         supervisionTimer = nil
+        deliveryTimer?.cancel()
+        deliveryTimer = nil
         recovery?.cancel()
         recovery = nil
         if let stream { await stream.stop() }
@@ -217,6 +227,8 @@ public distributed actor DistrictOffice {
             replicationFailed(error, stream: stream)
             throw HotlineError.unavailable("district office \(jurisdiction): the change could not be replicated (\(error)); it is recovering")
         }
+        // Durable now: deliver what it dispatched to units' external systems.
+        if awaitingDelivery.contains(log.id) { scheduleDeliveries() }
     }
 
     private func clearCases() {
@@ -225,6 +237,7 @@ public distributed actor DistrictOffice {
         for (status, n) in counts { Self.gauge(status, context.system.metrics).decrement(by: n) }
         cases = [:]
         openCases = []
+        awaitingDelivery = []
         encodedSizes = [:]
         byIntakeKey = [:]
         childrenOf = [:]
@@ -232,6 +245,7 @@ public distributed actor DistrictOffice {
 
     deinit {
         supervisionTimer?.cancel()
+        deliveryTimer?.cancel()
         // The office moves away or the node stops: its cases no longer count on this node.
         var counts: [CaseStatus: Int] = [:]
         for log in cases.values { counts[log.order.status, default: 0] += 1 }
@@ -366,8 +380,9 @@ public distributed actor DistrictOffice {
         return log.order
     }
 
-    /// Records `dispatched(order)` and the delivery of every assignment of the new round (the office is the
-    /// departments' inbox, so delivery succeeds when the office holds the case).
+    /// Records `dispatched(order)` and the delivery of every assignment of the new round whose unit's channel is
+    /// the platform's inbox (delivered when the office holds the case); assignments of units with an external
+    /// system stay `sent` and are POSTed there once the change is durable (`DistrictOffice+Delivery.swift`).
     ///
     /// - Throws: `HotlineError.unknownCase` or `.ruleViolation`.
     public distributed func dispatch(_ id: CaseID, order: DispatchOrder, by author: EventAuthor) async throws -> CaseSnapshot {
@@ -381,11 +396,13 @@ public distributed actor DistrictOffice {
         try deliverCurrentRound(&log, now: now)
     }
 
-    /// Records the delivery of every assignment of the current round still `sent`.
+    /// Records the delivery of every assignment of the current round still `sent` whose unit's channel is the
+    /// platform's inbox; the others wait for the courier.
     private func deliverCurrentRound(_ log: inout CaseLog, now: Date) throws {
         let round = log.order.currentRound
-        for a in log.order.assignments where a.round == round && a.status == .sent {
-            try log.record(.assignmentDelivered(assignment: a.id), at: now, by: .system(component: "delivery"))
+        for a in log.order.assignments where a.round == round && a.status == .sent
+            && !context.catalogue.deliveryChannel(of: a.unit).isExternal {
+            try log.record(.assignmentDelivered(assignment: a.id), at: now, by: Self.courier)
         }
     }
 
@@ -556,6 +573,8 @@ public distributed actor DistrictOffice {
             }
             try await commit(log, after: count)
         }
+        // The courier's timer is the one that delivers; supervision's tick only makes sure one is set.
+        scheduleDeliveries()
         return fired
     }
 
@@ -669,6 +688,7 @@ public distributed actor DistrictOffice {
         for contact in log.order.repeatContacts { if let key = contact.intakeKey { byIntakeKey[key] = log.id } }
         if let parent = log.order.mergedInto { childrenOf[parent, default: []].insert(log.id) }
         if log.order.status.isOpen { openCases.insert(log.id) } else { openCases.remove(log.id) }
+        if log.order.assignmentsAwaitingDelivery.isEmpty { awaitingDelivery.remove(log.id) } else { awaitingDelivery.insert(log.id) }
     }
 }
 
@@ -767,6 +787,9 @@ public struct CaseSnapshot: Codable, Sendable, Hashable {
     public var leadUnit: String?
     public var eventCount: Int
     public var lastSequence: UInt64
+    /// "k of n delivered" for the current round, with the units still waiting and the failed attempts (each
+    /// alerted); nil before the first dispatch.
+    public var delivery: DeliveryProgress?
 
     public init(_ log: CaseLog) {
         id = log.order.id
@@ -776,5 +799,6 @@ public struct CaseSnapshot: Codable, Sendable, Hashable {
         leadUnit = log.order.leadAssignment?.unit
         eventCount = log.events.count
         lastSequence = log.order.lastSequence
+        delivery = log.order.currentRound > 0 ? log.order.deliveryProgress : nil
     }
 }

@@ -23,6 +23,10 @@ public final class HotlineContext: Sendable {
     /// once by its office (`WorkOrder.redispatchAfterReopen`); false: it waits reopened (replays, whose traces
     /// have no data for a second round).
     public let redispatchReopened: Bool
+    /// Delivery to units' external systems: retry backoff and timeout (`DistrictOffice`'s courier).
+    public let delivery: DeliverySettings
+    /// Carries out deliveries to external systems (HTTP POST; tests may inject their own).
+    public let gateway: any DepartmentGateway
 
     /// How long a call whose target's node is unreachable (or no longer hosts it, or is recovering it) waits for
     /// the target to be placed elsewhere or to serve before failing: above the default suspicion timeout plus a
@@ -31,8 +35,11 @@ public final class HotlineContext: Sendable {
 
     public init(system: ClusterSystem, catalogue: RoutingCatalogue, settings: WorkflowSettings,
                 clock: any HotlineClock, directory: HotlineDirectoryView, replication: Replication.Settings = .init(),
-                supervisionInterval: Duration? = nil, redispatchReopened: Bool = true) {
+                supervisionInterval: Duration? = nil, redispatchReopened: Bool = true,
+                delivery: DeliverySettings = DeliverySettings(), gateway: (any DepartmentGateway)? = nil) {
         self.system = system
+        self.delivery = delivery
+        self.gateway = gateway ?? HTTPDepartmentGateway.shared
         self.supervisionInterval = supervisionInterval
         self.redispatchReopened = redispatchReopened
         self.catalogue = catalogue

@@ -29,6 +29,10 @@ public enum HotlineError: Error, Sendable, Equatable, Codable, CustomStringConve
     /// The office cannot serve now: it is recovering its cases from the replicas, cannot reach a quorum of
     /// them, or a newer owner took it over (fenced). Nothing was recorded; retry (callers' failover does).
     case unavailable(String)
+    /// A dispatch would push a functional department's matter (`ServiceCategory.functionalMatter`) down to a
+    /// sub-district or community unit (`unit`, at `level`), which the State Council's 2025 guidance forbids.
+    /// Nothing was recorded.
+    case functionalMatterPushedDown(category: String, unit: String, level: String)
 
     public var description: String {
         switch self {
@@ -42,6 +46,8 @@ public enum HotlineError: Error, Sendable, Equatable, Codable, CustomStringConve
         case .clock(let why): "clock: \(why)"
         case .notPermitted(let why): "not permitted: \(why)"
         case .unavailable(let why): "unavailable: \(why)"
+        case .functionalMatterPushedDown(let category, let unit, let level):
+            "dispatch refused: category \(category) is a functional department's matter and may not be pushed down to \(unit), a \(level) unit"
         }
     }
 }

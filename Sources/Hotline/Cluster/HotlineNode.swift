@@ -63,11 +63,15 @@ public distributed actor HotlineNode {
     private static let monotonicBase = ContinuousClock.now
     /// How often each district office hosted here runs supervision on its own; nil: never.
     private let supervisionInterval: Duration?
+    /// How the offices hosted here deliver to units' external systems.
+    private let delivery: DeliverySettings
 
-    public init(roles: HotlineRoles, actorSystem: ClusterSystem, supervisionInterval: Duration? = nil) {
+    public init(roles: HotlineRoles, actorSystem: ClusterSystem, supervisionInterval: Duration? = nil,
+                delivery: DeliverySettings = DeliverySettings()) {
         self.roles = roles
         self.actorSystem = actorSystem
         self.supervisionInterval = supervisionInterval
+        self.delivery = delivery
     }
 
     deinit {
@@ -80,10 +84,12 @@ public distributed actor HotlineNode {
     ///
     /// - Parameter supervisionInterval: how often each district office hosted here runs its supervision on its
     ///   own timer (reminders, overdue escalations; idempotent); nil: never.
-    public static func start(on system: ClusterSystem, roles: HotlineRoles, supervisionInterval: Duration? = nil) throws -> HotlineNode {
+    /// - Parameter delivery: retry backoff and timeout of deliveries to units' external systems.
+    public static func start(on system: ClusterSystem, roles: HotlineRoles, supervisionInterval: Duration? = nil,
+                             delivery: DeliverySettings = DeliverySettings()) throws -> HotlineNode {
         system.restrictToOperators(operatorOnlyFunctions)
         return try system.makeWellKnown(path: HotlinePaths.node) {
-            HotlineNode(roles: roles, actorSystem: system, supervisionInterval: supervisionInterval)
+            HotlineNode(roles: roles, actorSystem: system, supervisionInterval: supervisionInterval, delivery: delivery)
         }
     }
 
@@ -118,7 +124,7 @@ public distributed actor HotlineNode {
         let ctx = HotlineContext(system: system, catalogue: configuration.catalogue, settings: configuration.settings,
                                  clock: clock, directory: HotlineDirectoryView(HotlineDirectory(assignments: [:])),
                                  supervisionInterval: supervisionInterval,
-                                 redispatchReopened: configuration.redispatchReopened ?? true)
+                                 redispatchReopened: configuration.redispatchReopened ?? true, delivery: delivery)
         context = ctx
         let q = IntakeQueue(context: ctx)
         queue = q
@@ -412,10 +418,19 @@ public distributed actor HotlineNode {
     /// - Throws: `HotlineError.unknownCase`, `.ruleViolation` (not pending dispatch), `.invalidRequest` (unknown
     ///   unit), `.routing`, `.notConfigured`.
     public distributed func dispatchCase(_ key: String, lead: String?, dispatcher: String) async throws -> CaseSnapshot {
+        try await dispatchCase(key, lead: lead, coUnits: nil, dispatcher: dispatcher)
+    }
+
+    /// `dispatchCase(_:lead:dispatcher:)` with the co-handlers chosen by the dispatcher (`coUnits`, nil: the
+    /// catalogue's; `hotline dispatch route --co`).
+    ///
+    /// - Throws: as `dispatchCase(_:lead:dispatcher:)`; `.invalidRequest` (an unknown co-unit, or the lead listed as
+    ///   one), `.functionalMatterPushedDown` (a functional matter to a sub-district or community unit).
+    public distributed func dispatchCase(_ key: String, lead: String?, coUnits: [String]?, dispatcher: String) async throws -> CaseSnapshot {
         guard let context else { throw HotlineError.notConfigured("no catalogue yet") }
         let (ref, order) = try await caseAndOrder(key, context: context)
         return try await context.onRoutingGroup(Self.group(of: order, ref: ref, context)) {
-            try await $0.dispatchCase(ref, lead: lead, dispatcher: dispatcher)
+            try await $0.dispatchCase(ref, lead: lead, coUnits: coUnits, dispatcher: dispatcher)
         }
     }
 

@@ -25,7 +25,8 @@ public distributed actor RoutingGroup {
     /// The dispatch order for a classification (catalogue routing; records nothing). Intake asks for it
     /// before opening a case so the office records intake and dispatch in one change.
     ///
-    /// - Throws: `HotlineError.routing`.
+    /// - Throws: `HotlineError.routing`, `.functionalMatterPushedDown` (`assignedUnit` is a sub-district or
+    ///   community unit and the category a functional matter).
     /// With `assignedUnit` (a unit the catalogue knows, other than its lead) the dispatcher follows it and
     /// records the catalogue's lead as `overriddenLead`.
     public distributed func route(_ classification: Classification, assignedUnit: String?) throws -> DispatchOrder {
@@ -40,7 +41,22 @@ public distributed actor RoutingGroup {
             order.decision.lead = unit
             order.decision.coUnits.removeAll { $0 == unit }
         }
+        try Self.refusePushDown(order, catalogue: context.catalogue)
         return order
+    }
+
+    /// Refuses an order that gives a functional matter to a sub-district or community unit (lead or co-unit).
+    ///
+    /// - Throws: `HotlineError.functionalMatterPushedDown`.
+    static func refusePushDown(_ order: DispatchOrder, catalogue: RoutingCatalogue) throws {
+        do {
+            try catalogue.checkPushDown(category: order.decision.category, lead: order.decision.lead, coUnits: order.decision.coUnits)
+        } catch {
+            if case .functionalMatterPushedDown(let category, let unit, let level) = error {
+                throw HotlineError.functionalMatterPushedDown(category: category, unit: unit, level: level.rawValue)
+            }
+            throw HotlineError.routing("\(error)")
+        }
     }
 
     /// Routes the case by the catalogue and dispatches it (assignments sent and delivered).
@@ -79,10 +95,26 @@ public distributed actor RoutingGroup {
     /// overridden); a lead bound by arbitration is kept. Assignments are sent and delivered. Returns the case.
     ///
     /// - Throws: `HotlineError.invalidRequest` (unknown unit), `.ruleViolation` (not pending dispatch, or a lead
-    ///   other than the binding one), `.routing`, `.unknownCase`.
+    ///   other than the binding one), `.functionalMatterPushedDown` (a functional matter to a sub-district or
+    ///   community unit; nothing recorded), `.routing`, `.unknownCase`.
     public distributed func dispatchCase(_ ref: CaseRef, lead: String?, dispatcher: String) async throws -> CaseSnapshot {
+        try await dispatchCase(ref, lead: lead, coUnits: nil, dispatcher: dispatcher)
+    }
+
+    /// `dispatchCase(_:lead:dispatcher:)` with the dispatcher's co-handlers (`coUnits`, nil: the catalogue's; an
+    /// empty list: none).
+    ///
+    /// - Throws: as `dispatchCase(_:lead:dispatcher:)`; `.invalidRequest` (an unknown co-unit, a co-unit listed
+    ///   twice or equal to the lead), `.functionalMatterPushedDown`.
+    public distributed func dispatchCase(_ ref: CaseRef, lead: String?, coUnits: [String]?, dispatcher: String) async throws -> CaseSnapshot {
         if let lead, context.catalogue.unit(lead) == nil {
             throw HotlineError.invalidRequest("unknown unit \"\(lead)\" (catalogue \(context.catalogue.version))")
+        }
+        for unit in coUnits ?? [] where context.catalogue.unit(unit) == nil {
+            throw HotlineError.invalidRequest("unknown unit \"\(unit)\" (catalogue \(context.catalogue.version))")
+        }
+        if let coUnits, Set(coUnits).count != coUnits.count {
+            throw HotlineError.invalidRequest("a co-unit is listed twice: \(coUnits.joined(separator: ","))")
         }
         let order = try await context.onDistrictOffice(ref.jurisdiction) { try await $0.workOrder(ref.id) }
         guard order.status == .pendingDispatch else {
@@ -91,9 +123,17 @@ public distributed actor RoutingGroup {
         guard let classification = order.classification else {
             throw HotlineError.ruleViolation("case \(order.number) is not classified")
         }
-        let dispatch = try route(classification, assignedUnit: lead ?? order.bindingLead)
+        var dispatch = try route(classification, assignedUnit: lead ?? order.bindingLead)
+        if let coUnits {
+            if coUnits.contains(dispatch.decision.lead) {
+                throw HotlineError.invalidRequest("lead \(dispatch.decision.lead) is also listed as a co-unit")
+            }
+            dispatch.decision.coUnits = coUnits
+            try Self.refusePushDown(dispatch, catalogue: context.catalogue)
+        }
         let author = EventAuthor.hotline(staff: dispatcher.isEmpty ? "dispatch-\(group)" : dispatcher)
-        return try await context.onDistrictOffice(ref.jurisdiction) { try await $0.dispatch(ref.id, order: dispatch, by: author) }
+        let final = dispatch
+        return try await context.onDistrictOffice(ref.jurisdiction) { try await $0.dispatch(ref.id, order: final, by: author) }
     }
 
     /// Arbitration of a second return: dispatches the case to `lead` (binding for the rest of the case: it cannot
@@ -101,7 +141,7 @@ public distributed actor RoutingGroup {
     /// SLA profile). Returns the case.
     ///
     /// - Throws: `HotlineError.invalidRequest` (unknown unit), `.ruleViolation` (no second return pending),
-    ///   `.routing`, `.unknownCase`.
+    ///   `.functionalMatterPushedDown` (nothing recorded), `.routing`, `.unknownCase`.
     public distributed func arbitrate(_ ref: CaseRef, lead: String, note: String, arbiter: String) async throws -> CaseSnapshot {
         guard context.catalogue.unit(lead) != nil else {
             throw HotlineError.invalidRequest("unknown unit \"\(lead)\" (catalogue \(context.catalogue.version))")
@@ -117,6 +157,7 @@ public distributed actor RoutingGroup {
         if ruling.decision.lead != lead {  // the catalogue's own lead: route leaves it as it is
             ruling.decision.lead = lead
         }
+        try Self.refusePushDown(ruling, catalogue: context.catalogue)
         let author = EventAuthor.hotline(staff: arbiter.isEmpty ? "dispatch-\(group)" : arbiter)
         let ruled = ruling
         return try await context.onDistrictOffice(ref.jurisdiction) { try await $0.arbitrate(ref.id, order: ruled, note: note, by: author) }

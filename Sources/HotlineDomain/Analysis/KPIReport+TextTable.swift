@@ -55,6 +55,7 @@ extension KPIReport {
             rate("  after close", k.repeatContactAfterClose, "reopened by a recontact after close ÷ valid requests"),
             rate("return rate", k.returnRate, "with lead return ÷ dispatched"),
             rate("reopen rate", k.reopenRate, "reopened ÷ dispatched"),
+            rate("assignments delivered", k.delivered, "current-round assignments delivered ÷ all (k of n)"),
             stat("days dispatch→reply", k.dispatchToReplyDays, "natural days, first dispatch → latest lead reply"),
             stat("days intake→close", k.intakeToCloseDays, "natural days, intake → close"),
             stat("hours dispatch latency", k.dispatchLatencyHours, "hours, accepted → first dispatch"),
@@ -78,6 +79,7 @@ extension KPIReport {
             count("lead returns", k.leadReturns, ""),
             count("arbitrations", k.arbitrations, "second returns"),
             count("delivery failures", k.deliveryFailures, "alerted, retried"),
+            count("awaiting delivery", k.awaitingDelivery, "open cases not delivered to every unit now"),
             count("classification proposed", k.classificationProposed, "requests intake classified"),
             count("awaiting classification", k.awaitingClassification, "in a classification queue now"),
         ]

@@ -6,7 +6,7 @@ extension KPISet {
     public init(orders: [WorkOrder], asOf: Date) {
         var valid = 0, answered = 0, outOfScope = 0, emergency = 0, merged = 0
         var dispatched = 0, replied = 0, closed = 0, closedDispatched = 0, closedUnreachable = 0
-        var deliveryFailures = 0, leadReturns = 0, arbitrations = 0, reopenings = 0
+        var deliveryFailures = 0, awaitingDelivery = 0, roundDelivered = 0, roundAssignments = 0, leadReturns = 0, arbitrations = 0, reopenings = 0
         var judgedReplies = 0, onTimeReplies = 0, judgedSigns = 0, onTimeSigns = 0
         var extRequested = 0, extApproved = 0, extDenied = 0
         var reached = 0, unreachable = 0, satisfied = 0, resolved = 0
@@ -42,6 +42,12 @@ extension KPISet {
                 if order.closures.last?.reason == .unreachable { closedUnreachable += 1 }
             }
             deliveryFailures += order.assignments.reduce(0) { $0 + $1.deliveryFailures }
+            if order.currentRound > 0 {
+                let progress = order.deliveryProgress
+                roundDelivered += progress.delivered
+                roundAssignments += progress.total
+                if !order.assignmentsAwaitingDelivery.isEmpty { awaitingDelivery += 1 }
+            }
             leadReturns += order.leadReturnCount
             arbitrations += order.returns.filter(\.requiresArbitration).count
             reopenings += order.reopenCount
@@ -120,6 +126,7 @@ extension KPISet {
         self.closed = closed
         self.closedUnreachable = closedUnreachable
         self.deliveryFailures = deliveryFailures
+        self.awaitingDelivery = awaitingDelivery
         self.leadReturns = leadReturns
         self.arbitrations = arbitrations
         self.reopenings = reopenings
@@ -147,6 +154,7 @@ extension KPISet {
         repeatContactAfterClose = Rate(repeatClosedCases, valid)
         returnRate = Rate(returnedCases, dispatched)
         reopenRate = Rate(reopenedCases, dispatched)
+        delivered = Rate(roundDelivered, roundAssignments)
 
         dispatchToReplyDays = DurationStatistic(seconds: replySeconds, unit: .days)
         intakeToCloseDays = DurationStatistic(seconds: closeSeconds, unit: .days)

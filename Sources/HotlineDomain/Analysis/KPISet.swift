@@ -23,6 +23,8 @@ public struct KPISet: Hashable, Codable, Sendable {
     public var closedUnreachable: Int
     /// Failed delivery attempts (each alerted).
     public var deliveryFailures: Int
+    /// Open dispatched cases whose lead or a co-handler still waits for delivery now (not fully dispatched).
+    public var awaitingDelivery: Int
     /// Lead return requests.
     public var leadReturns: Int
     /// Second returns sent to arbitration.
@@ -76,6 +78,9 @@ public struct KPISet: Hashable, Codable, Sendable {
     public var returnRate: Rate
     /// Dispatched cases reopened ≥ 1 time ÷ dispatched.
     public var reopenRate: Rate
+    /// "k of n delivered": current-round assignments (lead and co-handlers) delivered ÷ current-round
+    /// assignments, over every case dispatched at least once.
+    public var delivered: Rate
 
     // MARK: durations
     /// First dispatch → latest lead reply (replied or accepted), natural days, per dispatched case with a reply.

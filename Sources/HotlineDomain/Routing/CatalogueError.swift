@@ -26,6 +26,9 @@ public enum CatalogueError: Error, Hashable, Sendable, CustomStringConvertible {
     case duplicateRule(field: String, category: String, jurisdiction: String)
     /// An SLA policy lacks a profile that a non-emergency case may need.
     case incompleteSLAPolicy(field: String, kind: CaseKind, urgency: Urgency)
+    /// Rule `rule` routes functional matter `category` to `unit`, a sub-district or community unit (the State
+    /// Council's 2025 guidance forbids pushing functional matters down).
+    case functionalMatterPushedDown(field: String, rule: String, category: String, unit: String, level: UnitLevel)
 
     /// The offending field path.
     public var field: String {
@@ -35,7 +38,7 @@ public enum CatalogueError: Error, Hashable, Sendable, CustomStringConvertible {
              .unknownJurisdiction(let f, _), .unknownCategory(let f, _), .unknownDispatchGroup(let f, _),
              .unknownSLAPolicy(let f, _), .jurisdictionOwnedByTwoGroups(let f, _, _),
              .jurisdictionWithoutGroup(let f, _), .leadAlsoCoUnit(let f, _), .duplicateRule(let f, _, _),
-             .incompleteSLAPolicy(let f, _, _):
+             .incompleteSLAPolicy(let f, _, _), .functionalMatterPushedDown(let f, _, _, _, _):
             f
         }
     }
@@ -63,6 +66,8 @@ public enum CatalogueError: Error, Hashable, Sendable, CustomStringConvertible {
             "routing catalogue field '\(f)': a second rule for category '\(category)' × jurisdiction '\(j)'"
         case .incompleteSLAPolicy(let f, let kind, let urgency):
             "routing catalogue field '\(f)': no profile for \(kind.rawValue) × \(urgency.rawValue)"
+        case .functionalMatterPushedDown(let f, let rule, let category, let unit, let level):
+            "routing catalogue field '\(f)': rule '\(rule)' routes functional matter '\(category)' to \(unit), a \(level.rawValue) unit (functional matters may not be pushed down to sub-districts or communities)"
         }
     }
 }

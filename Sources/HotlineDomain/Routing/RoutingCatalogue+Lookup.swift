@@ -76,4 +76,20 @@ extension RoutingCatalogue {
         guard let place = self.jurisdiction(jurisdiction) else { throw .unknownJurisdiction(jurisdiction) }
         return place.dutyRoomUnit
     }
+
+    /// Refuses a dispatch that pushes a functional matter down: when `category` is marked `functionalMatter`,
+    /// neither `lead` nor any of `coUnits` may be a sub-district or community unit. Units the catalogue does not
+    /// know, and categories it does not know or does not mark, pass.
+    /// - Throws: `RoutingError.functionalMatterPushedDown` naming the first such unit (the lead first).
+    public func checkPushDown(category: String, lead: String, coUnits: [String]) throws(RoutingError) {
+        guard self.category(category)?.functionalMatter == true else { return }
+        for code in [lead] + coUnits {
+            if let unit = unit(code), !unit.level.mayReceiveFunctionalMatters {
+                throw .functionalMatterPushedDown(category: category, unit: code, level: unit.level)
+            }
+        }
+    }
+
+    /// How `unit` receives its assignments (`.inbox` for a unit the catalogue does not know).
+    public func deliveryChannel(of unit: String) -> DeliveryChannel { self.unit(unit)?.delivery ?? .inbox }
 }

@@ -10,7 +10,10 @@ extension RoutingCatalogue {
     ///   two rules for one category × jurisdiction; an SLA policy without a profile for some kind × P1–P3; a classification threshold outside 0…1, an unknown
     ///   holding jurisdiction or default category, an empty keyword, place name or emergency phrase; an intake
     ///   matching rule with an empty or repeated id, an unknown category or a window of zero hours; a reminder
-    ///   lead of zero.
+    ///   lead of zero; a sub-district or community unit without a jurisdiction; a `parent` that is unknown, in
+    ///   another jurisdiction or not one level up; an http delivery channel without an http(s) URL with a host,
+    ///   or a timeout outside 1…600,000 ms; a rule that routes a functional matter (lead or co-unit) to a
+    ///   sub-district or community unit (`functionalMatterPushedDown`, naming the rule).
     public func validate() throws(CatalogueError) {
         if version.trimmingCharacters(in: .whitespaces).isEmpty { throw .emptyField(field: "version") }
 
@@ -28,6 +31,23 @@ extension RoutingCatalogue {
             if let j = unit.jurisdiction, !jurisdictionCodes.contains(j) {
                 throw .unknownJurisdiction(field: "units[\(i)].jurisdiction", code: j)
             }
+        }
+        let unitsByCode = Dictionary(units.map { ($0.code, $0) }, uniquingKeysWith: { a, _ in a })
+        for (i, unit) in units.enumerated() {
+            if !unit.level.mayReceiveFunctionalMatters, unit.jurisdiction == nil {
+                throw .invalidValue(field: "units[\(i)].jurisdiction", reason: "a \(unit.level.rawValue) unit belongs to a jurisdiction")
+            }
+            if let parent = unit.parent {
+                guard let p = unitsByCode[parent] else { throw .unknownUnit(field: "units[\(i)].parent", code: parent) }
+                guard let wanted = unit.level.parentLevel, p.level == wanted else {
+                    throw .invalidValue(field: "units[\(i)].parent",
+                                        reason: "\(parent) is a \(p.level.rawValue) unit; a \(unit.level.rawValue) unit's parent is \(unit.level.parentLevel.map { "a \($0.rawValue) unit" } ?? "none")")
+                }
+                if p.jurisdiction != unit.jurisdiction {
+                    throw .invalidValue(field: "units[\(i)].parent", reason: "\(parent) is in another jurisdiction")
+                }
+            }
+            if let problem = unit.delivery.problem { throw .invalidValue(field: "units[\(i)].delivery", reason: problem) }
         }
         for (i, category) in categories.enumerated() where !sectorCodes.contains(category.sector) {
             throw .unknownSector(field: "categories[\(i)].sector", code: category.sector)
@@ -88,6 +108,14 @@ extension RoutingCatalogue {
             }
             if let policy = rule.slaPolicy, !policyIDs.contains(policy) {
                 throw .unknownSLAPolicy(field: "\(base).slaPolicy", id: policy)
+            }
+            do {
+                try checkPushDown(category: rule.category, lead: rule.lead, coUnits: rule.coUnits)
+            } catch {
+                if case .functionalMatterPushedDown(let category, let unit, let level) = error {
+                    let field = unit == rule.lead ? "\(base).lead" : "\(base).coUnits[\(rule.coUnits.firstIndex(of: unit) ?? 0)]"
+                    throw .functionalMatterPushedDown(field: field, rule: rule.id, category: category, unit: unit, level: level)
+                }
             }
             if !seenRules.insert(RuleKey(category: rule.category, jurisdiction: rule.jurisdiction)).inserted {
                 throw .duplicateRule(field: base, category: rule.category, jurisdiction: rule.jurisdiction)

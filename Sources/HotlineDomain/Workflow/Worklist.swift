@@ -3,8 +3,8 @@ import Foundation
 /// The people's lists on a live hotline, as pure rules over one case: a department's inbox, the dispatcher's
 /// queue, the callback seat's due list and the supervisor's case list (`WorkOrder.worklistEntry(for:at:)`).
 public enum WorklistQuery: Codable, Sendable, Hashable {
-    /// Assignments of the current round held by `unit` and awaiting its sign (`sent`/`delivered`) or its reply
-    /// (`signed`/`returnRejected`), on open cases.
+    /// Assignments of the current round held by `unit` and awaiting its sign (`delivered`; `sent` ones wait for
+    /// delivery to the unit's own system) or its reply (`signed`/`returnRejected`), on open cases.
     case unitInbox(unit: String)
     /// Cases waiting for a dispatcher: `pendingDispatch` (to route), `returnReview` (a return to decide, or a
     /// second return to arbitrate); `group` nil: every group's.
@@ -13,6 +13,8 @@ public enum WorklistQuery: Codable, Sendable, Hashable {
     case callbackDue
     /// Cases by status (nil: any), only those with an overdue assignment when `overdueOnly`.
     case cases(status: CaseStatus?, overdueOnly: Bool)
+    /// Open dispatched cases whose current round is not fully delivered (lead or a co-handler still `sent`).
+    case undelivered
 }
 
 /// One line of a worklist. Dates are instants (UTC in JSON); `overdue` is judged at the office's clock.
@@ -45,6 +47,8 @@ public struct WorklistEntry: Codable, Sendable, Hashable {
     public var since: Date
     /// The subject (if any) and the start of the description (at most 60 characters).
     public var summary: String
+    /// "k of n delivered" for the current round (nil before the first dispatch).
+    public var delivery: DeliveryProgress?
 }
 
 /// A worklist gathered from every district office.
@@ -76,7 +80,8 @@ extension WorkOrder {
             return assignments.filter { $0.round == currentRound && $0.unit == unit && $0.repliedAt == nil }
                 .compactMap { a -> WorklistEntry? in
                     switch a.status {
-                    case .sent, .delivered: return entry(office, a, waitingFor: "sign", at: instant)
+                    case .sent: return entry(office, a, waitingFor: "delivery", at: instant)  // its system has not got it yet
+                    case .delivered: return entry(office, a, waitingFor: "sign", at: instant)
                     case .signed, .returnRejected: return entry(office, a, waitingFor: "reply", at: instant)
                     default: return nil
                     }
@@ -98,6 +103,9 @@ extension WorkOrder {
             let e = entry(office, lead, waitingFor: Self.waitingFor(status, self), at: instant)
             if overdueOnly && !e.overdue { return [] }
             return [e]
+        case .undelivered:
+            guard !assignmentsAwaitingDelivery.isEmpty else { return [] }
+            return [entry(office, lead, waitingFor: "delivery", at: instant)]
         }
     }
 
@@ -117,7 +125,7 @@ extension WorkOrder {
     func entry(_ office: String, _ a: Assignment?, waitingFor: String, at instant: Date) -> WorklistEntry {
         let text = (intake.subject.map { $0 + " — " } ?? "") + intake.description.trimmingCharacters(in: .whitespacesAndNewlines)
         let summary = text.count > 60 ? String(text.prefix(59)) + "…" : text
-        return WorklistEntry(id: id, number: number, office: office, status: status, category: classification?.category,
+        var line = WorklistEntry(id: id, number: number, office: office, status: status, category: classification?.category,
                              urgency: classification?.urgency, leadUnit: leadAssignment?.unit, unit: a?.unit,
                              assignment: a?.id, assignmentStatus: a?.status, signDue: a?.due.sign, handleDue: a?.due.handle,
                              callbackDue: status == .pendingCallback ? callbackDue : nil, waitingFor: waitingFor,
@@ -125,5 +133,7 @@ extension WorkOrder {
                              supervisionLevel: escalations.map(\.level.rawValue).max(),
                              reminders: reminders.count, since: statusChangedAt,
                              summary: summary.replacingOccurrences(of: "\n", with: " "))
+        if currentRound > 0 { line.delivery = deliveryProgress }
+        return line
     }
 }
