@@ -102,7 +102,7 @@ final class CallSafetyTests: ClusterSystemTestCase {
         let resolved = try check.check(greet, on: Greeter.self, genericCount: 0).signature
         XCTAssertEqual(resolved?.parameterCount, 2)
         XCTAssertTrue(resolved?.argumentTypes[0] == String.self && resolved?.argumentTypes[1] == Int.self)
-        XCTAssertTrue(resolved?.returnType == Greeting.self)
+        XCTAssertTrue(resolved?.returnType == Greeter.Greeting.self)
         XCTAssertEqual(resolved.map { String(decoding: $0.name, as: UTF8.self) }, greet)
         XCTAssertNil(try check.check(identity, on: Greeter.self, genericCount: 1).signature)
         let secretResolved = try check.check(secret, on: Vault.self, genericCount: 0).signature
