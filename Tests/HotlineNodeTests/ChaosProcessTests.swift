@@ -134,15 +134,19 @@ final class ChaosProcessTests: XCTestCase {
                 for i in stride(from: 4, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
                 let minority = Set(order.prefix(2)), majority = Set(order.dropFirst(2))
                 print("chaos round \(round): partition \(minority.map { slots[$0].name }.sorted()) | \(majority.map { slots[$0].name }.sorted())")
-                func block(_ k: Int, _ others: Set<Int>) throws {
+                func block(_ k: Int, _ others: Set<Int>) async throws {
                     let body = Array(others.map { addresses[$0].description }.joined(separator: ",").utf8)
-                    _ = try admin("/fault-injection/blocked", slots[k].admin, method: "POST", body: body)
+                    // A node that was downed rejoins as a new incarnation and reopens its admin port meanwhile:
+                    // the operator's call is retried (bounded: 10 s).
+                    try await waitUntil(timeout: .seconds(10), "seed \(seed): \(slots[k].name) takes the fault injection") {
+                        (try? self.admin("/fault-injection/blocked", slots[k].admin, method: "POST", body: body)) != nil
+                    }
                 }
-                for k in minority { try block(k, majority) }
-                for k in majority { try block(k, minority) }
+                for k in minority { try await block(k, majority) }
+                for k in majority { try await block(k, minority) }
                 try await Task.sleep(for: .seconds(3))
                 await submitSome(4)
-                for k in 0..<5 { try block(k, []) }
+                for k in 0..<5 { try await block(k, []) }
             default:
                 print("chaos round \(round): power loss — SIGKILL every node, restart all")
                 for s in slots { s.process.kill() }
@@ -155,7 +159,8 @@ final class ChaosProcessTests: XCTestCase {
         try await waitUntil(timeout: .seconds(90), "seed \(seed): five members up, every office hosted once and serving") {
             var hosts: [String: Int] = [:]
             for s in slots {
-                let r = try self.admin("/hotline/info", s.admin)
+                // Not yet when the admin port does not answer (a node rejoining as a new incarnation reopens it).
+                guard let r = try? self.admin("/hotline/info", s.admin) else { return false }
                 let o = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any])
                 guard o["membersUp"] as? Int == 5 else { return false }
                 for office in o["offices"] as? [[String: Any]] ?? [] {

@@ -35,9 +35,21 @@ final class NodeHarness {
                                    arguments: ["node", "--name", name, "--listen", "127.0.0.1:\(port)",
                                                "--log-level", "warning", "--secret-file", secret.path,
                                                "--operator-secret-file", operatorSecret.path] + extra,
-                                   timeout: .seconds(30), quiet: true)
+                                   timeout: .seconds(30), quiet: true, logFile: Self.logFile(for: name))
         nodes.append(node)
         return node
+    }
+
+    /// With `HOTLINE_TEST_LOG_DIR` set, each node's log (stderr) goes to `DIR/NAME-N.log` (a restarted node gets
+    /// a new file); otherwise nodes run quiet.
+    static func logFile(for name: String) -> URL? {
+        guard let dir = ProcessInfo.processInfo.environment["HOTLINE_TEST_LOG_DIR"], !dir.isEmpty else { return nil }
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for n in 0..<1_000 {
+            let url = URL(fileURLWithPath: dir).appendingPathComponent("\(name)-\(n).log")
+            if !FileManager.default.fileExists(atPath: url.path) { return url }
+        }
+        return nil
     }
 
     /// A node inside the test process, used as the caller.
