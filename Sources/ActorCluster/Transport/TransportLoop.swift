@@ -982,7 +982,6 @@ extension Transport {
                 }
                 if case .bytes(let n) = result {
                     offset += n
-                    counters.socketWrites.increment()
                     continue
                 }
                 if case .error(let e) = result { failure = e }
