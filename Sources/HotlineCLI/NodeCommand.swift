@@ -225,6 +225,8 @@ enum NodeCommand {
                                                  await Self.readiness(hotline, system: system, replicas: replicaStore)
                                              })
                 server.addRoute("/hotline/info") { [hotline] in .json(200, try await hotline.info()) }
+                // The people's steps over HTTP (token required): `PeopleAPI`.
+                server.addPrefixRoute(PeopleAPI.prefix, PeopleAPI.route(hotline))
                 server.addRoute("/cluster/replicas") { [replicaStore] in
                     .json(200, ReplicasView(streams: await replicaStore.summary()))
                 }

@@ -236,6 +236,26 @@ final class HTTPRequestParserTests: XCTestCase {
         return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])
     }
 
+    func test_prefixRoutesNeedTheTokenAndGetTheWholeRequest() async throws {
+        var r = router(token: "secret")
+        r.prefixRoutes.append((prefix: "/api/", route: { req in .json(200, ["method": req.method, "target": req.target]) }))
+        r.prefixRoutes.append((prefix: "/api/deep/", route: { _ in .json(200, ["deep": "yes"]) }))
+        r.prefixRoutes.append((prefix: "/api/fails/", route: { _ in throw HTTPError(418, "no") }))
+        await expect(r, request("GET", "/api/x"), 401, "no token")
+        await expect(r, request("POST", "/api/x", auth: "Bearer wrong"), 401, "wrong token")
+        let ok = await answer(r, request("POST", "/api/x?y=1", auth: "Bearer secret"))
+        XCTAssertEqual(ok.status, 200)
+        XCTAssertEqual(try json(ok)["method"] as? String, "POST")
+        XCTAssertEqual(try json(ok)["target"] as? String, "/api/x?y=1")
+        let deep = await answer(r, request("GET", "/api/deep/z", auth: "Bearer secret"))
+        XCTAssertEqual(try json(deep)["deep"] as? String, "yes", "the longest prefix wins")
+        await expect(r, request("GET", "/api/fails/z", auth: "Bearer secret"), 500, "a thrown error answers 500")
+        var open = router()
+        open.prefixRoutes.append((prefix: "/api/", route: { _ in .json(200, ["k": "v"]) }))
+        await expect(open, request("GET", "/api/x"), 403, "no token configured: refused")
+        await expect(r, request("GET", "/apix"), 404, "only paths under the prefix")
+    }
+
     func test_routerEndpoints() async throws {
         let r = router()
         let health = await answer(r, request("GET", "/health"))

@@ -72,6 +72,8 @@ public struct AdminRouter: Sendable {
     }
 
     public typealias Route = @Sendable () async throws -> HTTPResponse
+    /// A route that reads the request (method, query, body) and answers it.
+    public typealias RequestRoute = @Sendable (HTTPRequest) async throws -> HTTPResponse
 
     /// The bearer token; nil = none configured (then the POST endpoints are refused).
     public var token: [UInt8]?
@@ -81,6 +83,10 @@ public struct AdminRouter: Sendable {
     public var readiness: @Sendable () async -> AdminReadiness
     /// Extra GET routes by exact path.
     public var extraRoutes: [String: Route] = [:]
+    /// Routes for every path under a prefix (e.g. `/api/`), any method, given the whole request. They act on the
+    /// node's behalf, so every request to them needs the bearer token (403 when none is configured). The longest
+    /// matching prefix wins; a route's thrown error answers 500 with its text (routes answer 4xx themselves).
+    public var prefixRoutes: [(prefix: String, route: RequestRoute)] = []
     /// `POST /cluster/leave` and `/cluster/down/{uid}`; nil = 501 (the node is not a member).
     public var commands: AdminCommands?
     /// `POST /fault-injection/blocked` (body: addresses, one `HOST:PORT` per line or comma-separated; empty =
@@ -160,6 +166,16 @@ public struct AdminRouter: Sendable {
                 return .now(.error(409, "\(error)"))
             }
             return .now(.json(200, ["blocked": blocked.map(\.description).sorted()]))
+        }
+        if let match = prefixRoutes.filter({ path.hasPrefix($0.prefix) }).max(by: { $0.prefix.count < $1.prefix.count }) {
+            guard token != nil else {
+                return .now(.error(403, "no admin token configured (--admin-token-file): \(match.prefix) is refused"))
+            }
+            guard authorized(request) else { return .now(Self.unauthorized) }
+            let route = match.route
+            return .later {
+                do { return try await route(request) } catch { return .error(500, "\(error)") }
+            }
         }
         if Self.builtInGET.contains(path) || extraRoutes[path] != nil {
             guard isGET else { return .now(methodNotAllowed("GET")) }

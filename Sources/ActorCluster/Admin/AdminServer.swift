@@ -91,6 +91,12 @@ public final class AdminServer: Sendable {
         router.withLock { $0.extraRoutes[path] = route }
     }
 
+    /// Adds a route for every path under `prefix`, any method, with the request (call before `start`); every
+    /// request to it needs the bearer token (`AdminRouter.prefixRoutes`).
+    public func addPrefixRoute(_ prefix: String, _ route: @escaping AdminRouter.RequestRoute) {
+        router.withLock { $0.prefixRoutes.append((prefix, route)) }
+    }
+
     /// The bound address once started.
     public var address: NodeAddress? { bound.withLock { $0 } }
 
