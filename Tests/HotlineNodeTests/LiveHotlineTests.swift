@@ -51,6 +51,20 @@ final class LiveHotlineTests: XCTestCase {
         return (try XCTUnwrap(snapshot["status"] as? String), names, snapshot["leadUnit"] as? String)
     }
 
+    /// Reminders and supervision escalations recorded in a printed case (`hotline case --json`), per assignment
+    /// (`"<assignment>"` or `"<assignment> L<level>"`).
+    static func supervisionRecorded(in shown: [String: Any]) -> (reminders: [String: Int], escalations: [String: Int]) {
+        let bodies = (shown["events"] as? [[String: Any]] ?? []).compactMap { $0["body"] as? [String: Any] }
+        var reminders: [String: Int] = [:], escalations: [String: Int] = [:]
+        for b in bodies {
+            if let r = b["reminderSent"] as? [String: Any] { reminders["\(r["assignment"] ?? "-")", default: 0] += 1 }
+            if let e = b["supervisionEscalated"] as? [String: Any] {
+                escalations["\(e["assignment"] ?? "-") L\(e["level"] ?? "?")", default: 0] += 1
+            }
+        }
+        return (reminders, escalations)
+    }
+
     /// The case numbers of a printed worklist, with what each waits for.
     func entries(_ list: [String: Any]) -> [(number: String, waitingFor: String, entry: [String: Any])] {
         ((list["entries"] as? [[String: Any]]) ?? []).map { e in
@@ -226,16 +240,7 @@ final class LiveHotlineTests: XCTestCase {
         }
         /// Reminders and supervision escalations recorded, per assignment (`"<assignment>"` or `"<assignment> L<level>"`).
         func fired(_ number: String) throws -> (reminders: [String: Int], escalations: [String: Int]) {
-            let shown = try json(harness, node, ["case", number])
-            let bodies = (shown["events"] as? [[String: Any]] ?? []).compactMap { $0["body"] as? [String: Any] }
-            var reminders: [String: Int] = [:], escalations: [String: Int] = [:]
-            for b in bodies {
-                if let r = b["reminderSent"] as? [String: Any] { reminders["\(r["assignment"] ?? "-")", default: 0] += 1 }
-                if let e = b["supervisionEscalated"] as? [String: Any] {
-                    escalations["\(e["assignment"] ?? "-") L\(e["level"] ?? "?")", default: 0] += 1
-                }
-            }
-            return (reminders, escalations)
+            Self.supervisionRecorded(in: try json(harness, node, ["case", number]))
         }
         /// The case's assignment ids.
         func assignments(_ number: String) throws -> [String] {

@@ -55,15 +55,7 @@ extension LiveHotlineTests {
             guard run.status == 0, let shown = try JSONSerialization.jsonObject(with: run.stdout) as? [String: Any] else {
                 throw HotlineError.unavailable("hotline case \(number): \(run.stderr)")
             }
-            let bodies = (shown["events"] as? [[String: Any]] ?? []).compactMap { $0["body"] as? [String: Any] }
-            var reminders: [String: Int] = [:], escalations: [String: Int] = [:]
-            for b in bodies {
-                if let r = b["reminderSent"] as? [String: Any] { reminders["\(r["assignment"] ?? "-")", default: 0] += 1 }
-                if let e = b["supervisionEscalated"] as? [String: Any] {
-                    escalations["\(e["assignment"] ?? "-") L\(e["level"] ?? "?")", default: 0] += 1
-                }
-            }
-            return (reminders, escalations)
+            return LiveHotlineTests.supervisionRecorded(in: shown)
         }
 
         // A P1 heating case, two assignments (lead and co-handler), sign within 30 natural minutes.
