@@ -236,6 +236,8 @@ final class FlakyEndpoint: @unchecked Sendable {
     /// How to answer one request.
     enum Answer: Sendable {
         case status(Int)
+        /// A redirect (`code`, e.g. 307) to `location` on this endpoint.
+        case redirect(Int, location: String)
         /// Wait this many ms, then answer 200.
         case slow(ms: Int)
         /// 200 with a body of this many bytes.
@@ -339,6 +341,8 @@ final class FlakyEndpoint: @unchecked Sendable {
         }
         var reply: String
         switch answer(count) {
+        case .redirect(let code, let location):
+            reply = "HTTP/1.1 \(code) Moved\r\nLocation: http://127.0.0.1:\(port)\(location)\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         case .status(let code):
             reply = "HTTP/1.1 \(code) \(code == 200 ? "OK" : "Refused")\r\nContent-Length: 15\r\nConnection: close\r\n\r\n{\"received\":1}\n"
         case .slow(let ms):

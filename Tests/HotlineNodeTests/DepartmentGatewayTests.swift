@@ -24,7 +24,10 @@ final class DepartmentGatewayTests: XCTestCase {
             case 1: .status(204)
             case 2: .status(503)
             case 3: .slow(ms: 1_500)
-            default: .large(bytes: HTTPDepartmentGateway.maxResponseBytes + 4_096)
+            case 4: .large(bytes: HTTPDepartmentGateway.maxResponseBytes + 4_096)
+            case 5: .redirect(307, location: "/elsewhere")
+            case 6: .redirect(302, location: "/elsewhere")
+            default: .status(200)
             }
         }
         defer { endpoint.stop() }
@@ -43,6 +46,16 @@ final class DepartmentGatewayTests: XCTestCase {
 
         let large = await outcome(request(endpoint.port))
         XCTAssertEqual(large, .responseTooLarge(limitBytes: HTTPDepartmentGateway.maxResponseBytes))
+
+        // A redirect is a failed delivery, never followed: the department's system has nothing until it takes the
+        // POST itself (followed, the body was dropped and the empty request's 200 recorded a delivery).
+        for code in [307, 302] {
+            let before = endpoint.requests.count
+            let redirected = await outcome(request(endpoint.port))
+            XCTAssertEqual(redirected, .refused(status: code))
+            XCTAssertTrue("\(redirected.map { "\($0)" } ?? "")".contains("redirect"))
+            XCTAssertEqual(endpoint.requests.count, before + 1, "the redirect was not followed")
+        }
 
         endpoint.stop()
         try await Task.sleep(for: .milliseconds(200))

@@ -40,6 +40,8 @@ public enum DeliveryFailure: Error, Sendable, Hashable, CustomStringConvertible 
         switch self {
         case .invalidURL(let url): "invalid delivery URL \(url.debugDescription)"
         case .timedOut(let ms): "timed out after \(ms) ms"
+        case .refused(let status) where (300..<400).contains(status):
+            "refused: HTTP \(status) (a redirect: deliveries never follow one — the body would not go with it, and it may point anywhere)"
         case .refused(let status): "refused: HTTP \(status)"
         case .unreachable(let why): "unreachable: \(why)"
         case .responseTooLarge(let limit): "answer longer than \(limit) bytes"
@@ -144,6 +146,15 @@ public final class HTTPDepartmentGateway: NSObject, DepartmentGateway, URLSessio
         let status = (response as? HTTPURLResponse)?.statusCode
         pending.withLock { $0[dataTask.taskIdentifier]?.status = status }
         completionHandler(.allow)
+    }
+
+    /// A redirect is not followed: the answer (3xx) is the outcome, a failed delivery. Following it would re-send
+    /// to wherever the Location says, and URLSession drops the POST body on a 302/303 (and did on a 307 here), so
+    /// an empty request's 200 would record a delivery the department never got.
+    public func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+                           newRequest request: URLRequest, completionHandler: @escaping (URLRequest?) -> Void) {
+        pending.withLock { $0[task.taskIdentifier]?.status = response.statusCode }
+        completionHandler(nil)
     }
 
     public func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
