@@ -12,7 +12,7 @@ import Hotline
 ///
 /// | method and path | does | body |
 /// |---|---|---|
-/// | `POST /hotline/api/submit` | intake: the receipt (200), or `{"queued": ticket}` (202) when kept in the node's durable queue | `CitizenRequest` |
+/// | `POST /hotline/api/submit` | intake: the receipt (200), or `{"queued": ticket}` (202) when kept in the node's durable queue | `SubmitBody` (`CitizenRequest`'s fields; unknown ones refused) |
 /// | `GET /hotline/api/case/{number or id}` | the case and its events | |
 /// | `GET /hotline/api/cases?status=S&overdue=true` | the supervisor's list | |
 /// | `GET /hotline/api/cases/undelivered` | cases waiting for delivery | |
@@ -31,6 +31,68 @@ import Hotline
 /// | `POST /hotline/api/case/{key}/callback` | record a callback | `{"outcome": CallbackOutcome}` |
 enum PeopleAPI {
     static let prefix = "/hotline/api/"
+
+    /// A request as the submit endpoint takes it: `channel` and `description` are required; `category` and
+    /// `jurisdiction` may be left out (intake classifies them), as may every other field. A field of another name
+    /// is refused (a misspelt `phone` would otherwise drop the caller's number silently).
+    struct SubmitBody: Decodable {
+        var channel: String
+        var externalID: String?
+        var kind: CaseKind?
+        var category: String?
+        var urgency: Urgency?
+        var jurisdiction: String?
+        var description: String
+        var address: String?
+        var contactName: String?
+        var contactPhone: String?
+        var confidential: Bool?
+        var assignedUnit: String?
+        var subject: String?
+        var about: String?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case channel, externalID, kind, category, urgency, jurisdiction, description, address, contactName,
+                 contactPhone, confidential, assignedUnit, subject, about
+        }
+
+        init(from decoder: any Decoder) throws {
+            let known = Set(CodingKeys.allCases.map(\.rawValue))
+            let any = try decoder.container(keyedBy: AnyKey.self)
+            if let unknown = any.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
+                throw BadBody(reason: "body: unknown field \"\(unknown.prefix(60))\" (fields: \(known.sorted().joined(separator: ", ")))")
+            }
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            channel = try c.decode(String.self, forKey: .channel)
+            externalID = try c.decodeIfPresent(String.self, forKey: .externalID)
+            kind = try c.decodeIfPresent(CaseKind.self, forKey: .kind)
+            category = try c.decodeIfPresent(String.self, forKey: .category)
+            urgency = try c.decodeIfPresent(Urgency.self, forKey: .urgency)
+            jurisdiction = try c.decodeIfPresent(String.self, forKey: .jurisdiction)
+            description = try c.decode(String.self, forKey: .description)
+            address = try c.decodeIfPresent(String.self, forKey: .address)
+            contactName = try c.decodeIfPresent(String.self, forKey: .contactName)
+            contactPhone = try c.decodeIfPresent(String.self, forKey: .contactPhone)
+            confidential = try c.decodeIfPresent(Bool.self, forKey: .confidential)
+            assignedUnit = try c.decodeIfPresent(String.self, forKey: .assignedUnit)
+            subject = try c.decodeIfPresent(String.self, forKey: .subject)
+            about = try c.decodeIfPresent(String.self, forKey: .about)
+        }
+
+        var citizenRequest: CitizenRequest {
+            CitizenRequest(channel: channel, externalID: externalID, kind: kind, category: category ?? "", urgency: urgency,
+                           jurisdiction: jurisdiction ?? "", description: description, address: address,
+                           contactName: contactName, contactPhone: contactPhone, confidential: confidential,
+                           assignedUnit: assignedUnit, subject: subject, about: about)
+        }
+    }
+
+    struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
 
     struct UnitStep: Decodable { var unit: String; var action: UnitAction }
     struct DispatchStep: Decodable { var lead: String?; var coUnits: [String]?; var dispatcher: String }
@@ -56,7 +118,7 @@ enum PeopleAPI {
             case ("POST", 1, "submit"):
                 // As `hotline submit --json`: the receipt (200), or the queue's ticket (202) when the node kept the
                 // request in its durable intake queue (no quorum, the desk or office unreachable).
-                switch try await hotline.submitOrQueue(try decode(CitizenRequest.self, request)) {
+                switch try await hotline.submitOrQueue(try decode(SubmitBody.self, request).citizenRequest) {
                 case .accepted(let receipt): return .json(200, receipt)
                 case .queued(let ticket): return .json(202, ["queued": ticket])
                 }
@@ -82,7 +144,7 @@ enum PeopleAPI {
                 }
                 return .json(200, try await hotline.handover(since: since))
             case ("GET", 3, "units") where parts[2] == "inbox":
-                return .json(200, try await hotline.worklist(.unitInbox(unit: parts[1])))
+                return .json(200, try await hotline.worklist(.unitInbox(unit: parts[1].removingPercentEncoding ?? parts[1])))
             case ("GET", 2, "dispatch") where parts[1] == "queue":
                 return .json(200, try await hotline.worklist(.dispatchQueue(group: query["group"])))
             case ("GET", 2, "dispatch") where parts[1] == "classification":
@@ -97,6 +159,9 @@ enum PeopleAPI {
                     return .json(200, try await hotline.unitAct(key, unit: step.unit, action: step.action))
                 case "dispatch":
                     let step = try decode(DispatchStep.self, request)
+                    guard !step.dispatcher.trimmingCharacters(in: .whitespaces).isEmpty else {
+                        return .error(400, "body: \"dispatcher\" must name the dispatcher (it is recorded as the author)")
+                    }
                     return .json(200, try await hotline.dispatchCase(key, lead: step.lead, coUnits: step.coUnits, dispatcher: step.dispatcher))
                 case "classify":
                     let s = try decode(ClassifyStep.self, request)
@@ -167,6 +232,8 @@ enum PeopleAPI {
         decoder.dateDecodingStrategy = .iso8601
         do {
             return try decoder.decode(T.self, from: Data(request.body))
+        } catch let bad as BadBody {
+            throw bad
         } catch DecodingError.keyNotFound(let key, _) {
             throw BadBody(reason: "body: \"\(key.stringValue)\" is required")
         } catch DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context) {

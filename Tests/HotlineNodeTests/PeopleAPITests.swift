@@ -87,6 +87,15 @@ final class PeopleAPITests: XCTestCase {
         XCTAssertEqual(try call("POST", "/hotline/api/case/\(number)/teleport", "{}").status, 404)
         XCTAssertEqual(try call("GET", "/hotline/api/nowhere").status, 404)
         XCTAssertEqual(try call("GET", "/hotline/api/cases?status=sideways").status, 400)
+        let misspelt = try call("POST", "/hotline/api/submit",
+                                #"{"channel": "8890", "externalID": "api-2", "category": "heating-failure", "jurisdiction": "210302", "description": "暖气", "phone": "13800000000"}"#)
+        XCTAssertEqual(misspelt.status, 400, "an unknown field is refused, not dropped: \(misspelt)")
+        XCTAssertTrue((misspelt.json["error"] as? String ?? "").contains("phone"), "\(misspelt)")
+        // Category and jurisdiction may be left out: intake classifies the words (here a clear heating complaint in
+        // 铁东区, or the classification queue).
+        let unclassified = try call("POST", "/hotline/api/submit",
+                                    #"{"channel": "8890", "externalID": "api-3", "description": "鞍山市铁东区胜利路小区暖气不热，室温只有十二度", "contactPhone": "13800000001"}"#)
+        XCTAssertEqual(unclassified.status, 200, "\(unclassified)")
         let closed = try call("GET", "/hotline/api/cases?status=closed")
         XCTAssertEqual((closed.json["entries"] as? [[String: Any]])?.count, 1, "\(closed)")
         let final = try XCTUnwrap(try call("GET", "/hotline/api/case/\(number)").json["snapshot"] as? [String: Any])

@@ -60,3 +60,18 @@ public enum SLALimit: Hashable, Sendable, Codable, CustomStringConvertible {
         }
     }
 }
+
+extension SLALimit {
+    /// Longest extension one request may ask for: a year, in working days (365) or natural minutes (8,760 h).
+    public static let maxExtensionWorkingDays = 365
+    public static let maxExtensionMinutes = 8_760 * 60
+
+    /// Whether an extension of this length may be asked for (`maxExtensionWorkingDays`, `maxExtensionMinutes`): an
+    /// unbounded one would move a deadline out of any calendar (and past what a `Date` holds).
+    public var isWithinExtensionBound: Bool {
+        switch self {
+        case .naturalMinutes(let m): m <= Self.maxExtensionMinutes
+        case .workingDays(let d): d <= Self.maxExtensionWorkingDays
+        }
+    }
+}

@@ -315,6 +315,9 @@ extension WorkOrder {
                 throw .assignmentNotInStatus(assignment: a, status: assignments[i].status, event: event.body.name)
             }
             guard extra.isPositive else { throw .invalidField(field: "extra", reason: "must be more than zero") }
+            guard extra.isWithinExtensionBound else {
+                throw .invalidField(field: "extra", reason: "at most \(SLALimit.maxExtensionWorkingDays) working days or \(SLALimit.maxExtensionMinutes / 60) hours")
+            }
             let due = assignments[i].due.handle
             guard t <= due else { throw .extensionRequestedAfterDeadline(due: due, requestedAt: t) }
             if let pending = extensions.first(where: { $0.assignment == a && $0.isPending }) {
