@@ -177,6 +177,36 @@ final class RepeatContactRuleTests: XCTestCase {
         XCTAssertEqual(child.order.intakeLink(for: IntakeKey(channel: "8890", externalID: "call-child"))?.kind, .merged)
     }
 
+    /// A merged caller whose own case closed calls again: their case has no handling round to reopen (it would be
+    /// stuck, breaker's finding), so the contact goes to the lead — linked while it is open, reopening it once closed.
+    func test_aMergedCallerCallingAfterTheirCaseClosedReachesTheLead() throws {
+        let unhappy = CallbackOutcome.reached(evaluation: CallbackEvaluation(resolved: false, satisfaction: .unsatisfied))
+        var lead = try scenario(category: "noise-nuisance", to: .replied)
+        var child = try Scenario("child", serial: 2, at: lead.now, category: "noise-nuisance", contact: CitizenContact(name: "李四", phone: "13900000001"))
+        try child.accept()
+        try child.step(.mergedInto(parent: lead.id, parentNumber: lead.order.number,
+                                   match: IntakeMatch(field: .address, rule: "noise-by-address", caseStatus: .replied, latestContactAt: nil)))
+        try lead.step(.replyReviewed(accepted: true, note: "ok"))
+        try child.step(.parentReplyAccepted(parent: lead.id, summary: "已整改"))
+        for body in CallbackPlan(outcome: unhappy, mergedChild: true).bodies { try child.step(body) }
+        XCTAssertEqual(child.status, .closed)
+        let again = contact(phone: "13900000001", category: "noise-nuisance", id: "call-again")
+        // The lead is still open (pending its own callback): a repeat contact on the lead.
+        let whileOpen = IntakeMatcher.decide(again, cases: [lead.order, child.order], rules: [byPhone], at: child.now.addingTimeInterval(60))
+        guard case .repeatContact(let id, _) = whileOpen else { return XCTFail("\(whileOpen)") }
+        XCTAssertEqual(id, lead.id)
+        // Through the agent (`--about` the child's case): the same.
+        let about = try IntakeMatcher.decide(again, about: child.order, lead: lead.order, at: child.now.addingTimeInterval(60))
+        guard case .repeatContact(let aboutID, _) = about else { return XCTFail("\(about)") }
+        XCTAssertEqual(aboutID, lead.id)
+        // The lead closes too: the caller's next contact reopens the lead, which is dispatched again.
+        try lead.callback(.satisfied)
+        try lead.step(.closed(reason: .callbackCompleted))
+        let afterClose = IntakeMatcher.decide(again, cases: [lead.order, child.order], rules: [byPhone], at: lead.now.addingTimeInterval(60))
+        guard case .reopen(let reopened, _) = afterClose else { return XCTFail("\(afterClose)") }
+        XCTAssertEqual(reopened, lead.id)
+    }
+
     func test_theRepeatContactRateIsSplitWhileOpenAndAfterClose() throws {
         var open = try scenario("a", serial: 1, to: .inProgress)
         let match = IntakeMatch(field: .phone, rule: "repeat-by-phone", caseStatus: .inProgress, latestContactAt: nil)

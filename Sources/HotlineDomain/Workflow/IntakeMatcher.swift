@@ -128,6 +128,14 @@ public enum IntakeMatcher {
         if sameCaller {
             let match = IntakeMatch(field: .explicit, rule: nil, caseStatus: target.status, latestContactAt: latestAt)
             guard target.status == .closed else { return .repeatContact(case: target.id, match: match) }
+            if target.mergedInto != nil {
+                // A merged caller's closed case cannot be handled again on its own: the contact goes to the lead.
+                guard let lead else { throw refuse(target, "its lead case is not held here") }
+                guard let turned = afterMergedClose(lead: lead, field: .explicit, rule: nil, latest: latestAt,
+                                                    window: Double(settings.repeatWindowDays) * 86_400, at: now, settings: settings)
+                else { throw refuse(lead, "its lead case is finished or closed more than \(settings.repeatWindowDays) days ago; open a new case") }
+                return turned
+            }
             let closedAt = target.closures.last?.at ?? target.statusChangedAt
             guard now.timeIntervalSince(closedAt) <= Double(settings.repeatWindowDays) * 86_400 else {
                 throw refuse(target, "closed more than \(settings.repeatWindowDays) days ago; open a new case")
@@ -172,7 +180,28 @@ public enum IntakeMatcher {
         }
         guard let c = closed.max(by: { ($0.closures.last?.at ?? .distantPast, $1.number) < ($1.closures.last?.at ?? .distantPast, $0.number) })
         else { return nil }
+        if let parent = c.mergedInto {
+            // A merged caller's case has no handling round of its own: reopened, it could never be dispatched. The
+            // contact is about the lead's matter — linked to the lead while it is open, or reopening it when it
+            // closed within the windows; else a new case.
+            guard let lead = cases.first(where: { $0.id == parent }) else { return nil }
+            return afterMergedClose(lead: lead, field: .phone, rule: rule.id, latest: latest[lead.id], window: rule.window,
+                                    at: now, settings: settings)
+        }
         return .reopen(case: c.id, match: IntakeMatch(field: .phone, rule: rule.id, caseStatus: .closed, latestContactAt: latest[c.id]))
+    }
+
+    /// A contact about a merged caller's closed case, turned to its `lead`: a repeat contact on the lead while it is
+    /// open (not a draft), a reopen of the lead closed within `window` (seconds) and the repeat window, else nil.
+    static func afterMergedClose(lead: WorkOrder, field: IntakeMatch.Field, rule: String?, latest: Date?, window: TimeInterval,
+                                 at now: Date, settings: WorkflowSettings) -> IntakeMatchDecision? {
+        if lead.status.isOpen && lead.status != .draft {
+            return .repeatContact(case: lead.id, match: IntakeMatch(field: field, rule: rule, caseStatus: lead.status,
+                                                                    latestContactAt: latest))
+        }
+        guard lead.status == .closed, let at = lead.closures.last?.at,
+              now.timeIntervalSince(at) <= min(window, Double(settings.repeatWindowDays) * 86_400) else { return nil }
+        return .reopen(case: lead.id, match: IntakeMatch(field: field, rule: rule, caseStatus: .closed, latestContactAt: latest))
     }
 
     /// "a sorts before b" for `max`: the later latest contact wins, then the lower number.
