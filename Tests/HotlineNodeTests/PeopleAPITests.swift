@@ -96,6 +96,24 @@ final class PeopleAPITests: XCTestCase {
         let unclassified = try call("POST", "/hotline/api/submit",
                                     #"{"channel": "8890", "externalID": "api-3", "description": "鞍山市铁东区胜利路小区暖气不热，室温只有十二度", "contactPhone": "13800000001"}"#)
         XCTAssertEqual(unclassified.status, 200, "\(unclassified)")
+        // A case's history is bounded (half a frame): progress notes of 60,000 characters are refused once the next
+        // would pass it, and the case still reads whole.
+        let big = try call("POST", "/hotline/api/submit",
+                           #"{"channel": "8890", "externalID": "api-4", "category": "heating-failure", "jurisdiction": "210302", "description": "暖气不热"}"#)
+        let bigNumber = "\(try XCTUnwrap((big.json["ref"] as? [String: Any])?["number"]))"
+        XCTAssertEqual(try call("POST", "/hotline/api/case/\(bigNumber)/unit", #"{"unit": "\#(lead)", "action": {"sign": {}}}"#).status, 200)
+        let note = String(repeating: "x", count: 60_000)
+        var accepted = 0, refusal: (status: Int, json: [String: Any])?
+        for _ in 0..<120 {  // bounded: 4 MiB / 60 KB is about 70 notes
+            let r = try call("POST", "/hotline/api/case/\(bigNumber)/unit", #"{"unit": "\#(lead)", "action": {"progress": {"note": "\#(note)"}}}"#)
+            if r.status != 200 { refusal = r; break }
+            accepted += 1
+        }
+        XCTAssertEqual(refusal?.status, 409, "refused once over the bound, after \(accepted) notes: \(String(describing: refusal))")
+        XCTAssertTrue((refusal?.json["error"] as? String ?? "").contains("over the limit"), "\(String(describing: refusal))")
+        XCTAssertGreaterThan(accepted, 30)
+        XCTAssertEqual(try call("GET", "/hotline/api/case/\(bigNumber)").status, 200)
+
         let closed = try call("GET", "/hotline/api/cases?status=closed")
         XCTAssertEqual((closed.json["entries"] as? [[String: Any]])?.count, 1, "\(closed)")
         let final = try XCTUnwrap(try call("GET", "/hotline/api/case/\(number)").json["snapshot"] as? [String: Any])

@@ -528,8 +528,12 @@ public distributed actor DistrictOffice {
         return page
     }
 
+    /// Most bytes of encoded events one case may hold: half this node's frame limit (4 MiB by default), so a case's
+    /// whole history always fits one reply. A change that would pass it is refused (`ruleViolation`).
+    var maxCaseBytes: Int { actorSystem.settings.transport.maxFrameBytes / 2 }
+
     /// Encoded bytes of a case's events, remembered per event count (a case's log only grows).
-    private func encodedSize(of id: CaseID, _ events: [CaseEvent]) -> Int {
+    func encodedSize(of id: CaseID, _ events: [CaseEvent]) -> Int {
         if let known = encodedSizes[id], known.events == events.count { return known.bytes }
         let bytes = (try? Wire.BinaryEncoder().encode(events).count) ?? Int.max / 4
         encodedSizes[id] = (events.count, bytes)
@@ -655,6 +659,13 @@ public distributed actor DistrictOffice {
             try followUp(&log, now: now)
         } catch let e as CaseRuleViolation {
             throw HotlineError.ruleViolation("case \(log.order.number): \(e)")
+        }
+        // Bounded: a case's whole history must fit one reply frame (`hotline case` from any node, failover).
+        let limit = maxCaseBytes
+        let before = encodedSize(of: id, cases[id]?.events ?? [])
+        let added = (try? Wire.BinaryEncoder().encode(Array(log.events[count...])).count) ?? Int.max / 4
+        guard before + added <= limit else {
+            throw HotlineError.ruleViolation("case \(log.order.number): the change would take its history to \(before + added) bytes, over the limit of \(limit) bytes (half a frame)")
         }
         try await commit(log, after: count)
         await followLead(id)

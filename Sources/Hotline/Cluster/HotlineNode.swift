@@ -321,12 +321,15 @@ public distributed actor HotlineNode {
                 } else if let events = try? await office.events(of: CaseID(key)) {
                     return CaseHistory(snapshot: try await office.snapshot(CaseID(key)), events: events)
                 }
+            } catch RemoteCallError.frameTooLarge(let what, let bytes, let limit) {
+                throw HotlineError.unavailable("case \(key) is held by district office \(code), but its \(what) of \(bytes) bytes is over the \(limit)-byte frame limit")
             } catch {
                 unanswered.append(code)
             }
         }
         if !unanswered.isEmpty {
-            throw HotlineError.routing("case \(key) not found; these district offices did not answer: \(unanswered.joined(separator: ", "))")
+            // Not an answer: the case may be in an office that did not answer (retry once it serves).
+            throw HotlineError.unavailable("case \(key) not found; these district offices did not answer: \(unanswered.joined(separator: ", "))")
         }
         throw HotlineError.unknownCase(key)
     }
