@@ -141,13 +141,14 @@ extension SubmitCommand {
 
 enum CaseCommand {
     static let usage = """
-    usage: hotline case ID|NUMBER --node HOST:PORT [--cluster NAME] [--secret-file FILE]
-      Prints a case's current state and its whole event history as JSON (by case id or human number).
+    usage: hotline case ID|NUMBER --node HOST:PORT [--json] [--cluster NAME] [--secret-file FILE]
+      Prints a case's current state and its whole event history as JSON (by case id or human number; --json is
+      accepted like every people's command, the output is JSON either way).
       Exit 0 found, 3 unknown case, 1 node unreachable, 2 bad flags.
     """
 
     static func run(_ argv: [String]) async throws -> Int32 {
-        let args = try Arguments(argv, valued: ["node", "cluster", "secret-file"])
+        let args = try Arguments(argv, valued: ["node", "cluster", "secret-file"], switches: ["json"])
         guard let key = args.positional.first else { throw UsageError("which case? give its id or number") }
         guard args.positional.count == 1 else { throw UsageError("one case at a time, got \(args.positional.count)") }
         let node = try nodeAddress(args)
