@@ -314,6 +314,47 @@ final class MembershipSimulationTests: XCTestCase {
         for slot in majority { XCTAssertTrue(sim.machine(slot).hasQuorum) }
     }
 
+    /// A restarted member's join goes to every seed at once; the first answer makes it `up` there, while the other
+    /// seeds still list it `joining` for a moment. A 2 | 3 partition in that moment, with the two holding the lowest
+    /// identity and seeing it `joining`: the three count 3 of 5 (it is up with them), and the two used to count
+    /// 2 of 4 and win the tie-break — both sides had quorum and downed each other, then both hosted the district
+    /// offices (ChaosProcessTests seed 202). A joiner counts in the agreed set, so the two have 2 of 5.
+    func test_partitionWhileARestartedMemberIsUpOnOneSideAndJoiningOnTheOther_onlyOneSideHasQuorum() {
+        var scenarios = 0
+        for seed in UInt64(40)..<UInt64(70) where scenarios < 5 {
+            let sim = cluster(5, seed: seed)
+            let old = sim.identity(3)
+            sim.crash(3)
+            let gone = sim.run(forMs: 2000) { [0, 1, 2, 4].allSatisfy { sim.status(at: $0, of: old)?.isTerminal == true } }
+            XCTAssertTrue(gone, sim.failureContext)
+            sim.runFor(ms: 500)
+            sim.restart(3, seeds: [0, 1, 2, 4])
+            let new = sim.identity(3)
+            let upSomewhere = sim.run(forMs: 2000) { [0, 1, 2, 4].contains { sim.status(at: $0, of: new) == .up } }
+            XCTAssertTrue(upSomewhere, sim.failureContext)
+            let joiningAt = [0, 1, 2, 4].filter { sim.status(at: $0, of: new) == .joining }
+            let upAt = [0, 1, 2, 4].filter { sim.status(at: $0, of: new) == .up }
+            // The scenario: the lowest of the four and one more list it joining; the side it is up on has the rest.
+            guard let lowest = [0, 1, 2, 4].min(by: { sim.identity($0) < sim.identity($1) }), joiningAt.contains(lowest),
+                  let partner = joiningAt.first(where: { $0 != lowest }) else { continue }
+            scenarios += 1
+            let two = [lowest, partner]
+            let three = [0, 1, 2, 3, 4].filter { !two.contains($0) }
+            XCTAssertFalse(upAt.isEmpty)
+            sim.partition([three, two])
+            sim.runFor(ms: 15_000)
+            for slot in two {
+                XCTAssertFalse(sim.machine(slot).hasQuorum, "seed \(seed), slot \(slot), \(sim.failureContext)")
+                XCTAssertEqual(sim.machine(slot).stats.downsBySuspicion, 0, "seed \(seed): the two downed someone, \(sim.failureContext)")
+            }
+            for slot in three {
+                XCTAssertTrue(sim.machine(slot).hasQuorum, "seed \(seed), slot \(slot), \(sim.failureContext)")
+                for other in two { XCTAssertTrue(sim.status(at: slot, of: sim.identity(other))?.isTerminal == true, "seed \(seed), \(sim.failureContext)") }
+            }
+        }
+        XCTAssertGreaterThan(scenarios, 0, "no seed produced the scenario")
+    }
+
     func test_equalSplit_theSideWithTheLowestIdentityKeepsQuorum() {
         let sim = cluster(4, seed: 32)
         let lowest = (0..<4).min { sim.identity($0) < sim.identity($1) }!

@@ -211,6 +211,8 @@ extension Membership.Machine {
             // too. Otherwise a node that did not itself down it could count it forever and never regain quorum
             // (e.g. after an operator downed the stopped members on another node).
             if next.status.isTerminal, accuser != myself.node { forgetAgreed(node) }
+            // A joiner counts against this side's quorum until it is up (it may be up on another side already).
+            if next.status == .joining, myself.status.isActive { includeJoiningInAgreed(node) }
         }
         switch next.status {
         case .joining:

@@ -190,7 +190,7 @@ extension Membership {
             probeOrder = members.map(\.node).filter { records[$0].map { Self.isProbeTarget($0.member.status) } ?? false }
             probeOrder.shuffle(using: &rng)
             probeCursor = 0
-            agree(on: activeSet())
+            agree(on: agreementSet())
             _ = quorum.evaluate(reachable: agreedReachable, lowestReachable: lowestAgreedReachable())
             statusDirty = false
             self.seeds = Array(Set(seeds)).sorted()
@@ -358,7 +358,7 @@ extension Membership {
             }
             if agreedStale, quorum.hasQuorum, suspicions.isEmpty {
                 agreedStale = false
-                agree(on: activeSet())
+                agree(on: agreementSet())
                 evaluateQuorum()
             }
         }
@@ -431,6 +431,18 @@ extension Membership {
             statusDirty = true
         }
 
+        /// `node` was listed as `joining`: it enters the agreed set at once, unreachable until it is up. Its join
+        /// went to every seed, and the first answer made it `up` there: without this, a partition that cuts the
+        /// cluster while a restarted member is `up` on one side and still `joining` on the other leaves the other
+        /// side one member short, so both sides can hold the keep-majority quorum (a 2 | 3 split seen as 2 of 4
+        /// with the tie-break by the two and 3 of 5 by the three: both downed the other; ChaosProcessTests seed 202).
+        mutating func includeJoiningInAgreed(_ node: NodeIdentity) {
+            guard !quorum.agreed.contains(node) else { return }
+            quorum.include(node)
+            if isReachable(node) { agreedReachable += 1 }
+            statusDirty = true
+        }
+
         /// `node` is provably gone (confirmed crash, replaced, operator): it leaves the agreed set at once.
         mutating func forgetAgreed(_ node: NodeIdentity) {
             guard quorum.agreed.contains(node) else { return }
@@ -451,6 +463,14 @@ extension Membership {
 
         mutating func emitQuorum() {
             outbox.append(.event(.quorumChanged(hasQuorum: hasQuorum, reachable: quorum.reachable, of: quorum.agreed.count)))
+        }
+
+        /// What the agreed set becomes when it is agreed again: the active members and those still joining
+        /// (`includeJoiningInAgreed`).
+        func agreementSet() -> Set<NodeIdentity> {
+            var set = activeSet()
+            for (node, record) in records where record.member.status == .joining { set.insert(node) }
+            return set
         }
 
         /// Active members (`up`, `suspect`, `leaving`), this node included if active.
