@@ -355,6 +355,41 @@ final class MembershipSimulationTests: XCTestCase {
         XCTAssertGreaterThan(scenarios, 0, "no seed produced the scenario")
     }
 
+    /// A member of the minority of a healed 2 | 3 partition that has not yet learned it was downed (a zombie) hears
+    /// of the majority again only through its partner's new incarnation (the rejoined node, which knows nothing
+    /// of the downs), and its own messages to the majority do not get through yet. The majority members that
+    /// refute through the new incarnation count as reachable again, so it held "quorum" and downed the one that had
+    /// not refuted — and the new incarnation passed that down on to the majority, who believed it (seen in a
+    /// ChaosProcessTests seed 202 run: c2, downed, downed c3 after the heal and c1 and c4 took it). A down by
+    /// suspicion now needs a quorum of members heard directly since the suspicions began.
+    func test_aDownedMemberAfterTheHealDownsNobodyThroughAnotherNodesNewIncarnation() {
+        for seed in UInt64(80)..<UInt64(86) {
+            let sim = cluster(5, seed: seed)
+            let majority = [0, 1, 2], zombie = 3, rejoiner = 4
+            sim.partition([majority, [zombie, rejoiner]])
+            let settled = sim.run(forMs: 20_000) {
+                majority.allSatisfy { m in [zombie, rejoiner].allSatisfy { sim.status(at: m, of: sim.identity($0)) == .removed } }
+            }
+            XCTAssertTrue(settled, sim.failureContext)
+            XCTAssertFalse(sim.machine(zombie).hasQuorum)
+            // The rejoiner comes back as a new incarnation; the zombie reaches only it, and member 2 cannot talk
+            // to either (so it never hears of the zombie's suspicion and does not refute it).
+            sim.crash(rejoiner)
+            sim.heal()
+            for m in majority { sim.block(zombie, m) }
+            sim.block(rejoiner, 2)
+            sim.restart(rejoiner, seeds: [0, 1, 2, zombie])
+            sim.runFor(ms: 15_000)
+            for m in majority {
+                for observer in [0, 1, 2, rejoiner] where observer != m {
+                    XCTAssertFalse(sim.status(at: observer, of: sim.identity(m))?.isTerminal == true,
+                                   "seed \(seed): slot \(observer) holds live member \(m) down, \(sim.failureContext)")
+                }
+            }
+            XCTAssertEqual(sim.machine(zombie).stats.downsBySuspicion, 0, "seed \(seed): the zombie downed someone, \(sim.failureContext)")
+        }
+    }
+
     func test_equalSplit_theSideWithTheLowestIdentityKeepsQuorum() {
         let sim = cluster(4, seed: 32)
         let lowest = (0..<4).min { sim.identity($0) < sim.identity($1) }!

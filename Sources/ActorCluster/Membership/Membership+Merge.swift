@@ -71,7 +71,10 @@ extension Membership.Machine {
     @discardableResult
     mutating func heard(_ node: NodeIdentity, nowNs now: UInt64) -> Bool {
         guard !myself.status.isTerminal else { return false }
-        if records[node] != nil { lastHeard[node] = now }
+        if records[node] != nil {
+            lastHeard[node] = now
+            heardDirectly[node] = now
+        }
         if node.address != myself.node.address {
             heardFromOther = true
             seedDeadlineNs = nil
@@ -189,6 +192,7 @@ extension Membership.Machine {
         if next.status == .removed {
             records[node] = nil
             lastHeard[node] = nil
+            heardDirectly[node] = nil
             tombstones.add(node, expiresNs: now &+ timing.tombstoneTTLNs)
         } else {
             records[node] = Record(member: next, sinceNs: statusChanged ? now : (records[node]?.sinceNs ?? now))
