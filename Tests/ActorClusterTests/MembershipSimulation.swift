@@ -200,6 +200,11 @@ final class MembershipSimulation {
 
     func heal() { partitioned = false }
 
+    /// Links that drop every message between two slots, both ways (a partition of single links).
+    private var blockedLinks: Set<[Int]> = []
+    func block(_ a: Int, _ b: Int) { blockedLinks.insert([min(a, b), max(a, b)]) }
+    func unblockAllLinks() { blockedLinks = [] }
+
     /// Delivers `slot`'s ticks `ms` late (its timers fire late, as on a CPU-starved process); with
     /// `inboundToo`, the messages it receives are handled that much late as well. 0 ends the starvation.
     func starve(_ slot: Int, byMs ms: UInt64, inboundToo: Bool = false) {
@@ -305,6 +310,7 @@ final class MembershipSimulation {
             return
         }
         if partitioned && side[slot] != side[target] { return }
+        if !blockedLinks.isEmpty && blockedLinks.contains([min(slot, target), max(slot, target)]) { return }
         switch processes[target].state {
         case .crashed, .exited:
             schedule(at: nowNs + 2 * latency(), .deliver(slot: slot, uid: source.uid, input: .unreachable(to.address, refused: true)))

@@ -314,6 +314,82 @@ final class MembershipSimulationTests: XCTestCase {
         for slot in majority { XCTAssertTrue(sim.machine(slot).hasQuorum) }
     }
 
+    /// A restarted member's join goes to every seed at once; the first answer makes it `up` there, while the other
+    /// seeds still list it `joining` for a moment. A 2 | 3 partition in that moment, with the two holding the lowest
+    /// identity and seeing it `joining`: the three count 3 of 5 (it is up with them), and the two used to count
+    /// 2 of 4 and win the tie-break — both sides had quorum and downed each other, then both hosted the district
+    /// offices (ChaosProcessTests seed 202). A joiner counts in the agreed set, so the two have 2 of 5.
+    func test_partitionWhileARestartedMemberIsUpOnOneSideAndJoiningOnTheOther_onlyOneSideHasQuorum() {
+        var scenarios = 0
+        for seed in UInt64(40)..<UInt64(70) where scenarios < 5 {
+            let sim = cluster(5, seed: seed)
+            let old = sim.identity(3)
+            sim.crash(3)
+            let gone = sim.run(forMs: 2000) { [0, 1, 2, 4].allSatisfy { sim.status(at: $0, of: old)?.isTerminal == true } }
+            XCTAssertTrue(gone, sim.failureContext)
+            sim.runFor(ms: 500)
+            sim.restart(3, seeds: [0, 1, 2, 4])
+            let new = sim.identity(3)
+            let upSomewhere = sim.run(forMs: 2000) { [0, 1, 2, 4].contains { sim.status(at: $0, of: new) == .up } }
+            XCTAssertTrue(upSomewhere, sim.failureContext)
+            let joiningAt = [0, 1, 2, 4].filter { sim.status(at: $0, of: new) == .joining }
+            let upAt = [0, 1, 2, 4].filter { sim.status(at: $0, of: new) == .up }
+            // The scenario: the lowest of the four and one more list it joining; the side it is up on has the rest.
+            guard let lowest = [0, 1, 2, 4].min(by: { sim.identity($0) < sim.identity($1) }), joiningAt.contains(lowest),
+                  let partner = joiningAt.first(where: { $0 != lowest }) else { continue }
+            scenarios += 1
+            let two = [lowest, partner]
+            let three = [0, 1, 2, 3, 4].filter { !two.contains($0) }
+            XCTAssertFalse(upAt.isEmpty)
+            sim.partition([three, two])
+            sim.runFor(ms: 15_000)
+            for slot in two {
+                XCTAssertFalse(sim.machine(slot).hasQuorum, "seed \(seed), slot \(slot), \(sim.failureContext)")
+                XCTAssertEqual(sim.machine(slot).stats.downsBySuspicion, 0, "seed \(seed): the two downed someone, \(sim.failureContext)")
+            }
+            for slot in three {
+                XCTAssertTrue(sim.machine(slot).hasQuorum, "seed \(seed), slot \(slot), \(sim.failureContext)")
+                for other in two { XCTAssertTrue(sim.status(at: slot, of: sim.identity(other))?.isTerminal == true, "seed \(seed), \(sim.failureContext)") }
+            }
+        }
+        XCTAssertGreaterThan(scenarios, 0, "no seed produced the scenario")
+    }
+
+    /// A member of the minority of a healed 2 | 3 partition that has not yet learned it was downed (a zombie) hears
+    /// of the majority again only through its partner's new incarnation (the rejoined node, which knows nothing
+    /// of the downs), and its own messages to the majority do not get through yet. The majority members that
+    /// refute through the new incarnation count as reachable again, so it held "quorum" and downed the one that had
+    /// not refuted — and the new incarnation passed that down on to the majority, who believed it (seen in a
+    /// ChaosProcessTests seed 202 run: c2, downed, downed c3 after the heal and c1 and c4 took it). A down by
+    /// suspicion now needs a quorum of members heard directly since the suspicions began.
+    func test_aDownedMemberAfterTheHealDownsNobodyThroughAnotherNodesNewIncarnation() {
+        for seed in UInt64(80)..<UInt64(86) {
+            let sim = cluster(5, seed: seed)
+            let majority = [0, 1, 2], zombie = 3, rejoiner = 4
+            sim.partition([majority, [zombie, rejoiner]])
+            let settled = sim.run(forMs: 20_000) {
+                majority.allSatisfy { m in [zombie, rejoiner].allSatisfy { sim.status(at: m, of: sim.identity($0)) == .removed } }
+            }
+            XCTAssertTrue(settled, sim.failureContext)
+            XCTAssertFalse(sim.machine(zombie).hasQuorum)
+            // The rejoiner comes back as a new incarnation; the zombie reaches only it, and member 2 cannot talk
+            // to either (so it never hears of the zombie's suspicion and does not refute it).
+            sim.crash(rejoiner)
+            sim.heal()
+            for m in majority { sim.block(zombie, m) }
+            sim.block(rejoiner, 2)
+            sim.restart(rejoiner, seeds: [0, 1, 2, zombie])
+            sim.runFor(ms: 15_000)
+            for m in majority {
+                for observer in [0, 1, 2, rejoiner] where observer != m {
+                    XCTAssertFalse(sim.status(at: observer, of: sim.identity(m))?.isTerminal == true,
+                                   "seed \(seed): slot \(observer) holds live member \(m) down, \(sim.failureContext)")
+                }
+            }
+            XCTAssertEqual(sim.machine(zombie).stats.downsBySuspicion, 0, "seed \(seed): the zombie downed someone, \(sim.failureContext)")
+        }
+    }
+
     func test_equalSplit_theSideWithTheLowestIdentityKeepsQuorum() {
         let sim = cluster(4, seed: 32)
         let lowest = (0..<4).min { sim.identity($0) < sim.identity($1) }!

@@ -156,6 +156,17 @@ final class ChaosProcessTests: XCTestCase {
         }
 
         // Quiet: one cluster, every queued request delivered, every office serving.
+        func dumpNodes() {
+            // What each node says when a check below failed (printed before the nodes are stopped); with
+            // HOTLINE_TEST_LOG_DIR and HOTLINE_TEST_LOG_LEVEL=info the nodes' logs tell the rest.
+            for s in slots {
+                for path in ["/hotline/info", "/cluster/members", "/cluster/placement", "/cluster/replicas"] {
+                    let text = (try? self.admin(path, s.admin)).map { String(decoding: $0.body, as: UTF8.self) } ?? "(no answer)"
+                    print("chaos dump \(s.name) \(s.admin) \(path): \(text)")
+                }
+            }
+        }
+        defer { if testRun?.hasSucceeded == false { dumpNodes() } }
         try await waitUntil(timeout: .seconds(90), "seed \(seed): five members up, every office hosted once and serving") {
             var hosts: [String: Int] = [:]
             for s in slots {

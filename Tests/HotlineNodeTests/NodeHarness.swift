@@ -33,11 +33,17 @@ final class NodeHarness {
     func startNode(_ name: String, port: UInt16 = 0, extra: [String] = []) throws -> NodeProcess {
         let node = try NodeProcess(executable: try Self.binary(),
                                    arguments: ["node", "--name", name, "--listen", "127.0.0.1:\(port)",
-                                               "--log-level", "warning", "--secret-file", secret.path,
+                                               "--log-level", Self.logLevel, "--secret-file", secret.path,
                                                "--operator-secret-file", operatorSecret.path] + extra,
                                    timeout: .seconds(30), quiet: true, logFile: Self.logFile(for: name))
         nodes.append(node)
         return node
+    }
+
+    /// The nodes' `--log-level`: `warning`, or `$HOTLINE_TEST_LOG_LEVEL` (e.g. `info` when investigating).
+    static var logLevel: String {
+        let env = ProcessInfo.processInfo.environment["HOTLINE_TEST_LOG_LEVEL"] ?? ""
+        return env.isEmpty ? "warning" : env
     }
 
     /// With `HOTLINE_TEST_LOG_DIR` set, each node's log (stderr) goes to `DIR/NAME-N.log` (a restarted node gets

@@ -20,7 +20,7 @@ extension Membership.Machine {
         myself.status = .up
         seedDeadlineNs = nil
         outbox.append(.event(.memberChanged(myself, previous: .joining)))
-        agree(on: activeSet())
+        agree(on: agreementSet())
         statusDirty = false
         agreedStale = !suspicions.isEmpty
         _ = quorum.evaluate(reachable: agreedReachable, lowestReachable: lowestAgreedReachable())

@@ -71,7 +71,10 @@ extension Membership.Machine {
     @discardableResult
     mutating func heard(_ node: NodeIdentity, nowNs now: UInt64) -> Bool {
         guard !myself.status.isTerminal else { return false }
-        if records[node] != nil { lastHeard[node] = now }
+        if records[node] != nil {
+            lastHeard[node] = now
+            heardDirectly[node] = now
+        }
         if node.address != myself.node.address {
             heardFromOther = true
             seedDeadlineNs = nil
@@ -189,6 +192,7 @@ extension Membership.Machine {
         if next.status == .removed {
             records[node] = nil
             lastHeard[node] = nil
+            heardDirectly[node] = nil
             tombstones.add(node, expiresNs: now &+ timing.tombstoneTTLNs)
         } else {
             records[node] = Record(member: next, sinceNs: statusChanged ? now : (records[node]?.sinceNs ?? now))
@@ -211,6 +215,8 @@ extension Membership.Machine {
             // too. Otherwise a node that did not itself down it could count it forever and never regain quorum
             // (e.g. after an operator downed the stopped members on another node).
             if next.status.isTerminal, accuser != myself.node { forgetAgreed(node) }
+            // A joiner counts against this side's quorum until it is up (it may be up on another side already).
+            if next.status == .joining, myself.status.isActive { includeJoiningInAgreed(node) }
         }
         switch next.status {
         case .joining:

@@ -3,7 +3,9 @@ extension Membership {
     /// majority of the last member set everyone agreed on, so that in a partition exactly one side (at most)
     /// goes on downing the other. Without quorum, suspects stay suspect.
     ///
-    /// `agreed` is the active set as it was the last time this node had quorum and suspected nobody. Reachable
+    /// `agreed` is the active set as it was the last time this node had quorum and suspected nobody, plus every
+    /// member listed as `joining` since (a joiner sends its join to every seed at once and is `up` as soon as one
+    /// answers: another side of a partition may already count it, so this side counts it too). Reachable
     /// = members of `agreed` that are active and not suspect (this node included). Quorum iff
     /// 2 · reachable > |agreed|, or 2 · reachable == |agreed| and the lowest identity of `agreed` is reachable
     /// (the tie-break of an even split). A member proven gone (confirmed crash, replaced by a new uid, downed
@@ -42,6 +44,13 @@ extension Membership {
         mutating func agree(on members: Set<NodeIdentity>) {
             agreed = members
             lowest = members.min(by: Membership.precedes)
+        }
+
+        /// `node` (a member that asked to join) counts in the agreed set from now on, as unreachable until it is
+        /// up: it may already be up on the other side of a partition, where it counts.
+        mutating func include(_ node: NodeIdentity) {
+            guard agreed.insert(node).inserted else { return }
+            if lowest.map({ Membership.precedes(node, $0) }) ?? true { lowest = node }
         }
 
         /// `node` is provably gone: it no longer counts in the agreed set.

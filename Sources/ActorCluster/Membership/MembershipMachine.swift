@@ -29,6 +29,9 @@ extension Membership {
         /// node's probe of it), monotonic ns.
         /// Kept apart from `records` so that hearing from a member does not invalidate `fullStateCache`.
         var lastHeard: [NodeIdentity: UInt64] = [:]
+        /// When each listed member last talked to this node itself (a message or a handshake; not a relayed
+        /// ack), monotonic ns: a down by suspicion needs a quorum of members heard this way (`directQuorum`).
+        var heardDirectly: [NodeIdentity: UInt64] = [:]
         /// Listed non-terminal uids per address: finds the member behind `.unreachable(address)` and spots a
         /// restart (a new uid at a known address) without scanning the table.
         var liveByAddress: [NodeAddress: [NodeIdentity]] = [:]
@@ -190,7 +193,7 @@ extension Membership {
             probeOrder = members.map(\.node).filter { records[$0].map { Self.isProbeTarget($0.member.status) } ?? false }
             probeOrder.shuffle(using: &rng)
             probeCursor = 0
-            agree(on: activeSet())
+            agree(on: agreementSet())
             _ = quorum.evaluate(reachable: agreedReachable, lowestReachable: lowestAgreedReachable())
             statusDirty = false
             self.seeds = Array(Set(seeds)).sorted()
@@ -358,7 +361,7 @@ extension Membership {
             }
             if agreedStale, quorum.hasQuorum, suspicions.isEmpty {
                 agreedStale = false
-                agree(on: activeSet())
+                agree(on: agreementSet())
                 evaluateQuorum()
             }
         }
@@ -400,11 +403,20 @@ extension Membership {
                         downs.append(node)
                     }
                 }
-                if !downs.isEmpty || expired.allSatisfy({ check.suspects.contains($0) }) { return downs }
+                if !downs.isEmpty || expired.allSatisfy({ check.suspects.contains($0) }) {
+                    // The quorum that downs must be one this node heard from itself since the suspicions began. A
+                    // member of a healed minority that does not know yet it was downed is not answered by the
+                    // majority (they hold it down), but it can hear of them — refuted, so reachable — through a
+                    // node that knows nothing of its down (a new incarnation); it would down the members that did not
+                    // refute, and that node would pass the down on. Without such a quorum nobody is downed, and a
+                    // new check (below) probes again for one period.
+                    let since = expired.compactMap { suspicions[$0]?.startNs }.min() ?? now
+                    if downs.isEmpty || directQuorum(since: since) { return downs }
+                }
             }
             let since = expired.compactMap { suspicions[$0]?.startNs }.min() ?? now
             var unverified = quorum.agreed.filter {
-                $0 != myself.node && records[$0]?.member.status == .up && (lastHeard[$0] ?? 0) < since
+                $0 != myself.node && records[$0]?.member.status == .up && (heardDirectly[$0] ?? 0) < since
             }.sorted(by: Membership.precedes)
             if unverified.count > Self.maxVerificationProbes {
                 unverified.shuffle(using: &rng)
@@ -413,6 +425,17 @@ extension Membership {
             for node in expired + unverified where probeByTarget[node] == nil { startProbe(node, dialNow: false, nowNs: now) }
             verification = Verification(suspects: Set(expired), untilNs: now &+ health.scaled(timing.periodNs))
             return []
+        }
+
+        /// Whether the agreed members that are reachable and have talked to this node itself since `since` (this
+        /// node included) make a keep-majority quorum.
+        func directQuorum(since: UInt64) -> Bool {
+            func counts(_ node: NodeIdentity) -> Bool {
+                isReachable(node) && (node == myself.node || (heardDirectly[node] ?? 0) >= since)
+            }
+            let reachable = quorum.agreed.filter(counts).count
+            return Membership.Quorum.decide(reachable: reachable, of: quorum.agreed.count,
+                                            lowestReachable: quorum.lowest.map(counts) ?? false)
         }
 
         /// Cap on the majority probes of one check: exact up to this many unverified members, a sample beyond.
@@ -428,6 +451,18 @@ extension Membership {
             var reachable = 0
             for node in members where isReachable(node) { reachable += 1 }
             agreedReachable = reachable
+            statusDirty = true
+        }
+
+        /// `node` was listed as `joining`: it enters the agreed set at once, unreachable until it is up. Its join
+        /// went to every seed, and the first answer made it `up` there: without this, a partition that cuts the
+        /// cluster while a restarted member is `up` on one side and still `joining` on the other leaves the other
+        /// side one member short, so both sides can hold the keep-majority quorum (a 2 | 3 split seen as 2 of 4
+        /// with the tie-break by the two and 3 of 5 by the three: both downed the other; ChaosProcessTests seed 202).
+        mutating func includeJoiningInAgreed(_ node: NodeIdentity) {
+            guard !quorum.agreed.contains(node) else { return }
+            quorum.include(node)
+            if isReachable(node) { agreedReachable += 1 }
             statusDirty = true
         }
 
@@ -451,6 +486,14 @@ extension Membership {
 
         mutating func emitQuorum() {
             outbox.append(.event(.quorumChanged(hasQuorum: hasQuorum, reachable: quorum.reachable, of: quorum.agreed.count)))
+        }
+
+        /// What the agreed set becomes when it is agreed again: the active members and those still joining
+        /// (`includeJoiningInAgreed`).
+        func agreementSet() -> Set<NodeIdentity> {
+            var set = activeSet()
+            for (node, record) in records where record.member.status == .joining { set.insert(node) }
+            return set
         }
 
         /// Active members (`up`, `suspect`, `leaving`), this node included if active.
