@@ -48,4 +48,38 @@ final class EventLoopTests: XCTestCase {
         XCTAssertEqual(done.wait(timeout: .now() + 5), .success)
         XCTAssertEqual(order.withLock { $0 }, ["task", "before-poll"])
     }
+
+    /// A stopped loop's thread has exited; a thread created later that gets the same `pthread_t` (glibc reuses the
+    /// descriptor of an exited, joined thread) is not that loop's thread.
+    func test_aThreadReusingAStoppedLoopsPthreadIsNotItsLoopThread() throws {
+        @Sendable func selfID() -> UInt { UInt(pthread_self()) }
+        let first = EventLoop()
+        XCTAssertTrue(first.start(name: "test-loop-1"))
+        let firstThread = Mutex<UInt>(0)
+        let ran = DispatchSemaphore(value: 0)
+        first.execute {
+            firstThread.withLock { $0 = selfID() }
+            ran.signal()
+        }
+        XCTAssertEqual(ran.wait(timeout: .now() + 5), .success)
+        first.stop()  // joins the thread
+
+        var reused = false
+        for attempt in 0..<20 where !reused {
+            let next = EventLoop()
+            XCTAssertTrue(next.start(name: "test-loop-2"))
+            let seen = Mutex<(reused: Bool, claims: Bool)?>(nil)
+            let done = DispatchSemaphore(value: 0)
+            next.execute {
+                seen.withLock { $0 = (selfID() == firstThread.withLock { $0 }, first.isInLoop) }
+                done.signal()
+            }
+            XCTAssertEqual(done.wait(timeout: .now() + 5), .success)
+            next.stop()
+            guard let (same, claims) = seen.withLock({ $0 }) else { return XCTFail("no result") }
+            XCTAssertFalse(claims, "attempt \(attempt): a thread of another loop passes for the stopped loop's thread")
+            reused = same
+        }
+        if !reused { print("note: no pthread_t was reused in 20 attempts; isInLoop was checked on fresh threads only") }
+    }
 }

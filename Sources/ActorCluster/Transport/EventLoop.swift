@@ -285,12 +285,18 @@ final class EventLoop: @unchecked Sendable {
                 }
             }
         }
+        // Actions the last tasks queued for the end of the iteration (a flush started while stopping) still run.
+        runBeforePollActions()
         // Release everything captured by handlers and timers (they may reference sockets and the transport).
         handlers.removeAll()
         timers.removeAll()
         beforePoll.removeAll()
         inbox.withLock { $0.tasks.removeAll() }
         if threadState.withLock({ $0.detached }) { closeDescriptors() }
+        // This thread is about to exit, and glibc gives its pthread_t to the next thread it creates: that thread
+        // must not pass for this loop's (`isInLoop`), or it would touch loop-confined state (`runBeforePoll`,
+        // `schedule`, …) from outside the loop, queuing actions no thread ever runs.
+        loopThread.store(0, ordering: .releasing)
     }
 
     private func drainWake() {
