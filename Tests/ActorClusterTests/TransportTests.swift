@@ -441,6 +441,15 @@ final class TransportTests: XCTestCase {
         }
         XCTAssertTrue(full, "queue never filled after \(sent) frames")
         XCTAssertLessThanOrEqual(a.transport.queuedBytes(to: rawID.address), 1 << 20)
+        // Writes are coalesced: the I/O thread may still be moving a batch into the socket when the queue first
+        // reports full (the socket itself not full yet), so the queue can drain once more. Top it up until it stops
+        // draining — the socket is full and the raw peer never reads — before asserting every send is refused.
+        transportWaitUntil("the queue stops draining") {
+            usleep(50_000)
+            var accepted = 0
+            while (try? a.transport.send(.message, to: rawID, seqPayload(0, filler: 64 * 1024))) != nil { accepted += 1 }
+            return accepted == 0
+        }
         for i in 0..<100 {
             XCTAssertThrowsError(try a.transport.send(.message, to: rawID, seqPayload(i, filler: 64 * 1024)))
         }
