@@ -98,6 +98,16 @@ final class CallSafetyTests: ClusterSystemTestCase {
         XCTAssertThrowsError(try check.check(greet, on: Greeter.self, genericCount: 1))
         XCTAssertNoThrow(try check.check(greet, on: Greeter.self, genericCount: 0))
         XCTAssertNoThrow(try check.check(identity, on: Greeter.self, genericCount: 1))
+        // A non-generic target's types are resolved once and kept with the verdict; a generic one's are not.
+        let resolved = try check.check(greet, on: Greeter.self, genericCount: 0).signature
+        XCTAssertEqual(resolved?.parameterCount, 2)
+        XCTAssertTrue(resolved?.argumentTypes[0] == String.self && resolved?.argumentTypes[1] == Int.self)
+        XCTAssertTrue(resolved?.returnType == Greeter.Greeting.self)
+        XCTAssertEqual(resolved.map { String(decoding: $0.name, as: UTF8.self) }, greet)
+        XCTAssertNil(try check.check(identity, on: Greeter.self, genericCount: 1).signature)
+        let secretResolved = try check.check(secret, on: Vault.self, genericCount: 0).signature
+        XCTAssertEqual(secretResolved?.parameterCount, 0)
+        XCTAssertTrue(secretResolved?.returnType == Int.self)
         withExtendedLifetime((greeter, drawer)) {}
     }
 

@@ -328,6 +328,33 @@ final class TransportTests: XCTestCase {
         XCTAssertEqual(b.counter("hotline_frames_malformed_total"), 0)
     }
 
+    /// A stream of sends from one thread is written in batches (the loop takes over the writes once the sender is
+    /// faster than one write per frame), in order, and a lone send is still written by its sender at once.
+    func test_aStreamOfSendsGoesOutInBatches_inOrder() throws {
+        let b = try startNode()
+        let a = try startNode()
+        try a.transport.send(.message, to: b.identity, seqPayload(0))
+        transportWaitUntil("first frame") { b.recorder.frameCount == 1 }
+        let writesBefore = a.counter("hotline_socket_writes_total")
+        for i in 1...20_000 { try a.transport.send(.message, to: b.identity, seqPayload(i)) }
+        transportWaitUntil("20k frames at b") { b.recorder.frameCount == 20_001 }
+        XCTAssertEqual(b.recorder.frames.map { seq(of: $0.payload) }, Array(0...20_000))
+        let writes = a.counter("hotline_socket_writes_total") - writesBefore
+        XCTAssertGreaterThan(writes, 0)
+        XCTAssertLessThan(writes, 20_000 / 4, "\(writes) writes for 20,000 frames")
+    }
+
+    /// With `coalesceWindow` zero, frames still arrive complete and in order (the sender writes, or the awake loop).
+    func test_withoutACoalesceWindow_framesArriveInOrder() throws {
+        var settings = TransportSettings.default
+        settings.coalesceWindow = .zero
+        let b = try startNode()
+        let a = try startNode(settings: settings)
+        for i in 0..<5_000 { try a.transport.send(.message, to: b.identity, seqPayload(i)) }
+        transportWaitUntil("5k frames at b") { b.recorder.frameCount == 5_000 }
+        XCTAssertEqual(b.recorder.frames.map { seq(of: $0.payload) }, Array(0..<5_000))
+    }
+
     func test_largestFrameArrivesIntact_andOneByteMoreThrowsFrameTooLarge() throws {
         let b = try startNode()
         let a = try startNode()
@@ -414,6 +441,15 @@ final class TransportTests: XCTestCase {
         }
         XCTAssertTrue(full, "queue never filled after \(sent) frames")
         XCTAssertLessThanOrEqual(a.transport.queuedBytes(to: rawID.address), 1 << 20)
+        // Writes are coalesced: the I/O thread may still be moving a batch into the socket when the queue first
+        // reports full (the socket itself not full yet), so the queue can drain once more. Top it up until it stops
+        // draining — the socket is full and the raw peer never reads — before asserting every send is refused.
+        transportWaitUntil("the queue stops draining") {
+            usleep(50_000)
+            var accepted = 0
+            while (try? a.transport.send(.message, to: rawID, seqPayload(0, filler: 64 * 1024))) != nil { accepted += 1 }
+            return accepted == 0
+        }
         for i in 0..<100 {
             XCTAssertThrowsError(try a.transport.send(.message, to: rawID, seqPayload(i, filler: 64 * 1024)))
         }

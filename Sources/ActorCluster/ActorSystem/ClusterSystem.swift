@@ -590,14 +590,46 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         var decoder = ClusterInvocationDecoder(envelope: envelope, system: self, handler: handler)
         do {
             try await CallerContext.$current.withValue(caller) {
-                try await executeDistributedTarget(on: actor, target: RemoteCallTarget(envelope.target),
-                                                   invocationDecoder: &decoder, handler: handler)
+                if let signature = accepted.signature {
+                    try await execute(resolved: signature, on: actor, invocationDecoder: &decoder, handler: handler)
+                } else {
+                    try await executeDistributedTarget(on: actor, target: RemoteCallTarget(envelope.target),
+                                                       invocationDecoder: &decoder, handler: handler)
+                }
             }
         } catch {
             logger.debug("call.invoke_failed", ["target": envelope.target, "peer": peer, "error": error])
         }
         if !handler.hasReplied {
             handler.send(.invocationFailed("could not invoke \(envelope.target) on \(envelope.recipientPath)"))
+        }
+    }
+
+    /// `executeDistributedTarget` for a non-generic target whose types `TargetCheck` resolved once: the same steps
+    /// (arguments decoded by the runtime into a buffer per parameter type, the function run, its result handed to
+    /// `handler`, a throw — of the function or of argument decoding — to `handler.onThrow`) without demangling the
+    /// target's parameter and return types again on every call.
+    private func execute(resolved signature: ResolvedSignature, on actor: any DistributedActor,
+                         invocationDecoder: inout ClusterInvocationDecoder, handler: ClusterResultHandler) async throws {
+        func allocate<R>(_: R.Type) -> UnsafeMutableRawPointer {
+            UnsafeMutableRawPointer(UnsafeMutablePointer<R>.allocate(capacity: 1))
+        }
+        let returnType = signature.returnType
+        let resultBuffer = _openExistential(returnType, do: allocate)
+        defer { resultBuffer.deallocate() }
+        do {
+            try await _swiftDistributedExecuteTarget(
+                on: actor, signature.name.baseAddress!, UInt(signature.name.count), argumentDecoder: &invocationDecoder,
+                argumentTypes: UnsafeRawPointer(signature.argumentTypes.baseAddress!),
+                resultBuffer: UnsafeRawPointer(resultBuffer), substitutions: nil, witnessTables: nil, numWitnessTables: 0)
+            if returnType == Void.self {
+                try await handler.onReturnVoid()
+            } else {
+                try await invokeHandlerOnReturn(handler: handler, resultBuffer: UnsafeRawPointer(resultBuffer),
+                                                metatype: returnType)
+            }
+        } catch {
+            try await handler.onThrow(error: error)
         }
     }
 

@@ -39,6 +39,10 @@ final class TargetCheck: Sendable {
         var function: String
         /// How many arguments the function takes (a call must send exactly that many).
         var parameterCount: Int
+        /// The parameter and return types, resolved once from the mangled name (nil for generic functions, whose
+        /// types depend on each call's substitutions): `ClusterSystem.execute(resolved:…)` runs the call without
+        /// asking the runtime to demangle them again.
+        var signature: ResolvedSignature?
     }
 
     /// Longest target identifier considered (bytes); real ones are well under 512.
@@ -66,8 +70,9 @@ final class TargetCheck: Sendable {
             guard genericCount == 0 || hit.isGeneric else { throw .unexpectedGenericSubstitutions }
             return hit
         }
-        let verdict = try Self.verdict(target, on: actorType)
+        var verdict = try Self.verdict(target, on: actorType)
         guard genericCount == 0 || verdict.isGeneric else { throw .unexpectedGenericSubstitutions }
+        if !verdict.isGeneric { verdict.signature = ResolvedSignature(target, parameterCount: verdict.parameterCount) }
         cache.withLock { c in
             if c.count < Self.cacheLimit { c[key] = verdict }
         }
@@ -152,6 +157,75 @@ final class TargetCheck: Sendable {
         }
     }
 }
+
+/// The parameter and return types of a non-generic distributed function, resolved by the Swift runtime from its
+/// mangled name once (the lookups `executeDistributedTarget` makes on every call), plus the name's bytes at a
+/// stable address for `swift_distributed_execute_target`. Immutable after `init` (hence `@unchecked Sendable`);
+/// the buffers live as long as the object.
+final class ResolvedSignature: @unchecked Sendable {
+    /// The mangled name, UTF-8, not NUL-terminated.
+    let name: UnsafeMutableBufferPointer<UInt8>
+    /// One metadata pointer per parameter (capacity at least 1, so the base address is never nil).
+    let argumentTypes: UnsafeMutableBufferPointer<Any.Type>
+    let parameterCount: Int
+    let returnType: Any.Type
+
+    /// nil when the runtime does not resolve every type (the call then goes through `executeDistributedTarget`,
+    /// which reports the failure).
+    init?(_ target: String, parameterCount expected: Int) {
+        let utf8 = Array(target.utf8)
+        let name = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(1, utf8.count))
+        _ = name.initialize(from: utf8)
+        let count = Int(_swiftFuncParameterCount(name.baseAddress!, UInt(utf8.count)))
+        guard count >= 0, count == expected else {
+            name.deallocate()
+            return nil
+        }
+        let types = UnsafeMutableBufferPointer<Any.Type>.allocate(capacity: max(1, count))
+        let decoded = _swiftFuncParameterTypeInfo(name.baseAddress!, UInt(utf8.count), nil, nil,
+                                                  UnsafeMutableRawPointer(types.baseAddress!), count)
+        guard decoded == count, let returnType = _swiftFuncReturnTypeInfo(name.baseAddress!, UInt(utf8.count), nil, nil) else {
+            name.deallocate()
+            types.deallocate()
+            return nil
+        }
+        self.name = UnsafeMutableBufferPointer(rebasing: name[0..<utf8.count])
+        self.argumentTypes = types
+        self.parameterCount = count
+        self.returnType = returnType
+    }
+
+    deinit {
+        UnsafeMutableRawPointer(name.baseAddress)?.deallocate()
+        argumentTypes.deallocate()
+    }
+}
+
+/// `int32_t swift_func_getParameterCount(const char *name, size_t length)` (libswiftCore, the Distributed SPI):
+/// the number of parameters of the function of that mangled name, negative on failure.
+@_silgen_name("swift_func_getParameterCount")
+private func _swiftFuncParameterCount(_ name: UnsafePointer<UInt8>, _ length: UInt) -> Int32
+
+/// `unsigned swift_func_getParameterTypeInfo(name, length, genericEnv, genericArguments, types, typesLength)`:
+/// writes the parameters' metadata into `types`; returns how many (negative on failure).
+@_silgen_name("swift_func_getParameterTypeInfo")
+private func _swiftFuncParameterTypeInfo(_ name: UnsafePointer<UInt8>, _ length: UInt, _ genericEnv: UnsafeRawPointer?,
+                                         _ genericArguments: UnsafeRawPointer?, _ types: UnsafeMutableRawPointer,
+                                         _ typesLength: Int) -> Int32
+
+/// `const Metadata *swift_func_getReturnTypeInfo(name, length, genericEnv, genericArguments)`: the return type.
+@_silgen_name("swift_func_getReturnTypeInfo")
+private func _swiftFuncReturnTypeInfo(_ name: UnsafePointer<UInt8>, _ length: UInt, _ genericEnv: UnsafeRawPointer?,
+                                      _ genericArguments: UnsafeRawPointer?) -> Any.Type?
+
+/// `swift_distributed_execute_target` (libswift_Distributed's runtime entry, what `executeDistributedTarget` ends
+/// in): finds the function's accessor by name, decodes the arguments with `argumentDecoder` into buffers of
+/// `argumentTypes`, runs it on `actor` and writes the result into `resultBuffer`.
+@_silgen_name("swift_distributed_execute_target")
+func _swiftDistributedExecuteTarget<D: DistributedTargetInvocationDecoder>(
+    on actor: AnyObject, _ targetName: UnsafePointer<UInt8>, _ targetNameLength: UInt, argumentDecoder: inout D,
+    argumentTypes: UnsafeRawPointer, resultBuffer: UnsafeRawPointer, substitutions: UnsafeRawPointer?,
+    witnessTables: UnsafeRawPointer?, numWitnessTables: UInt) async throws
 
 /// `const AccessibleFunctionRecord *swift_findAccessibleFunction(const char *name, size_t length)` from the
 /// Swift runtime (libswiftCore): the record of the compiled-in accessible (distributed) function of exactly

@@ -36,6 +36,9 @@ final class EventLoop: @unchecked Sendable {
         var tasks: [@Sendable () -> Void] = []
         var wakePending = false
         var stopRequested = false
+        /// The loop is in (or committed to) a blocking `epoll_wait`: a task submitted now needs the eventfd. While
+        /// false the loop is awake and looks at `tasks` again before it blocks, so no wake-up is written.
+        var sleeping = false
     }
 
     private struct Timer {
@@ -69,6 +72,9 @@ final class EventLoop: @unchecked Sendable {
     private var handlers: [UInt64: EventHandler] = [:]
     private var timers: [Timer] = []  // sorted by deadline, earliest first
     private var nextTimerID: UInt64 = 1
+    /// Actions to run once the current iteration's events and tasks are done, just before the loop polls again
+    /// (`runBeforePoll`): how writes queued during one iteration go out in one `write(2)`.
+    private var beforePoll: [() -> Void] = []
 
     /// Whether the epoll and eventfd descriptors were created.
     let isValid: Bool
@@ -130,6 +136,8 @@ final class EventLoop: @unchecked Sendable {
     }
 
     /// Runs `task` on the loop thread soon (FIFO). Returns false, dropping the task, once `stop` was requested.
+    /// The eventfd is written only when the loop is blocked in `epoll_wait` (at most once until it wakes): an awake
+    /// loop runs the task before it blocks again.
     @discardableResult
     func execute(_ task: @escaping @Sendable () -> Void) -> Bool {
         // On the loop thread no wake-up is needed: the loop runs queued tasks before it blocks again.
@@ -137,13 +145,30 @@ final class EventLoop: @unchecked Sendable {
         let wake = inbox.withLock { box -> Bool? in
             guard !box.stopRequested else { return nil }
             box.tasks.append(task)
-            if onLoop || box.wakePending { return false }
+            if onLoop || box.wakePending || !box.sleeping { return false }
             box.wakePending = true
             return true
         }
         guard let wake else { return false }
         if wake { signalWake() }
         return true
+    }
+
+    /// Runs `task` on the loop thread soon, but only when that costs no wake-up: the loop is awake (handling
+    /// events or tasks) and will run it before it blocks. Returns false, not queuing the task, when the loop is
+    /// blocked in `epoll_wait` or stopping. Any thread.
+    func executeIfAwake(_ task: @escaping @Sendable () -> Void) -> Bool {
+        inbox.withLock { box -> Bool in
+            guard !box.stopRequested, !box.sleeping else { return false }
+            box.tasks.append(task)
+            return true
+        }
+    }
+
+    /// Loop thread: runs `action` after the events and tasks of the current iteration, before the loop polls
+    /// again (FIFO; actions queued by these actions run in the same pass, bounded).
+    func runBeforePoll(_ action: @escaping () -> Void) {
+        beforePoll.append(action)
     }
 
     private func signalWake() {
@@ -234,12 +259,14 @@ final class EventLoop: @unchecked Sendable {
         while true {
             if runTasks() { break }
             runTimers()
+            runBeforePollActions()
             let timeout = nextTimeoutMs()
             let n = tokens.withUnsafeMutableBufferPointer { t in
                 masks.withUnsafeMutableBufferPointer { m in
                     cepoll_wait(epfd, t.baseAddress, m.baseAddress, Int32(Self.maxEvents), timeout)
                 }
             }
+            if timeout != 0 { inbox.withLock { $0.sleeping = false } }
             if n < 0 {
                 let e = cepoll_errno()
                 if e == EINTR { continue }
@@ -258,11 +285,18 @@ final class EventLoop: @unchecked Sendable {
                 }
             }
         }
+        // Actions the last tasks queued for the end of the iteration (a flush started while stopping) still run.
+        runBeforePollActions()
         // Release everything captured by handlers and timers (they may reference sockets and the transport).
         handlers.removeAll()
         timers.removeAll()
+        beforePoll.removeAll()
         inbox.withLock { $0.tasks.removeAll() }
         if threadState.withLock({ $0.detached }) { closeDescriptors() }
+        // This thread is about to exit, and glibc gives its pthread_t to the next thread it creates: that thread
+        // must not pass for this loop's (`isInLoop`), or it would touch loop-confined state (`runBeforePoll`,
+        // `schedule`, …) from outside the loop, queuing actions no thread ever runs.
+        loopThread.store(0, ordering: .releasing)
     }
 
     private func drainWake() {
@@ -288,8 +322,25 @@ final class EventLoop: @unchecked Sendable {
         return false
     }
 
-    /// Loop thread: whether tasks are waiting (then `epoll_wait` must not block).
-    private var hasQueuedTasks: Bool { inbox.withLock { !$0.tasks.isEmpty } }
+    /// Loop thread: runs the actions of `runBeforePoll` (bounded: an action that keeps queuing actions leaves the
+    /// rest for the next iteration).
+    private func runBeforePollActions() {
+        for _ in 0..<4 where !beforePoll.isEmpty {
+            let batch = beforePoll
+            beforePoll.removeAll(keepingCapacity: true)
+            for action in batch { action() }
+        }
+    }
+
+    /// Loop thread: commits to blocking (`sleeping`, so later `execute` calls write the eventfd) unless tasks are
+    /// waiting; true when it may block.
+    private func enterSleep() -> Bool {
+        inbox.withLock { box -> Bool in
+            guard box.tasks.isEmpty else { return false }
+            box.sleeping = true
+            return true
+        }
+    }
 
     private func runTimers() {
         guard !timers.isEmpty else { return }
@@ -302,13 +353,17 @@ final class EventLoop: @unchecked Sendable {
         for action in fired { action() }
     }
 
+    /// The `epoll_wait` timeout: 0 while tasks or before-poll actions wait, else until the first timer (-1: none).
+    /// A non-zero result has set `sleeping` (the caller clears it when `epoll_wait` returns).
     private func nextTimeoutMs() -> Int32 {
-        if hasQueuedTasks { return 0 }
-        guard let first = timers.first else { return -1 }
-        let now = Monotonic.nowNs()
-        if first.deadlineNs <= now { return 0 }
-        let ms = (first.deadlineNs - now + 999_999) / 1_000_000
-        return Int32(min(ms, 60_000))
+        if !beforePoll.isEmpty { return 0 }
+        var ms: Int32 = -1
+        if let first = timers.first {
+            let now = Monotonic.nowNs()
+            if first.deadlineNs <= now { return 0 }
+            ms = Int32(min((first.deadlineNs - now + 999_999) / 1_000_000, 60_000))
+        }
+        return enterSleep() ? ms : 0
     }
 }
 

@@ -27,6 +27,7 @@ struct TransportCounters: Sendable {
     let bytesIn: Counter
     let framesOut: Counter
     let bytesOut: Counter
+    let socketWrites: Counter
     let framesMalformed: Counter
     let sendQueueFull: Counter
     let handshakeTimeouts: Counter
@@ -63,6 +64,8 @@ struct TransportCounters: Sendable {
         bytesIn = m.counter("hotline_bytes_in_total", help: "Bytes read from peer sockets.")
         framesOut = m.counter("hotline_frames_out_total", help: "Frames handed to peer sockets (all kinds).")
         bytesOut = m.counter("hotline_bytes_out_total", help: "Bytes written to peer sockets.")
+        socketWrites = m.counter("hotline_socket_writes_total",
+                                 help: "write(2) calls that moved queued frames to peer sockets (frames_out / this = frames per write).")
         framesMalformed = m.counter("hotline_frames_malformed_total", help: "Connections closed for a malformed frame.")
         sendQueueFull = m.counter("hotline_send_queue_full_total", help: "Sends refused because the peer's outbound queue was full.")
         handshakeTimeouts = m.counter("hotline_handshake_timeouts_total", help: "Connections closed because the handshake did not complete in time.")
@@ -189,6 +192,9 @@ public final class Transport: Sendable {
     let operatorPeers = Mutex<Set<NodeIdentity>>([])
     let openConnections = Atomic<Int>(0)
 
+    /// `settings.coalesceWindow` in ns (0: off).
+    let coalesceWindowNs: UInt64
+
     /// Biggest coalesced write, in bytes.
     static let batchBytes = 256 << 10
     /// Bytes a sending thread writes itself before leaving the rest to the loop.
@@ -211,6 +217,7 @@ public final class Transport: Sendable {
         self.budgets = TransportBudgets(metrics)
         self.peerConfig = PeerLifecycle.Config(settings)
         self.limitLog = LogRateLimiter(interval: settings.limitLogInterval)
+        self.coalesceWindowNs = UInt64(max(0, settings.coalesceWindow.nanoseconds))
     }
 
     deinit {
@@ -349,7 +356,8 @@ public final class Transport: Sendable {
     private enum SendOutcome {
         case queued
         case queuedAndDial
-        case queuedAndFlush
+        /// The caller took the flusher role; `recent`: this peer's last write was within `coalesceWindow`.
+        case queuedAndFlush(recent: Bool)
         case failed(TransportError)
         /// A node-wide budget refused the frame.
         case refused(TransportError, Budget)
@@ -450,9 +458,25 @@ public final class Transport: Sendable {
             // When the loop is stopping, the frame stays queued and shutdown drops and reports it.
             let dialPeer = p
             loop.execute { [self] in startDial(dialPeer) }
-        case .queuedAndFlush:
-            flush(p, budgetBytes: Self.senderFlushBudget)
+        case .queuedAndFlush(let recent):
+            startFlush(p, recent: recent)
         }
+    }
+
+    /// The sender took the flusher role of `p`: who writes, and when. On the I/O thread the write waits for the
+    /// end of the loop's iteration, so every frame queued meanwhile (replies of every call in one read) goes out
+    /// in one `write(2)`. From another thread it is left to the loop when the loop is awake anyway (no wake-up) or
+    /// when this peer was written to less than `coalesceWindow` ago (a stream of sends: one wake-up, then whole
+    /// batches while the sender keeps queuing); otherwise the sender writes it at once, itself.
+    private func startFlush(_ p: Peer, recent: Bool) {
+        if loop.isInLoop {
+            loop.runBeforePoll { [self] in flush(p, budgetBytes: Self.loopFlushBudget) }
+            return
+        }
+        let task: @Sendable () -> Void = { [self] in flush(p, budgetBytes: Self.loopFlushBudget) }
+        if loop.executeIfAwake(task) { return }
+        if recent, loop.execute(task) { return }
+        flush(p, budgetBytes: Self.senderFlushBudget)
     }
 
     /// Under the peer's lock: what the lifecycle says about a send (`PeerLifecycle.sendVerdict`), then the size
@@ -493,7 +517,8 @@ public final class Transport: Sendable {
         if dial { return .queuedAndDial }
         if s.isAssociated && !s.flushing && !s.outArmed {
             s.flushing = true
-            return .queuedAndFlush
+            let recent = coalesceWindowNs > 0 && s.lastWriteProgressNs.map { now &- $0 < coalesceWindowNs } == true
+            return .queuedAndFlush(recent: recent)
         }
         return .queued
     }

@@ -982,6 +982,7 @@ extension Transport {
                 }
                 if case .bytes(let n) = result {
                     offset += n
+                    counters.socketWrites.increment()
                     continue
                 }
                 if case .error(let e) = result { failure = e }

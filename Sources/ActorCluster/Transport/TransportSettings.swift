@@ -17,6 +17,14 @@ public struct TransportSettings: Sendable {
     public var reconnectBackoffMax: Duration = .seconds(5)
     /// Protocol versions this node speaks; the highest common version wins.
     public var protocolVersions: ClosedRange<UInt16> = 1...1
+    /// A send from a thread other than the I/O thread, to a peer last written to less than this long ago, leaves
+    /// the write to the I/O thread (one wake-up) instead of writing itself: a stream of sends then goes out in
+    /// batches (one `write(2)` for everything queued meanwhile) rather than one system call per frame, and an
+    /// occasional send (a call every round trip) is still written at once by its sender. Sends on the I/O thread
+    /// are always written at the end of its loop iteration, and a send while the I/O thread is awake is left to
+    /// it, whatever this is. Trade-off: longer batches more under moderate rates, at the price of a wake-up (tens
+    /// of µs) on a send that would have been alone; `.zero` turns it off. Default 20 µs.
+    public var coalesceWindow: Duration = .microseconds(20)
     /// Bytes requested per `read(2)`, clamped to 512 B ... 16 MiB (a larger buffer is used only to complete one
     /// large frame).
     public var readChunkBytes: Int = 64 << 10
