@@ -38,7 +38,7 @@ final class DeliveryProcessTests: XCTestCase {
 
     /// `hotline case NUMBER`'s snapshot `delivery` and its event names.
     func delivery(_ harness: NodeHarness, _ node: String, _ number: String) throws -> (delivery: [String: Any], events: [String]) {
-        let h = try json(harness, node, ["case", number])
+        let h = try harness.json(node, ["case", number])
         let snapshot = try XCTUnwrap(h["snapshot"] as? [String: Any])
         let events = try XCTUnwrap(h["events"] as? [[String: Any]]).compactMap { ($0["body"] as? [String: Any])?.keys.first }
         return (try XCTUnwrap(snapshot["delivery"] as? [String: Any], "snapshot: \(snapshot)"), events)
@@ -54,7 +54,7 @@ final class DeliveryProcessTests: XCTestCase {
         let node = try await startCluster(harness, catalogue: catalogue.path)
         let live = self
 
-        let receipt = try live.json(harness, node, ["submit", "--channel", "8890", "--external-id", "water-1", "--category", "water-outage",
+        let receipt = try harness.json(node, ["submit", "--channel", "8890", "--external-id", "water-1", "--category", "water-outage",
                                                    "--jurisdiction", "210302", "--description", "铁东区站前街道停水两天了"])
         XCTAssertEqual(receipt["leadUnit"] as? String, "AS-WATER")
         let number = "\(try XCTUnwrap((receipt["ref"] as? [String: Any])?["number"]))"
@@ -77,7 +77,7 @@ final class DeliveryProcessTests: XCTestCase {
         XCTAssertEqual(refused.events.filter { $0 == "assignmentDelivered" }.count, 1, "only the co-handler's: \(refused.events)")
 
         // The supervisor's list of undelivered cases says so, with the unit waiting.
-        let table = try live.cli(harness, node, ["cases", "--undelivered"])
+        let table = try harness.cli(node, ["cases", "--undelivered"])
         XCTAssertEqual(table.status, 0, table.stderr)
         let text = String(decoding: table.stdout, as: UTF8.self)
         XCTAssertTrue(text.contains(number) && text.contains("1 of 2 (waiting: AS-WATER;") && text.contains("HTTP 503"), text)
@@ -97,7 +97,7 @@ final class DeliveryProcessTests: XCTestCase {
         XCTAssertEqual(done.events.filter { $0 == "deliveryFailed" }.count, 2, "\(done.events)")
         XCTAssertEqual(done.events.filter { $0 == "assignmentDelivered" }.count, 2, "\(done.events)")
         XCTAssertEqual(done.events.last, "assignmentDelivered")
-        XCTAssertEqual(entries(try live.json(harness, node, ["cases", "--undelivered", "--json"])).count, 0)
+        XCTAssertEqual(entries(try harness.json(node, ["cases", "--undelivered", "--json"])).count, 0)
 
         // What the department's system got: three POSTs of one assignment, one idempotency key.
         let requests = endpoint.requests
@@ -111,7 +111,7 @@ final class DeliveryProcessTests: XCTestCase {
         XCTAssertEqual(body["idempotencyKey"] as? String, requests[0].idempotencyKey)
 
         // Now the lead can sign: delivered is not signed, but it is the way to it.
-        XCTAssertEqual(try live.json(harness, node, ["unit", "sign", number, "--unit", "AS-WATER", "--json"])["status"] as? String, "inProgress")
+        XCTAssertEqual(try harness.json(node, ["unit", "sign", number, "--unit", "AS-WATER", "--json"])["status"] as? String, "inProgress")
     }
 
     func test_aRetryAfterTheOwnersDeathIsMadeByTheNewOwnerAndRecordsTheDeliveryOnce() async throws {
@@ -182,47 +182,32 @@ final class DeliveryProcessTests: XCTestCase {
         defer { harness.stopAll() }
         let node = try await startCluster(harness, catalogue: LiveHotlineTests.cataloguePath)
         let live = self
-        let receipt = try live.json(harness, node, ["submit", "--channel", "8890", "--external-id", "road-1", "--category", "road-damage",
+        let receipt = try harness.json(node, ["submit", "--channel", "8890", "--external-id", "road-1", "--category", "road-damage",
                                                    "--jurisdiction", "210302", "--description", "站前街道路面塌陷"])
         let number = "\(try XCTUnwrap((receipt["ref"] as? [String: Any])?["number"]))"
         let lead = try XCTUnwrap(receipt["leadUnit"] as? String)
-        XCTAssertEqual(try live.cli(harness, node, ["unit", "return", number, "--unit", lead, "--reason", "not ours"]).status, 0)
-        XCTAssertEqual(try live.cli(harness, node, ["dispatch", "return", number, "--approve"]).status, 0)
+        XCTAssertEqual(try harness.cli(node, ["unit", "return", number, "--unit", lead, "--reason", "not ours"]).status, 0)
+        XCTAssertEqual(try harness.cli(node, ["dispatch", "return", number, "--approve"]).status, 0)
 
-        let refused = try live.cli(harness, node, ["dispatch", "route", number, "--lead", "210302-SD-ZHANQIAN"])
+        let refused = try harness.cli(node, ["dispatch", "route", number, "--lead", "210302-SD-ZHANQIAN"])
         XCTAssertEqual(refused.status, 3, refused.stderr)
         XCTAssertTrue(refused.stderr.contains("road-damage") && refused.stderr.contains("210302-SD-ZHANQIAN")
                       && refused.stderr.contains("sub-district"), refused.stderr)
         XCTAssertEqual(try live.history(harness, node, number).status, "pendingDispatch", "nothing was recorded")
-        let coRefused = try live.cli(harness, node, ["dispatch", "route", number, "--lead", "210302-CM", "--co", "210302-SD-ZHANQIAN-CC"])
+        let coRefused = try harness.cli(node, ["dispatch", "route", number, "--lead", "210302-CM", "--co", "210302-SD-ZHANQIAN-CC"])
         XCTAssertEqual(coRefused.status, 3, coRefused.stderr)
         XCTAssertTrue(coRefused.stderr.contains("210302-SD-ZHANQIAN-CC") && coRefused.stderr.contains("community"), coRefused.stderr)
 
         // To the district's own bureau it goes.
-        XCTAssertEqual(try live.json(harness, node, ["dispatch", "route", number, "--lead", "210302-GOV", "--json"])["status"] as? String,
+        XCTAssertEqual(try harness.json(node, ["dispatch", "route", number, "--lead", "210302-GOV", "--json"])["status"] as? String,
                        "dispatched")
     }
 
     private func entries(_ list: [String: Any]) -> [[String: Any]] { (list["entries"] as? [[String: Any]]) ?? [] }
 
-    /// Runs `hotline ARGS --node NODE --secret-file …` and returns status, stdout, stderr.
-    func cli(_ harness: NodeHarness, _ node: String, _ args: [String]) throws -> (status: Int32, stdout: Data, stderr: String) {
-        try SubmitCommandTests.run(args + ["--node", node, "--secret-file", harness.secret.path])
-    }
-
-    /// Runs a command that must succeed and returns its JSON output.
-    func json(_ harness: NodeHarness, _ node: String, _ args: [String], file: StaticString = #filePath,
-              line: UInt = #line) throws -> [String: Any] {
-        let run = try cli(harness, node, args)
-        XCTAssertEqual(run.status, 0, "hotline \(args.joined(separator: " ")): \(run.stderr)", file: file, line: line)
-        return try XCTUnwrap(JSONSerialization.jsonObject(with: run.stdout) as? [String: Any],
-                             "hotline \(args.joined(separator: " ")) printed \(String(decoding: run.stdout, as: UTF8.self))",
-                             file: file, line: line)
-    }
-
     /// The case's status (`hotline case`).
     func history(_ harness: NodeHarness, _ node: String, _ number: String) throws -> (status: String, events: [String]) {
-        let h = try json(harness, node, ["case", number])
+        let h = try harness.json(node, ["case", number])
         let events = try XCTUnwrap(h["events"] as? [[String: Any]]).compactMap { ($0["body"] as? [String: Any])?.keys.first }
         return (try XCTUnwrap((h["snapshot"] as? [String: Any])?["status"] as? String), events)
     }

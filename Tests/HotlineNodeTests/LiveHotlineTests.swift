@@ -26,24 +26,9 @@ final class LiveHotlineTests: XCTestCase {
         return front.node.address.description
     }
 
-    /// Runs `hotline ARGS --node NODE --secret-file …` and returns status, stdout, stderr.
-    func cli(_ harness: NodeHarness, _ node: String, _ args: [String]) throws -> (status: Int32, stdout: Data, stderr: String) {
-        try SubmitCommandTests.run(args + ["--node", node, "--secret-file", harness.secret.path])
-    }
-
-    /// Runs a command that must succeed and returns its JSON output.
-    func json(_ harness: NodeHarness, _ node: String, _ args: [String], file: StaticString = #filePath,
-              line: UInt = #line) throws -> [String: Any] {
-        let run = try cli(harness, node, args)
-        XCTAssertEqual(run.status, 0, "hotline \(args.joined(separator: " ")): \(run.stderr)", file: file, line: line)
-        return try XCTUnwrap(JSONSerialization.jsonObject(with: run.stdout) as? [String: Any],
-                             "hotline \(args.joined(separator: " ")) printed \(String(decoding: run.stdout, as: UTF8.self))",
-                             file: file, line: line)
-    }
-
     /// `hotline case NUMBER`: the status and the event names.
     func history(_ harness: NodeHarness, _ node: String, _ number: String) throws -> (status: String, events: [String], lead: String?) {
-        let h = try json(harness, node, ["case", number])
+        let h = try harness.json(node, ["case", number])
         let snapshot = try XCTUnwrap(h["snapshot"] as? [String: Any])
         let events = try XCTUnwrap(h["events"] as? [[String: Any]])
         // A CaseEventBody encodes as {"<name>": {...}}.
@@ -74,7 +59,7 @@ final class LiveHotlineTests: XCTestCase {
     }
 
     func submit(_ harness: NodeHarness, _ node: String, id: String) throws -> String {
-        let receipt = try json(harness, node, ["submit", "--channel", "8890", "--external-id", id, "--category", "road-damage",
+        let receipt = try harness.json(node, ["submit", "--channel", "8890", "--external-id", id, "--category", "road-damage",
                                                "--jurisdiction", "210303", "--description", "铁西区兴盛路路面塌陷一个大坑"])
         XCTAssertEqual(receipt["status"] as? String, "dispatched", "intake dispatches a classified request by the catalogue")
         XCTAssertEqual(receipt["leadUnit"] as? String, "210303-CM")
@@ -90,75 +75,75 @@ final class LiveHotlineTests: XCTestCase {
         XCTAssertEqual(try history(harness, node, number).status, "dispatched")
 
         // Intake dispatched it already: routing it again is refused.
-        let again = try cli(harness, node, ["dispatch", "route", number])
+        let again = try harness.cli(node, ["dispatch", "route", number])
         XCTAssertEqual(again.status, 3)
         XCTAssertTrue(again.stderr.contains("dispatched, not pending dispatch"), again.stderr)
 
         // The department's inbox: awaiting its sign, with its deadlines.
-        var inbox = entries(try json(harness, node, ["unit", "inbox", "--unit", "210303-CM", "--json"]))
+        var inbox = entries(try harness.json(node, ["unit", "inbox", "--unit", "210303-CM", "--json"]))
         XCTAssertEqual(inbox.map(\.number), [number])
         XCTAssertEqual(inbox.first?.waitingFor, "sign")
         XCTAssertNotNil(inbox.first?.entry["signDue"])
         XCTAssertNotNil(inbox.first?.entry["handleDue"])
-        XCTAssertEqual(entries(try json(harness, node, ["unit", "inbox", "--unit", "210303-HOUSING", "--json"])).count, 0)
-        let table = try cli(harness, node, ["unit", "inbox", "--unit", "210303-CM"])
+        XCTAssertEqual(entries(try harness.json(node, ["unit", "inbox", "--unit", "210303-HOUSING", "--json"])).count, 0)
+        let table = try harness.cli(node, ["unit", "inbox", "--unit", "210303-CM"])
         XCTAssertEqual(table.status, 0, table.stderr)
         let text = String(decoding: table.stdout, as: UTF8.self)
         XCTAssertTrue(text.hasPrefix("CASE"), text)
         XCTAssertTrue(text.contains(number) && text.contains("SIGN DUE"), text)
 
         // Another unit cannot act on it.
-        let stranger = try cli(harness, node, ["unit", "sign", number, "--unit", "210303-HOUSING"])
+        let stranger = try harness.cli(node, ["unit", "sign", number, "--unit", "210303-HOUSING"])
         XCTAssertEqual(stranger.status, 3)
         XCTAssertTrue(stranger.stderr.contains("no current assignment for 210303-HOUSING"), stranger.stderr)
 
-        XCTAssertEqual(try json(harness, node, ["unit", "sign", number, "--unit", "210303-CM", "--json"])["status"] as? String, "inProgress")
-        inbox = entries(try json(harness, node, ["unit", "inbox", "--unit", "210303-CM", "--json"]))
+        XCTAssertEqual(try harness.json(node, ["unit", "sign", number, "--unit", "210303-CM", "--json"])["status"] as? String, "inProgress")
+        inbox = entries(try harness.json(node, ["unit", "inbox", "--unit", "210303-CM", "--json"]))
         XCTAssertEqual(inbox.first?.waitingFor, "reply")
         XCTAssertEqual(try history(harness, node, number).status, "inProgress")
 
-        XCTAssertEqual(try json(harness, node, ["unit", "reply", number, "--unit", "210303-CM", "--text", "已修补路面", "--json"])["status"] as? String,
+        XCTAssertEqual(try harness.json(node, ["unit", "reply", number, "--unit", "210303-CM", "--text", "已修补路面", "--json"])["status"] as? String,
                        "replied")
         XCTAssertEqual(try history(harness, node, number).status, "replied")
-        XCTAssertEqual(entries(try json(harness, node, ["unit", "inbox", "--unit", "210303-CM", "--json"])).count, 0)
-        XCTAssertEqual(entries(try json(harness, node, ["cases", "--status", "replied", "--json"])).map(\.waitingFor), ["review"])
+        XCTAssertEqual(entries(try harness.json(node, ["unit", "inbox", "--unit", "210303-CM", "--json"])).count, 0)
+        XCTAssertEqual(entries(try harness.json(node, ["cases", "--status", "replied", "--json"])).map(\.waitingFor), ["review"])
 
         // Nothing to call back before the review.
-        XCTAssertEqual(entries(try json(harness, node, ["callback", "due", "--json"])).count, 0)
-        XCTAssertEqual(try json(harness, node, ["dispatch", "review", number, "--accept", "--note", "ok", "--json"])["status"] as? String,
+        XCTAssertEqual(entries(try harness.json(node, ["callback", "due", "--json"])).count, 0)
+        XCTAssertEqual(try harness.json(node, ["dispatch", "review", number, "--accept", "--note", "ok", "--json"])["status"] as? String,
                        "pendingCallback")
         XCTAssertEqual(try history(harness, node, number).status, "pendingCallback")
-        let due = entries(try json(harness, node, ["callback", "due", "--json"]))
+        let due = entries(try harness.json(node, ["callback", "due", "--json"]))
         XCTAssertEqual(due.map(\.number), [number])
         XCTAssertNotNil(due.first?.entry["callbackDue"])
 
-        XCTAssertEqual(try json(harness, node, ["callback", "record", number, "--satisfied", "--json"])["status"] as? String, "closed")
+        XCTAssertEqual(try harness.json(node, ["callback", "record", number, "--satisfied", "--json"])["status"] as? String, "closed")
         let closed = try history(harness, node, number)
         XCTAssertEqual(closed.status, "closed")
         XCTAssertEqual(closed.events, ["drafted", "accepted", "queuedForDispatch", "dispatched", "assignmentDelivered",
                                        "assignmentSigned", "unitReplied", "replyReviewed", "callbackAttempted", "closed"])
-        XCTAssertEqual(entries(try json(harness, node, ["callback", "due", "--json"])).count, 0)
-        XCTAssertEqual(entries(try json(harness, node, ["cases", "--status", "closed", "--json"])).map(\.number), [number])
+        XCTAssertEqual(entries(try harness.json(node, ["callback", "due", "--json"])).count, 0)
+        XCTAssertEqual(entries(try harness.json(node, ["cases", "--status", "closed", "--json"])).map(\.number), [number])
 
         // A dissatisfied citizen: the case is reopened and dispatched again to the same lead by its office.
         let second = try submit(harness, node, id: "life-2")
-        _ = try json(harness, node, ["unit", "sign", second, "--unit", "210303-CM", "--json"])
-        _ = try json(harness, node, ["unit", "reply", second, "--unit", "210303-CM", "--text", "已处理", "--json"])
-        _ = try json(harness, node, ["dispatch", "review", second, "--accept", "--json"])
-        let reopened = try json(harness, node, ["callback", "record", second, "--dissatisfied", "--json"])
+        _ = try harness.json(node, ["unit", "sign", second, "--unit", "210303-CM", "--json"])
+        _ = try harness.json(node, ["unit", "reply", second, "--unit", "210303-CM", "--text", "已处理", "--json"])
+        _ = try harness.json(node, ["dispatch", "review", second, "--accept", "--json"])
+        let reopened = try harness.json(node, ["callback", "record", second, "--dissatisfied", "--json"])
         XCTAssertEqual(reopened["status"] as? String, "dispatched")
         XCTAssertEqual(reopened["leadUnit"] as? String, "210303-CM")
         let redispatched = try history(harness, node, second)
         XCTAssertEqual(Array(redispatched.events.suffix(5)),
                        ["callbackAttempted", "reopened", "queuedForDispatch", "dispatched", "assignmentDelivered"])
-        inbox = entries(try json(harness, node, ["unit", "inbox", "--unit", "210303-CM", "--json"]))
+        inbox = entries(try harness.json(node, ["unit", "inbox", "--unit", "210303-CM", "--json"]))
         XCTAssertEqual(inbox.map(\.number), [second])
         XCTAssertEqual(inbox.first?.waitingFor, "sign")
 
         // Bad flags: exit 2.
-        XCTAssertEqual(try cli(harness, node, ["callback", "record", second, "--satisfied", "--unreachable"]).status, 2)
-        XCTAssertEqual(try cli(harness, node, ["dispatch", "review", second]).status, 2)
-        XCTAssertEqual(try cli(harness, node, ["unit", "extend", second, "--unit", "210303-CM", "--reason", "x"]).status, 2)
+        XCTAssertEqual(try harness.cli(node, ["callback", "record", second, "--satisfied", "--unreachable"]).status, 2)
+        XCTAssertEqual(try harness.cli(node, ["dispatch", "review", second]).status, 2)
+        XCTAssertEqual(try harness.cli(node, ["unit", "extend", second, "--unit", "210303-CM", "--reason", "x"]).status, 2)
     }
 
     func test_aCaseReturnedTwiceGoesToArbitration() async throws {
@@ -167,37 +152,37 @@ final class LiveHotlineTests: XCTestCase {
         let node = try await startSelfConfigured(harness)
         let number = try submit(harness, node, id: "returned-1")
 
-        XCTAssertEqual(try json(harness, node, ["unit", "return", number, "--unit", "210303-CM", "--reason", "不是本单位职责", "--json"])["status"]
+        XCTAssertEqual(try harness.json(node, ["unit", "return", number, "--unit", "210303-CM", "--reason", "不是本单位职责", "--json"])["status"]
                        as? String, "returnReview")
-        var queue = entries(try XCTUnwrap(try json(harness, node, ["dispatch", "queue", "--json"])["dispatch"] as? [String: Any]))
+        var queue = entries(try XCTUnwrap(try harness.json(node, ["dispatch", "queue", "--json"])["dispatch"] as? [String: Any]))
         XCTAssertEqual(queue.map(\.number), [number])
         XCTAssertEqual(queue.first?.waitingFor, "return decision")
 
-        XCTAssertEqual(try json(harness, node, ["dispatch", "return", number, "--approve", "--note", "改派", "--json"])["status"] as? String,
+        XCTAssertEqual(try harness.json(node, ["dispatch", "return", number, "--approve", "--note", "改派", "--json"])["status"] as? String,
                        "pendingDispatch")
-        queue = entries(try XCTUnwrap(try json(harness, node, ["dispatch", "queue", "--group", "G2", "--json"])["dispatch"] as? [String: Any]))
+        queue = entries(try XCTUnwrap(try harness.json(node, ["dispatch", "queue", "--group", "G2", "--json"])["dispatch"] as? [String: Any]))
         XCTAssertEqual(queue.map(\.number), [number])
         XCTAssertEqual(queue.first?.waitingFor, "dispatch")
-        let table = try cli(harness, node, ["dispatch", "queue"])
+        let table = try harness.cli(node, ["dispatch", "queue"])
         XCTAssertEqual(table.status, 0, table.stderr)
         XCTAssertTrue(String(decoding: table.stdout, as: UTF8.self).contains("Pending dispatch and returns"))
 
-        let unknown = try cli(harness, node, ["dispatch", "route", number, "--lead", "NO-SUCH-UNIT"])
+        let unknown = try harness.cli(node, ["dispatch", "route", number, "--lead", "NO-SUCH-UNIT"])
         XCTAssertEqual(unknown.status, 3)
         XCTAssertTrue(unknown.stderr.contains("unknown unit \"NO-SUCH-UNIT\""), unknown.stderr)
-        let routed = try json(harness, node, ["dispatch", "route", number, "--lead", "210303-HOUSING", "--json"])
+        let routed = try harness.json(node, ["dispatch", "route", number, "--lead", "210303-HOUSING", "--json"])
         XCTAssertEqual(routed["status"] as? String, "dispatched")
         XCTAssertEqual(routed["leadUnit"] as? String, "210303-HOUSING")
 
         // The second return: no dispatcher decision, arbitration only.
-        _ = try json(harness, node, ["unit", "return", number, "--unit", "210303-HOUSING", "--reason", "也不是我们", "--json"])
-        queue = entries(try XCTUnwrap(try json(harness, node, ["dispatch", "queue", "--json"])["dispatch"] as? [String: Any]))
+        _ = try harness.json(node, ["unit", "return", number, "--unit", "210303-HOUSING", "--reason", "也不是我们", "--json"])
+        queue = entries(try XCTUnwrap(try harness.json(node, ["dispatch", "queue", "--json"])["dispatch"] as? [String: Any]))
         XCTAssertEqual(queue.first?.waitingFor, "arbitration")
-        let decision = try cli(harness, node, ["dispatch", "return", number, "--approve"])
+        let decision = try harness.cli(node, ["dispatch", "return", number, "--approve"])
         XCTAssertEqual(decision.status, 3)
         XCTAssertTrue(decision.stderr.contains("goes to arbitration"), decision.stderr)
 
-        let ruled = try json(harness, node, ["dispatch", "arbitrate", number, "--lead", "210303-CM", "--note", "仲裁: 城管负责", "--json"])
+        let ruled = try harness.json(node, ["dispatch", "arbitrate", number, "--lead", "210303-CM", "--note", "仲裁: 城管负责", "--json"])
         XCTAssertEqual(ruled["status"] as? String, "dispatched")
         XCTAssertEqual(ruled["leadUnit"] as? String, "210303-CM")
         let after = try history(harness, node, number)
@@ -205,12 +190,12 @@ final class LiveHotlineTests: XCTestCase {
         XCTAssertEqual(after.events.filter { $0 == "returnRequested" }.count, 2)
         XCTAssertEqual(after.events.filter { $0 == "returnDecided" }.count, 1)
         XCTAssertEqual(Array(after.events.suffix(2)), ["arbitrated", "assignmentDelivered"])
-        XCTAssertEqual(entries(try XCTUnwrap(try json(harness, node, ["dispatch", "queue", "--json"])["dispatch"] as? [String: Any])).count, 0)
+        XCTAssertEqual(entries(try XCTUnwrap(try harness.json(node, ["dispatch", "queue", "--json"])["dispatch"] as? [String: Any])).count, 0)
 
         // Arbitration binds: the lead cannot return it again; it signs.
-        let third = try cli(harness, node, ["unit", "return", number, "--unit", "210303-CM", "--reason", "again"])
+        let third = try harness.cli(node, ["unit", "return", number, "--unit", "210303-CM", "--reason", "again"])
         XCTAssertEqual(third.status, 3, third.stderr)
-        XCTAssertEqual(try json(harness, node, ["unit", "sign", number, "--unit", "210303-CM", "--json"])["status"] as? String, "inProgress")
+        XCTAssertEqual(try harness.json(node, ["unit", "sign", number, "--unit", "210303-CM", "--json"])["status"] as? String, "inProgress")
         XCTAssertEqual(try history(harness, node, number).status, "inProgress")
     }
 
@@ -233,18 +218,18 @@ final class LiveHotlineTests: XCTestCase {
         let node = front.node.address.description
         func moveClock(to instant: Date) async throws { for n in nodes { try await n.setClock(to: instant) } }
         func heating(_ id: String) throws -> String {
-            let r = try json(harness, node, ["submit", "--channel", "8890", "--external-id", id, "--category", "heating-failure",
+            let r = try harness.json(node, ["submit", "--channel", "8890", "--external-id", id, "--category", "heating-failure",
                                              "--jurisdiction", "210302", "--description", "暖气不热，室温十二度"])
             XCTAssertEqual(r["status"] as? String, "dispatched")
             return "\(try XCTUnwrap((r["ref"] as? [String: Any])?["number"]))"
         }
         /// Reminders and supervision escalations recorded, per assignment (`"<assignment>"` or `"<assignment> L<level>"`).
         func fired(_ number: String) throws -> (reminders: [String: Int], escalations: [String: Int]) {
-            Self.supervisionRecorded(in: try json(harness, node, ["case", number]))
+            Self.supervisionRecorded(in: try harness.json(node, ["case", number]))
         }
         /// The case's assignment ids.
         func assignments(_ number: String) throws -> [String] {
-            let shown = try json(harness, node, ["case", number])
+            let shown = try harness.json(node, ["case", number])
             let bodies = (shown["events"] as? [[String: Any]] ?? []).compactMap { $0["body"] as? [String: Any] }
             return bodies.compactMap { ($0["assignmentDelivered"] as? [String: Any])?["assignment"] }.map { "\($0)" }
         }
@@ -259,24 +244,24 @@ final class LiveHotlineTests: XCTestCase {
         // The lead (the heating company) and the district government as co-handler: two assignments.
         let ids = try assignments(a)
         XCTAssertEqual(ids.count, 2)
-        XCTAssertEqual(entries(try json(harness, node, ["cases", "--overdue", "--json"])).count, 0)
+        XCTAssertEqual(entries(try harness.json(node, ["cases", "--overdue", "--json"])).count, 0)
 
         // Half the sign window gone: one reminder per assignment, nothing overdue.
         try await moveClock(to: t0.addingTimeInterval(16 * 60))
         try await waitUntil(timeout: .seconds(10), "the office's timer sends the reminders") { try counts(a).reminders >= 2 }
         XCTAssertEqual(try fired(a).reminders, Dictionary(uniqueKeysWithValues: ids.map { ($0, 1) }))
         XCTAssertEqual(try counts(a).escalations, 0)
-        XCTAssertEqual(entries(try json(harness, node, ["cases", "--overdue", "--json"])).count, 0)
+        XCTAssertEqual(entries(try harness.json(node, ["cases", "--overdue", "--json"])).count, 0)
 
         // Past the sign deadline: overdue, supervision level 1.
         try await moveClock(to: t0.addingTimeInterval(31 * 60))
         try await waitUntil(timeout: .seconds(10), "the office's timer escalates to level 1") { try counts(a).escalations >= 2 }
-        let overdue = entries(try json(harness, node, ["cases", "--overdue", "--json"]))
+        let overdue = entries(try harness.json(node, ["cases", "--overdue", "--json"]))
         XCTAssertEqual(overdue.map(\.number), [a])
         XCTAssertEqual(overdue.first?.entry["overdue"] as? Bool, true)
         XCTAssertEqual(overdue.first?.entry["supervisionLevel"] as? Int, 1)
         XCTAssertEqual(overdue.first?.waitingFor, "sign")
-        let inbox = entries(try json(harness, node, ["unit", "inbox", "--unit", lead, "--json"]))
+        let inbox = entries(try harness.json(node, ["unit", "inbox", "--unit", lead, "--json"]))
         XCTAssertEqual(inbox.first?.entry["overdue"] as? Bool, true)
 
         // The timer keeps firing: a second case's reminder proves it ran again, and the first case still has one
@@ -289,7 +274,7 @@ final class LiveHotlineTests: XCTestCase {
         XCTAssertEqual(try counts(b).escalations, 0)
         let events = try history(harness, node, a).events
         XCTAssertEqual(Array(events.suffix(4)), ["reminderSent", "reminderSent", "supervisionEscalated", "supervisionEscalated"])
-        let shown = try json(harness, node, ["case", a])
+        let shown = try harness.json(node, ["case", a])
         let bodies = (shown["events"] as? [[String: Any]] ?? []).compactMap { $0["body"] as? [String: Any] }
         let escalation = try XCTUnwrap(bodies.compactMap { $0["supervisionEscalated"] as? [String: Any] }.first)
         XCTAssertEqual(escalation["level"] as? Int, 1)

@@ -58,6 +58,20 @@ final class NodeHarness {
         return nil
     }
 
+    /// Runs `hotline ARGS --node NODE --secret-file <this harness's secret>` and returns status, stdout, stderr.
+    func cli(_ node: String, _ args: [String]) throws -> (status: Int32, stdout: Data, stderr: String) {
+        try SubmitCommandTests.run(args + ["--node", node, "--secret-file", secret.path])
+    }
+
+    /// Runs a command that must succeed (asserted) and returns its JSON output.
+    func json(_ node: String, _ args: [String], file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
+        let run = try cli(node, args)
+        XCTAssertEqual(run.status, 0, "hotline \(args.joined(separator: " ")): \(run.stderr)", file: file, line: line)
+        return try XCTUnwrap(JSONSerialization.jsonObject(with: run.stdout) as? [String: Any],
+                             "hotline \(args.joined(separator: " ")) printed \(String(decoding: run.stdout, as: UTF8.self))",
+                             file: file, line: line)
+    }
+
     /// A node inside the test process, used as the caller.
     func clientSystem(_ name: String = "test-client", callTimeout: Duration = .seconds(5),
                       asOperator: Bool = true) throws -> ClusterSystem {

@@ -34,30 +34,19 @@ final class RepeatCallerTests: XCTestCase {
         return front.node.address.description
     }
 
-    func cli(_ harness: NodeHarness, _ node: String, _ args: [String]) throws -> (status: Int32, stdout: Data, stderr: String) {
-        try SubmitCommandTests.run(args + ["--node", node, "--secret-file", harness.secret.path])
-    }
-
-    func json(_ harness: NodeHarness, _ node: String, _ args: [String], file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
-        let run = try cli(harness, node, args)
-        XCTAssertEqual(run.status, 0, "hotline \(args.joined(separator: " ")): \(run.stderr)", file: file, line: line)
-        return try XCTUnwrap(JSONSerialization.jsonObject(with: run.stdout) as? [String: Any],
-                             "hotline \(args.joined(separator: " ")) printed \(String(decoding: run.stdout, as: UTF8.self))", file: file, line: line)
-    }
-
     func numbers(_ list: [String: Any]) -> [String] {
         ((list["entries"] as? [[String: Any]]) ?? []).map { "\($0["number"] ?? "")" }
     }
 
     /// The event names of a case (`hotline case`).
     func events(_ harness: NodeHarness, _ node: String, _ number: String) throws -> [String] {
-        let h = try json(harness, node, ["case", number])
+        let h = try harness.json(node, ["case", number])
         return try XCTUnwrap(h["events"] as? [[String: Any]]).compactMap { ($0["body"] as? [String: Any])?.keys.first }
     }
 
     func submit(_ harness: NodeHarness, _ node: String, id: String, category: String, jurisdiction: String, phone: String,
                 address: String, description: String) throws -> [String: Any] {
-        try json(harness, node, ["submit", "--channel", "8890", "--external-id", id, "--category", category, "--jurisdiction", jurisdiction,
+        try harness.json(node, ["submit", "--channel", "8890", "--external-id", id, "--category", category, "--jurisdiction", jurisdiction,
                                  "--phone", phone, "--address", address, "--description", description])
     }
 
@@ -87,7 +76,7 @@ final class RepeatCallerTests: XCTestCase {
             XCTAssertEqual((link["match"] as? [String: Any])?["rule"] as? String, "repeat-by-phone")
         }
         XCTAssertEqual(try events(harness, node, number).filter { $0 == "repeatContactLinked" }.count, 3)
-        XCTAssertEqual(numbers(try json(harness, node, ["cases", "--json"])), [number], "one case")
+        XCTAssertEqual(numbers(try harness.json(node, ["cases", "--json"])), [number], "one case")
 
         // A retried call (same channel + external id) gets the same receipt: no fourth link.
         let retry = try submit(harness, node, id: "pothole-3", category: "road-damage", jurisdiction: "210303",
@@ -98,28 +87,28 @@ final class RepeatCallerTests: XCTestCase {
         XCTAssertEqual(try events(harness, node, number).filter { $0 == "repeatContactLinked" }.count, 3)
 
         // The lead asks for more time; the dispatcher decides.
-        _ = try json(harness, node, ["unit", "sign", number, "--unit", "210303-CM", "--json"])
-        let none = try cli(harness, node, ["dispatch", "extension", number, "--approve", "--reason", "ok"])
+        _ = try harness.json(node, ["unit", "sign", number, "--unit", "210303-CM", "--json"])
+        let none = try harness.cli(node, ["dispatch", "extension", number, "--approve", "--reason", "ok"])
         XCTAssertEqual(none.status, 3, "nothing to decide yet")
         XCTAssertTrue(none.stderr.contains("no extension request pending"), none.stderr)
-        _ = try json(harness, node, ["unit", "extend", number, "--unit", "210303-CM", "--days", "2", "--reason", "需协调燃气管线", "--json"])
-        XCTAssertEqual(try json(harness, node, ["dispatch", "extension", number, "--approve", "--reason", "同意", "--json"])["status"] as? String,
+        _ = try harness.json(node, ["unit", "extend", number, "--unit", "210303-CM", "--days", "2", "--reason", "需协调燃气管线", "--json"])
+        XCTAssertEqual(try harness.json(node, ["dispatch", "extension", number, "--approve", "--reason", "同意", "--json"])["status"] as? String,
                        "inProgress")
-        let history = try json(harness, node, ["case", number])
+        let history = try harness.json(node, ["case", number])
         let decided = try XCTUnwrap((history["events"] as? [[String: Any]])?.compactMap { ($0["body"] as? [String: Any])?["extensionDecided"] as? [String: Any] }.first)
         XCTAssertEqual(decided["approved"] as? Bool, true)
 
         // The handover: an open P2 case signed and not overdue has nothing to hand over; an open P1 one does.
-        XCTAssertEqual(numbers(try json(harness, node, ["cases", "--handover", "--json"])), [])
+        XCTAssertEqual(numbers(try harness.json(node, ["cases", "--handover", "--json"])), [])
         let p1 = try submit(harness, node, id: "water-1", category: "water-outage", jurisdiction: "210302", phone: "13700000000",
                             address: "铁东区胜利路 1 号", description: "整栋楼停水")
         let p1Number = "\((p1["ref"] as? [String: Any])?["number"] ?? "")"
-        let handover = try json(harness, node, ["cases", "--handover", "--since", "2020-01-01T00:00:00Z", "--json"])
+        let handover = try harness.json(node, ["cases", "--handover", "--since", "2020-01-01T00:00:00Z", "--json"])
         let lines = try XCTUnwrap(handover["entries"] as? [[String: Any]])
         XCTAssertEqual(lines.map { "\(($0["entry"] as? [String: Any])?["number"] ?? "")" }, [p1Number])
         XCTAssertEqual(lines.first?["reasons"] as? [String], ["P1", "duty room unacknowledged", "unsigned"])
         XCTAssertEqual(lines.first?["new"] as? Bool, true)
-        let table = try cli(harness, node, ["cases", "--handover"])
+        let table = try harness.cli(node, ["cases", "--handover"])
         XCTAssertTrue(String(decoding: table.stdout, as: UTF8.self).contains("P1, duty room unacknowledged, unsigned"))
     }
 
@@ -149,7 +138,7 @@ final class RepeatCallerTests: XCTestCase {
             cases.append("\((r["ref"] as? [String: Any])?["number"] ?? "")")
         }
         XCTAssertEqual(Set(cases).count, 6, "each caller has a case of their own")
-        XCTAssertEqual(numbers(try json(harness, node, ["cases", "--status", "dispatched", "--json"])), [lead], "one lead case is handled")
+        XCTAssertEqual(numbers(try harness.json(node, ["cases", "--status", "dispatched", "--json"])), [lead], "one lead case is handled")
         XCTAssertEqual(try events(harness, node, lead).filter { $0 == "duplicateAttached" }.count, 5)
         // A retried merged call: the same receipt.
         let retry = try submit(harness, node, id: "noise-4", category: "noise-nuisance", jurisdiction: "210302", phone: "13900000004",
@@ -158,13 +147,13 @@ final class RepeatCallerTests: XCTestCase {
         XCTAssertEqual(retry["duplicate"] as? Bool, true)
 
         // The lead unit handles the lead case once; the accepted reply reaches every caller.
-        XCTAssertEqual(numbers(try json(harness, node, ["unit", "inbox", "--unit", leadUnit, "--json"])), [lead])
-        _ = try json(harness, node, ["unit", "sign", lead, "--unit", leadUnit, "--json"])
-        _ = try json(harness, node, ["unit", "reply", lead, "--unit", leadUnit, "--text", "已责令KTV夜间停业整改", "--json"])
-        XCTAssertEqual(try json(harness, node, ["dispatch", "review", lead, "--accept", "--json"])["status"] as? String, "pendingCallback")
+        XCTAssertEqual(numbers(try harness.json(node, ["unit", "inbox", "--unit", leadUnit, "--json"])), [lead])
+        _ = try harness.json(node, ["unit", "sign", lead, "--unit", leadUnit, "--json"])
+        _ = try harness.json(node, ["unit", "reply", lead, "--unit", leadUnit, "--text", "已责令KTV夜间停业整改", "--json"])
+        XCTAssertEqual(try harness.json(node, ["dispatch", "review", lead, "--accept", "--json"])["status"] as? String, "pendingCallback")
         var due: [String] = []
         try await waitUntil(timeout: .seconds(10), "six callbacks due") {
-            due = numbers(try json(harness, node, ["callback", "due", "--json"]))
+            due = numbers(try harness.json(node, ["callback", "due", "--json"]))
             return due.count == 6
         }
         XCTAssertEqual(Set(due), Set(cases), "one callback per caller")
@@ -173,10 +162,10 @@ final class RepeatCallerTests: XCTestCase {
         // with that evaluation.
         for (i, number) in cases.enumerated() {
             let verdict = i == 5 ? "--dissatisfied" : "--satisfied"
-            XCTAssertEqual(try json(harness, node, ["callback", "record", number, verdict, "--json"])["status"] as? String, "closed", number)
+            XCTAssertEqual(try harness.json(node, ["callback", "record", number, verdict, "--json"])["status"] as? String, "closed", number)
         }
-        XCTAssertEqual(numbers(try json(harness, node, ["callback", "due", "--json"])), [])
-        XCTAssertEqual(Set(numbers(try json(harness, node, ["cases", "--status", "closed", "--json"]))), Set(cases))
+        XCTAssertEqual(numbers(try harness.json(node, ["callback", "due", "--json"])), [])
+        XCTAssertEqual(Set(numbers(try harness.json(node, ["cases", "--status", "closed", "--json"]))), Set(cases))
         XCTAssertEqual(Array(try events(harness, node, cases[1]).prefix(3)), ["drafted", "accepted", "mergedInto"])
     }
 }

@@ -11,7 +11,6 @@ import XCTest
 /// the case's log.
 extension LiveHotlineTests {
     func test_anOfficeKilledMidTickMovesAndNothingIsLostOrDoubled() async throws {
-        let live = self
         let catalogue = try ClassificationQueueTests.anshan()
         let harness = NodeHarness()
         var dirs: [String] = []
@@ -51,7 +50,7 @@ extension LiveHotlineTests {
         /// Reminders and escalations recorded on case `number`, by assignment (and level).
         func fired(_ number: String) throws -> (reminders: [String: Int], escalations: [String: Int]) {
             // Not asserted here: while the office moves, `hotline case` may fail for a moment (retried by the caller).
-            let run = try live.cli(harness, entry, ["case", number])
+            let run = try harness.cli(entry, ["case", number])
             guard run.status == 0, let shown = try JSONSerialization.jsonObject(with: run.stdout) as? [String: Any] else {
                 throw HotlineError.unavailable("hotline case \(number): \(run.stderr)")
             }
@@ -59,7 +58,7 @@ extension LiveHotlineTests {
         }
 
         // A P1 heating case, two assignments (lead and co-handler), sign within 30 natural minutes.
-        let r = try live.json(harness, entry, ["submit", "--channel", "8890", "--external-id", "tick-1", "--category", "heating-failure",
+        let r = try harness.json(entry, ["submit", "--channel", "8890", "--external-id", "tick-1", "--category", "heating-failure",
                                                "--jurisdiction", "210302", "--description", "暖气不热，室温十二度"])
         let number = "\(try XCTUnwrap((r["ref"] as? [String: Any])?["number"]))"
         try await moveClock(to: t0.addingTimeInterval(16 * 60))
