@@ -92,7 +92,8 @@ final class ReplayTests: XCTestCase {
         XCTAssertEqual(comparison["clusterReplyShare"] as? Double, ((Double(truth.closed) / 10_000) * 10_000).rounded() / 10_000)
         XCTAssertEqual(comparison["clusterMedianDays"] as? Double, round2(median))
         XCTAssertEqual(comparison["clusterMeanDays"] as? Double, round2(mean))
-        XCTAssertEqual(comparison["matches"] as? Bool, true)
+        XCTAssertEqual(comparison["matches"] as? Bool, true,
+                       "step failures: \(reconciliation["stepFailures"] ?? "none"); comparison: \(comparison)")
     }
 
     func test_districtNodesKilledAndRestartedMidReplayLoseNoCase() throws {

@@ -274,6 +274,19 @@ struct ClassificationTally {
     var confidences: [Double] = []
     var categoryConfidences: [Double] = []
 
+    /// Adds another tally's counts and confidences.
+    mutating func absorb(_ other: ClassificationTally) {
+        proposed += other.proposed
+        automatic += other.automatic
+        bySimulatedDispatcher += other.bySimulatedDispatcher
+        defaulted += other.defaulted
+        emergencies += other.emergencies
+        noCategory += other.noCategory
+        noPlace += other.noPlace
+        confidences += other.confidences
+        categoryConfidences += other.categoryConfidences
+    }
+
     mutating func record(_ p: ClassificationProposal, automatic isAutomatic: Bool, defaulted isDefaulted: Bool) {
         proposed += 1
         if isAutomatic { automatic += 1 } else { bySimulatedDispatcher += 1 }

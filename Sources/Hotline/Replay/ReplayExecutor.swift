@@ -21,6 +21,17 @@ struct ReplayLedger: Sendable {
     var clock: Date
 
     init(start: Date) { clock = start }
+
+    /// Adds what a submission played on its own ledger recorded (receipts, failures, counts, classification).
+    mutating func absorbSubmission(_ part: ReplayLedger) {
+        receipts.merge(part.receipts) { _, new in new }
+        failed.formUnion(part.failed)
+        rejectedAtIntake.merge(part.rejectedAtIntake, uniquingKeysWith: +)
+        stepFailures.merge(part.stepFailures, uniquingKeysWith: +)
+        duplicates += part.duplicates
+        submitted += part.submitted
+        classification.absorb(part.classification)
+    }
 }
 
 /// Plays the outside world of a replay against a running cluster, one virtual day at a time: citizens
@@ -30,7 +41,8 @@ struct ReplayLedger: Sendable {
 /// SIGKILLs (`--kill`). What follows each step — a callback falling due, a reopened case, an escalation — is
 /// decided by the domain and carried out by the actors, never here.
 ///
-/// A day runs in three parts: that day's submissions in time order (case numbers stay deterministic), then
+/// A day runs in three parts: that day's submissions (first submissions concurrently, retries after them in time
+/// order; every submission in time order when the catalogue matches repeat callers, see `submitAll`), then
 /// every case's other steps of the day — each case's steps in order, different cases concurrently (at most
 /// `options.concurrency`) — then the tick that closes the day, which so sees exactly the steps before it.
 struct ReplayExecutor: Sendable {
@@ -73,12 +85,8 @@ struct ReplayExecutor: Sendable {
             var end = index
             while end < steps.count, steps[end].action != .supervisionTick { end += 1 }
             let day = steps[index..<end]
-            // 1. Submissions, in order.
-            for step in day {
-                guard case .submit(let i) = step.action else { continue }
-                try await submit(record: i, at: step, stepIndex: index, of: steps.count,
-                                 channel: records[firstOccurrence[records[i].externalID] ?? i].channel, into: &ledger)
-            }
+            // 1. Submissions.
+            try await submitAll(of: day, firstOccurrence: firstOccurrence, stepIndex: index, of: steps.count, into: &ledger)
             // 2. Each case's other steps of the day, cases concurrently.
             try await playCases(of: day, stepIndex: index, of: steps.count, into: &ledger)
             if let last = day.last { ledger.clock = max(ledger.clock, last.at) }
@@ -136,6 +144,51 @@ struct ReplayExecutor: Sendable {
         _ = try await node.configure(again)
         options.progress("replay: killed \(victim.name) (\(victim.node)) at step \(index)/\(total); restarted on its data directory as \(restarted.node)")
         return "\(victim.name) at step \(index) (restarted as \(restarted.node))"
+    }
+
+    /// The day's submissions. Each record's first submission goes to intake concurrently with the others (at most
+    /// `options.concurrency` at once; the desk numbers them as they arrive), then the day's repeated ids (retries)
+    /// in time order, so a retry always follows the submission it repeats. When the catalogue has `intakeMatching`
+    /// rules every submission goes in time order: which caller leads a merge depends on the order.
+    ///
+    /// - Throws: `ReplayError.nodeLost` (from `submit`).
+    private func submitAll(of day: ArraySlice<ReplayPlan.Step>, firstOccurrence: [String: Int], stepIndex index: Int,
+                           of total: Int, into ledger: inout ReplayLedger) async throws {
+        var firsts: [(Int, ReplayPlan.Step)] = []
+        var inOrder: [(Int, ReplayPlan.Step)] = []
+        let concurrent = catalogue.intakeMatching.isEmpty && options.concurrency > 1
+        for step in day {
+            guard case .submit(let i) = step.action else { continue }
+            if concurrent && firstOccurrence[records[i].externalID] == i { firsts.append((i, step)) } else { inOrder.append((i, step)) }
+        }
+        func channel(_ i: Int) -> String { records[firstOccurrence[records[i].externalID] ?? i].channel }
+        if !firsts.isEmpty {
+            let start = self.start
+            let parts = try await withThrowingTaskGroup(of: (Int, ReplayLedger).self) { group in
+                var parts: [(Int, ReplayLedger)] = []
+                var next = 0
+                func launch() {
+                    let (i, step) = firsts[next]
+                    let position = next
+                    next += 1
+                    group.addTask {
+                        var part = ReplayLedger(start: start)
+                        try await submit(record: i, at: step, stepIndex: index, of: total, channel: channel(i), into: &part)
+                        return (position, part)
+                    }
+                }
+                while next < firsts.count && next < options.concurrency { launch() }
+                while let part = try await group.next() {
+                    parts.append(part)
+                    if next < firsts.count { launch() }
+                }
+                return parts
+            }
+            for (_, part) in parts.sorted(by: { $0.0 < $1.0 }) { ledger.absorbSubmission(part) }
+        }
+        for (i, step) in inOrder {
+            try await submit(record: i, at: step, stepIndex: index, of: total, channel: channel(i), into: &ledger)
+        }
     }
 
     /// The citizen's submission of record `i` through intake (a repeated id is sent through the first record's

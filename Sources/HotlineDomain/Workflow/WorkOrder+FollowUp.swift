@@ -30,13 +30,14 @@ extension WorkOrder {
             default: continue
             }
             let sent = reminders.filter { $0.assignment == a.id }.map(\.note)
-            let tail = "(\(a.unit), due \(Self.stamp(deadline.at)))"
+            // Only formatted for a reminder that is due (the timer asks about every open case on every tick).
+            func tail() -> String { "(\(a.unit), due \(deadline.at.formatted(Self.stampStyle)))" }
             guard let leads = settings.remindersBefore, !leads.isEmpty else {
                 let half = a.sentAt.addingTimeInterval(deadline.at.timeIntervalSince(a.sentAt) / 2)
                 guard instant >= half else { continue }
                 let note = Self.automaticReminderPrefix + deadline.name
                 guard !sent.contains(where: { $0.hasPrefix(note) }) else { continue }
-                due.append(.reminderSent(assignment: a.id, note: "\(note) \(tail)"))
+                due.append(.reminderSent(assignment: a.id, note: "\(note) \(tail())"))
                 continue
             }
             // Each point, from the earliest; the latest one passed is due unless it or a later one was sent.
@@ -47,7 +48,7 @@ extension WorkOrder {
             guard let index = points.lastIndex(where: { $0.at <= instant }) else { continue }
             let alreadySent = points[index...].contains { p in sent.contains { $0.hasPrefix(p.note + " (") } }
             guard !alreadySent else { continue }
-            due.append(.reminderSent(assignment: a.id, note: "\(points[index].note) \(tail)"))
+            due.append(.reminderSent(assignment: a.id, note: "\(points[index].note) \(tail())"))
         }
         return due
     }
@@ -80,9 +81,7 @@ extension WorkOrder {
         return (group, DispatchOrder(decision: decision, profile: last.profile))
     }
 
-    private static func stamp(_ d: Date) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime]
-        return f.string(from: d)
-    }
+    /// A deadline in a reminder's note: RFC 3339 in UTC, e.g. `2026-03-02T09:00:00Z` (a value type: nothing is
+    /// allocated per use the way an `ISO8601DateFormatter` is).
+    private static let stampStyle = Date.ISO8601FormatStyle()
 }
