@@ -167,16 +167,38 @@ final class AdminPortTests: XCTestCase {
     func test_connectionLimit() throws {
         let a = try harness.startNode("a", extra: ["--admin", "127.0.0.1:0"])
         let admin = try XCTUnwrap(a.admin)
-        let held = try (0..<64).map { _ in try XCTUnwrap(RawHTTP(port: admin.port)) }
-        // The listener may not have accepted all of them yet: the 65th is refused once it has.
+        // 64 idle connections (none sent a byte) do not keep an operator out: the longest-idle one makes room.
+        var idle = try (0..<64).map { _ in try XCTUnwrap(RawHTTP(port: admin.port)) }
+        func evictions() throws -> Int {
+            let line = try get("/metrics", admin).text.split(separator: "\n").first { $0.hasPrefix("hotline_admin_idle_evictions_total ") }
+            return Int(line?.split(separator: " ").last ?? "") ?? -1
+        }
+        // Once all 64 are accepted, a /metrics read is connection 65 and evicts one.
+        var first = 0
+        try waitUntilSync("the listener accepted all 64") { first = (try? evictions()) ?? 0; return first > 0 }
+        for _ in 0..<3 {
+            idle.append(try XCTUnwrap(RawHTTP(port: admin.port)))  // the limit again
+            XCTAssertEqual(try get("/health", admin).status, 200, "a probe at the limit is admitted")
+        }
+        let total = try evictions()
+        XCTAssertGreaterThanOrEqual(total, first + 3, "each probe took an idle connection's place")
+        try waitUntilSync("the evicted connections are closed") { idle.filter { $0.isClosedNow() }.count == total }
+        for c in idle { c.close() }
+        idle = []
+        // 64 connections each in the middle of a request are busy: the 65th is refused with 503.
+        let busy = try (0..<64).map { _ -> RawHTTP in
+            let c = try XCTUnwrap(RawHTTP(port: admin.port))
+            c.send("GET /health HTTP/1.1\r\nHost: x\r\n")
+            return c
+        }
         let deadline = ContinuousClock.now + .seconds(3)
         var refused: AdminClient.Response?
         while refused == nil, ContinuousClock.now < deadline {
             let r = try? AdminClient.request("GET", "/health", at: admin, timeout: .seconds(2))
             if r?.status == 503 { refused = r } else { usleep(20_000) }
         }
-        XCTAssertEqual(refused?.status, 503, "connection 65 refused with 503")
-        for c in held { c.close() }
+        XCTAssertEqual(refused?.status, 503, "connection 65 refused with 503 while 64 are busy")
+        for c in busy { c.close() }
         try waitUntilSync("a slot is free again") { (try? AdminClient.request("GET", "/health", at: admin))?.status == 200 }
     }
 

@@ -9,7 +9,10 @@ public struct AdminSettings: Sendable {
     /// Bearer token (`--admin-token-file`); nil = none (the POST endpoints are then refused with 403).
     public var token: [UInt8]?
     public var limits = HTTPLimits()
-    /// Open connections at most; beyond, a new one gets 503 and is closed.
+    /// Open connections at most. At the limit a new connection takes the place of the longest-idle one (nothing
+    /// received of a request, nothing pending, nothing unwritten: an idle keep-alive, or a connection that never
+    /// sent a byte), which is closed; when every open connection is busy the new one gets 503 and is closed. So
+    /// idle connections cannot keep an operator's health probe out.
     public var maxConnections = 64
     /// A kept-alive connection with no request under way is closed after this.
     public var idleTimeout: Duration = .seconds(10)
@@ -148,6 +151,7 @@ final class AdminLoopState: @unchecked Sendable {
     let badRequests: Counter
     let refused: Counter
     let timedOut: Counter
+    let evicted: Counter
     let open: Gauge
 
     init(settings: AdminSettings, metrics: Metrics) {
@@ -159,6 +163,8 @@ final class AdminLoopState: @unchecked Sendable {
                                   help: "Admin port connections refused at the connection limit")
         timedOut = metrics.counter("hotline_admin_timeouts_total",
                                    help: "Admin port connections closed for a slow request, idleness or a stalled reader")
+        evicted = metrics.counter("hotline_admin_idle_evictions_total",
+                                  help: "Idle admin port connections closed at the connection limit to admit a new one")
         open = metrics.gauge("hotline_admin_connections", help: "Open admin port connections")
     }
 
@@ -182,6 +188,14 @@ final class AdminLoopState: @unchecked Sendable {
     }
 
     func accept(fd: Int32) {
+        if connections.count >= settings.maxConnections {
+            // A connection accepted but not yet read from may have its request waiting in the kernel: read first.
+            for c in Array(connections.values) where !c.receivedAny { c.readNow() }
+            if let idlest = connections.values.filter(\.isIdle).min(by: { $0.lastActivityNs < $1.lastActivityNs }) {
+                evicted.increment()
+                idlest.close()
+            }
+        }
         guard connections.count < settings.maxConnections else {
             refused.increment()
             let bytes = HTTPResponse.error(503, "too many admin connections").serialized(close: true)
@@ -243,7 +257,9 @@ final class AdminConnection: EventHandler {
     private var closed = false
     /// When the request being received began (accept, or its first byte); nil while idle between requests.
     private var requestStartNs: UInt64?
-    private var lastActivityNs: UInt64
+    private(set) var lastActivityNs: UInt64
+    /// A byte was ever read from the peer.
+    private(set) var receivedAny = false
     private var interest = Interest.read
 
     init(socket: SocketHandle, state: AdminLoopState) {
@@ -260,9 +276,17 @@ final class AdminConnection: EventHandler {
         if !closed, events & cepoll_EPOLLOUT() != 0 { flush() }
     }
 
+    /// Nothing of a request received, no request pending, nothing left to write: closing it loses nothing.
+    var isIdle: Bool {
+        !closed && !closeAfterFlush && slots.isEmpty && outOffset == out.count && (requestStartNs == nil || !receivedAny)
+    }
+
     private var mayRead: Bool {
         !stopReading && slots.count < state.settings.maxPipelined && out.count - outOffset < state.settings.maxOutputBytes
     }
+
+    /// Reads what the peer has sent so far (without waiting for the loop's readiness event).
+    func readNow() { if !closed { readAvailable() } }
 
     private func readAvailable() {
         var chunk = [UInt8](repeating: 0, count: 16 << 10)
@@ -272,6 +296,7 @@ final class AdminConnection: EventHandler {
             switch r {
             case .bytes(let n):
                 total += n
+                receivedAny = true
                 lastActivityNs = Monotonic.nowNs()
                 if requestStartNs == nil { requestStartNs = lastActivityNs }
                 parser.append(chunk[0..<n])
