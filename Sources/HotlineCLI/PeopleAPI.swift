@@ -110,7 +110,8 @@ enum PeopleAPI {
     }
 
     static func answer(_ request: HTTPRequest, hotline: HotlineNode) async -> HTTPResponse {
-        let parts = request.path.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        var parts = request.path.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        if parts.count > 1, parts.last == "" { parts.removeLast() }  // one trailing slash names the same resource
         let query = Dictionary((URLComponents(string: request.target)?.queryItems ?? []).map { ($0.name, $0.value ?? "") },
                                uniquingKeysWith: { first, _ in first })
         do {

@@ -87,6 +87,10 @@ final class PeopleAPITests: XCTestCase {
         XCTAssertEqual(try call("POST", "/hotline/api/case/\(number)/teleport", "{}").status, 404)
         XCTAssertEqual(try call("GET", "/hotline/api/nowhere").status, 404)
         XCTAssertEqual(try call("GET", "/hotline/api/cases?status=sideways").status, 400)
+        XCTAssertEqual(try call("GET", "/hotline/api/cases/").status, 200, "a trailing slash names the same list")
+        let nobody = try call("GET", "/hotline/api/units/NO-SUCH-UNIT/inbox")
+        XCTAssertEqual(nobody.status, 400, "an unknown unit is not an empty inbox: \(nobody)")
+        XCTAssertTrue((nobody.json["error"] as? String ?? "").contains("unknown unit"), "\(nobody)")
         let misspelt = try call("POST", "/hotline/api/submit",
                                 #"{"channel": "8890", "externalID": "api-2", "category": "heating-failure", "jurisdiction": "210302", "description": "暖气", "phone": "13800000000"}"#)
         XCTAssertEqual(misspelt.status, 400, "an unknown field is refused, not dropped: \(misspelt)")

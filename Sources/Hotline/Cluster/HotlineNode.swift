@@ -374,11 +374,14 @@ public distributed actor HotlineNode {
     /// reply due for a unit inbox, callback due), otherwise by case number. An office that cannot answer now is
     /// named in `unanswered`.
     ///
-    /// - Throws: `HotlineError.notConfigured`, `.invalidRequest` (unknown dispatch group).
+    /// - Throws: `HotlineError.notConfigured`, `.invalidRequest` (unknown dispatch group or unit).
     public distributed func worklist(_ query: WorklistQuery) async throws -> Worklist {
         guard let context else { throw HotlineError.notConfigured("no catalogue yet") }
         if case .dispatchQueue(let group?) = query, !context.catalogue.dispatchGroups.contains(where: { $0.code == group }) {
             throw HotlineError.invalidRequest("unknown dispatch group \"\(group)\"")
+        }
+        if case .unitInbox(let unit) = query, !context.catalogue.units.contains(where: { $0.code == unit }) {
+            throw HotlineError.invalidRequest("unknown unit \"\(unit.prefix(40))\" (not in catalogue \(context.catalogue.version))")
         }
         var entries: [WorklistEntry] = []
         var unanswered: [String] = []
