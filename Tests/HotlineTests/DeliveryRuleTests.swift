@@ -41,6 +41,20 @@ final class DeliveryRuleTests: XCTestCase {
         XCTAssertTrue(s.order.assignmentsAwaitingDelivery.isEmpty)
     }
 
+    func test_aCoHandlerNeverReachedBeforeTheCaseMovedOnIsNamed() throws {
+        var s = try dispatchedToTwo()
+        try s.deliver(s.leadID)
+        try s.step(.deliveryFailed(assignment: coID, reason: "timed out after 5000 ms"), by: supervisorTimer)
+        try s.sign(s.leadID)
+        try s.reply(s.leadID)
+        try s.step(.replyReviewed(accepted: true, note: "答复规范"))
+        let p = s.order.deliveryProgress
+        XCTAssertEqual(p.pendingUnits, [], "nothing more is tried once the co-handler is withdrawn")
+        XCTAssertEqual(p.neverReached, ["AS-WATER"])
+        XCTAssertEqual(p.description, "1 of 2 delivered; never reached: AS-WATER")
+        XCTAssertTrue(s.order.assignmentsAwaitingDelivery.isEmpty)
+    }
+
     func test_aCaseNeverDispatchedHasNothingToDeliver() throws {
         var s = try Scenario()
         try s.drive(to: .pendingDispatch)

@@ -12,16 +12,22 @@ public struct DeliveryProgress: Hashable, Codable, Sendable, CustomStringConvert
     public let failedAttempts: Int
     /// The reason of the latest failed attempt of an assignment still waiting (nil when none failed).
     public let lastFailure: String?
-    /// `1 of 2 delivered` (also in JSON, for people reading `hotline case`).
+    /// Units of current-round assignments that finished without ever being delivered (withdrawn when the lead's
+    /// reply was accepted or the case was closed or cancelled), in assignment order: nothing more is tried for them.
+    public let neverReached: [String]
+    /// `1 of 2 delivered`, and `1 of 2 delivered; never reached: AS-WATER` once an undelivered assignment finished
+    /// (also in JSON, for people reading `hotline case`).
     public let summary: String
 
-    public init(delivered: Int, total: Int, pendingUnits: [String], failedAttempts: Int, lastFailure: String? = nil) {
+    public init(delivered: Int, total: Int, pendingUnits: [String], failedAttempts: Int, lastFailure: String? = nil,
+                neverReached: [String] = []) {
         self.delivered = delivered
         self.total = total
         self.pendingUnits = pendingUnits
         self.failedAttempts = failedAttempts
         self.lastFailure = lastFailure
-        self.summary = "\(delivered) of \(total) delivered"
+        self.neverReached = neverReached
+        self.summary = "\(delivered) of \(total) delivered" + (neverReached.isEmpty ? "" : "; never reached: " + neverReached.joined(separator: ", "))
     }
 
     /// Every current-round assignment delivered (true for a case never dispatched: nothing to deliver).
@@ -65,7 +71,8 @@ extension WorkOrder {
         return DeliveryProgress(delivered: round.filter(\.wasDelivered).count, total: round.count,
                                 pendingUnits: round.filter { $0.status == .sent }.map(\.unit),
                                 failedAttempts: deliveryAlerts.filter { ids.contains($0.assignment) }.count,
-                                lastFailure: deliveryAlerts.last { waiting.contains($0.assignment) }?.reason)
+                                lastFailure: deliveryAlerts.last { waiting.contains($0.assignment) }?.reason,
+                                neverReached: round.filter { !$0.wasDelivered && $0.status.isFinished }.map(\.unit))
     }
 
     /// The lead and every co-handler of the current round have the case (and it was dispatched).
