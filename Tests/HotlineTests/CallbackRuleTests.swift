@@ -195,5 +195,11 @@ final class CallbackRuleTests: XCTestCase {
         XCTAssertEqual(parent.status, .pendingCallback, "the parent's own callback is separate")
         assertRefused(&children[1], .parentReplyAccepted(parent: CaseID("someone-else"), summary: ""),
                       .notMergedInto(expected: CaseID("parent"), got: CaseID("someone-else")))
+        // The lead is redone and its new reply accepted two days later: a caller not yet called back is told the
+        // new reply, and their callback clock starts again from it.
+        let firstDue = try XCTUnwrap(children[1].order.callbackDue)
+        try children[1].step(.parentReplyAccepted(parent: CaseID("parent"), summary: "已重新整改"), after: 2 * 86_400)
+        XCTAssertEqual(children[1].status, .pendingCallback)
+        XCTAssertGreaterThan(try XCTUnwrap(children[1].order.callbackDue), firstDue)
     }
 }

@@ -158,12 +158,23 @@ extension DistrictOffice {
     }
 
     /// The lead's reply was accepted (it waits for its callback): every case merged under it that still follows it
-    /// gets `parentReplyAccepted` and waits for its own caller's callback. Runs after every change of a case
-    /// (`mutate`); a failure is logged and retried at the lead's next change.
+    /// gets `parentReplyAccepted` and waits for its own caller's callback — also one still waiting for that callback
+    /// from an earlier reply of a lead that was redone since (its callback clock restarts from the new reply). Runs
+    /// after every change of a case (`mutate`); a failure is logged and retried at the lead's next change.
     func followLead(_ id: CaseID) async {
-        guard let children = childrenOf[id], !children.isEmpty, let lead = cases[id]?.order, lead.status == .pendingCallback else { return }
+        guard let children = childrenOf[id], !children.isEmpty, let lead = cases[id]?.order, lead.status == .pendingCallback,
+              let accepted = lead.reviews.last(where: \.accepted)?.at else { return }
         for child in children.sorted() {
-            guard var log = cases[child], log.order.status == .merged, log.order.mergedInto == id else { continue }
+            guard var log = cases[child], log.order.mergedInto == id else { continue }
+            switch log.order.status {
+            case .merged:
+                break
+            case .pendingCallback:
+                let followed = log.events.last { if case .parentReplyAccepted = $0.body { true } else { false } }?.timestamp
+                guard let followed, followed < accepted else { continue }
+            default:
+                continue
+            }
             let count = log.events.count
             do {
                 try log.record(.parentReplyAccepted(parent: id, summary: Self.replySummary(lead)), at: context.now,

@@ -154,7 +154,9 @@ extension WorkOrder {
         case .parentReplyAccepted(let parent, _):
             try requireHotline(event)
             guard mergedInto == parent else { throw .notMergedInto(expected: mergedInto, got: parent) }
-            try move(to: .pendingCallback, event)
+            // Already waiting for its callback: the lead was redone and its new reply accepted, so this caller is
+            // to be told the new reply and the callback clock starts again from it.
+            if status != .pendingCallback { try move(to: .pendingCallback, event) }
             startCallbackRound(at: t, limit: settings.mergedChildCallback, settings: settings)
 
         case .repeatContactLinked(let channel, let externalID, let note, let match):
