@@ -41,10 +41,11 @@ struct ReplayLedger: Sendable {
 /// SIGKILLs (`--kill`). What follows each step — a callback falling due, a reopened case, an escalation — is
 /// decided by the domain and carried out by the actors, never here.
 ///
-/// A day runs in three parts: that day's submissions (first submissions concurrently, retries after them in time
-/// order; every submission in time order when the catalogue matches repeat callers, see `submitAll`), then
-/// every case's other steps of the day — each case's steps in order, different cases concurrently (at most
-/// `options.concurrency`) — then the tick that closes the day, which so sees exactly the steps before it.
+/// A day runs in two parts: every record's steps of that day — each record's in order, its first submission
+/// first, different records concurrently (at most `options.concurrency`), then the day's retries (`playDay`) —
+/// and the tick that closes the day, which so sees exactly the steps before it. When the catalogue matches repeat
+/// callers the day's submissions go first, one at a time in time order (which caller leads a merge depends on
+/// it), then the cases' other steps concurrently.
 struct ReplayExecutor: Sendable {
     let options: ReplayDriver.Options
     let records: [TraceRecord]
@@ -85,10 +86,20 @@ struct ReplayExecutor: Sendable {
             var end = index
             while end < steps.count, steps[end].action != .supervisionTick { end += 1 }
             let day = steps[index..<end]
-            // 1. Submissions.
-            try await submitAll(of: day, firstOccurrence: firstOccurrence, stepIndex: index, of: steps.count, into: &ledger)
-            // 2. Each case's other steps of the day, cases concurrently.
-            try await playCases(of: day, stepIndex: index, of: steps.count, into: &ledger)
+            if catalogue.intakeMatching.isEmpty && options.concurrency > 1 {
+                // 1–2. Each record's steps of the day in order (its first submission included), records concurrently;
+                // then the day's retries.
+                try await playDay(day, firstOccurrence: firstOccurrence, stepIndex: index, of: steps.count, into: &ledger)
+            } else {
+                // 1. Submissions in time order: which caller leads a merge depends on it.
+                for step in day {
+                    guard case .submit(let i) = step.action else { continue }
+                    try await submit(record: i, at: step, stepIndex: index, of: steps.count,
+                                     channel: records[firstOccurrence[records[i].externalID] ?? i].channel, into: &ledger)
+                }
+                // 2. Each case's other steps of the day, cases concurrently.
+                try await playCases(of: day, stepIndex: index, of: steps.count, into: &ledger)
+            }
             if let last = day.last { ledger.clock = max(ledger.clock, last.at) }
             // 3. The tick that closes the day.
             if end < steps.count {
@@ -146,47 +157,73 @@ struct ReplayExecutor: Sendable {
         return "\(victim.name) at step \(index) (restarted as \(restarted.node))"
     }
 
-    /// The day's submissions. Each record's first submission goes to intake concurrently with the others (at most
-    /// `options.concurrency` at once; the desk numbers them as they arrive), then the day's repeated ids (retries)
-    /// in time order, so a retry always follows the submission it repeats. When the catalogue has `intakeMatching`
-    /// rules every submission goes in time order: which caller leads a merge depends on the order.
+    /// A day's steps when intake does not match repeat callers: each record's steps of the day in order — its
+    /// first submission, then what its case does that day — and different records concurrently (at most
+    /// `options.concurrency`; the desk numbers cases as submissions arrive); then the day's retries (a repeated
+    /// id), in time order, so a retry always follows the submission it repeats. A record whose submission or a
+    /// step is refused plays no further step.
     ///
-    /// - Throws: `ReplayError.nodeLost` (from `submit`).
-    private func submitAll(of day: ArraySlice<ReplayPlan.Step>, firstOccurrence: [String: Int], stepIndex index: Int,
-                           of total: Int, into ledger: inout ReplayLedger) async throws {
-        var firsts: [(Int, ReplayPlan.Step)] = []
-        var inOrder: [(Int, ReplayPlan.Step)] = []
-        let concurrent = catalogue.intakeMatching.isEmpty && options.concurrency > 1
+    /// - Throws: `ReplayError.nodeLost` when a node stops answering.
+    private func playDay(_ day: ArraySlice<ReplayPlan.Step>, firstOccurrence: [String: Int], stepIndex index: Int,
+                         of total: Int, into ledger: inout ReplayLedger) async throws {
+        var chains: [Int: [ReplayPlan.Step]] = [:]
+        var order: [Int] = []
+        var retries: [(Int, ReplayPlan.Step)] = []
         for step in day {
-            guard case .submit(let i) = step.action else { continue }
-            if concurrent && firstOccurrence[records[i].externalID] == i { firsts.append((i, step)) } else { inOrder.append((i, step)) }
+            guard let r = step.action.record else { continue }
+            if case .submit = step.action, firstOccurrence[records[r].externalID] != r {
+                retries.append((r, step))
+                continue
+            }
+            if !step.action.isSubmit && ledger.failed.contains(r) { continue }
+            if chains[r] == nil { order.append(r) }
+            chains[r, default: []].append(step)
         }
         func channel(_ i: Int) -> String { records[firstOccurrence[records[i].externalID] ?? i].channel }
-        if !firsts.isEmpty {
-            let start = self.start
-            let parts = try await withThrowingTaskGroup(of: (Int, ReplayLedger).self) { group in
-                var parts: [(Int, ReplayLedger)] = []
-                var next = 0
-                func launch() {
-                    let (i, step) = firsts[next]
-                    let position = next
-                    next += 1
-                    group.addTask {
-                        var part = ReplayLedger(start: start)
-                        try await submit(record: i, at: step, stepIndex: index, of: total, channel: channel(i), into: &part)
-                        return (position, part)
+        let receipts = ledger.receipts
+        let start = self.start
+        let outcomes = try await withThrowingTaskGroup(of: (Int, ReplayLedger, StepFailure?).self) { group in
+            var outcomes: [(Int, ReplayLedger, StepFailure?)] = []
+            var next = 0
+            func launch() {
+                let r = order[next]
+                let position = next
+                let chain = chains[r] ?? []
+                next += 1
+                group.addTask {
+                    var part = ReplayLedger(start: start)
+                    var ref = receipts[r]?.ref
+                    for step in chain {
+                        if step.action.isSubmit {
+                            try await submit(record: r, at: step, stepIndex: index, of: total, channel: channel(r), into: &part)
+                            if part.failed.contains(r) { break }
+                            ref = part.receipts[r]?.ref
+                        } else if let failure = await perform(step, ref) {
+                            return (position, part, failure)
+                        }
                     }
+                    return (position, part, nil)
                 }
-                while next < firsts.count && next < options.concurrency { launch() }
-                while let part = try await group.next() {
-                    parts.append(part)
-                    if next < firsts.count { launch() }
-                }
-                return parts
             }
-            for (_, part) in parts.sorted(by: { $0.0 < $1.0 }) { ledger.absorbSubmission(part) }
+            while next < order.count && next < options.concurrency { launch() }
+            while let outcome = try await group.next() {
+                outcomes.append(outcome)
+                if next < order.count { launch() }
+            }
+            return outcomes
         }
-        for (i, step) in inOrder {
+        for (_, part, failure) in outcomes.sorted(by: { $0.0 < $1.0 }) {
+            ledger.absorbSubmission(part)
+            if case .nodeLost(let node, let reason)? = failure {
+                throw ReplayError.nodeLost(node: node, step: index, of: total, at: day.first?.at ?? ledger.clock, reason: reason)
+            }
+        }
+        for (position, _, failure) in outcomes {
+            guard case .refused(let reason)? = failure else { continue }
+            ledger.stepFailures[reason, default: 0] += 1
+            ledger.failed.insert(order[position])
+        }
+        for (i, step) in retries {
             try await submit(record: i, at: step, stepIndex: index, of: total, channel: channel(i), into: &ledger)
         }
     }
