@@ -565,6 +565,11 @@ public distributed actor DistrictOffice {
         try await ready()
         let now = context.now
         var fired = 0
+        // Every case's changes are recorded and kept before the first suspension (no other step can interleave
+        // with a case between reading and storing it), then replicated together: the stream batches them into
+        // one round trip to the replicas instead of one per case.
+        var changed: [CaseLog] = []
+        var payloads: [[UInt8]] = []
         for id in openCases.sorted() {
             guard var log = cases[id] else { continue }
             let count = log.events.count
@@ -575,7 +580,22 @@ public distributed actor DistrictOffice {
                     fired += 1
                 }
             }
-            try await commit(log, after: count)
+            guard log.events.count > count else { continue }
+            changed.append(log)
+            payloads.append(try Wire.BinaryEncoder().encode(Array(log.events[count...])))
+        }
+        for log in changed { store(log) }
+        if !payloads.isEmpty {
+            guard let stream else { throw HotlineError.unavailable("district office \(jurisdiction) has no stream") }
+            do {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for payload in payloads { group.addTask { _ = try await stream.append(payload) } }
+                    try await group.waitForAll()
+                }
+            } catch {
+                replicationFailed(error, stream: stream)
+                throw HotlineError.unavailable("district office \(jurisdiction): supervision's changes could not be replicated (\(error)); it is recovering")
+            }
         }
         // The courier's timer is the one that delivers; supervision's tick only makes sure one is set.
         scheduleDeliveries()
