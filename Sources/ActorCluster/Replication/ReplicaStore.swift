@@ -27,7 +27,13 @@ extension Replication {
         public struct Stream: Codable, Sendable, Hashable {
             public var name: String
             public var promised: Ballot
+            /// The entries after the stream's snapshot (all of them when it has none).
             public var entries: [Entry]
+            /// The stream's own snapshot (Raft §7) and its bytes; nil in stores written before streams had them.
+            public var snapshot: SnapshotInfo?
+            public var snapshotBytes: [UInt8]?
+            /// A snapshot whose pages were still arriving.
+            public var pending: ReplicaLog.PendingSnapshot?
         }
         public var streams: [Stream]
     }
@@ -149,8 +155,8 @@ extension Replication {
             if let snapshot, let s = try? Wire.BinaryDecoder().decode(StoreSnapshot.self, from: snapshot) {
                 for stream in s.streams {
                     var log = ReplicaLog()
-                    log.restore(.promise(stream.promised))
-                    if !stream.entries.isEmpty, !log.restore(.write(from: 1, entries: stream.entries)) { skipped += 1 }
+                    if !log.restore(promised: stream.promised, snapshot: stream.snapshot, bytes: stream.snapshotBytes ?? [],
+                                    pending: stream.pending, entries: stream.entries) { skipped += 1 }
                     restored[stream.name] = log
                 }
             } else if snapshot != nil {
@@ -187,6 +193,9 @@ extension Replication {
                 let adding = entries.reduce(0) { $0 + $1.payload.count }
                 guard storedBytes + adding <= maxStoredBytes else { throw StoreError.full(limit: maxStoredBytes) }
             }
+            if case .installSnapshot(_, _, _, _, let chunk) = request {
+                guard storedBytes + chunk.count <= maxStoredBytes else { throw StoreError.full(limit: maxStoredBytes) }
+            }
             // Refused before anything changes: a write that ran out of space after the change was applied in
             // memory would have to fail the whole store.
             if journal != nil, var d = disk {
@@ -195,6 +204,8 @@ extension Replication {
                 case .prepare: writing = 256
                 case .append(_, _, _, _, let entries, _) where !entries.isEmpty:
                     writing = entries.reduce(256) { $0 + $1.payload.count + 64 }
+                case .installSnapshot(_, _, _, _, let chunk):
+                    writing = 512 + chunk.count
                 default: break
                 }
                 if writing > 0 {
@@ -284,7 +295,8 @@ extension Replication {
             let through = journal.lastSequence
             let snapshot = StoreSnapshot(streams: streams.keys.sorted().map { name in
                 let log = streams[name]!
-                return .init(name: name, promised: log.promised, entries: log.entries)
+                return .init(name: name, promised: log.promised, entries: log.entries, snapshot: log.snapshot,
+                             snapshotBytes: log.snapshot == nil ? nil : log.snapshotBytes, pending: log.pending)
             })
             do {
                 try await journal.writeSnapshot(through: through, try Wire.BinaryEncoder().encode(snapshot))

@@ -4,16 +4,22 @@ import Foundation
 /// sends its requests to the replicas' `Replicator`s, and turns its actions into results for callers.
 ///
 /// Use: create it when the node starts owning the stream, `recover()` (returns the stream's committed
-/// payloads, in order), then `append` each change and answer only after it returns (the change is durable on
-/// `W` replicas). `stop()` when the stream moves away.
+/// payloads, in order) — or `recoverState()` for a stream whose application compacts it (its snapshot, then the
+/// payloads after it) — then `append` each change and answer only after it returns (the change is durable on
+/// `W` replicas); `compact(through:snapshot:)` hands the stream a snapshot of the application's state (Raft §7)
+/// so that neither this owner nor the replicas keep the entries it covers. `stop()` when the stream moves away.
 public actor ReplicatedStream {
     public nonisolated let stream: String
     private let system: ClusterSystem
     private let settings: Replication.Settings
     private var owner: Replication.Owner
     private var pending: [Action] = []
-    private var recovered: [[UInt8]]?
-    private var recoveryWaiters: [CheckedContinuation<[[UInt8]], any Error>] = []
+    private var recovered: Recovered?
+    private var recoveryWaiters: [CheckedContinuation<Recovered, any Error>] = []
+    /// The owner's snapshot's bytes (`owner.snapshot`): the pages replicas that need it are sent.
+    private var snapshotBytes: [UInt8] = []
+    /// The snapshot recovery is reading, page by page.
+    private var fetchedSnapshot: [UInt8] = []
     private var terminationWaiters: [CheckedContinuation<Replication.Failure, Never>] = []
     private var commitWaiters: [(index: UInt64, continuation: CheckedContinuation<UInt64, any Error>)] = []
     private var terminal: Replication.Failure?
@@ -30,8 +36,18 @@ public actor ReplicatedStream {
     private let fencedTotal: Counter
     private let recoveries: Counter
     private let recoverySeconds: Histogram
+    private let snapshotsTotal: Counter
 
     typealias Action = Replication.Owner.Action
+
+    /// What recovery found: the application's snapshot (nil: the stream has none), the payloads of the
+    /// committed entries after it in order (barriers excluded), and the index through which the two are the
+    /// stream's state — a later `compact(through:snapshot:)` covers at least this.
+    public struct Recovered: Sendable {
+        public var snapshot: [UInt8]?
+        public var payloads: [[UInt8]]
+        public var index: UInt64
+    }
 
     /// Starts recovery at once.
     /// - Parameters:
@@ -50,6 +66,7 @@ public actor ReplicatedStream {
         fencedTotal = m.counter("replication_fenced_total", help: "Stream owners on this node fenced by a newer owner.")
         recoveries = m.counter("replication_recoveries_total", help: "Stream recoveries (handovers) completed on this node.")
         recoverySeconds = m.histogram("replication_recovery_seconds", help: "From an owner's start to serving (prepare, fetch, barrier committed).")
+        snapshotsTotal = m.counter("replication_snapshots_total", help: "Snapshots stream owners on this node handed to their replicas (log compaction).")
         startedNs = Self.nowNs()
         let (o, actions) = Replication.Owner.start(stream: stream, me: system.node, round: round, replicas: replicas,
                                                    others: others, settings: settings, nowNs: Self.nowNs())
@@ -81,13 +98,50 @@ public actor ReplicatedStream {
     /// The replica set the owner writes to now.
     public var replicas: [NodeIdentity] { owner.replicas }
 
-    /// Waits until the stream is recovered; returns its committed payloads in order (barriers excluded).
+    /// Waits until the stream is recovered; returns its committed payloads in order (barriers excluded). For
+    /// streams that are never compacted (a snapshot's entries are not among the payloads: use `recoverState`).
     ///
     /// - Throws: `Replication.Failure.fenced` (a newer owner holds it) or `.stopped`.
     public func recover() async throws -> [[UInt8]] {
-        if let recovered { return recovered }
+        try await recoverState().payloads
+    }
+
+    /// Waits until the stream is recovered; returns its snapshot and the committed payloads after it.
+    ///
+    /// The state is handed out once (to the callers waiting when recovery ends, else to the first caller): later
+    /// calls get the same `index` with no snapshot and no payloads, so the stream does not keep a second copy.
+    ///
+    /// - Throws: `Replication.Failure.fenced` (a newer owner holds it) or `.stopped`.
+    public func recoverState() async throws -> Recovered {
+        if let state = recovered {
+            recovered = Recovered(snapshot: nil, payloads: [], index: state.index)
+            return state
+        }
         if let terminal { throw terminal }
         return try await withCheckedThrowingContinuation { recoveryWaiters.append($0) }
+    }
+
+    /// Entries the owner holds in memory (those after its snapshot).
+    public var heldEntries: Int { owner.heldEntries }
+
+    /// The index the owner's snapshot covers (0: none).
+    public var snapshotIndex: UInt64 { owner.snapshotIndex }
+
+    /// Log compaction (Raft §7): `snapshot` is the application's state after every entry through `index` — an
+    /// index `append` returned (or `Recovered.index`), with no change after it in the state. The owner drops
+    /// the entries it covers and installs it on the replicas in pages of `Settings.maxBatchBytes`; they then
+    /// drop those entries too. Returns false (nothing changes) when not serving, `index` is not committed or
+    /// not above the current snapshot, or `snapshot` is larger than `Settings.maxSnapshotBytes`.
+    @discardableResult
+    public func compact(through index: UInt64, snapshot: [UInt8]) -> Bool {
+        guard terminal == nil, snapshot.count <= settings.maxSnapshotBytes,
+              let (_, actions) = owner.compact(through: index, size: snapshot.count, checksum: CRC32C.checksum(snapshot),
+                                               nowNs: Self.nowNs()) else { return false }
+        snapshotBytes = snapshot
+        snapshotsTotal.increment()
+        system.logger.info("replication.compacted", ["stream": stream, "through": index, "bytes": snapshot.count])
+        perform(actions)
+        return true
     }
 
     /// Waits until the stream ends — fenced by a newer owner, or stopped — and returns why.
@@ -146,33 +200,34 @@ public actor ReplicatedStream {
     private func perform(_ actions: [Action]) {
         for action in actions {
             switch action {
-            case .send(let request, let to):
-                let system = self.system
-                Task {
-                    let input: Replication.Owner.Input
-                    do {
-                        let replicator = try Replicator.on(to, system: system)
-                        let reply = try await ClusterSystem.withCallTimeout(.milliseconds(settings.requestTimeoutMs)) {
-                            try await replicator.handle(request)
-                        }
-                        input = .reply(reply, to: request, from: to)
-                        if Self.writes(request) { await self.storageAccepted(by: to) }
-                    } catch let refusal as Replication.StoreError where refusal.isStorageRefusal {
-                        input = .failed(request, to: to)
-                        await self.storageRefused(by: to, refusal)
-                    } catch {
-                        input = .failed(request, to: to)
-                    }
-                    self.feed(input)
+            case .sendSnapshot(let info, let offset, let maxBytes, let to):
+                guard info == owner.snapshot, snapshotBytes.count == info.size, offset <= info.size else { continue }
+                let chunk = Array(snapshotBytes[offset..<min(info.size, offset + max(1, maxBytes))])
+                send(.installSnapshot(stream: stream, ballot: owner.ballot, info: info, offset: offset, chunk: chunk), to: to)
+            case .snapshotPage(let info, let offset, let bytes):
+                if offset == 0 {
+                    fetchedSnapshot = []
+                    fetchedSnapshot.reserveCapacity(info.size)
                 }
-            case .ready(let entries):
+                fetchedSnapshot += bytes
+                if fetchedSnapshot.count == info.size {
+                    // Complete: the owner's snapshot from now on (catching up may send it to lagging replicas).
+                    snapshotBytes = fetchedSnapshot
+                    fetchedSnapshot = []
+                }
+            case .send(let request, let to):
+                send(request, to: to)
+            case .ready(let snapshot, let entries):
                 let payloads = entries.map(\.payload)
-                recovered = payloads
+                fetchedSnapshot = []
+                let state = Recovered(snapshot: snapshot == nil ? nil : snapshotBytes, payloads: payloads, index: owner.commitIndex)
                 recoveries.increment()
                 recoverySeconds.observe(Double(Self.nowNs() &- startedNs) / 1e9)
                 system.logger.info("replication.recovered", ["stream": stream, "ballot": "\(owner.ballot)",
-                                                             "entries": payloads.count])
-                for w in recoveryWaiters { w.resume(returning: payloads) }
+                                                             "entries": payloads.count, "snapshot_bytes": snapshot?.size ?? 0])
+                // Handed out once — to the callers waiting, else to the first caller — and not kept here after.
+                recovered = recoveryWaiters.isEmpty ? state : Recovered(snapshot: nil, payloads: [], index: state.index)
+                for w in recoveryWaiters { w.resume(returning: state) }
                 recoveryWaiters = []
             case .committed(let through):
                 var still: [(UInt64, CheckedContinuation<UInt64, any Error>)] = []
@@ -196,12 +251,35 @@ public actor ReplicatedStream {
         armTimer()
     }
 
+    private func send(_ request: Replication.Request, to: NodeIdentity) {
+        let system = self.system
+        let timeoutMs = settings.requestTimeoutMs
+        Task {
+            let input: Replication.Owner.Input
+            do {
+                let replicator = try Replicator.on(to, system: system)
+                let reply = try await ClusterSystem.withCallTimeout(.milliseconds(timeoutMs)) {
+                    try await replicator.handle(request)
+                }
+                input = .reply(reply, to: request, from: to)
+                if Self.writes(request) { await self.storageAccepted(by: to) }
+            } catch let refusal as Replication.StoreError where refusal.isStorageRefusal {
+                input = .failed(request, to: to)
+                await self.storageRefused(by: to, refusal)
+            } catch {
+                input = .failed(request, to: to)
+            }
+            self.feed(input)
+        }
+    }
+
     /// Requests that may write on the replica (and so may be refused for a full disk).
     private static func writes(_ request: Replication.Request) -> Bool {
         switch request {
         case .prepare: true
         case .append(_, _, _, _, let entries, _): !entries.isEmpty
-        case .fetch: false
+        case .installSnapshot: true
+        case .fetch, .fetchSnapshot: false
         }
     }
 
