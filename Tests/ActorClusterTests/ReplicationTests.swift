@@ -1,4 +1,8 @@
 import XCTest
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import ActorCluster
 
 /// The replication protocol without sockets: replicas are `ReplicaLog` values, owners are `Replication.Owner`
@@ -700,13 +704,14 @@ final class ReplicationTests: XCTestCase {
         guard case .refused = small.handle(.installSnapshot(stream: "s", ballot: b, info: tooBig, offset: 0, chunk: [1])).0 else {
             return XCTFail("a snapshot above the limit must be refused")
         }
-        // Persisted changes replay to the same log.
-        var replayed = R.ReplicaLog()
+        // Persisted changes replay to the same log (the bytes are the storage's, durable before the change).
         var fresh = R.ReplicaLog()
         var changes: [R.ReplicaLog.Change] = []
         for offset in stride(from: 0, to: 10, by: 3) {
             changes += fresh.handle(.installSnapshot(stream: "s", ballot: b, info: info, offset: offset, chunk: Array(bytes[offset..<min(10, offset + 3)]))).1
         }
+        XCTAssertEqual(changes, [.promise(b), .snapshotInstalled(info)], "pages are the storage's; only the promise and the install are journalled")
+        var replayed = R.ReplicaLog(storage: fresh.storage)
         for c in changes { XCTAssertTrue(replayed.restore(c), "\(c)") }
         XCTAssertEqual(replayed, fresh)
         XCTAssertEqual(replayed.snapshotBytes, bytes)
@@ -726,7 +731,9 @@ final class ReplicationTests: XCTestCase {
             try? FileManager.default.removeItem(atPath: dir)
             do {
                 let (log, _) = try GroupCommitLog.open(directory: dir, options: options)
-                let store = R.ReplicaStore(journal: log)
+                let snapshots = R.ReplicaStore.snapshotDirectory(in: dir)
+                try FileManager.default.createDirectory(atPath: snapshots, withIntermediateDirectories: true)
+                let store = R.ReplicaStore(journal: log, snapshotDirectory: snapshots)
                 let entries = (1...7).map { R.Entry(index: UInt64($0), ballot: b, payload: [UInt8($0)]) }
                 _ = try await store.handle(.append(stream: "s", ballot: b, prevIndex: 0, prevBallot: .zero, entries: entries, commitIndex: 7))
                 for offset in stride(from: 0, to: bytes.count, by: 1_000) {
@@ -746,6 +753,43 @@ final class ReplicationTests: XCTestCase {
             XCTAssertEqual(held?.entries.map(\.index), [6, 7])
             let skipped = await reopened.restoreSkipped
             XCTAssertEqual(skipped, 0)
+            let files = try FileManager.default.contentsOfDirectory(atPath: R.ReplicaStore.snapshotDirectory(in: dir))
+            XCTAssertEqual(files, ["73.5.snap"], "one file per stream, the partial renamed")
         }
+    }
+
+    /// A snapshot file that is missing or truncated at reopen: the stream drops to its promise (counted, logged),
+    /// the store does not crash, and a fetch is answered from what remains.
+    func test_aStoreWithADamagedSnapshotFileDropsTheStreamToItsPromise() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("replica-snapbad-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let b = R.Ballot(round: 1, node: nodes[0])
+        let bytes = Array(repeating: UInt8(3), count: 2_000)
+        let info = R.SnapshotInfo(index: 4, ballot: b, config: nil, size: bytes.count, checksum: CRC32C.checksum(bytes))
+        var options = R.ReplicaStore.journalOptions
+        options.fsync = .never
+        do {
+            let (store, _) = try await R.ReplicaStore.open(directory: dir, options: options)
+            _ = try await store.handle(.installSnapshot(stream: "s", ballot: b, info: info, offset: 0, chunk: bytes))
+            let page = try await store.handle(.fetchSnapshot(stream: "s", ballot: b, index: 4, offset: 1_500, maxBytes: 1_000))
+            XCTAssertEqual(page, .snapshotPage(info: info, offset: 1_500, bytes: Array(bytes[1_500...])), "served with pread")
+        }
+        let file = R.ReplicaStore.snapshotDirectory(in: dir) + "/73.4.snap"
+        XCTAssertTrue(truncate(file, 100) == 0)
+        let (reopened, _) = try await R.ReplicaStore.open(directory: dir, options: options)
+        let held = await reopened.log(of: "s")
+        XCTAssertNil(held?.snapshot)
+        XCTAssertEqual(held?.promised, b, "the promise is kept")
+        let missing = await reopened.missingSnapshots
+        XCTAssertEqual(missing.count, 1)
+        let skipped = await reopened.restoreSkipped
+        XCTAssertEqual(skipped, 1)
+        // A damaged incoming snapshot (wrong checksum) is refused, and the replica still takes a good one.
+        var bad = info
+        bad.checksum ^= 1
+        let refused = try await reopened.handle(.installSnapshot(stream: "s", ballot: b, info: bad, offset: 0, chunk: bytes))
+        guard case .refused = refused else { return XCTFail("\(refused)") }
+        let ok = try await reopened.handle(.installSnapshot(stream: "s", ballot: b, info: info, offset: 0, chunk: bytes))
+        XCTAssertEqual(ok, .snapshotReceived(received: 2_000, installed: true))
     }
 }

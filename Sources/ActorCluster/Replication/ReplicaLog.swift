@@ -1,33 +1,60 @@
 extension Replication {
     /// One stream as a replica holds it: the highest ballot it promised, its snapshot (Raft §7: the application's
-    /// state through `snapshot.index`, opaque bytes) and the entries after it (pure value; the store persists each
-    /// `Change` before the reply leaves, so an acknowledgement means durable).
+    /// state through `snapshot.index`, opaque bytes kept by its `SnapshotStorage`) and the entries after it (pure
+    /// logic; the store persists each `Change` before the reply leaves, so an acknowledgement means durable).
     public struct ReplicaLog: Sendable, Hashable {
         public private(set) var promised: Ballot = .zero
         /// The snapshot this replica holds, if any: entries 1 … `snapshot.index` are only in it.
         public private(set) var snapshot: SnapshotInfo?
-        /// The snapshot's bytes (`snapshot.size` of them).
-        public private(set) var snapshotBytes: [UInt8] = []
         /// The entries after the snapshot (`snapshotIndex + 1 …`).
         public private(set) var entries: [Entry] = []
-        /// A snapshot being received (InstallSnapshot pages so far); installed once complete and its checksum matches.
+        /// A snapshot being received (InstallSnapshot pages so far, their bytes in `storage`); installed once
+        /// complete and its checksum matches. Not persisted: a replica that restarts starts it again from 0.
         public private(set) var pending: PendingSnapshot?
         /// How far this replica knows entries are committed (learned from owners; not persisted — after a
         /// restart it is the snapshot's index until the next append says more).
         public private(set) var commitIndex: UInt64 = 0
-        /// Payload bytes of `entries`, plus the snapshot's and the pending snapshot's bytes.
+        /// Payload bytes of `entries` (the snapshot's bytes are in `storage`, not counted).
         public private(set) var payloadBytes = 0
         /// The largest snapshot accepted, in bytes.
         public let maxSnapshotBytes: Int
+        /// Where the snapshot's bytes are (injected: memory in tests, a file per stream in a store on disk).
+        public var storage: any SnapshotStorage
+        /// The last error of `storage` (a page not written, a snapshot not readable), for the store to log and
+        /// count; cleared by `takeStorageError()`.
+        public private(set) var storageError: String?
 
-        /// A snapshot whose pages are arriving.
+        /// A snapshot whose pages are arriving: how many bytes `storage` holds, and their CRC-32C so far.
         public struct PendingSnapshot: Codable, Sendable, Hashable {
             public var info: SnapshotInfo
-            public var bytes: [UInt8]
+            public var received: Int
+            public var checksum: UInt32
         }
 
-        public init(maxSnapshotBytes: Int = Settings().maxSnapshotBytes) {
+        public init(maxSnapshotBytes: Int = Settings().maxSnapshotBytes, storage: any SnapshotStorage = MemorySnapshotStorage()) {
             self.maxSnapshotBytes = maxSnapshotBytes
+            self.storage = storage
+        }
+
+        public static func == (a: ReplicaLog, b: ReplicaLog) -> Bool {
+            a.promised == b.promised && a.snapshot == b.snapshot && a.entries == b.entries && a.pending == b.pending
+                && a.commitIndex == b.commitIndex && a.payloadBytes == b.payloadBytes
+        }
+
+        public func hash(into h: inout Hasher) {
+            h.combine(promised); h.combine(snapshot); h.combine(entries); h.combine(commitIndex)
+        }
+
+        /// The installed snapshot's bytes, read whole from `storage` (tests, tools; empty when none or unreadable).
+        public var snapshotBytes: [UInt8] {
+            guard let snapshot else { return [] }
+            return (try? storage.read(snapshot, offset: 0, count: snapshot.size)) ?? []
+        }
+
+        /// Returns and clears `storageError`.
+        public mutating func takeStorageError() -> String? {
+            defer { storageError = nil }
+            return storageError
         }
 
         /// What must be made durable before a reply is sent.
@@ -35,8 +62,6 @@ extension Replication {
             case promise(Ballot)
             /// Drop entries from `from` on (if any), then append `entries` (which start at `from`).
             case write(from: UInt64, entries: [Entry])
-            /// A page of an incoming snapshot (bytes from `offset`; offset 0 starts it afresh).
-            case snapshotChunk(info: SnapshotInfo, offset: Int, bytes: [UInt8])
             /// The pending snapshot `info` is complete: install it (Raft §7: keep the entries after `info.index`
             /// when the log holds `info.index` with `info.ballot`, else drop the whole log).
             case snapshotInstalled(SnapshotInfo)
@@ -85,8 +110,12 @@ extension Replication {
             case .fetchSnapshot(_, _, let index, let offset, let maxBytes):
                 guard let snapshot else { return (.refused(reason: "no snapshot"), []) }
                 let from = snapshot.index == index ? min(offset, snapshot.size) : 0
-                let to = min(snapshot.size, from + max(1, maxBytes))
-                return (.snapshotPage(info: snapshot, offset: from, bytes: Array(snapshotBytes[from..<to])), [])
+                do {
+                    return (.snapshotPage(info: snapshot, offset: from, bytes: try storage.read(snapshot, offset: from, count: max(1, maxBytes))), [])
+                } catch {
+                    storageError = "\(error)"
+                    return (.refused(reason: "snapshot through \(snapshot.index) unreadable: \(error)"), [])
+                }
             case .installSnapshot(_, _, let info, let offset, let chunk):
                 if ballot > promised {
                     promised = ballot
@@ -97,17 +126,29 @@ extension Replication {
                 if pending?.info != info {
                     guard offset == 0 else { return (.snapshotReceived(received: 0, installed: false), changes) }
                 }
-                let have = pending?.info == info ? pending!.bytes.count : 0
+                let have = pending?.info == info ? pending!.received : 0
                 guard offset == have else { return (.snapshotReceived(received: have, installed: false), changes) }
-                let change = Change.snapshotChunk(info: info, offset: offset, bytes: chunk)
-                applyChunk(info: info, offset: offset, bytes: chunk)
-                changes.append(change)
-                guard let p = pending, p.bytes.count == info.size else {
-                    return (.snapshotReceived(received: pending?.bytes.count ?? 0, installed: false), changes)
+                do {
+                    try storage.writePending(info, offset: offset, bytes: chunk)
+                } catch {
+                    storageError = "\(error)"
+                    dropPending()
+                    return (.refused(reason: "snapshot through \(info.index): page not stored (\(error))"), changes)
                 }
-                guard CRC32C.checksum(p.bytes) == info.checksum else {
+                applyChunk(info: info, offset: offset, bytes: chunk)
+                guard let p = pending, p.received == info.size else {
+                    return (.snapshotReceived(received: pending?.received ?? 0, installed: false), changes)
+                }
+                guard p.checksum == info.checksum else {
                     dropPending()
                     return (.refused(reason: "snapshot through \(info.index): checksum mismatch"), changes)
+                }
+                do {
+                    try storage.install(info)
+                } catch {
+                    storageError = "\(error)"
+                    dropPending()
+                    return (.refused(reason: "snapshot through \(info.index): not installed (\(error))"), changes)
                 }
                 install(info)
                 changes.append(.snapshotInstalled(info))
@@ -158,23 +199,19 @@ extension Replication {
         }
 
         private mutating func applyChunk(info: SnapshotInfo, offset: Int, bytes: [UInt8]) {
-            if offset == 0 || pending?.info != info {
-                dropPending()
-                pending = PendingSnapshot(info: info, bytes: [])
-                pending!.bytes.reserveCapacity(info.size)
-            }
-            pending!.bytes += bytes
-            payloadBytes += bytes.count
+            if offset == 0 || pending?.info != info { pending = PendingSnapshot(info: info, received: 0, checksum: 0) }
+            pending!.received += bytes.count
+            pending!.checksum = CRC32C.checksum(bytes, seed: pending!.checksum)
         }
 
         private mutating func dropPending() {
-            payloadBytes -= pending?.bytes.count ?? 0
+            if pending != nil { storage.dropPending() }
             pending = nil
         }
 
-        /// Installs the complete pending snapshot `info` (Raft §7).
+        /// Installs snapshot `info` (its bytes are in `storage`; Raft §7): keeps the entries after `info.index` when
+        /// the log holds it with `info.ballot`, else drops the whole log.
         private mutating func install(_ info: SnapshotInfo) {
-            guard let p = pending, p.info == info else { return }
             if info.index <= lastIndex, info.index > snapshotIndex, ballot(at: info.index) == info.ballot {
                 let drop = Int(info.index - snapshotIndex)
                 payloadBytes -= entries[..<drop].reduce(0) { $0 + $1.payload.count }
@@ -183,10 +220,8 @@ extension Replication {
                 payloadBytes -= entries.reduce(0) { $0 + $1.payload.count }
                 entries = []
             }
-            payloadBytes -= snapshotBytes.count
             snapshot = info
-            snapshotBytes = p.bytes
-            pending = nil  // its bytes now count as the snapshot's
+            pending = nil
             commitIndex = max(commitIndex, info.index)
         }
 
@@ -260,38 +295,34 @@ extension Replication {
                 replace(from: from, with: new)
                 commitIndex = min(commitIndex, lastIndex)
                 return true
-            case .snapshotChunk(let info, let offset, let bytes):
-                let have = pending?.info == info ? pending!.bytes.count : 0
-                guard offset == 0 || offset == have, offset + bytes.count <= info.size else { return false }
-                applyChunk(info: info, offset: offset, bytes: bytes)
-                return true
             case .snapshotInstalled(let info):
-                guard let p = pending, p.info == info, p.bytes.count == info.size,
-                      CRC32C.checksum(p.bytes) == info.checksum else { return false }
-                if info.index <= snapshotIndex { dropPending(); return true }
+                // The bytes were made durable in `storage` before this change was written.
+                if info.index <= snapshotIndex { return true }
                 install(info)
                 return true
             }
         }
 
-        /// Restores a stream from a store snapshot: promise, snapshot, pending snapshot, entries after it.
+        /// Restores a stream from a store snapshot: promise, snapshot (its bytes in `storage`), entries after it.
         /// Returns false (and holds what fit) when the parts do not fit together.
-        mutating func restore(promised: Ballot, snapshot: SnapshotInfo?, bytes: [UInt8], pending: PendingSnapshot?,
-                              entries: [Entry]) -> Bool {
+        mutating func restore(promised: Ballot, snapshot: SnapshotInfo?, entries: [Entry]) -> Bool {
             self.promised = max(self.promised, promised)
             if let snapshot {
-                guard bytes.count == snapshot.size else { return false }
                 self.snapshot = snapshot
-                snapshotBytes = bytes
-                payloadBytes += bytes.count
                 commitIndex = snapshot.index
-            }
-            if let pending {
-                self.pending = pending
-                payloadBytes += pending.bytes.count
             }
             if entries.isEmpty { return true }
             return restore(.write(from: snapshotIndex + 1, entries: entries))
+        }
+
+        /// Forgets the snapshot and every entry (its snapshot file is missing or damaged): the replica then holds
+        /// nothing but its promise, like one that lost its disk, and is sent the owner's snapshot again.
+        mutating func forgetLog() {
+            snapshot = nil
+            entries = []
+            payloadBytes = 0
+            commitIndex = 0
+            pending = nil
         }
     }
 }

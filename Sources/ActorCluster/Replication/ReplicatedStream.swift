@@ -16,10 +16,13 @@ public actor ReplicatedStream {
     private var pending: [Action] = []
     private var recovered: Recovered?
     private var recoveryWaiters: [CheckedContinuation<Recovered, any Error>] = []
-    /// The owner's snapshot's bytes (`owner.snapshot`): the pages replicas that need it are sent.
-    private var snapshotBytes: [UInt8] = []
-    /// The snapshot recovery is reading, page by page.
-    private var fetchedSnapshot: [UInt8] = []
+    /// The owner's snapshot (`owner.snapshot`): where the pages replicas that need it are read from.
+    private var snapshotSource: (any Replication.SnapshotSource)?
+    /// Where recovery puts the snapshot pages it reads (the application's, else memory).
+    private let snapshotSink: any Replication.SnapshotSink
+    /// The snapshot recovery is reading: its info, bytes so far and their CRC-32C.
+    private var fetching: (info: Replication.SnapshotInfo, received: Int, checksum: UInt32)?
+    private let snapshotErrors: Counter
     private var terminationWaiters: [CheckedContinuation<Replication.Failure, Never>] = []
     private var commitWaiters: [(index: UInt64, continuation: CheckedContinuation<UInt64, any Error>)] = []
     private var terminal: Replication.Failure?
@@ -44,7 +47,9 @@ public actor ReplicatedStream {
     /// committed entries after it in order (barriers excluded), and the index through which the two are the
     /// stream's state — a later `compact(through:snapshot:)` covers at least this.
     public struct Recovered: Sendable {
-        public var snapshot: [UInt8]?
+        /// The snapshot the state starts from, as the sink's `finish` returned it (nil: none).
+        public var snapshot: (any Replication.SnapshotSource)?
+        public var snapshotInfo: Replication.SnapshotInfo?
         public var payloads: [[UInt8]]
         public var index: UInt64
     }
@@ -55,9 +60,11 @@ public actor ReplicatedStream {
     ///     the owner prepare again above it).
     ///   - replicas: the stream's replica set now (`ReplicaPlacement`).
     ///   - others: other reachable members, asked at recovery too (they may hold replicas from an earlier set).
+    ///   - snapshotSink: where recovery streams the snapshot's pages (nil: into memory, `MemorySnapshot`).
     public init(stream: String, system: ClusterSystem, settings: Replication.Settings, round: UInt64,
-                replicas: [NodeIdentity], others: [NodeIdentity]) {
+                replicas: [NodeIdentity], others: [NodeIdentity], snapshotSink: (any Replication.SnapshotSink)? = nil) {
         self.stream = stream
+        self.snapshotSink = snapshotSink ?? Replication.MemorySnapshot()
         self.system = system
         self.settings = settings
         let m = system.metrics
@@ -67,6 +74,7 @@ public actor ReplicatedStream {
         recoveries = m.counter("replication_recoveries_total", help: "Stream recoveries (handovers) completed on this node.")
         recoverySeconds = m.histogram("replication_recovery_seconds", help: "From an owner's start to serving (prepare, fetch, barrier committed).")
         snapshotsTotal = m.counter("replication_snapshots_total", help: "Snapshots stream owners on this node handed to their replicas (log compaction).")
+        snapshotErrors = m.counter("replication_snapshot_errors_total", help: "Snapshots a recovering owner on this node could not store or whose checksum did not match, and snapshot pages it could not read.")
         startedNs = Self.nowNs()
         let (o, actions) = Replication.Owner.start(stream: stream, me: system.node, round: round, replicas: replicas,
                                                    others: others, settings: settings, nowNs: Self.nowNs())
@@ -134,12 +142,18 @@ public actor ReplicatedStream {
     /// not above the current snapshot, or `snapshot` is larger than `Settings.maxSnapshotBytes`.
     @discardableResult
     public func compact(through index: UInt64, snapshot: [UInt8]) -> Bool {
-        guard terminal == nil, snapshot.count <= settings.maxSnapshotBytes,
-              let (_, actions) = owner.compact(through: index, size: snapshot.count, checksum: CRC32C.checksum(snapshot),
+        compact(through: index, source: Replication.MemorySnapshot(snapshot))
+    }
+
+    /// `compact(through:snapshot:)` with the snapshot read from `source` page by page (a file: never held whole).
+    @discardableResult
+    public func compact(through index: UInt64, source: any Replication.SnapshotSource) -> Bool {
+        guard terminal == nil, source.size <= settings.maxSnapshotBytes,
+              let (_, actions) = owner.compact(through: index, size: source.size, checksum: source.checksum,
                                                nowNs: Self.nowNs()) else { return false }
-        snapshotBytes = snapshot
+        snapshotSource = source
         snapshotsTotal.increment()
-        system.logger.info("replication.compacted", ["stream": stream, "through": index, "bytes": snapshot.count])
+        system.logger.info("replication.compacted", ["stream": stream, "through": index, "bytes": source.size])
         perform(actions)
         return true
     }
@@ -201,32 +215,54 @@ public actor ReplicatedStream {
         for action in actions {
             switch action {
             case .sendSnapshot(let info, let offset, let maxBytes, let to):
-                guard info == owner.snapshot, snapshotBytes.count == info.size, offset <= info.size else { continue }
-                let chunk = Array(snapshotBytes[offset..<min(info.size, offset + max(1, maxBytes))])
+                guard info == owner.snapshot, let source = snapshotSource, source.size == info.size, offset <= info.size else { continue }
+                let chunk: [UInt8]
+                do {
+                    chunk = try source.read(offset: offset, count: min(info.size - offset, max(1, maxBytes)))
+                } catch {
+                    snapshotErrors.increment()
+                    system.logger.error("replication.snapshot_unreadable", ["stream": stream, "error": "\(error)"])
+                    continue
+                }
                 send(.installSnapshot(stream: stream, ballot: owner.ballot, info: info, offset: offset, chunk: chunk), to: to)
             case .snapshotPage(let info, let offset, let bytes):
-                if offset == 0 {
-                    fetchedSnapshot = []
-                    fetchedSnapshot.reserveCapacity(info.size)
-                }
-                fetchedSnapshot += bytes
-                if fetchedSnapshot.count == info.size {
-                    // Complete: the owner's snapshot from now on (catching up may send it to lagging replicas).
-                    snapshotBytes = fetchedSnapshot
-                    fetchedSnapshot = []
+                do {
+                    if offset == 0 || fetching?.info != info {
+                        try snapshotSink.begin(info)
+                        fetching = (info, 0, 0)
+                    }
+                    try snapshotSink.append(bytes)
+                    fetching!.received += bytes.count
+                    fetching!.checksum = CRC32C.checksum(bytes, seed: fetching!.checksum)
+                    if fetching!.received == info.size {
+                        guard fetching!.checksum == info.checksum else {
+                            throw Replication.SnapshotStorageError("snapshot through \(info.index): checksum mismatch")
+                        }
+                        // Complete: the owner's snapshot from now on (catching up may send it to lagging replicas).
+                        snapshotSource = try snapshotSink.finish(info)
+                        fetching = nil
+                    }
+                } catch {
+                    snapshotErrors.increment()
+                    system.logger.error("replication.snapshot_not_recovered", ["stream": stream, "error": "\(error)"])
+                    fetching = nil
+                    _ = owner.handle(.stop, nowNs: Self.nowNs())
+                    finish(.notServing(stream: stream, phase: "recovering: the snapshot could not be stored (\(error))"))
+                    return
                 }
             case .send(let request, let to):
                 send(request, to: to)
             case .ready(let snapshot, let entries):
                 let payloads = entries.map(\.payload)
-                fetchedSnapshot = []
-                let state = Recovered(snapshot: snapshot == nil ? nil : snapshotBytes, payloads: payloads, index: owner.commitIndex)
+                fetching = nil
+                let state = Recovered(snapshot: snapshot == nil ? nil : snapshotSource, snapshotInfo: snapshot, payloads: payloads,
+                                      index: owner.commitIndex)
                 recoveries.increment()
                 recoverySeconds.observe(Double(Self.nowNs() &- startedNs) / 1e9)
                 system.logger.info("replication.recovered", ["stream": stream, "ballot": "\(owner.ballot)",
                                                              "entries": payloads.count, "snapshot_bytes": snapshot?.size ?? 0])
                 // Handed out once — to the callers waiting, else to the first caller — and not kept here after.
-                recovered = recoveryWaiters.isEmpty ? state : Recovered(snapshot: nil, payloads: [], index: state.index)
+                recovered = recoveryWaiters.isEmpty ? state : Recovered(snapshot: nil, snapshotInfo: nil, payloads: [], index: state.index)
                 for w in recoveryWaiters { w.resume(returning: state) }
                 recoveryWaiters = []
             case .committed(let through):
