@@ -48,8 +48,6 @@ final class CompactionProcessTests: XCTestCase {
             let closed = try await entry.callBack(key, outcome: .reached(evaluation: CallbackEvaluation(resolved: true, satisfaction: .satisfied)))
             XCTAssertEqual(closed.status, .closed)
         }
-        var before: [CaseID: CaseHistory] = [:]
-        for receipt in receipts { before[receipt.ref.id] = try await entry.findCase(receipt.ref.number.description) }
         // A snapshot is taken once the changes since the last reach half its size: open cases are filed until the
         // closes are covered by one.
         var filler = 100
@@ -60,6 +58,21 @@ final class CompactionProcessTests: XCTestCase {
             return (info.offices ?? []).filter { jurisdictions.contains($0.jurisdiction) }
                 .allSatisfy { ($0.snapshotIndex ?? 0) > 0 && $0.archivedCases == 3 }
         }
+        // One case opened and closed after that snapshot: after the restart it comes from the entries after the
+        // snapshot and is held as its encoded changes (an archived entry not yet in the file, unless a snapshot
+        // covered it meanwhile); and an open case closed after it (live again after the restart).
+        receipts.append(try await entry.submit(request(50)))
+        for receipt in [receipts[6], receipts[12]] {
+            let key = receipt.ref.number.description
+            let lead = try await entry.findCase(key).snapshot.leadUnit ?? ""
+            _ = try await entry.unitAct(key, unit: lead, action: .sign)
+            _ = try await entry.unitAct(key, unit: lead, action: .reply(text: "已修复"))
+            _ = try await entry.reviewReply(key, accepted: true, note: "ok")
+            let closed = try await entry.callBack(key, outcome: .reached(evaluation: CallbackEvaluation(resolved: true, satisfaction: .satisfied)))
+            XCTAssertEqual(closed.status, .closed)
+        }
+        var before: [CaseID: CaseHistory] = [:]
+        for receipt in receipts { before[receipt.ref.id] = try await entry.findCase(receipt.ref.number.description) }
 
         node.kill()
         let again = try harness.startNode("c1-again", port: node.node.address.port, extra: extra)
@@ -76,17 +89,18 @@ final class CompactionProcessTests: XCTestCase {
             XCTAssertEqual(found?.events, was.events)
         }
         let restarted = try await entry2.info()
-        for office in restarted.offices ?? [] where jurisdictions.contains(office.jurisdiction) {
+        let offices = (restarted.offices ?? []).filter { jurisdictions.contains($0.jurisdiction) }
+        for office in offices {
             XCTAssertGreaterThan(office.snapshotIndex ?? 0, 0, "office \(office.jurisdiction) recovered from a snapshot")
-            XCTAssertEqual(office.archivedCases, 3, "closed cases held as index entries, read from the archive")
         }
+        XCTAssertGreaterThanOrEqual(offices.reduce(0) { $0 + ($1.archivedCases ?? 0) }, 7, "closed cases held as index entries (the archive file, or the encoded changes after it)")
         // A retried intake, of a closed case and of an open one, is the case opened the first time.
         let closedAgain = try await entry2.submit(request(1))
         XCTAssertEqual(closedAgain.ref.id, receipts[1].ref.id)
         let openAgain = try await entry2.submit(request(9))
         XCTAssertEqual(openAgain.ref.id, receipts[9].ref.id)
         // And the office still takes new cases and changes.
-        let fresh = try await entry2.submit(request(12))
+        let fresh = try await entry2.submit(request(51))
         XCTAssertNotEqual(fresh.ref.id, receipts[0].ref.id)
         XCTAssertGreaterThan(fresh.ref.number.serial, receipts.map(\.ref.number.serial).max() ?? 0)
         XCTAssertGreaterThan(fresh.ref.number.serial, filler - 100 + 12, "numbered above every case held, archived ones too")

@@ -303,11 +303,15 @@ extension CaseArchive {
         public private(set) var size = 0
         public private(set) var checksum: UInt32 = 0
         private var buffer: [UInt8] = []
+        private let checksummed: Bool
         private static let flushBytes = 1 << 20
 
         /// - Parameter header: write the file header first (false: the bytes written are a whole archive already).
+        /// - Parameter checksummed: keep the running CRC-32C (false: the caller knows it, e.g. a snapshot whose
+        ///   pages the stream checks; `finish` is then given it).
         /// - Throws: `ArchiveError.io`.
-        public init(path: String, header: Bool = true) throws {
+        public init(path: String, header: Bool = true, checksummed: Bool = true) throws {
+            self.checksummed = checksummed
             let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
             guard fd >= 0 else { throw ArchiveError.io("create \(path): \(String(cString: strerror(errno)))") }
             self.path = path
@@ -322,7 +326,7 @@ extension CaseArchive {
 
         private func write(_ bytes: [UInt8]) throws {
             buffer += bytes
-            checksum = CRC32C.checksum(bytes, seed: checksum)
+            if checksummed { checksum = CRC32C.checksum(bytes, seed: checksum) }
             size += bytes.count
             if buffer.count >= Self.flushBytes { try flush() }
         }
@@ -381,6 +385,7 @@ extension CaseArchive {
         ///
         /// - Throws: `ArchiveError.io`, or `.malformed` when `expecting` is given and the bytes' CRC-32C differs.
         public func finish(expecting: UInt32? = nil, deleteOnRelease: Bool = true) throws -> File {
+            if !checksummed, let expecting { checksum = expecting }
             if let expecting, expecting != checksum {
                 throw ArchiveError.malformed(offset: size, reason: "checksum \(checksum) differs from the snapshot's \(expecting)")
             }
@@ -420,7 +425,8 @@ extension CaseArchive {
                 index = Index()
                 failure = nil
                 done = nil
-                writer = try FileWriter(path: pathFor(info), header: false)
+                // The stream checks the pages' CRC-32C; the file takes the snapshot's.
+                writer = try FileWriter(path: pathFor(info), header: false, checksummed: false)
             }
         }
 
@@ -484,11 +490,17 @@ extension CaseArchive {
 
 
 /// A closed case an office holds only as an index entry: its latest events are a record of the office's archive
-/// file (`CaseArchive.File`), read when the case is asked for or touched.
+/// file (`CaseArchive.File`), read when the case is asked for or touched — or, for a closed case recovered from
+/// the entries after the snapshot, the encoded changes that built it (`chunks`), until the next snapshot writes it
+/// to the file.
 public struct ArchivedCase: Sendable, Hashable {
     public var number: CaseNumber
     public var status: CaseStatus
+    /// Where its record is in the archive file (meaningless while `chunks` is set).
     public var location: CaseArchive.Location
+    /// The case's events as the encoded changes (`Wire.BinaryEncoder` bytes of `[CaseEvent]` each, in order) it
+    /// was recovered from; nil: in the archive file.
+    public var chunks: [[UInt8]]?
     public var mergedInto: CaseID?
     /// For intake matching (`IntakeMatcher`): the case's category, its contact's phone key, its last closure.
     public var category: String?
@@ -504,6 +516,15 @@ public struct ArchivedCase: Sendable, Hashable {
         phoneKey = h.phoneKey
         closedAt = h.closedAt
     }
+
+    /// A case held as its encoded changes (not in the archive file yet).
+    public init(_ h: CaseArchive.Header, chunks: [[UInt8]]) {
+        self.init(h, at: CaseArchive.Location(offset: 0, length: 0, eventsAt: 0, eventsLength: 0))
+        self.chunks = chunks
+    }
+
+    /// Bytes of its encoded events (approximately, for chunks: their sum).
+    public var eventBytes: Int { chunks.map { $0.reduce(0) { $0 + $1.count } } ?? Int(location.eventsLength) }
 }
 
 extension CaseArchive {

@@ -185,23 +185,48 @@ public distributed actor DistrictOffice {
         recoverySink = nil
         appliedIndex = state.index
         bytesSinceSnapshot = payloads.reduce(0) { $0 + $1.count }
+        // The entries after the snapshot, grouped by case (in order) so each case is rebuilt and stored once.
+        var grouped: [CaseID: [[CaseEvent]]] = [:]
+        var groupedBytes: [CaseID: [[UInt8]]] = [:]
+        var order: [CaseID] = []
+        let decoder = Wire.BinaryDecoder()
         for bytes in payloads {
-            guard let events = try? Wire.BinaryDecoder().decode([CaseEvent].self, from: bytes), let first = events.first else {
+            guard let events = try? decoder.decode([CaseEvent].self, from: bytes), let first = events.first else {
                 rejected += 1
                 continue
             }
-            if var log = loadCase(first.caseID) {
+            if grouped[first.caseID] == nil { order.append(first.caseID) }
+            grouped[first.caseID, default: []].append(events)
+            groupedBytes[first.caseID, default: []].append(bytes)
+        }
+        for id in order {
+            let changes = grouped.removeValue(forKey: id) ?? []
+            let chunks = groupedBytes.removeValue(forKey: id) ?? []
+            var log: CaseLog
+            var rest = changes[...]
+            if let held = loadCase(id) {
+                log = held
+            } else if let all = try? CaseLog(replaying: changes.flatMap { $0 }, settings: context.settings) {
+                // New here and closed: kept as its encoded changes until the next snapshot.
+                if CaseArchive.Header(all).live { store(all) } else { storeRecoveredClosed(all, chunks: chunks) }
+                continue
+            } else if let firstChange = rest.popFirst(), let opened = try? CaseLog(replaying: firstChange, settings: context.settings) {
+                log = opened
+            } else {
+                rejected += changes.count
+                continue
+            }
+            // A change the rules refuse is skipped whole, as when it was applied.
+            for events in rest {
+                var next = log
                 do {
-                    for e in events { try log.append(e) }
-                    store(log)
+                    for e in events { try next.append(e) }
+                    log = next
                 } catch {
                     rejected += 1
                 }
-            } else if let log = try? CaseLog(replaying: events, settings: context.settings) {
-                store(log)
-            } else {
-                rejected += 1
             }
+            store(log)
         }
         lastRound = max(lastRound, round)
         phase = .serving
@@ -621,7 +646,7 @@ public distributed actor DistrictOffice {
         let start = after.map { a in ids.firstIndexAbove(a) } ?? 0
         for id in ids[start...] {
             let size: Int
-            if let log = cases[id] { size = encodedSize(of: id, log.events) } else if let a = archived[id] { size = Int(a.location.eventsLength) } else { continue }
+            if let log = cases[id] { size = encodedSize(of: id, log.events) } else if let a = archived[id] { size = a.eventBytes } else { continue }
             if !page.isEmpty && used + size > budget { break }
             guard let events = cases[id]?.events ?? loadCase(id)?.events else { continue }
             page.append(events)
