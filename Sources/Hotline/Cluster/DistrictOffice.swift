@@ -177,9 +177,12 @@ public distributed actor DistrictOffice {
                     store(log)
                 }
             } else {
+                // Serving without the snapshot's cases would answer "unknown case" for acknowledged ones: recover again.
+                recoverySink = nil
                 actorSystem.logger.error("district.snapshot_unreadable", ["jurisdiction": jurisdiction,
-                                                                         "error": "the stream recovered a snapshot the office holds no archive of"])
-                rejected += 1
+                                                                         "error": "the stream recovered a snapshot the office holds no archive file of"])
+                replicationFailed(Replication.Failure.notServing(stream: streamName, phase: "no archive file of the recovered snapshot"), stream: s)
+                return
             }
         }
         recoverySink = nil
