@@ -229,4 +229,99 @@ final class CompactionProcessTests: XCTestCase {
         XCTAssertEqual((third["link"] as? [String: Any])?["kind"] as? String, "reopened")
         XCTAssertFalse(Set(numbers(try harness.json(node, ["cases", "--status", "closed", "--json"]))).contains(a))
     }
+
+    /// Three nodes, each with `--data`, offices compacting after every change: the node hosting a district's
+    /// office is SIGKILLed, and the office's new owner on another node reads the snapshot from the remaining
+    /// replicas over the network (fetchSnapshot pages) and serves every case as before; the killed node,
+    /// restarted on its directory, serves them too once its offices come back.
+    func test_anOfficeMovedAfterCompactionReadsTheSnapshotFromItsReplicasOnOtherNodes() async throws {
+        let names = ["k1", "k2", "k3"]
+        let data = names.map { n -> String in
+            let d = FileManager.default.temporaryDirectory.appendingPathComponent("hotline-compaction-\(n)-\(UUID().uuidString)").path
+            dirs.append(d)
+            return d
+        }
+        func extra(_ i: Int, seeds: [NodeAddress]) -> [String] {
+            var e = ["--catalog", DurabilityProcessTests.catalog, "--data", data[i], "--snapshot-min-bytes", "1"]
+            if !seeds.isEmpty { e += ["--seeds", seeds.map(\.description).joined(separator: ",")] }
+            return e
+        }
+        var nodes: [NodeProcess] = []
+        for (i, n) in names.enumerated() { nodes.append(try harness.startNode(n, extra: extra(i, seeds: nodes.map(\.node.address)))) }
+        let client = try harness.clientSystem(callTimeout: .seconds(10))
+        let hotlines = try nodes.map { try HotlineNode.on($0.node, system: client) }
+        try await ClusterFormation.waitForMembers(hotlines, names: names, timeout: .seconds(20))
+        _ = try await ClusterFormation.waitForPlacement(hotlines, names: names, timeout: .seconds(20))
+        let jurisdictions = ["210302", "210303"]
+        func request(_ i: Int) -> CitizenRequest {
+            CitizenRequest(channel: "8890", externalID: "moved-\(i)", category: "heating-failure",
+                           jurisdiction: jurisdictions[i % 2], description: "暖气不热，请处理 \(i)")
+        }
+        var receipts: [IntakeReceipt] = []
+        for i in 0..<8 {
+            var receipt: IntakeReceipt?
+            try await waitUntil(timeout: .seconds(30), "request \(i) accepted") {
+                receipt = try? await hotlines[0].submit(request(i))
+                return receipt != nil
+            }
+            receipts.append(try XCTUnwrap(receipt))
+        }
+        for receipt in receipts.prefix(4) {
+            let key = receipt.ref.number.description
+            let lead = try await hotlines[0].findCase(key).snapshot.leadUnit ?? ""
+            _ = try await hotlines[0].unitAct(key, unit: lead, action: .sign)
+            _ = try await hotlines[0].unitAct(key, unit: lead, action: .reply(text: "已修复"))
+            _ = try await hotlines[0].reviewReply(key, accepted: true, note: "ok")
+            _ = try await hotlines[0].callBack(key, outcome: .reached(evaluation: CallbackEvaluation(resolved: true, satisfaction: .satisfied)))
+        }
+        var filler = 100
+        var host = 0
+        try await waitUntil(timeout: .seconds(60), "the closed cases archived") {
+            filler += 1
+            _ = try? await hotlines[0].submit(request(filler))
+            var archived = 0
+            for (i, h) in hotlines.enumerated() {
+                for office in (try await h.info()).offices ?? [] where office.jurisdiction == "210302" || office.jurisdiction == "210303" {
+                    archived += office.archivedCases ?? 0
+                    if office.jurisdiction == "210302" { host = i }
+                }
+            }
+            return archived == 4
+        }
+        var before: [CaseID: CaseHistory] = [:]
+        for receipt in receipts { before[receipt.ref.id] = try await hotlines[0].findCase(receipt.ref.number.description) }
+
+        nodes[host].kill()
+        let survivor = hotlines[(host + 1) % 3]
+        for receipt in receipts {
+            var found: CaseHistory?
+            try await waitUntil(timeout: .seconds(45), "case \(receipt.ref.number) found after its office moved") {
+                found = try? await survivor.findCase(receipt.ref.number.description)
+                return found != nil
+            }
+            XCTAssertEqual(found?.events, before[receipt.ref.id]?.events, "case \(receipt.ref.number) as before")
+        }
+        var moved: DistrictOfficeStatus?
+        for (i, h) in hotlines.enumerated() where i != host {
+            if let o = (try await h.info()).offices?.first(where: { $0.jurisdiction == "210302" && $0.phase == "serving" }) { moved = o }
+        }
+        let office = try XCTUnwrap(moved, "office 210302 serves on another node")
+        XCTAssertGreaterThan(office.snapshotIndex ?? 0, 0, "its new owner started from the snapshot")
+        XCTAssertEqual(office.archivedCases, 2, "its closed cases came from the snapshot read from the other nodes")
+        let again = try await survivor.submit(request(1))
+        XCTAssertEqual(again.ref.id, receipts[1].ref.id, "a retried intake of a closed case is the same case")
+
+        let back = try harness.startNode(names[host] + "-again", port: nodes[host].node.address.port,
+                                         extra: extra(host, seeds: nodes.map(\.node.address).filter { $0 != nodes[host].node.address }))
+        let client2 = try harness.clientSystem("after-restart", callTimeout: .seconds(10))
+        let restarted = try HotlineNode.on(back.node, system: client2)
+        for receipt in receipts {
+            var found: CaseHistory?
+            try await waitUntil(timeout: .seconds(45), "case \(receipt.ref.number) found through the restarted node") {
+                found = try? await restarted.findCase(receipt.ref.number.description)
+                return found != nil
+            }
+            XCTAssertEqual(found?.events, before[receipt.ref.id]?.events)
+        }
+    }
 }
