@@ -12,7 +12,8 @@ enum NodeCommand {
                         [--roles ROLE,...] [--catalog FILE] [--calendar FILE]
                         [--secret-file FILE [--previous-secret-file FILE]] [--operator-secret-file FILE]
                         [--admin HOST:PORT [--admin-token-file FILE]] [--supervision-interval-ms MS]
-                        [--delivery-retry-ms MS] [--delivery-retry-max-ms MS] [--delivery-timeout-ms MS] [--fault-injection]
+                        [--delivery-retry-ms MS] [--delivery-retry-max-ms MS] [--delivery-timeout-ms MS] [--snapshot-min-bytes N]
+                        [--fault-injection]
       Runs a node. Prints `ready name=… listen=HOST:PORT uid=…` on stdout once it serves calls
       (with ` admin=HOST:PORT` appended when the admin port is on).
       --listen port 0 picks an ephemeral port. Flags override the JSON --config file.
@@ -27,6 +28,9 @@ enum NodeCommand {
       channel is http get each assignment POSTed by the office that holds the case; a failed attempt is
       recorded on the case (an alert) and retried after MS (default 1000), doubling up to the maximum (default
       300000); one attempt times out after --delivery-timeout-ms (default 5000) unless the unit names its own.
+      --snapshot-min-bytes: bytes of changes after which each district office hosted here snapshots its
+      cases into its replicated stream, which then drops the entries they cover (log compaction; also at
+      least half the last snapshot); default 8388608. Offices keep their copy in DIR/offices (--data).
       --seeds: members to join through (any live one will do; the node's own address may be listed).
       Without seeds the node forms a cluster of its own. Membership: Docs/membership.md.
       --data: the node's replica journal (DIR/replicas), locked against a second process and recovered
@@ -209,7 +213,8 @@ enum NodeCommand {
             hotline = try HotlineNode.start(on: system, roles: config.roles,
                                             supervisionInterval: config.supervisionIntervalMs > 0
                                                 ? .milliseconds(config.supervisionIntervalMs) : nil,
-                                            delivery: config.deliverySettings)
+                                            delivery: config.deliverySettings, snapshotMinBytes: config.snapshotMinBytes,
+                                            archiveDirectory: config.dataDirectory.map { $0 + "/offices" })
             if let selfConfiguration = config.selfConfiguration(files, node: system.node) {
                 _ = try await hotline.configure(selfConfiguration)
             }

@@ -51,6 +51,9 @@ struct NodeConfig {
     /// How often each district office hosted here runs its supervision on its own timer (reminders, overdue,
     /// escalations), in ms; 0 = never (the replay driver ticks instead). Default 60,000.
     var supervisionIntervalMs = 60_000
+    /// Bytes of changes after which each district office hosted here snapshots its cases into its stream (log
+    /// compaction); default 8 MiB.
+    var snapshotMinBytes = 8 << 20
     /// Delivery to units' external systems: backoff after the first failed attempt (doubling per failure up to
     /// `deliveryRetryMaxMs`) and the timeout of one attempt, ms. Defaults 1,000 / 300,000 / 5,000.
     var deliveryRetryMs = 1_000
@@ -62,13 +65,13 @@ struct NodeConfig {
                                      "catalog", "calendar", "inbound", "secret-file", "previous-secret-file",
                                      "operator-secret-file", "admin", "admin-token-file", "fsync",
                                      "supervision-interval-ms", "delivery-retry-ms", "delivery-retry-max-ms",
-                                     "delivery-timeout-ms"]
+                                     "delivery-timeout-ms", "snapshot-min-bytes"]
     static let jsonFields: Set<String> = ["name", "listen", "seeds", "cluster", "data", "logLevel",
                                           "callTimeoutMs", "handshakeTimeoutMs", "maxFrameBytes", "roles", "catalog",
                                           "calendar", "inbound", "secretFile", "previousSecretFile",
                                           "operatorSecretFile", "admin", "adminTokenFile", "fsync",
                                           "supervisionIntervalMs", "deliveryRetryMs", "deliveryRetryMaxMs",
-                                          "deliveryTimeoutMs"]
+                                          "deliveryTimeoutMs", "snapshotMinBytes"]
 
     /// Builds the config: defaults, then the `--config` file, then flags. Throws `UsageError` naming the
     /// field or flag at fault.
@@ -131,6 +134,7 @@ struct NodeConfig {
         }
         if let v = try integer("callTimeoutMs", 1...3_600_000) { callTimeoutMs = v }
         if let v = try integer("supervisionIntervalMs", 0...86_400_000) { supervisionIntervalMs = v }
+        if let v = try integer("snapshotMinBytes", 1...(1 << 40)) { snapshotMinBytes = v }
         if let v = try integer("deliveryRetryMs", 1...86_400_000) { deliveryRetryMs = v }
         if let v = try integer("deliveryRetryMaxMs", 1...86_400_000) { deliveryRetryMaxMs = v }
         if let v = try integer("deliveryTimeoutMs", 1...600_000) { deliveryTimeoutMs = v }
@@ -191,6 +195,7 @@ struct NodeConfig {
         }
         if let v = try args.int("call-timeout-ms", in: 1...3_600_000) { callTimeoutMs = v }
         if let v = try args.int("supervision-interval-ms", in: 0...86_400_000) { supervisionIntervalMs = v }
+        if let v = try args.int("snapshot-min-bytes", in: 1...(1 << 40)) { snapshotMinBytes = v }
         if let v = try args.int("delivery-retry-ms", in: 1...86_400_000) { deliveryRetryMs = v }
         if let v = try args.int("delivery-retry-max-ms", in: 1...86_400_000) { deliveryRetryMaxMs = v }
         if let v = try args.int("delivery-timeout-ms", in: 1...600_000) { deliveryTimeoutMs = v }

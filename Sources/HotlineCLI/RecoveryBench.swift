@@ -8,27 +8,33 @@ import Hotline
 ///
 /// The data directory is written first, in this process, with the node's own code paths: each case's events
 /// (intake, accept, queue, dispatch, delivery, sign, reply, review, callback, close) are built by the domain's
-/// rules (`CaseLog`), grouped into the entries an office commits per change, and appended to the stream
-/// `district/<code>` through the replication owner (`Replication.Owner`) and the replica store's journal
-/// (`ReplicaStore`), which then writes its snapshot — what a node that took those cases would hold on disk.
-/// Then a `hotline node` is started on that directory and timed until every office serves.
+/// rules (`CaseLog`). The first 95 % of the cases go into each office's snapshot (`CaseArchive`, written to a
+/// file), which the replication owner (`Replication.Owner.compact`) installs on the replica store (`ReplicaStore`)
+/// in pages read from that file, as an office's compaction does (the store writes it to its snapshot file); the last 5 % are grouped into the entries an office commits per change and appended to the
+/// stream `district/<code>` after it; then the store writes its own snapshot — what a node that took those
+/// cases and compacted its streams would hold on disk. Then a `hotline node` is started on that directory and
+/// timed until every office serves.
 enum RecoveryBench {
     static let usage = """
-    usage: hotline bench recovery [--cases N]
+    usage: hotline bench recovery [--cases N] [--keep DIR]
       Writes a data directory holding N closed cases (default 1000000) over four district offices of the
       bundled Anshan catalogue, then starts one `hotline node` on it and measures: seconds until it prints
       ready, seconds until every office serves (all cases recovered), resident memory (VmRSS) then and its
       peak (VmHWM), and the journal's size on disk. Targets: ≤ 10 s to serve, ≤ 1 GB resident. Prints JSON.
-      Build with -c release. Needs free memory and disk of a few GB per million cases.
+      Build with -c release. Needs free memory and disk of a few GB per million cases. --keep DIR writes the
+      data directory to DIR/node (DIR must not exist) and keeps it, to start a node on it by hand.
     """
 
     static func run(_ argv: [String]) async throws -> Int32 {
-        let args = try Arguments(argv, valued: ["cases"])
+        let args = try Arguments(argv, valued: ["cases", "keep"])
         let cases = try args.int("cases", in: 100...10_000_000) ?? 1_000_000
         let catalogue = try IntakeBench.bundledCatalogue()
         let build = BenchCommand.buildKind(warning: "recovery")
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("hotline-bench-recovery-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: root) }
+        let keep = args["keep"]
+        if let keep, FileManager.default.fileExists(atPath: keep) { throw UsageError("--keep \(keep): exists already") }
+        let root = keep.map { URL(fileURLWithPath: $0) }
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("hotline-bench-recovery-\(UUID().uuidString)")
+        defer { if keep == nil { try? FileManager.default.removeItem(at: root) } }
         let data = root.appendingPathComponent("node").path
         let port = try freePort()
         let me = NodeIdentity(address: NodeAddress(host: "127.0.0.1", port: port), uid: UInt64.random(in: 1...UInt64.max))
@@ -79,14 +85,17 @@ enum RecoveryBench {
         let serving = seconds(since: t0)
         let rss = NodeProcess.residentKiB(pid: node.pid) ?? 0
         let peak = peakKiB(node.pid) ?? 0
+        let cpu = cpuSeconds(node.pid) ?? 0
         // One case read back, to show it is there and closed.
         let probe = try await hotline.findCase(CaseNumber(year: 2026, serial: cases / 2 + 1).description)
         let result: [String: Any] = [
             "bench": "recovery", "build": build, "cores": ProcessInfo.processInfo.activeProcessorCount,
             "cases": cases, "cases_held_after_restart": held, "entries": generated.entries,
-            "journal_mib": journalBytes >> 20, "generation_seconds": BenchCommand.round2(generationSeconds),
+            "cases_in_snapshots": generated.inSnapshots,
+            "replicas_mib_on_disk": journalBytes >> 20, "data_mib_on_disk_after_restart": directoryBytes(data) >> 20, "generation_seconds": BenchCommand.round2(generationSeconds),
             "restart": ["seconds_to_ready_line": BenchCommand.round2(readyLine),
                         "seconds_to_serving": BenchCommand.round2(serving),
+                        "node_cpu_seconds_to_serving": BenchCommand.round2(cpu),
                         "rss_mib": rss / 1024, "peak_rss_mib": peak / 1024] as [String: Any],
             "probe": ["case": probe.snapshot.number.description, "status": probe.snapshot.status.rawValue],
             "targets": ["serving_seconds_max": 10, "rss_mib_max": 1024,
@@ -100,7 +109,7 @@ enum RecoveryBench {
     /// Writes `cases` closed cases, round-robin over `jurisdictions`, into a replica journal at `directory`,
     /// as stream owner `me`; returns how many entries were written.
     static func generate(cases: Int, jurisdictions: [String], into directory: String,
-                         me: NodeIdentity) async throws -> (entries: Int, Void) {
+                         me: NodeIdentity) async throws -> (entries: Int, inSnapshots: Int) {
         var options = Replication.ReplicaStore.journalOptions
         options.fsync = .never
         // No snapshot while writing (each would copy the whole store); one at the end.
@@ -110,6 +119,13 @@ enum RecoveryBench {
         var clock: UInt64 = 1_000_000_000
         var owners: [Replication.Owner] = []
         var entries = 0
+        // The office's snapshot of its first cases, per stream (`CaseArchive`), and its bytes once handed over.
+        let scratch = directory + "/../bench-archives"
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let writers = try jurisdictions.map { try CaseArchive.FileWriter(path: "\(scratch)/\($0).archive") }
+        var snapshots: [CaseArchive.File?] = Array(repeating: nil, count: jurisdictions.count)
+        let inSnapshot = cases - max(1, cases / 20)
 
         /// Runs `actions` against the local store until none are left (bounded: each round answers a request).
         func pump(_ k: Int, _ first: [Replication.Owner.Action]) async throws {
@@ -119,8 +135,20 @@ enum RecoveryBench {
                 rounds += 1
                 guard rounds < 10_000_000 else { throw CommandFailure("replication did not settle") }
                 let action = queue.removeFirst()
-                guard case .send(let request, let to) = action else {
-                    if case .fenced(let by) = action { throw CommandFailure("fenced by \(by)") }
+                let request: Replication.Request
+                let to: NodeIdentity
+                switch action {
+                case .send(let r, let t):
+                    (request, to) = (r, t)
+                case .sendSnapshot(let info, let offset, let maxBytes, let t):
+                    // What the office's stream shell does: a page of the snapshot it was given.
+                    guard let file = snapshots[k], file.size == info.size else { continue }
+                    request = .installSnapshot(stream: owners[k].stream, ballot: owners[k].ballot, info: info, offset: offset,
+                                               chunk: try file.read(offset: offset, count: maxBytes))
+                    to = t
+                case .fenced(let by):
+                    throw CommandFailure("fenced by \(by)")
+                default:
                     continue
                 }
                 let reply = try await store.handle(request)
@@ -196,11 +224,28 @@ enum RecoveryBench {
                 payloads.append(try encoder.encode(Array(log.events[count...])))
                 count = log.events.count
             }
-            for p in payloads {
-                clock += 1_000
-                guard let (_, actions) = owners[k].propose(p, nowNs: clock) else { throw CommandFailure("owner not serving") }
-                pending[k] += actions
-                entries += 1
+            if i < inSnapshot {
+                try writers[k].append(CaseArchive.Header(log), events: try encoder.encode(log.events)[...])
+            } else {
+                for p in payloads {
+                    clock += 1_000
+                    guard let (_, actions) = owners[k].propose(p, nowNs: clock) else { throw CommandFailure("owner not serving") }
+                    pending[k] += actions
+                    entries += 1
+                }
+            }
+            if i == inSnapshot - 1 {
+                // Each office compacts: its snapshot of these cases goes to the replicas, in pages.
+                for j in jurisdictions.indices {
+                    let file = try writers[j].finish()
+                    snapshots[j] = file
+                    guard let (_, actions) = owners[j].compact(through: owners[j].commitIndex, size: file.size,
+                                                               checksum: file.checksum, nowNs: clock) else {
+                        throw CommandFailure("stream \(jurisdictions[j]) did not compact")
+                    }
+                    try await pump(j, actions)
+                    snapshots[j] = nil
+                }
             }
             if pending[k].count >= 64 || i == cases - 1 {
                 try await pump(k, pending[k])
@@ -219,7 +264,7 @@ enum RecoveryBench {
             }
         }
         await store.compact()
-        return (entries, ())
+        return (entries, inSnapshot)
     }
 
     static func seconds(since t: ContinuousClock.Instant) -> Double {
@@ -243,11 +288,26 @@ enum RecoveryBench {
         return UInt16(bigEndian: addr.sin_port)
     }
 
+    /// Bytes of the regular files under `path` (recursively).
     static func directoryBytes(_ path: String) -> Int {
-        let files = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
-        return files.reduce(0) { total, f in
-            total + ((try? FileManager.default.attributesOfItem(atPath: path + "/" + f)[.size] as? Int) ?? 0)
+        var total = 0
+        let e = FileManager.default.enumerator(atPath: path)
+        while let f = e?.nextObject() as? String {
+            if let attributes = try? FileManager.default.attributesOfItem(atPath: path + "/" + f),
+               attributes[.type] as? FileAttributeType == .typeRegular {
+                total += (attributes[.size] as? Int) ?? 0
+            }
         }
+        return total
+    }
+
+    /// CPU time (user + system) `pid` used so far, in seconds (`/proc/PID/stat`, clock ticks of 1/100 s).
+    static func cpuSeconds(_ pid: Int32) -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     /// VmHWM (peak resident memory) of `pid` in KiB.

@@ -1,4 +1,8 @@
 import XCTest
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import ActorCluster
 
 /// The replication protocol without sockets: replicas are `ReplicaLog` values, owners are `Replication.Owner`
@@ -19,14 +23,57 @@ final class ReplicationTests: XCTestCase {
         var rng: SplitMix
         /// Every action of every owner, in the order they happened.
         var trace: [(NodeIdentity, R.Owner.Action)] = []
+        /// Each owner's snapshot bytes (what its shell holds: the application's, or the one its recovery read).
+        var snapshots: [NodeIdentity: [UInt8]] = [:]
+        /// The snapshot pages an owner's recovery has read so far.
+        var fetched: [NodeIdentity: [UInt8]] = [:]
+        /// What each owner's last recovery found: index → payload (the snapshot's decoded, then the entries).
+        var recoveredState: [NodeIdentity: [UInt64: String]] = [:]
 
         init(nodes: [NodeIdentity], seed: UInt64) {
             for n in nodes { replicas[n] = R.ReplicaLog() }
             rng = SplitMix(seed: seed)
         }
 
-        mutating func enqueue(_ actions: [R.Owner.Action], from owner: NodeIdentity) {
-            for case .send(let request, let to) in actions { inFlight.append((request, to, owner)) }
+        /// Queues the owner's sends; plays its shell for snapshots (pages out of `snapshots`, recovery's pages
+        /// into `fetched`, the state a recovery found into `recoveredState`).
+        mutating func enqueue(_ actions: [R.Owner.Action], from owner: NodeIdentity, ballot: R.Ballot = .zero) {
+            for a in actions {
+                switch a {
+                case .send(let request, let to):
+                    inFlight.append((request, to, owner))
+                case .sendSnapshot(let info, let offset, let maxBytes, let to):
+                    guard let bytes = snapshots[owner], bytes.count == info.size else { continue }
+                    let chunk = Array(bytes[offset..<min(info.size, offset + maxBytes)])
+                    inFlight.append((.installSnapshot(stream: "s", ballot: ballot, info: info, offset: offset, chunk: chunk), to, owner))
+                case .snapshotPage(let info, let offset, let bytes):
+                    if offset == 0 { fetched[owner] = [] }
+                    fetched[owner, default: []] += bytes
+                    // Complete: the owner's snapshot (catching up may send it to lagging replicas).
+                    if fetched[owner]?.count == info.size { snapshots[owner] = fetched[owner] }
+                case .ready(let snapshot, let entries):
+                    var state = snapshot == nil ? [:] : Net.decodeState(snapshots[owner] ?? [])
+                    for e in entries { state[e.index] = String(decoding: e.payload, as: UTF8.self) }
+                    recoveredState[owner] = state
+                    fetched[owner] = nil
+                case .committed, .fenced:
+                    break
+                }
+            }
+        }
+
+        /// A test application's snapshot: its state as lines "index:payload".
+        static func encodeState(_ state: [UInt64: String]) -> [UInt8] {
+            Array(state.keys.sorted().map { "\($0):\(state[$0]!)\n" }.joined().utf8)
+        }
+
+        static func decodeState(_ bytes: [UInt8]) -> [UInt64: String] {
+            var state: [UInt64: String] = [:]
+            for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+                let parts = line.split(separator: ":", maxSplits: 1)
+                if parts.count == 2, let i = UInt64(parts[0]) { state[i] = String(parts[1]) }
+            }
+            return state
         }
 
         /// Delivers every message (in a seeded random order when `shuffle`) to its replica and feeds the
@@ -49,7 +96,7 @@ final class ReplicationTests: XCTestCase {
                         }
                         out[k, default: []] += actions
                         trace += actions.map { (k, $0) }
-                        enqueue(actions, from: k)
+                        enqueue(actions, from: k, ballot: owners[k]!.ballot)
                         any = any || !actions.isEmpty
                     }
                     if !any && owners.values.allSatisfy({ $0.nextWakeupNs == nil }) { break }
@@ -71,6 +118,8 @@ final class ReplicationTests: XCTestCase {
                         case .prepare(_, let b): what = "prepare \(b.round)"
                         case .fetch(_, let b, let after, _): what = "fetch \(b.round) after \(after)"
                         case .append(_, let b, let prev, _, let es, let c): what = "append \(b.round) prev \(prev) n \(es.count) c \(c)"
+                        case .installSnapshot(_, let b, let info, let offset, let chunk): what = "install \(b.round) \(info) at \(offset) +\(chunk.count)"
+                        case .fetchSnapshot(_, let b, let index, let offset, _): what = "fetchSnapshot \(b.round) \(index) at \(offset)"
                         }
                         print("  MSG \(m.from.address.host) -> \(m.to.address.host): \(what) => \(reply)")
                     }
@@ -84,7 +133,7 @@ final class ReplicationTests: XCTestCase {
                 }
                 out[m.from, default: []] += actions
                 trace += actions.map { (m.from, $0) }
-                enqueue(actions, from: m.from)
+                enqueue(actions, from: m.from, ballot: owners[m.from]!.ballot)
             }
             return out
         }
@@ -108,7 +157,7 @@ final class ReplicationTests: XCTestCase {
     }
 
     func ready(_ actions: [R.Owner.Action]?) -> [[UInt8]]? {
-        for case .ready(let entries) in actions ?? [] { return entries.map(\.payload) }
+        for case .ready(_, let entries) in actions ?? [] { return entries.map(\.payload) }
         return nil
     }
 
@@ -278,6 +327,10 @@ final class ReplicationTests: XCTestCase {
         var counter = 0
         var readyCount = 0
         var fencedCount = 0
+        var snapshotRecoveries = 0
+        var compactions = 0
+        /// What each owner's recovery found (its application's state before its own proposals).
+        var recoveredBy: [NodeIdentity: [UInt64: String]] = [:]
         func observe(_ out: [NodeIdentity: [R.Owner.Action]]) {
             let ordered = net.trace
             net.trace = []
@@ -292,23 +345,25 @@ final class ReplicationTests: XCTestCase {
                             if let known = committed[i] { XCTAssertEqual(known, text, "seed \(seed): index \(i) committed twice") }
                             committed[i] = text
                         }
-                    case .ready(let entries):
+                    case .ready(let snapshot, let entries):
                         readyCount += 1
+                        if snapshot != nil { snapshotRecoveries += 1 }
+                        // The application's state: the snapshot's (decoded by the harness's shell) and the entries.
+                        let state = net.recoveredState[who] ?? [:]
                         if ProcessInfo.processInfo.environment["REPLICATION_DEBUG"] != nil {
-                            print("READY \(who) ballot \(owners[who]?.ballot.description ?? "?") entries \(entries.map { "\($0.index):\(String(decoding: $0.payload, as: UTF8.self))@\($0.ballot.round)" })")
-                            for n in five { print("  replica \(n.address.host) promised \(net.replicas[n]!.promised.round) \(net.replicas[n]!.entries.map { "\($0.index):\(String(decoding: $0.payload, as: UTF8.self))@\($0.ballot.round)" })") }
+                            print("READY \(who) ballot \(owners[who]?.ballot.description ?? "?") \(snapshot.map { "\($0)" } ?? "") entries \(entries.map { "\($0.index):\(String(decoding: $0.payload, as: UTF8.self))@\($0.ballot.round)" })")
+                            for n in five { print("  replica \(n.address.host) promised \(net.replicas[n]!.promised.round) snapshot \(net.replicas[n]!.snapshotIndex) \(net.replicas[n]!.entries.map { "\($0.index):\(String(decoding: $0.payload, as: UTF8.self))@\($0.ballot.round)" })") }
                         }
-                        for e in entries {
-                            let text = String(decoding: e.payload, as: UTF8.self)
-                            if let known = committed[e.index] { XCTAssertEqual(known, text, "seed \(seed): recovered index \(e.index)") }
+                        for (i, text) in state {
+                            if let known = committed[i] { XCTAssertEqual(known, text, "seed \(seed): recovered index \(i)") }
                         }
                         for (i, text) in committed {
-                            XCTAssertEqual(entries.first { $0.index == i }.map { String(decoding: $0.payload, as: UTF8.self) }, text,
-                                           "seed \(seed): a new owner lost committed index \(i)")
+                            XCTAssertEqual(state[i], text, "seed \(seed): a new owner lost committed index \(i)")
                         }
+                        recoveredBy[who] = state
                     case .fenced:
                         fencedCount += 1
-                    case .send:
+                    case .send, .sendSnapshot, .snapshotPage:
                         break
                     }
                 }
@@ -333,6 +388,8 @@ final class ReplicationTests: XCTestCase {
                                              replicas: v.replicas, others: v.others, settings: settings, nowNs: net.nowNs)
             owners[who] = o  // replaces that node's earlier owner (same process, new stream instance)
             proposals[who] = [:]
+            recoveredBy[who] = nil
+            net.snapshots[who] = nil
             net.enqueue(actions, from: who)
             observe(net.run(&owners, shuffle: true, dropRate: 0.1, rounds: Int(rng.next() % 400) + 50))
             for _ in 0..<Int(rng.next() % 8) {
@@ -341,12 +398,27 @@ final class ReplicationTests: XCTestCase {
                 if let i = propose(&owners, proposer, "p\(counter)", &net) { proposals[proposer]![i] = "p\(counter)" }
                 net.trace = []
             }
+            // An owner's application compacts the stream (Raft §7): its state through its commit index (what it
+            // recovered and its own proposals committed since) becomes the snapshot it hands its replicas.
+            if rng.next() % 2 == 0, let compacting = owners.keys.sorted().randomElement(using: &rng),
+               owners[compacting]!.phase == .serving {
+                let through = owners[compacting]!.commitIndex
+                var state = (recoveredBy[compacting] ?? [:]).filter { $0.key <= through }
+                for (i, text) in proposals[compacting] ?? [:] where i <= through { state[i] = text }
+                let bytes = Net.encodeState(state)
+                if let (_, actions) = owners[compacting]!.compact(through: through, size: bytes.count,
+                                                                   checksum: CRC32C.checksum(bytes), nowNs: net.nowNs) {
+                    compactions += 1
+                    net.snapshots[compacting] = bytes
+                    net.enqueue(actions, from: compacting, ballot: owners[compacting]!.ballot)
+                }
+            }
             if rng.next() % 3 == 0 { net.down.insert(five[Int(rng.next() % 5)]) }
             // The replica set of a running owner changes (a member left its view, another joined).
             if rng.next() % 2 == 0, let changing = owners.keys.sorted().randomElement(using: &rng) {
                 let v = view()
                 let actions = owners[changing]!.handle(.replicasChanged(replicas: v.replicas, others: v.others), nowNs: net.nowNs)
-                net.enqueue(actions, from: changing)
+                net.enqueue(actions, from: changing, ballot: owners[changing]!.ballot)
                 net.trace += actions.map { (changing, $0) }
             }
             observe(net.run(&owners, shuffle: true, dropRate: 0.1, rounds: Int(rng.next() % 400) + 50))
@@ -365,7 +437,7 @@ final class ReplicationTests: XCTestCase {
         let out = net.run(&owners, rounds: 5_000)
         observe(out)
         XCTAssertEqual(owners[last]?.phase, .serving, "seed \(seed)")
-        print("ReplicationTests chaos: \(readyCount) recoveries, \(fencedCount) fenced owners, \(committed.count) entries committed")
+        print("ReplicationTests chaos: \(readyCount) recoveries (\(snapshotRecoveries) from a snapshot), \(compactions) compactions, \(fencedCount) fenced owners, \(committed.count) entries committed")
         XCTAssertGreaterThan(committed.count, 0, "seed \(seed): the chaos must commit something")
     }
     /// Found by the chaos test: when the fetch from the most up-to-date replica failed, the owner fell back to
@@ -497,5 +569,227 @@ final class ReplicationTests: XCTestCase {
             if let next = lone.nextWakeupNs { XCTAssertGreaterThan(next, now, "asks to be woken in the past: a busy loop") }
         }
         XCTAssertEqual(lone.phase, .preparing)
+    }
+
+    // MARK: - Log compaction (Raft §7)
+
+    /// The owner's application snapshots its state through its commit index and hands it to the stream.
+    func compact(_ owners: inout [NodeIdentity: R.Owner], _ who: NodeIdentity, state: [UInt64: String], _ net: inout Net) -> R.SnapshotInfo? {
+        let through = owners[who]!.commitIndex
+        let bytes = Net.encodeState(state.filter { $0.key <= through })
+        guard let (info, actions) = owners[who]!.compact(through: through, size: bytes.count, checksum: CRC32C.checksum(bytes),
+                                                         nowNs: net.nowNs) else { return nil }
+        net.snapshots[who] = bytes
+        net.enqueue(actions, from: who, ballot: owners[who]!.ballot)
+        return info
+    }
+
+    func test_compactionDropsThePrefixEverywhereAndANewOwnerRecoversTheSnapshotThenTheSuffixInPages() {
+        var s = settings
+        s.maxBatchBytes = 16  // snapshot pages of 16 bytes
+        var net = Net(nodes: nodes, seed: 21)
+        let (o, actions) = R.Owner.start(stream: "s", me: nodes[0], round: 1, replicas: nodes, others: [], settings: s, nowNs: net.nowNs)
+        net.enqueue(actions, from: nodes[0])
+        var owners = [nodes[0]: o]
+        _ = net.run(&owners)
+        var state: [UInt64: String] = [:]
+        for i in 1...10 { if let at = propose(&owners, nodes[0], "e\(i)", &net) { state[at] = "e\(i)" } }
+        _ = net.run(&owners)
+        XCTAssertEqual(owners[nodes[0]]!.commitIndex, 11)
+        XCTAssertEqual(owners[nodes[0]]!.heldEntries, 11)
+        let info = compact(&owners, nodes[0], state: state, &net)
+        XCTAssertEqual(info?.index, 11)
+        XCTAssertEqual(owners[nodes[0]]!.heldEntries, 0, "the owner keeps no entry the snapshot covers")
+        XCTAssertNil(compact(&owners, nodes[0], state: state, &net), "nothing new to cover")
+        _ = net.run(&owners, rounds: 1_000)
+        for n in nodes {
+            XCTAssertEqual(net.replicas[n]?.snapshot, info, "\(n) installed the snapshot")
+            XCTAssertEqual(net.replicas[n]?.snapshotBytes, net.snapshots[nodes[0]])
+            XCTAssertEqual(net.replicas[n]?.entries, [], "\(n) dropped the entries it covers")
+            XCTAssertEqual(net.replicas[n]?.lastIndex, 11)
+        }
+        for i in 11...13 { if let at = propose(&owners, nodes[0], "f\(i)", &net) { state[at] = "f\(i)" } }
+        _ = net.run(&owners)
+        XCTAssertEqual(owners[nodes[0]]!.commitIndex, 14)
+        XCTAssertEqual(owners[nodes[0]]!.heldEntries, 3)
+        // A new owner (the old one's node down): the snapshot in pages, then the suffix.
+        net.down = [nodes[0]]
+        let (b, actionsB) = R.Owner.start(stream: "s", me: nodes[1], round: 2, replicas: nodes, others: [], settings: s, nowNs: net.nowNs)
+        net.enqueue(actionsB, from: nodes[1])
+        var owners2 = [nodes[1]: b]
+        let out = net.run(&owners2, rounds: 1_000)
+        let pages = (out[nodes[1]] ?? []).filter { if case .snapshotPage = $0 { true } else { false } }.count
+        XCTAssertGreaterThan(pages, 2, "the snapshot came in pages of 16 bytes")
+        XCTAssertEqual(ready(out[nodes[1]]).map(payloads), ["f11", "f12", "f13"])
+        XCTAssertEqual(net.recoveredState[nodes[1]], state, "snapshot + suffix = every committed payload at its index")
+        XCTAssertEqual(owners2[nodes[1]]!.phase, .serving)
+        XCTAssertEqual(owners2[nodes[1]]!.heldEntries, 4, "the suffix and its barrier")
+    }
+
+    func test_aReplicaThatLostItsDataIsSentTheSnapshotThenTheSuffix() {
+        var s = settings
+        s.maxBatchBytes = 20
+        var net = Net(nodes: nodes, seed: 22)
+        let (o, actions) = R.Owner.start(stream: "s", me: nodes[0], round: 1, replicas: nodes, others: [], settings: s, nowNs: net.nowNs)
+        net.enqueue(actions, from: nodes[0])
+        var owners = [nodes[0]: o]
+        _ = net.run(&owners)
+        var state: [UInt64: String] = [:]
+        for i in 1...20 { if let at = propose(&owners, nodes[0], "e\(i)", &net) { state[at] = "e\(i)" } }
+        _ = net.run(&owners)
+        let info = compact(&owners, nodes[0], state: state, &net)
+        _ = net.run(&owners, rounds: 1_000)
+        for i in 21...25 { _ = propose(&owners, nodes[0], "g\(i)", &net) }
+        _ = net.run(&owners)
+        net.replicas[nodes[2]] = R.ReplicaLog()  // its disk was replaced
+        _ = net.run(&owners, rounds: 1_000)
+        XCTAssertEqual(net.replicas[nodes[2]]?.snapshot, info)
+        XCTAssertEqual(net.replicas[nodes[2]]?.lastIndex, owners[nodes[0]]!.lastIndex)
+        XCTAssertEqual(net.replicas[nodes[2]]?.entries, net.replicas[nodes[0]]?.entries)
+        XCTAssertEqual(net.replicas[nodes[2]]?.snapshotBytes, net.snapshots[nodes[0]])
+    }
+
+    func test_aSnapshotKeepsTheMatchingSuffixAndDropsAConflictingLog() {
+        let b1 = R.Ballot(round: 1, node: nodes[0]), b2 = R.Ballot(round: 2, node: nodes[1])
+        func log(_ ballots: [R.Ballot]) -> R.ReplicaLog {
+            var l = R.ReplicaLog()
+            let entries = ballots.enumerated().map { R.Entry(index: UInt64($0.offset + 1), ballot: $0.element, payload: [UInt8($0.offset + 1)]) }
+            _ = l.handle(.append(stream: "s", ballot: ballots.last!, prevIndex: 0, prevBallot: .zero, entries: entries, commitIndex: 0))
+            return l
+        }
+        let bytes: [UInt8] = Array("state".utf8)
+        let info = R.SnapshotInfo(index: 3, ballot: b1, config: nil, size: bytes.count, checksum: CRC32C.checksum(bytes))
+        var matching = log([b1, b1, b1, b1, b2])
+        var (reply, changes) = matching.handle(.installSnapshot(stream: "s", ballot: b2, info: info, offset: 0, chunk: bytes))
+        XCTAssertEqual(reply, .snapshotReceived(received: 5, installed: true))
+        XCTAssertEqual(changes.last, .snapshotInstalled(info))
+        XCTAssertEqual(matching.entries.map(\.index), [4, 5], "entries after a matching index are kept")
+        XCTAssertEqual(matching.lastIndex, 5)
+        XCTAssertEqual(matching.commitIndex, 3)
+        var conflicting = log([b1, b2, b2, b2])
+        (reply, _) = conflicting.handle(.installSnapshot(stream: "s", ballot: b2, info: info, offset: 0, chunk: bytes))
+        XCTAssertEqual(reply, .snapshotReceived(received: 5, installed: true))
+        XCTAssertEqual(conflicting.entries, [], "a log that disagrees at the snapshot's index is dropped")
+        XCTAssertEqual(conflicting.lastIndex, 3)
+        // A fetch below the snapshot names it; the pages read back the bytes.
+        (reply, _) = conflicting.handle(.fetch(stream: "s", ballot: b2, after: 0, maxBytes: 100))
+        XCTAssertEqual(reply, .compacted(info))
+        (reply, _) = conflicting.handle(.fetchSnapshot(stream: "s", ballot: b2, index: 3, offset: 2, maxBytes: 2))
+        XCTAssertEqual(reply, .snapshotPage(info: info, offset: 2, bytes: Array("at".utf8)))
+        // An append that starts inside the snapshot is matched from it.
+        (reply, _) = conflicting.handle(.append(stream: "s", ballot: b2, prevIndex: 1, prevBallot: b1,
+                                                entries: (2...4).map { R.Entry(index: UInt64($0), ballot: b2, payload: [9]) }, commitIndex: 4))
+        XCTAssertEqual(reply, .accepted(matchIndex: 4))
+        XCTAssertEqual(conflicting.entries.map(\.index), [4])
+    }
+
+    func test_snapshotPagesOutOfOrderOrDamagedInstallNothing() {
+        let b = R.Ballot(round: 1, node: nodes[0])
+        let bytes = Array("0123456789".utf8)
+        let info = R.SnapshotInfo(index: 2, ballot: b, config: nil, size: 10, checksum: CRC32C.checksum(bytes))
+        var l = R.ReplicaLog()
+        var (reply, _) = l.handle(.installSnapshot(stream: "s", ballot: b, info: info, offset: 4, chunk: Array(bytes[4..<8])))
+        XCTAssertEqual(reply, .snapshotReceived(received: 0, installed: false), "a page that does not continue: start at 0")
+        (reply, _) = l.handle(.installSnapshot(stream: "s", ballot: b, info: info, offset: 0, chunk: Array(bytes[0..<4])))
+        XCTAssertEqual(reply, .snapshotReceived(received: 4, installed: false))
+        (reply, _) = l.handle(.installSnapshot(stream: "s", ballot: b, info: info, offset: 4, chunk: Array("XXXXXX".utf8)))
+        guard case .refused = reply else { return XCTFail("a damaged snapshot must be refused: \(reply)") }
+        XCTAssertNil(l.snapshot)
+        XCTAssertNil(l.pending)
+        (reply, _) = l.handle(.installSnapshot(stream: "s", ballot: b, info: info, offset: 0, chunk: Array(bytes[0..<11 - 1])))
+        XCTAssertEqual(reply, .snapshotReceived(received: 10, installed: true))
+        var tooBig = info
+        tooBig.size = 1 << 40
+        var small = R.ReplicaLog(maxSnapshotBytes: 1 << 20)
+        guard case .refused = small.handle(.installSnapshot(stream: "s", ballot: b, info: tooBig, offset: 0, chunk: [1])).0 else {
+            return XCTFail("a snapshot above the limit must be refused")
+        }
+        // Persisted changes replay to the same log (the bytes are the storage's, durable before the change).
+        var fresh = R.ReplicaLog()
+        var changes: [R.ReplicaLog.Change] = []
+        for offset in stride(from: 0, to: 10, by: 3) {
+            changes += fresh.handle(.installSnapshot(stream: "s", ballot: b, info: info, offset: offset, chunk: Array(bytes[offset..<min(10, offset + 3)]))).1
+        }
+        XCTAssertEqual(changes, [.promise(b), .snapshotInstalled(info)], "pages are the storage's; only the promise and the install are journalled")
+        var replayed = R.ReplicaLog(storage: fresh.storage)
+        for c in changes { XCTAssertTrue(replayed.restore(c), "\(c)") }
+        XCTAssertEqual(replayed, fresh)
+        XCTAssertEqual(replayed.snapshotBytes, bytes)
+    }
+
+    /// A replica store with a journal on disk: a snapshot installed, the store compacted, reopened — the stream
+    /// holds the snapshot and the suffix, and a store opened from the journal alone (no store snapshot) too.
+    func test_aStoreKeepsAnInstalledSnapshotAcrossReopenAndCompaction() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("replica-snap-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let b = R.Ballot(round: 1, node: nodes[0])
+        let bytes = Array(repeating: UInt8(7), count: 3_000)
+        let info = R.SnapshotInfo(index: 5, ballot: b, config: nil, size: bytes.count, checksum: CRC32C.checksum(bytes))
+        var options = R.ReplicaStore.journalOptions
+        options.fsync = .never
+        for compactFirst in [false, true] {
+            try? FileManager.default.removeItem(atPath: dir)
+            do {
+                let (log, _) = try GroupCommitLog.open(directory: dir, options: options)
+                let snapshots = R.ReplicaStore.snapshotDirectory(in: dir)
+                try FileManager.default.createDirectory(atPath: snapshots, withIntermediateDirectories: true)
+                let store = R.ReplicaStore(journal: log, snapshotDirectory: snapshots)
+                let entries = (1...7).map { R.Entry(index: UInt64($0), ballot: b, payload: [UInt8($0)]) }
+                _ = try await store.handle(.append(stream: "s", ballot: b, prevIndex: 0, prevBallot: .zero, entries: entries, commitIndex: 7))
+                for offset in stride(from: 0, to: bytes.count, by: 1_000) {
+                    _ = try await store.handle(.installSnapshot(stream: "s", ballot: b, info: info, offset: offset,
+                                                                chunk: Array(bytes[offset..<offset + 1_000])))
+                }
+                if compactFirst { await store.compact() }
+                let held = await store.log(of: "s")
+                XCTAssertEqual(held?.snapshot, info)
+                XCTAssertEqual(held?.entries.map(\.index), [6, 7])
+                try await log.close()
+            }
+            let (reopened, _) = try await R.ReplicaStore.open(directory: dir, options: options)
+            let held = await reopened.log(of: "s")
+            XCTAssertEqual(held?.snapshot, info, "compacted first: \(compactFirst)")
+            XCTAssertEqual(held?.snapshotBytes, bytes)
+            XCTAssertEqual(held?.entries.map(\.index), [6, 7])
+            let skipped = await reopened.restoreSkipped
+            XCTAssertEqual(skipped, 0)
+            let files = try FileManager.default.contentsOfDirectory(atPath: R.ReplicaStore.snapshotDirectory(in: dir))
+            XCTAssertEqual(files, ["73.5.snap"], "one file per stream, the partial renamed")
+        }
+    }
+
+    /// A snapshot file that is missing or truncated at reopen: the stream drops to its promise (counted, logged),
+    /// the store does not crash, and a fetch is answered from what remains.
+    func test_aStoreWithADamagedSnapshotFileDropsTheStreamToItsPromise() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("replica-snapbad-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let b = R.Ballot(round: 1, node: nodes[0])
+        let bytes = Array(repeating: UInt8(3), count: 2_000)
+        let info = R.SnapshotInfo(index: 4, ballot: b, config: nil, size: bytes.count, checksum: CRC32C.checksum(bytes))
+        var options = R.ReplicaStore.journalOptions
+        options.fsync = .never
+        do {
+            let (store, _) = try await R.ReplicaStore.open(directory: dir, options: options)
+            _ = try await store.handle(.installSnapshot(stream: "s", ballot: b, info: info, offset: 0, chunk: bytes))
+            let page = try await store.handle(.fetchSnapshot(stream: "s", ballot: b, index: 4, offset: 1_500, maxBytes: 1_000))
+            XCTAssertEqual(page, .snapshotPage(info: info, offset: 1_500, bytes: Array(bytes[1_500...])), "served with pread")
+        }
+        let file = R.ReplicaStore.snapshotDirectory(in: dir) + "/73.4.snap"
+        XCTAssertTrue(truncate(file, 100) == 0)
+        let (reopened, _) = try await R.ReplicaStore.open(directory: dir, options: options)
+        let held = await reopened.log(of: "s")
+        XCTAssertNil(held?.snapshot)
+        XCTAssertEqual(held?.promised, b, "the promise is kept")
+        let missing = await reopened.missingSnapshots
+        XCTAssertEqual(missing.count, 1)
+        let skipped = await reopened.restoreSkipped
+        XCTAssertEqual(skipped, 1)
+        // A damaged incoming snapshot (wrong checksum) is refused, and the replica still takes a good one.
+        var bad = info
+        bad.checksum ^= 1
+        let refused = try await reopened.handle(.installSnapshot(stream: "s", ballot: b, info: bad, offset: 0, chunk: bytes))
+        guard case .refused = refused else { return XCTFail("\(refused)") }
+        let ok = try await reopened.handle(.installSnapshot(stream: "s", ballot: b, info: info, offset: 0, chunk: bytes))
+        XCTAssertEqual(ok, .snapshotReceived(received: 2_000, installed: true))
     }
 }

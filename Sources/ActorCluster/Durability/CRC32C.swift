@@ -1,6 +1,8 @@
-// CRC-32C (Castagnoli), in software. Used by the durable log to detect torn and corrupted records and
-// snapshots. The toolchain ships no CRC-32C on Linux (zlib's crc32 is the IEEE polynomial), and the product takes
-// no package dependencies, so this file is the whole of it.
+// CRC-32C (Castagnoli). Used by the durable log to detect torn and corrupted records and snapshots, and by
+// replication to check snapshots. The toolchain ships no CRC-32C on Linux (zlib's crc32 is the IEEE polynomial),
+// and the product takes no package dependencies: this file computes it in software, and with the SSE 4.2 `crc32`
+// instruction (through the CEpoll shim) where the CPU has it — about ten times faster, same results.
+import CEpoll
 
 /// CRC-32C: the Castagnoli polynomial 0x1EDC6F41 (reflected form 0x82F63B78), initial value 0xFFFFFFFF, input and
 /// output reflected, final XOR 0xFFFFFFFF (RFC 3720 §B.4, the iSCSI checksum; also ext4's and Btrfs's). Computed
@@ -33,6 +35,16 @@ public enum CRC32C {
     /// The CRC-32C of `bytes`. `seed` is the checksum of the bytes before these (0 to start), so
     /// `checksum(b, seed: checksum(a))` equals `checksum(a + b)`. Never fails; an empty buffer returns `seed`.
     public static func checksum(_ bytes: UnsafeRawBufferPointer, seed: UInt32 = 0) -> UInt32 {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return seed }
+        if hardware { return ~cepoll_crc32c_update(~seed, base, bytes.count) }
+        return software(bytes, seed: seed)
+    }
+
+    /// True when the CPU computes CRC-32C (x86-64 with SSE 4.2).
+    public static let hardware: Bool = cepoll_crc32c_hardware() == 1
+
+    /// The table-driven computation (every CPU; tests compare it with the hardware's).
+    static func software(_ bytes: UnsafeRawBufferPointer, seed: UInt32 = 0) -> UInt32 {
         var crc = ~seed
         guard let base = bytes.baseAddress, bytes.count > 0 else { return seed }
         let count = bytes.count

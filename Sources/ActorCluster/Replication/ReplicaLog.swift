@@ -1,39 +1,99 @@
 extension Replication {
-    /// One stream as a replica holds it: the highest ballot it promised and its entries (pure value; the store
-    /// persists each `Change` before the reply leaves, so an acknowledgement means durable).
+    /// One stream as a replica holds it: the highest ballot it promised, its snapshot (Raft §7: the application's
+    /// state through `snapshot.index`, opaque bytes kept by its `SnapshotStorage`) and the entries after it (pure
+    /// logic; the store persists each `Change` before the reply leaves, so an acknowledgement means durable).
     public struct ReplicaLog: Sendable, Hashable {
         public private(set) var promised: Ballot = .zero
+        /// The snapshot this replica holds, if any: entries 1 … `snapshot.index` are only in it.
+        public private(set) var snapshot: SnapshotInfo?
+        /// The entries after the snapshot (`snapshotIndex + 1 …`).
         public private(set) var entries: [Entry] = []
+        /// A snapshot being received (InstallSnapshot pages so far, their bytes in `storage`); installed once
+        /// complete and its checksum matches. Not persisted: a replica that restarts starts it again from 0.
+        public private(set) var pending: PendingSnapshot?
         /// How far this replica knows entries are committed (learned from owners; not persisted — after a
-        /// restart it is 0 until the next append says more).
+        /// restart it is the snapshot's index until the next append says more).
         public private(set) var commitIndex: UInt64 = 0
-        /// Payload bytes of `entries`.
+        /// Payload bytes of `entries` (the snapshot's bytes are in `storage`, not counted).
         public private(set) var payloadBytes = 0
+        /// The largest snapshot accepted, in bytes.
+        public let maxSnapshotBytes: Int
+        /// Where the snapshot's bytes are (injected: memory in tests, a file per stream in a store on disk).
+        public var storage: any SnapshotStorage
+        /// The last error of `storage` (a page not written, a snapshot not readable), for the store to log and
+        /// count; cleared by `takeStorageError()`.
+        public private(set) var storageError: String?
 
-        public init() {}
+        /// A snapshot whose pages are arriving: how many bytes `storage` holds, and their CRC-32C so far.
+        public struct PendingSnapshot: Codable, Sendable, Hashable {
+            public var info: SnapshotInfo
+            public var received: Int
+            public var checksum: UInt32
+        }
+
+        public init(maxSnapshotBytes: Int = Settings().maxSnapshotBytes, storage: any SnapshotStorage = MemorySnapshotStorage()) {
+            self.maxSnapshotBytes = maxSnapshotBytes
+            self.storage = storage
+        }
+
+        public static func == (a: ReplicaLog, b: ReplicaLog) -> Bool {
+            a.promised == b.promised && a.snapshot == b.snapshot && a.entries == b.entries && a.pending == b.pending
+                && a.commitIndex == b.commitIndex && a.payloadBytes == b.payloadBytes
+        }
+
+        public func hash(into h: inout Hasher) {
+            h.combine(promised); h.combine(snapshot); h.combine(entries); h.combine(commitIndex)
+        }
+
+        /// The installed snapshot's bytes, read whole from `storage` (tests, tools; empty when none or unreadable).
+        public var snapshotBytes: [UInt8] {
+            guard let snapshot else { return [] }
+            return (try? storage.read(snapshot, offset: 0, count: snapshot.size)) ?? []
+        }
+
+        /// Returns and clears `storageError`.
+        public mutating func takeStorageError() -> String? {
+            defer { storageError = nil }
+            return storageError
+        }
 
         /// What must be made durable before a reply is sent.
         public enum Change: Codable, Sendable, Hashable {
             case promise(Ballot)
             /// Drop entries from `from` on (if any), then append `entries` (which start at `from`).
             case write(from: UInt64, entries: [Entry])
+            /// The pending snapshot `info` is complete: install it (Raft §7: keep the entries after `info.index`
+            /// when the log holds `info.index` with `info.ballot`, else drop the whole log).
+            case snapshotInstalled(SnapshotInfo)
         }
 
-        public var lastIndex: UInt64 { UInt64(entries.count) }
+        /// The last entry the snapshot covers (0: no snapshot).
+        public var snapshotIndex: UInt64 { snapshot?.index ?? 0 }
+        public var lastIndex: UInt64 { snapshotIndex + UInt64(entries.count) }
 
-        /// The latest replica set recorded in the log (searched from the end: one is written at every takeover).
+        /// The latest replica set recorded in the log (searched from the end: one is written at every takeover),
+        /// else the one the snapshot carries.
         public var latestConfig: Config? {
             for e in entries.reversed() {
                 if let members = e.replicaSet { return Config(members: members, ballot: e.ballot, index: e.index) }
             }
-            return nil
+            return snapshot?.config
         }
-        public var lastBallot: Ballot { entries.last?.ballot ?? .zero }
+        public var lastBallot: Ballot { entries.last?.ballot ?? snapshot?.ballot ?? .zero }
+
+        /// The ballot of the entry at `index` (0: `.zero`; the snapshot's index: its ballot), nil when it is not
+        /// held (beyond the log, or inside the snapshot).
+        func ballot(at index: UInt64) -> Ballot? {
+            if index == 0 { return .zero }
+            if index == snapshotIndex { return snapshot?.ballot }
+            guard index > snapshotIndex, index <= lastIndex else { return nil }
+            return entries[Int(index - snapshotIndex - 1)].ballot
+        }
 
         /// Applies a request; returns the reply and the changes to persist first (in order).
         public mutating func handle(_ request: Request) -> (Reply, [Change]) {
             let ballot = request.ballot
-            if let problem = Self.malformation(of: request) { return (.refused(reason: problem), []) }
+            if let problem = malformation(of: request) { return (.refused(reason: problem), []) }
             if ballot < promised { return (.rejected(promised: promised), []) }
             var changes: [Change] = []
             switch request {
@@ -45,21 +105,74 @@ extension Replication {
                 return (.promised(lastIndex: lastIndex, lastBallot: lastBallot, commitIndex: commitIndex, config: latestConfig), changes)
             case .fetch(_, _, let after, let maxBytes):
                 // Reading promises nothing and changes nothing.
+                if let snapshot, after < snapshot.index { return (.compacted(snapshot), []) }
                 return (.entries(page(after: after, maxBytes: maxBytes)), [])
-            case .append(_, _, let prevIndex, let prevBallot, let new, let ownerCommit):
+            case .fetchSnapshot(_, _, let index, let offset, let maxBytes):
+                guard let snapshot else { return (.refused(reason: "no snapshot"), []) }
+                let from = snapshot.index == index ? min(offset, snapshot.size) : 0
+                do {
+                    return (.snapshotPage(info: snapshot, offset: from, bytes: try storage.read(snapshot, offset: from, count: max(1, maxBytes))), [])
+                } catch {
+                    storageError = "\(error)"
+                    return (.refused(reason: "snapshot through \(snapshot.index) unreadable: \(error)"), [])
+                }
+            case .installSnapshot(_, _, let info, let offset, let chunk):
                 if ballot > promised {
                     promised = ballot
                     changes.append(.promise(ballot))
                 }
-                guard prevIndex <= lastIndex, prevIndex == 0 || entries[Int(prevIndex - 1)].ballot == prevBallot else {
+                // Already covered (this snapshot or a later one): the log matches through `info.index`.
+                if info.index <= snapshotIndex { return (.snapshotReceived(received: info.size, installed: true), changes) }
+                if pending?.info != info {
+                    guard offset == 0 else { return (.snapshotReceived(received: 0, installed: false), changes) }
+                }
+                let have = pending?.info == info ? pending!.received : 0
+                guard offset == have else { return (.snapshotReceived(received: have, installed: false), changes) }
+                do {
+                    try storage.writePending(info, offset: offset, bytes: chunk)
+                } catch {
+                    storageError = "\(error)"
+                    dropPending()
+                    return (.refused(reason: "snapshot through \(info.index): page not stored (\(error))"), changes)
+                }
+                applyChunk(info: info, offset: offset, bytes: chunk)
+                guard let p = pending, p.received == info.size else {
+                    return (.snapshotReceived(received: pending?.received ?? 0, installed: false), changes)
+                }
+                guard p.checksum == info.checksum else {
+                    dropPending()
+                    return (.refused(reason: "snapshot through \(info.index): checksum mismatch"), changes)
+                }
+                do {
+                    try storage.install(info)
+                } catch {
+                    storageError = "\(error)"
+                    dropPending()
+                    return (.refused(reason: "snapshot through \(info.index): not installed (\(error))"), changes)
+                }
+                install(info)
+                changes.append(.snapshotInstalled(info))
+                return (.snapshotReceived(received: info.size, installed: true), changes)
+            case .append(_, _, let prevIndex, let prevBallot, var new, let ownerCommit):
+                if ballot > promised {
+                    promised = ballot
+                    changes.append(.promise(ballot))
+                }
+                guard prevIndex <= lastIndex else {
+                    return (.mismatch(lastIndex: lastIndex, commitIndex: commitIndex), changes)
+                }
+                if prevIndex < snapshotIndex {
+                    // Entries through the snapshot are committed and in it (committed entries are the same on every
+                    // replica, Raft §5.3): only those after it are compared.
+                    new.removeFirst(min(new.count, Int(snapshotIndex - prevIndex)))
+                } else if prevIndex > 0, self.ballot(at: prevIndex) != prevBallot {
                     return (.mismatch(lastIndex: lastIndex, commitIndex: commitIndex), changes)
                 }
                 // Skip entries already held with the same ballot (a repeated or reordered append); truncate
                 // at the first conflict (Raft §5.3); append the rest.
                 var firstNew = new.count
                 for (i, e) in new.enumerated() {
-                    let at = Int(e.index) - 1
-                    if at < entries.count, entries[at].ballot == e.ballot { continue }
+                    if e.index <= lastIndex, self.ballot(at: e.index) == e.ballot { continue }
                     firstNew = i
                     break
                 }
@@ -69,14 +182,14 @@ extension Replication {
                     replace(from: from, with: tail)
                     changes.append(.write(from: from, entries: tail))
                 }
-                let match = prevIndex + UInt64(new.count)
+                let match = max(prevIndex + UInt64(request.appendCount), snapshotIndex)
                 commitIndex = max(commitIndex, min(ownerCommit, match))
                 return (.accepted(matchIndex: match), changes)
             }
         }
 
         private mutating func replace(from: UInt64, with new: [Entry]) {
-            let start = Int(from - 1)
+            let start = Int(from - snapshotIndex - 1)
             if start < entries.count {
                 payloadBytes -= entries[start...].reduce(0) { $0 + $1.payload.count }
                 entries.removeSubrange(start..<entries.count)
@@ -85,31 +198,81 @@ extension Replication {
             payloadBytes += new.reduce(0) { $0 + $1.payload.count }
         }
 
-        /// Why `request` cannot be applied whatever the log holds, or nil: a round above `Ballot.maxRound`, entries
-        /// that do not follow `prevIndex` one by one, an entry whose ballot is above the request's, or a
-        /// `prevIndex` or batch that would pass `Ballot.maxRound` entries.
-        public static func malformation(of request: Request) -> String? {
-            guard request.ballot.round <= Ballot.maxRound else { return "ballot round above 2^62" }
-            guard case .append(_, let ballot, let prevIndex, let prevBallot, let entries, _) = request else { return nil }
-            guard prevIndex <= Ballot.maxRound, UInt64(entries.count) <= Ballot.maxRound - prevIndex else {
-                return "index above 2^62"
+        private mutating func applyChunk(info: SnapshotInfo, offset: Int, bytes: [UInt8]) {
+            if offset == 0 || pending?.info != info { pending = PendingSnapshot(info: info, received: 0, checksum: 0) }
+            pending!.received += bytes.count
+            pending!.checksum = CRC32C.checksum(bytes, seed: pending!.checksum)
+        }
+
+        private mutating func dropPending() {
+            if pending != nil { storage.dropPending() }
+            pending = nil
+        }
+
+        /// Installs snapshot `info` (its bytes are in `storage`; Raft §7): keeps the entries after `info.index` when
+        /// the log holds it with `info.ballot`, else drops the whole log.
+        private mutating func install(_ info: SnapshotInfo) {
+            if info.index <= lastIndex, info.index > snapshotIndex, ballot(at: info.index) == info.ballot {
+                let drop = Int(info.index - snapshotIndex)
+                payloadBytes -= entries[..<drop].reduce(0) { $0 + $1.payload.count }
+                entries.removeFirst(drop)
+            } else {
+                payloadBytes -= entries.reduce(0) { $0 + $1.payload.count }
+                entries = []
             }
-            guard prevBallot <= ballot else { return "previous entry's ballot above the request's" }
-            for (i, e) in entries.enumerated() {
-                guard e.index == prevIndex + 1 + UInt64(i) else {
-                    return "entry \(i) has index \(e.index), expected \(prevIndex + 1 + UInt64(i))"
-                }
-                guard e.ballot <= ballot else { return "entry \(e.index) has a ballot above the request's" }
+            snapshot = info
+            pending = nil
+            commitIndex = max(commitIndex, info.index)
+        }
+
+        /// Why `request` cannot be applied whatever the log holds, or nil: a round above `Ballot.maxRound`, entries
+        /// that do not follow `prevIndex` one by one, an entry whose ballot is above the request's, a `prevIndex` or
+        /// batch that would pass `Ballot.maxRound` entries, or a snapshot page that does not fit its snapshot.
+        public func malformation(of request: Request) -> String? {
+            if let problem = Self.malformation(of: request) { return problem }
+            if case .installSnapshot(_, _, let info, _, _) = request, info.size > maxSnapshotBytes {
+                return "snapshot of \(info.size) bytes above the limit of \(maxSnapshotBytes)"
             }
             return nil
         }
 
-        /// Entries after `after`, at most `maxBytes` of payload but at least one.
+        /// `malformation(of:)` without the replica's snapshot size limit.
+        public static func malformation(of request: Request) -> String? {
+            guard request.ballot.round <= Ballot.maxRound else { return "ballot round above 2^62" }
+            switch request {
+            case .installSnapshot(_, let ballot, let info, let offset, let chunk):
+                guard info.index >= 1, info.index <= Ballot.maxRound else { return "snapshot index out of range" }
+                guard info.ballot <= ballot else { return "snapshot's ballot above the request's" }
+                guard info.size >= 0, offset >= 0, offset <= info.size, chunk.count <= info.size - offset else {
+                    return "snapshot page \(offset) + \(chunk.count) outside its \(info.size) bytes"
+                }
+                guard !chunk.isEmpty || info.size == 0 else { return "empty snapshot page" }
+                return nil
+            case .fetchSnapshot(_, _, _, let offset, _):
+                return offset < 0 ? "negative snapshot offset" : nil
+            case .append(_, let ballot, let prevIndex, let prevBallot, let entries, _):
+                guard prevIndex <= Ballot.maxRound, UInt64(entries.count) <= Ballot.maxRound - prevIndex else {
+                    return "index above 2^62"
+                }
+                guard prevBallot <= ballot else { return "previous entry's ballot above the request's" }
+                for (i, e) in entries.enumerated() {
+                    guard e.index == prevIndex + 1 + UInt64(i) else {
+                        return "entry \(i) has index \(e.index), expected \(prevIndex + 1 + UInt64(i))"
+                    }
+                    guard e.ballot <= ballot else { return "entry \(e.index) has a ballot above the request's" }
+                }
+                return nil
+            case .prepare, .fetch:
+                return nil
+            }
+        }
+
+        /// Entries after `after` (≥ `snapshotIndex`), at most `maxBytes` of payload but at least one.
         public func page(after: UInt64, maxBytes: Int) -> [Entry] {
-            guard after < lastIndex else { return [] }
+            guard after < lastIndex, after >= snapshotIndex else { return [] }
             var out: [Entry] = []
             var used = 0
-            for e in entries[Int(after)...] {
+            for e in entries[Int(after - snapshotIndex)...] {
                 if !out.isEmpty && used + e.payload.count > maxBytes { break }
                 out.append(e)
                 used += e.payload.count
@@ -117,8 +280,9 @@ extension Replication {
             return out
         }
 
-        /// Replays a persisted change (at startup). Malformed changes (a write that would leave a gap) are
-        /// refused with `false` and change nothing.
+        /// Replays a persisted change (at startup). Malformed changes (a write that would leave a gap, a snapshot
+        /// page out of order, an install of an incomplete or damaged snapshot) are refused with `false` and
+        /// change nothing.
         @discardableResult
         public mutating func restore(_ change: Change) -> Bool {
             switch change {
@@ -126,12 +290,47 @@ extension Replication {
                 promised = max(promised, b)
                 return true
             case .write(let from, let new):
-                guard from >= 1, from <= lastIndex + 1,
+                guard from >= snapshotIndex + 1, from <= lastIndex + 1,
                       new.enumerated().allSatisfy({ $0.element.index == from + UInt64($0.offset) }) else { return false }
                 replace(from: from, with: new)
                 commitIndex = min(commitIndex, lastIndex)
                 return true
+            case .snapshotInstalled(let info):
+                // The bytes were made durable in `storage` before this change was written.
+                if info.index <= snapshotIndex { return true }
+                install(info)
+                return true
             }
         }
+
+        /// Restores a stream from a store snapshot: promise, snapshot (its bytes in `storage`), entries after it.
+        /// Returns false (and holds what fit) when the parts do not fit together.
+        mutating func restore(promised: Ballot, snapshot: SnapshotInfo?, entries: [Entry]) -> Bool {
+            self.promised = max(self.promised, promised)
+            if let snapshot {
+                self.snapshot = snapshot
+                commitIndex = snapshot.index
+            }
+            if entries.isEmpty { return true }
+            return restore(.write(from: snapshotIndex + 1, entries: entries))
+        }
+
+        /// Forgets the snapshot and every entry (its snapshot file is missing or damaged): the replica then holds
+        /// nothing but its promise, like one that lost its disk, and is sent the owner's snapshot again.
+        mutating func forgetLog() {
+            snapshot = nil
+            entries = []
+            payloadBytes = 0
+            commitIndex = 0
+            pending = nil
+        }
+    }
+}
+
+extension Replication.Request {
+    /// Entries an append carries (0 for other requests).
+    var appendCount: Int {
+        if case .append(_, _, _, _, let entries, _) = self { return entries.count }
+        return 0
     }
 }

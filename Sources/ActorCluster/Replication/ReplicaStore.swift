@@ -27,9 +27,22 @@ extension Replication {
         public struct Stream: Codable, Sendable, Hashable {
             public var name: String
             public var promised: Ballot
+            /// The entries after the stream's snapshot (all of them when it has none).
             public var entries: [Entry]
+            /// The stream's own snapshot (Raft §7); its bytes are in the store's snapshot directory
+            /// (`FileSnapshotStorage`), not here. Nil in stores written before streams had snapshots.
+            public var snapshot: SnapshotInfo?
+
+            public init(name: String, promised: Ballot, entries: [Entry], snapshot: SnapshotInfo?) {
+                self.name = name
+                self.promised = promised
+                self.entries = entries
+                self.snapshot = snapshot
+            }
         }
         public var streams: [Stream]
+
+        public init(streams: [Stream]) { self.streams = streams }
     }
 
     /// One stream as this node's replica holds it (`/cluster/replicas`).
@@ -136,21 +149,28 @@ extension Replication {
         ///   - records: the journal's records after it, in order (a record that does not decode, or a change
         ///     that does not fit the log, is skipped and counted in `restoreSkipped`).
         ///   - disk: the journal's file system, checked before each write (nil: not checked).
+        ///   - snapshotDirectory: where each stream's snapshot is a file of its own (`FileSnapshotStorage`); nil:
+        ///     in memory. A stream whose snapshot file is missing or has the wrong size is dropped to its promise
+        ///     (logged as `replica.snapshot_missing`, counted in `restoreSkipped`): the owner sends it again.
         public init(journal: (any Journal)?, snapshot: [UInt8]? = nil, records: [[UInt8]] = [],
                     maxStreams: Int = 4096, maxStoredBytes: Int = 8 << 30, snapshotEvery: Int = 50_000,
-                    disk: DiskSpace? = nil) {
+                    disk: DiskSpace? = nil, snapshotDirectory: String? = nil) {
             self.journal = journal
             self.disk = disk
             self.maxStreams = maxStreams
             self.maxStoredBytes = maxStoredBytes
             self.snapshotEvery = snapshotEvery
+            self.snapshotDirectory = snapshotDirectory
             var skipped = 0
             var restored: [String: ReplicaLog] = [:]
+            func fresh(_ name: String) -> ReplicaLog {
+                guard let snapshotDirectory else { return ReplicaLog() }
+                return ReplicaLog(storage: FileSnapshotStorage(directory: snapshotDirectory, stream: name))
+            }
             if let snapshot, let s = try? Wire.BinaryDecoder().decode(StoreSnapshot.self, from: snapshot) {
                 for stream in s.streams {
-                    var log = ReplicaLog()
-                    log.restore(.promise(stream.promised))
-                    if !stream.entries.isEmpty, !log.restore(.write(from: 1, entries: stream.entries)) { skipped += 1 }
+                    var log = fresh(stream.name)
+                    if !log.restore(promised: stream.promised, snapshot: stream.snapshot, entries: stream.entries) { skipped += 1 }
                     restored[stream.name] = log
                 }
             } else if snapshot != nil {
@@ -158,10 +178,23 @@ extension Replication {
             }
             for bytes in records {
                 guard let r = try? Wire.BinaryDecoder().decode(JournalRecord.self, from: bytes) else { skipped += 1; continue }
-                var log = restored[r.stream] ?? ReplicaLog()
+                var log = restored[r.stream] ?? fresh(r.stream)
                 for c in r.changes where !log.restore(c) { skipped += 1 }
                 restored[r.stream] = log
             }
+            var missing: [String] = []
+            if snapshotDirectory != nil {
+                for (name, var log) in restored {
+                    if let info = log.snapshot, let files = log.storage as? FileSnapshotStorage, files.fileSize(info) != info.size {
+                        missing.append("\(name): \(files.path(of: info.index)) has \(files.fileSize(info).map { "\($0)" } ?? "no file"), expected \(info.size) bytes")
+                        log.forgetLog()
+                        skipped += 1
+                    }
+                    log.storage.prune(keeping: log.snapshot)
+                    restored[name] = log
+                }
+            }
+            missingSnapshots = missing
             streams = restored
             recordsSinceSnapshot = records.count
             storedBytes = restored.values.reduce(0) { $0 + $1.payloadBytes }
@@ -170,6 +203,12 @@ extension Replication {
 
         /// Journal records or changes that could not be restored at start.
         public let restoreSkipped: Int
+        /// Streams whose snapshot file was missing or damaged at start (each dropped to its promise).
+        public let missingSnapshots: [String]
+        /// Where each stream's snapshot is a file (nil: in memory).
+        public let snapshotDirectory: String?
+        /// Snapshot pages not stored or snapshots not readable (`replica_snapshot_errors_total`).
+        public private(set) var snapshotErrors = 0
 
         /// Answers one owner request, after persisting what it changed.
         ///
@@ -195,6 +234,8 @@ extension Replication {
                 case .prepare: writing = 256
                 case .append(_, _, _, _, let entries, _) where !entries.isEmpty:
                     writing = entries.reduce(256) { $0 + $1.payload.count + 64 }
+                case .installSnapshot(_, _, _, _, let chunk):
+                    writing = 512 + chunk.count
                 default: break
                 }
                 if writing > 0 {
@@ -215,9 +256,14 @@ extension Replication {
                 }
             }
             // Taken out of the table while it changes, so its entries are not copied (copy-on-write).
-            var log = streams.removeValue(forKey: name) ?? ReplicaLog()
+            var log = streams.removeValue(forKey: name)
+                ?? snapshotDirectory.map { ReplicaLog(storage: FileSnapshotStorage(directory: $0, stream: name)) } ?? ReplicaLog()
             let oldBytes = log.payloadBytes
             let (reply, changes) = log.handle(request)
+            if let problem = log.takeStorageError() {
+                snapshotErrors += 1
+                logger?.error("replica.snapshot_storage_failed", ["stream": name, "error": problem])
+            }
             if let metrics {
                 metrics.requests.increment()
                 if case .rejected = reply { metrics.rejected.increment() }
@@ -262,6 +308,10 @@ extension Replication {
                         throw StoreError.journalFailed("\(error)")
                     }
                     recordsSinceSnapshot += 1
+                    if changes.contains(where: { if case .snapshotInstalled = $0 { true } else { false } }) {
+                        // The install is durable in the journal: the snapshot it replaced may go.
+                        if var l = streams[name] { l.storage.prune(keeping: l.snapshot); streams[name] = l }
+                    }
                     if recordsSinceSnapshot >= snapshotEvery && !compacting {
                         Task { await self.compact() }
                     }
@@ -284,7 +334,7 @@ extension Replication {
             let through = journal.lastSequence
             let snapshot = StoreSnapshot(streams: streams.keys.sorted().map { name in
                 let log = streams[name]!
-                return .init(name: name, promised: log.promised, entries: log.entries)
+                return .init(name: name, promised: log.promised, entries: log.entries, snapshot: log.snapshot)
             })
             do {
                 try await journal.writeSnapshot(through: through, try Wire.BinaryEncoder().encode(snapshot))
@@ -326,10 +376,22 @@ extension Replication {
                 records += page.map(\.payload)
                 next = last.sequence + 1
             }
+            let snapshots = Self.snapshotDirectory(in: directory)
+            try FileManager.default.createDirectory(atPath: snapshots, withIntermediateDirectories: true)
             let store = ReplicaStore(journal: log, snapshot: snapshot?.bytes, records: records, maxStreams: maxStreams,
                                      maxStoredBytes: maxStoredBytes, snapshotEvery: snapshotEvery,
-                                     disk: DiskSpace(path: directory))
+                                     disk: DiskSpace(path: directory), snapshotDirectory: snapshots)
             return (store, report)
+        }
+
+        /// Where a store whose journal is in `directory` keeps its streams' snapshot files.
+        public static func snapshotDirectory(in directory: String) -> String { directory + "/snapshots" }
+
+        /// Streams whose snapshot was missing at start (for the shell to log once it has a logger).
+        public func logMissingSnapshots(_ logger: Logger) {
+            for m in missingSnapshots {
+                logger.error("replica.snapshot_missing", ["detail": m, "effect": "the stream's replica holds nothing but its promise until its owner sends the snapshot again"])
+            }
         }
 
         /// The replica of `stream`, if held (tests, admin).

@@ -4,16 +4,25 @@ import Foundation
 /// sends its requests to the replicas' `Replicator`s, and turns its actions into results for callers.
 ///
 /// Use: create it when the node starts owning the stream, `recover()` (returns the stream's committed
-/// payloads, in order), then `append` each change and answer only after it returns (the change is durable on
-/// `W` replicas). `stop()` when the stream moves away.
+/// payloads, in order) — or `recoverState()` for a stream whose application compacts it (its snapshot, then the
+/// payloads after it) — then `append` each change and answer only after it returns (the change is durable on
+/// `W` replicas); `compact(through:snapshot:)` hands the stream a snapshot of the application's state (Raft §7)
+/// so that neither this owner nor the replicas keep the entries it covers. `stop()` when the stream moves away.
 public actor ReplicatedStream {
     public nonisolated let stream: String
     private let system: ClusterSystem
     private let settings: Replication.Settings
     private var owner: Replication.Owner
     private var pending: [Action] = []
-    private var recovered: [[UInt8]]?
-    private var recoveryWaiters: [CheckedContinuation<[[UInt8]], any Error>] = []
+    private var recovered: Recovered?
+    private var recoveryWaiters: [CheckedContinuation<Recovered, any Error>] = []
+    /// The owner's snapshot (`owner.snapshot`): where the pages replicas that need it are read from.
+    private var snapshotSource: (any Replication.SnapshotSource)?
+    /// Where recovery puts the snapshot pages it reads (the application's, else memory).
+    private let snapshotSink: any Replication.SnapshotSink
+    /// The snapshot recovery is reading: its info, bytes so far and their CRC-32C.
+    private var fetching: (info: Replication.SnapshotInfo, received: Int, checksum: UInt32)?
+    private let snapshotErrors: Counter
     private var terminationWaiters: [CheckedContinuation<Replication.Failure, Never>] = []
     private var commitWaiters: [(index: UInt64, continuation: CheckedContinuation<UInt64, any Error>)] = []
     private var terminal: Replication.Failure?
@@ -30,8 +39,20 @@ public actor ReplicatedStream {
     private let fencedTotal: Counter
     private let recoveries: Counter
     private let recoverySeconds: Histogram
+    private let snapshotsTotal: Counter
 
     typealias Action = Replication.Owner.Action
+
+    /// What recovery found: the application's snapshot (nil: the stream has none), the payloads of the
+    /// committed entries after it in order (barriers excluded), and the index through which the two are the
+    /// stream's state — a later `compact(through:snapshot:)` covers at least this.
+    public struct Recovered: Sendable {
+        /// The snapshot the state starts from, as the sink's `finish` returned it (nil: none).
+        public var snapshot: (any Replication.SnapshotSource)?
+        public var snapshotInfo: Replication.SnapshotInfo?
+        public var payloads: [[UInt8]]
+        public var index: UInt64
+    }
 
     /// Starts recovery at once.
     /// - Parameters:
@@ -39,9 +60,11 @@ public actor ReplicatedStream {
     ///     the owner prepare again above it).
     ///   - replicas: the stream's replica set now (`ReplicaPlacement`).
     ///   - others: other reachable members, asked at recovery too (they may hold replicas from an earlier set).
+    ///   - snapshotSink: where recovery streams the snapshot's pages (nil: into memory, `MemorySnapshot`).
     public init(stream: String, system: ClusterSystem, settings: Replication.Settings, round: UInt64,
-                replicas: [NodeIdentity], others: [NodeIdentity]) {
+                replicas: [NodeIdentity], others: [NodeIdentity], snapshotSink: (any Replication.SnapshotSink)? = nil) {
         self.stream = stream
+        self.snapshotSink = snapshotSink ?? Replication.MemorySnapshot()
         self.system = system
         self.settings = settings
         let m = system.metrics
@@ -50,6 +73,8 @@ public actor ReplicatedStream {
         fencedTotal = m.counter("replication_fenced_total", help: "Stream owners on this node fenced by a newer owner.")
         recoveries = m.counter("replication_recoveries_total", help: "Stream recoveries (handovers) completed on this node.")
         recoverySeconds = m.histogram("replication_recovery_seconds", help: "From an owner's start to serving (prepare, fetch, barrier committed).")
+        snapshotsTotal = m.counter("replication_snapshots_total", help: "Snapshots stream owners on this node handed to their replicas (log compaction).")
+        snapshotErrors = m.counter("replication_snapshot_errors_total", help: "Snapshots a recovering owner on this node could not store or whose checksum did not match, and snapshot pages it could not read.")
         startedNs = Self.nowNs()
         let (o, actions) = Replication.Owner.start(stream: stream, me: system.node, round: round, replicas: replicas,
                                                    others: others, settings: settings, nowNs: Self.nowNs())
@@ -81,13 +106,56 @@ public actor ReplicatedStream {
     /// The replica set the owner writes to now.
     public var replicas: [NodeIdentity] { owner.replicas }
 
-    /// Waits until the stream is recovered; returns its committed payloads in order (barriers excluded).
+    /// Waits until the stream is recovered; returns its committed payloads in order (barriers excluded). For
+    /// streams that are never compacted (a snapshot's entries are not among the payloads: use `recoverState`).
     ///
     /// - Throws: `Replication.Failure.fenced` (a newer owner holds it) or `.stopped`.
     public func recover() async throws -> [[UInt8]] {
-        if let recovered { return recovered }
+        try await recoverState().payloads
+    }
+
+    /// Waits until the stream is recovered; returns its snapshot and the committed payloads after it.
+    ///
+    /// The state is handed out once (to the callers waiting when recovery ends, else to the first caller): later
+    /// calls get the same `index` with no snapshot and no payloads, so the stream does not keep a second copy.
+    ///
+    /// - Throws: `Replication.Failure.fenced` (a newer owner holds it) or `.stopped`.
+    public func recoverState() async throws -> Recovered {
+        if let state = recovered {
+            recovered = Recovered(snapshot: nil, payloads: [], index: state.index)
+            return state
+        }
         if let terminal { throw terminal }
         return try await withCheckedThrowingContinuation { recoveryWaiters.append($0) }
+    }
+
+    /// Entries the owner holds in memory (those after its snapshot).
+    public var heldEntries: Int { owner.heldEntries }
+
+    /// The index the owner's snapshot covers (0: none).
+    public var snapshotIndex: UInt64 { owner.snapshotIndex }
+
+    /// Log compaction (Raft §7): `snapshot` is the application's state after every entry through `index` — an
+    /// index `append` returned (or `Recovered.index`), with no change after it in the state. The owner drops
+    /// the entries it covers and installs it on the replicas in pages of `Settings.maxBatchBytes`; they then
+    /// drop those entries too. Returns false (nothing changes) when not serving, `index` is not committed or
+    /// not above the current snapshot, or `snapshot` is larger than `Settings.maxSnapshotBytes`.
+    @discardableResult
+    public func compact(through index: UInt64, snapshot: [UInt8]) -> Bool {
+        compact(through: index, source: Replication.MemorySnapshot(snapshot))
+    }
+
+    /// `compact(through:snapshot:)` with the snapshot read from `source` page by page (a file: never held whole).
+    @discardableResult
+    public func compact(through index: UInt64, source: any Replication.SnapshotSource) -> Bool {
+        guard terminal == nil, source.size <= settings.maxSnapshotBytes,
+              let (_, actions) = owner.compact(through: index, size: source.size, checksum: source.checksum,
+                                               nowNs: Self.nowNs()) else { return false }
+        snapshotSource = source
+        snapshotsTotal.increment()
+        system.logger.info("replication.compacted", ["stream": stream, "through": index, "bytes": source.size])
+        perform(actions)
+        return true
     }
 
     /// Waits until the stream ends — fenced by a newer owner, or stopped — and returns why.
@@ -146,33 +214,56 @@ public actor ReplicatedStream {
     private func perform(_ actions: [Action]) {
         for action in actions {
             switch action {
-            case .send(let request, let to):
-                let system = self.system
-                Task {
-                    let input: Replication.Owner.Input
-                    do {
-                        let replicator = try Replicator.on(to, system: system)
-                        let reply = try await ClusterSystem.withCallTimeout(.milliseconds(settings.requestTimeoutMs)) {
-                            try await replicator.handle(request)
-                        }
-                        input = .reply(reply, to: request, from: to)
-                        if Self.writes(request) { await self.storageAccepted(by: to) }
-                    } catch let refusal as Replication.StoreError where refusal.isStorageRefusal {
-                        input = .failed(request, to: to)
-                        await self.storageRefused(by: to, refusal)
-                    } catch {
-                        input = .failed(request, to: to)
-                    }
-                    self.feed(input)
+            case .sendSnapshot(let info, let offset, let maxBytes, let to):
+                guard info == owner.snapshot, let source = snapshotSource, source.size == info.size, offset <= info.size else { continue }
+                let chunk: [UInt8]
+                do {
+                    chunk = try source.read(offset: offset, count: min(info.size - offset, max(1, maxBytes)))
+                } catch {
+                    snapshotErrors.increment()
+                    system.logger.error("replication.snapshot_unreadable", ["stream": stream, "error": "\(error)"])
+                    continue
                 }
-            case .ready(let entries):
+                send(.installSnapshot(stream: stream, ballot: owner.ballot, info: info, offset: offset, chunk: chunk), to: to)
+            case .snapshotPage(let info, let offset, let bytes):
+                do {
+                    if offset == 0 || fetching?.info != info {
+                        try snapshotSink.begin(info)
+                        fetching = (info, 0, 0)
+                    }
+                    try snapshotSink.append(bytes)
+                    fetching!.received += bytes.count
+                    fetching!.checksum = CRC32C.checksum(bytes, seed: fetching!.checksum)
+                    if fetching!.received == info.size {
+                        guard fetching!.checksum == info.checksum else {
+                            throw Replication.SnapshotStorageError("snapshot through \(info.index): checksum mismatch")
+                        }
+                        // Complete: the owner's snapshot from now on (catching up may send it to lagging replicas).
+                        snapshotSource = try snapshotSink.finish(info)
+                        fetching = nil
+                    }
+                } catch {
+                    snapshotErrors.increment()
+                    system.logger.error("replication.snapshot_not_recovered", ["stream": stream, "error": "\(error)"])
+                    fetching = nil
+                    _ = owner.handle(.stop, nowNs: Self.nowNs())
+                    finish(.notServing(stream: stream, phase: "recovering: the snapshot could not be stored (\(error))"))
+                    return
+                }
+            case .send(let request, let to):
+                send(request, to: to)
+            case .ready(let snapshot, let entries):
                 let payloads = entries.map(\.payload)
-                recovered = payloads
+                fetching = nil
+                let state = Recovered(snapshot: snapshot == nil ? nil : snapshotSource, snapshotInfo: snapshot, payloads: payloads,
+                                      index: owner.commitIndex)
                 recoveries.increment()
                 recoverySeconds.observe(Double(Self.nowNs() &- startedNs) / 1e9)
                 system.logger.info("replication.recovered", ["stream": stream, "ballot": "\(owner.ballot)",
-                                                             "entries": payloads.count])
-                for w in recoveryWaiters { w.resume(returning: payloads) }
+                                                             "entries": payloads.count, "snapshot_bytes": snapshot?.size ?? 0])
+                // Handed out once — to the callers waiting, else to the first caller — and not kept here after.
+                recovered = recoveryWaiters.isEmpty ? state : Recovered(snapshot: nil, snapshotInfo: nil, payloads: [], index: state.index)
+                for w in recoveryWaiters { w.resume(returning: state) }
                 recoveryWaiters = []
             case .committed(let through):
                 var still: [(UInt64, CheckedContinuation<UInt64, any Error>)] = []
@@ -196,12 +287,35 @@ public actor ReplicatedStream {
         armTimer()
     }
 
+    private func send(_ request: Replication.Request, to: NodeIdentity) {
+        let system = self.system
+        let timeoutMs = settings.requestTimeoutMs
+        Task {
+            let input: Replication.Owner.Input
+            do {
+                let replicator = try Replicator.on(to, system: system)
+                let reply = try await ClusterSystem.withCallTimeout(.milliseconds(timeoutMs)) {
+                    try await replicator.handle(request)
+                }
+                input = .reply(reply, to: request, from: to)
+                if Self.writes(request) { await self.storageAccepted(by: to) }
+            } catch let refusal as Replication.StoreError where refusal.isStorageRefusal {
+                input = .failed(request, to: to)
+                await self.storageRefused(by: to, refusal)
+            } catch {
+                input = .failed(request, to: to)
+            }
+            self.feed(input)
+        }
+    }
+
     /// Requests that may write on the replica (and so may be refused for a full disk).
     private static func writes(_ request: Replication.Request) -> Bool {
         switch request {
         case .prepare: true
         case .append(_, _, _, _, let entries, _): !entries.isEmpty
-        case .fetch: false
+        case .installSnapshot: true
+        case .fetch, .fetchSnapshot: false
         }
     }
 

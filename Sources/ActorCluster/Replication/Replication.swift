@@ -81,6 +81,35 @@ extension Replication {
         }
     }
 
+    /// A stream's snapshot (Raft §7, log compaction): the application's state after entries 1 … `index`, as
+    /// opaque bytes the application made (the replicas never interpret them). Entries through `index` are
+    /// dropped once a replica holds the snapshot; a replica or a recovering owner that needs them is sent the
+    /// snapshot instead (in pages of at most `Settings.maxBatchBytes`, like Raft's InstallSnapshot), then the
+    /// entries after it.
+    public struct SnapshotInfo: Codable, Sendable, Hashable, CustomStringConvertible {
+        /// The last entry the snapshot covers (Raft's "last included index"); ≥ 1.
+        public var index: UInt64
+        /// That entry's ballot (Raft's "last included term"): a log holding `index` with this ballot agrees with
+        /// the snapshot (Raft §5.3, Log Matching).
+        public var ballot: Ballot
+        /// The latest replica set recorded at or before `index` (`Entry.replicaSet`), nil when none.
+        public var config: Config?
+        /// Length of the snapshot's bytes (≤ `Settings.maxSnapshotBytes`).
+        public var size: Int
+        /// CRC-32C (Castagnoli) of the bytes: a replica installs a snapshot only when its pages add up to it.
+        public var checksum: UInt32
+
+        public init(index: UInt64, ballot: Ballot, config: Config?, size: Int, checksum: UInt32) {
+            self.index = index
+            self.ballot = ballot
+            self.config = config
+            self.size = size
+            self.checksum = checksum
+        }
+
+        public var description: String { "snapshot through \(index)@\(ballot.round) (\(size) bytes)" }
+    }
+
     /// Owner → replica.
     public enum Request: Codable, Sendable, Hashable {
         /// "Promise to refuse ballots below `ballot`, and tell me how far your log goes" (Paxos phase 1a).
@@ -91,16 +120,25 @@ extension Replication {
         /// (`prevIndex` 0: the start); `commitIndex` is how far the owner knows entries are committed.
         case append(stream: String, ballot: Ballot, prevIndex: UInt64, prevBallot: Ballot, entries: [Entry],
                     commitIndex: UInt64)
+        /// Raft §7 InstallSnapshot: `chunk` is the snapshot's bytes from `offset` (pages in order, from 0); the
+        /// page that completes `info.size` installs it (the replica keeps its entries after `info.index` when it
+        /// holds `info.index` with `info.ballot`, else drops its whole log).
+        case installSnapshot(stream: String, ballot: Ballot, info: SnapshotInfo, offset: Int, chunk: [UInt8])
+        /// A page of the replica's snapshot through `index`: at most `maxBytes` from `offset` (a recovering owner
+        /// reads it before the entries after it).
+        case fetchSnapshot(stream: String, ballot: Ballot, index: UInt64, offset: Int, maxBytes: Int)
 
         public var stream: String {
             switch self {
-            case .prepare(let s, _), .fetch(let s, _, _, _), .append(let s, _, _, _, _, _): s
+            case .prepare(let s, _), .fetch(let s, _, _, _), .append(let s, _, _, _, _, _),
+                 .installSnapshot(let s, _, _, _, _), .fetchSnapshot(let s, _, _, _, _): s
             }
         }
 
         public var ballot: Ballot {
             switch self {
-            case .prepare(_, let b), .fetch(_, let b, _, _), .append(_, let b, _, _, _, _): b
+            case .prepare(_, let b), .fetch(_, let b, _, _), .append(_, let b, _, _, _, _),
+                 .installSnapshot(_, let b, _, _, _), .fetchSnapshot(_, let b, _, _, _): b
             }
         }
     }
@@ -123,6 +161,15 @@ extension Replication {
         case mismatch(lastIndex: UInt64, commitIndex: UInt64)
         /// Fenced: the replica promised `promised`, higher than the request's ballot.
         case rejected(promised: Ballot)
+        /// To a fetch: the entries asked for are compacted into the replica's snapshot `info`; read it with
+        /// `fetchSnapshot`, then fetch after `info.index`.
+        case compacted(SnapshotInfo)
+        /// To `fetchSnapshot`: `bytes` of snapshot `info` from `offset` (the snapshot asked for is gone when
+        /// `info.index` differs: start again from 0 with this one).
+        case snapshotPage(info: SnapshotInfo, offset: Int, bytes: [UInt8])
+        /// To `installSnapshot`: the replica holds the snapshot's first `received` bytes (the next page must start
+        /// there); `installed`: the whole snapshot is durable and the log matches the owner's through `info.index`.
+        case snapshotReceived(received: Int, installed: Bool)
     }
 
     /// Tunables, with LAN defaults.
@@ -144,6 +191,8 @@ extension Replication {
         /// An append not committed within this long fails with `Failure.appendTimedOut` (it may still be
         /// committed later), in ms: below callers' call timeouts, so they get an answer they can act on.
         public var appendTimeoutMs: Int = 3_000
+        /// The largest snapshot a replica accepts or an owner fetches, in bytes (Raft §7).
+        public var maxSnapshotBytes: Int = 4 << 30
 
         public init() {}
 

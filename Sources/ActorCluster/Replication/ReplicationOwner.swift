@@ -52,8 +52,16 @@ extension Replication {
         /// What the shell carries out.
         public enum Action: Sendable, Hashable {
             case send(Request, to: NodeIdentity)
-            /// Recovery finished: the stream's entries before the barrier, in order (barriers excluded).
-            case ready([Entry])
+            /// Send `to` the page of the owner's snapshot `info` (which the application gave the shell with
+            /// `compact`, or which recovery read) from `offset`, at most `maxBytes`: an
+            /// `installSnapshot(stream, ballot, info, offset, chunk)` request (Raft §7 InstallSnapshot).
+            case sendSnapshot(info: SnapshotInfo, offset: Int, maxBytes: Int, to: NodeIdentity)
+            /// Recovery read a page of the stream's snapshot (`offset` 0: a snapshot starts afresh — drop any earlier
+            /// pages); the shell keeps them for `ready`.
+            case snapshotPage(info: SnapshotInfo, offset: Int, bytes: [UInt8])
+            /// Recovery finished: the snapshot the stream starts from (nil: none; its bytes are the pages
+            /// received), then the entries after it and before the barrier, in order (barriers excluded).
+            case ready(snapshot: SnapshotInfo?, entries: [Entry])
             /// Every entry through `index` is committed.
             case committed(through: UInt64)
             /// A newer owner holds the stream; nothing more is written.
@@ -67,6 +75,11 @@ extension Replication {
             var inFlightSince: UInt64?
             /// When the last request was sent or failed (ns), for heartbeats and retries.
             var lastSentNs: UInt64 = 0
+            /// The owner's snapshot is being installed on this replica: the bytes it holds so far (Raft §7).
+            var snapshotOffset: Int?
+            /// When the snapshot page in flight was sent (ns); nil: none.
+            var snapshotInFlightSince: UInt64?
+            var snapshotLastSentNs: UInt64 = 0
         }
 
         public let stream: String
@@ -104,7 +117,12 @@ extension Replication {
         private var fetchFailures = 0
         /// Failed fetches before the owner prepares again.
         public static let maxFetchFailures = 3
+        /// The entries after `snapshot` (Raft §7: the prefix lives in the snapshot only).
         private var log: [Entry] = []
+        /// The snapshot the owner's log starts after (the application's, or the one recovery read).
+        public private(set) var snapshot: SnapshotInfo?
+        /// Recovery is reading this snapshot and holds its first `received` bytes.
+        private var snapshotFetch: (info: SnapshotInfo, received: Int)?
         private var barrierIndex: UInt64 = 0
         public private(set) var commitIndex: UInt64 = 0
         private var progress: [NodeIdentity: Progress] = [:]
@@ -150,14 +168,59 @@ extension Replication {
                     text += ", \(got) of the \(config.members.count) recorded replicas \(config.members.map(\.description).joined(separator: ",")) (need \(settings.readQuorum(of: config.members.count)))"
                 }
                 return text
-            case .fetching: return "reading the log from \(fetchSource.map { "\($0)" } ?? "?") (\(lastIndex) of \(fetchTarget) entries)"
+            case .fetching:
+                if let f = snapshotFetch {
+                    return "reading the snapshot from \(fetchSource.map { "\($0)" } ?? "?") (\(f.received) of \(f.info.size) bytes)"
+                }
+                return "reading the log from \(fetchSource.map { "\($0)" } ?? "?") (\(lastIndex) of \(fetchTarget) entries)"
             case .catchingUp: return "a write quorum for its barrier (commit \(commitIndex) of \(barrierIndex))"
             case .serving, .fenced, .stopped: return nil
             }
         }
 
-        /// Entries held by the owner (the committed ones and those in flight).
-        public var lastIndex: UInt64 { UInt64(log.count) }
+        /// The last entry the owner's snapshot covers (0: none).
+        public var snapshotIndex: UInt64 { snapshot?.index ?? 0 }
+
+        /// The last entry's index (the snapshot's entries, the committed ones and those in flight).
+        public var lastIndex: UInt64 { snapshotIndex + UInt64(log.count) }
+
+        /// Entries the owner holds in memory: those after its snapshot.
+        public var heldEntries: Int { log.count }
+
+        private func entry(_ index: UInt64) -> Entry { log[Int(index - snapshotIndex - 1)] }
+
+        /// The ballot of entry `index`, which is 0, the snapshot's or a held one.
+        private func ballot(at index: UInt64) -> Ballot {
+            if index == 0 { return .zero }
+            if index == snapshotIndex, let snapshot { return snapshot.ballot }
+            return entry(index).ballot
+        }
+
+        /// The application's snapshot through `index` (≤ `commitIndex`, above the current snapshot's): `size`
+        /// bytes with CRC-32C `checksum`, which the shell holds from now on. The owner drops the entries it
+        /// covers and installs it on every replica in pages (Raft §7; appends to replicas that hold the entries
+        /// after it go on meanwhile). Returns the sends, or nil (nothing changes) when not serving or `index`
+        /// is not committed or not above the current snapshot.
+        public mutating func compact(through index: UInt64, size: Int, checksum: UInt32, nowNs: UInt64) -> (info: SnapshotInfo, actions: [Action])? {
+            guard phase == .serving, index > snapshotIndex, index <= commitIndex, size >= 0 else { return nil }
+            var config = snapshot?.config
+            for i in stride(from: index, to: snapshotIndex, by: -1) {
+                let e = entry(i)
+                if let members = e.replicaSet { config = Config(members: members, ballot: e.ballot, index: e.index); break }
+            }
+            let info = SnapshotInfo(index: index, ballot: entry(index).ballot, config: config, size: size, checksum: checksum)
+            log.removeFirst(Int(index - snapshotIndex))
+            snapshot = info
+            var actions: [Action] = []
+            for r in targets.sorted() {
+                guard var p = progress[r] else { continue }
+                p.snapshotOffset = 0
+                p.snapshotInFlightSince = nil
+                progress[r] = p
+                actions += sendSnapshotPage(to: r, nowNs: nowNs)
+            }
+            return (info, actions)
+        }
 
         /// The write quorum for the current replica set.
         public var writeQuorum: Int { settings.quorum(of: replicas.count) }
@@ -227,6 +290,16 @@ extension Replication {
                         progress[to] = p
                     }
                     return []
+                case .fetchSnapshot:
+                    fetchSentNs = nil
+                    return phase == .fetching ? chooseFetchSourceAfterFailure(of: to, nowNs: nowNs) : []
+                case .installSnapshot(_, _, let info, _, _):
+                    if var p = progress[to], info == snapshot {
+                        p.snapshotInFlightSince = nil
+                        p.snapshotLastSentNs = nowNs
+                        progress[to] = p
+                    }
+                    return []
                 }
             case .reply(let reply, let request, let from):
                 guard request.ballot == ballot else { return [] }
@@ -239,10 +312,47 @@ extension Replication {
                     return maybeDecide(nowNs: nowNs)
                 case (.fetch(_, _, let after, _), .entries(let page)):
                     return onFetched(page, after: after, from: from, nowNs: nowNs)
+                case (.fetch(_, _, let after, _), .compacted(let info)):
+                    guard phase == .fetching, from == fetchSource, after == lastIndex, info.index > lastIndex else { return [] }
+                    fetchSentNs = nil
+                    guard info.size <= settings.maxSnapshotBytes else {
+                        return chooseFetchSourceAfterFailure(of: from, nowNs: nowNs)
+                    }
+                    if snapshotFetch?.info != info { snapshotFetch = (info, 0) }
+                    return sendFetch(nowNs: nowNs)
+                case (.fetchSnapshot(_, _, let index, let offset, _), .snapshotPage(let info, let at, let bytes)):
+                    return onSnapshotPage(info: info, at: at, bytes: bytes, asked: (index, offset), from: from, nowNs: nowNs)
+                case (.fetchSnapshot, .refused):
+                    guard phase == .fetching, from == fetchSource else { return [] }
+                    fetchSentNs = nil
+                    return chooseFetchSourceAfterFailure(of: from, nowNs: nowNs)
+                case (.installSnapshot(_, _, let info, _, _), .snapshotReceived(let received, let installed)):
+                    guard var p = progress[from], info == snapshot, p.snapshotOffset != nil else { return [] }
+                    p.snapshotInFlightSince = nil
+                    if installed {
+                        p.snapshotOffset = nil
+                        p.matchIndex = max(p.matchIndex, info.index)
+                        p.nextIndex = max(p.nextIndex, info.index + 1)
+                        progress[from] = p
+                        var actions = advanceCommit()
+                        if progress[from].map({ $0.inFlightSince == nil }) == true { actions += sendAppend(to: from, nowNs: nowNs) }
+                        return actions
+                    }
+                    p.snapshotOffset = max(0, min(received, info.size))
+                    progress[from] = p
+                    return sendSnapshotPage(to: from, nowNs: nowNs)
+                case (.installSnapshot(_, _, let info, _, _), .refused):
+                    // A damaged page: start the snapshot again (after a heartbeat interval).
+                    guard var p = progress[from], info == snapshot else { return [] }
+                    p.snapshotInFlightSince = nil
+                    p.snapshotOffset = 0
+                    p.snapshotLastSentNs = nowNs
+                    progress[from] = p
+                    return []
                 case (.append(_, _, let prevIndex, _, let sent, _), .accepted(let match)):
                     guard var p = progress[from] else { return [] }
                     p.inFlightSince = nil
-                    if match == prevIndex + UInt64(sent.count) {
+                    if match >= prevIndex + UInt64(sent.count), match <= lastIndex {
                         p.matchIndex = max(p.matchIndex, match)
                         p.nextIndex = max(p.nextIndex, match + 1)
                     }
@@ -283,6 +393,9 @@ extension Replication {
             case .catchingUp, .serving:
                 for (_, p) in progress {
                     if let since = p.inFlightSince { consider(since &+ timeout) } else { consider(p.lastSentNs &+ heartbeatInterval(p, heartbeat)) }
+                    if p.snapshotOffset != nil {
+                        if let since = p.snapshotInFlightSince { consider(since &+ timeout) } else { consider(p.snapshotLastSentNs &+ heartbeat) }
+                    }
                 }
             case .fenced, .stopped:
                 return nil
@@ -364,16 +477,51 @@ extension Replication {
         private mutating func sendFetch(nowNs: UInt64) -> [Action] {
             guard let source = fetchSource else { return [] }
             fetchSentNs = nowNs
+            if let f = snapshotFetch {
+                return [.send(.fetchSnapshot(stream: stream, ballot: ballot, index: f.info.index, offset: f.received,
+                                             maxBytes: settings.maxBatchBytes), to: source)]
+            }
             return [.send(.fetch(stream: stream, ballot: ballot, after: lastIndex, maxBytes: settings.maxBatchBytes), to: source)]
         }
 
+        /// A page of the snapshot recovery reads (Raft §7). A page of another snapshot (the source compacted
+        /// meanwhile, or another source) starts that one afresh; once complete, the owner's log starts after it.
+        private mutating func onSnapshotPage(info: SnapshotInfo, at: Int, bytes: [UInt8], asked: (index: UInt64, offset: Int),
+                                             from: NodeIdentity, nowNs: UInt64) -> [Action] {
+            guard phase == .fetching, from == fetchSource, let f = snapshotFetch, asked.index == f.info.index,
+                  asked.offset == f.received else { return [] }
+            fetchSentNs = nil
+            var actions: [Action] = []
+            if info != f.info {
+                // The source holds another snapshot (it compacted meanwhile, or the fetch moved to another source):
+                // read that one from its start if it covers more than the log fetched so far, else fetch entries.
+                snapshotFetch = nil
+                guard info.index > lastIndex, info.size <= settings.maxSnapshotBytes, at == 0 else { return sendFetch(nowNs: nowNs) }
+                snapshotFetch = (info, 0)
+            }
+            guard at == snapshotFetch!.received, at + bytes.count <= info.size, !bytes.isEmpty || info.size == 0 else {
+                return sendFetch(nowNs: nowNs)
+            }
+            snapshotFetch!.received += bytes.count
+            actions.append(.snapshotPage(info: info, offset: at, bytes: bytes))
+            if snapshotFetch!.received == info.size {
+                // Entries it covers are committed: the log starts after it.
+                snapshotFetch = nil
+                log = []
+                snapshot = info
+                commitIndex = max(commitIndex, info.index)
+                if lastIndex >= fetchTarget { return actions + beginCatchUp(nowNs: nowNs) }
+            }
+            return actions + sendFetch(nowNs: nowNs)
+        }
+
         private mutating func onFetched(_ page: [Entry], after: UInt64, from: NodeIdentity, nowNs: UInt64) -> [Action] {
-            guard phase == .fetching, from == fetchSource, after == lastIndex else { return [] }
+            guard phase == .fetching, from == fetchSource, after == lastIndex, snapshotFetch == nil else { return [] }
             fetchSentNs = nil
             // Only a contiguous continuation is taken; a page that does not continue the log ends the fetch.
             var took = 0
             for e in page {
-                guard e.index == lastIndex + 1 else { break }
+                guard e.index == lastIndex + 1, e.index > snapshotIndex else { break }
                 log.append(e)
                 took += 1
             }
@@ -392,6 +540,9 @@ extension Replication {
                 fetchFailures = 0
                 phase = .preparing
                 log = []
+                snapshot = nil
+                snapshotFetch = nil
+                commitIndex = 0
                 promises = [:]
                 knownConfig = nil
                 prepareSent = [:]
@@ -441,11 +592,19 @@ extension Replication {
         private mutating func sendAppend(to node: NodeIdentity, nowNs: UInt64) -> [Action] {
             guard var p = progress[node] else { return [] }
             let next = max(1, min(p.nextIndex, lastIndex + 1))
+            if next <= snapshotIndex {
+                // The replica needs entries only the snapshot holds: install it first (Raft §7); its pages carry the
+                // ballot, so the replica still learns of this owner.
+                p.lastSentNs = nowNs
+                if p.snapshotOffset == nil { p.snapshotOffset = 0 }
+                progress[node] = p
+                return p.snapshotInFlightSince == nil ? sendSnapshotPage(to: node, nowNs: nowNs) : []
+            }
             let prevIndex = next - 1
-            let prevBallot = prevIndex == 0 ? Ballot.zero : log[Int(prevIndex - 1)].ballot
+            let prevBallot = ballot(at: prevIndex)
             var batch: [Entry] = []
             var used = 0
-            var i = Int(next) - 1
+            var i = Int(next - snapshotIndex) - 1
             while i < log.count {
                 let e = log[i]
                 if !batch.isEmpty && used + e.payload.count > settings.maxBatchBytes { break }
@@ -461,6 +620,15 @@ extension Replication {
                                   entries: batch, commitIndex: commitIndex), to: node)]
         }
 
+        /// The next page of the owner's snapshot to `node`, if one is due and none is in flight.
+        private mutating func sendSnapshotPage(to node: NodeIdentity, nowNs: UInt64) -> [Action] {
+            guard let info = snapshot, var p = progress[node], let offset = p.snapshotOffset, p.snapshotInFlightSince == nil else { return [] }
+            p.snapshotInFlightSince = nowNs
+            p.snapshotLastSentNs = nowNs
+            progress[node] = p
+            return [.sendSnapshot(info: info, offset: offset, maxBytes: settings.maxBatchBytes, to: node)]
+        }
+
         /// How long a replica with nothing in flight waits for a heartbeat: `heartbeatMs`.
         private func heartbeatInterval(_ p: Progress, _ heartbeat: UInt64) -> UInt64 {
             // Not stretched when idle: the heartbeat is also how a paused owner learns it was fenced, and until then it
@@ -472,10 +640,10 @@ extension Replication {
             let w = writeQuorum
             var newCommit = commitIndex
             var i = lastIndex
-            while i > commitIndex {
+            while i > commitIndex && i > snapshotIndex {
                 let holders = replicas.filter { (progress[$0]?.matchIndex ?? 0) >= i }.count
                 let jointHolders = joint.map { j in jointMembers.filter { (progress[$0]?.matchIndex ?? 0) >= i }.count >= j.quorum } ?? true
-                if holders >= w && jointHolders && log[Int(i - 1)].ballot == ballot {
+                if holders >= w && jointHolders && entry(i).ballot == ballot {
                     newCommit = i
                     break
                 }
@@ -491,7 +659,7 @@ extension Replication {
             var actions: [Action] = []
             if phase == .catchingUp && commitIndex >= barrierIndex {
                 phase = .serving
-                actions.append(.ready(log[..<Int(barrierIndex - 1)].filter { !$0.isBarrier }))
+                actions.append(.ready(snapshot: snapshot, entries: log[..<Int(barrierIndex - snapshotIndex - 1)].filter { !$0.isBarrier }))
             }
             actions.append(.committed(through: commitIndex))
             return actions
@@ -517,6 +685,15 @@ extension Replication {
                         if nowNs &- since >= timeout { actions += sendAppend(to: r, nowNs: nowNs) }
                     } else if nowNs &- p.lastSentNs >= heartbeatInterval(p, heartbeat) {
                         actions += sendAppend(to: r, nowNs: nowNs)
+                    }
+                    guard let q = progress[r], q.snapshotOffset != nil else { continue }
+                    if let since = q.snapshotInFlightSince {
+                        if nowNs &- since >= timeout {
+                            progress[r]!.snapshotInFlightSince = nil
+                            actions += sendSnapshotPage(to: r, nowNs: nowNs)
+                        }
+                    } else if nowNs &- q.snapshotLastSentNs >= heartbeat {
+                        actions += sendSnapshotPage(to: r, nowNs: nowNs)
                     }
                 }
             case .fenced, .stopped:

@@ -16,6 +16,17 @@ import Foundation
 /// one, the replicas are unreachable) is answered `unavailable`, and the office drops its state and recovers
 /// again from the replicas — so what it serves is always what the replicas hold. Other calls may read a change
 /// while it is being replicated.
+///
+/// **Compaction** (Raft §7). Once the changes since the last snapshot reach `HotlineContext.snapshotMinBytes`
+/// (and half the last snapshot's size), the office writes a new archive file (`CaseArchive`: the records of its
+/// archived closed cases copied as byte ranges from the previous file, then every case it holds decoded) and hands
+/// it to its stream as the snapshot at the index of its last change; the owner sends it to replicas in pages read
+/// from the file, and owner and replicas drop the entries it covers. **Memory.** A closed case (no assignment
+/// awaiting delivery) that is in the archive is held only as an index entry (`ArchivedCase`: number, status,
+/// where its record is, lead, what intake matching needs) plus its intake keys in `byIntakeKey`; its events are
+/// read from the archive file (`pread`) when it is asked for, and it becomes a live `CaseLog` again when a change
+/// touches it. A recovering office streams the snapshot's pages into its archive file and builds the index from
+/// the record headers as they pass (`CaseArchive.Sink`); only live cases are decoded and replayed.
 public distributed actor DistrictOffice {
     public typealias ActorSystem = ClusterSystem
 
@@ -34,11 +45,31 @@ public distributed actor DistrictOffice {
     let context: HotlineContext
     let jurisdiction: String
     var phase: Phase = .recovering
-    private var stream: ReplicatedStream?
+    var stream: ReplicatedStream?
     /// Ballot rounds already used by this office (a new stream starts above them).
     private var lastRound: UInt64 = 0
     private var recovery: Task<Void, Never>?
+    /// Live cases, decoded: open ones, ones awaiting delivery, and closed ones changed since the last snapshot.
     var cases: [CaseID: CaseLog] = [:]
+    /// Closed cases held only as index entries: their events are a record of `archive`.
+    var archived: [CaseID: ArchivedCase] = [:]
+    /// The office's copy of its stream's snapshot (nil: none yet).
+    var archive: CaseArchive.File?
+    /// The stream index the office's state covers when no change is being replicated: a snapshot is taken
+    /// through it.
+    var appliedIndex: UInt64 = 0
+    /// Changes whose replication has not returned yet (no snapshot meanwhile).
+    var commitsInFlight = 0
+    /// Payload bytes appended since the last snapshot, and the last snapshot's size.
+    var bytesSinceSnapshot = 0
+    var lastSnapshotBytes = 0
+    var compacting = false
+    /// Where the recovery under way streams the stream's snapshot (its archive file and index).
+    var recoverySink: CaseArchive.Sink?
+    /// Every case id in order (`caseIDs`, `eventLogs` pages), rebuilt when a case is added.
+    var sortedIDs: [CaseID]?
+    /// Archive records that could not be read or decoded (`hotline_archive_errors_total`).
+    var archiveErrors = 0
     /// Case by channel + external id: a request opened again (intake retried after a timeout or a node death)
     /// returns the case opened the first time.
     var byIntakeKey: [IntakeKey: CaseID] = [:]
@@ -51,9 +82,9 @@ public distributed actor DistrictOffice {
     /// Cases merged under each lead case (from the children's `mergedInto`): they follow its reply.
     var childrenOf: [CaseID: Set<CaseID>] = [:]
     /// Cases whose status is open: supervision looks only at these.
-    private var openCases: Set<CaseID> = []
+    var openCases: Set<CaseID> = []
     /// Encoded size of each case's events at a given event count, for byte-sized pages (`eventLogs`).
-    private var encodedSizes: [CaseID: (events: Int, bytes: Int)] = [:]
+    var encodedSizes: [CaseID: (events: Int, bytes: Int)] = [:]
     /// The office's own supervision timer (`HotlineContext.supervisionInterval`), started once it serves.
     private var supervisionTimer: Task<Void, Never>?
     /// Cases with a current-round assignment still `sent` (`DistrictOffice+Delivery.swift`).
@@ -74,7 +105,7 @@ public distributed actor DistrictOffice {
     /// The replicated stream of `jurisdiction`'s events.
     public static func streamName(_ jurisdiction: String) -> String { "district/\(jurisdiction)" }
 
-    private var streamName: String { Self.streamName(jurisdiction) }
+    var streamName: String { Self.streamName(jurisdiction) }
 
     /// Drops what the office holds and reads the stream again from its replicas; serves once it is read.
     private func beginRecovery() {
@@ -82,20 +113,32 @@ public distributed actor DistrictOffice {
         recovery?.cancel()
         if let old = stream { Task { await old.stop() } }
         clearCases()
+        removeStaleArchives()
         phase = .recovering
         let set = context.replicaSet(for: streamName)
         let round = min(max(context.directory.assignments[HotlineKey.district(jurisdiction)]?.epoch ?? 1, lastRound + 1),
                         Replication.Ballot.maxRound)
         lastRound = round
+        let sink: CaseArchive.Sink?
+        do {
+            let dir = try archiveDirectory()
+            let prefix = archivePrefix
+            sink = CaseArchive.Sink(path: { info in "\(dir)/\(prefix).\(info.index).\(UInt32.random(in: 0...UInt32.max)).archive" })
+        } catch {
+            actorSystem.logger.error("district.archive_directory_failed", ["jurisdiction": jurisdiction, "error": "\(error)"])
+            sink = nil
+        }
+        recoverySink = sink
         let s = ReplicatedStream(stream: streamName, system: actorSystem, settings: context.replication, round: round,
-                                 replicas: set.replicas, others: set.others)
+                                 replicas: set.replicas, others: set.others, snapshotSink: sink)
         stream = s
         let started = ContinuousClock.now
         recovery = Task { [weak self] in
             do {
-                let payloads = try await s.recover()
+                let state = try await s.recoverState()
                 let round = await s.ballot.round
-                await self?.whenLocal { $0.recovered(payloads, stream: s, round: round, since: started) }
+                await self?.whenLocal { $0.recovered(state, stream: s, round: round, since: started) }
+                await self?.whenLocal { await $0.compactIfDue() }
                 // Serving until the stream ends: a newer owner fenced it (seen on any request, a heartbeat too) —
                 // then the office stops answering from memory and recovers.
                 let end = await s.terminated()
@@ -106,32 +149,94 @@ public distributed actor DistrictOffice {
         }
     }
 
-    private func recovered(_ payloads: [[UInt8]], stream s: ReplicatedStream, round: UInt64, since: ContinuousClock.Instant) {
+    private func recovered(_ state: ReplicatedStream.Recovered, stream s: ReplicatedStream, round: UInt64, since: ContinuousClock.Instant) {
         guard stream === s, phase == .recovering else { return }
         var rejected = 0
+        let payloads = state.payloads
+        if state.snapshotInfo != nil {
+            let taken = recoverySink?.take()
+            if let taken, let file = taken.file {
+                var index = taken.index
+                archive = file
+                lastSnapshotBytes = file.size
+                archived = index.archived
+                byIntakeKey = index.byIntakeKey
+                childrenOf = index.childrenOf
+                index.archived = [:]
+                var counts: [CaseStatus: Int] = [:]
+                for a in archived.values { counts[a.status, default: 0] += 1 }
+                for (status, n) in counts { Self.gauge(status, context.system.metrics).increment(by: n) }
+                for (id, bytes) in index.live {
+                    guard let events = try? Wire.BinaryDecoder().decode([CaseEvent].self, from: bytes),
+                          let log = try? CaseLog(replaying: events, settings: context.settings) else {
+                        actorSystem.logger.error("district.archive_case_unreadable", ["jurisdiction": jurisdiction, "case": id.rawValue])
+                        archiveErrors += 1
+                        rejected += 1
+                        continue
+                    }
+                    store(log)
+                }
+            } else {
+                // Serving without the snapshot's cases would answer "unknown case" for acknowledged ones: recover again.
+                recoverySink = nil
+                actorSystem.logger.error("district.snapshot_unreadable", ["jurisdiction": jurisdiction,
+                                                                         "error": "the stream recovered a snapshot the office holds no archive file of"])
+                replicationFailed(Replication.Failure.notServing(stream: streamName, phase: "no archive file of the recovered snapshot"), stream: s)
+                return
+            }
+        }
+        recoverySink = nil
+        appliedIndex = state.index
+        bytesSinceSnapshot = payloads.reduce(0) { $0 + $1.count }
+        // The entries after the snapshot, grouped by case (in order) so each case is rebuilt and stored once.
+        var grouped: [CaseID: [[CaseEvent]]] = [:]
+        var groupedBytes: [CaseID: [[UInt8]]] = [:]
+        var order: [CaseID] = []
+        let decoder = Wire.BinaryDecoder()
         for bytes in payloads {
-            guard let events = try? Wire.BinaryDecoder().decode([CaseEvent].self, from: bytes), let first = events.first else {
+            guard let events = try? decoder.decode([CaseEvent].self, from: bytes), let first = events.first else {
                 rejected += 1
                 continue
             }
-            if var log = cases[first.caseID] {
+            if grouped[first.caseID] == nil { order.append(first.caseID) }
+            grouped[first.caseID, default: []].append(events)
+            groupedBytes[first.caseID, default: []].append(bytes)
+        }
+        for id in order {
+            let changes = grouped.removeValue(forKey: id) ?? []
+            let chunks = groupedBytes.removeValue(forKey: id) ?? []
+            var log: CaseLog
+            var rest = changes[...]
+            if let held = loadCase(id) {
+                log = held
+            } else if let all = try? CaseLog(replaying: changes.flatMap { $0 }, settings: context.settings) {
+                // New here and closed: kept as its encoded changes until the next snapshot.
+                if CaseArchive.Header(all).live { store(all) } else { storeRecoveredClosed(all, chunks: chunks) }
+                continue
+            } else if let firstChange = rest.popFirst(), let opened = try? CaseLog(replaying: firstChange, settings: context.settings) {
+                log = opened
+            } else {
+                rejected += changes.count
+                continue
+            }
+            // A change the rules refuse is skipped whole, as when it was applied.
+            for events in rest {
+                var next = log
                 do {
-                    for e in events { try log.append(e) }
-                    store(log)
+                    for e in events { try next.append(e) }
+                    log = next
                 } catch {
                     rejected += 1
                 }
-            } else if let log = try? CaseLog(replaying: events, settings: context.settings) {
-                store(log)
-            } else {
-                rejected += 1
             }
+            store(log)
         }
         lastRound = max(lastRound, round)
         phase = .serving
         startSupervisionTimer()
         scheduleDeliveries()
-        actorSystem.logger.info("district.recovered", ["jurisdiction": jurisdiction, "cases": cases.count,
+        actorSystem.logger.info("district.recovered", ["jurisdiction": jurisdiction, "cases": caseCount,
+                                                       "archived": archived.count, "snapshot_bytes": lastSnapshotBytes,
                                                        "entries": payloads.count, "rejected": rejected,
                                                        "ms": Int((ContinuousClock.now - since) / .milliseconds(1))])
     }
@@ -176,10 +281,13 @@ public distributed actor DistrictOffice {
         }
         var ballot: String?
         if let stream { ballot = "\(await stream.ballot)" }
-        return DistrictOfficeStatus(jurisdiction: jurisdiction, phase: phaseName, detail: detail, cases: cases.count,
+        return DistrictOfficeStatus(jurisdiction: jurisdiction, phase: phaseName, detail: detail, cases: caseCount,
                                     streamPhase: await stream?.phase, ballot: ballot,
                                     commitIndex: await stream?.commitIndex,
-                                    replicas: (await stream?.replicas ?? []).map(\.description))
+                                    replicas: (await stream?.replicas ?? []).map(\.description),
+                                    snapshotIndex: await stream?.snapshotIndex, archivedCases: archived.count,
+                                    liveCases: cases.count, entriesHeld: await stream?.heldEntries,
+                                    archiveBytes: archive?.size)
     }
 
     /// The replica set changed (membership): tell the stream.
@@ -220,10 +328,20 @@ public distributed actor DistrictOffice {
         let new = Array(log.events[count...])
         store(log)
         guard let stream else { throw HotlineError.unavailable("district office \(jurisdiction) has no stream") }
+        commitsInFlight += 1
         do {
             let payload = try Wire.BinaryEncoder().encode(new)
-            _ = try await stream.append(payload)
+            let index = try await stream.append(payload)
+            commitsInFlight -= 1
+            if self.stream === stream {
+                appliedIndex = max(appliedIndex, index)
+                bytesSinceSnapshot += payload.count
+                if commitsInFlight == 0 && bytesSinceSnapshot >= compactionThreshold && !compacting {
+                    Task { [weak self] in await self?.whenLocal { await $0.compactIfDue() } }
+                }
+            }
         } catch {
+            commitsInFlight -= 1
             replicationFailed(error, stream: stream)
             throw HotlineError.unavailable("district office \(jurisdiction): the change could not be replicated (\(error)); it is recovering")
         }
@@ -234,8 +352,15 @@ public distributed actor DistrictOffice {
     private func clearCases() {
         var counts: [CaseStatus: Int] = [:]
         for log in cases.values { counts[log.order.status, default: 0] += 1 }
+        for a in archived.values { counts[a.status, default: 0] += 1 }
         for (status, n) in counts { Self.gauge(status, context.system.metrics).decrement(by: n) }
         cases = [:]
+        archived = [:]
+        archive = nil
+        sortedIDs = nil
+        appliedIndex = 0
+        bytesSinceSnapshot = 0
+        lastSnapshotBytes = 0
         openCases = []
         awaitingDelivery = []
         encodedSizes = [:]
@@ -249,6 +374,7 @@ public distributed actor DistrictOffice {
         // The office moves away or the node stops: its cases no longer count on this node.
         var counts: [CaseStatus: Int] = [:]
         for log in cases.values { counts[log.order.status, default: 0] += 1 }
+        for a in archived.values { counts[a.status, default: 0] += 1 }
         for (status, n) in counts { Self.gauge(status, context.system.metrics).decrement(by: n) }
     }
 
@@ -271,8 +397,8 @@ public distributed actor DistrictOffice {
         defer { if let key { releaseIntakeKey(key) } }
         // Ready after the key is held: an earlier holder's failed commit may have sent the office recovering.
         try await ready()
-        if let existing = cases[request.id] { return CaseSnapshot(existing) }
-        if let key, let id = byIntakeKey[key], let existing = cases[id] {
+        if let existing = loadCase(request.id) { return CaseSnapshot(existing) }
+        if let key, let id = byIntakeKey[key], let existing = loadCase(id) {
             return CaseSnapshot(existing)
         }
         if let target = request.mergeInto, let merged = try await openMerged(request, into: target) { return merged }
@@ -333,8 +459,8 @@ public distributed actor DistrictOffice {
         defer { if let key { releaseIntakeKey(key) } }
         // Ready after the key is held: an earlier holder's failed commit may have sent the office recovering.
         try await ready()
-        if let existing = cases[request.id] { return CaseSnapshot(existing) }
-        if let key, let id = byIntakeKey[key], let existing = cases[id] {
+        if let existing = loadCase(request.id) { return CaseSnapshot(existing) }
+        if let key, let id = byIntakeKey[key], let existing = loadCase(id) {
             return CaseSnapshot(existing)
         }
         let now = context.now
@@ -376,7 +502,7 @@ public distributed actor DistrictOffice {
     /// - Throws: `HotlineError.unknownCase`.
     public distributed func workOrder(_ id: CaseID) async throws -> WorkOrder {
         try await ready()
-        guard let log = cases[id] else { throw HotlineError.unknownCase(id.rawValue) }
+        guard let log = loadCase(id) else { throw HotlineError.unknownCase(id.rawValue) }
         return log.order
     }
 
@@ -454,7 +580,7 @@ public distributed actor DistrictOffice {
     ///   `.ruleViolation`.
     public distributed func unitAct(_ id: CaseID, unit: String?, _ action: UnitAction) async throws -> CaseEvent {
         try await ready()
-        guard let log = cases[id] else { throw HotlineError.unknownCase(id.rawValue) }
+        guard let log = loadCase(id) else { throw HotlineError.unknownCase(id.rawValue) }
         let round = log.order.currentRound
         let assignment: Assignment?
         if let unit {
@@ -480,29 +606,30 @@ public distributed actor DistrictOffice {
     /// Status, number and event count of one case. Throws `HotlineError.unknownCase`.
     public distributed func snapshot(_ id: CaseID) async throws -> CaseSnapshot {
         try await ready()
-        guard let log = cases[id] else { throw HotlineError.unknownCase(id.rawValue) }
+        guard let log = loadCase(id) else { throw HotlineError.unknownCase(id.rawValue) }
         return CaseSnapshot(log)
     }
 
     /// The whole event history of one case, in sequence order. Throws `HotlineError.unknownCase`.
     public distributed func events(of id: CaseID) async throws -> [CaseEvent] {
         try await ready()
-        guard let log = cases[id] else { throw HotlineError.unknownCase(id.rawValue) }
+        guard let log = loadCase(id) else { throw HotlineError.unknownCase(id.rawValue) }
         return log.events
     }
 
     /// Finds a case by its human number (nil when this office does not hold it).
     public distributed func find(number: CaseNumber) async throws -> CaseSnapshot? {
         try await ready()
-        return cases.values.first { $0.order.number == number }.map(CaseSnapshot.init)
+        return caseLog(number: number).map(CaseSnapshot.init)
     }
 
     /// Ids of up to `limit` cases (1…`maxIDsPerPage`) whose ids sort after `after`, in id order; an empty
     /// page means the end. Case ids are intake-made UUID strings (36 bytes), so a full page is ~0.5 MB.
     public distributed func caseIDs(after: CaseID?, limit: Int) async throws -> [CaseID] {
         try await ready()
-        return Array(cases.keys.sorted().lazy.filter { id in after.map { id > $0 } ?? true }
-            .prefix(max(1, min(limit, Self.maxIDsPerPage))))
+        let ids = allIDsSorted()
+        let start = after.map { a in ids.firstIndexAbove(a) } ?? 0
+        return Array(ids[start...].prefix(max(1, min(limit, Self.maxIDsPerPage))))
     }
 
     /// Upper bound of `caseIDs(after:limit:)`'s page.
@@ -518,10 +645,13 @@ public distributed actor DistrictOffice {
         let budget = max(1 << 10, min(maxBytes, actorSystem.settings.transport.maxFrameBytes / 4))
         var page: [[CaseEvent]] = []
         var used = 0
-        for id in cases.keys.sorted() where after.map({ id > $0 }) ?? true {
-            guard let events = cases[id]?.events else { continue }
-            let size = encodedSize(of: id, events)
+        let ids = allIDsSorted()
+        let start = after.map { a in ids.firstIndexAbove(a) } ?? 0
+        for id in ids[start...] {
+            let size: Int
+            if let log = cases[id] { size = encodedSize(of: id, log.events) } else if let a = archived[id] { size = a.eventBytes } else { continue }
             if !page.isEmpty && used + size > budget { break }
+            guard let events = cases[id]?.events ?? loadCase(id)?.events else { continue }
             page.append(events)
             used += size
         }
@@ -544,7 +674,7 @@ public distributed actor DistrictOffice {
     /// moved here from a node that died — numbers new cases above every number still held.
     public distributed func highestSerial() async throws -> Int {
         try await ready()
-        return cases.values.map(\.order.number.serial).max() ?? 0
+        return max(cases.values.map(\.order.number.serial).max() ?? 0, archived.values.map(\.number.serial).max() ?? 0)
     }
 
     /// Case count per status name.
@@ -552,6 +682,7 @@ public distributed actor DistrictOffice {
         try await ready()
         var counts: [String: Int] = [:]
         for log in cases.values { counts[log.order.status.rawValue, default: 0] += 1 }
+        for a in archived.values { counts[a.status.rawValue, default: 0] += 1 }
         return counts
     }
 
@@ -633,7 +764,15 @@ public distributed actor DistrictOffice {
         try await ready()
         let now = context.now
         let code = jurisdiction
-        return cases.values.flatMap { $0.order.worklistEntries(for: query, at: now, office: code) }
+        var logs = Array(cases.values)
+        // Archived cases are closed or terminal (no delivery awaited): they appear only in `.cases` lists that ask
+        // for their status or for every status, and are read from the archive for the answer.
+        if case .cases(let wanted, _) = query {
+            for (id, a) in archived where wanted == nil || wanted == a.status {
+                if let log = loadCase(id) { logs.append(log) }
+            }
+        }
+        return logs.flatMap { $0.order.worklistEntries(for: query, at: now, office: code) }
             .sorted { $0.number.description < $1.number.description }
     }
 
@@ -671,7 +810,8 @@ public distributed actor DistrictOffice {
 
     func mutate(_ id: CaseID, _ change: (inout CaseLog, Date) throws -> Void) async throws {
         try await ready()
-        guard var log = cases[id] else { throw HotlineError.unknownCase(id.rawValue) }
+        guard var log = loadCase(id) else { throw HotlineError.unknownCase(id.rawValue) }
+        let original = log
         let count = log.events.count
         do {
             let now = context.now
@@ -682,7 +822,7 @@ public distributed actor DistrictOffice {
         }
         // Bounded: a case's whole history must fit one reply frame (`hotline case` from any node, failover).
         let limit = maxCaseBytes
-        let before = encodedSize(of: id, cases[id]?.events ?? [])
+        let before = encodedSize(of: id, original.events)
         let added = (try? Wire.BinaryEncoder().encode(Array(log.events[count...])).count) ?? Int.max / 4
         guard before + added <= limit else {
             throw HotlineError.ruleViolation("case \(log.order.number): the change would take its history to \(before + added) bytes, over the limit of \(limit) bytes (half a frame)")
@@ -707,7 +847,8 @@ public distributed actor DistrictOffice {
     }
 
     private func store(_ log: CaseLog) {
-        let before = cases[log.id]?.order.status
+        let before = cases[log.id]?.order.status ?? archived.removeValue(forKey: log.id)?.status
+        if before == nil { sortedIDs = nil }
         if before != log.order.status {
             let metrics = context.system.metrics
             if let before { Self.gauge(before, metrics).decrement() }
@@ -738,6 +879,15 @@ public struct DistrictOfficeStatus: Codable, Sendable, Hashable {
     public var commitIndex: UInt64?
     /// The members that hold the office's replicas now.
     public var replicas: [String]
+    /// The index the stream's snapshot covers (nil or 0: none).
+    public var snapshotIndex: UInt64?
+    /// Closed cases held only as index entries (their events in the archive file), and cases held decoded.
+    public var archivedCases: Int?
+    public var liveCases: Int?
+    /// Entries the stream owner holds in memory (those after its snapshot).
+    public var entriesHeld: Int?
+    /// Size of the office's archive file (its copy of the snapshot), in bytes.
+    public var archiveBytes: Int?
 }
 
 /// What a department can do on its assignment.

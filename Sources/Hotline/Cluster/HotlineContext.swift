@@ -27,6 +27,12 @@ public final class HotlineContext: Sendable {
     public let delivery: DeliverySettings
     /// Carries out deliveries to external systems (HTTP POST; tests may inject their own).
     public let gateway: any DepartmentGateway
+    /// Bytes of changes after which a district office snapshots its cases into its stream (log compaction,
+    /// Raft §7; at least half the last snapshot too). Default 8 MiB.
+    public let snapshotMinBytes: Int
+    /// Where district offices keep their archive files (their copy of their stream's snapshot, `CaseArchive`):
+    /// `<data>/offices` on a node with a data directory; nil: a directory under the system's temporary one.
+    public let archiveDirectory: String?
 
     /// How long a call whose target's node is unreachable (or no longer hosts it, or is recovering it) waits for
     /// the target to be placed elsewhere or to serve before failing: above the default suspicion timeout plus a
@@ -36,8 +42,11 @@ public final class HotlineContext: Sendable {
     public init(system: ClusterSystem, catalogue: RoutingCatalogue, settings: WorkflowSettings,
                 clock: any HotlineClock, directory: HotlineDirectoryView, replication: Replication.Settings = .init(),
                 supervisionInterval: Duration? = nil, redispatchReopened: Bool = true,
-                delivery: DeliverySettings = DeliverySettings(), gateway: (any DepartmentGateway)? = nil) {
+                delivery: DeliverySettings = DeliverySettings(), gateway: (any DepartmentGateway)? = nil,
+                snapshotMinBytes: Int = 8 << 20, archiveDirectory: String? = nil) {
         self.system = system
+        self.snapshotMinBytes = max(1, snapshotMinBytes)
+        self.archiveDirectory = archiveDirectory
         self.delivery = delivery
         self.gateway = gateway ?? HTTPDepartmentGateway.shared
         self.supervisionInterval = supervisionInterval

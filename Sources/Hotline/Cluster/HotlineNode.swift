@@ -65,9 +65,14 @@ public distributed actor HotlineNode {
     private let supervisionInterval: Duration?
     /// How the offices hosted here deliver to units' external systems.
     private let delivery: DeliverySettings
+    /// `HotlineContext.snapshotMinBytes` and `.archiveDirectory` for the offices hosted here.
+    private let snapshotMinBytes: Int
+    private let archiveDirectory: String?
 
     public init(roles: HotlineRoles, actorSystem: ClusterSystem, supervisionInterval: Duration? = nil,
-                delivery: DeliverySettings = DeliverySettings()) {
+                delivery: DeliverySettings = DeliverySettings(), snapshotMinBytes: Int = 8 << 20, archiveDirectory: String? = nil) {
+        self.snapshotMinBytes = snapshotMinBytes
+        self.archiveDirectory = archiveDirectory
         self.roles = roles
         self.actorSystem = actorSystem
         self.supervisionInterval = supervisionInterval
@@ -85,11 +90,16 @@ public distributed actor HotlineNode {
     /// - Parameter supervisionInterval: how often each district office hosted here runs its supervision on its
     ///   own timer (reminders, overdue escalations; idempotent); nil: never.
     /// - Parameter delivery: retry backoff and timeout of deliveries to units' external systems.
+    /// - Parameter snapshotMinBytes: bytes of changes after which a district office hosted here snapshots its
+    ///   cases into its stream (`HotlineContext.snapshotMinBytes`).
+    /// - Parameter archiveDirectory: where those offices keep their archive files (`HotlineContext.archiveDirectory`).
     public static func start(on system: ClusterSystem, roles: HotlineRoles, supervisionInterval: Duration? = nil,
-                             delivery: DeliverySettings = DeliverySettings()) throws -> HotlineNode {
+                             delivery: DeliverySettings = DeliverySettings(), snapshotMinBytes: Int = 8 << 20,
+                             archiveDirectory: String? = nil) throws -> HotlineNode {
         system.restrictToOperators(operatorOnlyFunctions)
         return try system.makeWellKnown(path: HotlinePaths.node) {
-            HotlineNode(roles: roles, actorSystem: system, supervisionInterval: supervisionInterval, delivery: delivery)
+            HotlineNode(roles: roles, actorSystem: system, supervisionInterval: supervisionInterval, delivery: delivery,
+                        snapshotMinBytes: snapshotMinBytes, archiveDirectory: archiveDirectory)
         }
     }
 
@@ -124,7 +134,8 @@ public distributed actor HotlineNode {
         let ctx = HotlineContext(system: system, catalogue: configuration.catalogue, settings: configuration.settings,
                                  clock: clock, directory: HotlineDirectoryView(HotlineDirectory(assignments: [:])),
                                  supervisionInterval: supervisionInterval,
-                                 redispatchReopened: configuration.redispatchReopened ?? true, delivery: delivery)
+                                 redispatchReopened: configuration.redispatchReopened ?? true, delivery: delivery,
+                                 snapshotMinBytes: snapshotMinBytes, archiveDirectory: archiveDirectory)
         context = ctx
         let q = IntakeQueue(context: ctx)
         queue = q
