@@ -30,7 +30,8 @@ extension WorkOrder {
             default: continue
             }
             let sent = reminders.filter { $0.assignment == a.id }.map(\.note)
-            let tail = "(\(a.unit), due \(Self.stamp(deadline.at)))"
+            // Only built for a reminder that is due: supervision asks every open case at every tick.
+            var tail: String { "(\(a.unit), due \(Self.stamp(deadline.at)))" }
             guard let leads = settings.remindersBefore, !leads.isEmpty else {
                 let half = a.sentAt.addingTimeInterval(deadline.at.timeIntervalSince(a.sentAt) / 2)
                 guard instant >= half else { continue }
@@ -80,9 +81,7 @@ extension WorkOrder {
         return (group, DispatchOrder(decision: decision, profile: last.profile))
     }
 
-    private static func stamp(_ d: Date) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime]
-        return f.string(from: d)
-    }
+    /// `d` as `ISO8601DateFormatter` with `.withInternetDateTime` writes it (`2014-05-17T07:00:00Z`, UTC, whole
+    /// seconds), without creating a formatter (an ICU formatter per call was a third of a replay's CPU).
+    static func stamp(_ d: Date) -> String { InternetDateTime.string(from: d) }
 }
