@@ -283,7 +283,7 @@ public distributed actor IntakeDesk {
     ///
     /// - Throws: `HotlineError.invalidRequest`.
     private func validate(_ r: CitizenRequest) throws {
-        guard !r.description.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+        guard !IntakeText.isBlank(r.description) else {
             throw HotlineError.invalidRequest("empty description: say what the citizen asked for")
         }
         if let phone = r.contactPhone, !phone.isEmpty {
