@@ -215,13 +215,20 @@ public distributed actor DistrictOffice {
     /// see it meanwhile). A failed replication fails the office, which recovers from the replicas.
     ///
     /// - Throws: `HotlineError.unavailable`.
-    func commit(_ log: CaseLog, after count: Int) async throws {
+    /// `encoded` is the encoding of those events when the caller has it already (`mutate`).
+    func commit(_ log: CaseLog, after count: Int, encoded: [UInt8]? = nil) async throws {
         guard log.events.count > count else { return }
-        let new = Array(log.events[count...])
         store(log)
         guard let stream else { throw HotlineError.unavailable("district office \(jurisdiction) has no stream") }
         do {
-            let payload = try Wire.BinaryEncoder().encode(new)
+            let payload = try encoded ?? Wire.BinaryEncoder().encode(Array(log.events[count...]))
+            // The case's encoded size follows from its size before and the change's: no re-encoding of its
+            // whole history at its next change (`encodedSize(of:_:)`).
+            if let known = encodedSizes[log.id], known.events == count {
+                encodedSizes[log.id] = (log.events.count, Self.joinedArraySize(known.bytes, payload.count))
+            } else if count == 0 {
+                encodedSizes[log.id] = (log.events.count, payload.count)
+            }
             _ = try await stream.append(payload)
         } catch {
             replicationFailed(error, stream: stream)
@@ -532,6 +539,25 @@ public distributed actor DistrictOffice {
     /// whole history always fits one reply. A change that would pass it is refused (`ruleViolation`).
     var maxCaseBytes: Int { actorSystem.settings.transport.maxFrameBytes / 2 }
 
+    /// Encoded bytes of one array `a + b` from the encoded bytes of arrays `a` and `b`: an array is one slot
+    /// (a varint header `body + 1`, then the body), its body the elements' slots one after the other.
+    static func joinedArraySize(_ a: Int, _ b: Int) -> Int {
+        let body = arrayBody(a) + arrayBody(b)
+        return body + varintLength(body + 1)
+    }
+
+    /// The body bytes of a slot of `total` bytes.
+    private static func arrayBody(_ total: Int) -> Int {
+        for header in 1...10 where varintLength(total - header + 1) == header { return total - header }
+        return total - 1
+    }
+
+    private static func varintLength(_ v: Int) -> Int {
+        var n = 1, v = UInt64(max(0, v))
+        while v >= 0x80 { v >>= 7; n += 1 }
+        return n
+    }
+
     /// Encoded bytes of a case's events, remembered per event count (a case's log only grows).
     func encodedSize(of id: CaseID, _ events: [CaseEvent]) -> Int {
         if let known = encodedSizes[id], known.events == events.count { return known.bytes }
@@ -663,11 +689,12 @@ public distributed actor DistrictOffice {
         // Bounded: a case's whole history must fit one reply frame (`hotline case` from any node, failover).
         let limit = maxCaseBytes
         let before = encodedSize(of: id, cases[id]?.events ?? [])
-        let added = (try? Wire.BinaryEncoder().encode(Array(log.events[count...])).count) ?? Int.max / 4
+        let encoded = try? Wire.BinaryEncoder().encode(Array(log.events[count...]))
+        let added = encoded?.count ?? Int.max / 4
         guard before + added <= limit else {
             throw HotlineError.ruleViolation("case \(log.order.number): the change would take its history to \(before + added) bytes, over the limit of \(limit) bytes (half a frame)")
         }
-        try await commit(log, after: count)
+        try await commit(log, after: count, encoded: encoded)
         await followLead(id)
     }
 
