@@ -276,9 +276,16 @@ public actor ReplicatedStream {
         guard terminal == nil, let at = owner.nextWakeupNs else { return }
         if let t = timerAt, t <= at, timer != nil { return }
         timer?.cancel()
-        timerAt = at
         let now = Self.nowNs()
-        let delay = at > now ? at - now : 0
+        // Serving, the timer wakes at least every half heartbeat (an early tick acts on nothing not due): a reply
+        // moves its replica's wake-up from the request timeout to the next heartbeat, earlier, and without the
+        // horizon every reply cancelled the timer and started another (a task and a dispatch timer per round trip).
+        var wake = at
+        if case .serving = owner.phase {
+            wake = min(at, now &+ UInt64(max(1, settings.heartbeatMs / 2)) * 1_000_000)
+        }
+        timerAt = wake
+        let delay = wake > now ? wake - now : 0
         timer = Task { [weak self] in
             try? await Task.sleep(for: .nanoseconds(Int64(clamping: delay)))
             guard !Task.isCancelled, let self else { return }
