@@ -390,10 +390,12 @@ public distributed actor IntakeDesk {
         var request = open
         request.queueGroup = group
         if let group, open.classification.urgency != .p0 {
-            // Ask the dispatch group for its order first, so the office records intake (with the duty-room
-            // alert for P1 livelihood cases) and dispatch in one change.
-            let classification = open.classification
-            request.dispatch = try await context.onRoutingGroup(group) { try await $0.route(classification, assignedUnit: assignedUnit) }
+            // The dispatch group's order first, so the office records intake (with the duty-room alert for P1
+            // livelihood cases) and dispatch in one change. The order is the catalogue's alone
+            // (`RoutingGroup.order`): computed here with the catalogue the request was classified by, not asked
+            // of the group's node (a remote call per request).
+            request.dispatch = try RoutingGroup.order(for: open.classification, assignedUnit: assignedUnit,
+                                                      catalogue: context.catalogue)
             request.dispatchedBy = RoutingGroup.author(group: group)
         }
         let opening = request
