@@ -241,7 +241,7 @@ public distributed actor IntakeDesk {
         // Bounded: each round either finds a reserved number or waits for one reservation.
         for _ in 0..<4 {
             if serial + 1 <= reservedThrough {
-                if reserving == nil, reservedThrough - serial <= Self.numberBlock, let numbers {
+                if reserving == nil, reservedThrough - serial <= Self.numberBlock / 2, let numbers {
                     reserving = reservation(on: numbers)
                 }
                 return
