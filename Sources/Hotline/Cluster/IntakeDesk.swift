@@ -231,10 +231,9 @@ public distributed actor IntakeDesk {
         reservedThrough = serial
     }
 
-    /// Makes sure the next serial is reserved (appends a block of `numberBlock` when it is not). Once fewer than
-    /// `numberBlock` reserved numbers remain, the next block is reserved in the background, so intake rarely
-    /// waits for a reservation (every caller of a desk waited one replicated append per `numberBlock` requests
-    /// before). A desk holds at most two blocks of reserved numbers.
+    /// Makes sure the next serial is reserved (appends a block of `numberBlock` when it is not). Once half of the
+    /// block is handed out, the next block is reserved in the background, so intake rarely waits for a
+    /// reservation (every caller of a desk waited one replicated append per `numberBlock` requests before).
     ///
     /// - Throws: `HotlineError.unavailable` (the reservation could not be replicated; the desk recovers again).
     private func reserveNumber() async throws {
