@@ -321,21 +321,60 @@ public distributed actor DistrictOffice {
 
     /// Makes the events `log` gained since `count` durable on a write quorum, after storing `log` (other calls
     /// see it meanwhile). A failed replication fails the office, which recovers from the replicas.
+    /// `encoded` is the encoding of those events when the caller has it already (`mutate`).
     ///
     /// - Throws: `HotlineError.unavailable`.
-    func commit(_ log: CaseLog, after count: Int) async throws {
+    func commit(_ log: CaseLog, after count: Int, encoded: [UInt8]? = nil) async throws {
         guard log.events.count > count else { return }
-        let new = Array(log.events[count...])
         store(log)
+        let payload: [UInt8]
+        do {
+            payload = try encoded ?? Wire.BinaryEncoder().encode(Array(log.events[count...]))
+        } catch {
+            throw HotlineError.unavailable("district office \(jurisdiction): the change could not be encoded (\(error))")
+        }
+        noteEncodedSize(of: log, after: count, changeBytes: payload.count)
+        try await replicate([payload])
+        // Durable now: deliver what it dispatched to units' external systems.
+        if awaitingDelivery.contains(log.id) { scheduleDeliveries() }
+    }
+
+    /// The case's encoded size follows from its size before and the change's: no re-encoding of its whole history
+    /// at its next change (`encodedSize(of:_:)`).
+    func noteEncodedSize(of log: CaseLog, after count: Int, changeBytes: Int) {
+        if let known = encodedSizes[log.id], known.events == count {
+            encodedSizes[log.id] = (log.events.count, Self.joinedArraySize(known.bytes, changeBytes))
+        } else if count == 0 {
+            encodedSizes[log.id] = (log.events.count, changeBytes)
+        }
+    }
+
+    /// Appends `payloads` (each the new events of one case, already stored) to the stream, together — the stream
+    /// batches them into one round trip to the replicas — and returns once all are durable on a write quorum.
+    /// Keeps `appliedIndex` (the snapshot may be cut there only when no commit is in flight) and starts a
+    /// compaction when enough changed. A failed replication fails the office, which recovers from the replicas.
+    ///
+    /// - Throws: `HotlineError.unavailable`.
+    func replicate(_ payloads: [[UInt8]]) async throws {
+        guard !payloads.isEmpty else { return }
         guard let stream else { throw HotlineError.unavailable("district office \(jurisdiction) has no stream") }
         commitsInFlight += 1
         do {
-            let payload = try Wire.BinaryEncoder().encode(new)
-            let index = try await stream.append(payload)
+            var last: UInt64 = 0
+            if payloads.count == 1 {
+                last = try await stream.append(payloads[0])
+            } else {
+                last = try await withThrowingTaskGroup(of: UInt64.self) { group in
+                    for payload in payloads { group.addTask { try await stream.append(payload) } }
+                    var highest: UInt64 = 0
+                    for try await index in group { highest = max(highest, index) }
+                    return highest
+                }
+            }
             commitsInFlight -= 1
             if self.stream === stream {
-                appliedIndex = max(appliedIndex, index)
-                bytesSinceSnapshot += payload.count
+                appliedIndex = max(appliedIndex, last)
+                bytesSinceSnapshot += payloads.reduce(0) { $0 + $1.count }
                 if commitsInFlight == 0 && bytesSinceSnapshot >= compactionThreshold && !compacting {
                     Task { [weak self] in await self?.whenLocal { await $0.compactIfDue() } }
                 }
@@ -345,8 +384,6 @@ public distributed actor DistrictOffice {
             replicationFailed(error, stream: stream)
             throw HotlineError.unavailable("district office \(jurisdiction): the change could not be replicated (\(error)); it is recovering")
         }
-        // Durable now: deliver what it dispatched to units' external systems.
-        if awaitingDelivery.contains(log.id) { scheduleDeliveries() }
     }
 
     private func clearCases() {
@@ -662,6 +699,25 @@ public distributed actor DistrictOffice {
     /// whole history always fits one reply. A change that would pass it is refused (`ruleViolation`).
     var maxCaseBytes: Int { actorSystem.settings.transport.maxFrameBytes / 2 }
 
+    /// Encoded bytes of one array `a + b` from the encoded bytes of arrays `a` and `b`: an array is one slot
+    /// (a varint header `body + 1`, then the body), its body the elements' slots one after the other.
+    static func joinedArraySize(_ a: Int, _ b: Int) -> Int {
+        let body = arrayBody(a) + arrayBody(b)
+        return body + varintLength(body + 1)
+    }
+
+    /// The body bytes of a slot of `total` bytes.
+    private static func arrayBody(_ total: Int) -> Int {
+        for header in 1...10 where varintLength(total - header + 1) == header { return total - header }
+        return total - 1
+    }
+
+    private static func varintLength(_ v: Int) -> Int {
+        var n = 1, v = UInt64(max(0, v))
+        while v >= 0x80 { v >>= 7; n += 1 }
+        return n
+    }
+
     /// Encoded bytes of a case's events, remembered per event count (a case's log only grows).
     func encodedSize(of id: CaseID, _ events: [CaseEvent]) -> Int {
         if let known = encodedSizes[id], known.events == events.count { return known.bytes }
@@ -699,7 +755,7 @@ public distributed actor DistrictOffice {
         // Every case's changes are recorded and kept before the first suspension (no other step can interleave
         // with a case between reading and storing it), then replicated together: the stream batches them into
         // one round trip to the replicas instead of one per case.
-        var changed: [CaseLog] = []
+        var changed: [(log: CaseLog, count: Int)] = []
         var payloads: [[UInt8]] = []
         for id in openCases.sorted() {
             guard var log = cases[id] else { continue }
@@ -712,22 +768,14 @@ public distributed actor DistrictOffice {
                 }
             }
             guard log.events.count > count else { continue }
-            changed.append(log)
+            changed.append((log, count))
             payloads.append(try Wire.BinaryEncoder().encode(Array(log.events[count...])))
         }
-        for log in changed { store(log) }
-        if !payloads.isEmpty {
-            guard let stream else { throw HotlineError.unavailable("district office \(jurisdiction) has no stream") }
-            do {
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for payload in payloads { group.addTask { _ = try await stream.append(payload) } }
-                    try await group.waitForAll()
-                }
-            } catch {
-                replicationFailed(error, stream: stream)
-                throw HotlineError.unavailable("district office \(jurisdiction): supervision's changes could not be replicated (\(error)); it is recovering")
-            }
+        for (i, (log, count)) in changed.enumerated() {
+            store(log)
+            noteEncodedSize(of: log, after: count, changeBytes: payloads[i].count)
         }
+        try await replicate(payloads)
         // The courier's timer is the one that delivers; supervision's tick only makes sure one is set.
         scheduleDeliveries()
         return fired
@@ -823,11 +871,12 @@ public distributed actor DistrictOffice {
         // Bounded: a case's whole history must fit one reply frame (`hotline case` from any node, failover).
         let limit = maxCaseBytes
         let before = encodedSize(of: id, original.events)
-        let added = (try? Wire.BinaryEncoder().encode(Array(log.events[count...])).count) ?? Int.max / 4
+        let encoded = try? Wire.BinaryEncoder().encode(Array(log.events[count...]))
+        let added = encoded?.count ?? Int.max / 4
         guard before + added <= limit else {
             throw HotlineError.ruleViolation("case \(log.order.number): the change would take its history to \(before + added) bytes, over the limit of \(limit) bytes (half a frame)")
         }
-        try await commit(log, after: count)
+        try await commit(log, after: count, encoded: encoded)
         await followLead(id)
     }
 

@@ -22,26 +22,36 @@ public distributed actor RoutingGroup {
     /// Who a group's dispatch records are by.
     public static func author(group: String) -> EventAuthor { .hotline(staff: "dispatch-\(group)") }
 
-    /// The dispatch order for a classification (catalogue routing; records nothing). Intake asks for it
-    /// before opening a case so the office records intake and dispatch in one change.
+    /// The dispatch order for a classification (catalogue routing; records nothing). Intake computes the same
+    /// order itself (`order(for:assignedUnit:catalogue:)`) before opening a case, so the office records intake
+    /// and dispatch in one change.
     ///
     /// - Throws: `HotlineError.routing`, `.functionalMatterPushedDown` (`assignedUnit` is a sub-district or
     ///   community unit and the category a functional matter).
     /// With `assignedUnit` (a unit the catalogue knows, other than its lead) the dispatcher follows it and
     /// records the catalogue's lead as `overriddenLead`.
     public distributed func route(_ classification: Classification, assignedUnit: String?) throws -> DispatchOrder {
+        try Self.order(for: classification, assignedUnit: assignedUnit, catalogue: context.catalogue)
+    }
+
+    /// What `route` answers, from `catalogue` alone (no state of the group): intake computes it on its own node
+    /// with the catalogue it classified the request by, instead of a remote call per request.
+    ///
+    /// - Throws: `HotlineError.routing`, `.functionalMatterPushedDown`.
+    public static func order(for classification: Classification, assignedUnit: String?,
+                             catalogue: RoutingCatalogue) throws -> DispatchOrder {
         var order: DispatchOrder
         do {
-            order = try context.catalogue.dispatchOrder(for: classification)
+            order = try catalogue.dispatchOrder(for: classification)
         } catch {
             throw HotlineError.routing("\(error)")
         }
-        if let unit = assignedUnit, unit != order.decision.lead, context.catalogue.unit(unit) != nil {
+        if let unit = assignedUnit, unit != order.decision.lead, catalogue.unit(unit) != nil {
             order.decision.overriddenLead = order.decision.lead
             order.decision.lead = unit
             order.decision.coUnits.removeAll { $0 == unit }
         }
-        try Self.refusePushDown(order, catalogue: context.catalogue)
+        try refusePushDown(order, catalogue: catalogue)
         return order
     }
 

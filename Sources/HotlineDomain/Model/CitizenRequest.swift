@@ -69,16 +69,16 @@ extension CitizenRequest {
         r.channel = try IntakeText.normalizedIdentifier(channel, field: .channel)
         r.externalID = try externalID.map { try IntakeText.normalizedIdentifier($0, field: .externalID) }
         // An empty category or jurisdiction is not an error: intake classifies the request from its words.
-        r.category = category.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+        r.category = IntakeText.isBlank(category)
             ? "" : try IntakeText.normalizedIdentifier(category, field: .category)
-        r.jurisdiction = jurisdiction.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+        r.jurisdiction = IntakeText.isBlank(jurisdiction)
             ? "" : try IntakeText.normalizedIdentifier(jurisdiction, field: .jurisdiction)
-        if let unit = assignedUnit, !unit.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+        if let unit = assignedUnit, !IntakeText.isBlank(unit) {
             r.assignedUnit = try IntakeText.normalizedIdentifier(unit, field: .assignedUnit)
         } else {
             r.assignedUnit = nil
         }
-        if let about, !about.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+        if let about, !IntakeText.isBlank(about) {
             r.about = try IntakeText.normalizedIdentifier(about, field: .about)
         } else {
             r.about = nil
