@@ -769,10 +769,15 @@ final class ReplicationTests: XCTestCase {
         var options = R.ReplicaStore.journalOptions
         options.fsync = .never
         do {
-            let (store, _) = try await R.ReplicaStore.open(directory: dir, options: options)
+            // The journal is opened here so that it is closed (its directory lock released) before the reopen.
+            let (log, _) = try GroupCommitLog.open(directory: dir, options: options)
+            let snapshots = R.ReplicaStore.snapshotDirectory(in: dir)
+            try FileManager.default.createDirectory(atPath: snapshots, withIntermediateDirectories: true)
+            let store = R.ReplicaStore(journal: log, snapshotDirectory: snapshots)
             _ = try await store.handle(.installSnapshot(stream: "s", ballot: b, info: info, offset: 0, chunk: bytes))
             let page = try await store.handle(.fetchSnapshot(stream: "s", ballot: b, index: 4, offset: 1_500, maxBytes: 1_000))
             XCTAssertEqual(page, .snapshotPage(info: info, offset: 1_500, bytes: Array(bytes[1_500...])), "served with pread")
+            try await log.close()
         }
         let file = R.ReplicaStore.snapshotDirectory(in: dir) + "/73.4.snap"
         XCTAssertTrue(truncate(file, 100) == 0)
