@@ -209,6 +209,7 @@ enum NodeCommand {
             try HotlineError.registerWireErrors(on: system)
             replicator = try Replicator.start(on: system, store: replicaStore)
             await replicaStore.export(to: system.metrics, logger: system.logger)
+            await replicaStore.logMissingSnapshots(system.logger)
             probe = try NodeProbe.start(on: system, nodeName: config.name)
             hotline = try HotlineNode.start(on: system, roles: config.roles,
                                             supervisionInterval: config.supervisionIntervalMs > 0

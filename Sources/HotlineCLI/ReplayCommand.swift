@@ -34,6 +34,7 @@ enum ReplayCommand {
         2  bad flags, or a trace unreadable as a whole (no readable record, gzip-compressed, not found)
         3  most records rejected (at read or at intake) or none accepted — the reason is the first line
            (with --json: `verdict` in the JSON, and the last line on stderr, "verdict: … — reason")
+        130, 143  interrupted by SIGINT or SIGTERM: its nodes are stopped and its temporary files removed first
       `match` is yes only when the verdict is ok, there were cases to compare and every figure agrees.
       The nodes form one cluster through gossip membership and place every office and desk themselves.
       --kill N: SIGKILL a district node N times at moments drawn from --kill-seed S (random when not given;
@@ -125,6 +126,15 @@ enum ReplayCommand {
             options.progress("catalogue written to \(out)")
         }
         options.progress = { line in FileHandle.standardError.write(Data("hotline replay: \(line)\n".utf8)) }
+        // SIGINT or SIGTERM: stop the nodes and remove the secret files and directories before exiting (a
+        // replay started in the background by a non-interactive shell has SIGINT ignored: this handler catches it).
+        let termination = TerminationSignal.install()
+        Task.detached { [cleanup = options.cleanup] in
+            let signal = await termination.wait()
+            FileHandle.standardError.write(Data("hotline replay: interrupted by signal \(signal); stopping its nodes and removing its temporary files\n".utf8))
+            cleanup.run()
+            exit(128 + signal)
+        }
         let report: ReplayReport
         do {
             report = try await ReplayDriver(options: options).run(read, source: path)

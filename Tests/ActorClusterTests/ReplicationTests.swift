@@ -56,7 +56,7 @@ final class ReplicationTests: XCTestCase {
                     for e in entries { state[e.index] = String(decoding: e.payload, as: UTF8.self) }
                     recoveredState[owner] = state
                     fetched[owner] = nil
-                case .committed, .fenced:
+                case .committed, .fenced, .sourceUnusable:
                     break
                 }
             }
@@ -363,7 +363,7 @@ final class ReplicationTests: XCTestCase {
                         recoveredBy[who] = state
                     case .fenced:
                         fencedCount += 1
-                    case .send, .sendSnapshot, .snapshotPage:
+                    case .send, .sendSnapshot, .snapshotPage, .sourceUnusable:
                         break
                     }
                 }
@@ -455,11 +455,15 @@ final class ReplicationTests: XCTestCase {
         guard case .send(let first, let to)? = fetch.first, case .fetch = first else { return XCTFail("\(fetch)") }
         XCTAssertTrue(to == five[2] || to == five[3])
         let next = o.handle(.failed(first, to: to), nowNs: 100_000_001)
-        guard case .send(let second, let to2)? = next.first else { return XCTFail("\(next)") }
+        guard case .sourceUnusable(to, _)? = next.first, case .send(let second, let to2)? = next.last else { return XCTFail("\(next)") }
         XCTAssertEqual(to2, to == five[2] ? five[3] : five[2], "the other replica with the same log end")
-        // Both fail, then once more: the owner prepares again instead of reading the shorter logs.
-        _ = o.handle(.failed(second, to: to2), nowNs: 100_000_002)
-        let again = o.handle(.failed(second, to: to2), nowNs: 100_000_003)
+        // Both fail: the owner neither reads the shorter logs nor spins; a request timeout later it prepares again.
+        let none = o.handle(.failed(second, to: to2), nowNs: 100_000_002)
+        XCTAssertFalse(none.contains { if case .send = $0 { true } else { false } }, "\(none)")
+        XCTAssertEqual(o.phase, .fetching)
+        XCTAssertEqual(o.nextWakeupNs, 100_000_002 + UInt64(settings.requestTimeoutMs) * 1_000_000)
+        XCTAssertTrue(o.handle(.tick, nowNs: 100_000_003).isEmpty)
+        let again = o.handle(.tick, nowNs: 100_000_002 + UInt64(settings.requestTimeoutMs) * 1_000_000)
         XCTAssertEqual(o.phase, .preparing)
         XCTAssertTrue(again.allSatisfy { if case .send(.prepare, _) = $0 { true } else { false } } && again.count == 5, "\(again)")
     }
@@ -717,6 +721,206 @@ final class ReplicationTests: XCTestCase {
         XCTAssertEqual(replayed.snapshotBytes, bytes)
     }
 
+    /// Snapshot bytes that went bad under a replica: `lost` (the file is gone: reads throw) or `flipped` (one
+    /// byte differs from what was installed).
+    struct DamagedStorage: R.SnapshotStorage {
+        var inner: R.MemorySnapshotStorage
+        var lost = false
+        var flipped = false
+        func read(_ info: R.SnapshotInfo, offset: Int, count: Int) throws -> [UInt8] {
+            if lost { throw R.SnapshotStorageError("no file") }
+            var bytes = try inner.read(info, offset: offset, count: count)
+            if flipped, offset == 0, !bytes.isEmpty { bytes[0] ^= 0x20 }
+            return bytes
+        }
+        mutating func writePending(_ info: R.SnapshotInfo, offset: Int, bytes: [UInt8]) throws {
+            try inner.writePending(info, offset: offset, bytes: bytes)
+        }
+        mutating func install(_ info: R.SnapshotInfo) throws {
+            try inner.install(info)
+            lost = false
+            flipped = false
+        }
+        mutating func dropPending() { inner.dropPending() }
+        mutating func prune(keeping info: R.SnapshotInfo?) { inner.prune(keeping: info) }
+    }
+
+    /// Three replicas holding a compacted stream (snapshot through 11 in pages of 16 bytes, then 3 entries), its
+    /// owner nodes[0] gone; returns the network and the committed state.
+    func compactedStream(seed: UInt64) -> (Net, [UInt64: String], R.Settings) {
+        var s = settings
+        s.maxBatchBytes = 16
+        var net = Net(nodes: nodes, seed: seed)
+        let (o, actions) = R.Owner.start(stream: "s", me: nodes[0], round: 1, replicas: nodes, others: [], settings: s, nowNs: net.nowNs)
+        net.enqueue(actions, from: nodes[0])
+        var owners = [nodes[0]: o]
+        _ = net.run(&owners)
+        var state: [UInt64: String] = [:]
+        for i in 1...10 { if let at = propose(&owners, nodes[0], "e\(i)", &net) { state[at] = "e\(i)" } }
+        _ = net.run(&owners)
+        XCTAssertNotNil(compact(&owners, nodes[0], state: state, &net))
+        _ = net.run(&owners, rounds: 1_000)
+        for i in 11...13 { if let at = propose(&owners, nodes[0], "f\(i)", &net) { state[at] = "f\(i)" } }
+        _ = net.run(&owners, rounds: 1_000)
+        XCTAssertEqual(owners[nodes[0]]!.commitIndex, 14)
+        for n in nodes { XCTAssertEqual(net.replicas[n]?.snapshot?.index, 11, "\(n) installed the snapshot") }
+        return (net, state, s)
+    }
+
+    func damage(_ net: inout Net, _ node: NodeIdentity, lost: Bool = false, flipped: Bool = false) {
+        var log = net.replicas[node]!
+        let inner = log.storage as! R.MemorySnapshotStorage
+        log.storage = DamagedStorage(inner: inner, lost: lost, flipped: flipped)
+        net.replicas[node] = log
+    }
+
+    /// The breaker's data loss: the snapshot's bytes lost on two of three replicas, the third (which holds it
+    /// whole) down. A new owner must not serve the shorter state those two could give: it stays unavailable,
+    /// says why, and once the third is back it recovers every committed entry and repairs the two.
+    func test_snapshotsLostOnAMajorityMakeTheStreamWaitForAWholeCopyNotServeAShorterOne() {
+        var (net, state, s) = compactedStream(seed: 31)
+        damage(&net, nodes[0], lost: true)
+        damage(&net, nodes[1], lost: true)
+        net.down = [nodes[2]]
+        let (b, actions) = R.Owner.start(stream: "s", me: nodes[1], round: 2, replicas: nodes, others: [], settings: s, nowNs: net.nowNs)
+        net.enqueue(actions, from: nodes[1])
+        var owners = [nodes[1]: b]
+        var out = net.run(&owners, rounds: 2_000)
+        XCTAssertNil(ready(out[nodes[1]]), "recovered with a log shorter than the committed one")
+        XCTAssertNotEqual(owners[nodes[1]]!.phase, .serving)
+        for n in nodes.prefix(2) {
+            XCTAssertNotNil(net.replicas[n]?.snapshotDamage, "\(n) knows its copy is damaged")
+            XCTAssertEqual(net.replicas[n]?.lastIndex, 14, "\(n) keeps its log position")
+        }
+        let said = owners[nodes[1]]!.waitingFor ?? ""
+        XCTAssertTrue(said.contains("could not read"), said)
+        let unusable = (out[nodes[1]] ?? []).filter { if case .sourceUnusable = $0 { true } else { false } }
+        XCTAssertFalse(unusable.isEmpty, "the shell is told which replicas could not be read")
+        // Bounded: the owner only asks again after a request timeout, never in a busy loop.
+        if let next = owners[nodes[1]]!.nextWakeupNs { XCTAssertGreaterThan(next, net.nowNs) }
+        // The replica with the whole copy comes back: everything committed is recovered, and the damaged copies
+        // are installed again.
+        net.down = []
+        out = net.run(&owners, rounds: 5_000)
+        XCTAssertEqual(owners[nodes[1]]!.phase, .serving)
+        XCTAssertEqual(net.recoveredState[nodes[1]], state, "every committed entry, none lost")
+        for n in nodes {
+            XCTAssertNil(net.replicas[n]?.snapshotDamage, "\(n) repaired")
+            XCTAssertEqual(net.replicas[n]?.snapshotBytes, net.snapshots[nodes[1]], "\(n) holds the snapshot whole again")
+            XCTAssertEqual(net.replicas[n]?.lastIndex, owners[nodes[1]]!.lastIndex)
+        }
+        // And appends are acknowledged by all three again.
+        let at = propose(&owners, nodes[1], "after", &net)
+        _ = net.run(&owners, rounds: 1_000)
+        XCTAssertEqual(owners[nodes[1]]!.commitIndex, at)
+        for n in nodes { XCTAssertEqual(net.replicas[n]?.lastIndex, at) }
+    }
+
+    /// One flipped byte in one replica's snapshot: the replica finds it when it serves the last page (CRC-32C),
+    /// the owner reads the snapshot from another replica — from its start — and then installs it on the damaged one.
+    func test_aFlippedByteInOneReplicasSnapshotIsReadFromAnotherAndRepaired() {
+        for victim in nodes.prefix(2) {
+            var (net, state, s) = compactedStream(seed: 32)
+            damage(&net, victim, flipped: true)
+            // The victim is the one the new owner reads first (highest key among equals) or not.
+            let (b, actions) = R.Owner.start(stream: "s", me: nodes[1], round: 2, replicas: nodes, others: [], settings: s, nowNs: net.nowNs)
+            net.enqueue(actions, from: nodes[1])
+            var owners = [nodes[1]: b]
+            let out = net.run(&owners, rounds: 5_000)
+            XCTAssertEqual(owners[nodes[1]]!.phase, .serving, "victim \(victim)")
+            XCTAssertEqual(net.recoveredState[nodes[1]], state, "victim \(victim): the state whole")
+            XCTAssertEqual(net.fetched[nodes[1]] ?? net.snapshots[nodes[1]], net.snapshots[nodes[1]])
+            let read = (out[nodes[1]] ?? []).contains { if case .sourceUnusable(victim, _) = $0 { true } else { false } }
+            // The owner reads the replica with the lowest key among equals first: nodes[0]. A damaged copy that is
+            // never read stays unnoticed (there is no background scrub), and harmless: it is checked when served.
+            XCTAssertEqual(read, victim == nodes[0], "victim \(victim)")
+            for n in nodes where n != victim || read {
+                XCTAssertNil(net.replicas[n]?.snapshotDamage, "\(n) (victim \(victim))")
+                XCTAssertEqual(net.replicas[n]?.snapshotBytes, net.snapshots[nodes[1]], "\(n) (victim \(victim))")
+            }
+        }
+    }
+
+    /// A replica whose snapshot is damaged: its promise keeps its log position, it serves no snapshot, it
+    /// acknowledges no append until a snapshot is installed again (same index: its entries after it are kept),
+    /// and the changes it journals replay to the same log.
+    func test_aReplicaWithADamagedSnapshotKeepsItsPositionRefusesToServeAndIsRepairedByAnInstall() {
+        let b1 = R.Ballot(round: 1, node: nodes[0]), b2 = R.Ballot(round: 2, node: nodes[1])
+        let bytes = Array("the state through 3".utf8)
+        let info = R.SnapshotInfo(index: 3, ballot: b1, config: nil, size: bytes.count, checksum: CRC32C.checksum(bytes))
+        var l = R.ReplicaLog()
+        var journal: [R.ReplicaLog.Change] = []
+        journal += l.handle(.append(stream: "s", ballot: b1, prevIndex: 0, prevBallot: .zero,
+                                    entries: (1...5).map { R.Entry(index: UInt64($0), ballot: b1, payload: [UInt8($0)]) }, commitIndex: 5)).1
+        journal += l.handle(.installSnapshot(stream: "s", ballot: b1, info: info, offset: 0, chunk: bytes)).1
+        let storage = l.storage
+        l.markDamaged("no file")
+        var (reply, changes) = l.handle(.prepare(stream: "s", ballot: b2))
+        journal += changes
+        XCTAssertEqual(reply, .promised(lastIndex: 5, lastBallot: b1, commitIndex: 5, config: nil), "its true position")
+        (reply, _) = l.handle(.fetchSnapshot(stream: "s", ballot: b2, index: 3, offset: 0, maxBytes: 100))
+        guard case .refused = reply else { return XCTFail("a damaged snapshot must not be served: \(reply)") }
+        (reply, _) = l.handle(.fetch(stream: "s", ballot: b2, after: 3, maxBytes: 100))
+        XCTAssertEqual(reply, .entries([R.Entry(index: 4, ballot: b1, payload: [4]), R.Entry(index: 5, ballot: b1, payload: [5])]),
+                       "entries after the snapshot are still served")
+        (reply, _) = l.handle(.append(stream: "s", ballot: b2, prevIndex: 5, prevBallot: b1,
+                                      entries: [R.Entry(index: 6, ballot: b2, payload: [6])], commitIndex: 5))
+        XCTAssertEqual(reply, .mismatch(lastIndex: 0, commitIndex: 0), "no acknowledgement on a damaged snapshot")
+        XCTAssertEqual(l.lastIndex, 5)
+        (reply, changes) = l.handle(.installSnapshot(stream: "s", ballot: b2, info: info, offset: 0, chunk: bytes))
+        journal += changes
+        XCTAssertEqual(reply, .snapshotReceived(received: bytes.count, installed: true))
+        XCTAssertNil(l.snapshotDamage)
+        XCTAssertEqual(l.entries.map(\.index), [4, 5], "the same snapshot again: the entries after it are kept")
+        XCTAssertEqual(l.snapshotBytes, bytes)
+        (reply, changes) = l.handle(.append(stream: "s", ballot: b2, prevIndex: 5, prevBallot: b1,
+                                            entries: [R.Entry(index: 6, ballot: b2, payload: [6])], commitIndex: 5))
+        journal += changes
+        XCTAssertEqual(reply, .accepted(matchIndex: 6))
+        var replayed = R.ReplicaLog(storage: l.storage)
+        for c in journal { XCTAssertTrue(replayed.restore(c), "\(c)") }
+        XCTAssertEqual(replayed.snapshot, l.snapshot)
+        XCTAssertEqual(replayed.entries, l.entries)
+        XCTAssertEqual(replayed.promised, l.promised)
+        // Repaired from an older snapshot instead: the log is reset first, and the journal says so.
+        var older = R.ReplicaLog(storage: storage)
+        for c in journal.prefix(3) { older.restore(c) }
+        older.markDamaged("no file")
+        let oldBytes = Array("through 2".utf8)
+        let oldInfo = R.SnapshotInfo(index: 2, ballot: b1, config: nil, size: oldBytes.count, checksum: CRC32C.checksum(oldBytes))
+        (reply, changes) = older.handle(.installSnapshot(stream: "s", ballot: b2, info: oldInfo, offset: 0, chunk: oldBytes))
+        XCTAssertEqual(reply, .snapshotReceived(received: oldBytes.count, installed: true))
+        XCTAssertEqual(changes.suffix(2), [.reset, .snapshotInstalled(oldInfo)])
+        XCTAssertEqual(older.lastIndex, 2)
+        XCTAssertNil(older.snapshotDamage)
+        // Or from the log's first entry, when the owner has no snapshot.
+        var fromStart = R.ReplicaLog(storage: storage)
+        for c in journal.prefix(3) { fromStart.restore(c) }
+        fromStart.markDamaged("no file")
+        (reply, changes) = fromStart.handle(.append(stream: "s", ballot: b2, prevIndex: 0, prevBallot: .zero,
+                                                    entries: (1...6).map { R.Entry(index: UInt64($0), ballot: b2, payload: [UInt8($0)]) }, commitIndex: 6))
+        XCTAssertEqual(reply, .accepted(matchIndex: 6))
+        XCTAssertNil(fromStart.snapshot)
+        XCTAssertEqual(changes.dropFirst().first, .reset, "after the promise, the reset, then the write: \(changes)")
+    }
+
+    /// A replica serving its snapshot in order checks the bytes against the CRC-32C as they pass: a flipped byte
+    /// is refused on the last page and the snapshot marked damaged.
+    func test_aReplicaServingAFlippedSnapshotRefusesTheLastPageAndMarksItDamaged() {
+        let b = R.Ballot(round: 1, node: nodes[0])
+        let bytes = Array("0123456789abcdef".utf8)
+        let info = R.SnapshotInfo(index: 2, ballot: b, config: nil, size: bytes.count, checksum: CRC32C.checksum(bytes))
+        var l = R.ReplicaLog()
+        _ = l.handle(.installSnapshot(stream: "s", ballot: b, info: info, offset: 0, chunk: bytes))
+        l.storage = DamagedStorage(inner: l.storage as! R.MemorySnapshotStorage, flipped: true)
+        var (reply, _) = l.handle(.fetchSnapshot(stream: "s", ballot: b, index: 2, offset: 0, maxBytes: 10))
+        guard case .snapshotPage(_, 0, let first) = reply, first.count == 10 else { return XCTFail("\(reply)") }
+        (reply, _) = l.handle(.fetchSnapshot(stream: "s", ballot: b, index: 2, offset: 10, maxBytes: 10))
+        guard case .refused = reply else { return XCTFail("the page that ends a damaged snapshot must be refused: \(reply)") }
+        XCTAssertNotNil(l.snapshotDamage)
+        XCTAssertNotNil(l.takeStorageError())
+    }
+
     /// A replica store with a journal on disk: a snapshot installed, the store compacted, reopened — the stream
     /// holds the snapshot and the suffix, and a store opened from the journal alone (no store snapshot) too.
     func test_aStoreKeepsAnInstalledSnapshotAcrossReopenAndCompaction() async throws {
@@ -758,9 +962,9 @@ final class ReplicationTests: XCTestCase {
         }
     }
 
-    /// A snapshot file that is missing or truncated at reopen: the stream drops to its promise (counted, logged),
-    /// the store does not crash, and a fetch is answered from what remains.
-    func test_aStoreWithADamagedSnapshotFileDropsTheStreamToItsPromise() async throws {
+    /// A snapshot file that is missing or truncated at reopen: the stream keeps its position but is marked
+    /// damaged (listed, logged), the store does not crash, it serves no snapshot, and an install repairs it.
+    func test_aStoreWithADamagedSnapshotFileKeepsItsPositionAndIsRepairedByAnInstall() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("replica-snapbad-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let b = R.Ballot(round: 1, node: nodes[0])
@@ -783,12 +987,15 @@ final class ReplicationTests: XCTestCase {
         XCTAssertTrue(truncate(file, 100) == 0)
         let (reopened, _) = try await R.ReplicaStore.open(directory: dir, options: options)
         let held = await reopened.log(of: "s")
-        XCTAssertNil(held?.snapshot)
+        XCTAssertEqual(held?.snapshot, info, "the position is kept")
+        XCTAssertNotNil(held?.snapshotDamage)
         XCTAssertEqual(held?.promised, b, "the promise is kept")
         let missing = await reopened.missingSnapshots
         XCTAssertEqual(missing.count, 1)
-        let skipped = await reopened.restoreSkipped
-        XCTAssertEqual(skipped, 1)
+        let summary = await reopened.summary()
+        XCTAssertNotNil(summary.first?.snapshotDamage, "the admin listing shows it")
+        let served = try await reopened.handle(.fetchSnapshot(stream: "s", ballot: b, index: 4, offset: 0, maxBytes: 1_000))
+        guard case .refused = served else { return XCTFail("a short snapshot file must not be served: \(served)") }
         // A damaged incoming snapshot (wrong checksum) is refused, and the replica still takes a good one.
         var bad = info
         bad.checksum ^= 1
@@ -796,5 +1003,8 @@ final class ReplicationTests: XCTestCase {
         guard case .refused = refused else { return XCTFail("\(refused)") }
         let ok = try await reopened.handle(.installSnapshot(stream: "s", ballot: b, info: info, offset: 0, chunk: bytes))
         XCTAssertEqual(ok, .snapshotReceived(received: 2_000, installed: true))
+        let repaired = await reopened.log(of: "s")
+        XCTAssertNil(repaired?.snapshotDamage)
+        XCTAssertEqual(repaired?.snapshotBytes, bytes)
     }
 }

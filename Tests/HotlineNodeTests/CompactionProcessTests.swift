@@ -324,4 +324,241 @@ final class CompactionProcessTests: XCTestCase {
             XCTAssertEqual(found?.events, before[receipt.ref.id]?.events)
         }
     }
+
+    /// The breaker's data loss, closed: three nodes, offices compacted, all three stopped; the snapshot files of
+    /// two of them deleted and only those two started. Their replicas keep their log position and say their
+    /// snapshot is damaged, so no owner can recover the offices from them: the offices stay recovering (saying
+    /// why) and no known case is ever answered "unknown case", nor a retried intake given a new case. The third
+    /// node back, every case is served as before, the retry is the same case, and the damaged copies are
+    /// installed again: with the third node killed once more, the other two serve everything.
+    func test_snapshotFilesLostOnTwoOfThreeReplicasMakeTheOfficeWaitNotForget() async throws {
+        let names = ["d1", "d2", "d3"]
+        let data = names.map { n -> String in
+            let d = FileManager.default.temporaryDirectory.appendingPathComponent("hotline-snaploss-\(n)-\(UUID().uuidString)").path
+            dirs.append(d)
+            return d
+        }
+        func extra(_ i: Int, seeds: [NodeAddress]) -> [String] {
+            var e = ["--catalog", DurabilityProcessTests.catalog, "--data", data[i], "--snapshot-min-bytes", "1"]
+            if !seeds.isEmpty { e += ["--seeds", seeds.map(\.description).joined(separator: ",")] }
+            return e
+        }
+        var nodes: [NodeProcess] = []
+        for (i, n) in names.enumerated() { nodes.append(try harness.startNode(n, extra: extra(i, seeds: nodes.map(\.node.address)))) }
+        let addresses = nodes.map(\.node.address)
+        let client = try harness.clientSystem(callTimeout: .seconds(10))
+        let hotlines = try nodes.map { try HotlineNode.on($0.node, system: client) }
+        try await ClusterFormation.waitForMembers(hotlines, names: names, timeout: .seconds(20))
+        _ = try await ClusterFormation.waitForPlacement(hotlines, names: names, timeout: .seconds(20))
+        let jurisdictions = ["210302", "210303"]
+        func request(_ i: Int) -> CitizenRequest {
+            CitizenRequest(channel: "8890", externalID: "snaploss-\(i)", category: "heating-failure",
+                           jurisdiction: jurisdictions[i % 2], description: "暖气不热，请处理 \(i)")
+        }
+        var receipts: [IntakeReceipt] = []
+        for i in 0..<6 {
+            var receipt: IntakeReceipt?
+            try await waitUntil(timeout: .seconds(30), "request \(i) accepted") {
+                receipt = try? await hotlines[0].submit(request(i))
+                return receipt != nil
+            }
+            receipts.append(try XCTUnwrap(receipt))
+        }
+        for receipt in receipts.prefix(2) {
+            let key = receipt.ref.number.description
+            let lead = try await hotlines[0].findCase(key).snapshot.leadUnit ?? ""
+            _ = try await hotlines[0].unitAct(key, unit: lead, action: .sign)
+            _ = try await hotlines[0].unitAct(key, unit: lead, action: .reply(text: "已修复"))
+            _ = try await hotlines[0].reviewReply(key, accepted: true, note: "ok")
+            _ = try await hotlines[0].callBack(key, outcome: .reached(evaluation: CallbackEvaluation(resolved: true, satisfaction: .satisfied)))
+        }
+        var filler = 100
+        try await waitUntil(timeout: .seconds(60), "both offices compacted with their closed case archived") {
+            filler += 1
+            _ = try? await hotlines[0].submit(request(filler))
+            var done = 0
+            for h in hotlines {
+                for office in (try await h.info()).offices ?? [] where jurisdictions.contains(office.jurisdiction) && office.phase == "serving" {
+                    if (office.snapshotIndex ?? 0) > 0 && office.archivedCases == 1 { done += 1 }
+                }
+            }
+            return done == 2
+        }
+        var before: [CaseID: CaseHistory] = [:]
+        for receipt in receipts { before[receipt.ref.id] = try await hotlines[0].findCase(receipt.ref.number.description) }
+
+        for n in nodes { n.kill() }
+        for d in data.prefix(2) {
+            let dir = d + "/replicas/snapshots"
+            let snaps = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".snap") }
+            XCTAssertFalse(snaps.isEmpty, "\(dir) held snapshot files")
+            for f in snaps { try FileManager.default.removeItem(atPath: dir + "/" + f) }
+        }
+        var back: [NodeProcess] = []
+        for i in 0..<2 {
+            back.append(try harness.startNode(names[i] + "-again", port: addresses[i].port,
+                                              extra: extra(i, seeds: addresses.enumerated().filter { $0.offset != i }.map(\.element))))
+        }
+        let client2 = try harness.clientSystem("two-damaged", callTimeout: .seconds(5))
+        let two = try back.map { try HotlineNode.on($0.node, system: client2) }
+        // Whatever the two answer meanwhile, it is never the shorter state: no "unknown case", no new case.
+        var sawRecovering = ""
+        let watchUntil = ContinuousClock.now + .seconds(8)
+        var rounds = 0
+        while ContinuousClock.now < watchUntil && rounds < 200 {
+            rounds += 1
+            for h in two {
+                for receipt in receipts {
+                    do {
+                        let found = try await h.findCase(receipt.ref.number.description)
+                        XCTAssertEqual(found.events, before[receipt.ref.id]?.events, "case \(receipt.ref.number) answered from a shorter state")
+                    } catch HotlineError.unknownCase(let what) {
+                        XCTFail("case \(receipt.ref.number) answered unknown (\(what)) while two replicas' snapshots were lost")
+                    } catch {}
+                }
+                if let retry = try? await h.submit(request(3)) {
+                    XCTAssertEqual(retry.ref.id, receipts[3].ref.id, "a retried intake opened a new case")
+                }
+                for office in (try? await h.info())?.offices ?? [] where jurisdictions.contains(office.jurisdiction) && office.phase == "recovering" {
+                    sawRecovering = office.detail ?? sawRecovering
+                }
+            }
+        }
+        XCTAssertTrue(sawRecovering.contains("could not read") || sawRecovering.contains("snapshot"),
+                      "a recovering office says why: \(sawRecovering)")
+
+        let third = try harness.startNode(names[2] + "-again", port: addresses[2].port, extra: extra(2, seeds: Array(addresses.prefix(2))))
+        let client3 = try harness.clientSystem("whole-again", callTimeout: .seconds(10))
+        let all = try (back + [third]).map { try HotlineNode.on($0.node, system: client3) }
+        for receipt in receipts {
+            var found: CaseHistory?
+            try await waitUntil(timeout: .seconds(60), "case \(receipt.ref.number) found once the whole copy is back") {
+                found = try? await all[0].findCase(receipt.ref.number.description)
+                return found != nil
+            }
+            XCTAssertEqual(found?.events, before[receipt.ref.id]?.events, "case \(receipt.ref.number) as before")
+        }
+        let retried = try await all[1].submit(request(3))
+        XCTAssertEqual(retried.ref.id, receipts[3].ref.id, "the retried intake is the case opened the first time")
+        // A new case in each office commits only with a second replica acknowledging: a repaired one.
+        for j in 0..<2 {
+            try await waitUntil(timeout: .seconds(30), "a new case in office \(jurisdictions[j])") {
+                (try? await all[0].submit(request(200 + j))) != nil
+            }
+        }
+        // The third node gone again: the two repaired replicas hold everything.
+        third.kill()
+        for receipt in receipts {
+            var found: CaseHistory?
+            try await waitUntil(timeout: .seconds(60), "case \(receipt.ref.number) served by the two repaired nodes") {
+                found = try? await all[1].findCase(receipt.ref.number.description)
+                return found != nil
+            }
+            XCTAssertEqual(found?.events, before[receipt.ref.id]?.events)
+        }
+    }
+
+    /// Breaker findings on one node (R = 1): (1) its office archive file overwritten while it runs — a closed
+    /// case is never answered "unknown case" nor a retried intake given a new case: the office reads its stream
+    /// again and serves the case as it was; (2) its only snapshot file truncated before a restart — the office
+    /// stays recovering and says why, instead of serving an empty office.
+    func test_aDamagedArchiveIsReadAgainAndALostOnlySnapshotKeepsTheOfficeWaiting() async throws {
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("hotline-archive-bad-\(UUID().uuidString)").path
+        dirs.append(data)
+        let extra = ["--catalog", DurabilityProcessTests.catalog, "--data", data, "--snapshot-min-bytes", "1"]
+        let node = try harness.startNode("a1", extra: extra)
+        let client = try harness.clientSystem(callTimeout: .seconds(10))
+        let entry = try HotlineNode.on(node.node, system: client)
+        func request(_ i: Int) -> CitizenRequest {
+            CitizenRequest(channel: "8890", externalID: "archive-bad-\(i)", category: "heating-failure",
+                           jurisdiction: "210302", description: "暖气不热，请处理 \(i)")
+        }
+        var receipts: [IntakeReceipt] = []
+        for i in 0..<4 {
+            var receipt: IntakeReceipt?
+            try await waitUntil(timeout: .seconds(30), "request \(i) accepted") {
+                receipt = try? await entry.submit(request(i))
+                return receipt != nil
+            }
+            receipts.append(try XCTUnwrap(receipt))
+        }
+        for receipt in receipts.prefix(2) {
+            let key = receipt.ref.number.description
+            let lead = try await entry.findCase(key).snapshot.leadUnit ?? ""
+            _ = try await entry.unitAct(key, unit: lead, action: .sign)
+            _ = try await entry.unitAct(key, unit: lead, action: .reply(text: "已修复"))
+            _ = try await entry.reviewReply(key, accepted: true, note: "ok")
+            _ = try await entry.callBack(key, outcome: .reached(evaluation: CallbackEvaluation(resolved: true, satisfaction: .satisfied)))
+        }
+        var filler = 100
+        try await waitUntil(timeout: .seconds(60), "the closed cases archived in the file") {
+            filler += 1
+            _ = try? await entry.submit(request(filler))
+            let office = (try await entry.info()).offices?.first { $0.jurisdiction == "210302" }
+            return office?.archivedCases == 2 && (office?.snapshotIndex ?? 0) > 0 && (office?.archiveBytes ?? 0) > 0
+        }
+        var before: [CaseID: CaseHistory] = [:]
+        for receipt in receipts { before[receipt.ref.id] = try await entry.findCase(receipt.ref.number.description) }
+
+        // (1) The archive file overwritten with garbage of the same size, under the running node.
+        let offices = data + "/offices"
+        let archives = try FileManager.default.contentsOfDirectory(atPath: offices).filter { $0.hasSuffix(".archive") }
+        XCTAssertFalse(archives.isEmpty)
+        for name in archives {
+            let path = offices + "/" + name
+            let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+            let handle = try XCTUnwrap(FileHandle(forWritingAtPath: path))
+            try handle.write(contentsOf: Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) }))
+            try handle.close()
+        }
+        for receipt in receipts.prefix(2) {
+            var found: CaseHistory?
+            try await waitUntil(timeout: .seconds(30), "closed case \(receipt.ref.number) served again") {
+                do {
+                    found = try await entry.findCase(receipt.ref.number.description)
+                    return true
+                } catch HotlineError.unknownCase(let what) {
+                    XCTFail("an archived case answered unknown (\(what)) after its archive file was damaged")
+                    return true
+                } catch {
+                    return false
+                }
+            }
+            XCTAssertEqual(found?.events, before[receipt.ref.id]?.events, "case \(receipt.ref.number) as it was")
+        }
+        let retried = try await entry.submit(request(1))
+        XCTAssertEqual(retried.ref.id, receipts[1].ref.id, "a retried intake of an archived case is the same case")
+
+        // (2) The only snapshot file truncated, the node restarted.
+        node.kill()
+        let snapshots = data + "/replicas/snapshots"
+        for name in try FileManager.default.contentsOfDirectory(atPath: snapshots) where name.hasSuffix(".snap") {
+            XCTAssertEqual(truncate(snapshots + "/" + name, 10), 0)
+        }
+        let again = try harness.startNode("a1-again", port: node.node.address.port, extra: extra)
+        let client2 = try harness.clientSystem("after-truncation", callTimeout: .seconds(5))
+        let entry2 = try HotlineNode.on(again.node, system: client2)
+        var detail = ""
+        let until = ContinuousClock.now + .seconds(6)
+        var rounds = 0
+        while ContinuousClock.now < until && rounds < 100 {
+            rounds += 1
+            for receipt in receipts {
+                do {
+                    let found = try await entry2.findCase(receipt.ref.number.description)
+                    XCTAssertEqual(found.events, before[receipt.ref.id]?.events, "served from a shorter state")
+                } catch HotlineError.unknownCase(let what) {
+                    XCTFail("case \(receipt.ref.number) answered unknown (\(what)) with its only snapshot lost")
+                } catch {}
+            }
+            if let retry = try? await entry2.submit(request(2)) {
+                XCTAssertEqual(retry.ref.id, receipts[2].ref.id, "a retried intake opened a new case")
+            }
+            if let office = (try? await entry2.info())?.offices?.first(where: { $0.jurisdiction == "210302" }) {
+                XCTAssertNotEqual(office.phase, "serving", "the office serves without its snapshot")
+                detail = office.detail ?? detail
+            }
+        }
+        XCTAssertTrue(detail.contains("damaged") || detail.contains("could not read"), "the office says why it waits: \(detail)")
+    }
 }

@@ -96,6 +96,61 @@ final class ReplayTests: XCTestCase {
                        "step failures: \(reconciliation["stepFailures"] ?? "none"); comparison: \(comparison)")
     }
 
+    /// Breaker finding: a replay stopped by SIGTERM left its node processes running and its secret files and
+    /// temporary directory behind, and SIGINT was ignored when it ran in the background. Both signals now stop
+    /// its nodes and remove its files before it exits 128 + the signal.
+    func test_aReplayInterruptedBySIGINTOrSIGTERMStopsItsNodesAndRemovesItsFiles() throws {
+        for sig in [SIGTERM, SIGINT] {
+            let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("replay-interrupt-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: tmp) }
+            let process = Process()
+            process.executableURL = try NodeHarness.binary()
+            process.arguments = ["replay", Self.sample.path, "--json"]
+            var env = ProcessInfo.processInfo.environment
+            env["TMPDIR"] = tmp.path
+            process.environment = env
+            process.standardOutput = FileHandle.nullDevice
+            let err = Pipe()
+            process.standardError = err
+            // As a non-interactive shell starts a background job: SIGINT ignored (inherited by exec).
+            signal(SIGINT, SIG_IGN)
+            try process.run()
+            signal(SIGINT, SIG_DFL)
+            let watchdog = Self.watchdog(process, seconds: 120)
+            defer { watchdog.cancel() }
+            // Its nodes started: children of the replay whose command line is `hotline node`.
+            func children() -> [Int32] {
+                let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+                return entries.compactMap(Int32.init).filter { pid in
+                    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                          let close = stat.lastIndex(of: ")") else { return false }
+                    let fields = stat[stat.index(after: close)...].split(separator: " ")
+                    return fields.count > 2 && Int32(fields[1]) == process.processIdentifier
+                }
+            }
+            var nodes: [Int32] = []
+            let deadline = ContinuousClock.now + .seconds(60)
+            while ContinuousClock.now < deadline && process.isRunning {
+                nodes = children()
+                if nodes.count >= 3 { break }
+                usleep(100_000)
+            }
+            XCTAssertGreaterThanOrEqual(nodes.count, 3, "the replay started its three nodes")
+            kill(process.processIdentifier, sig)
+            process.waitUntilExit()
+            XCTAssertEqual(process.terminationStatus, 128 + sig, "signal \(sig)")
+            let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            XCTAssertTrue(stderr.contains("interrupted by signal \(sig)"), stderr)
+            for pid in nodes {
+                XCTAssertNotEqual(kill(pid, 0), 0, "node process \(pid) still runs after signal \(sig)")
+                if kill(pid, 0) == 0 { kill(pid, SIGKILL) }
+            }
+            let left = (try? FileManager.default.contentsOfDirectory(atPath: tmp.path)) ?? []
+            XCTAssertEqual(left, [], "temporary files left after signal \(sig)")
+        }
+    }
+
     func test_districtNodesKilledAndRestartedMidReplayLoseNoCase() throws {
         // The first 3,000 lines of the SF sample (some records span lines), 4 nodes; district nodes are SIGKILLed
         // twice at seeded moments and restarted on their data directories. Their offices move; the new owners

@@ -23,6 +23,16 @@ extension Replication {
         /// The last error of `storage` (a page not written, a snapshot not readable), for the store to log and
         /// count; cleared by `takeStorageError()`.
         public private(set) var storageError: String?
+        /// Why the installed snapshot's bytes cannot be served (its file missing or short at open, a read that
+        /// failed, bytes whose CRC-32C does not match `snapshot.checksum`), or nil. Such a replica keeps its
+        /// `snapshot` and entries — its promise still tells a recovering owner truly how far the stream goes, so
+        /// that the owner never takes a shorter log for the whole one — but it refuses to serve the snapshot and
+        /// acknowledges no append (it answers `mismatch` from 0) until an owner installs a snapshot again or
+        /// sends the log from its first entry. Not persisted: found again at the next open or read.
+        public private(set) var snapshotDamage: String?
+        /// CRC-32C of the installed snapshot's bytes served so far, in order from offset 0 (a recovering owner
+        /// reads it page by page): the page that ends it is compared with `snapshot.checksum`.
+        private var servedCheck: (index: UInt64, offset: Int, checksum: UInt32)?
 
         /// A snapshot whose pages are arriving: how many bytes `storage` holds, and their CRC-32C so far.
         public struct PendingSnapshot: Codable, Sendable, Hashable {
@@ -38,7 +48,7 @@ extension Replication {
 
         public static func == (a: ReplicaLog, b: ReplicaLog) -> Bool {
             a.promised == b.promised && a.snapshot == b.snapshot && a.entries == b.entries && a.pending == b.pending
-                && a.commitIndex == b.commitIndex && a.payloadBytes == b.payloadBytes
+                && a.commitIndex == b.commitIndex && a.payloadBytes == b.payloadBytes && a.snapshotDamage == b.snapshotDamage
         }
 
         public func hash(into h: inout Hasher) {
@@ -65,6 +75,9 @@ extension Replication {
             /// The pending snapshot `info` is complete: install it (Raft §7: keep the entries after `info.index`
             /// when the log holds `info.index` with `info.ballot`, else drop the whole log).
             case snapshotInstalled(SnapshotInfo)
+            /// Drop the snapshot and every entry (a replica whose snapshot was damaged is repaired from an older
+            /// snapshot or from the log's start: what follows in the journal rebuilds it).
+            case reset
         }
 
         /// The last entry the snapshot covers (0: no snapshot).
@@ -109,20 +122,46 @@ extension Replication {
                 return (.entries(page(after: after, maxBytes: maxBytes)), [])
             case .fetchSnapshot(_, _, let index, let offset, let maxBytes):
                 guard let snapshot else { return (.refused(reason: "no snapshot"), []) }
+                if let snapshotDamage {
+                    return (.refused(reason: "snapshot through \(snapshot.index) damaged here: \(snapshotDamage)"), [])
+                }
                 let from = snapshot.index == index ? min(offset, snapshot.size) : 0
+                let bytes: [UInt8]
                 do {
-                    return (.snapshotPage(info: snapshot, offset: from, bytes: try storage.read(snapshot, offset: from, count: max(1, maxBytes))), [])
+                    bytes = try storage.read(snapshot, offset: from, count: max(1, maxBytes))
                 } catch {
                     storageError = "\(error)"
+                    markDamaged("unreadable: \(error)")
                     return (.refused(reason: "snapshot through \(snapshot.index) unreadable: \(error)"), [])
                 }
+                // Pages served in order from 0 are checked against the snapshot's CRC-32C as they pass: a flipped
+                // bit is refused here (so the owner reads another replica) instead of being installed elsewhere.
+                if from == 0 { servedCheck = (snapshot.index, 0, 0) }
+                if var check = servedCheck, check.index == snapshot.index, check.offset == from {
+                    check.checksum = CRC32C.checksum(bytes, seed: check.checksum)
+                    check.offset += bytes.count
+                    servedCheck = check
+                    if check.offset >= snapshot.size {
+                        servedCheck = nil
+                        if check.checksum != snapshot.checksum || check.offset != snapshot.size {
+                            let why = "its bytes do not match its CRC-32C"
+                            storageError = "snapshot through \(snapshot.index): \(why)"
+                            markDamaged(why)
+                            return (.refused(reason: "snapshot through \(snapshot.index) damaged here: \(why)"), [])
+                        }
+                    }
+                }
+                return (.snapshotPage(info: snapshot, offset: from, bytes: bytes), [])
             case .installSnapshot(_, _, let info, let offset, let chunk):
                 if ballot > promised {
                     promised = ballot
                     changes.append(.promise(ballot))
                 }
-                // Already covered (this snapshot or a later one): the log matches through `info.index`.
-                if info.index <= snapshotIndex { return (.snapshotReceived(received: info.size, installed: true), changes) }
+                // Already covered (this snapshot or a later one): the log matches through `info.index`. A replica whose
+                // snapshot is damaged takes any snapshot the owner sends: that is how it is repaired.
+                if info.index <= snapshotIndex, snapshotDamage == nil {
+                    return (.snapshotReceived(received: info.size, installed: true), changes)
+                }
                 if pending?.info != info {
                     guard offset == 0 else { return (.snapshotReceived(received: 0, installed: false), changes) }
                 }
@@ -150,6 +189,11 @@ extension Replication {
                     dropPending()
                     return (.refused(reason: "snapshot through \(info.index): not installed (\(error))"), changes)
                 }
+                if info.index < snapshotIndex || (info.index == snapshotIndex && info.ballot != snapshot?.ballot) {
+                    // A repair from an older or another snapshot: the journal must not keep what this one replaces.
+                    reset()
+                    changes.append(.reset)
+                }
                 install(info)
                 changes.append(.snapshotInstalled(info))
                 return (.snapshotReceived(received: info.size, installed: true), changes)
@@ -157,6 +201,13 @@ extension Replication {
                 if ballot > promised {
                     promised = ballot
                     changes.append(.promise(ballot))
+                }
+                if snapshotDamage != nil {
+                    // Nothing is acknowledged on top of a snapshot that cannot be served: the owner is told to
+                    // start from 0, i.e. to send its snapshot (or, without one, the log from its first entry).
+                    guard prevIndex == 0, !new.isEmpty else { return (.mismatch(lastIndex: 0, commitIndex: 0), changes) }
+                    reset()
+                    changes.append(.reset)
                 }
                 guard prevIndex <= lastIndex else {
                     return (.mismatch(lastIndex: lastIndex, commitIndex: commitIndex), changes)
@@ -204,6 +255,23 @@ extension Replication {
             pending!.checksum = CRC32C.checksum(bytes, seed: pending!.checksum)
         }
 
+        /// Marks the installed snapshot as damaged (see `snapshotDamage`).
+        mutating func markDamaged(_ why: String) {
+            guard snapshot != nil else { return }
+            snapshotDamage = why
+            servedCheck = nil
+        }
+
+        /// Drops the snapshot and every entry (`Change.reset`).
+        private mutating func reset() {
+            snapshot = nil
+            entries = []
+            payloadBytes = 0
+            commitIndex = 0
+            snapshotDamage = nil
+            servedCheck = nil
+        }
+
         private mutating func dropPending() {
             if pending != nil { storage.dropPending() }
             pending = nil
@@ -212,7 +280,7 @@ extension Replication {
         /// Installs snapshot `info` (its bytes are in `storage`; Raft §7): keeps the entries after `info.index` when
         /// the log holds it with `info.ballot`, else drops the whole log.
         private mutating func install(_ info: SnapshotInfo) {
-            if info.index <= lastIndex, info.index > snapshotIndex, ballot(at: info.index) == info.ballot {
+            if info.index <= lastIndex, info.index >= snapshotIndex, ballot(at: info.index) == info.ballot {
                 let drop = Int(info.index - snapshotIndex)
                 payloadBytes -= entries[..<drop].reduce(0) { $0 + $1.payload.count }
                 entries.removeFirst(drop)
@@ -222,6 +290,8 @@ extension Replication {
             }
             snapshot = info
             pending = nil
+            snapshotDamage = nil
+            servedCheck = nil
             commitIndex = max(commitIndex, info.index)
         }
 
@@ -300,6 +370,9 @@ extension Replication {
                 if info.index <= snapshotIndex { return true }
                 install(info)
                 return true
+            case .reset:
+                reset()
+                return true
             }
         }
 
@@ -315,15 +388,6 @@ extension Replication {
             return restore(.write(from: snapshotIndex + 1, entries: entries))
         }
 
-        /// Forgets the snapshot and every entry (its snapshot file is missing or damaged): the replica then holds
-        /// nothing but its promise, like one that lost its disk, and is sent the owner's snapshot again.
-        mutating func forgetLog() {
-            snapshot = nil
-            entries = []
-            payloadBytes = 0
-            commitIndex = 0
-            pending = nil
-        }
     }
 }
 

@@ -53,6 +53,8 @@ extension Replication {
         public var promised: String
         /// Payload bytes of its entries.
         public var bytes: Int
+        /// Why this replica's snapshot of the stream cannot be served (`ReplicaLog.snapshotDamage`), or nil.
+        public var snapshotDamage: String?
     }
 
     /// Why a replica refused a request outright (not a protocol answer).
@@ -143,6 +145,7 @@ extension Replication {
             self.metrics = m
         }
         private var compacting = false
+        private var missingLogged = false
 
         /// - Parameters:
         ///   - snapshot: the newest snapshot read back from the journal, if any.
@@ -150,8 +153,10 @@ extension Replication {
         ///     that does not fit the log, is skipped and counted in `restoreSkipped`).
         ///   - disk: the journal's file system, checked before each write (nil: not checked).
         ///   - snapshotDirectory: where each stream's snapshot is a file of its own (`FileSnapshotStorage`); nil:
-        ///     in memory. A stream whose snapshot file is missing or has the wrong size is dropped to its promise
-        ///     (logged as `replica.snapshot_missing`, counted in `restoreSkipped`): the owner sends it again.
+        ///     in memory. A stream whose snapshot file is missing or has the wrong size keeps its log position but
+        ///     is marked damaged (`ReplicaLog.snapshotDamage`, logged as `replica.snapshot_missing`): it never
+        ///     serves the snapshot nor acknowledges appends until an owner sends a snapshot again, and a
+        ///     recovering owner reads the stream from a replica that holds it whole.
         public init(journal: (any Journal)?, snapshot: [UInt8]? = nil, records: [[UInt8]] = [],
                     maxStreams: Int = 4096, maxStoredBytes: Int = 8 << 30, snapshotEvery: Int = 50_000,
                     disk: DiskSpace? = nil, snapshotDirectory: String? = nil) {
@@ -186,9 +191,9 @@ extension Replication {
             if snapshotDirectory != nil {
                 for (name, var log) in restored {
                     if let info = log.snapshot, let files = log.storage as? FileSnapshotStorage, files.fileSize(info) != info.size {
-                        missing.append("\(name): \(files.path(of: info.index)) has \(files.fileSize(info).map { "\($0)" } ?? "no file"), expected \(info.size) bytes")
-                        log.forgetLog()
-                        skipped += 1
+                        let found = files.fileSize(info).map { "\($0) bytes" } ?? "no file"
+                        missing.append("\(name): \(files.path(of: info.index)) has \(found), expected \(info.size) bytes")
+                        log.markDamaged("\(files.path(of: info.index)) has \(found), expected \(info.size) bytes")
                     }
                     log.storage.prune(keeping: log.snapshot)
                     restored[name] = log
@@ -203,7 +208,7 @@ extension Replication {
 
         /// Journal records or changes that could not be restored at start.
         public let restoreSkipped: Int
-        /// Streams whose snapshot file was missing or damaged at start (each dropped to its promise).
+        /// Streams whose snapshot file was missing or damaged at start (each marked damaged, `ReplicaLog.snapshotDamage`).
         public let missingSnapshots: [String]
         /// Where each stream's snapshot is a file (nil: in memory).
         public let snapshotDirectory: String?
@@ -308,8 +313,8 @@ extension Replication {
                         throw StoreError.journalFailed("\(error)")
                     }
                     recordsSinceSnapshot += 1
-                    if changes.contains(where: { if case .snapshotInstalled = $0 { true } else { false } }) {
-                        // The install is durable in the journal: the snapshot it replaced may go.
+                    if changes.contains(where: { switch $0 { case .snapshotInstalled, .reset: true; default: false } }) {
+                        // The install (or reset) is durable in the journal: the snapshot it replaced may go.
                         if var l = streams[name] { l.storage.prune(keeping: l.snapshot); streams[name] = l }
                     }
                     if recordsSinceSnapshot >= snapshotEvery && !compacting {
@@ -387,10 +392,13 @@ extension Replication {
         /// Where a store whose journal is in `directory` keeps its streams' snapshot files.
         public static func snapshotDirectory(in directory: String) -> String { directory + "/snapshots" }
 
-        /// Streams whose snapshot was missing at start (for the shell to log once it has a logger).
+        /// Streams whose snapshot was missing at start (for the shell to log once it has a logger; later calls log
+        /// nothing).
         public func logMissingSnapshots(_ logger: Logger) {
+            guard !missingLogged else { return }
+            missingLogged = true
             for m in missingSnapshots {
-                logger.error("replica.snapshot_missing", ["detail": m, "effect": "the stream's replica holds nothing but its promise until its owner sends the snapshot again"])
+                logger.error("replica.snapshot_missing", ["detail": m, "effect": "the stream's replica keeps its log position but serves no snapshot and acknowledges no append until an owner sends the snapshot again; a recovering owner reads the stream from a replica that holds it whole"])
             }
         }
 
@@ -402,7 +410,8 @@ extension Replication {
             streams.keys.sorted().map { StreamSummary(stream: $0, lastIndex: streams[$0]!.lastIndex,
                                                       commitIndex: streams[$0]!.commitIndex,
                                                       promised: streams[$0]!.promised.description,
-                                                      bytes: streams[$0]!.payloadBytes) }
+                                                      bytes: streams[$0]!.payloadBytes,
+                                                      snapshotDamage: streams[$0]!.snapshotDamage) }
         }
     }
 }

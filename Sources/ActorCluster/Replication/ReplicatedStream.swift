@@ -20,9 +20,12 @@ public actor ReplicatedStream {
     private var snapshotSource: (any Replication.SnapshotSource)?
     /// Where recovery puts the snapshot pages it reads (the application's, else memory).
     private let snapshotSink: any Replication.SnapshotSink
-    /// The snapshot recovery is reading: its info, bytes so far and their CRC-32C.
-    private var fetching: (info: Replication.SnapshotInfo, received: Int, checksum: UInt32)?
+    /// The snapshot recovery is reading: its info and the bytes so far (the owner machine checks their CRC-32C
+    /// and hands out no page of a copy that does not match).
+    private var fetching: (info: Replication.SnapshotInfo, received: Int)?
     private let snapshotErrors: Counter
+    /// Replicas (and why) a recovery found unusable and this shell has logged.
+    private var unusableLogged: Set<String> = []
     private var terminationWaiters: [CheckedContinuation<Replication.Failure, Never>] = []
     private var commitWaiters: [(index: UInt64, continuation: CheckedContinuation<UInt64, any Error>)] = []
     /// When each waiting append times out (`appendTimeoutMs` after it started), oldest first; one timer
@@ -79,7 +82,7 @@ public actor ReplicatedStream {
         recoveries = m.counter("replication_recoveries_total", help: "Stream recoveries (handovers) completed on this node.")
         recoverySeconds = m.histogram("replication_recovery_seconds", help: "From an owner's start to serving (prepare, fetch, barrier committed).")
         snapshotsTotal = m.counter("replication_snapshots_total", help: "Snapshots stream owners on this node handed to their replicas (log compaction).")
-        snapshotErrors = m.counter("replication_snapshot_errors_total", help: "Snapshots a recovering owner on this node could not store or whose checksum did not match, and snapshot pages it could not read.")
+        snapshotErrors = m.counter("replication_snapshot_errors_total", help: "Snapshots a recovering owner on this node could not store, pages of its own snapshot it could not read, and replicas whose snapshot copy it found unreadable or damaged.")
         startedNs = Self.nowNs()
         let (o, actions) = Replication.Owner.start(stream: stream, me: system.node, round: round, replicas: replicas,
                                                    others: others, settings: settings, nowNs: Self.nowNs())
@@ -257,15 +260,11 @@ public actor ReplicatedStream {
                 do {
                     if offset == 0 || fetching?.info != info {
                         try snapshotSink.begin(info)
-                        fetching = (info, 0, 0)
+                        fetching = (info, 0)
                     }
                     try snapshotSink.append(bytes)
                     fetching!.received += bytes.count
-                    fetching!.checksum = CRC32C.checksum(bytes, seed: fetching!.checksum)
                     if fetching!.received == info.size {
-                        guard fetching!.checksum == info.checksum else {
-                            throw Replication.SnapshotStorageError("snapshot through \(info.index): checksum mismatch")
-                        }
                         // Complete: the owner's snapshot from now on (catching up may send it to lagging replicas).
                         snapshotSource = try snapshotSink.finish(info)
                         fetching = nil
@@ -306,6 +305,12 @@ public actor ReplicatedStream {
                     }
                 }
                 commitWaiters = still
+            case .sourceUnusable(let replica, let reason):
+                if reason != "unreachable" { snapshotErrors.increment() }
+                // Logged once per replica and reason: the owner asks again every request timeout while it waits.
+                guard unusableLogged.insert("\(replica) \(reason)").inserted, unusableLogged.count <= 64 else { continue }
+                system.logger.warning("replication.recovery_source_unusable", ["stream": stream, "replica": "\(replica)", "error": reason,
+                                                                               "effect": "read from another replica holding as much, else prepare again"])
             case .fenced(let by):
                 system.logger.warning("replication.fenced", ["stream": stream, "by": "\(by)"])
                 fencedTotal.increment()

@@ -66,6 +66,10 @@ extension Replication {
             case committed(through: UInt64)
             /// A newer owner holds the stream; nothing more is written.
             case fenced(by: Ballot)
+            /// Recovery could not read the stream from `replica` (why: unreachable, a snapshot it cannot serve, bytes
+            /// that do not match their CRC-32C) and reads it from another replica that holds as much, if any (the
+            /// shell logs and counts it).
+            case sourceUnusable(NodeIdentity, reason: String)
         }
 
         private struct Progress: Sendable {
@@ -114,15 +118,17 @@ extension Replication {
         private var fetchSource: NodeIdentity?
         private var fetchTarget: UInt64 = 0
         private var fetchSentNs: UInt64?
-        private var fetchFailures = 0
-        /// Failed fetches before the owner prepares again.
-        public static let maxFetchFailures = 3
+        /// Replicas this recovery could not read the stream from (unreachable, a snapshot they cannot serve or
+        /// whose bytes do not match its CRC-32C), with why; cleared when it prepares again.
+        private var unusableSources: [NodeIdentity: String] = [:]
+        /// No replica holding the most up-to-date log could be read: prepare again at this time (ns).
+        private var reprepareAtNs: UInt64?
         /// The entries after `snapshot` (Raft §7: the prefix lives in the snapshot only).
         private var log: [Entry] = []
         /// The snapshot the owner's log starts after (the application's, or the one recovery read).
         public private(set) var snapshot: SnapshotInfo?
-        /// Recovery is reading this snapshot and holds its first `received` bytes.
-        private var snapshotFetch: (info: SnapshotInfo, received: Int)?
+        /// Recovery is reading this snapshot and holds its first `received` bytes, whose CRC-32C is `checksum`.
+        private var snapshotFetch: (info: SnapshotInfo, received: Int, checksum: UInt32)?
         private var barrierIndex: UInt64 = 0
         public private(set) var commitIndex: UInt64 = 0
         private var progress: [NodeIdentity: Progress] = [:]
@@ -169,10 +175,15 @@ extension Replication {
                 }
                 return text
             case .fetching:
-                if let f = snapshotFetch {
-                    return "reading the snapshot from \(fetchSource.map { "\($0)" } ?? "?") (\(f.received) of \(f.info.size) bytes)"
+                let unusable = unusableSources.keys.sorted().map { "\($0): \(unusableSources[$0] ?? "")" }
+                let failed = unusable.isEmpty ? "" : "; could not read from \(unusable.joined(separator: "; "))"
+                guard let source = fetchSource else {
+                    return "no replica holding the stream through \(fetchTarget) could be read; preparing again" + failed
                 }
-                return "reading the log from \(fetchSource.map { "\($0)" } ?? "?") (\(lastIndex) of \(fetchTarget) entries)"
+                if let f = snapshotFetch {
+                    return "reading the snapshot from \(source) (\(f.received) of \(f.info.size) bytes)" + failed
+                }
+                return "reading the log from \(source) (\(lastIndex) of \(fetchTarget) entries)" + failed
             case .catchingUp: return "a write quorum for its barrier (commit \(commitIndex) of \(barrierIndex))"
             case .serving, .fenced, .stopped: return nil
             }
@@ -281,8 +292,8 @@ extension Replication {
                     // Resent by the tick after the request timeout.
                     return []
                 case .fetch:
-                    fetchSentNs = nil
-                    return phase == .fetching ? chooseFetchSourceAfterFailure(of: to, nowNs: nowNs) : []
+                    guard phase == .fetching, to == fetchSource else { return [] }
+                    return chooseFetchSourceAfterFailure(of: to, reason: "unreachable", nowNs: nowNs)
                 case .append:
                     if var p = progress[to] {
                         p.inFlightSince = nil
@@ -291,8 +302,8 @@ extension Replication {
                     }
                     return []
                 case .fetchSnapshot:
-                    fetchSentNs = nil
-                    return phase == .fetching ? chooseFetchSourceAfterFailure(of: to, nowNs: nowNs) : []
+                    guard phase == .fetching, to == fetchSource else { return [] }
+                    return chooseFetchSourceAfterFailure(of: to, reason: "unreachable", nowNs: nowNs)
                 case .installSnapshot(_, _, let info, _, _):
                     if var p = progress[to], info == snapshot {
                         p.snapshotInFlightSince = nil
@@ -316,16 +327,15 @@ extension Replication {
                     guard phase == .fetching, from == fetchSource, after == lastIndex, info.index > lastIndex else { return [] }
                     fetchSentNs = nil
                     guard info.size <= settings.maxSnapshotBytes else {
-                        return chooseFetchSourceAfterFailure(of: from, nowNs: nowNs)
+                        return chooseFetchSourceAfterFailure(of: from, reason: "its snapshot of \(info.size) bytes is above the limit", nowNs: nowNs)
                     }
-                    if snapshotFetch?.info != info { snapshotFetch = (info, 0) }
+                    if snapshotFetch?.info != info { snapshotFetch = (info, 0, 0) }
                     return sendFetch(nowNs: nowNs)
                 case (.fetchSnapshot(_, _, let index, let offset, _), .snapshotPage(let info, let at, let bytes)):
                     return onSnapshotPage(info: info, at: at, bytes: bytes, asked: (index, offset), from: from, nowNs: nowNs)
-                case (.fetchSnapshot, .refused):
+                case (.fetchSnapshot, .refused(let reason)):
                     guard phase == .fetching, from == fetchSource else { return [] }
-                    fetchSentNs = nil
-                    return chooseFetchSourceAfterFailure(of: from, nowNs: nowNs)
+                    return chooseFetchSourceAfterFailure(of: from, reason: reason, nowNs: nowNs)
                 case (.installSnapshot(_, _, let info, _, _), .snapshotReceived(let received, let installed)):
                     guard var p = progress[from], info == snapshot, p.snapshotOffset != nil else { return [] }
                     p.snapshotInFlightSince = nil
@@ -390,6 +400,7 @@ extension Replication {
                 if let q = quorumAtNs { consider(q &+ UInt64(settings.recoveryGraceMs) * 1_000_000) }
             case .fetching:
                 if let f = fetchSentNs { consider(f &+ timeout) }
+                if let at = reprepareAtNs { consider(at) }
             case .catchingUp, .serving:
                 for (_, p) in progress {
                     if let since = p.inFlightSince { consider(since &+ timeout) } else { consider(p.lastSentNs &+ heartbeatInterval(p, heartbeat)) }
@@ -497,12 +508,19 @@ extension Replication {
                 // read that one from its start if it covers more than the log fetched so far, else fetch entries.
                 snapshotFetch = nil
                 guard info.index > lastIndex, info.size <= settings.maxSnapshotBytes, at == 0 else { return sendFetch(nowNs: nowNs) }
-                snapshotFetch = (info, 0)
+                snapshotFetch = (info, 0, 0)
             }
             guard at == snapshotFetch!.received, at + bytes.count <= info.size, !bytes.isEmpty || info.size == 0 else {
                 return sendFetch(nowNs: nowNs)
             }
+            let checksum = CRC32C.checksum(bytes, seed: snapshotFetch!.checksum)
+            if at + bytes.count == info.size, checksum != info.checksum {
+                // The source's copy is damaged (its bytes do not add up to the snapshot's CRC-32C): nothing of it is
+                // used; the snapshot is read again, from its start, from another replica.
+                return chooseFetchSourceAfterFailure(of: from, reason: "its snapshot through \(info.index) does not match its CRC-32C", nowNs: nowNs)
+            }
             snapshotFetch!.received += bytes.count
+            snapshotFetch!.checksum = checksum
             actions.append(.snapshotPage(info: info, offset: at, bytes: bytes))
             if snapshotFetch!.received == info.size {
                 // Entries it covers are committed: the log starts after it.
@@ -529,36 +547,44 @@ extension Replication {
             return sendFetch(nowNs: nowNs)
         }
 
-        /// The fetch source failed. Only a replica whose log ends at the same (ballot, index) holds the same
-        /// entries (Raft §5.3 Log Matching), so the fetch moves to such a one; a less up-to-date replica would lose
-        /// entries. With none, the same source is asked again after the request timeout, and after
-        /// `maxFetchFailures` the owner prepares again (the promises show who holds what now).
-        private mutating func chooseFetchSourceAfterFailure(of failed: NodeIdentity, nowNs: UInt64) -> [Action] {
-            fetchFailures += 1
+        /// The fetch source failed (`reason`: unreachable, a snapshot it cannot serve, bytes that do not match their
+        /// CRC-32C). Only a replica whose log ends at the same (ballot, index) holds the same entries (Raft §5.3 Log
+        /// Matching), so the fetch moves to such a one not yet found unusable, reading any snapshot again from its
+        /// start; a less up-to-date replica would lose entries, so with none left the owner waits a request
+        /// timeout and prepares again (the promises then show who holds what) — it stays unavailable rather
+        /// than serve a shorter log.
+        private mutating func chooseFetchSourceAfterFailure(of failed: NodeIdentity, reason: String, nowNs: UInt64) -> [Action] {
             guard let best = promises[failed] else { return [] }
-            if fetchFailures >= Self.maxFetchFailures {
-                fetchFailures = 0
-                phase = .preparing
-                log = []
-                snapshot = nil
-                snapshotFetch = nil
-                commitIndex = 0
-                promises = [:]
-                knownConfig = nil
-                prepareSent = [:]
-                quorumAtNs = nil
-                fetchSource = nil
-                fetchSentNs = nil
-                return sendPrepares(nowNs: nowNs)
-            }
-            let same = promises.filter { $0.key != failed && $0.value.lastBallot == best.lastBallot && $0.value.lastIndex == best.lastIndex }
+            unusableSources[failed] = String(reason.prefix(300))
+            fetchSentNs = nil
+            snapshotFetch = nil
+            let note = Action.sourceUnusable(failed, reason: unusableSources[failed] ?? reason)
+            let same = promises.filter { unusableSources[$0.key] == nil && $0.value.lastBallot == best.lastBallot && $0.value.lastIndex == best.lastIndex }
             if let next = same.keys.sorted().first {
                 fetchSource = next
-                return sendFetch(nowNs: nowNs)
+                return [note] + sendFetch(nowNs: nowNs)
             }
-            // Retried by the tick after the request timeout.
-            fetchSentNs = nowNs
-            return []
+            fetchSource = nil
+            reprepareAtNs = nowNs &+ UInt64(settings.requestTimeoutMs) * 1_000_000
+            return [note]
+        }
+
+        /// Back to `preparing` with a fresh round of promises (the fetch found no readable up-to-date replica).
+        private mutating func prepareAgain(nowNs: UInt64) -> [Action] {
+            phase = .preparing
+            log = []
+            snapshot = nil
+            snapshotFetch = nil
+            commitIndex = 0
+            promises = [:]
+            knownConfig = nil
+            prepareSent = [:]
+            quorumAtNs = nil
+            fetchSource = nil
+            fetchSentNs = nil
+            unusableSources = [:]
+            reprepareAtNs = nil
+            return sendPrepares(nowNs: nowNs)
         }
 
         private mutating func beginCatchUp(nowNs: UInt64) -> [Action] {
@@ -676,7 +702,9 @@ extension Replication {
                 }
                 actions += maybeDecide(nowNs: nowNs)
             case .fetching:
-                if let at = fetchSentNs, nowNs &- at >= timeout { actions += sendFetch(nowNs: nowNs) }
+                if let at = reprepareAtNs {
+                    if nowNs >= at { actions += prepareAgain(nowNs: nowNs) }
+                } else if let at = fetchSentNs, nowNs &- at >= timeout { actions += sendFetch(nowNs: nowNs) }
                 else if fetchSentNs == nil { actions += sendFetch(nowNs: nowNs) }
             case .catchingUp, .serving:
                 for r in targets {

@@ -7,9 +7,14 @@ extension DistrictOffice {
     /// Cases held: live and archived.
     var caseCount: Int { cases.count + archived.count }
 
-    /// The case `id`: live, or read from the archive file and replayed (nil when not held, or when its record
-    /// cannot be read — logged and counted in `archiveErrors`).
-    func loadCase(_ id: CaseID) -> CaseLog? {
+    /// The case `id`: live, or read from the archive file and replayed; nil when not held.
+    ///
+    /// - Throws: `HotlineError.unavailable` when the case is archived but its record cannot be read or decoded
+    ///   (logged, counted in `archiveErrors`): the archive file is only this node's copy of the stream's snapshot,
+    ///   so the office reads its stream again from the replicas (`reloadArchive`) and a retry finds the case.
+    ///   Never nil for a case held: a caller must not take an unreadable case for an unknown one (an intake
+    ///   would open a second case for a retried request).
+    func loadCase(_ id: CaseID) throws -> CaseLog? {
         if let log = cases[id] { return log }
         guard let a = archived[id] else { return nil }
         do {
@@ -23,16 +28,26 @@ extension DistrictOffice {
             archiveErrors += 1
             context.system.metrics.counter("hotline_archive_errors_total", help: "Archived cases whose record could not be read or decoded.").increment()
             actorSystem.logger.error("district.archive_case_unreadable", ["jurisdiction": jurisdiction, "case": id.rawValue,
-                                                                         "number": a.number.description, "error": "\(error)"])
-            return nil
+                                                                         "number": a.number.description, "error": "\(error)",
+                                                                         "effect": "the office reads its stream again from its replicas"])
+            reloadArchive()
+            throw HotlineError.unavailable("case \(a.number) is archived but its record on this node cannot be read (\(error)); the office is reading its cases again from its replicas: retry")
         }
     }
 
+    /// The archive file failed a read: once per stream, the office stops serving and recovers from its replicas
+    /// (after the current call has thrown), which writes a fresh archive file from the stream's snapshot.
+    func reloadArchive() {
+        guard let s = stream, reloadingFor !== s else { return }
+        reloadingFor = s
+        Task { [weak self] in await self?.whenLocal { $0.archiveFailed(stream: s) } }
+    }
+
     /// The case numbered `number` (live ones first; an archived one read from the archive).
-    func caseLog(number: CaseNumber) -> CaseLog? {
+    func caseLog(number: CaseNumber) throws -> CaseLog? {
         if let log = cases.values.first(where: { $0.order.number == number }) { return log }
         guard let (id, _) = archived.first(where: { $0.value.number == number }) else { return nil }
-        return loadCase(id)
+        return try loadCase(id)
     }
 
     /// Every case id held, sorted (cached until a case is added).
@@ -49,16 +64,16 @@ extension DistrictOffice {
     /// The closed cases of `category` an intake contact with `phoneKey` may be about (closed within the repeat
     /// window, same phone key), read from the archive, with the leads they were merged under: what
     /// `IntakeMatcher` looks at among archived cases (it matches closed cases by phone only).
-    func archivedMatchCandidates(category: String, phoneKey: String?, at now: Date) -> [WorkOrder] {
+    func archivedMatchCandidates(category: String, phoneKey: String?, at now: Date) throws -> [WorkOrder] {
         guard let phoneKey else { return [] }
         let window = Double(context.settings.repeatWindowDays) * 86_400
         var out: [WorkOrder] = []
         var seen: Set<CaseID> = []
         for (id, a) in archived where a.status == .closed && a.category == category && a.phoneKey == phoneKey {
-            guard let at = a.closedAt, now.timeIntervalSince(at) <= window, let log = loadCase(id) else { continue }
+            guard let at = a.closedAt, now.timeIntervalSince(at) <= window, let log = try loadCase(id) else { continue }
             out.append(log.order)
             seen.insert(id)
-            if let lead = a.mergedInto, cases[lead] == nil, !seen.contains(lead), let l = loadCase(lead) {
+            if let lead = a.mergedInto, cases[lead] == nil, !seen.contains(lead), let l = try loadCase(lead) {
                 out.append(l.order)
                 seen.insert(lead)
             }
@@ -132,7 +147,7 @@ extension DistrictOffice {
                 let encoder = Wire.BinaryEncoder()
                 // Closed cases held as their encoded changes: one record each.
                 for (id, a) in archived where a.chunks != nil {
-                    guard let log = loadCase(id) else { continue }
+                    guard let log = try loadCase(id) else { continue }
                     let location = try writer.append(CaseArchive.Header(log), events: try encoder.encode(log.events)[...])
                     fromChunks.append((id, location))
                 }

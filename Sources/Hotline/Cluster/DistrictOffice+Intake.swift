@@ -68,14 +68,14 @@ extension DistrictOffice {
         defer { if let key { releaseIntakeKey(key) } }
         // Ready after the key is held: an earlier holder's failed commit may have sent the office recovering.
         try await ready()
-        if let key, let id = byIntakeKey[key], let log = loadCase(id) {
+        if let key, let id = byIntakeKey[key], let log = try loadCase(id) {
             return .known(CaseSnapshot(log), link: log.order.intakeLink(for: key))
         }
         let now = context.now
         let decision: IntakeMatchDecision
         if let about = request.about {
-            guard let target = caseLog(about) else { throw HotlineError.unknownCase(about) }
-            let lead = target.order.mergedInto.flatMap { loadCase($0)?.order }
+            guard let target = try caseLog(about) else { throw HotlineError.unknownCase(about) }
+            let lead = try target.order.mergedInto.flatMap { try loadCase($0)?.order }
             do {
                 decision = try IntakeMatcher.decide(request.contact, about: target.order, lead: lead, at: now, settings: context.settings)
             } catch {
@@ -85,7 +85,7 @@ extension DistrictOffice {
             guard let category = request.contact.category, !request.rules.isEmpty else { return .none }
             // Archived (closed) cases matter only to the phone rule, within the repeat window: those are read.
             let candidates = cases.values.compactMap { $0.order.classification?.category == category ? $0.order : nil }
-                + archivedMatchCandidates(category: category, phoneKey: IntakeMatcher.phoneKey(request.contact.phone), at: now)
+                + (try archivedMatchCandidates(category: category, phoneKey: IntakeMatcher.phoneKey(request.contact.phone), at: now))
             decision = IntakeMatcher.decide(request.contact, cases: candidates, rules: request.rules, at: now, settings: context.settings)
         }
         let contact = request.contact
@@ -107,21 +107,21 @@ extension DistrictOffice {
             }
             return try linked(id, kind: .reopened, match: match)
         case .merge(let lead, let match):
-            guard let log = loadCase(lead), let classification = log.order.classification else { return .none }
+            guard let log = try loadCase(lead), let classification = log.order.classification else { return .none }
             return .merge(lead: CaseRef(id: lead, number: log.order.number, jurisdiction: jurisdiction),
                           classification: classification, match: match)
         }
     }
 
     private func linked(_ id: CaseID, kind: IntakeLink.Kind, match: IntakeMatch) throws -> IntakeMatchOutcome {
-        guard let log = loadCase(id) else { throw HotlineError.unknownCase(id.rawValue) }
+        guard let log = try loadCase(id) else { throw HotlineError.unknownCase(id.rawValue) }
         return .linked(CaseSnapshot(log), link: IntakeLink(kind: kind, target: id, targetNumber: log.order.number, match: match))
     }
 
     /// A case of this office by id or number.
-    func caseLog(_ key: String) -> CaseLog? {
-        if let number = CaseNumber(parsing: key) { return caseLog(number: number) }
-        return loadCase(CaseID(key))
+    func caseLog(_ key: String) throws -> CaseLog? {
+        if let number = CaseNumber(parsing: key) { return try caseLog(number: number) }
+        return try loadCase(CaseID(key))
     }
 
     /// Opens `request` merged under `target.lead`: `drafted`, `accepted`, `mergedInto` (and `parentReplyAccepted`
@@ -130,7 +130,7 @@ extension DistrictOffice {
     ///
     /// - Throws: `HotlineError.ruleViolation`, `.unavailable`.
     func openMerged(_ request: OpenCase, into target: MergeTarget) async throws -> CaseSnapshot? {
-        guard let lead = loadCase(target.lead)?.order, lead.acceptsLinks else { return nil }
+        guard let lead = try loadCase(target.lead)?.order, lead.acceptsLinks else { return nil }
         let log: CaseLog
         do {
             log = try Self.mergedLog(request, lead: lead, match: target.match, at: context.now, settings: context.settings)

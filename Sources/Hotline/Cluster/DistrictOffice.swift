@@ -70,6 +70,8 @@ public distributed actor DistrictOffice {
     var sortedIDs: [CaseID]?
     /// Archive records that could not be read or decoded (`hotline_archive_errors_total`).
     var archiveErrors = 0
+    /// The stream whose archive file failed a read (`reloadArchive` acts once per stream).
+    var reloadingFor: ReplicatedStream?
     /// Case by channel + external id: a request opened again (intake retried after a timeout or a node death)
     /// returns the case opened the first time.
     var byIntakeKey: [IntakeKey: CaseID] = [:]
@@ -207,7 +209,15 @@ public distributed actor DistrictOffice {
             let chunks = groupedBytes.removeValue(forKey: id) ?? []
             var log: CaseLog
             var rest = changes[...]
-            if let held = loadCase(id) {
+            let held: CaseLog?
+            do {
+                held = try loadCase(id)
+            } catch {
+                // Its archived record is unreadable: serving now would answer with a case missing its past.
+                replicationFailed(error, stream: s)
+                return
+            }
+            if let held {
                 log = held
             } else if let all = try? CaseLog(replaying: changes.flatMap { $0 }, settings: context.settings) {
                 // New here and closed: kept as its encoded changes until the next snapshot.
@@ -239,6 +249,11 @@ public distributed actor DistrictOffice {
                                                        "archived": archived.count, "snapshot_bytes": lastSnapshotBytes,
                                                        "entries": payloads.count, "rejected": rejected,
                                                        "ms": Int((ContinuousClock.now - since) / .milliseconds(1))])
+    }
+
+    /// The archive file could not be read (`reloadArchive`): recover from the replicas, as after a failed stream.
+    func archiveFailed(stream s: ReplicatedStream) {
+        replicationFailed(HotlineError.unavailable("an archived case's record could not be read on this node"), stream: s)
     }
 
     private func replicationFailed(_ error: any Error, stream s: ReplicatedStream) {
@@ -434,8 +449,8 @@ public distributed actor DistrictOffice {
         defer { if let key { releaseIntakeKey(key) } }
         // Ready after the key is held: an earlier holder's failed commit may have sent the office recovering.
         try await ready()
-        if let existing = loadCase(request.id) { return CaseSnapshot(existing) }
-        if let key, let id = byIntakeKey[key], let existing = loadCase(id) {
+        if let existing = try loadCase(request.id) { return CaseSnapshot(existing) }
+        if let key, let id = byIntakeKey[key], let existing = try loadCase(id) {
             return CaseSnapshot(existing)
         }
         if let target = request.mergeInto, let merged = try await openMerged(request, into: target) { return merged }
@@ -496,8 +511,8 @@ public distributed actor DistrictOffice {
         defer { if let key { releaseIntakeKey(key) } }
         // Ready after the key is held: an earlier holder's failed commit may have sent the office recovering.
         try await ready()
-        if let existing = loadCase(request.id) { return CaseSnapshot(existing) }
-        if let key, let id = byIntakeKey[key], let existing = loadCase(id) {
+        if let existing = try loadCase(request.id) { return CaseSnapshot(existing) }
+        if let key, let id = byIntakeKey[key], let existing = try loadCase(id) {
             return CaseSnapshot(existing)
         }
         let now = context.now
@@ -539,7 +554,7 @@ public distributed actor DistrictOffice {
     /// - Throws: `HotlineError.unknownCase`.
     public distributed func workOrder(_ id: CaseID) async throws -> WorkOrder {
         try await ready()
-        guard let log = loadCase(id) else { throw HotlineError.unknownCase(id.rawValue) }
+        guard let log = try loadCase(id) else { throw HotlineError.unknownCase(id.rawValue) }
         return log.order
     }
 
@@ -617,7 +632,7 @@ public distributed actor DistrictOffice {
     ///   `.ruleViolation`.
     public distributed func unitAct(_ id: CaseID, unit: String?, _ action: UnitAction) async throws -> CaseEvent {
         try await ready()
-        guard let log = loadCase(id) else { throw HotlineError.unknownCase(id.rawValue) }
+        guard let log = try loadCase(id) else { throw HotlineError.unknownCase(id.rawValue) }
         let round = log.order.currentRound
         let assignment: Assignment?
         if let unit {
@@ -643,21 +658,21 @@ public distributed actor DistrictOffice {
     /// Status, number and event count of one case. Throws `HotlineError.unknownCase`.
     public distributed func snapshot(_ id: CaseID) async throws -> CaseSnapshot {
         try await ready()
-        guard let log = loadCase(id) else { throw HotlineError.unknownCase(id.rawValue) }
+        guard let log = try loadCase(id) else { throw HotlineError.unknownCase(id.rawValue) }
         return CaseSnapshot(log)
     }
 
     /// The whole event history of one case, in sequence order. Throws `HotlineError.unknownCase`.
     public distributed func events(of id: CaseID) async throws -> [CaseEvent] {
         try await ready()
-        guard let log = loadCase(id) else { throw HotlineError.unknownCase(id.rawValue) }
+        guard let log = try loadCase(id) else { throw HotlineError.unknownCase(id.rawValue) }
         return log.events
     }
 
     /// Finds a case by its human number (nil when this office does not hold it).
     public distributed func find(number: CaseNumber) async throws -> CaseSnapshot? {
         try await ready()
-        return caseLog(number: number).map(CaseSnapshot.init)
+        return try caseLog(number: number).map(CaseSnapshot.init)
     }
 
     /// Ids of up to `limit` cases (1…`maxIDsPerPage`) whose ids sort after `after`, in id order; an empty
@@ -688,7 +703,7 @@ public distributed actor DistrictOffice {
             let size: Int
             if let log = cases[id] { size = encodedSize(of: id, log.events) } else if let a = archived[id] { size = a.eventBytes } else { continue }
             if !page.isEmpty && used + size > budget { break }
-            guard let events = cases[id]?.events ?? loadCase(id)?.events else { continue }
+            guard let events = try cases[id]?.events ?? loadCase(id)?.events else { continue }
             page.append(events)
             used += size
         }
@@ -817,7 +832,7 @@ public distributed actor DistrictOffice {
         // for their status or for every status, and are read from the archive for the answer.
         if case .cases(let wanted, _) = query {
             for (id, a) in archived where wanted == nil || wanted == a.status {
-                if let log = loadCase(id) { logs.append(log) }
+                if let log = try loadCase(id) { logs.append(log) }
             }
         }
         return logs.flatMap { $0.order.worklistEntries(for: query, at: now, office: code) }
@@ -858,7 +873,7 @@ public distributed actor DistrictOffice {
 
     func mutate(_ id: CaseID, _ change: (inout CaseLog, Date) throws -> Void) async throws {
         try await ready()
-        guard var log = loadCase(id) else { throw HotlineError.unknownCase(id.rawValue) }
+        guard var log = try loadCase(id) else { throw HotlineError.unknownCase(id.rawValue) }
         let original = log
         let count = log.events.count
         do {

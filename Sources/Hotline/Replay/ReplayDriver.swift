@@ -47,6 +47,9 @@ public struct ReplayDriver: Sendable {
         public var kills = 0
         /// Seed of the victims and moments (printed in the report; the same seed replays the same kills).
         public var killSeed: UInt64 = 1
+        /// Where the run registers what must be undone if the process is interrupted (its node processes, its
+        /// secret files and temporary directory): the command line calls `ReplayCleanup.run()` on SIGINT/SIGTERM.
+        public var cleanup = ReplayCleanup()
 
         public init(executable: URL, calendar: WorkingCalendar) {
             self.executable = executable
@@ -96,15 +99,18 @@ public struct ReplayDriver: Sendable {
         }
         // The replay's own cluster proves a fresh secret, as a deployed one does.
         let secret = try ClusterAuth.makeEphemeralSecretFile()
-        defer { try? FileManager.default.removeItem(atPath: secret.path) }
+        let cleanup = options.cleanup
+        cleanup.add { try? FileManager.default.removeItem(atPath: secret.path) }
         // The driver configures the nodes and moves their clocks: it proves an operator secret they know.
         let operatorSecret = try ClusterAuth.makeEphemeralSecretFile()
-        defer { try? FileManager.default.removeItem(atPath: operatorSecret.path) }
+        cleanup.add { try? FileManager.default.removeItem(atPath: operatorSecret.path) }
         let logDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("hotline-replay-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: logDirectory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: logDirectory) }
+        cleanup.add { try? FileManager.default.removeItem(at: logDirectory) }
         let processes = ReplayNodes()
-        defer { for p in processes.all { p.stop() } }
+        // Run in reverse: the nodes stop before their directory goes.
+        cleanup.add { for p in processes.all { p.stop() } }
+        defer { cleanup.run() }
         let executable = options.executable
         let inbound = options.inboundOnIOThread ? "io" : "pool"
         // Node k's command line: its data directory (replicas) survives a kill, so a restart on it recovers.
@@ -322,6 +328,27 @@ struct ClassificationTally {
                               confidenceBuckets: Self.buckets(confidences, threshold: threshold),
                               medianCategoryConfidence: Self.median(categoryConfidences),
                               categoryConfidenceBuckets: Self.buckets(categoryConfidences, threshold: threshold))
+    }
+}
+
+/// What a replay must undo when it ends, normally or by a signal: stop its node processes, remove its secret files
+/// and temporary directory. Steps run once, last added first; `run()` may be called from any thread (the
+/// command line's signal handler calls it, then exits).
+public final class ReplayCleanup: Sendable {
+    private let steps = Mutex<[@Sendable () -> Void]>([])
+
+    public init() {}
+
+    /// Adds a step (run before the ones added earlier).
+    public func add(_ step: @escaping @Sendable () -> Void) { steps.withLock { $0.append(step) } }
+
+    /// Runs every step not yet run, last added first.
+    public func run() {
+        let due = steps.withLock { s -> [@Sendable () -> Void] in
+            defer { s = [] }
+            return s
+        }
+        for step in due.reversed() { step() }
     }
 }
 
