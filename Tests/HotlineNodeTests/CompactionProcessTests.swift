@@ -25,28 +25,13 @@ final class CompactionProcessTests: XCTestCase {
         let client = try harness.clientSystem(callTimeout: .seconds(10))
         let entry = try HotlineNode.on(node.node, system: client)
         let jurisdictions = ["210302", "210303"]
-        func request(_ i: Int) -> CitizenRequest {
-            CitizenRequest(channel: "8890", externalID: "compact-\(i)", category: "heating-failure",
-                           jurisdiction: jurisdictions[i % 2], description: "暖气不热，请处理 \(i)")
-        }
+        func request(_ i: Int) -> CitizenRequest { heating("compact", i, in: jurisdictions) }
         var receipts: [IntakeReceipt] = []
-        for i in 0..<12 {
-            var receipt: IntakeReceipt?
-            try await waitUntil(timeout: .seconds(30), "request \(i) accepted") {
-                receipt = try? await entry.submit(request(i))
-                return receipt != nil
-            }
-            receipts.append(try XCTUnwrap(receipt))
-        }
+        for i in 0..<12 { receipts.append(try await accepted(request(i), via: entry)) }
         // Half of them closed: signed, replied, reply accepted, the citizen called back satisfied.
         for receipt in receipts.prefix(6) {
-            let key = receipt.ref.number.description
-            let lead = try await entry.findCase(key).snapshot.leadUnit ?? ""
-            _ = try await entry.unitAct(key, unit: lead, action: .sign)
-            _ = try await entry.unitAct(key, unit: lead, action: .reply(text: "已修复"))
-            _ = try await entry.reviewReply(key, accepted: true, note: "ok")
-            let closed = try await entry.callBack(key, outcome: .reached(evaluation: CallbackEvaluation(resolved: true, satisfaction: .satisfied)))
-            XCTAssertEqual(closed.status, .closed)
+            let status = try await close(receipt, via: entry)
+            XCTAssertEqual(status, .closed)
         }
         // A snapshot is taken once the changes since the last reach half its size: open cases are filed until the
         // closes are covered by one.
@@ -63,13 +48,8 @@ final class CompactionProcessTests: XCTestCase {
         // covered it meanwhile); and an open case closed after it (live again after the restart).
         receipts.append(try await entry.submit(request(50)))
         for receipt in [receipts[6], receipts[12]] {
-            let key = receipt.ref.number.description
-            let lead = try await entry.findCase(key).snapshot.leadUnit ?? ""
-            _ = try await entry.unitAct(key, unit: lead, action: .sign)
-            _ = try await entry.unitAct(key, unit: lead, action: .reply(text: "已修复"))
-            _ = try await entry.reviewReply(key, accepted: true, note: "ok")
-            let closed = try await entry.callBack(key, outcome: .reached(evaluation: CallbackEvaluation(resolved: true, satisfaction: .satisfied)))
-            XCTAssertEqual(closed.status, .closed)
+            let status = try await close(receipt, via: entry)
+            XCTAssertEqual(status, .closed)
         }
         var before: [CaseID: CaseHistory] = [:]
         for receipt in receipts { before[receipt.ref.id] = try await entry.findCase(receipt.ref.number.description) }
@@ -236,43 +216,14 @@ final class CompactionProcessTests: XCTestCase {
     /// restarted on its directory, serves them too once its offices come back.
     func test_anOfficeMovedAfterCompactionReadsTheSnapshotFromItsReplicasOnOtherNodes() async throws {
         let names = ["k1", "k2", "k3"]
-        let data = names.map { n -> String in
-            let d = FileManager.default.temporaryDirectory.appendingPathComponent("hotline-compaction-\(n)-\(UUID().uuidString)").path
-            dirs.append(d)
-            return d
-        }
-        func extra(_ i: Int, seeds: [NodeAddress]) -> [String] {
-            var e = ["--catalog", DurabilityProcessTests.catalog, "--data", data[i], "--snapshot-min-bytes", "1"]
-            if !seeds.isEmpty { e += ["--seeds", seeds.map(\.description).joined(separator: ",")] }
-            return e
-        }
-        var nodes: [NodeProcess] = []
-        for (i, n) in names.enumerated() { nodes.append(try harness.startNode(n, extra: extra(i, seeds: nodes.map(\.node.address)))) }
-        let client = try harness.clientSystem(callTimeout: .seconds(10))
-        let hotlines = try nodes.map { try HotlineNode.on($0.node, system: client) }
-        try await ClusterFormation.waitForMembers(hotlines, names: names, timeout: .seconds(20))
-        _ = try await ClusterFormation.waitForPlacement(hotlines, names: names, timeout: .seconds(20))
+        let cluster = try await startCompactingCluster(names, tag: "compaction")
+        let nodes = cluster.nodes, hotlines = cluster.hotlines
         let jurisdictions = ["210302", "210303"]
-        func request(_ i: Int) -> CitizenRequest {
-            CitizenRequest(channel: "8890", externalID: "moved-\(i)", category: "heating-failure",
-                           jurisdiction: jurisdictions[i % 2], description: "暖气不热，请处理 \(i)")
-        }
+        func request(_ i: Int) -> CitizenRequest { heating("moved", i, in: jurisdictions) }
         var receipts: [IntakeReceipt] = []
-        for i in 0..<8 {
-            var receipt: IntakeReceipt?
-            try await waitUntil(timeout: .seconds(30), "request \(i) accepted") {
-                receipt = try? await hotlines[0].submit(request(i))
-                return receipt != nil
-            }
-            receipts.append(try XCTUnwrap(receipt))
-        }
+        for i in 0..<8 { receipts.append(try await accepted(request(i), via: hotlines[0])) }
         for receipt in receipts.prefix(4) {
-            let key = receipt.ref.number.description
-            let lead = try await hotlines[0].findCase(key).snapshot.leadUnit ?? ""
-            _ = try await hotlines[0].unitAct(key, unit: lead, action: .sign)
-            _ = try await hotlines[0].unitAct(key, unit: lead, action: .reply(text: "已修复"))
-            _ = try await hotlines[0].reviewReply(key, accepted: true, note: "ok")
-            _ = try await hotlines[0].callBack(key, outcome: .reached(evaluation: CallbackEvaluation(resolved: true, satisfaction: .satisfied)))
+            try await close(receipt, via: hotlines[0])
         }
         var filler = 100
         var host = 0
@@ -312,7 +263,7 @@ final class CompactionProcessTests: XCTestCase {
         XCTAssertEqual(again.ref.id, receipts[1].ref.id, "a retried intake of a closed case is the same case")
 
         let back = try harness.startNode(names[host] + "-again", port: nodes[host].node.address.port,
-                                         extra: extra(host, seeds: nodes.map(\.node.address).filter { $0 != nodes[host].node.address }))
+                                         extra: cluster.restartExtra(host))
         let client2 = try harness.clientSystem("after-restart", callTimeout: .seconds(10))
         let restarted = try HotlineNode.on(back.node, system: client2)
         for receipt in receipts {
@@ -333,44 +284,15 @@ final class CompactionProcessTests: XCTestCase {
     /// installed again: with the third node killed once more, the other two serve everything.
     func test_snapshotFilesLostOnTwoOfThreeReplicasMakeTheOfficeWaitNotForget() async throws {
         let names = ["d1", "d2", "d3"]
-        let data = names.map { n -> String in
-            let d = FileManager.default.temporaryDirectory.appendingPathComponent("hotline-snaploss-\(n)-\(UUID().uuidString)").path
-            dirs.append(d)
-            return d
-        }
-        func extra(_ i: Int, seeds: [NodeAddress]) -> [String] {
-            var e = ["--catalog", DurabilityProcessTests.catalog, "--data", data[i], "--snapshot-min-bytes", "1"]
-            if !seeds.isEmpty { e += ["--seeds", seeds.map(\.description).joined(separator: ",")] }
-            return e
-        }
-        var nodes: [NodeProcess] = []
-        for (i, n) in names.enumerated() { nodes.append(try harness.startNode(n, extra: extra(i, seeds: nodes.map(\.node.address)))) }
-        let addresses = nodes.map(\.node.address)
-        let client = try harness.clientSystem(callTimeout: .seconds(10))
-        let hotlines = try nodes.map { try HotlineNode.on($0.node, system: client) }
-        try await ClusterFormation.waitForMembers(hotlines, names: names, timeout: .seconds(20))
-        _ = try await ClusterFormation.waitForPlacement(hotlines, names: names, timeout: .seconds(20))
+        let cluster = try await startCompactingCluster(names, tag: "snaploss")
+        let nodes = cluster.nodes, hotlines = cluster.hotlines
+        let addresses = cluster.addresses
         let jurisdictions = ["210302", "210303"]
-        func request(_ i: Int) -> CitizenRequest {
-            CitizenRequest(channel: "8890", externalID: "snaploss-\(i)", category: "heating-failure",
-                           jurisdiction: jurisdictions[i % 2], description: "暖气不热，请处理 \(i)")
-        }
+        func request(_ i: Int) -> CitizenRequest { heating("snaploss", i, in: jurisdictions) }
         var receipts: [IntakeReceipt] = []
-        for i in 0..<6 {
-            var receipt: IntakeReceipt?
-            try await waitUntil(timeout: .seconds(30), "request \(i) accepted") {
-                receipt = try? await hotlines[0].submit(request(i))
-                return receipt != nil
-            }
-            receipts.append(try XCTUnwrap(receipt))
-        }
+        for i in 0..<6 { receipts.append(try await accepted(request(i), via: hotlines[0])) }
         for receipt in receipts.prefix(2) {
-            let key = receipt.ref.number.description
-            let lead = try await hotlines[0].findCase(key).snapshot.leadUnit ?? ""
-            _ = try await hotlines[0].unitAct(key, unit: lead, action: .sign)
-            _ = try await hotlines[0].unitAct(key, unit: lead, action: .reply(text: "已修复"))
-            _ = try await hotlines[0].reviewReply(key, accepted: true, note: "ok")
-            _ = try await hotlines[0].callBack(key, outcome: .reached(evaluation: CallbackEvaluation(resolved: true, satisfaction: .satisfied)))
+            try await close(receipt, via: hotlines[0])
         }
         var filler = 100
         try await waitUntil(timeout: .seconds(60), "both offices compacted with their closed case archived") {
@@ -388,7 +310,7 @@ final class CompactionProcessTests: XCTestCase {
         for receipt in receipts { before[receipt.ref.id] = try await hotlines[0].findCase(receipt.ref.number.description) }
 
         for n in nodes { n.kill() }
-        for d in data.prefix(2) {
+        for d in cluster.data.prefix(2) {
             let dir = d + "/replicas/snapshots"
             let snaps = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".snap") }
             XCTAssertFalse(snaps.isEmpty, "\(dir) held snapshot files")
@@ -397,37 +319,17 @@ final class CompactionProcessTests: XCTestCase {
         var back: [NodeProcess] = []
         for i in 0..<2 {
             back.append(try harness.startNode(names[i] + "-again", port: addresses[i].port,
-                                              extra: extra(i, seeds: addresses.enumerated().filter { $0.offset != i }.map(\.element))))
+                                              extra: cluster.restartExtra(i)))
         }
         let client2 = try harness.clientSystem("two-damaged", callTimeout: .seconds(5))
         let two = try back.map { try HotlineNode.on($0.node, system: client2) }
         // Whatever the two answer meanwhile, it is never the shorter state: no "unknown case", no new case.
-        var sawRecovering = ""
-        let watchUntil = ContinuousClock.now + .seconds(8)
-        var rounds = 0
-        while ContinuousClock.now < watchUntil && rounds < 200 {
-            rounds += 1
-            for h in two {
-                for receipt in receipts {
-                    do {
-                        let found = try await h.findCase(receipt.ref.number.description)
-                        XCTAssertEqual(found.events, before[receipt.ref.id]?.events, "case \(receipt.ref.number) answered from a shorter state")
-                    } catch HotlineError.unknownCase(let what) {
-                        XCTFail("case \(receipt.ref.number) answered unknown (\(what)) while two replicas' snapshots were lost")
-                    } catch {}
-                }
-                if let retry = try? await h.submit(request(3)) {
-                    XCTAssertEqual(retry.ref.id, receipts[3].ref.id, "a retried intake opened a new case")
-                }
-                for office in (try? await h.info())?.offices ?? [] where jurisdictions.contains(office.jurisdiction) && office.phase == "recovering" {
-                    sawRecovering = office.detail ?? sawRecovering
-                }
-            }
-        }
+        let sawRecovering = try await watchNeverShorter(two, receipts: receipts, before: before, retry: (request(3), receipts[3]),
+                                                        jurisdictions: jurisdictions, seconds: 8)
         XCTAssertTrue(sawRecovering.contains("could not read") || sawRecovering.contains("snapshot"),
                       "a recovering office says why: \(sawRecovering)")
 
-        let third = try harness.startNode(names[2] + "-again", port: addresses[2].port, extra: extra(2, seeds: Array(addresses.prefix(2))))
+        let third = try harness.startNode(names[2] + "-again", port: addresses[2].port, extra: cluster.restartExtra(2))
         let client3 = try harness.clientSystem("whole-again", callTimeout: .seconds(10))
         let all = try (back + [third]).map { try HotlineNode.on($0.node, system: client3) }
         for receipt in receipts {
@@ -469,27 +371,11 @@ final class CompactionProcessTests: XCTestCase {
         let node = try harness.startNode("a1", extra: extra)
         let client = try harness.clientSystem(callTimeout: .seconds(10))
         let entry = try HotlineNode.on(node.node, system: client)
-        func request(_ i: Int) -> CitizenRequest {
-            CitizenRequest(channel: "8890", externalID: "archive-bad-\(i)", category: "heating-failure",
-                           jurisdiction: "210302", description: "暖气不热，请处理 \(i)")
-        }
+        func request(_ i: Int) -> CitizenRequest { heating("archive-bad", i, in: ["210302"]) }
         var receipts: [IntakeReceipt] = []
-        for i in 0..<4 {
-            var receipt: IntakeReceipt?
-            try await waitUntil(timeout: .seconds(30), "request \(i) accepted") {
-                receipt = try? await entry.submit(request(i))
-                return receipt != nil
-            }
-            receipts.append(try XCTUnwrap(receipt))
-        }
+        for i in 0..<4 { receipts.append(try await accepted(request(i), via: entry)) }
         for receipt in receipts.prefix(2) {
-            let key = receipt.ref.number.description
-            let lead = try await entry.findCase(key).snapshot.leadUnit ?? ""
-            _ = try await entry.unitAct(key, unit: lead, action: .sign)
-            _ = try await entry.unitAct(key, unit: lead, action: .reply(text: "已修复"))
-            _ = try await entry.reviewReply(key, accepted: true, note: "ok")
-            _ = try await entry.callBack(key, outcome: .reached(evaluation: CallbackEvaluation(resolved: true, satisfaction: .satisfied)))
-        }
+            try await close(receipt, via: entry)        }
         var filler = 100
         try await waitUntil(timeout: .seconds(60), "the closed cases archived in the file") {
             filler += 1
@@ -538,27 +424,109 @@ final class CompactionProcessTests: XCTestCase {
         let again = try harness.startNode("a1-again", port: node.node.address.port, extra: extra)
         let client2 = try harness.clientSystem("after-truncation", callTimeout: .seconds(5))
         let entry2 = try HotlineNode.on(again.node, system: client2)
+        let detail = try await watchNeverShorter([entry2], receipts: receipts, before: before, retry: (request(2), receipts[2]),
+                                                 jurisdictions: ["210302"], seconds: 6)
+        XCTAssertTrue(detail.contains("damaged") || detail.contains("could not read"), "the office says why it waits: \(detail)")
+    }
+
+    /// For `seconds` (bounded rounds), while a stream's snapshot is lost: asks every entry for every case and
+    /// submits `retry` again. A case answered must be as `before`; none may be "unknown case"; the retried intake,
+    /// if accepted, must be its first case; no office of `jurisdictions` may serve. Returns the last `detail` a
+    /// recovering office gave.
+    func watchNeverShorter(_ entries: [HotlineNode], receipts: [IntakeReceipt], before: [CaseID: CaseHistory],
+                           retry: (CitizenRequest, IntakeReceipt), jurisdictions: [String], seconds: Int) async throws -> String {
         var detail = ""
-        let until = ContinuousClock.now + .seconds(6)
+        let until = ContinuousClock.now + .seconds(seconds)
         var rounds = 0
-        while ContinuousClock.now < until && rounds < 100 {
+        while ContinuousClock.now < until && rounds < 200 {
             rounds += 1
-            for receipt in receipts {
-                do {
-                    let found = try await entry2.findCase(receipt.ref.number.description)
-                    XCTAssertEqual(found.events, before[receipt.ref.id]?.events, "served from a shorter state")
-                } catch HotlineError.unknownCase(let what) {
-                    XCTFail("case \(receipt.ref.number) answered unknown (\(what)) with its only snapshot lost")
-                } catch {}
-            }
-            if let retry = try? await entry2.submit(request(2)) {
-                XCTAssertEqual(retry.ref.id, receipts[2].ref.id, "a retried intake opened a new case")
-            }
-            if let office = (try? await entry2.info())?.offices?.first(where: { $0.jurisdiction == "210302" }) {
-                XCTAssertNotEqual(office.phase, "serving", "the office serves without its snapshot")
-                detail = office.detail ?? detail
+            for h in entries {
+                for receipt in receipts {
+                    do {
+                        let found = try await h.findCase(receipt.ref.number.description)
+                        XCTAssertEqual(found.events, before[receipt.ref.id]?.events, "case \(receipt.ref.number) answered from a shorter state")
+                    } catch HotlineError.unknownCase(let what) {
+                        XCTFail("case \(receipt.ref.number) answered unknown (\(what)) while its snapshot was lost")
+                    } catch {}
+                }
+                if let again = try? await h.submit(retry.0) {
+                    XCTAssertEqual(again.ref.id, retry.1.ref.id, "a retried intake opened a new case")
+                }
+                for office in (try? await h.info())?.offices ?? [] where jurisdictions.contains(office.jurisdiction) {
+                    XCTAssertNotEqual(office.phase, "serving", "office \(office.jurisdiction) serves without its snapshot")
+                    if office.phase == "recovering" { detail = office.detail ?? detail }
+                }
             }
         }
-        XCTAssertTrue(detail.contains("damaged") || detail.contains("could not read"), "the office says why it waits: \(detail)")
+        return detail
+    }
+
+    // MARK: - Shared steps
+
+    /// Request `i` of a test: a heating failure, external id `tag-i`, in `jurisdictions[i % count]`.
+    func heating(_ tag: String, _ i: Int, in jurisdictions: [String]) -> CitizenRequest {
+        CitizenRequest(channel: "8890", externalID: "\(tag)-\(i)", category: "heating-failure",
+                       jurisdiction: jurisdictions[i % jurisdictions.count], description: "暖气不热，请处理 \(i)")
+    }
+
+    /// Submits `request` through `entry` until it is accepted (bounded by 30 s).
+    func accepted(_ request: CitizenRequest, via entry: HotlineNode) async throws -> IntakeReceipt {
+        var receipt: IntakeReceipt?
+        try await waitUntil(timeout: .seconds(30), "request \(request.externalID) accepted") {
+            receipt = try? await entry.submit(request)
+            return receipt != nil
+        }
+        return try XCTUnwrap(receipt)
+    }
+
+    /// Closes a case the way a whole cycle does: the lead unit signs and replies, the reply is accepted, the
+    /// citizen is called back satisfied. Returns its status after the callback.
+    @discardableResult
+    func close(_ receipt: IntakeReceipt, via entry: HotlineNode) async throws -> CaseStatus {
+        let key = receipt.ref.number.description
+        let lead = try await entry.findCase(key).snapshot.leadUnit ?? ""
+        _ = try await entry.unitAct(key, unit: lead, action: .sign)
+        _ = try await entry.unitAct(key, unit: lead, action: .reply(text: "已修复"))
+        _ = try await entry.reviewReply(key, accepted: true, note: "ok")
+        return try await entry.callBack(key, outcome: .reached(evaluation: CallbackEvaluation(resolved: true, satisfaction: .satisfied))).status
+    }
+
+    /// Nodes `names`, each with a fresh `--data` directory and `--snapshot-min-bytes 1`, joined through the ones
+    /// started before them, formed and placed.
+    struct CompactingCluster {
+        var names: [String]
+        var data: [String]
+        var nodes: [NodeProcess]
+        var hotlines: [HotlineNode]
+        var addresses: [NodeAddress] { nodes.map(\.node.address) }
+
+        /// Node `i`'s flags, joining through `seeds`.
+        func extra(_ i: Int, seeds: [NodeAddress]) -> [String] {
+            var e = ["--catalog", DurabilityProcessTests.catalog, "--data", data[i], "--snapshot-min-bytes", "1"]
+            if !seeds.isEmpty { e += ["--seeds", seeds.map(\.description).joined(separator: ",")] }
+            return e
+        }
+
+        /// Node `i`'s flags for a restart: seeded by the others.
+        func restartExtra(_ i: Int) -> [String] {
+            extra(i, seeds: addresses.enumerated().filter { $0.offset != i }.map(\.element))
+        }
+    }
+
+    func startCompactingCluster(_ names: [String], tag: String) async throws -> CompactingCluster {
+        let data = names.map { n -> String in
+            let d = FileManager.default.temporaryDirectory.appendingPathComponent("hotline-\(tag)-\(n)-\(UUID().uuidString)").path
+            dirs.append(d)
+            return d
+        }
+        var cluster = CompactingCluster(names: names, data: data, nodes: [], hotlines: [])
+        for (i, n) in names.enumerated() {
+            cluster.nodes.append(try harness.startNode(n, extra: cluster.extra(i, seeds: cluster.addresses)))
+        }
+        let client = try harness.clientSystem(callTimeout: .seconds(10))
+        cluster.hotlines = try cluster.nodes.map { try HotlineNode.on($0.node, system: client) }
+        try await ClusterFormation.waitForMembers(cluster.hotlines, names: names, timeout: .seconds(20))
+        _ = try await ClusterFormation.waitForPlacement(cluster.hotlines, names: names, timeout: .seconds(20))
+        return cluster
     }
 }
