@@ -9,12 +9,12 @@ import Glibc
 /// carrying everything the office keeps in memory for it (its index entry), in front of the case's encoded
 /// events, which stay on disk until the case is asked for.
 ///
-/// Layout (version 2), all integers big-endian:
+/// Layout (version 3), all integers big-endian:
 ///
 /// | bytes | field |
 /// |---|---|
-/// | 4 | magic `HCA2` |
-/// | 4 | version, 2 |
+/// | 4 | magic `HCA3` |
+/// | 4 | version, 3 |
 /// | 8 | reserved, 0 |
 /// | … | records, to the end of the file |
 ///
@@ -23,6 +23,7 @@ import Glibc
 /// | bytes | field |
 /// |---|---|
 /// | 4 | length of the rest of the record (≤ `maxRecordBytes`) |
+/// | 4 | CRC-32C (Castagnoli) of the record's bytes after this field |
 /// | 1 | status: position in `CaseStatus.allCases` |
 /// | 1 | flags: 1 live (open, or an assignment awaiting delivery: replayed at recovery), 2 merged (`mergedInto` follows), 4 category, 8 phone key, 16 closed at |
 /// | 2 | number: year |
@@ -36,11 +37,15 @@ import Glibc
 /// | m × (2 + k, 2 + k) | each: channel, external id |
 /// | 4 + k | the case's events: length, then `Wire.BinaryEncoder` bytes of `[CaseEvent]` |
 ///
-/// Version 1 (`HCA1`, branch `recovery`, never released) carried only the case's own intake key and is refused.
+/// Every read checks a record's CRC-32C — a case asked for, the records compaction copies into the next snapshot,
+/// the headers a recovery parses — so that a bit flipped in the file (a cache, not fsynced) is found where it is
+/// read and never copied into a snapshot the replicas would take as good.
+/// Version 1 (`HCA1`, never released) carried only the case's own intake key, version 2 (`HCA2`) no CRC per
+/// record; both are refused.
 /// Strings longer than 65 535 bytes are refused (`ArchiveError.tooLong`).
 public enum CaseArchive {
-    static let magic: [UInt8] = Array("HCA2".utf8)
-    static let version: UInt32 = 2
+    static let magic: [UInt8] = Array("HCA3".utf8)
+    static let version: UInt32 = 3
     static let statuses = CaseStatus.allCases
     /// Bytes before the first record.
     public static let fileHeaderBytes = 16
@@ -109,7 +114,22 @@ public enum CaseArchive {
     }
 
     /// The file header.
-    static var fileHeader: [UInt8] { magic + [0, 0, 0, 2] + [UInt8](repeating: 0, count: 8) }
+    static var fileHeader: [UInt8] { magic + [0, 0, 0, 3] + [UInt8](repeating: 0, count: 8) }
+
+    /// Bytes of a record before its header: the length prefix and the CRC-32C.
+    static let recordPrefixBytes = 8
+
+    /// Checks the CRC-32C of the record `bytes` (the whole record, length prefix first).
+    ///
+    /// - Throws: `ArchiveError.malformed` at `offset` when the bytes do not match it.
+    static func verify(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws {
+        guard bytes.count >= recordPrefixBytes else { throw ArchiveError.malformed(offset: offset, reason: "record shorter than its prefix") }
+        let stored = UInt32(bytes[4]) << 24 | UInt32(bytes[5]) << 16 | UInt32(bytes[6]) << 8 | UInt32(bytes[7])
+        let computed = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[recordPrefixBytes...]))
+        guard stored == computed else {
+            throw ArchiveError.malformed(offset: offset, reason: "record's bytes do not match its CRC-32C")
+        }
+    }
 
     /// Encodes one record: the length prefix, the header, the events. Returns the bytes and where the events start.
     public static func record(_ h: Header, events: ArraySlice<UInt8>) throws -> (bytes: [UInt8], eventsAt: Int) {
@@ -128,6 +148,7 @@ public enum CaseArchive {
         guard h.intakeKeys.count <= 0xFFFF, events.count <= maxRecordBytes else {
             throw ArchiveError.tooLong(field: "intake keys or events", bytes: events.count)
         }
+        put32(0)
         put32(0)
         b.append(UInt8(statuses.firstIndex(of: h.status)!))
         var flags: UInt8 = h.live ? 1 : 0
@@ -153,6 +174,8 @@ public enum CaseArchive {
         b += events
         let rest = UInt32(b.count - 4)
         for (i, s) in [24, 16, 8, 0].enumerated() { b[i] = UInt8(truncatingIfNeeded: rest >> UInt32(s)) }
+        let crc = b.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[recordPrefixBytes...])) }
+        for (i, s) in [24, 16, 8, 0].enumerated() { b[4 + i] = UInt8(truncatingIfNeeded: crc >> UInt32(s)) }
         return (b, eventsAt)
     }
 
@@ -160,15 +183,17 @@ public enum CaseArchive {
     /// whole length and where its events start and how long they are. Nil when `p` does not hold the whole
     /// record yet.
     ///
-    /// - Throws: `ArchiveError.malformed` (a length above `maxRecordBytes`, an unknown status, fields that run
-    ///   past the record).
+    /// - Throws: `ArchiveError.malformed` (a length above `maxRecordBytes`, bytes that do not match the record's
+    ///   CRC-32C, an unknown status, fields that run past the record).
     static func parse(_ p: UnsafeRawBufferPointer, at base: Int) throws -> (Header, length: Int, eventsAt: Int, eventsLength: Int)? {
         guard p.count >= 4 else { return nil }
         let rest = Int(p[0]) << 24 | Int(p[1]) << 16 | Int(p[2]) << 8 | Int(p[3])
         guard rest <= maxRecordBytes else { throw ArchiveError.malformed(offset: base, reason: "record of \(rest) bytes") }
         guard p.count >= 4 + rest else { return nil }
         let end = 4 + rest
-        var at = 4
+        guard end >= recordPrefixBytes else { throw ArchiveError.malformed(offset: base, reason: "record of \(rest) bytes") }
+        try verify(UnsafeRawBufferPointer(rebasing: p[0..<end]), at: base)
+        var at = recordPrefixBytes
         func need(_ n: Int) throws {
             guard at + n <= end else { throw ArchiveError.malformed(offset: base + at, reason: "field runs past its record") }
         }
@@ -217,7 +242,7 @@ public enum CaseArchive {
     /// - Throws: `ArchiveError.malformed`.
     public static func forEach(in bytes: [UInt8], _ body: (Header, ArraySlice<UInt8>) throws -> Void) throws {
         guard bytes.count >= fileHeaderBytes, Array(bytes[0..<8]) == Array(fileHeader[0..<8]) else {
-            throw ArchiveError.malformed(offset: 0, reason: "not a version-2 case archive")
+            throw ArchiveError.malformed(offset: 0, reason: "not a version-3 case archive")
         }
         var at = fileHeaderBytes
         while at < bytes.count {
@@ -286,12 +311,17 @@ extension CaseArchive {
             return out
         }
 
-        /// The events of the record at `location`, decoded.
+        /// The events of the record at `location`, decoded (the whole record is read and its CRC-32C checked).
         ///
-        /// - Throws: `ArchiveError.io`, or the decoder's error for damaged bytes.
+        /// - Throws: `ArchiveError.io`, `.malformed` (bytes that do not match the CRC-32C), or the decoder's error.
         public func events(at location: Location) throws -> [CaseEvent] {
-            let bytes = try read(offset: location.eventsOffset, count: Int(location.eventsLength))
-            return try Wire.BinaryDecoder().decode([CaseEvent].self, from: bytes)
+            let bytes = try read(offset: Int(location.offset), count: Int(location.length))
+            guard bytes.count == Int(location.length), Int(location.eventsAt) + Int(location.eventsLength) <= bytes.count else {
+                throw ArchiveError.io("\(path) ended inside the record at \(location.offset)")
+            }
+            try bytes.withUnsafeBytes { try CaseArchive.verify($0, at: Int(location.offset)) }
+            return try Wire.BinaryDecoder().decode([CaseEvent].self,
+                                                   from: bytes[Int(location.eventsAt)..<(Int(location.eventsAt) + Int(location.eventsLength))])
         }
     }
 
@@ -369,6 +399,15 @@ extension CaseArchive {
                 let start = Int(locations[i].offset)
                 let bytes = try source.read(offset: start, count: end - start)
                 guard bytes.count == end - start else { throw ArchiveError.io("\(source.path) ended inside a record") }
+                // Each record's CRC-32C is checked before it goes into the next snapshot: a bit flipped in this
+                // cache must not become a snapshot every replica takes as good.
+                try bytes.withUnsafeBytes { b in
+                    for k in i..<j {
+                        let from = Int(locations[k].offset) - start
+                        try CaseArchive.verify(UnsafeRawBufferPointer(rebasing: b[from..<(from + Int(locations[k].length))]),
+                                               at: Int(locations[k].offset))
+                    }
+                }
                 let base = size
                 try write(bytes)
                 for k in i..<j {
@@ -443,7 +482,7 @@ extension CaseArchive {
             if !sawHeader {
                 guard pendingBytes.count >= CaseArchive.fileHeaderBytes else { return }
                 guard Array(pendingBytes[0..<8]) == Array(CaseArchive.fileHeader[0..<8]) else {
-                    throw ArchiveError.malformed(offset: 0, reason: "not a version-2 case archive")
+                    throw ArchiveError.malformed(offset: 0, reason: "not a version-3 case archive")
                 }
                 sawHeader = true
                 pendingBytes.removeFirst(CaseArchive.fileHeaderBytes)

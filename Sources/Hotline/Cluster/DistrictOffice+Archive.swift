@@ -141,7 +141,19 @@ extension DistrictOffice {
             do {
                 if let archive {
                     let old = archived.compactMap { $0.value.chunks == nil ? ($0.key, $0.value.location) : nil }.sorted { $0.1.offset < $1.1.offset }
-                    let locations = try writer.copy(old.map(\.1), from: archive)
+                    let locations: [CaseArchive.Location]
+                    do {
+                        locations = try writer.copy(old.map(\.1), from: archive)
+                    } catch {
+                        // A record of this node's copy failed its CRC-32C (or could not be read): nothing of it goes
+                        // into a snapshot; the office reads its stream again from the replicas, which hold it whole.
+                        archiveErrors += 1
+                        context.system.metrics.counter("hotline_archive_errors_total", help: "Archived cases whose record could not be read or decoded.").increment()
+                        actorSystem.logger.error("district.archive_damaged", ["jurisdiction": jurisdiction, "error": "\(error)",
+                                                                              "effect": "no snapshot taken; the office reads its stream again from its replicas"])
+                        reloadArchive()
+                        throw error
+                    }
                     copied = zip(old.map(\.0), locations).map { ($0, $1) }
                 }
                 let encoder = Wire.BinaryEncoder()
