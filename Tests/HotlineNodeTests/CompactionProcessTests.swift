@@ -427,6 +427,11 @@ final class CompactionProcessTests: XCTestCase {
         let detail = try await watchNeverShorter([entry2], receipts: receipts, before: before, retry: (request(2), receipts[2]),
                                                  jurisdictions: ["210302"], seconds: 6)
         XCTAssertTrue(detail.contains("damaged") || detail.contains("could not read"), "the office says why it waits: \(detail)")
+        // Breaker finding: a request for the waiting office timed out (exit 3, "rejected") instead of being queued.
+        let started = ContinuousClock.now
+        let outcome = try await entry2.submitOrQueue(request(77))
+        guard case .queued = outcome else { return XCTFail("a request for a recovering office must be queued: \(outcome)") }
+        XCTAssertLessThan(ContinuousClock.now - started, .seconds(5), "queued within the call, not after a timeout")
     }
 
     /// For `seconds` (bounded rounds), while a stream's snapshot is lost: asks every entry for every case and

@@ -120,28 +120,40 @@ public final class HotlineContext: Sendable {
     ///
     /// A call whose node died after acting but before answering is repeated on the new owner (at least once);
     /// the workflow's own rules refuse a repeated step there.
-    public func onDistrictOffice<T: Sendable>(_ jurisdiction: String,
+    ///
+    /// - Parameter within: the most time to spend (nil: `failoverWait`). A call made while serving a remote
+    ///   caller passes `nestedCallBudget`, so that it answers (`unavailable`, which the caller can act on) before
+    ///   the caller's call times out (a timeout says nothing of what ran, and is not queued).
+    public func onDistrictOffice<T: Sendable>(_ jurisdiction: String, within budget: Duration? = nil,
                                               _ body: @Sendable (DistrictOffice) async throws -> T) async throws -> T {
-        try await withFailover(HotlineKey.district(jurisdiction)) { try await body(try self.districtOffice(jurisdiction)) }
+        try await withFailover(HotlineKey.district(jurisdiction), within: budget) { try await body(try self.districtOffice(jurisdiction)) }
     }
 
     /// `onDistrictOffice` for a dispatch group.
-    public func onRoutingGroup<T: Sendable>(_ code: String, _ body: @Sendable (RoutingGroup) async throws -> T) async throws -> T {
-        try await withFailover(HotlineKey.dispatchGroup(code)) { try await body(try self.routingGroup(code)) }
+    public func onRoutingGroup<T: Sendable>(_ code: String, within budget: Duration? = nil,
+                                            _ body: @Sendable (RoutingGroup) async throws -> T) async throws -> T {
+        try await withFailover(HotlineKey.dispatchGroup(code), within: budget) { try await body(try self.routingGroup(code)) }
     }
 
     /// `onDistrictOffice` for the intake desk.
-    public func onIntakeDesk<T: Sendable>(_ body: @Sendable (IntakeDesk) async throws -> T) async throws -> T {
-        try await withFailover(HotlineKey.intake) { try await body(try self.intakeDesk()) }
+    /// - Parameter retryUnavailable: false: `HotlineError.unavailable` (the desk, or an office it called, is
+    ///   recovering) is thrown at once instead of retried, for a caller that queues the request then.
+    public func onIntakeDesk<T: Sendable>(retryUnavailable: Bool = true, _ body: @Sendable (IntakeDesk) async throws -> T) async throws -> T {
+        try await withFailover(HotlineKey.intake, retryUnavailable: retryUnavailable) { try await body(try self.intakeDesk()) }
     }
+
+    /// The most time a call made while serving a remote call may spend following its target (`onDistrictOffice`'s
+    /// `within`): the cluster's call timeout less 1.5 s, at least 1 s.
+    public var nestedCallBudget: Duration { max(.seconds(1), system.settings.callTimeout - .milliseconds(1_500)) }
 
     /// `onDistrictOffice` for the callback desk.
     public func onCallbackDesk<T: Sendable>(_ body: @Sendable (CallbackDesk) async throws -> T) async throws -> T {
         try await withFailover(HotlineKey.callback) { try await body(try self.callbackDesk()) }
     }
 
-    private func withFailover<T: Sendable>(_ key: String, _ attempt: @Sendable () async throws -> T) async throws -> T {
-        let deadline = ContinuousClock.now + Self.failoverWait
+    private func withFailover<T: Sendable>(_ key: String, within budget: Duration? = nil, retryUnavailable: Bool = true,
+                                           _ attempt: @Sendable () async throws -> T) async throws -> T {
+        let deadline = ContinuousClock.now + (budget ?? Self.failoverWait)
         var lastError: (any Error)?
         // Bounded: each retry waits for a move or the deadline.
         for _ in 0..<200 {
@@ -156,7 +168,11 @@ public final class HotlineContext: Sendable {
                 lastError = HotlineError.routing(why)
             } catch HotlineError.unavailable(let why) {
                 // Recovering from its replicas, or fenced by a newer owner: nothing was recorded.
+                guard retryUnavailable else { throw HotlineError.unavailable(why) }
                 lastError = HotlineError.unavailable(why)
+                // Another attempt may wait `DistrictOffice.readyWait` before it answers: not started when it
+                // would end after the deadline.
+                if ContinuousClock.now + DistrictOffice.readyWait > deadline { break }
             }
             let now = ContinuousClock.now
             guard now < deadline else { break }

@@ -293,7 +293,9 @@ public distributed actor HotlineNode {
             return .queued(try await queue.enqueue(normalized, reason: "no quorum: this node's side of the cluster does not hold the majority"))
         }
         do {
-            return .accepted(try await context.onIntakeDesk { try await $0.submit(normalized) })
+            // An office (or the desk) recovering answers `unavailable` within the call: queued at once, not after
+            // the failover's retries.
+            return .accepted(try await context.onIntakeDesk(retryUnavailable: false) { try await $0.submit(normalized) })
         } catch let error as RemoteCallError where error.isRetryable {
             return .queued(try await queue.enqueue(normalized, reason: "\(error)"))
         } catch HotlineError.unavailable(let why) {

@@ -380,7 +380,7 @@ public distributed actor IntakeDesk {
     }
 
     private func openAwaitingClassification(_ pending: OpenAwaitingClassification) async throws -> IntakeReceipt {
-        let snapshot = try await context.onDistrictOffice(pending.holdingJurisdiction) { try await $0.openAwaitingClassification(pending) }
+        let snapshot = try await context.onDistrictOffice(pending.holdingJurisdiction, within: context.nestedCallBudget) { try await $0.openAwaitingClassification(pending) }
         let ref = CaseRef(id: snapshot.id, number: snapshot.number, jurisdiction: pending.holdingJurisdiction)
         return IntakeReceipt(ref: ref, status: snapshot.status, duplicate: snapshot.id != pending.id, leadUnit: snapshot.leadUnit,
                              proposal: pending.proposal, classificationQueue: snapshot.status == .draft ? pending.group : nil)
@@ -399,7 +399,7 @@ public distributed actor IntakeDesk {
             request.dispatchedBy = RoutingGroup.author(group: group)
         }
         let opening = request
-        var snapshot = try await context.onDistrictOffice(open.classification.jurisdiction) { try await $0.openCase(opening) }
+        var snapshot = try await context.onDistrictOffice(open.classification.jurisdiction, within: context.nestedCallBudget) { try await $0.openCase(opening) }
         // The office returns the case it already holds for this channel + external id (a retry after a timeout,
         // a node death or a desk move): that case is the answer.
         let duplicate = snapshot.id != open.id
@@ -410,7 +410,7 @@ public distributed actor IntakeDesk {
         }
         if snapshot.status == .pendingDispatch, let group {
             let classification = open.classification
-            snapshot = try await context.onRoutingGroup(group) { try await $0.dispatch(ref, classification: classification) }
+            snapshot = try await context.onRoutingGroup(group, within: context.nestedCallBudget) { try await $0.dispatch(ref, classification: classification) }
         }
         return IntakeReceipt(ref: ref, status: snapshot.status, duplicate: false, leadUnit: snapshot.leadUnit,
                              proposal: open.proposal)
@@ -425,7 +425,7 @@ public distributed actor IntakeDesk {
         let jurisdiction = open.classification.jurisdiction
         let question = IntakeMatchRequest(contact: contact(request, category: open.classification.category),
                                           description: request.description, about: nil, rules: rules, author: open.author)
-        let outcome = try await context.onDistrictOffice(jurisdiction) { try await $0.matchAtIntake(question) }
+        let outcome = try await context.onDistrictOffice(jurisdiction, within: context.nestedCallBudget) { try await $0.matchAtIntake(question) }
         switch outcome {
         case .known(let snapshot, let link):
             return receipt(snapshot, jurisdiction, duplicate: true, link: link)
@@ -456,7 +456,7 @@ public distributed actor IntakeDesk {
         let question = IntakeMatchRequest(contact: contact(request, category: request.category.isEmpty ? nil : request.category),
                                           description: request.description, about: about, rules: [],
                                           author: .hotline(staff: "intake"))
-        let outcome = try await context.onDistrictOffice(jurisdiction) { try await $0.matchAtIntake(question) }
+        let outcome = try await context.onDistrictOffice(jurisdiction, within: context.nestedCallBudget) { try await $0.matchAtIntake(question) }
         switch outcome {
         case .known(let snapshot, let link):
             return receipt(snapshot, jurisdiction, duplicate: true, link: link)
@@ -480,7 +480,7 @@ public distributed actor IntakeDesk {
     /// opens it as a case of its own, which is then dispatched like any other.
     private func openMerged(_ child: OpenCase, lead: CaseRef, match: IntakeMatch, group: String?) async throws -> IntakeReceipt {
         let opening = child
-        var snapshot = try await context.onDistrictOffice(lead.jurisdiction) { try await $0.openCase(opening) }
+        var snapshot = try await context.onDistrictOffice(lead.jurisdiction, within: context.nestedCallBudget) { try await $0.openCase(opening) }
         let ref = CaseRef(id: snapshot.id, number: snapshot.number, jurisdiction: lead.jurisdiction)
         if snapshot.id != child.id {
             return IntakeReceipt(ref: ref, status: snapshot.status, duplicate: true, leadUnit: snapshot.leadUnit)
@@ -491,7 +491,7 @@ public distributed actor IntakeDesk {
         }
         if snapshot.status == .pendingDispatch, let group {
             let classification = child.classification
-            snapshot = try await context.onRoutingGroup(group) { try await $0.dispatch(ref, classification: classification) }
+            snapshot = try await context.onRoutingGroup(group, within: context.nestedCallBudget) { try await $0.dispatch(ref, classification: classification) }
         }
         return IntakeReceipt(ref: ref, status: snapshot.status, duplicate: false, leadUnit: snapshot.leadUnit)
     }
