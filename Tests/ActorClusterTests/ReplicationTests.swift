@@ -747,7 +747,7 @@ final class ReplicationTests: XCTestCase {
 
     /// Three replicas holding a compacted stream (snapshot through 11 in pages of 16 bytes, then 3 entries), its
     /// owner nodes[0] gone; returns the network and the committed state.
-    func compactedStream(seed: UInt64) -> (Net, [UInt64: String], R.Settings) {
+    func compactedStream(seed: UInt64) -> (Net, [UInt64: String], R.Settings, [NodeIdentity: R.Owner]) {
         var s = settings
         s.maxBatchBytes = 16
         var net = Net(nodes: nodes, seed: seed)
@@ -764,7 +764,7 @@ final class ReplicationTests: XCTestCase {
         _ = net.run(&owners, rounds: 1_000)
         XCTAssertEqual(owners[nodes[0]]!.commitIndex, 14)
         for n in nodes { XCTAssertEqual(net.replicas[n]?.snapshot?.index, 11, "\(n) installed the snapshot") }
-        return (net, state, s)
+        return (net, state, s, owners)
     }
 
     func damage(_ net: inout Net, _ node: NodeIdentity, lost: Bool = false, flipped: Bool = false) {
@@ -778,7 +778,7 @@ final class ReplicationTests: XCTestCase {
     /// whole) down. A new owner must not serve the shorter state those two could give: it stays unavailable,
     /// says why, and once the third is back it recovers every committed entry and repairs the two.
     func test_snapshotsLostOnAMajorityMakeTheStreamWaitForAWholeCopyNotServeAShorterOne() {
-        var (net, state, s) = compactedStream(seed: 31)
+        var (net, state, s, _) = compactedStream(seed: 31)
         damage(&net, nodes[0], lost: true)
         damage(&net, nodes[1], lost: true)
         net.down = [nodes[2]]
@@ -820,7 +820,7 @@ final class ReplicationTests: XCTestCase {
     /// the owner reads the snapshot from another replica — from its start — and then installs it on the damaged one.
     func test_aFlippedByteInOneReplicasSnapshotIsReadFromAnotherAndRepaired() {
         for victim in nodes.prefix(2) {
-            var (net, state, s) = compactedStream(seed: 32)
+            var (net, state, s, _) = compactedStream(seed: 32)
             damage(&net, victim, flipped: true)
             // The victim is the one the new owner reads first (highest key among equals) or not.
             let (b, actions) = R.Owner.start(stream: "s", me: nodes[1], round: 2, replicas: nodes, others: [], settings: s, nowNs: net.nowNs)
@@ -838,6 +838,35 @@ final class ReplicationTests: XCTestCase {
                 XCTAssertNil(net.replicas[n]?.snapshotDamage, "\(n) (victim \(victim))")
                 XCTAssertEqual(net.replicas[n]?.snapshotBytes, net.snapshots[nodes[1]], "\(n) (victim \(victim))")
             }
+        }
+    }
+
+    /// Breaker finding: the replicas holding the newest entries had lost their snapshot, and the one whose
+    /// snapshot was whole lagged behind them: the office waited for ever, though together they held everything
+    /// committed. The owner now reads the snapshot from the lagging replica and the entries after it from the
+    /// most up-to-date one.
+    func test_theNewestReplicasLostTheirSnapshotAndALaggingOneLendsItsOwn() {
+        var (net, state, s, owners) = compactedStream(seed: 33)
+        // nodes[2] misses the next entries: only nodes[0] and nodes[1] (a write quorum) hold them.
+        net.down = [nodes[2]]
+        for i in 20...22 { if let at = propose(&owners, nodes[0], "g\(i)", &net) { state[at] = "g\(i)" } }
+        _ = net.run(&owners, rounds: 1_000)
+        XCTAssertEqual(owners[nodes[0]]!.commitIndex, 17)
+        XCTAssertEqual(net.replicas[nodes[2]]?.lastIndex, 14)
+        // The owner goes; the two up-to-date replicas lose their snapshot files.
+        damage(&net, nodes[0], lost: true)
+        damage(&net, nodes[1], lost: true)
+        net.down = []
+        let (b, actions) = R.Owner.start(stream: "s", me: nodes[2], round: 2, replicas: nodes, others: [], settings: s, nowNs: net.nowNs)
+        net.enqueue(actions, from: nodes[2])
+        var next = [nodes[2]: b]
+        let out = net.run(&next, rounds: 5_000)
+        XCTAssertEqual(next[nodes[2]]!.phase, .serving, next[nodes[2]]!.waitingFor ?? "")
+        XCTAssertEqual(net.recoveredState[nodes[2]], state, "the lagging replica's snapshot and the newest entries: every committed entry")
+        XCTAssertTrue((out[nodes[2]] ?? []).contains { if case .sourceUnusable = $0 { true } else { false } })
+        for n in nodes {
+            XCTAssertNil(net.replicas[n]?.snapshotDamage, "\(n) repaired")
+            XCTAssertEqual(net.replicas[n]?.lastIndex, next[nodes[2]]!.lastIndex, "\(n) caught up")
         }
     }
 

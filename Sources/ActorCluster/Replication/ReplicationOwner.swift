@@ -123,6 +123,13 @@ extension Replication {
         private var unusableSources: [NodeIdentity: String] = [:]
         /// No replica holding the most up-to-date log could be read: prepare again at this time (ns).
         private var reprepareAtNs: UInt64?
+        /// The fetch source's own snapshot cannot be read (damaged there) but its entries can: the snapshot is read
+        /// from this other replica instead (`snapshotDonor`), which must hold one through at least
+        /// `neededSnapshot.index` (and not beyond the log being read), then the entries after it from the source.
+        private var snapshotDonor: NodeIdentity?
+        private var neededSnapshot: SnapshotInfo?
+        /// Replicas whose snapshot this recovery could not use, with why.
+        private var snapshotUnusable: [NodeIdentity: String] = [:]
         /// The entries after `snapshot` (Raft §7: the prefix lives in the snapshot only).
         private var log: [Entry] = []
         /// The snapshot the owner's log starts after (the application's, or the one recovery read).
@@ -176,12 +183,13 @@ extension Replication {
                 return text
             case .fetching:
                 let unusable = unusableSources.keys.sorted().map { "\($0): \(unusableSources[$0] ?? "")" }
+                    + snapshotUnusable.keys.sorted().map { "\($0) (its snapshot): \(snapshotUnusable[$0] ?? "")" }
                 let failed = unusable.isEmpty ? "" : "; could not read from \(unusable.joined(separator: "; "))"
                 guard let source = fetchSource else {
                     return "no replica holding the stream through \(fetchTarget) could be read; preparing again" + failed
                 }
                 if let f = snapshotFetch {
-                    return "reading the snapshot from \(source) (\(f.received) of \(f.info.size) bytes)" + failed
+                    return "reading the snapshot from \(snapshotDonor ?? source) (\(f.received) of \(f.info.size) bytes)" + failed
                 }
                 return "reading the log from \(source) (\(lastIndex) of \(fetchTarget) entries)" + failed
             case .catchingUp: return "a write quorum for its barrier (commit \(commitIndex) of \(barrierIndex))"
@@ -302,7 +310,9 @@ extension Replication {
                     }
                     return []
                 case .fetchSnapshot:
-                    guard phase == .fetching, to == fetchSource else { return [] }
+                    guard phase == .fetching else { return [] }
+                    if to == snapshotDonor { return chooseSnapshotDonor(after: to, reason: "unreachable", nowNs: nowNs) }
+                    guard to == fetchSource else { return [] }
                     return chooseFetchSourceAfterFailure(of: to, reason: "unreachable", nowNs: nowNs)
                 case .installSnapshot(_, _, let info, _, _):
                     if var p = progress[to], info == snapshot {
@@ -334,8 +344,10 @@ extension Replication {
                 case (.fetchSnapshot(_, _, let index, let offset, _), .snapshotPage(let info, let at, let bytes)):
                     return onSnapshotPage(info: info, at: at, bytes: bytes, asked: (index, offset), from: from, nowNs: nowNs)
                 case (.fetchSnapshot, .refused(let reason)):
-                    guard phase == .fetching, from == fetchSource else { return [] }
-                    return chooseFetchSourceAfterFailure(of: from, reason: reason, nowNs: nowNs)
+                    guard phase == .fetching else { return [] }
+                    if from == snapshotDonor { return chooseSnapshotDonor(after: from, reason: reason, nowNs: nowNs) }
+                    guard from == fetchSource else { return [] }
+                    return chooseFetchSourceAfterFailure(of: from, reason: reason, snapshotOnly: true, nowNs: nowNs)
                 case (.installSnapshot(_, _, let info, _, _), .snapshotReceived(let received, let installed)):
                     guard var p = progress[from], info == snapshot, p.snapshotOffset != nil else { return [] }
                     p.snapshotInFlightSince = nil
@@ -490,7 +502,7 @@ extension Replication {
             fetchSentNs = nowNs
             if let f = snapshotFetch {
                 return [.send(.fetchSnapshot(stream: stream, ballot: ballot, index: f.info.index, offset: f.received,
-                                             maxBytes: settings.maxBatchBytes), to: source)]
+                                             maxBytes: settings.maxBatchBytes), to: snapshotDonor ?? source)]
             }
             return [.send(.fetch(stream: stream, ballot: ballot, after: lastIndex, maxBytes: settings.maxBatchBytes), to: source)]
         }
@@ -499,11 +511,18 @@ extension Replication {
         /// meanwhile, or another source) starts that one afresh; once complete, the owner's log starts after it.
         private mutating func onSnapshotPage(info: SnapshotInfo, at: Int, bytes: [UInt8], asked: (index: UInt64, offset: Int),
                                              from: NodeIdentity, nowNs: UInt64) -> [Action] {
-            guard phase == .fetching, from == fetchSource, let f = snapshotFetch, asked.index == f.info.index,
+            guard phase == .fetching, from == (snapshotDonor ?? fetchSource), let f = snapshotFetch, asked.index == f.info.index,
                   asked.offset == f.received else { return [] }
             fetchSentNs = nil
             var actions: [Action] = []
-            if info != f.info {
+            if let needed = neededSnapshot, snapshotDonor == from, info != f.info {
+                // A donor serves the snapshot it holds: usable when it covers at least what the source's did (the
+                // source holds every entry after that) and no more than the log being read.
+                guard info.index >= needed.index, info.index <= fetchTarget, info.size <= settings.maxSnapshotBytes, at == 0 else {
+                    return chooseSnapshotDonor(after: from, reason: "its \(info) does not cover \(needed.index) … \(fetchTarget)", nowNs: nowNs)
+                }
+                snapshotFetch = (info, 0, 0)
+            } else if info != f.info {
                 // The source holds another snapshot (it compacted meanwhile, or the fetch moved to another source):
                 // read that one from its start if it covers more than the log fetched so far, else fetch entries.
                 snapshotFetch = nil
@@ -517,14 +536,18 @@ extension Replication {
             if at + bytes.count == info.size, checksum != info.checksum {
                 // The source's copy is damaged (its bytes do not add up to the snapshot's CRC-32C): nothing of it is
                 // used; the snapshot is read again, from its start, from another replica.
-                return chooseFetchSourceAfterFailure(of: from, reason: "its snapshot through \(info.index) does not match its CRC-32C", nowNs: nowNs)
+                let why = "its snapshot through \(info.index) does not match its CRC-32C"
+                if from == snapshotDonor { return chooseSnapshotDonor(after: from, reason: why, nowNs: nowNs) }
+                return chooseFetchSourceAfterFailure(of: from, reason: why, snapshotOnly: true, nowNs: nowNs)
             }
             snapshotFetch!.received += bytes.count
             snapshotFetch!.checksum = checksum
             actions.append(.snapshotPage(info: info, offset: at, bytes: bytes))
             if snapshotFetch!.received == info.size {
-                // Entries it covers are committed: the log starts after it.
+                // Entries it covers are committed: the log starts after it (read from the source, after a donor's).
                 snapshotFetch = nil
+                snapshotDonor = nil
+                neededSnapshot = nil
                 log = []
                 snapshot = info
                 commitIndex = max(commitIndex, info.index)
@@ -553,20 +576,57 @@ extension Replication {
         /// start; a less up-to-date replica would lose entries, so with none left the owner waits a request
         /// timeout and prepares again (the promises then show who holds what) — it stays unavailable rather
         /// than serve a shorter log.
-        private mutating func chooseFetchSourceAfterFailure(of failed: NodeIdentity, reason: String, nowNs: UInt64) -> [Action] {
+        private mutating func chooseFetchSourceAfterFailure(of failed: NodeIdentity, reason: String, snapshotOnly: Bool = false,
+                                                            nowNs: UInt64) -> [Action] {
             guard let best = promises[failed] else { return [] }
             unusableSources[failed] = String(reason.prefix(300))
             fetchSentNs = nil
+            let failedSnapshot = snapshotFetch?.info
             snapshotFetch = nil
+            snapshotDonor = nil
+            neededSnapshot = nil
             let note = Action.sourceUnusable(failed, reason: unusableSources[failed] ?? reason)
             let same = promises.filter { unusableSources[$0.key] == nil && $0.value.lastBallot == best.lastBallot && $0.value.lastIndex == best.lastIndex }
             if let next = same.keys.sorted().first {
                 fetchSource = next
                 return [note] + sendFetch(nowNs: nowNs)
             }
+            if snapshotOnly, let needed = failedSnapshot, lastIndex < needed.index {
+                // No other replica holds as much, but this one's entries after its snapshot are readable: its
+                // snapshot may come from another replica whose snapshot covers at least as much (committed
+                // entries are the same on every replica that holds them, Raft §5.3; the most up-to-date log holds
+                // them all, §5.4.1), then the entries after it from this one.
+                unusableSources[failed] = nil
+                snapshotUnusable[failed] = String(reason.prefix(300))
+                neededSnapshot = needed
+                return [note] + chooseSnapshotDonor(after: nil, reason: nil, nowNs: nowNs)
+            }
             fetchSource = nil
             reprepareAtNs = nowNs &+ UInt64(settings.requestTimeoutMs) * 1_000_000
             return [note]
+        }
+
+        /// Asks the next replica not yet found unusable for its snapshot (`neededSnapshot` at least), after `failed`
+        /// (with why) could not give one; with none left, prepares again after a request timeout.
+        private mutating func chooseSnapshotDonor(after failed: NodeIdentity?, reason: String?, nowNs: UInt64) -> [Action] {
+            var actions: [Action] = []
+            if let failed, let reason {
+                snapshotUnusable[failed] = String(reason.prefix(300))
+                actions.append(.sourceUnusable(failed, reason: reason))
+            }
+            fetchSentNs = nil
+            snapshotFetch = nil
+            snapshotDonor = nil
+            guard let needed = neededSnapshot, let source = fetchSource,
+                  let donor = promises.keys.filter({ $0 != source && snapshotUnusable[$0] == nil && unusableSources[$0] == nil }).sorted().first else {
+                neededSnapshot = nil
+                fetchSource = nil
+                reprepareAtNs = nowNs &+ UInt64(settings.requestTimeoutMs) * 1_000_000
+                return actions
+            }
+            snapshotDonor = donor
+            snapshotFetch = (needed, 0, 0)
+            return actions + sendFetch(nowNs: nowNs)
         }
 
         /// Back to `preparing` with a fresh round of promises (the fetch found no readable up-to-date replica).
@@ -584,6 +644,9 @@ extension Replication {
             fetchSentNs = nil
             unusableSources = [:]
             reprepareAtNs = nil
+            snapshotDonor = nil
+            neededSnapshot = nil
+            snapshotUnusable = [:]
             return sendPrepares(nowNs: nowNs)
         }
 
