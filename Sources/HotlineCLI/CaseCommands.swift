@@ -144,7 +144,8 @@ enum CaseCommand {
     usage: hotline case ID|NUMBER --node HOST:PORT [--json] [--cluster NAME] [--secret-file FILE]
       Prints a case's current state and its whole event history as JSON (by case id or human number; --json is
       accepted like every people's command, the output is JSON either way).
-      Exit 0 found, 3 unknown case, 1 node unreachable, 2 bad flags.
+      Exit 0 found, 3 unknown case (or another refusal), 4 unavailable (the office that may hold it is recovering
+      or moving: retry), 1 node unreachable, 2 bad flags.
     """
 
     static func run(_ argv: [String]) async throws -> Int32 {
@@ -160,6 +161,7 @@ enum CaseCommand {
             } catch {
                 guard let message = answeredError(error) else { throw error }
                 FileHandle.standardError.write(Data("hotline case: \(message)\n".utf8))
+                if case HotlineError.unavailable = error { return 4 }
                 return 3
             }
         }

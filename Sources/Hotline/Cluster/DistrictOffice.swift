@@ -282,6 +282,9 @@ public distributed actor DistrictOffice {
         recovery = nil
         if let stream { await stream.stop() }
         stream = nil
+        // What it held is its new owner's now: the cases leave this node's memory and its archive file the disk.
+        clearCases()
+        removeStaleArchives()
     }
 
     /// Where the office stands (`/hotline/info`, `/ready`).
