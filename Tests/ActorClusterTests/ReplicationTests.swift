@@ -106,12 +106,15 @@ final class ReplicationTests: XCTestCase {
                 let m = inFlight.remove(at: i)
                 guard owners[m.from] != nil else { continue }
                 let input: R.Owner.Input
-                if down.contains(m.to) || Double(rng.next() % 1000) / 1000 < dropRate {
+                // Uid 0: whichever incarnation listens at that address (the last one up, as the transport would).
+                let target = m.to.uid != 0 ? m.to
+                    : (replicas.keys.filter { $0.address == m.to.address && !down.contains($0) }.sorted().last ?? m.to)
+                if down.contains(target) || Double(rng.next() % 1000) / 1000 < dropRate {
                     input = .failed(m.request, to: m.to)
                 } else {
-                    var log = replicas[m.to] ?? R.ReplicaLog()
+                    var log = replicas[target] ?? R.ReplicaLog()
                     let (reply, _) = log.handle(m.request)
-                    replicas[m.to] = log
+                    replicas[target] = log
                     if ProcessInfo.processInfo.environment["REPLICATION_DEBUG"] != nil {
                         let what: String
                         switch m.request {
@@ -868,6 +871,51 @@ final class ReplicationTests: XCTestCase {
             XCTAssertNil(net.replicas[n]?.snapshotDamage, "\(n) repaired")
             XCTAssertEqual(net.replicas[n]?.lastIndex, next[nodes[2]]!.lastIndex, "\(n) caught up")
         }
+    }
+
+    /// Breaker finding (round 2): one node killed, then a second before the first was back: the replica set had
+    /// shrunk to the two members up after the first death (write quorum two of two), so once the second died the
+    /// office committed nothing, even with the first restarted on its data. A set now keeps its down members (by
+    /// address) until live members replace them.
+    func test_aReplicaSetKeepsItsDownMembersSoTwoSuccessiveDeathsLeaveAQuorum() {
+        var net = Net(nodes: nodes, seed: 41)
+        let (o, actions) = R.Owner.start(stream: "s", me: nodes[0], round: 1, replicas: nodes, others: [], settings: settings, nowNs: net.nowNs)
+        net.enqueue(actions, from: nodes[0])
+        var owners = [nodes[0]: o]
+        _ = net.run(&owners)
+        _ = propose(&owners, nodes[0], "a", &net)
+        _ = net.run(&owners)
+        // nodes[2] dies: the view has two members.
+        net.down = [nodes[2]]
+        var changed = owners[nodes[0]]!.handle(.replicasChanged(replicas: [nodes[0], nodes[1]], others: []), nowNs: net.nowNs)
+        net.enqueue(changed, from: nodes[0], ballot: owners[nodes[0]]!.ballot)
+        XCTAssertEqual(Set(owners[nodes[0]]!.replicas.map(\.address)), Set(nodes.map(\.address)), "the down member is kept")
+        let b = propose(&owners, nodes[0], "b", &net)
+        _ = net.run(&owners)
+        XCTAssertEqual(owners[nodes[0]]!.commitIndex, b, "two of three commit")
+        // nodes[1] dies too; nodes[2] restarts on its data (a new uid).
+        let back = NodeIdentity(address: nodes[2].address, uid: 555)
+        net.replicas[back] = net.replicas[nodes[2]]
+        net.down = [nodes[1], nodes[2]]
+        changed = owners[nodes[0]]!.handle(.replicasChanged(replicas: [nodes[0], back], others: []), nowNs: net.nowNs)
+        net.enqueue(changed, from: nodes[0], ballot: owners[nodes[0]]!.ballot)
+        let c = propose(&owners, nodes[0], "c", &net)
+        _ = net.run(&owners, rounds: 1_000)
+        XCTAssertEqual(owners[nodes[0]]!.commitIndex, c, "the owner and the restarted node commit")
+        XCTAssertEqual(net.replicas[back]?.lastIndex, c)
+        // A new owner on the restarted node, with nodes[1] still down: it recovers everything, and its set keeps
+        // nodes[1] (at its address) instead of recording a set of two.
+        let (n, start) = R.Owner.start(stream: "s", me: back, round: 2, replicas: [nodes[0], back], others: [], settings: settings, nowNs: net.nowNs)
+        net.enqueue(start, from: back)
+        var next = [back: n]
+        let out = net.run(&next, rounds: 1_000)
+        XCTAssertEqual(payloads(ready(out[back])), ["a", "b", "c"])
+        XCTAssertEqual(Set(next[back]!.replicas.map(\.address)), Set(nodes.map(\.address)))
+        // nodes[1] back, nodes[0] down: the kept member acknowledges with the owner.
+        net.down = [nodes[0]]
+        let d = propose(&next, back, "d", &net)
+        _ = net.run(&next, rounds: 1_000)
+        XCTAssertEqual(next[back]!.commitIndex, d)
     }
 
     /// A replica whose snapshot is damaged: its promise keeps its log position, it serves no snapshot, it

@@ -160,6 +160,19 @@ extension Replication {
             self.others = others
         }
 
+        /// `live` filled up to `count` with members of `previous` (by address) that it lacks, in `previous`'s order:
+        /// a replica set does not shrink because members are down (a node killed, then another: a set shrunk to
+        /// two after the first could commit nothing once the second died, even with the first back), only when
+        /// live members replace them. A kept member that is down acknowledges nothing; one restarted on its
+        /// address is replaced by its new incarnation when the view reports it.
+        static func filled(_ live: [NodeIdentity], keeping previous: [NodeIdentity], count: Int) -> [NodeIdentity] {
+            guard live.count < count else { return live }
+            var out = live
+            var held = Set(live.map(\.address))
+            for p in previous where out.count < count && held.insert(p.address).inserted { out.append(p) }
+            return out
+        }
+
         /// The replica set as recorded: addresses, sorted.
         static func addresses(_ nodes: [NodeIdentity]) -> [NodeAddress] { Set(nodes.map(\.address)).sorted() }
 
@@ -271,8 +284,9 @@ extension Replication {
             case .replicasChanged(let r, let o):
                 let before = Self.addresses(replicas)
                 let previous = replicas
-                replicas = Self.unique(r)
-                others = Self.unique(o.filter { !replicas.contains($0) })
+                replicas = Self.filled(Self.unique(r), keeping: previous, count: settings.replicas)
+                let held = Set(replicas.map(\.address))
+                others = Self.unique(o.filter { !held.contains($0.address) })
                 var actions: [Action] = []
                 if phase == .preparing {
                     for n in replicas + others where prepareSent[n] == nil { actions += sendPrepare(to: n, nowNs: nowNs) }
@@ -652,6 +666,15 @@ extension Replication {
 
         private mutating func beginCatchUp(nowNs: UInt64) -> [Action] {
             phase = .catchingUp
+            if let config = knownConfig, replicas.count < settings.replicas {
+                // Members of the recorded set that are down now stay in it (`filled`), reached at their address
+                // (any incarnation) until the view reports them.
+                let known = Self.unique(replicas + others + promises.keys.sorted())
+                let recorded = config.members.map { a in known.first { $0.address == a } ?? NodeIdentity(address: a, uid: 0) }
+                replicas = Self.filled(replicas, keeping: recorded, count: settings.replicas)
+                let held = Set(replicas.map(\.address))
+                others = others.filter { !held.contains($0.address) }
+            }
             barrierIndex = lastIndex + 1
             log.append(Entry(index: barrierIndex, ballot: ballot, payload: [], replicaSet: Self.addresses(replicas)))
             // The stream last recorded another set: the barrier (the new set) is committed jointly with it. No set
