@@ -239,25 +239,27 @@ final class BudgetTests: XCTestCase {
             }
             return false
         }
-        for (k, (_, id)) in consumers.enumerated() {
-            if fill(id) { refusedTotal += 1 }
-            if k == 0 {
-                // On an idle host the I/O thread hands the first consumer's queue to the kernel while it fills (its
-                // socket buffers grow to megabytes), and the second consumer then never meets the node-wide
-                // budget: top the first one up until its queue stays at its cap, i.e. the kernel takes no more.
-                var lastQueued = -1
-                transportWaitUntil("the first consumer's socket buffers full", timeout: .seconds(5)) {
-                    _ = fill(id)
-                    usleep(20_000)
-                    let queued = Int(node.metrics.value("hotline_outbound_queued_bytes"))
-                    defer { lastQueued = queued }
-                    return queued == lastQueued
-                }
+        let (first, second) = (consumers[0].1, consumers[1].1)
+        if fill(first) { refusedTotal += 1 }
+        // The second consumer is filled while the first is kept at its cap: on an idle host the I/O thread hands
+        // the first one's queue to the kernel as it fills (its socket buffers grow to megabytes), and the second
+        // then never met the node-wide budget (this test failed 3 of 4 runs so). Bounded: 400 frames of 64 KiB.
+        var secondRefused = false
+        for _ in 0..<400 where !secondRefused {
+            _ = fill(first)
+            do {
+                try node.transport.send(.message, to: second) { $0.append(contentsOf: budgetFiller[0..<(64 << 10)]) }
+            } catch TransportError.outboundQueueFull {
+                secondRefused = true
+            } catch {
+                XCTFail("\(error)")
+                break
             }
             XCTAssertLessThanOrEqual(node.metrics.value("hotline_outbound_queued_bytes"), (3 << 19) + (64 << 10))
         }
+        if secondRefused { refusedTotal += 1 }
         XCTAssertEqual(refusedTotal, 2)
-        XCTAssertEqual(node.counter("hotline_outbound_budget_exceeded_total"), 1, "the second consumer hit the node-wide budget")
+        XCTAssertGreaterThanOrEqual(node.counter("hotline_outbound_budget_exceeded_total"), 1, "the second consumer hit the node-wide budget")
         XCTAssertGreaterThanOrEqual(node.counter("hotline_send_queue_full_total"), 1, "the first hit its per-peer cap")
 
         // Both stopped reading. The node keeps having things to send them (topped up every 20 ms; the kernel's
