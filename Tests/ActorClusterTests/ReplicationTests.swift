@@ -918,6 +918,82 @@ final class ReplicationTests: XCTestCase {
         XCTAssertEqual(next[back]!.commitIndex, d)
     }
 
+    /// Two sides of a partition must not both serve a stream. An owner cut off from two of its three replicas
+    /// records a new set (itself and the members it still sees); that change is not committed (the old set's
+    /// quorum is on the other side). The other side recovers with the old set's quorum and commits. An owner on
+    /// the cut-off side must not then recover with a read quorum of the uncommitted new set alone: before
+    /// (chaos seed 449123 and 812614, 2026-12-02) it did, served a log without the other side's entries, and the
+    /// replicas that later followed it replaced committed entries (a case lost, a retried request given a
+    /// second case). It needs the set before too; once the partition heals it recovers everything committed.
+    func test_aSetChangeNotYetCommittedIsNoReadQuorumWithoutTheSetBeforeIt() {
+        let five = (1...5).map(Self.node)
+        let (n1, n2, n3, n4, n5) = (five[0], five[1], five[2], five[3], five[4])
+        var net = Net(nodes: five, seed: 77)
+        let (o, actions) = R.Owner.start(stream: "s", me: n4, round: 3, replicas: [n1, n2, n3], others: [], settings: settings, nowNs: net.nowNs)
+        net.enqueue(actions, from: n4)
+        var side = [n4: o]
+        _ = net.run(&side)
+        XCTAssertNotNil(propose(&side, n4, "a", &net))
+        _ = net.run(&side)
+        XCTAssertEqual(side[n4]!.commitIndex, 2)
+        // The partition: n4 sees n3, n5 (and itself); its view's set becomes {n3, n4, n5}: recorded, not committed.
+        net.down = [n1, n2]
+        let changed = side[n4]!.handle(.replicasChanged(replicas: [n3, n4, n5], others: []), nowNs: net.nowNs)
+        net.enqueue(changed, from: n4, ballot: side[n4]!.ballot)
+        _ = propose(&side, n4, "b", &net)
+        _ = net.run(&side, rounds: 300)
+        XCTAssertEqual(side[n4]!.commitIndex, 2, "the set change needs two of {n1, n2, n3}")
+        XCTAssertEqual(net.replicas[n5]?.latestConfig?.members, R.Owner.addresses([n3, n4, n5]))
+        // The other side: an owner on n2 recovers with n1 and n2 (they hold the set {n1, n2, n3}) and commits "p".
+        net.down = [n3, n4, n5]
+        let (p, pStart) = R.Owner.start(stream: "s", me: n2, round: 4, replicas: [n1, n2, n3], others: [], settings: settings, nowNs: net.nowNs)
+        net.enqueue(pStart, from: n2)
+        var other = [n2: p]
+        let pOut = net.run(&other, rounds: 500)
+        XCTAssertEqual(payloads(ready(pOut[n2])), ["a"])
+        let pIndex = propose(&other, n2, "p", &net)
+        _ = net.run(&other, rounds: 300)
+        XCTAssertEqual(other[n2]!.commitIndex, pIndex, "n1 and n2 commit it")
+        // Back on the cut-off side, a new owner on n4 (a higher round): n3, n4 and n5 hold the new set, but
+        // only n3 of the set before it answers — it must wait.
+        net.down = [n1, n2]
+        let (q, qStart) = R.Owner.start(stream: "s", me: n4, round: 5, replicas: [n3, n4, n5], others: [], settings: settings, nowNs: net.nowNs)
+        net.enqueue(qStart, from: n4)
+        var cut = [n4: q]
+        let qOut = net.run(&cut, rounds: 500)
+        XCTAssertNil(ready(qOut[n4]), "a read quorum of an uncommitted set alone is not enough")
+        XCTAssertEqual(cut[n4]!.phase, .preparing)
+        XCTAssertTrue(cut[n4]!.waitingFor?.contains("recorded before") ?? false, cut[n4]!.waitingFor ?? "nil")
+        // The partition heals: it recovers every committed entry ("b" was never committed).
+        net.down = []
+        let healed = cut[n4]!.handle(.replicasChanged(replicas: [n3, n4, n5], others: [n1, n2]), nowNs: net.nowNs)
+        net.enqueue(healed, from: n4, ballot: cut[n4]!.ballot)
+        let later = net.run(&cut, rounds: 1_000)
+        XCTAssertEqual(payloads(ready(later[n4])), ["a", "p"])
+    }
+
+    /// A replica never lets an append replace an entry it knows committed (defence in depth: an owner that
+    /// recovered without it is refused instead of destroying it), and an owner never serves a log shorter than
+    /// the one its fetch source promised.
+    func test_aReplicaRefusesToReplaceACommittedEntry() {
+        var log = R.ReplicaLog()
+        let b1 = R.Ballot(round: 1, node: Self.node(1)), b2 = R.Ballot(round: 2, node: Self.node(2))
+        let entries = (1...3).map { R.Entry(index: UInt64($0), ballot: b1, payload: Array("e\($0)".utf8)) }
+        _ = log.handle(.append(stream: "s", ballot: b1, prevIndex: 0, prevBallot: .zero, entries: entries, commitIndex: 2))
+        XCTAssertEqual(log.commitIndex, 2)
+        // An owner that holds only entry 1 writes its barrier at 2: refused, nothing replaced.
+        let (reply, changes) = log.handle(.append(stream: "s", ballot: b2, prevIndex: 1, prevBallot: b1,
+                                                   entries: [R.Entry(index: 2, ballot: b2, payload: [])], commitIndex: 0))
+        guard case .refused = reply else { return XCTFail("\(reply)") }
+        XCTAssertFalse(changes.contains { if case .write = $0 { true } else { false } })
+        XCTAssertEqual(log.lastIndex, 3)
+        // Beyond the commit index a conflicting entry is replaced as before (Raft §5.3).
+        let (again, _) = log.handle(.append(stream: "s", ballot: b2, prevIndex: 2, prevBallot: b1,
+                                             entries: [R.Entry(index: 3, ballot: b2, payload: [])], commitIndex: 0))
+        XCTAssertEqual(again, .accepted(matchIndex: 3))
+        XCTAssertEqual(log.lastBallot, b2)
+    }
+
     /// A replica whose snapshot is damaged: its promise keeps its log position, it serves no snapshot, it
     /// acknowledges no append until a snapshot is installed again (same index: its entries after it are kept),
     /// and the changes it journals replay to the same log.

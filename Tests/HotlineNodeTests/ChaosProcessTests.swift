@@ -166,7 +166,8 @@ final class ChaosProcessTests: XCTestCase {
                 }
             }
         }
-        defer { if testRun?.hasSucceeded == false { dumpNodes() } }
+        // `hasSucceeded` is false until the run stops, so the failure count decides.
+        defer { if (testRun?.totalFailureCount ?? 0) > 0 { dumpNodes() } }
         try await waitUntil(timeout: .seconds(90), "seed \(seed): five members up, every office hosted once and serving") {
             var hosts: [String: Int] = [:]
             for s in slots {

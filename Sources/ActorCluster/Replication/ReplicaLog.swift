@@ -94,6 +94,17 @@ extension Replication {
         }
         public var lastBallot: Ballot { entries.last?.ballot ?? snapshot?.ballot ?? .zero }
 
+        /// The replica set recorded before `latest` (an earlier entry's, else the snapshot's) when this replica
+        /// does not know `latest` committed (its index is above `commitIndex`); nil when it knows, or there is none.
+        public func previousConfig(before latest: Config?) -> Config? {
+            guard let latest, latest.index > commitIndex else { return nil }
+            for e in entries.reversed() where e.index < latest.index {
+                if let members = e.replicaSet { return Config(members: members, ballot: e.ballot, index: e.index) }
+            }
+            if let c = snapshot?.config, c.index < latest.index { return c }
+            return nil
+        }
+
         /// The ballot of the entry at `index` (0: `.zero`; the snapshot's index: its ballot), nil when it is not
         /// held (beyond the log, or inside the snapshot).
         func ballot(at index: UInt64) -> Ballot? {
@@ -115,7 +126,9 @@ extension Replication {
                     promised = ballot
                     changes.append(.promise(ballot))
                 }
-                return (.promised(lastIndex: lastIndex, lastBallot: lastBallot, commitIndex: commitIndex, config: latestConfig), changes)
+                let latest = latestConfig
+                return (.promised(lastIndex: lastIndex, lastBallot: lastBallot, commitIndex: commitIndex, config: latest,
+                                  previousConfig: previousConfig(before: latest)), changes)
             case .fetch(_, _, let after, let maxBytes):
                 // Reading promises nothing and changes nothing.
                 if let snapshot, after < snapshot.index { return (.compacted(snapshot), []) }
@@ -229,6 +242,12 @@ extension Replication {
                 }
                 if firstNew < new.count {
                     let from = new[firstNew].index
+                    if from <= commitIndex && from <= lastIndex {
+                        // An entry this replica knows committed would be replaced: committed entries are the same
+                        // in every later owner's log (Raft §5.4, Leader Completeness), so the owner recovered without
+                        // them. Refused, so the entries survive for an owner that recovers them.
+                        return (.refused(reason: "entry \(from) is committed here (commit index \(commitIndex)) and differs from the owner's"), changes)
+                    }
                     let tail = Array(new[firstNew...])
                     replace(from: from, with: tail)
                     changes.append(.write(from: from, entries: tail))

@@ -287,7 +287,8 @@ public actor ReplicatedStream {
                 recoveries.increment()
                 recoverySeconds.observe(Double(Self.nowNs() &- startedNs) / 1e9)
                 system.logger.info("replication.recovered", ["stream": stream, "ballot": "\(owner.ballot)",
-                                                             "entries": payloads.count, "snapshot_bytes": snapshot?.size ?? 0])
+                                                             "entries": payloads.count, "snapshot_bytes": snapshot?.size ?? 0,
+                                                             "decided": owner.recoverySummary])
                 // Handed out once — to the callers waiting, else to the first caller — and not kept here after.
                 recovered = recoveryWaiters.isEmpty ? state : Recovered(snapshot: nil, snapshotInfo: nil, payloads: [], index: state.index)
                 for w in recoveryWaiters { w.resume(returning: state) }

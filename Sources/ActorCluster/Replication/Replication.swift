@@ -148,7 +148,12 @@ extension Replication {
         /// The promise (Paxos phase 1b) with the replica's log position: last index, the ballot of its last
         /// entry (`Ballot.zero` when empty) and how far it knows entries are committed.
         /// `config`: the latest replica set recorded in the replica's log (`Entry.replicaSet`) and where it is.
-        case promised(lastIndex: UInt64, lastBallot: Ballot, commitIndex: UInt64, config: Config? = nil)
+        /// `previousConfig`: while the replica does not know `config` committed (its index above `commitIndex`),
+        /// the set recorded before it (an earlier entry or the snapshot's) — entries may have been committed by a
+        /// quorum of that set alone, so a recovering owner needs a read quorum of it too (Raft §6: while a new
+        /// configuration is not committed, decisions need majorities of the old and the new); nil otherwise.
+        case promised(lastIndex: UInt64, lastBallot: Ballot, commitIndex: UInt64, config: Config? = nil,
+                      previousConfig: Config? = nil)
         /// A page of entries in index order (empty: nothing after `after`).
         case entries([Entry])
         /// The request is malformed (a round above `Ballot.maxRound`, entries that do not follow `prevIndex` one by

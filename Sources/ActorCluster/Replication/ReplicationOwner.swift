@@ -100,11 +100,14 @@ extension Replication {
         /// entry is committed, an entry is committed only when `W` of the new set **and** `W` of the previous one
         /// hold it, and appends go to both sets — so no quorum of either set alone can form a view without it.
         /// The previous set is kept by address: a member restarted under a new uid acknowledges for its address.
-        private var joint: (addresses: Set<NodeAddress>, quorum: Int, configIndex: UInt64)?
-        /// The previous set's members in the current view (those gone cannot acknowledge).
+        /// A recovering owner's barrier may need more than one earlier set (the set the stream last recorded
+        /// and, while that one is not known committed, the set before it): each must hold it with its own quorum.
+        private var joint: (sets: [(addresses: Set<NodeAddress>, quorum: Int)], configIndex: UInt64)?
+        /// The previous sets' members in the current view (those gone cannot acknowledge).
         private var jointMembers: [NodeIdentity] {
             guard let joint else { return [] }
-            return Self.unique(replicas + others).filter { joint.addresses.contains($0.address) }
+            let all = joint.sets.reduce(into: Set<NodeAddress>()) { $0.formUnion($1.addresses) }
+            return Self.unique(replicas + others).filter { all.contains($0.address) }
         }
         /// Where appends go: the replica set, plus the previous one while joint.
         private var targets: [NodeIdentity] { Self.unique(replicas + jointMembers) }
@@ -112,6 +115,10 @@ extension Replication {
         private var promises: [NodeIdentity: (lastIndex: UInt64, lastBallot: Ballot, commit: UInt64)] = [:]
         /// The latest replica set any promise reported (`Config`): recovery needs a read quorum of it too.
         private var knownConfig: Config?
+        /// The set recorded before `knownConfig` while no promise knows `knownConfig` committed: entries may have
+        /// been committed by a quorum of it alone (an owner whose set change was not yet committed when it
+        /// stopped), so recovery needs a read quorum of it too (`Reply.promised`'s `previousConfig`).
+        private var knownPrevious: Config?
         private var prepareSent: [NodeIdentity: UInt64] = [:]
         private var quorumAtNs: UInt64?
         private var prepareRounds = 1
@@ -192,6 +199,10 @@ extension Replication {
                     let answered = Set(promises.keys.map(\.address))
                     let got = Set(config.members).filter { answered.contains($0) }.count
                     text += ", \(got) of the \(config.members.count) recorded replicas \(config.members.map(\.description).joined(separator: ",")) (need \(settings.readQuorum(of: config.members.count)))"
+                    if let before = knownPrevious {
+                        let got = Set(before.members).filter { answered.contains($0) }.count
+                        text += ", \(got) of the \(before.members.count) replicas recorded before them \(before.members.map(\.description).joined(separator: ",")) (need \(settings.readQuorum(of: before.members.count)))"
+                    }
                 }
                 return text
             case .fetching:
@@ -208,6 +219,20 @@ extension Replication {
             case .catchingUp: return "a write quorum for its barrier (commit \(commitIndex) of \(barrierIndex))"
             case .serving, .fenced, .stopped: return nil
             }
+        }
+
+        /// How the last recovery decided, in words (for the log line of a finished recovery): each promise as
+        /// `node lastIndex@lastBallot c=commit`, the recorded replica set it also needed, the replica it read from
+        /// and how far.
+        public var recoverySummary: String {
+            let each = promises.keys.sorted().map { n in
+                let p = promises[n]!
+                return "\(n) \(p.lastIndex)@\(p.lastBallot) c=\(p.commit)"
+            }
+            func text(_ c: Config) -> String { c.members.map(\.description).joined(separator: ",") + " at \(c.index)@\(c.ballot)" }
+            let recorded = knownConfig.map(text) ?? "none"
+            let before = knownPrevious.map { "; and the set before it [\(text($0))]" } ?? ""
+            return "promises [\(each.joined(separator: "; "))]; recorded set [\(recorded)]\(before); read from \(fetchSource.map { "\($0)" } ?? "-") through \(fetchTarget); barrier at \(barrierIndex)"
         }
 
         /// The last entry the owner's snapshot covers (0: none).
@@ -297,9 +322,9 @@ extension Replication {
                     if phase == .serving && Self.addresses(replicas) != before {
                         let index = lastIndex + 1
                         log.append(Entry(index: index, ballot: ballot, payload: [], replicaSet: Self.addresses(replicas)))
-                        let oldAddresses = joint?.addresses ?? Set(previous.map(\.address))
-                        let oldQuorum = joint?.quorum ?? settings.quorum(of: oldAddresses.count)
-                        joint = (oldAddresses, oldQuorum, index)
+                        let previousAddresses = Set(previous.map(\.address))
+                        let old = joint?.sets ?? [(previousAddresses, settings.quorum(of: previousAddresses.count))]
+                        joint = (old, index)
                     }
                     progress = progress.filter { targets.contains($0.key) }
                     for r in targets where progress[r] == nil { progress[r] = Progress(nextIndex: lastIndex + 1) }
@@ -340,10 +365,16 @@ extension Replication {
                 guard request.ballot == ballot else { return [] }
                 if case .rejected(let promised) = reply { return onRejected(promised, nowNs: nowNs) }
                 switch (request, reply) {
-                case (.prepare, .promised(let lastIndex, let lastBallot, let commit, let config)):
+                case (.prepare, .promised(let lastIndex, let lastBallot, let commit, let config, let previousConfig)):
                     guard phase == .preparing else { return [] }
                     promises[from] = (lastIndex, lastBallot, commit)
-                    if let config, config.isNewer(than: knownConfig) { knownConfig = config }
+                    if let config, config.isNewer(than: knownConfig) {
+                        knownConfig = config
+                        knownPrevious = previousConfig
+                    } else if let config, config == knownConfig, previousConfig == nil {
+                        // A replica knows the latest set committed: the one before it no longer matters.
+                        knownPrevious = nil
+                    }
                     return maybeDecide(nowNs: nowNs)
                 case (.fetch(_, _, let after, _), .entries(let page)):
                     return onFetched(page, after: after, from: from, nowNs: nowNs)
@@ -459,6 +490,7 @@ extension Replication {
                 ballot = Ballot(round: promised.round + 1, node: me)
                 promises = [:]
                 knownConfig = nil
+                knownPrevious = nil
                 prepareSent = [:]
                 quorumAtNs = nil
                 return sendPrepares(nowNs: nowNs)
@@ -500,8 +532,11 @@ extension Replication {
             // have restarted under new uids): a node that restarts alone, or with a minority of that set, waits.
             if let config = knownConfig {
                 let answered = Set(promises.keys.map(\.address))
-                let fromConfig = Set(config.members).filter { answered.contains($0) }.count
-                return fromConfig >= settings.readQuorum(of: config.members.count)
+                for c in [config] + (knownPrevious.map { [$0] } ?? []) {
+                    let members = Set(c.members)
+                    guard members.filter({ answered.contains($0) }).count >= settings.readQuorum(of: members.count) else { return false }
+                }
+                return true
             }
             // No answer names a recorded set: the stream is new — or its first set is held only by members
             // that have not answered. A majority of every member asked must answer (the first set is
@@ -580,7 +615,13 @@ extension Replication {
                 log.append(e)
                 took += 1
             }
-            if took == 0 || lastIndex >= fetchTarget { return beginCatchUp(nowNs: nowNs) }
+            if lastIndex >= fetchTarget { return beginCatchUp(nowNs: nowNs) }
+            if took == 0 {
+                // The source promised entries through `fetchTarget` but no longer serves the next one: its log
+                // changed since. Serving the shorter log would lose entries: read them elsewhere or prepare again.
+                return chooseFetchSourceAfterFailure(of: from, reason: "its log no longer holds entry \(lastIndex + 1) of the \(fetchTarget) it promised",
+                                                     nowNs: nowNs)
+            }
             return sendFetch(nowNs: nowNs)
         }
 
@@ -652,6 +693,7 @@ extension Replication {
             commitIndex = 0
             promises = [:]
             knownConfig = nil
+                knownPrevious = nil
             prepareSent = [:]
             quorumAtNs = nil
             fetchSource = nil
@@ -681,12 +723,15 @@ extension Replication {
             // recorded yet: jointly with a majority of every member asked, so that a later owner that finds no
             // recorded set (it asks such a majority) cannot miss this one.
             if let config = knownConfig {
-                if Set(config.members) != Set(Self.addresses(replicas)) {
-                    joint = (Set(config.members), settings.quorum(of: Set(config.members).count), barrierIndex)
+                // And with the set before it while that one is not known committed (`previousConfig`).
+                let mine = Set(Self.addresses(replicas))
+                let earlier = ([config] + (knownPrevious.map { [$0] } ?? [])).map { Set($0.members) }.filter { $0 != mine }
+                if !earlier.isEmpty {
+                    joint = (earlier.map { ($0, settings.quorum(of: $0.count)) }, barrierIndex)
                 }
             } else {
                 let everyone = Set((replicas + others).map(\.address))
-                joint = (everyone, everyone.count / 2 + 1, barrierIndex)
+                joint = ([(everyone, everyone.count / 2 + 1)], barrierIndex)
             }
             var actions: [Action] = []
             for r in targets {
@@ -754,7 +799,11 @@ extension Replication {
             var i = lastIndex
             while i > commitIndex && i > snapshotIndex {
                 let holders = replicas.filter { (progress[$0]?.matchIndex ?? 0) >= i }.count
-                let jointHolders = joint.map { j in jointMembers.filter { (progress[$0]?.matchIndex ?? 0) >= i }.count >= j.quorum } ?? true
+                let jointHolders = joint.map { j in
+                    j.sets.allSatisfy { set in
+                        jointMembers.filter { set.addresses.contains($0.address) && (progress[$0]?.matchIndex ?? 0) >= i }.count >= set.quorum
+                    }
+                } ?? true
                 if holders >= w && jointHolders && entry(i).ballot == ballot {
                     newCommit = i
                     break
