@@ -94,14 +94,20 @@ extension Replication {
         }
         public var lastBallot: Ballot { entries.last?.ballot ?? snapshot?.ballot ?? .zero }
 
-        /// The replica set recorded before `latest` (an earlier entry's, else the snapshot's) when this replica
-        /// does not know `latest` committed (its index is above `commitIndex`); nil when it knows, or there is none.
+        /// When this replica does not know `latest` committed (its index is above `commitIndex`): the newest
+        /// replica set it knows committed (recorded at or below `commitIndex`, else the snapshot's) — an owner
+        /// whose later set changes were not committed still committed with a quorum of that one; with none known
+        /// (a replica restarted: its commit index starts at 0), the set recorded just before `latest`. Nil when it
+        /// knows `latest` committed, or holds no earlier set.
         public func previousConfig(before latest: Config?) -> Config? {
             guard let latest, latest.index > commitIndex else { return nil }
-            for e in entries.reversed() where e.index < latest.index {
+            for e in entries.reversed() where e.index <= commitIndex {
                 if let members = e.replicaSet { return Config(members: members, ballot: e.ballot, index: e.index) }
             }
             if let c = snapshot?.config, c.index < latest.index { return c }
+            for e in entries.reversed() where e.index < latest.index {
+                if let members = e.replicaSet { return Config(members: members, ballot: e.ballot, index: e.index) }
+            }
             return nil
         }
 

@@ -273,6 +273,9 @@ extension Replication {
                 metrics.requests.increment()
                 if case .rejected = reply { metrics.rejected.increment() }
             }
+            if case .refused(let reason) = reply, case .append = request {
+                logger?.warning("replica.append_refused", ["stream": name, "ballot": "\(request.ballot)", "reason": reason])
+            }
             // A request that changed nothing on a stream not held creates no stream.
             if existed || !changes.isEmpty { streams[name] = log }
             if changes.isEmpty, journal != nil, ticketsDurable < ticketsIssued {

@@ -119,6 +119,8 @@ extension Replication {
         /// been committed by a quorum of it alone (an owner whose set change was not yet committed when it
         /// stopped), so recovery needs a read quorum of it too (`Reply.promised`'s `previousConfig`).
         private var knownPrevious: Config?
+        /// A promise said `knownConfig` is committed (its `previousConfig` was nil).
+        private var latestKnownCommitted = false
         private var prepareSent: [NodeIdentity: UInt64] = [:]
         private var quorumAtNs: UInt64?
         private var prepareRounds = 1
@@ -371,9 +373,16 @@ extension Replication {
                     if let config, config.isNewer(than: knownConfig) {
                         knownConfig = config
                         knownPrevious = previousConfig
-                    } else if let config, config == knownConfig, previousConfig == nil {
-                        // A replica knows the latest set committed: the one before it no longer matters.
-                        knownPrevious = nil
+                        latestKnownCommitted = previousConfig == nil
+                    } else if let config, config == knownConfig, !latestKnownCommitted {
+                        if let previousConfig {
+                            // The newest set any replica knows committed.
+                            if previousConfig.isNewer(than: knownPrevious) { knownPrevious = previousConfig }
+                        } else {
+                            // A replica knows the latest set committed: the one before it no longer matters.
+                            knownPrevious = nil
+                            latestKnownCommitted = true
+                        }
                     }
                     return maybeDecide(nowNs: nowNs)
                 case (.fetch(_, _, let after, _), .entries(let page)):
@@ -491,6 +500,7 @@ extension Replication {
                 promises = [:]
                 knownConfig = nil
                 knownPrevious = nil
+                latestKnownCommitted = false
                 prepareSent = [:]
                 quorumAtNs = nil
                 return sendPrepares(nowNs: nowNs)
@@ -693,7 +703,8 @@ extension Replication {
             commitIndex = 0
             promises = [:]
             knownConfig = nil
-                knownPrevious = nil
+            knownPrevious = nil
+            latestKnownCommitted = false
             prepareSent = [:]
             quorumAtNs = nil
             fetchSource = nil
