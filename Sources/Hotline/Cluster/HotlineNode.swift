@@ -182,13 +182,17 @@ public distributed actor HotlineNode {
             system.logger.info("hotline.placement.moved", ["key": m.key, "from": m.from.map { "\($0)" } ?? "-",
                                                           "to": m.to.map { "\($0)" } ?? "-", "epoch": m.epoch])
         }
-        reconcile(placement: placement, quorum: quorum, context: context)
+        let retry = reconcile(placement: placement, quorum: quorum, context: context)
         for case let office as DistrictOffice in hosted.values { Task { await office.whenLocal { await $0.membershipChanged() } } }
         for case let desk as IntakeDesk in hosted.values { Task { await desk.whenLocal { await $0.membershipChanged() } } }
-        scheduleSettleTick(placement.nextWakeupNs, now: now)
+        // A key that could not be hosted yet is tried again in 200 ms (before: this timer replaced that retry, so
+        // it waited for the next membership event, which may never come).
+        let retryAt: UInt64? = retry ? now &+ 200_000_000 : nil
+        scheduleSettleTick([placement.nextWakeupNs, retryAt].compactMap { $0 }.min(), now: now)
     }
 
-    private func reconcile(placement: Placement, quorum: Bool, context: HotlineContext) {
+    /// Hosts and releases keys as `placement` says; returns whether a key could not be hosted yet.
+    private func reconcile(placement: Placement, quorum: Bool, context: HotlineContext) -> Bool {
         let system = actorSystem
         let me = system.node
         let wanted = Set(placement.assignments.values.filter { a in
@@ -196,6 +200,7 @@ public distributed actor HotlineNode {
         }.map(\.key))
         for key in hosted.keys.sorted() where !wanted.contains(key) {
             if let office = hosted[key] as? DistrictOffice { Task { await office.whenLocal { await $0.release() } } }
+            if let desk = hosted[key] as? IntakeDesk { Task { await desk.whenLocal { await $0.release() } } }
             hosted[key] = nil
             system.logger.info("hotline.placement.released", ["key": key, "quorum": quorum])
         }
@@ -209,7 +214,7 @@ public distributed actor HotlineNode {
                 retry = true
             }
         }
-        if retry { scheduleSettleTick(Self.nowNs() &+ 200_000_000, now: Self.nowNs()) }
+        return retry
     }
 
     private func make(_ key: String, context: HotlineContext) throws -> any DistributedActor {

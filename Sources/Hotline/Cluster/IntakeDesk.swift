@@ -78,6 +78,7 @@ public distributed actor IntakeDesk {
     ///   keywords to classify by, ...), or what the district office /
     ///   dispatch group throw.
     public distributed func submit(_ submitted: CitizenRequest) async throws -> IntakeReceipt {
+        guard !released else { throw HotlineError.unavailable("this intake desk moved to another node") }
         let request: CitizenRequest
         do {
             request = try submitted.normalized()
@@ -154,6 +155,25 @@ public distributed actor IntakeDesk {
 
     /// True once the current recovery of `intake/numbers` finished (either way).
     private var numbersRecoveryEnded = false
+    /// Set by `release()`: the desk moved to another node and takes nothing more.
+    private var released = false
+
+    /// Stops this desk: placement moved it elsewhere. Its `intake/numbers` stream stops (a recovery or a
+    /// reservation waiting for replicas ends at once, so nothing keeps the desk alive and its well-known path can
+    /// be hosted again — a desk moved away and back within a moment could not be hosted while its numbers
+    /// recovery waited for replicas, and queued requests were never delivered), and later calls are answered
+    /// `unavailable` (callers re-resolve the desk and retry).
+    public func release() async {
+        released = true
+        seeding?.cancel()
+        reserving?.cancel()
+        numbersReady?.cancel()
+        if let numbers { await numbers.stop() }
+        numbers = nil
+        numbersReady = nil
+        reserving = nil
+        for t in inFlight.values { t.cancel() }
+    }
 
     /// The members changed: the numbers stream's replica set follows them (a recovery waiting for a member that
     /// died and came back under a new uid asks the new one).
@@ -168,6 +188,7 @@ public distributed actor IntakeDesk {
     ///
     /// - Throws: `HotlineError.unavailable` when the stream cannot be recovered now.
     private func startNumbers() async throws {
+        guard !released else { throw HotlineError.unavailable("this intake desk moved to another node") }
         if numbersReady == nil {
             let set = context.replicaSet(for: Self.numbersStream)
             lastNumbersRound += 1
