@@ -372,6 +372,39 @@ final class MembershipMachineTests: XCTestCase {
         XCTAssertEqual(again.first?.status, .down)
     }
 
+    /// A member that gossips a uid this node removed as live is told (once a second), takes the removal, and then
+    /// tells that uid itself it is down when it talks: two members that each downed the other across a healing
+    /// partition both rejoin as new uids instead of keeping two views for good (chaos seed 346299).
+    func test_gossipListingARemovedUidAsLive_isCorrected_andTheReceiverTellsThatUidItIsDown() {
+        var m = converged(3)
+        _ = m.handle(.down(node(2)), nowNs: t0)
+        _ = m.handle(.tick, nowNs: t0 + 5000 * ms)
+        XCTAssertTrue(m.tombstoned(node(2)))
+        // Node 1 never heard of the down: it lists node 2 as up.
+        let out = sends(m.handle(.received(.ping(seq: 1, gossip: [member(1), member(2)]), from: node(1)), nowNs: t0 + 6000 * ms))
+        let corrections = out.filter { s in
+            if case .pushPull(_, true) = s.message { return s.to == node(1) }
+            return false
+        }
+        XCTAssertEqual(corrections.count, 1)
+        guard case .pushPull(let entries, true)? = corrections.first?.message else { return XCTFail("\(out)") }
+        XCTAssertEqual(entries.map(\.node), [node(2)])
+        XCTAssertEqual(entries.first?.status, .removed)
+        XCTAssertEqual(m.stats.staleGossipCorrected, 1)
+        // At most once a second per sender.
+        let again = sends(m.handle(.received(.ping(seq: 2, gossip: [member(2)]), from: node(1)), nowNs: t0 + 6500 * ms))
+        XCTAssertTrue(again.allSatisfy { if case .pushPull = $0.message { false } else { true } })
+        // Node 1 (here: a machine of its own) takes the removal; node 2 then talks to it and is told it is down.
+        var other = Machine(node: node(1), name: "n1", roles: [], converged: (0..<3).map { member($0) }, settings: .default,
+                            nowNs: t0, randomSeed: 9)
+        let taken = other.handle(.received(corrections[0].message, from: node(0)), nowNs: t0 + 6001 * ms)
+        XCTAssertEqual(events(taken), [.memberChanged(member(2, .removed), previous: .up)])
+        let told = sends(other.handle(.received(.ping(seq: 9, gossip: []), from: node(2)), nowNs: t0 + 6002 * ms)).filter { $0.to == node(2) }
+        guard case .pushPull(let notice, true)? = told.first?.message else { return XCTFail("\(told)") }
+        XCTAssertEqual(notice.first?.node, node(2))
+        XCTAssertTrue(notice.first?.status.isTerminal ?? false)
+    }
+
     func test_aNewUidAtAKnownAddress_learnedDirectly_downsTheOldUidAtOnce() {
         var m = converged(4)
         let restarted = member(2, uid: 999)

@@ -102,10 +102,32 @@ extension Membership.Machine {
     /// accusation (only accusers disseminate suspicions, see `transition`). Push–pull state is a snapshot, not
     /// an accusation: it never confirms a suspicion.
     mutating func merge(_ updates: [Membership.Member], from sender: NodeIdentity, accusations: Bool = true, nowNs now: UInt64) {
+        staleLiveGossip = []
         for update in updates.prefix(settings.maxMembers + 1) {
             if myself.status.isTerminal { return }
             apply(update, from: sender, accusation: accusations, nowNs: now)
         }
+        if !staleLiveGossip.isEmpty { correctStale(sender, about: staleLiveGossip, nowNs: now) }
+        staleLiveGossip = []
+    }
+
+    /// `sender` still lists as live some uids this node holds down or removed (a down it never heard of: it joined
+    /// after the down was gossiped, or it was on the other side of a partition when it was). It is told, at most
+    /// once a second, with their down (or removed) entries, so it takes the down too and, when that member next
+    /// talks to it, tells the member it must rejoin as a new uid (`answerGone`). Without this, two members that
+    /// each downed the other (each side of a partition healing while members died) never learned it, and the
+    /// cluster kept two views for good: each side's singletons fought over the same streams (chaos seed 346299).
+    mutating func correctStale(_ sender: NodeIdentity, about nodes: [NodeIdentity], nowNs now: UInt64) {
+        guard myself.status.isActive else { return }
+        if let last = correctionNs[sender], now &- last < 1_000_000_000 { return }
+        if correctionNs.count >= 1024 { correctionNs = correctionNs.filter { now &- $0.value < 1_000_000_000 } }
+        if correctionNs.count >= 1024 { correctionNs.removeAll() }
+        correctionNs[sender] = now
+        let entries = nodes.prefix(64).map { node in
+            records[node]?.member ?? Membership.Member(node: node, name: "", roles: [], status: .removed, incarnation: 0)
+        }
+        stats.staleGossipCorrected += 1
+        send(.pushPull(members: Array(entries), isReply: true), to: sender)
     }
 
     /// One received view of a member. It replaces the local one iff `Member.supersedes` says so. About a
@@ -122,6 +144,8 @@ extension Membership.Machine {
             let current = record.member
             if update.supersedes(current) {
                 var next = update
+                // A down made up for a removed uid (`correctStale`, `answerGone`) carries no name: keep the one known.
+                if next.name.isEmpty { next.name = current.name; next.roles = current.roles }
                 // A leaving member is never downed by gossip: it is gone, as it announced.
                 if next.status == .down, current.status == .leaving { next.status = .removed }
                 transition(to: next, from: current, accuser: sender, nowNs: now)
@@ -129,11 +153,13 @@ extension Membership.Machine {
                 if accusation { _ = suspicions[update.node]?.confirm(by: sender) }
             } else if update.incarnation < current.incarnation || (current.status.isTerminal && !update.status.isTerminal) {
                 stats.staleGossipIgnored += 1
+                if current.status.isTerminal && !update.status.isTerminal && update.node != sender { staleLiveGossip.append(update.node) }
             }
             return
         }
         if tombstones.contains(update.node) {
             stats.staleGossipIgnored += 1
+            if !update.status.isTerminal && update.node != sender { staleLiveGossip.append(update.node) }
             return
         }
         if update.status == .removed {

@@ -105,6 +105,10 @@ extension Membership {
         var joinSentNs: [NodeAddress: UInt64] = [:]
         /// Last "you are down" answer per downed sender: at most one a second each (bounded, see `answerGone`).
         var goneNoticeNs: [NodeIdentity: UInt64] = [:]
+        /// Last correction of stale gossip per sender: at most one a second each (bounded, see `correctStale`).
+        var correctionNs: [NodeIdentity: UInt64] = [:]
+        /// While merging one message: members its sender still lists as live that are down or removed here.
+        var staleLiveGossip: [NodeIdentity] = []
         /// The wakeup this node asked for after the previous input: a `.tick` much later than it means this
         /// process is starved (Lifeguard §4.1).
         var askedWakeupNs: UInt64 = .max

@@ -59,6 +59,8 @@ extension Membership {
         public var downsByOperator = 0
         public var downsReplaced = 0
         public var staleGossipIgnored = 0
+        /// Senders told that members they list as live are down or removed here (`correctStale`).
+        public var staleGossipCorrected = 0
         public var pushPulls = 0
         /// New member entries refused because `maxMembers` members were listed.
         public var membersRefused = 0

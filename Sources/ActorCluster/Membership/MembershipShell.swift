@@ -276,6 +276,7 @@ struct MembershipCounters: Sendable {
     let refutations: Counter
     let downs: Counter
     let staleGossip: Counter
+    let staleCorrected: Counter
     let pushPulls: Counter
     let messagesOut: Counter
     let byStatus: [Membership.Status: Gauge]
@@ -291,6 +292,8 @@ struct MembershipCounters: Sendable {
         refutations = m.counter("cluster_membership_refutations_total", help: "Suspicions of this node it refuted by raising its incarnation.")
         downs = m.counter("cluster_membership_downs_total", help: "Members this node declared down (suspicion timeout, confirmed crash, replaced uid, operator).")
         staleGossip = m.counter("cluster_membership_stale_gossip_total", help: "Gossip ignored: older incarnation or a tombstoned uid.")
+        staleCorrected = m.counter("cluster_membership_stale_gossip_corrected_total",
+                                   help: "Senders told that members they list as live are down or removed here.")
         pushPulls = m.counter("cluster_membership_push_pulls_total", help: "Full-state push-pull exchanges (joins and anti-entropy).")
         messagesOut = m.counter("cluster_membership_messages_out_total", help: "Membership messages handed to the transport.")
         var g: [Membership.Status: Gauge] = [:]
@@ -313,6 +316,7 @@ struct MembershipCounters: Sendable {
         let downsB = b.downsBySuspicion + b.downsConfirmedCrash + b.downsByOperator + b.downsReplaced
         downs.increment(by: max(0, downsB - downsA))
         staleGossip.increment(by: max(0, b.staleGossipIgnored - a.staleGossipIgnored))
+        staleCorrected.increment(by: max(0, b.staleGossipCorrected - a.staleGossipCorrected))
         pushPulls.increment(by: max(0, b.pushPulls - a.pushPulls))
     }
 
