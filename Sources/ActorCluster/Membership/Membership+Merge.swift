@@ -271,7 +271,8 @@ extension Membership.Machine {
     }
 
     /// This node declares `node` down. A leaving member is removed instead (it left; it did not fail), unless
-    /// the operator downs it. Proven departures (crash, replacement, operator) leave the agreed quorum set.
+    /// the operator downs it. Proven departures (replacement, operator; a confirmed crash only while this side holds
+    /// quorum) leave the agreed quorum set.
     mutating func markDown(_ node: NodeIdentity, reason: DownReason, nowNs now: UInt64) {
         guard let record = records[node], !record.member.status.isTerminal else { return }
         if record.member.status == .leaving, reason != .byOperator {
@@ -284,7 +285,12 @@ extension Membership.Machine {
         case .replaced: stats.downsReplaced += 1
         case .byOperator: stats.downsByOperator += 1
         }
-        if reason != .suspicion { forgetAgreed(node) }
+        // A crash confirmed while this side lacks quorum does not shrink the agreed set: the member is down (it is
+        // dead), but counting it out would let a cut-off minority make itself a majority of what is left. Before
+        // (breaker, 2026-12-02): a 2 | 3 partition healed as two of the three were SIGKILLed; the third, alone,
+        // counted them out, held "1 of 1" and took over district offices with empty logs while the other two held
+        // the cases. It leaves the agreed set when this side next agrees with quorum (or the operator downs it).
+        if reason == .replaced || reason == .byOperator || (reason == .confirmedCrash && quorum.hasQuorum) { forgetAgreed(node) }
         var down = record.member
         down.status = .down
         transition(to: down, from: record.member, accuser: myself.node, nowNs: now)
