@@ -243,6 +243,14 @@ extension Membership.Machine {
             if next.status.isTerminal, accuser != myself.node { forgetAgreed(node) }
             // A joiner counts against this side's quorum until it is up (it may be up on another side already).
             if next.status == .joining, myself.status.isActive { includeJoiningInAgreed(node) }
+            // A new uid live at the address of an agreed uid that is down (a crash confirmed without quorum stays
+            // agreed, `markDown`): that process is gone for certain now — replaced — so it no longer counts.
+            if next.status.isActive {
+                for old in quorum.agreed where old.address == node.address && old != node && old != myself.node
+                    && (records[old].map { $0.member.status.isTerminal } ?? true) {
+                    forgetAgreed(old)
+                }
+            }
         }
         switch next.status {
         case .joining:
