@@ -132,6 +132,9 @@ enum ReplayCommand {
         Task.detached { [cleanup = options.cleanup] in
             let signal = await termination.wait()
             FileHandle.standardError.write(Data("hotline replay: interrupted by signal \(signal); stopping its nodes and removing its temporary files\n".utf8))
+            // A node still starting when the signal came is not the driver's yet: every child goes first (a CI run
+            // saw one outlive the replay), then the files.
+            killChildProcesses()
             cleanup.run()
             exit(128 + signal)
         }
@@ -236,5 +239,17 @@ enum ReplayCommand {
         }
         out += "\n== KPI report\n" + r.kpi.textTable()
         return out
+    }
+}
+
+/// SIGKILLs every process whose parent is this one (read from `/proc/<pid>/stat`, Linux). Bounded by the process
+/// table.
+func killChildProcesses() {
+    let me = getpid()
+    for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+        guard let pid = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { continue }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        if fields.count > 2, Int32(fields[1]) == me { kill(pid, SIGKILL) }
     }
 }
