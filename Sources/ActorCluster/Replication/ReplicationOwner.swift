@@ -227,10 +227,7 @@ extension Replication {
         /// `node lastIndex@lastBallot c=commit`, the recorded replica set it also needed, the replica it read from
         /// and how far.
         public var recoverySummary: String {
-            let each = promises.keys.sorted().map { n in
-                let p = promises[n]!
-                return "\(n) \(p.lastIndex)@\(p.lastBallot) c=\(p.commit)"
-            }
+            let each = promises.sorted { $0.key < $1.key }.map { n, p in "\(n) \(p.lastIndex)@\(p.lastBallot) c=\(p.commit)" }
             func text(_ c: Config) -> String { c.members.map(\.description).joined(separator: ",") + " at \(c.index)@\(c.ballot)" }
             let recorded = knownConfig.map(text) ?? "none"
             let before = knownPrevious.map { "; and the set before it [\(text($0))]" } ?? ""
