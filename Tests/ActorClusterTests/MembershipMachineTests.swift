@@ -103,8 +103,25 @@ final class MembershipMachineTests: XCTestCase {
         XCTAssertEqual(m.myself.status, .up)
         let reply = sends(actions).filter { if case .pushPull(_, true) = $0.message { return $0.to == node(1) }; return false }
         XCTAssertEqual(reply.count, 1)
-        XCTAssertEqual(reply.first.map { gossip($0.message) }, [m.myself, member(1, .joining)], "self first, then by identity")
+        XCTAssertEqual(reply.first.map { gossip($0.message) }, [m.myself, member(1)],
+                       "self first, then by identity; the joiner it answers is up from now on")
         XCTAssertEqual(m.stats.pushPulls, 1, "the one it answered: it was up before its own join went out")
+    }
+
+    func test_join_aClusterOfOneKeepsItsQuorumWhileASecondNodeJoins() {
+        var m = Machine(node: node(1), name: "n1", roles: [], seeds: [], nowNs: t0, randomSeed: 1)
+        XCTAssertTrue(m.hasQuorum)
+        // node(0) precedes node(1): counted unreachable, it would take the tie-break and the quorum with it.
+        let actions = m.handle(.received(.pushPull(members: [member(0, .joining)], isReply: false), from: node(0)), nowNs: t0 + ms)
+        XCTAssertTrue(m.hasQuorum, "the answer makes the joiner up: it counts as reachable at once")
+        XCTAssertFalse(events(actions).contains { if case .quorumChanged(false, _, _) = $0 { return true }; return false })
+        XCTAssertEqual(m.members.first { $0.node == node(0) }?.status, .up)
+        XCTAssertEqual(m.agreedMembers, [node(0), node(1)])
+        let reply = sends(actions).filter { if case .pushPull(_, true) = $0.message { return $0.to == node(0) }; return false }
+        XCTAssertEqual(reply.first.map { gossip($0.message) }, [m.myself, member(0)])
+        // The joiner's own `up` entry that follows changes nothing.
+        XCTAssertTrue(events(m.handle(.received(.pushPull(members: [member(0)], isReply: true), from: node(0)), nowNs: t0 + 2 * ms)).isEmpty)
+        XCTAssertTrue(m.hasQuorum)
     }
 
     func test_join_associatedWithASeed_sendsTheJoinToItAtOnce() {

@@ -41,10 +41,23 @@ extension Membership.Machine {
             guard heard(sender, nowNs: now) else { return }
             if myself.status == .joining { becomeUp(nowNs: now, answeredBy: isReply ? sender : nil) }
             if !isReply {
+                admitJoiner(sender, nowNs: now)
                 stats.pushPulls += 1
                 send(.pushPull(members: fullState(), isReply: true), to: sender)
             }
         }
+    }
+
+    /// A join (a push–pull request) from a member this node lists as `joining`: the answer about to go makes it
+    /// `up` (`becomeUp`), so this node lists it `up` at the same incarnation now and gossips that. Without this,
+    /// the answering member counted the joiner in its agreed set as unreachable for the round trip until the
+    /// joiner's own `up` entry came back: a cluster of one lost its quorum (and its readiness) each time a
+    /// second node joined it.
+    mutating func admitJoiner(_ node: NodeIdentity, nowNs now: UInt64) {
+        guard myself.status.isActive, let current = records[node]?.member, current.status == .joining else { return }
+        var next = current
+        next.status = .up
+        transition(to: next, from: current, accuser: myself.node, nowNs: now)
     }
 
     /// `sender` is held down, or removed and remembered: its content is not believed.
