@@ -13,7 +13,7 @@ enum NodeCommand {
                         [--secret-file FILE [--previous-secret-file FILE]] [--operator-secret-file FILE]
                         [--admin HOST:PORT [--admin-token-file FILE]] [--supervision-interval-ms MS]
                         [--delivery-retry-ms MS] [--delivery-retry-max-ms MS] [--delivery-timeout-ms MS] [--snapshot-min-bytes N]
-                        [--fault-injection]
+                        [--force-new-cluster] [--fault-injection]
       Runs a node. Prints `ready name=… listen=HOST:PORT uid=…` on stdout once it serves calls
       (with ` admin=HOST:PORT` appended when the admin port is on).
       --listen port 0 picks an ephemeral port. Flags override the JSON --config file.
@@ -36,7 +36,10 @@ enum NodeCommand {
       --data: the node's replica journal (DIR/replicas), locked against a second process and recovered
       before the node joins; without it replicas live in memory only. --fsync: always (default: fsynced
       before any acknowledgement) or interval:MS. A disk with too little free space is refused per request,
-      not fatal. See Docs/durability.md.
+      not fatal. See Docs/durability.md. DIR/members.json keeps the last member set the cluster agreed on: a
+      node restarted on DIR (a power loss) waits until it hears from a majority of those members before it
+      forms a cluster, even when it is its own seed. --force-new-cluster: forget that set for this start,
+      when most of those members are gone for good (it may lose what only they held).
       --secret-file: the cluster secret (≥ 16 bytes, mode 0600); members prove it to each other in the
       handshake (HMAC-SHA256). Required unless the node listens on loopback only. --previous-secret-file
       is also accepted during a rotation. --operator-secret-file: callers proving it may run the
@@ -52,7 +55,7 @@ enum NodeCommand {
     static func run(_ argv: [String]) async throws -> Int32 {
         // First thing: a SIGTERM that arrives while the node starts must still stop it cleanly.
         let termination = TerminationSignal.install()
-        let args = try Arguments(argv, valued: NodeConfig.flags, switches: ["fault-injection"])
+        let args = try Arguments(argv, valued: NodeConfig.flags, switches: ["fault-injection", "force-new-cluster"])
         if let extra = args.positional.first { throw UsageError("unexpected argument \"\(extra)\"") }
         let config = try NodeConfig.load(args)
         // The replica store outlives incarnations (a node the cluster downed rejoins with its replicas). With
@@ -60,6 +63,7 @@ enum NodeCommand {
         // node joins; without, replicas live in memory only.
         let dataDirectory: DataDirectory?
         let replicaStore: Replication.ReplicaStore
+        var memberMemory: MemberMemory?
         // One registry for the process: the journal's and every incarnation's metrics.
         let metrics = Metrics()
         if let dir = config.dataDirectory {
@@ -70,6 +74,11 @@ enum NodeCommand {
             }
             do {
                 dataDirectory = try DataDirectory.open(dir)
+                do {
+                    memberMemory = try MemberMemory(path: dir + "/members.json", forget: args.has("force-new-cluster"))
+                } catch {
+                    throw UsageError("invalid --data \"\(dir)\": \(error) (remove the file, or start with --force-new-cluster, to form a new cluster)")
+                }
                 var options = Replication.ReplicaStore.journalOptions
                 options.fsync = config.fsync
                 let (store, report) = try await Replication.ReplicaStore.open(directory: dir + "/replicas", options: options,
@@ -88,6 +97,7 @@ enum NodeCommand {
         // Read every file before anything starts: a bad file exits 2 without a half-started node.
         let files = try config.loadHotlineFiles()
         var settings = config.clusterSettings
+        settings.memberMemory = memberMemory
         settings.transport.auth = try config.auth()
         settings.transport.operatorCredential = try config.operatorCredential()
         let adminSettings = try config.adminSettings()
@@ -266,7 +276,13 @@ enum NodeCommand {
             return .notReady("\(full): this node's replicas refuse writes until space is freed")
         }
         if let membership = system.membership {
-            let me = membership.myself
+            let snapshot = membership.snapshot
+            let me = snapshot.myself
+            if me.status == .joining, let wait = snapshot.rememberedWait {
+                return .notReady("membership status is joining: waiting to hear from a majority of the \(wait.of.count) members "
+                                 + "the cluster last agreed on (heard \(wait.heard.count): \(wait.heard.map(\.description).joined(separator: ","));"
+                                 + " remembered: \(wait.of.map(\.description).joined(separator: ",")))")
+            }
             guard me.status == .up else { return .notReady("membership status is \(me.status), not up") }
             guard membership.hasQuorum else {
                 return .notReady("no quorum: this node's side does not hold the majority of the last agreed members")

@@ -124,6 +124,73 @@ final class MembershipMachineTests: XCTestCase {
         XCTAssertTrue(m.hasQuorum)
     }
 
+    // MARK: Restart with a remembered member set
+
+    private func replies(_ actions: [Membership.Action], to target: NodeIdentity) -> [[Member]] {
+        sends(actions).compactMap { if case .pushPull(let members, true) = $0.message, $0.to == target { return members }; return nil }
+    }
+
+    func test_remembered_aRestartedSeedDoesNotFormAClusterAlone_andAJoinFromAnotherRestartedMemberCompletesAMajority() {
+        let all = (0..<3).map(address)
+        var m = Machine(node: node(0), name: "n0", roles: [], seeds: all, remembered: all, nowNs: t0, randomSeed: 1)
+        XCTAssertEqual(m.rememberedWait?.heard, [address(0)])
+        XCTAssertEqual(m.rememberedWait?.of, all)
+        for step in 0..<10 { _ = m.handle(.tick, nowNs: t0 + UInt64(step) * 500 * ms) }
+        XCTAssertEqual(m.myself.status, .joining, "4.5 s of silence: it waits, it does not form a cluster of one")
+        XCTAssertFalse(m.hasQuorum)
+        // Another restarted member's join: 2 of 3 heard, a majority — up, and the joiner gets the answer.
+        let actions = m.handle(.received(.pushPull(members: [member(1, .joining)], isReply: false), from: node(1)), nowNs: t0 + 5000 * ms)
+        XCTAssertEqual(m.myself.status, .up)
+        XCTAssertNil(m.rememberedWait)
+        XCTAssertTrue(m.hasQuorum)
+        XCTAssertEqual(m.agreedMembers, [node(0), node(1)])
+        XCTAssertEqual(replies(actions, to: node(1)).count, 1)
+    }
+
+    func test_remembered_ofFive_twoRestartedMembersWait_theThirdMakesAMajority() {
+        let all = (0..<5).map(address)
+        var m = Machine(node: node(0), name: "n0", roles: [], seeds: all, remembered: all, nowNs: t0, randomSeed: 1)
+        _ = m.handle(.tick, nowNs: t0)
+        let first = m.handle(.received(.pushPull(members: [member(1, .joining)], isReply: false), from: node(1)), nowNs: t0 + 10 * ms)
+        XCTAssertEqual(m.myself.status, .joining, "2 of 5")
+        XCTAssertTrue(replies(first, to: node(1)).isEmpty, "an answer would make node 1 up with a minority")
+        XCTAssertEqual(m.rememberedWait?.heard, [address(0), address(1)])
+        // A member of no remembered address counts for nothing.
+        _ = m.handle(.received(.pushPull(members: [member(7, .joining)], isReply: false), from: node(7)), nowNs: t0 + 20 * ms)
+        XCTAssertEqual(m.myself.status, .joining)
+        let third = m.handle(.received(.pushPull(members: [member(2, .joining)], isReply: false), from: node(2)), nowNs: t0 + 30 * ms)
+        XCTAssertEqual(m.myself.status, .up, "3 of 5")
+        XCTAssertEqual(replies(third, to: node(2)).count, 1)
+        // Node 1's join, retried, is answered now.
+        let retried = m.handle(.received(.pushPull(members: [member(1, .joining)], isReply: false), from: node(1)), nowNs: t0 + 510 * ms)
+        XCTAssertEqual(replies(retried, to: node(1)).count, 1)
+    }
+
+    func test_remembered_aReplyFromAMemberAlreadyUpMakesItUp() {
+        let all = (0..<5).map(address)
+        var m = Machine(node: node(0), name: "n0", roles: [], seeds: [address(1)], remembered: all, nowNs: t0, randomSeed: 1)
+        _ = m.handle(.tick, nowNs: t0)
+        _ = m.handle(.received(.pushPull(members: [member(1), member(2)], isReply: true), from: node(1)), nowNs: t0 + 2 * ms)
+        XCTAssertEqual(m.myself.status, .up, "node 1's cluster is running: it kept its quorum")
+        XCTAssertTrue(m.hasQuorum)
+    }
+
+    func test_remembered_withoutSeeds_itWaitsForJoinsInsteadOfBeingUpAtOnce_butOneRememberedAddressIsAClusterOfOne() {
+        var waiting = Machine(node: node(0), name: "n0", roles: [], seeds: [], remembered: [address(0), address(1), address(2)],
+                              nowNs: t0, randomSeed: 1)
+        XCTAssertEqual(waiting.myself.status, .joining)
+        XCTAssertTrue(sends(waiting.handle(.tick, nowNs: t0)).isEmpty, "no seed to send a join to: the others come to it")
+        _ = waiting.handle(.received(.pushPull(members: [member(2, .joining)], isReply: false), from: node(2)), nowNs: t0 + ms)
+        XCTAssertEqual(waiting.myself.status, .up)
+
+        let single = Machine(node: node(0), name: "n0", roles: [], seeds: [], remembered: [address(0)], nowNs: t0, randomSeed: 1)
+        XCTAssertEqual(single.myself.status, .up)
+        XCTAssertNil(single.rememberedWait)
+        var seed = Machine(node: node(0), name: "n0", roles: [], seeds: [address(0)], remembered: [address(0)], nowNs: t0, randomSeed: 1)
+        _ = seed.handle(.tick, nowNs: t0 + 1000 * ms)
+        XCTAssertEqual(seed.myself.status, .up, "a cluster of one remembered: it forms alone, as before")
+    }
+
     func test_join_associatedWithASeed_sendsTheJoinToItAtOnce() {
         var m = Machine(node: node(0), name: "n0", roles: [], seeds: [address(1)], nowNs: t0, randomSeed: 1)
         _ = m.handle(.tick, nowNs: t0)

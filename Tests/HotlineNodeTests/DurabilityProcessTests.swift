@@ -80,6 +80,114 @@ final class DurabilityProcessTests: XCTestCase {
         XCTAssertEqual(repeatReceipt.ref.id, receipts[5].ref.id)
     }
 
+    /// After a power loss the node restarted first, alone, used to form a cluster of one after 1 s, hold its
+    /// quorum, and open the offices it held no replica of empty (a breaker lost acknowledged cases that way). Its
+    /// data directory remembers the last agreed member set (`members.json`): alone it waits, not ready, naming
+    /// what it waits for; with a second of the three it forms the cluster and every acknowledged case is found.
+    /// `--force-new-cluster` lets an operator form a cluster alone when the others are gone for good, and a
+    /// member file that cannot be read exits 2 naming it.
+    func test_aNodeRestartedAloneAfterAPowerLossWaitsForAMajorityOfTheMembersItRemembers() async throws {
+        let names = ["m1", "m2", "m3"]
+        let data = names.map(dataDir)
+        var nodes: [NodeProcess] = []
+        for (i, n) in names.enumerated() {
+            nodes.append(try start(n, data: data[i], seeds: nodes.map(\.node.address)))
+        }
+        let addresses = nodes.map(\.node.address)
+        let client = try harness.clientSystem()
+        let entry = try HotlineNode.on(nodes[0].node, system: client)
+        try await waitUntil(timeout: .seconds(20), "three members, and each has written them to its member file") {
+            let info = try await entry.info()
+            return info.membersUp == 3 && info.hasQuorum && data.allSatisfy { Self.remembered(in: $0) == addresses.sorted() }
+        }
+        var receipts: [IntakeReceipt] = []
+        let jurisdictions = ["210302", "210303", "210304", "210311"]
+        for i in 0..<12 {
+            let r = CitizenRequest(channel: "8890", externalID: "alone-\(i)", category: "heating-failure",
+                                   jurisdiction: jurisdictions[i % jurisdictions.count], description: "暖气不热 \(i)")
+            var receipt: IntakeReceipt?
+            try await waitUntil(timeout: .seconds(20), "request \(i) accepted") {
+                receipt = try? await entry.submit(r)
+                return receipt != nil
+            }
+            receipts.append(try XCTUnwrap(receipt))
+        }
+        for n in nodes { n.kill() }
+
+        // m1 alone, its own seed among the others (it would have formed a cluster of one after 1 s).
+        func restart(_ i: Int, extra: [String] = []) throws -> NodeProcess {
+            try harness.startNode(names[i] + "-again", port: addresses[i].port,
+                                  extra: ["--catalog", Self.catalog, "--data", data[i], "--admin", "127.0.0.1:0",
+                                          "--seeds", addresses.map(\.description).joined(separator: ",")] + extra)
+        }
+        var running: [NodeProcess] = []
+        let first = try restart(0)
+        running.append(first)
+        let admin = try XCTUnwrap(first.admin)
+        try await waitUntil(timeout: .seconds(10), "m1 says what it waits for") {
+            let r = try AdminClient.request("GET", "/ready", at: admin, token: nil, timeout: .seconds(5))
+            return r.status == 503 && r.text.contains("majority of the 3 members")
+        }
+        // Three times the 1 s after which a seed that hears nobody used to form a cluster alone: still waiting.
+        let watchUntil = ContinuousClock.now + .seconds(3)
+        var polls = 0
+        while ContinuousClock.now < watchUntil, polls < 100 {
+            polls += 1
+            let r = try AdminClient.request("GET", "/ready", at: admin, token: nil, timeout: .seconds(5))
+            XCTAssertEqual(r.status, 503, r.text)
+            let members = try AdminClient.request("GET", "/cluster/members", at: admin, token: nil, timeout: .seconds(5))
+            let view = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(members.body)) as? [String: Any])
+            XCTAssertEqual(view["hasQuorum"] as? Bool, false)
+            let wait = try XCTUnwrap(view["rememberedWait"] as? [String: Any], members.text)
+            XCTAssertEqual(wait["heard"] as? [String], [addresses[0].description])
+            XCTAssertEqual(wait["remembered"] as? [String], addresses.sorted().map(\.description))
+            try await Task.sleep(for: .milliseconds(100))
+        }
+
+        // m2 comes back: two of three, a majority — the cluster forms and every acknowledged case is there.
+        running.append(try restart(1))
+        let client2 = try harness.clientSystem("after-restart")
+        let again = try HotlineNode.on(first.node, system: client2)
+        for receipt in receipts {
+            var found: CaseHistory?
+            try await waitUntil(timeout: .seconds(30), "case \(receipt.ref.number) found by m1 and m2") {
+                found = try? await again.findCase(receipt.ref.number.description)
+                return found != nil
+            }
+            XCTAssertEqual(found?.snapshot.id, receipt.ref.id)
+            XCTAssertEqual(found?.snapshot.status, receipt.status)
+        }
+        for n in running { _ = n.stop() }
+
+        // The operator's way out when the others are gone for good: --force-new-cluster forms a cluster alone.
+        let forced = try restart(0, extra: ["--force-new-cluster"])
+        let forcedAdmin = try XCTUnwrap(forced.admin)
+        try await waitUntil(timeout: .seconds(20), "m1 forms a cluster alone when told to") {
+            let r = try AdminClient.request("GET", "/cluster/members", at: forcedAdmin, token: nil, timeout: .seconds(5))
+            let view = try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any]
+            return view?["hasQuorum"] as? Bool == true
+        }
+        try await waitUntil(timeout: .seconds(10), "its member file now holds itself alone") {
+            Self.remembered(in: data[0]) == [addresses[0]]
+        }
+        _ = forced.stop()
+
+        // A member file that is not one: exit 2, naming it.
+        try Data("{\"version\": 1, \"agreed\": [\"nowhere\"]}".utf8).write(to: URL(fileURLWithPath: data[0] + "/members.json"))
+        let (status, stderr) = try NodeHarness.run(["node", "--name", "m1", "--listen", "127.0.0.1:0",
+                                                   "--secret-file", harness.secret.path, "--data", data[0]])
+        XCTAssertEqual(status, 2, stderr)
+        XCTAssertTrue(stderr.contains("members.json") && stderr.contains("nowhere") && stderr.contains("--force-new-cluster"), stderr)
+    }
+
+    /// The addresses in `DIR/members.json`, sorted; nil when there is no readable file.
+    static func remembered(in dir: String) -> [NodeAddress]? {
+        guard let data = FileManager.default.contents(atPath: dir + "/members.json"),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let agreed = object["agreed"] as? [String] else { return nil }
+        return agreed.compactMap(NodeAddress.init(parsing:)).sorted()
+    }
+
     func test_aSecondNodeOnADataDirectoryInUseExitsTwoNamingTheLock() async throws {
         let data = dataDir("locked")
         _ = try start("holder", data: data, seeds: [])

@@ -44,6 +44,10 @@ public struct ClusterSettings: Sendable {
     /// test drivers: they call members but are never probed, listed or counted in a quorum). Default nil;
     /// `hotline node` sets it.
     public var membership: Membership.Settings?
+    /// Where the last agreed member set is kept across restarts (in the data directory), and what it held at
+    /// start: more than one address makes a restarted node wait for a majority of them before it forms a
+    /// cluster (Docs/membership.md, "Restarts"). nil: nothing kept (no data directory).
+    public var memberMemory: MemberMemory?
     /// Opaque role strings gossiped with this node's member entry (the application decides what they mean).
     /// Default none.
     public var roles: [String] = []

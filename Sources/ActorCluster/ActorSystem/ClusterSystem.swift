@@ -113,7 +113,8 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
                                          help: "Calls, replies and messages refused at the sender for exceeding the frame limit")
         if let m = settings.membership {
             membership = MembershipShell(transport: transport, node: node, name: settings.nodeName, roles: settings.roles,
-                                         seeds: settings.seeds, settings: m, logger: log, metrics: metrics)
+                                         seeds: settings.seeds, settings: m, memory: settings.memberMemory, logger: log,
+                                         metrics: metrics)
         } else {
             membership = nil
         }

@@ -270,6 +270,14 @@ public struct AdminRouter: Sendable {
         /// Members currently not reachable (suspect or down), by `node`.
         var unreachable: [String]
         var tombstones: Int
+        /// While this node waits for a majority of the member set its data directory remembered: who it heard
+        /// from and whom it waits for (absent otherwise).
+        var rememberedWait: RememberedWait?
+    }
+
+    struct RememberedWait: Encodable {
+        var heard: [String]
+        var remembered: [String]
     }
 
     struct Unreachable: Encodable {
@@ -324,7 +332,10 @@ public struct AdminRouter: Sendable {
         return MembershipView(membership: "swim", selfNode: m.myself.node.description, hasQuorum: m.hasQuorum,
                               localHealthMultiplier: m.localHealthMultiplier, members: rows,
                               unreachable: rows.filter { $0.reachability == "unreachable" }.map(\.node),
-                              tombstones: m.tombstones)
+                              tombstones: m.tombstones,
+                              rememberedWait: m.rememberedWait.map {
+                                  RememberedWait(heard: $0.heard.map(\.description), remembered: $0.of.map(\.description))
+                              })
     }
 
     /// Prometheus text exposition format 0.0.4.

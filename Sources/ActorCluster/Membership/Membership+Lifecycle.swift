@@ -19,6 +19,7 @@ extension Membership.Machine {
         guard myself.status == .joining else { return }
         myself.status = .up
         seedDeadlineNs = nil
+        remembered = []
         outbox.append(.event(.memberChanged(myself, previous: .joining)))
         agree(on: agreementSet())
         statusDirty = false

@@ -97,6 +97,14 @@ extension Membership {
         /// While joining, a node listed among its own seeds forms the cluster alone at this time if it heard
         /// from nobody; nil otherwise.
         var seedDeadlineNs: UInt64?
+        /// While joining after a restart: the addresses of the last member set this node's cluster agreed on, as
+        /// its data directory remembered them (`MemberMemory`), when there were more than one. Until this node has
+        /// heard straight from a majority of them (itself included), it neither forms a cluster alone nor lets the
+        /// join of another restarted node make it `up`, and answers no join; a reply from a member already `up`
+        /// still makes it `up` (that member's cluster kept its quorum). Empty once `up`. Without this, after a
+        /// power loss the node restarted first formed a cluster of one, held its quorum, and opened the streams it
+        /// holds no replica of empty — and the others' logs were replaced by them when they came back.
+        var remembered: Set<NodeAddress> = []
         /// While leaving: when this node reports itself removed and stops.
         var leaveDeadlineNs: UInt64?
         /// Something (a message, a handshake) came from another node since start.
@@ -153,27 +161,33 @@ extension Membership {
         ///   - node: this node's identity (address and uid).
         ///   - seeds: seed addresses; this node's own address may be among them. None: the node is `up` at once,
         ///     a cluster of one.
+        ///   - remembered: the addresses of the last agreed member set, from an earlier run on the same data
+        ///     directory (`MemberMemory`); more than one makes this node wait for a majority of them before it
+        ///     forms a cluster (`remembered`), even without seeds. Empty: nothing remembered.
         ///   - nowNs: the current monotonic time, ns (the same clock as every later `handle`).
         ///   - randomSeed: seeds the probe-order shuffle and member picks (deterministic simulations).
-        public init(node: NodeIdentity, name: String, roles: [String], seeds: [NodeAddress], settings: Settings = .default,
-                    nowNs: UInt64, randomSeed: UInt64) {
+        public init(node: NodeIdentity, name: String, roles: [String], seeds: [NodeAddress], remembered: [NodeAddress] = [],
+                    settings: Settings = .default, nowNs: UInt64, randomSeed: UInt64) {
+            let remembered = Set(remembered)
+            let alone = seeds.isEmpty && remembered.count <= 1
             self.settings = settings
-            self.myself = Member(node: node, name: name, roles: roles, status: seeds.isEmpty ? .up : .joining, incarnation: 0)
+            self.myself = Member(node: node, name: name, roles: roles, status: alone ? .up : .joining, incarnation: 0)
+            self.remembered = remembered.count > 1 ? remembered : []
             self.seeds = Array(Set(seeds)).sorted()
             self.timing = Timing(settings)
             self.rng = SplitMix64(seed: randomSeed)
             self.tombstones = Tombstones(capacity: settings.maxTombstones)
             self.gossip = GossipQueue(capacity: max(1, settings.maxMembers))
             self.health = LocalHealth(maxMultiplier: settings.maxLocalHealthMultiplier)
-            self.quorum = Quorum(agreed: seeds.isEmpty ? [node] : [])
+            self.quorum = Quorum(agreed: alone ? [node] : [])
             self.nextJoinRetryNs = nowNs
             self.nextProbeNs = .max
             self.nextPushPullNs = .max
-            if seeds.isEmpty {
+            if alone {
                 agreedReachable = 1
                 _ = quorum.evaluate(reachable: 1, lowestReachable: true)
                 startTimers(nowNs: nowNs)
-            } else if seeds.contains(node.address) {
+            } else if seeds.contains(node.address), self.remembered.isEmpty {
                 seedDeadlineNs = nowNs &+ timing.seedJoinTimeoutNs
             }
         }
@@ -273,6 +287,27 @@ extension Membership {
         /// This node's side holds the majority of the last agreed member set (keep-majority). Always false while
         /// this node is not an active member itself (`joining`, `down`, `removed`).
         public var hasQuorum: Bool { myself.status.isActive && quorum.hasQuorum }
+
+        /// While this node waits for a majority of the remembered member set (`remembered`): the remembered
+        /// addresses it has heard from (itself included) and all of them, sorted; nil otherwise.
+        public var rememberedWait: (heard: [NodeAddress], of: [NodeAddress])? {
+            guard myself.status == .joining, !remembered.isEmpty else { return nil }
+            return (rememberedHeard.sorted(), remembered.sorted())
+        }
+
+        /// Remembered addresses heard from: this node's own, and those of live members heard from directly.
+        var rememberedHeard: Set<NodeAddress> {
+            var heard: Set<NodeAddress> = []
+            if remembered.contains(myself.node.address) { heard.insert(myself.node.address) }
+            for (node, record) in records where heardDirectly[node] != nil && !record.member.status.isTerminal
+                && remembered.contains(node.address) {
+                heard.insert(node.address)
+            }
+            return heard
+        }
+
+        /// No remembered set, or a majority of it heard from (a strict majority: an even split waits).
+        var rememberedMajorityHeard: Bool { remembered.isEmpty || 2 * rememberedHeard.count > remembered.count }
 
         /// The last agreed member set of the keep-majority rule, sorted.
         public var agreedMembers: [NodeIdentity] { quorum.agreed.sorted(by: Membership.precedes) }

@@ -11,6 +11,8 @@ public final class MembershipShell: Sendable {
     private let transport: Transport
     private let logger: Logger
     private let counters: MembershipCounters
+    /// Where the agreed member set is kept across restarts (`--data`); nil: nowhere.
+    private let memory: MemberMemory?
 
     /// Loop-confined state (only touched on the event-loop thread, inside `feed`).
     private final class Confined: @unchecked Sendable {
@@ -19,6 +21,8 @@ public final class MembershipShell: Sendable {
         var timerDeadline: UInt64 = .max
         var stats = Membership.Stats()
         var stopped = false
+        /// The last member-file write error logged (each distinct one once).
+        var memoryError: String?
         init(_ m: Membership.Machine) { machine = m }
     }
 
@@ -35,6 +39,9 @@ public final class MembershipShell: Sendable {
         public var tombstones: Int
         /// Monotonic ns when the snapshot was taken.
         public var takenNs: UInt64
+        /// While this node waits for a majority of the member set its data directory remembered: the addresses
+        /// heard from (itself included) and all of them (`Membership.Machine.rememberedWait`).
+        public var rememberedWait: (heard: [NodeAddress], of: [NodeAddress])?
     }
 
     private let published: Mutex<Snapshot>
@@ -66,14 +73,21 @@ public final class MembershipShell: Sendable {
     /// - Parameters:
     ///   - seeds: seed addresses (this node's own may be among them).
     ///   - roles: opaque role strings gossiped with this node's entry.
+    ///   - memory: the agreed member set remembered from an earlier run, and where the new one is kept.
     init(transport: Transport, node: NodeIdentity, name: String, roles: [String], seeds: [NodeAddress],
-         settings: Membership.Settings, logger: Logger, metrics: Metrics) {
+         settings: Membership.Settings, memory: MemberMemory?, logger: Logger, metrics: Metrics) {
         self.transport = transport
         self.logger = logger
         self.counters = MembershipCounters(metrics)
+        self.memory = memory
         let now = Monotonic.nowNs()
-        let machine = Membership.Machine(node: node, name: name, roles: roles, seeds: seeds, settings: settings,
-                                         nowNs: now, randomSeed: NodeIdentity.randomUID())
+        let machine = Membership.Machine(node: node, name: name, roles: roles, seeds: seeds, remembered: memory?.remembered ?? [],
+                                         settings: settings, nowNs: now, randomSeed: NodeIdentity.randomUID())
+        if let memory, machine.rememberedWait != nil {
+            logger.info("membership.remembered", ["members": memory.remembered.map(\.description).joined(separator: ","),
+                                                  "file": memory.path,
+                                                  "detail": "waiting for a majority of them before forming a cluster"])
+        }
         confined = Confined(machine)
         published = Mutex(Self.snapshot(of: machine, now: now))
     }
@@ -187,7 +201,26 @@ public final class MembershipShell: Sendable {
         published.withLock { $0 = Self.snapshot(of: c.machine, now: now) }
         counters.update(c.machine)
         for action in actions { perform(action) }
+        remember(c.machine)
         armTimer(now: now)
+    }
+
+    /// Keeps the agreed set's addresses in the member file while this node holds quorum (a write only when they
+    /// changed). A failed write is logged, at most once per distinct error, and retried on the next input.
+    private func remember(_ m: Membership.Machine) {
+        guard let memory, m.hasQuorum else { return }
+        do {
+            if try memory.save(m.agreedMembers.map(\.address)) {
+                logger.debug("membership.remembered.saved", ["members": m.agreedMembers.map(\.address.description).joined(separator: ",")])
+            }
+            confined.memoryError = nil
+        } catch {
+            let text = "\(error)"
+            if confined.memoryError != text {
+                confined.memoryError = text
+                logger.warning("membership.remembered.write_failed", ["file": memory.path, "error": text])
+            }
+        }
     }
 
     private func perform(_ action: Membership.Action) {
@@ -262,7 +295,7 @@ public final class MembershipShell: Sendable {
         }
         return Snapshot(myself: m.myself, members: m.members, hasQuorum: m.hasQuorum,
                         localHealthMultiplier: m.localHealthMultiplier, lastHeardAgeMs: heard,
-                        tombstones: m.tombstoneCount, takenNs: now)
+                        tombstones: m.tombstoneCount, takenNs: now, rememberedWait: m.rememberedWait)
     }
 }
 

@@ -1,0 +1,99 @@
+import Foundation
+import Glibc
+import Synchronization
+
+/// The last member set this node's cluster agreed on (keep-majority, `Membership.Quorum`), kept in a file of the
+/// node's data directory so that a restart remembers it: a node restarted after a power loss waits for a majority
+/// of those addresses before it forms a cluster (`Membership.Machine.remembered`), instead of forming one alone and
+/// taking over streams it holds no replica of.
+///
+/// The file is JSON, `{"version": 1, "agreed": ["HOST:PORT", …]}`, written whole to `FILE.tmp`, fsynced, renamed
+/// over `FILE`, and the directory fsynced — so after a crash it is the old set or the new one, never a torn one.
+/// It is written (on the membership's event-loop thread) whenever this node holds quorum and the agreed set's
+/// addresses changed: joins, downs and leaves, rare events.
+public final class MemberMemory: Sendable {
+    /// The file's path.
+    public let path: String
+    /// The addresses last written, or read at open, sorted (empty: no file, or `forget` was asked and nothing
+    /// was agreed since). A node's later incarnation (it rejoins after the cluster downed it) starts from these.
+    public var remembered: [NodeAddress] { saved.withLock { $0 } }
+    private let saved: Mutex<[NodeAddress]>
+
+    /// What the file could not be read as.
+    public struct Unreadable: Error, CustomStringConvertible {
+        public let path: String
+        public let reason: String
+        public var description: String { "\(path): \(reason)" }
+    }
+
+    private struct File: Codable {
+        var version: Int
+        var agreed: [String]
+    }
+
+    /// Opens (reads) the file at `path`; a missing file remembers nothing.
+    ///
+    /// - Parameter forget: ignore what the file says (the operator's `--force-new-cluster`: most of the old
+    ///   cluster is gone for good); the file is overwritten once this node agrees on a new set.
+    /// - Throws: `Unreadable` when the file exists but is not a member file of this version (the node must not
+    ///   guess: an operator removes it, or starts with `forget`).
+    public init(path: String, forget: Bool = false) throws {
+        self.path = path
+        var addresses: [NodeAddress] = []
+        if FileManager.default.fileExists(atPath: path) {
+            let data: Data
+            do {
+                data = try Data(contentsOf: URL(fileURLWithPath: path))
+            } catch {
+                throw Unreadable(path: path, reason: "cannot read (\(error.localizedDescription))")
+            }
+            let file: File
+            do {
+                file = try JSONDecoder().decode(File.self, from: data)
+            } catch {
+                throw Unreadable(path: path, reason: "not a member file (\(error))")
+            }
+            guard file.version == 1 else { throw Unreadable(path: path, reason: "version \(file.version), expected 1") }
+            guard file.agreed.count <= 4096 else { throw Unreadable(path: path, reason: "\(file.agreed.count) addresses, at most 4096") }
+            for text in file.agreed {
+                guard let address = NodeAddress(parsing: text) else {
+                    throw Unreadable(path: path, reason: "\"\(text)\" is not HOST:PORT")
+                }
+                addresses.append(address)
+            }
+        }
+        saved = Mutex(forget ? [] : Array(Set(addresses)).sorted())
+    }
+
+    /// Writes `addresses` as the agreed set unless they are what the file already holds. Returns whether it
+    /// wrote.
+    ///
+    /// - Throws: `DurabilityError.io` naming the failed call (disk full, …); the file then still holds the
+    ///   previous set.
+    @discardableResult
+    public func save(_ addresses: [NodeAddress]) throws -> Bool {
+        let sorted = Array(Set(addresses)).sorted()
+        guard saved.withLock({ $0 }) != sorted else { return false }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let bytes = Array(try encoder.encode(File(version: 1, agreed: sorted.map(\.description)))) + [0x0A]
+        let tmp = path + ".tmp"
+        let fd = try LogFiles.openFile(tmp, O_WRONLY | O_CREAT | O_TRUNC)
+        do {
+            try bytes.withUnsafeBytes { try LogFiles.writeAll(fd, $0, at: 0, path: tmp) }
+            try LogFiles.fsync(fd, path: tmp)
+            Glibc.close(fd)
+        } catch {
+            Glibc.close(fd)
+            try? LogFiles.unlink(tmp)
+            throw error
+        }
+        try LogFiles.rename(tmp, path)
+        let directory = (path as NSString).deletingLastPathComponent
+        let dirFD = try LogFiles.openFile(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY)
+        defer { Glibc.close(dirFD) }
+        try LogFiles.syncDirectory(dirFD, path: directory)
+        saved.withLock { $0 = sorted }
+        return true
+    }
+}
