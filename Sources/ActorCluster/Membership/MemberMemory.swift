@@ -33,14 +33,14 @@ public final class MemberMemory: Sendable {
 
     /// Opens (reads) the file at `path`; a missing file remembers nothing.
     ///
-    /// - Parameter forget: ignore what the file says (the operator's `--force-new-cluster`: most of the old
-    ///   cluster is gone for good); the file is overwritten once this node agrees on a new set.
+    /// - Parameter forget: ignore the file, readable or not (the operator's `--force-new-cluster`: most of the
+    ///   old cluster is gone for good); it is overwritten once this node agrees on a new set.
     /// - Throws: `Unreadable` when the file exists but is not a member file of this version (the node must not
     ///   guess: an operator removes it, or starts with `forget`).
     public init(path: String, forget: Bool = false) throws {
         self.path = path
         var addresses: [NodeAddress] = []
-        if FileManager.default.fileExists(atPath: path) {
+        if !forget, FileManager.default.fileExists(atPath: path) {
             let data: Data
             do {
                 data = try Data(contentsOf: URL(fileURLWithPath: path))

@@ -1,0 +1,57 @@
+import Foundation
+import XCTest
+@testable import ActorCluster
+
+/// `MemberMemory`: the agreed member set kept across restarts in the data directory.
+final class MemberMemoryTests: XCTestCase {
+    private var dir = ""
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("member-memory-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() {
+        try? FileManager.default.removeItem(atPath: dir)
+        super.tearDown()
+    }
+
+    private func a(_ port: UInt16) -> NodeAddress { NodeAddress(host: "127.0.0.1", port: port) }
+
+    func test_aSavedSetIsReadBackSorted_andTheSameSetIsNotWrittenTwice() throws {
+        let path = dir + "/members.json"
+        let memory = try MemberMemory(path: path)
+        XCTAssertEqual(memory.remembered, [], "no file: nothing remembered")
+        XCTAssertTrue(try memory.save([a(7003), a(7001), a(7002), a(7001)]))
+        XCTAssertFalse(try memory.save([a(7002), a(7001), a(7003)]), "same set: no write")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path + ".tmp"))
+        let again = try MemberMemory(path: path)
+        XCTAssertEqual(again.remembered, [a(7001), a(7002), a(7003)])
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        XCTAssertEqual(text, "{\"agreed\":[\"127.0.0.1:7001\",\"127.0.0.1:7002\",\"127.0.0.1:7003\"],\"version\":1}\n")
+        XCTAssertTrue(try again.save([a(7001)]))
+        XCTAssertEqual(again.remembered, [a(7001)])
+        XCTAssertEqual(try MemberMemory(path: path).remembered, [a(7001)])
+    }
+
+    func test_forgetIgnoresTheFileUntilTheNextSave() throws {
+        let path = dir + "/members.json"
+        try MemberMemory(path: path).save([a(1), a(2), a(3)])
+        let forgot = try MemberMemory(path: path, forget: true)
+        XCTAssertEqual(forgot.remembered, [])
+        XCTAssertTrue(try forgot.save([a(1), a(2), a(3)]), "written again: the file is the truth from now on")
+        XCTAssertEqual(try MemberMemory(path: path).remembered, [a(1), a(2), a(3)])
+    }
+
+    func test_aFileThatIsNotAMemberFileIsRefusedWithItsReason() throws {
+        let path = dir + "/members.json"
+        for (content, reason) in [("garbage", "not a member file"), ("{\"version\":2,\"agreed\":[]}", "version 2"),
+                                  ("{\"version\":1,\"agreed\":[\"nohost\"]}", "\"nohost\" is not HOST:PORT")] {
+            try Data(content.utf8).write(to: URL(fileURLWithPath: path))
+            XCTAssertThrowsError(try MemberMemory(path: path)) { error in
+                XCTAssertTrue("\(error)".contains(path) && "\(error)".contains(reason), "\(error)")
+            }
+            XCTAssertEqual(try MemberMemory(path: path, forget: true).remembered, [], "the operator's way out reads nothing")
+        }
+    }
+}
