@@ -994,6 +994,46 @@ final class ReplicationTests: XCTestCase {
         XCTAssertEqual(log.lastBallot, b2)
     }
 
+    /// A replica that learned the latest replica set committed journals that (`Change.committed`, once per set):
+    /// restarted, it still knows — its promise names no fallback set — where before it reported the set before
+    /// the latest one. The store snapshot keeps the commit index too.
+    func test_aRestartedReplicaStillKnowsTheLatestReplicaSetCommitted() async throws {
+        let b1 = R.Ballot(round: 1, node: nodes[0]), b2 = R.Ballot(round: 2, node: nodes[1])
+        let a = (1...4).map { NodeAddress(host: "10.0.0.\($0)", port: 7000) }
+        let first = [a[0], a[1], a[2]], second = [a[0], a[1], a[3]]
+        var l = R.ReplicaLog()
+        var journal: [R.ReplicaLog.Change] = []
+        journal += l.handle(.append(stream: "s", ballot: b1, prevIndex: 0, prevBallot: .zero,
+                                    entries: [R.Entry(index: 1, ballot: b1, payload: [], replicaSet: first),
+                                              R.Entry(index: 2, ballot: b1, payload: [2])], commitIndex: 2)).1
+        journal += l.handle(.append(stream: "s", ballot: b2, prevIndex: 2, prevBallot: b1,
+                                    entries: [R.Entry(index: 3, ballot: b2, payload: [], replicaSet: second)], commitIndex: 2)).1
+        XCTAssertEqual(journal.filter { if case .committed = $0 { true } else { false } }, [.committed(2)],
+                       "journaled when the first set became committed, not for the second (not committed yet)")
+        let (_, commitSecond) = l.handle(.append(stream: "s", ballot: b2, prevIndex: 3, prevBallot: b2,
+                                                 entries: [R.Entry(index: 4, ballot: b2, payload: [4])], commitIndex: 4))
+        journal += commitSecond
+        XCTAssertEqual(commitSecond.filter { if case .committed = $0 { true } else { false } }, [.committed(4)])
+        let (_, quiet) = l.handle(.append(stream: "s", ballot: b2, prevIndex: 4, prevBallot: b2,
+                                           entries: [R.Entry(index: 5, ballot: b2, payload: [5])], commitIndex: 5))
+        XCTAssertTrue(quiet.allSatisfy { if case .committed = $0 { false } else { true } }, "no record per commit: \(quiet)")
+        journal += quiet
+
+        var restarted = R.ReplicaLog()
+        for c in journal { XCTAssertTrue(restarted.restore(c)) }
+        XCTAssertEqual(restarted.commitIndex, 4)
+        let (promise, _) = restarted.handle(.prepare(stream: "s", ballot: R.Ballot(round: 3, node: nodes[2])))
+        guard case .promised(_, _, _, let config, let previous) = promise else { return XCTFail("\(promise)") }
+        XCTAssertEqual(config?.members, second)
+        XCTAssertNil(previous, "it knows the latest set committed: no fallback")
+
+        // A store snapshot keeps it (one written before it did reads as 0, as before).
+        let stream = R.StoreSnapshot.Stream(name: "s", promised: b2, entries: l.entries, snapshot: nil, commitIndex: 4)
+        let bytes = try Wire.BinaryEncoder().encode(R.StoreSnapshot(streams: [stream]))
+        let kept = await R.ReplicaStore(journal: nil, snapshot: bytes).log(of: "s")?.commitIndex
+        XCTAssertEqual(kept, 4)
+    }
+
     /// A replica whose snapshot is damaged: its promise keeps its log position, it serves no snapshot, it
     /// acknowledges no append until a snapshot is installed again (same index: its entries after it are kept),
     /// and the changes it journals replay to the same log.

@@ -5,8 +5,8 @@ import XCTest
 
 /// A seeded chaos run over five real `hotline node` processes with `--data` directories: between rounds of
 /// citizen requests (through random nodes, some repeated), it kills and restarts one node or a minority at
-/// once, pauses a node (SIGSTOP/SIGCONT), partitions 2 | 3 with the fault-injection switch, or restarts every
-/// node at once (power loss; fsync per batch). Then it checks: every acknowledged request is a case found by
+/// once, pauses a node (SIGSTOP/SIGCONT), partitions 2 | 3 with the fault-injection switch, or kills every node
+/// at once and restarts them one after another (power loss; fsync per batch). Then it checks: every acknowledged request is a case found by
 /// id and number, no case number is given twice, a repeated request is the same case, every queued request
 /// became a case, and each office is hosted once and serving. `CHAOS_SEED=N` replays a run; `CHAOS_ROUNDS`
 /// sets its length (default 5). A failure names the seed.
@@ -148,9 +148,18 @@ final class ChaosProcessTests: XCTestCase {
                 await submitSome(4)
                 for k in 0..<5 { try await block(k, []) }
             default:
-                print("chaos round \(round): power loss — SIGKILL every node, restart all")
+                // They come back one after another, in a random order, 0–600 ms apart: the first must not form a
+                // cluster alone and open the offices it holds no replica of empty (it waits for a majority of the
+                // members its data directory remembers).
+                var order = Array(0..<5)
+                for i in stride(from: 4, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
+                let gaps = order.map { _ in Int(rng.next() % 7) * 100 }
+                print("chaos round \(round): power loss — SIGKILL every node, restart \(order.map { slots[$0].name }) \(gaps) ms apart")
                 for s in slots { s.process.kill() }
-                for k in 0..<5 { try restart(k) }
+                for (k, gap) in zip(order, gaps) {
+                    try restart(k)
+                    if gap > 0 { try await Task.sleep(for: .milliseconds(gap)) }
+                }
             }
             await submitSome(4)
         }

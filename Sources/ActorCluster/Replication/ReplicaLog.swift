@@ -78,6 +78,12 @@ extension Replication {
             /// Drop the snapshot and every entry (a replica whose snapshot was damaged is repaired from an older
             /// snapshot or from the log's start: what follows in the journal rebuilds it).
             case reset
+            /// Entries through this index are committed (this replica learned it from an owner's append). Journaled
+            /// only when that first covers the latest recorded replica set — the one thing a restarted replica's
+            /// commit index decides (`previousConfig`): without it a restarted replica reported the set before the
+            /// latest one as the owner's fallback even when the latest was committed, and a chain of two set
+            /// changes not yet committed then had no set that covered it.
+            case committed(UInt64)
         }
 
         /// The last entry the snapshot covers (0: no snapshot).
@@ -97,7 +103,8 @@ extension Replication {
         /// When this replica does not know `latest` committed (its index is above `commitIndex`): the newest
         /// replica set it knows committed (recorded at or below `commitIndex`, else the snapshot's) — an owner
         /// whose later set changes were not committed still committed with a quorum of that one; with none known
-        /// (a replica restarted: its commit index starts at 0), the set recorded just before `latest`. Nil when it
+        /// (a replica restarted before it learned any set committed: the commit index it journals, `Change.committed`,
+        /// covers no set), the set recorded just before `latest`. Nil when it
         /// knows `latest` committed, or holds no earlier set.
         public func previousConfig(before latest: Config?) -> Config? {
             guard let latest, latest.index > commitIndex else { return nil }
@@ -259,7 +266,11 @@ extension Replication {
                     changes.append(.write(from: from, entries: tail))
                 }
                 let match = max(prevIndex + UInt64(request.appendCount), snapshotIndex)
+                let knownBefore = commitIndex
                 commitIndex = max(commitIndex, min(ownerCommit, match))
+                if let latest = latestConfig?.index, knownBefore < latest, commitIndex >= latest {
+                    changes.append(.committed(commitIndex))
+                }
                 return (.accepted(matchIndex: match), changes)
             }
         }
@@ -398,19 +409,24 @@ extension Replication {
             case .reset:
                 reset()
                 return true
+            case .committed(let index):
+                commitIndex = max(commitIndex, min(index, lastIndex))
+                return true
             }
         }
 
         /// Restores a stream from a store snapshot: promise, snapshot (its bytes in `storage`), entries after it.
         /// Returns false (and holds what fit) when the parts do not fit together.
-        mutating func restore(promised: Ballot, snapshot: SnapshotInfo?, entries: [Entry]) -> Bool {
+        mutating func restore(promised: Ballot, snapshot: SnapshotInfo?, entries: [Entry], commitIndex committed: UInt64 = 0) -> Bool {
             self.promised = max(self.promised, promised)
             if let snapshot {
                 self.snapshot = snapshot
                 commitIndex = snapshot.index
             }
             if entries.isEmpty { return true }
-            return restore(.write(from: snapshotIndex + 1, entries: entries))
+            let ok = restore(.write(from: snapshotIndex + 1, entries: entries))
+            commitIndex = max(commitIndex, min(committed, lastIndex))
+            return ok
         }
 
     }

@@ -32,12 +32,15 @@ extension Replication {
             /// The stream's own snapshot (Raft §7); its bytes are in the store's snapshot directory
             /// (`FileSnapshotStorage`), not here. Nil in stores written before streams had snapshots.
             public var snapshot: SnapshotInfo?
+            /// The replica's commit index (`ReplicaLog.commitIndex`); nil in stores written before it was kept.
+            public var commitIndex: UInt64?
 
-            public init(name: String, promised: Ballot, entries: [Entry], snapshot: SnapshotInfo?) {
+            public init(name: String, promised: Ballot, entries: [Entry], snapshot: SnapshotInfo?, commitIndex: UInt64? = nil) {
                 self.name = name
                 self.promised = promised
                 self.entries = entries
                 self.snapshot = snapshot
+                self.commitIndex = commitIndex
             }
         }
         public var streams: [Stream]
@@ -175,7 +178,8 @@ extension Replication {
             if let snapshot, let s = try? Wire.BinaryDecoder().decode(StoreSnapshot.self, from: snapshot) {
                 for stream in s.streams {
                     var log = fresh(stream.name)
-                    if !log.restore(promised: stream.promised, snapshot: stream.snapshot, entries: stream.entries) { skipped += 1 }
+                    if !log.restore(promised: stream.promised, snapshot: stream.snapshot, entries: stream.entries,
+                                    commitIndex: stream.commitIndex ?? 0) { skipped += 1 }
                     restored[stream.name] = log
                 }
             } else if snapshot != nil {
@@ -342,7 +346,8 @@ extension Replication {
             let through = journal.lastSequence
             let snapshot = StoreSnapshot(streams: streams.keys.sorted().map { name in
                 let log = streams[name]!
-                return .init(name: name, promised: log.promised, entries: log.entries, snapshot: log.snapshot)
+                return .init(name: name, promised: log.promised, entries: log.entries, snapshot: log.snapshot,
+                             commitIndex: log.commitIndex)
             })
             do {
                 try await journal.writeSnapshot(through: through, try Wire.BinaryEncoder().encode(snapshot))
