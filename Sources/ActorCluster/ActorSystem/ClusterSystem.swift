@@ -40,7 +40,6 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         var actors: [String: LocalActor] = [:]
         var nextActorNumber = 0
         var pending = PendingCalls()
-        var messageSinks: [String: MessageSink] = [:]
         var shutDown = false
         /// The timeout sweeper parks here while no call is pending (an idle node does not wake up).
         var sweeperWaiter: CheckedContinuation<Void, Never>?
@@ -50,6 +49,9 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
     public typealias MessageSink = @Sendable (_ from: NodeIdentity, _ payload: ArraySlice<UInt8>) -> Void
 
     private let state = Mutex(State())
+    /// One-way message sinks by path: a lock of their own, so a stream of messages does not contend with callers
+    /// registering and completing calls in `state`.
+    private let messageSinks = Mutex<[String: MessageSink]>([:])
     private let nextCallID = Atomic<UInt64>(1)
     private let sweeper = Mutex<Task<Void, Never>?>(nil)
     private let callsSent: Counter
@@ -492,7 +494,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
     /// Registers `sink` for one-way messages addressed to `path` on this node (replacing any earlier one).
     public func registerMessageSink(path: String, _ sink: @escaping MessageSink) throws {
         guard ActorID.isValidPath(path) else { throw ClusterSystemError.invalidPath(path) }
-        state.withLock { $0.messageSinks[path] = sink }
+        messageSinks.withLock { $0[path] = sink }
     }
 
     /// Sends `payload` one-way to the message sink at `recipient` (a `message` frame: path string, then the
@@ -556,7 +558,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
             return
         }
         let rest = payload[reader.position...]
-        guard let sink = state.withLock({ $0.messageSinks[path] }) else {
+        guard let sink = messageSinks.withLock({ $0[path] }) else {
             messagesDropped.increment()
             return
         }
