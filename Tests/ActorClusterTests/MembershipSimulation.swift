@@ -179,13 +179,15 @@ final class MembershipSimulation {
         schedule(at: nowNs, .wake(slot: slot, generation: wakeGeneration[slot]))
     }
 
-    /// A new process (new uid) at the address of crashed `slot`, joining through `seeds`.
-    func restart(_ slot: Int, seeds: [Int]) {
+    /// A new process (new uid) at the address of crashed `slot`, joining through `seeds`; `remembered`: the slots
+    /// whose addresses its data directory remembers as the last agreed member set.
+    func restart(_ slot: Int, seeds: [Int], remembered: [Int] = []) {
         precondition(processes[slot].state == .crashed || processes[slot].state == .exited)
         let node = NodeIdentity(address: Self.address(slot), uid: newUID())
         identityByUID[node.uid] = node
         processes[slot] = Process(machine: Membership.Machine(node: node, name: "n\(slot)'", roles: [],
-                                                              seeds: seeds.map { Self.address($0) }, settings: settings,
+                                                              seeds: seeds.map { Self.address($0) },
+                                                              remembered: remembered.map { Self.address($0) }, settings: settings,
                                                               nowNs: nowNs, randomSeed: rng.next()),
                                   state: .running)
         reschedule(slot)

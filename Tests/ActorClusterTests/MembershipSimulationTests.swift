@@ -314,6 +314,42 @@ final class MembershipSimulationTests: XCTestCase {
         for slot in majority { XCTAssertTrue(sim.machine(slot).hasQuorum) }
     }
 
+    /// Power loss: every member crashes, then they restart one after another (each its own seed among all,
+    /// remembering the five), 0–1.5 s apart. Nobody is `up` — nobody forms a cluster, nobody holds quorum —
+    /// before three of the five run; then all five converge into one cluster with quorum. Several seeds.
+    func test_powerLoss_staggeredRestartsRememberingTheSet_formNoClusterBeforeAMajority_thenConverge() {
+        for seed in UInt64(300)..<UInt64(306) {
+            let sim = cluster(5, seed: seed)
+            for slot in 0..<5 { sim.crash(slot) }
+            sim.runFor(ms: 200)
+            var rng = SplitMix64(seed: seed)
+            var order = Array(0..<5)
+            for i in stride(from: 4, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
+            var started: [Int] = []
+            for slot in order {
+                sim.restart(slot, seeds: Array(0..<5), remembered: Array(0..<5))
+                started.append(slot)
+                let gap = 100 + rng.next() % 1400
+                for _ in 0..<Int(gap / 50) {
+                    sim.runFor(ms: 50)
+                    if started.count < 3 {
+                        for s in started {
+                            XCTAssertEqual(sim.machine(s).myself.status, .joining, "seed \(seed): slot \(s) up with \(started.count) of 5 running, \(sim.failureContext)")
+                            XCTAssertFalse(sim.machine(s).hasQuorum, "seed \(seed), \(sim.failureContext)")
+                        }
+                    }
+                }
+            }
+            let converged = sim.run(forMs: 15_000) {
+                (0..<5).allSatisfy { s in
+                    sim.machine(s).myself.status == .up && sim.machine(s).hasQuorum
+                        && (0..<5).allSatisfy { sim.status(at: s, of: sim.identity($0)) == .up }
+                }
+            }
+            XCTAssertTrue(converged, "seed \(seed): five up, one cluster, \(sim.failureContext)")
+        }
+    }
+
     /// A restarted member's join goes to every seed at once; the first answer makes it `up` there, while other
     /// seeds may list it `joining` for a moment. A 2 | 3 partition in that moment, with the two holding the lowest
     /// identity: the three count 3 of 5 (it is up with them), and the two used to count 2 of 4 and win the
