@@ -34,6 +34,12 @@ final class MemberMemoryTests: XCTestCase {
         XCTAssertEqual(try MemberMemory(path: path).remembered, [a(7001)])
     }
 
+    func test_aDanglingSymlinkIsUnreadable_notMissing() throws {
+        let path = dir + "/members.json"
+        try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: dir + "/gone.json")
+        XCTAssertThrowsError(try MemberMemory(path: path)) { XCTAssertTrue("\($0)".contains("cannot read"), "\($0)") }
+    }
+
     func test_forgetIgnoresTheFileUntilTheNextSave() throws {
         let path = dir + "/members.json"
         try MemberMemory(path: path).save([a(1), a(2), a(3)])
@@ -46,7 +52,8 @@ final class MemberMemoryTests: XCTestCase {
     func test_aFileThatIsNotAMemberFileIsRefusedWithItsReason() throws {
         let path = dir + "/members.json"
         for (content, reason) in [("garbage", "not a member file"), ("{\"version\":2,\"agreed\":[]}", "version 2"),
-                                  ("{\"version\":1,\"agreed\":[\"nohost\"]}", "\"nohost\" is not HOST:PORT")] {
+                                  ("{\"version\":1,\"agreed\":[\"nohost\"]}", "\"nohost\" is not HOST:PORT"),
+                                  ("{\"version\":1,\"agreed\":[]}", "no addresses")] {
             try Data(content.utf8).write(to: URL(fileURLWithPath: path))
             XCTAssertThrowsError(try MemberMemory(path: path)) { error in
                 XCTAssertTrue("\(error)".contains(path) && "\(error)".contains(reason), "\(error)")

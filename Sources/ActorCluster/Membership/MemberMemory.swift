@@ -40,7 +40,9 @@ public final class MemberMemory: Sendable {
     public init(path: String, forget: Bool = false) throws {
         self.path = path
         var addresses: [NodeAddress] = []
-        if !forget, FileManager.default.fileExists(atPath: path) {
+        // lstat, not `fileExists`: a dangling symlink is an unreadable file, not a missing one.
+        var st = stat()
+        if !forget, lstat(path, &st) == 0 {
             let data: Data
             do {
                 data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -55,6 +57,8 @@ public final class MemberMemory: Sendable {
             }
             guard file.version == 1 else { throw Unreadable(path: path, reason: "version \(file.version), expected 1") }
             guard file.agreed.count <= 4096 else { throw Unreadable(path: path, reason: "\(file.agreed.count) addresses, at most 4096") }
+            // Written only with quorum, so never empty (this node's own address is always in it).
+            guard !file.agreed.isEmpty else { throw Unreadable(path: path, reason: "no addresses") }
             for text in file.agreed {
                 guard let address = NodeAddress(parsing: text) else {
                     throw Unreadable(path: path, reason: "\"\(text)\" is not HOST:PORT")
