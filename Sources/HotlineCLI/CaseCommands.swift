@@ -27,8 +27,10 @@ enum SubmitCommand {
       against intake's field rules before it is sent. When the case cannot be opened now (the node's side
       holds no quorum, or the desk or office is unreachable or recovering) the node keeps the request in its
       durable intake queue and prints {"queued": {"ticket": …, "node": …, "reason": …, "position": N}}; it
-      is delivered once the cluster takes it. Exit 0 accepted or queued, 3 rejected (reason on stderr),
-      1 node unreachable, 2 bad flags (or an unreadable / non-UTF-8 --description-file).
+      is delivered once the cluster takes it (a request with --external-id also when the node's call to the
+      desk timed out). Exit 0 accepted or queued, 3 rejected (reason on stderr), 4 undecided (the node's own
+      call timed out or lost its node: retry with the same --external-id), 1 node unreachable, 2 bad flags
+      (or an unreadable / non-UTF-8 --description-file).
     """
 
     static func run(_ argv: [String]) async throws -> Int32 {
@@ -75,6 +77,9 @@ enum SubmitCommand {
             } catch {
                 guard let message = answeredError(error) else { throw error }
                 FileHandle.standardError.write(Data("hotline submit: \(message)\n".utf8))
+                // The node's own call timed out or its node was lost: nothing was decided (it may even have
+                // been taken): retry, with the same --external-id, rather than "rejected".
+                if case RemoteCallError.relayed(_, let inner) = error, inner.isTimeoutOrUnreachable { return 4 }
                 return 3
             }
         }
@@ -213,4 +218,15 @@ func jsonString<T: Encodable>(_ value: T) throws -> String {
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     encoder.dateEncodingStrategy = .iso8601
     return String(decoding: try encoder.encode(value), as: UTF8.self)
+}
+
+extension RemoteCallError {
+    /// A timeout or a lost node, however deeply relayed: the call's outcome is unknown, not a refusal.
+    var isTimeoutOrUnreachable: Bool {
+        switch self {
+        case .timeout, .nodeUnreachable: true
+        case .relayed(_, let inner): inner.isTimeoutOrUnreachable
+        default: false
+        }
+    }
 }

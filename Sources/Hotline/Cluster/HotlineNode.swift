@@ -278,8 +278,9 @@ public distributed actor HotlineNode {
     /// opened now; otherwise (this node's side holds no quorum, or the desk, office or dispatch group is
     /// unreachable, overloaded or recovering) a ticket in this node's intake queue, which delivers it once the
     /// cluster takes it (`IntakeQueue`). A request intake refuses (unknown category or jurisdiction, a field
-    /// above its limit, ...) is refused at once, queued or not. A call that timed out is not queued (it may
-    /// have run): the error is thrown.
+    /// above its limit, ...) is refused at once, queued or not. A call that timed out (it may have run) is
+    /// queued only when the request has an external id (its delivery then finds the same case); without one
+    /// the error is thrown.
     ///
     /// - Throws: `HotlineError.invalidRequest`, `.notConfigured`, `.unavailable` (the queue is full or cannot
     ///   be written), or what intake throws.
@@ -302,6 +303,12 @@ public distributed actor HotlineNode {
             // the failover's retries.
             return .accepted(try await context.onIntakeDesk(retryUnavailable: false) { try await $0.submit(normalized) })
         } catch let error as RemoteCallError where error.isRetryable {
+            return .queued(try await queue.enqueue(normalized, reason: "\(error)"))
+        } catch RemoteCallError.timeout(let actor, let target, let ms) where normalized.externalID != nil {
+            // The desk did not answer in time and may have taken the request: with an external id the queue's
+            // delivery finds that same case (intake is idempotent on channel + external id), so it is kept, not
+            // refused. Without one a delivery could open a second case: the timeout is thrown, as before.
+            let error = RemoteCallError.timeout(actor: actor, target: target, afterMilliseconds: ms)
             return .queued(try await queue.enqueue(normalized, reason: "\(error)"))
         } catch HotlineError.unavailable(let why) {
             return .queued(try await queue.enqueue(normalized, reason: "unavailable: \(why)"))
@@ -326,28 +333,57 @@ public distributed actor HotlineNode {
     public distributed func findCase(_ key: String) async throws -> CaseHistory {
         guard let context else { throw HotlineError.notConfigured("no catalogue yet") }
         let number = CaseNumber(parsing: key)
-        // An office that cannot answer now (its node just died, its office is moving) does not stop the
-        // search in the others; it is named only if the case is found nowhere.
-        var unanswered: [String] = []
-        for code in context.directory.districtCodes {
-            do {
-                let office = try context.districtOffice(code)
-                if let number {
-                    if let snap = try await office.find(number: number) {
-                        return CaseHistory(snapshot: snap, events: try await office.events(of: snap.id))
-                    }
-                } else if let events = try? await office.events(of: CaseID(key)) {
-                    return CaseHistory(snapshot: try await office.snapshot(CaseID(key)), events: events)
-                }
-            } catch RemoteCallError.frameTooLarge(let what, let bytes, let limit) {
-                throw HotlineError.unavailable("case \(key) is held by district office \(code), but its \(what) of \(bytes) bytes is over the \(limit)-byte frame limit")
-            } catch {
-                unanswered.append(code)
-            }
+        // Every office is asked at once: one after another, offices that are recovering (each waits up to 3 s
+        // before `unavailable`) or on a node that stopped answering (a call timeout each) added up beyond the
+        // caller's own timeout, and the caller saw "node unreachable" from a node that was up (breaker,
+        // 2026-12-02). An office that cannot answer now does not stop the search in the others; it is named
+        // only if the case is found nowhere.
+        enum Outcome: Sendable {
+            case found(CaseHistory)
+            case notHere
+            case unanswered(String)
+            case tooLarge(String)
         }
+        let offices: [(String, DistrictOffice?)] = context.directory.districtCodes.map { ($0, try? context.districtOffice($0)) }
+        var unanswered: [String] = []
+        let found: CaseHistory? = try await withThrowingTaskGroup(of: Outcome.self) { group in
+            for (code, office) in offices {
+                group.addTask {
+                    guard let office else { return .unanswered(code) }
+                    do {
+                        if let number {
+                            guard let snap = try await office.find(number: number) else { return .notHere }
+                            return .found(CaseHistory(snapshot: snap, events: try await office.events(of: snap.id)))
+                        }
+                        guard let events = try? await office.events(of: CaseID(key)) else { return .notHere }
+                        return .found(CaseHistory(snapshot: try await office.snapshot(CaseID(key)), events: events))
+                    } catch RemoteCallError.frameTooLarge(let what, let bytes, let limit) {
+                        return .tooLarge("case \(key) is held by district office \(code), but its \(what) of \(bytes) bytes is over the \(limit)-byte frame limit")
+                    } catch {
+                        return .unanswered(code)
+                    }
+                }
+            }
+            for try await outcome in group {
+                switch outcome {
+                case .found(let history):
+                    group.cancelAll()
+                    return history
+                case .tooLarge(let why):
+                    group.cancelAll()
+                    throw HotlineError.unavailable(why)
+                case .unanswered(let code):
+                    unanswered.append(code)
+                case .notHere:
+                    break
+                }
+            }
+            return nil
+        }
+        if let found { return found }
         if !unanswered.isEmpty {
             // Not an answer: the case may be in an office that did not answer (retry once it serves).
-            throw HotlineError.unavailable("case \(key) not found; these district offices did not answer: \(unanswered.joined(separator: ", "))")
+            throw HotlineError.unavailable("case \(key) not found; these district offices did not answer: \(unanswered.sorted().joined(separator: ", "))")
         }
         throw HotlineError.unknownCase(key)
     }
