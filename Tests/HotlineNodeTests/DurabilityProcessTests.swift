@@ -33,29 +33,9 @@ final class DurabilityProcessTests: XCTestCase {
     func test_everyAcknowledgedCaseSurvivesAllNodesKilledAtOnceAndRestartedOnTheirDataDirectories() async throws {
         let names = ["d1", "d2", "d3"]
         let data = names.map(dataDir)
-        var nodes: [NodeProcess] = []
-        for (i, n) in names.enumerated() {
-            nodes.append(try start(n, data: data[i], seeds: nodes.map(\.node.address)))
-        }
-        let client = try harness.clientSystem()
-        let entry = try HotlineNode.on(nodes[0].node, system: client)
-        try await waitUntil(timeout: .seconds(20), "the first node has all three members and takes a request") {
-            let info = try await entry.info()
-            return info.membersUp == 3 && info.hasQuorum
-        }
-        var receipts: [IntakeReceipt] = []
-        let jurisdictions = ["210302", "210303", "210304", "210311"]
-        for i in 0..<24 {
-            let r = CitizenRequest(channel: "8890", externalID: "power-\(i)", category: "heating-failure",
-                                   jurisdiction: jurisdictions[i % jurisdictions.count], description: "暖气不热 \(i)")
-            var receipt: IntakeReceipt?
-            // The offices may still be recovering their (empty) streams right after start: failover waits.
-            try await waitUntil(timeout: .seconds(20), "request \(i) accepted") {
-                receipt = try? await entry.submit(r)
-                return receipt != nil
-            }
-            receipts.append(try XCTUnwrap(receipt))
-        }
+        let nodes = try await startThree(names, data: data)
+        let jurisdictions = Self.jurisdictions
+        let receipts = try await submit(24, prefix: "power", through: nodes[0])
         // Power loss: every process at once.
         for n in nodes { n.kill() }
         var restarted: [NodeProcess] = []
@@ -89,29 +69,12 @@ final class DurabilityProcessTests: XCTestCase {
     func test_aNodeRestartedAloneAfterAPowerLossWaitsForAMajorityOfTheMembersItRemembers() async throws {
         let names = ["m1", "m2", "m3"]
         let data = names.map(dataDir)
-        var nodes: [NodeProcess] = []
-        for (i, n) in names.enumerated() {
-            nodes.append(try start(n, data: data[i], seeds: nodes.map(\.node.address)))
-        }
+        let nodes = try await startThree(names, data: data)
         let addresses = nodes.map(\.node.address)
-        let client = try harness.clientSystem()
-        let entry = try HotlineNode.on(nodes[0].node, system: client)
-        try await waitUntil(timeout: .seconds(20), "three members, and each has written them to its member file") {
-            let info = try await entry.info()
-            return info.membersUp == 3 && info.hasQuorum && data.allSatisfy { Self.remembered(in: $0) == addresses.sorted() }
+        try await waitUntil(timeout: .seconds(20), "each has written the three to its member file") {
+            data.allSatisfy { Self.remembered(in: $0) == addresses.sorted() }
         }
-        var receipts: [IntakeReceipt] = []
-        let jurisdictions = ["210302", "210303", "210304", "210311"]
-        for i in 0..<12 {
-            let r = CitizenRequest(channel: "8890", externalID: "alone-\(i)", category: "heating-failure",
-                                   jurisdiction: jurisdictions[i % jurisdictions.count], description: "暖气不热 \(i)")
-            var receipt: IntakeReceipt?
-            try await waitUntil(timeout: .seconds(20), "request \(i) accepted") {
-                receipt = try? await entry.submit(r)
-                return receipt != nil
-            }
-            receipts.append(try XCTUnwrap(receipt))
-        }
+        let receipts = try await submit(12, prefix: "alone", through: nodes[0])
         for n in nodes { n.kill() }
 
         // m1 alone, its own seed among the others (it would have formed a cluster of one after 1 s).
@@ -178,6 +141,40 @@ final class DurabilityProcessTests: XCTestCase {
                                                    "--secret-file", harness.secret.path, "--data", data[0]])
         XCTAssertEqual(status, 2, stderr)
         XCTAssertTrue(stderr.contains("members.json") && stderr.contains("nowhere") && stderr.contains("--force-new-cluster"), stderr)
+    }
+
+    static let jurisdictions = ["210302", "210303", "210304", "210311"]
+
+    /// Three nodes on `data`, each seeded with those before it; returns once the first has all three up and quorum.
+    func startThree(_ names: [String], data: [String]) async throws -> [NodeProcess] {
+        var nodes: [NodeProcess] = []
+        for (i, n) in names.enumerated() {
+            nodes.append(try start(n, data: data[i], seeds: nodes.map(\.node.address)))
+        }
+        let entry = try HotlineNode.on(nodes[0].node, system: try harness.clientSystem())
+        try await waitUntil(timeout: .seconds(20), "the first node has all three members and takes a request") {
+            let info = try await entry.info()
+            return info.membersUp == 3 && info.hasQuorum
+        }
+        return nodes
+    }
+
+    /// `count` requests (external ids `PREFIX-i`, over four district offices) submitted through `node`, each
+    /// retried until accepted (offices may still be recovering their empty streams right after start).
+    func submit(_ count: Int, prefix: String, through node: NodeProcess) async throws -> [IntakeReceipt] {
+        let entry = try HotlineNode.on(node.node, system: try harness.clientSystem("submitter-\(prefix)"))
+        var receipts: [IntakeReceipt] = []
+        for i in 0..<count {
+            let r = CitizenRequest(channel: "8890", externalID: "\(prefix)-\(i)", category: "heating-failure",
+                                   jurisdiction: Self.jurisdictions[i % Self.jurisdictions.count], description: "暖气不热 \(i)")
+            var receipt: IntakeReceipt?
+            try await waitUntil(timeout: .seconds(20), "request \(i) accepted") {
+                receipt = try? await entry.submit(r)
+                return receipt != nil
+            }
+            receipts.append(try XCTUnwrap(receipt))
+        }
+        return receipts
     }
 
     /// The addresses in `DIR/members.json`, sorted; nil when there is no readable file.

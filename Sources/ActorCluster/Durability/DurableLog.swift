@@ -572,18 +572,7 @@ public final class DurableLog {
         }
         let crc = CRC32C.checksum(bytes, seed: CRC32C.checksum(Array(header[0..<24])))
         header.withUnsafeMutableBytes { $0.storeBytes(of: crc.bigEndian, toByteOffset: 24, as: UInt32.self) }
-        let fd = try LogFiles.openFile(tmp, O_WRONLY | O_CREAT | O_TRUNC)
-        do {
-            try header.withUnsafeBytes { try LogFiles.writeAll(fd, $0, at: 0, path: tmp) }
-            try bytes.withUnsafeBytes { try LogFiles.writeAll(fd, $0, at: Self.snapshotHeaderBytes, path: tmp) }
-            if options.fsync != .never { try LogFiles.fsync(fd, path: tmp) }
-            Glibc.close(fd)
-        } catch {
-            Glibc.close(fd)
-            try? LogFiles.unlink(tmp)
-            throw error
-        }
-        try LogFiles.rename(tmp, final)
+        try LogFiles.replaceFile(final, via: tmp, with: [header, bytes], sync: options.fsync != .never)
         if options.fsync != .never { try LogFiles.syncDirectory(dirFD, path: directory) }
         if snapshots.last != sequence { snapshots.append(sequence) }
         metrics?.snapshots.increment()

@@ -87,6 +87,28 @@ enum LogFiles {
         }
     }
 
+    /// Replaces the file at `path` whole: writes `parts` one after another to `tmp` (created or truncated),
+    /// fsyncs it when `sync`, closes it and renames it over `path` — so a crash leaves the old file or the new
+    /// one, never a torn one (the caller fsyncs the directory to make the rename itself durable). On failure
+    /// `tmp` is removed and `path` is untouched.
+    static func replaceFile(_ path: String, via tmp: String, with parts: [[UInt8]], sync: Bool) throws {
+        let fd = try openFile(tmp, O_WRONLY | O_CREAT | O_TRUNC)
+        do {
+            var offset = 0
+            for part in parts {
+                try part.withUnsafeBytes { try writeAll(fd, $0, at: offset, path: tmp) }
+                offset += part.count
+            }
+            if sync { try fsync(fd, path: tmp) }
+            Glibc.close(fd)
+        } catch {
+            Glibc.close(fd)
+            try? unlink(tmp)
+            throw error
+        }
+        try rename(tmp, path)
+    }
+
     static func rename(_ from: String, _ to: String) throws {
         if Glibc.rename(from, to) != 0 { throw DurabilityError.io(path: from, operation: "rename to \(to)", errno: errno) }
     }

@@ -81,18 +81,7 @@ public final class MemberMemory: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let bytes = Array(try encoder.encode(File(version: 1, agreed: sorted.map(\.description)))) + [0x0A]
-        let tmp = path + ".tmp"
-        let fd = try LogFiles.openFile(tmp, O_WRONLY | O_CREAT | O_TRUNC)
-        do {
-            try bytes.withUnsafeBytes { try LogFiles.writeAll(fd, $0, at: 0, path: tmp) }
-            try LogFiles.fsync(fd, path: tmp)
-            Glibc.close(fd)
-        } catch {
-            Glibc.close(fd)
-            try? LogFiles.unlink(tmp)
-            throw error
-        }
-        try LogFiles.rename(tmp, path)
+        try LogFiles.replaceFile(path, via: path + ".tmp", with: [bytes], sync: true)
         let directory = (path as NSString).deletingLastPathComponent
         let dirFD = try LogFiles.openFile(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY)
         defer { Glibc.close(dirFD) }
