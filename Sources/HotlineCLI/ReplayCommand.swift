@@ -1,6 +1,7 @@
 import ActorCluster
 import Foundation
 import Hotline
+import Synchronization
 
 /// `hotline replay`: the main job — replays a real request trace through a local cluster in virtual time
 /// and prints the KPI report and a reconciliation.
@@ -129,8 +130,10 @@ enum ReplayCommand {
         // SIGINT or SIGTERM: stop the nodes and remove the secret files and directories before exiting (a
         // replay started in the background by a non-interactive shell has SIGINT ignored: this handler catches it).
         let termination = TerminationSignal.install()
+        let interrupted = Interruption()
         Task.detached { [cleanup = options.cleanup] in
             let signal = await termination.wait()
+            interrupted.signal.store(signal, ordering: .sequentiallyConsistent)
             FileHandle.standardError.write(Data("hotline replay: interrupted by signal \(signal); stopping its nodes and removing its temporary files\n".utf8))
             // A node still starting when the signal came is not the driver's yet: every child goes first (a CI run
             // saw one outlive the replay), then the files.
@@ -142,10 +145,17 @@ enum ReplayCommand {
         do {
             report = try await ReplayDriver(options: options).run(read, source: path)
         } catch let e as ReplayError {
+            // The handler killed the nodes, so the driver failed: the handler still removes the files and
+            // exits 128 + the signal (exiting 1 here first left the files behind, seen in a CI rehearsal).
+            if let signal = await interrupted.parkWhileHandled() { return 128 + signal }
             if case .nothingToReplay = e { throw UsageError("\(e)") }
             FileHandle.standardError.write(Data("hotline replay: \(e)\n".utf8))
             return 1
+        } catch {
+            if let signal = await interrupted.parkWhileHandled() { return 128 + signal }
+            throw error
         }
+        if let signal = await interrupted.parkWhileHandled() { return 128 + signal }
         if args.has("json") {
             // JSON keys are sorted, so the verdict is deep in the output: one that is not ok also ends stderr.
             if report.verdict.outcome != .ok {
@@ -239,6 +249,20 @@ enum ReplayCommand {
         }
         out += "\n== KPI report\n" + r.kpi.textTable()
         return out
+    }
+}
+
+/// Which termination signal the replay's handler is acting on (0: none yet).
+final class Interruption: Sendable {
+    let signal = Atomic<Int32>(0)
+
+    /// When a signal came: waits (at most 30 s) for its handler, which removes the files and exits the process;
+    /// returns the signal if the handler has not exited by then. Nil at once when no signal came.
+    func parkWhileHandled() async -> Int32? {
+        let s = signal.load(ordering: .sequentiallyConsistent)
+        guard s != 0 else { return nil }
+        for _ in 0..<300 { try? await Task.sleep(for: .milliseconds(100)) }
+        return s
     }
 }
 
