@@ -19,6 +19,8 @@ extension Membership {
         private(set) var hasQuorum = false
         /// Reachable members of `agreed` at the last `evaluate`.
         private(set) var reachable = 0
+        /// Counts the changes of `agreed`, so a reader can tell it changed without comparing sets.
+        private(set) var generation: UInt64 = 0
 
         init(agreed: Set<NodeIdentity> = []) {
             self.agreed = agreed
@@ -42,6 +44,7 @@ extension Membership {
 
         /// The current active set becomes the agreed one.
         mutating func agree(on members: Set<NodeIdentity>) {
+            if agreed != members { generation &+= 1 }
             agreed = members
             lowest = members.min(by: Membership.precedes)
         }
@@ -50,12 +53,14 @@ extension Membership {
         /// up: it may already be up on the other side of a partition, where it counts.
         mutating func include(_ node: NodeIdentity) {
             guard agreed.insert(node).inserted else { return }
+            generation &+= 1
             if lowest.map({ Membership.precedes(node, $0) }) ?? true { lowest = node }
         }
 
         /// `node` is provably gone: it no longer counts in the agreed set.
         mutating func forget(_ node: NodeIdentity) {
             guard agreed.remove(node) != nil else { return }
+            generation &+= 1
             if lowest == node { lowest = agreed.min(by: Membership.precedes) }
         }
 

@@ -309,6 +309,9 @@ extension Membership {
         /// No remembered set, or a majority of it heard from (a strict majority: an even split waits).
         var rememberedMajorityHeard: Bool { remembered.isEmpty || 2 * rememberedHeard.count > remembered.count }
 
+        /// Changes whenever the agreed member set does (not how many times).
+        public var agreedGeneration: UInt64 { quorum.generation }
+
         /// The last agreed member set of the keep-majority rule, sorted.
         public var agreedMembers: [NodeIdentity] { quorum.agreed.sorted(by: Membership.precedes) }
 

@@ -23,6 +23,8 @@ public final class MembershipShell: Sendable {
         var stopped = false
         /// The last member-file write error logged (each distinct one once).
         var memoryError: String?
+        /// `agreedGeneration` of the set last written to the member file (nil: none yet).
+        var rememberedGeneration: UInt64?
         init(_ m: Membership.Machine) { machine = m }
     }
 
@@ -206,14 +208,16 @@ public final class MembershipShell: Sendable {
     }
 
     /// Keeps the agreed set's addresses in the member file while this node holds quorum (a write only when they
-    /// changed). A failed write is logged, at most once per distinct error, and retried on the next input.
+    /// changed; nothing is computed on an input that left the agreed set as it was). A failed write is logged,
+    /// at most once per distinct error, and retried on the next input.
     private func remember(_ m: Membership.Machine) {
-        guard let memory, m.hasQuorum else { return }
+        guard let memory, m.hasQuorum, confined.rememberedGeneration != m.agreedGeneration else { return }
         do {
             if try memory.save(m.agreedMembers.map(\.address)) {
                 logger.debug("membership.remembered.saved", ["members": m.agreedMembers.map(\.address.description).joined(separator: ",")])
             }
             confined.memoryError = nil
+            confined.rememberedGeneration = m.agreedGeneration
         } catch {
             let text = "\(error)"
             if confined.memoryError != text {
