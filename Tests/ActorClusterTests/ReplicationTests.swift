@@ -123,6 +123,7 @@ final class ReplicationTests: XCTestCase {
                         case .append(_, let b, let prev, _, let es, let c): what = "append \(b.round) prev \(prev) n \(es.count) c \(c)"
                         case .installSnapshot(_, let b, let info, let offset, let chunk): what = "install \(b.round) \(info) at \(offset) +\(chunk.count)"
                         case .fetchSnapshot(_, let b, let index, let offset, _): what = "fetchSnapshot \(b.round) \(index) at \(offset)"
+                        case .record(_, let b, let config): what = "record \(b.round) \(config.members)"
                         }
                         print("  MSG \(m.from.address.host) -> \(m.to.address.host): \(what) => \(reply)")
                     }
@@ -1032,6 +1033,99 @@ final class ReplicationTests: XCTestCase {
         let bytes = try Wire.BinaryEncoder().encode(R.StoreSnapshot(streams: [stream]))
         let kept = await R.ReplicaStore(journal: nil, snapshot: bytes).log(of: "s")?.commitIndex
         XCTAssertEqual(kept, 4)
+    }
+
+    /// The stream directory (breaker, 2026-12-02): a stream created while the cluster had three members holds its
+    /// entries on those three only; two members that joined later never held a replica of it. After a power loss
+    /// the two newcomers keep quorum between them, and an owner among them whose replicas hold nothing of the
+    /// stream opened it empty (a majority of the members asked said "nothing"): every case of the office lost.
+    /// Told the stream's committed set, they name it in their promises: the owner waits for a read quorum of that
+    /// set, and recovers every entry once two of its members are back.
+    func test_membersThatNeverHeldAReplicaNameTheStreamsSetAndAnOwnerAmongThemWaitsForIt() {
+        let five = (1...5).map(Self.node)
+        let first = Array(five[0..<3])
+        var net = Net(nodes: five, seed: 21)
+        let (o1, started) = R.Owner.start(stream: "s", me: five[0], round: 1, replicas: first, others: [],
+                                          settings: settings, nowNs: net.nowNs)
+        net.enqueue(started, from: five[0])
+        var owners = [five[0]: o1]
+        _ = net.run(&owners)
+        for i in 1...4 { _ = propose(&owners, five[0], "case\(i)", &net) }
+        _ = net.run(&owners)
+        XCTAssertEqual(owners[five[0]]!.commitIndex, 5)
+        // Two members join; the replica set stays.
+        var owner = owners[five[0]]!
+        net.enqueue(owner.handle(.replicasChanged(replicas: first, others: [five[3], five[4]]), nowNs: net.nowNs), from: five[0])
+        owners[five[0]] = owner
+        _ = net.run(&owners)
+        XCTAssertEqual(owners[five[0]]!.recordedBy, five.map(\.address).sorted(), "every member acknowledged the set")
+        for n in five {
+            XCTAssertEqual(net.replicas[n]?.recorded?.members, first.map(\.address).sorted(), "\(n)")
+        }
+        XCTAssertEqual(net.replicas[five[3]]?.lastIndex, 0, "never a replica")
+
+        // Power loss; the two newcomers come back first and an owner starts among them.
+        net.down = Set(first)
+        let (o4, prepares) = R.Owner.start(stream: "s", me: five[3], round: 2, replicas: [five[3], five[4]], others: [],
+                                           settings: settings, nowNs: net.nowNs)
+        net.enqueue(prepares, from: five[3])
+        var owners2 = [five[3]: o4]
+        let out = net.run(&owners2, rounds: 300)
+        XCTAssertNil(ready(out[five[3]]), "its replicas hold nothing, but they name the set that does: it waits")
+        XCTAssertEqual(owners2[five[3]]!.phase, .preparing)
+        let waiting = owners2[five[3]]!.waitingFor ?? ""
+        XCTAssertTrue(waiting.contains("0 of the 3 recorded replicas"), waiting)
+
+        // One member of the recorded set is back: still not a read quorum of it (2 of 3).
+        let back2 = NodeIdentity(address: five[1].address, uid: 802)
+        net.replicas[back2] = net.replicas[five[1]]
+        var waitingOwner = owners2[five[3]]!
+        net.enqueue(waitingOwner.handle(.replicasChanged(replicas: [five[3], five[4], back2], others: []), nowNs: net.nowNs),
+                    from: five[3])
+        owners2[five[3]] = waitingOwner
+        XCTAssertNil(ready(net.run(&owners2, rounds: 300)[five[3]]))
+        // A second one: it recovers every entry.
+        let back3 = NodeIdentity(address: five[2].address, uid: 803)
+        net.replicas[back3] = net.replicas[five[2]]
+        waitingOwner = owners2[five[3]]!
+        net.enqueue(waitingOwner.handle(.replicasChanged(replicas: [five[3], five[4], back2], others: [back3]), nowNs: net.nowNs),
+                    from: five[3])
+        owners2[five[3]] = waitingOwner
+        let later = net.run(&owners2, rounds: 500)
+        XCTAssertEqual(payloads(ready(later[five[3]])), (1...4).map { "case\($0)" })
+    }
+
+    /// A member's directory entry: journaled and restored, kept by a store snapshot, named in promises (a
+    /// committed set: no fallback set), an older one ignored, a record below a promise refused (fencing).
+    func test_aRecordedSetIsJournaledKeptByTheStoreSnapshotAndNamedInPromises() async throws {
+        let a = (1...4).map { NodeAddress(host: "10.0.0.\($0)", port: 7000) }
+        let b1 = R.Ballot(round: 1, node: nodes[0]), b2 = R.Ballot(round: 2, node: nodes[1])
+        let older = R.Config(members: [a[0], a[1], a[2]], ballot: b1, index: 1)
+        let newer = R.Config(members: [a[0], a[1], a[3]], ballot: b2, index: 9)
+        var l = R.ReplicaLog()
+        let (r1, c1) = l.handle(.record(stream: "s", ballot: b2, config: newer))
+        XCTAssertEqual(r1, .recorded(newer))
+        XCTAssertEqual(c1, [.recorded(newer)])
+        let (r2, c2) = l.handle(.record(stream: "s", ballot: b2, config: older))
+        XCTAssertEqual(r2, .recorded(newer), "the newer set stays")
+        XCTAssertEqual(c2, [])
+        let (promise, _) = l.handle(.prepare(stream: "s", ballot: R.Ballot(round: 3, node: nodes[2])))
+        XCTAssertEqual(promise, .promised(lastIndex: 0, lastBallot: .zero, commitIndex: 0, config: newer, previousConfig: nil))
+        let (fenced, nothing) = l.handle(.record(stream: "s", ballot: b2, config: newer))
+        XCTAssertEqual(fenced, .rejected(promised: R.Ballot(round: 3, node: nodes[2])))
+        XCTAssertEqual(nothing, [])
+        XCTAssertEqual(l.handle(.record(stream: "s", ballot: b1, config: newer)).0, .refused(reason: "recorded set's ballot above the request's"))
+
+        var restarted = R.ReplicaLog()
+        for c in c1 { XCTAssertTrue(restarted.restore(c)) }
+        XCTAssertEqual(restarted.recorded, newer)
+        let stream = R.StoreSnapshot.Stream(name: "s", promised: b2, entries: [], snapshot: nil, recorded: newer)
+        let bytes = try Wire.BinaryEncoder().encode(R.StoreSnapshot(streams: [stream]))
+        let store = R.ReplicaStore(journal: nil, snapshot: bytes)
+        let kept = await store.log(of: "s")?.recorded
+        XCTAssertEqual(kept, newer)
+        let summary = await store.summary()
+        XCTAssertEqual(summary.first?.recordedSet, newer.members.map(\.description))
     }
 
     /// A replica whose snapshot is damaged: its promise keeps its log position, it serves no snapshot, it

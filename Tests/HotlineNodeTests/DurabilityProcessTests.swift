@@ -2,6 +2,9 @@ import ActorCluster
 import Foundation
 import Hotline
 import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Cases survive what kills processes: three `hotline node` processes with `--data` directories, every one of
 /// them SIGKILLed at once (a power loss: `fsync` per batch is the default) and restarted on its address and
@@ -141,6 +144,131 @@ final class DurabilityProcessTests: XCTestCase {
                                                    "--secret-file", harness.secret.path, "--data", data[0]])
         XCTAssertEqual(status, 2, stderr)
         XCTAssertTrue(stderr.contains("members.json") && stderr.contains("nowhere") && stderr.contains("--force-new-cluster"), stderr)
+    }
+
+    /// The stream directory (breaker, 2026-12-02): an office whose replicas are the first three nodes; two nodes
+    /// join later and never hold a replica of it. After a power loss the two newcomers and one of the three come
+    /// back, then that one dies: the two keep quorum (2 of the 3 members agreed since the restart), and the office's
+    /// owner among them — its replicas holding nothing of the stream — opened it empty, losing its cases. Every
+    /// member now keeps the office's committed replica set (`/cluster/replicas` `recordedSet`) and names it when
+    /// asked: the owner waits, not serving, for two of the three; once they are back every case is there.
+    func test_anOfficeWhoseReplicasAreAllDownIsNotOpenedEmptyByMembersThatNeverHeldIt() async throws {
+        let names = ["s1", "s2", "s3", "s4", "s5"]
+        let data = names.map(dataDir)
+        let first = try await startThree(Array(names[0..<3]), data: Array(data[0..<3]))
+        let firstAddresses = first.map(\.node.address)
+        // Ports for the two newcomers that leave some office's replicas on the first three (rendezvous by address).
+        let codes = ((try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.catalog))) as? [String: Any])?["jurisdictions"]
+                     as? [[String: Any]] ?? []).compactMap { $0["code"] as? String }
+        var chosen: (ports: [UInt16], jurisdiction: String)?
+        for _ in 0..<100 where chosen == nil {
+            guard let p4 = Self.freePort(), let p5 = Self.freePort(), p4 != p5 else { continue }
+            let all = (firstAddresses + [p4, p5].map { NodeAddress(host: "127.0.0.1", port: $0) }).map { NodeIdentity(address: $0, uid: 0) }
+            for code in codes {
+                let set = Replication.ReplicaPlacement.replicas(of: DistrictOffice.streamName(code), among: all, count: 3)
+                if Set(set.map(\.address)) == Set(firstAddresses) { chosen = ([p4, p5], code); break }
+            }
+        }
+        let (ports, jurisdiction) = try XCTUnwrap(chosen, "no ports found that keep an office's replicas on the first three")
+        let stream = DistrictOffice.streamName(jurisdiction)
+        print("directory test: office \(jurisdiction), newcomers on ports \(ports)")
+        let entry = try HotlineNode.on(first[0].node, system: try harness.clientSystem("directory-submitter"))
+        func submitTo(_ i: Int) async throws -> IntakeReceipt {
+            let r = CitizenRequest(channel: "8890", externalID: "directory-\(i)", category: "heating-failure",
+                                   jurisdiction: jurisdiction, description: "暖气不热 \(i)")
+            var receipt: IntakeReceipt?
+            try await waitUntil(timeout: .seconds(20), "request \(i) accepted") {
+                receipt = try? await entry.submit(r)
+                return receipt != nil
+            }
+            return try XCTUnwrap(receipt)
+        }
+        var receipts: [IntakeReceipt] = []
+        for i in 0..<4 { receipts.append(try await submitTo(i)) }
+
+        let everyone = firstAddresses + ports.map { NodeAddress(host: "127.0.0.1", port: $0) }
+        func start(_ i: Int, extra: [String] = []) throws -> NodeProcess {
+            try harness.startNode(names[i] + "-\(UUID().uuidString.prefix(4))", port: everyone[i].port,
+                                  extra: ["--catalog", Self.catalog, "--data", data[i], "--admin", "127.0.0.1:0",
+                                          "--seeds", everyone.filter { $0 != everyone[i] }.map(\.description).joined(separator: ",")] + extra)
+        }
+        let newcomers = [try start(3), try start(4)]
+        for i in 4..<7 { receipts.append(try await submitTo(i)) }
+        // Both newcomers hold no replica of the office, but know its committed set.
+        for n in newcomers {
+            let admin = try XCTUnwrap(n.admin)
+            try await waitUntil(timeout: .seconds(30), "\(n.node) records \(stream)'s replica set") {
+                let r = try AdminClient.request("GET", "/cluster/replicas", at: admin, token: nil, timeout: .seconds(5))
+                let streams = (try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any])?["streams"] as? [[String: Any]] ?? []
+                guard let mine = streams.first(where: { $0["stream"] as? String == stream }) else { return false }
+                XCTAssertEqual(mine["lastIndex"] as? Int, 0, "not a replica of it")
+                return (mine["recordedSet"] as? [String]) == firstAddresses.sorted().map(\.description)
+            }
+        }
+
+        // Power loss; the two newcomers and s1 come back; s1 dies again: the two keep quorum between them.
+        for n in first + newcomers { n.kill() }
+        let back = [try start(3), try start(4), try start(0)]
+        let client = try harness.clientSystem("directory-checker", callTimeout: .seconds(3))
+        let s4 = try HotlineNode.on(back[0].node, system: client)
+        let s5 = try HotlineNode.on(back[1].node, system: client)
+        try await waitUntil(timeout: .seconds(30), "s4, s5 and s1 form the cluster") {
+            let info = try await s4.info()
+            return info.membersUp == 3 && info.hasQuorum
+        }
+        back[2].kill()
+        try await waitUntil(timeout: .seconds(30), "s4 and s5 keep quorum without s1") {
+            let info = try await s4.info()
+            return info.membersUp == 2 && info.hasQuorum
+        }
+        // The office's owner on s4 or s5 waits for its recorded replicas. (Should a node have been suspected while the
+        // newcomers joined, the set may have moved onto them for a while: then they hold the log and may serve —
+        // with every case, checked below.)
+        var office: DistrictOfficeStatus?
+        try await waitUntil(timeout: .seconds(30), "the office's owner on s4 or s5 decides") {
+            for node in [s4, s5] {
+                guard let o = try await node.info().offices?.first(where: { $0.jurisdiction == jurisdiction }) else { continue }
+                office = o
+                return o.phase == "serving" || (o.detail ?? "").contains("recorded replicas")
+            }
+            return false
+        }
+        if office?.phase == "serving" {
+            print("directory test: the office serves on s4/s5 (its set had moved onto them): \(String(describing: office))")
+            for receipt in receipts {
+                let found = try await s4.findCase(receipt.ref.number.description)
+                XCTAssertEqual(found.snapshot.id, receipt.ref.id, "served without case \(receipt.ref.number)")
+            }
+        } else {
+            XCTAssertTrue(office?.detail?.contains("of the 3 recorded replicas") ?? false, String(describing: office))
+        }
+
+        // Two of the three come back: every case of the office is there.
+        _ = [try start(0), try start(1)]
+        for receipt in receipts {
+            var found: CaseHistory?
+            try await waitUntil(timeout: .seconds(45), "case \(receipt.ref.number) found once two of its replicas are back") {
+                found = try? await s4.findCase(receipt.ref.number.description)
+                return found != nil
+            }
+            XCTAssertEqual(found?.snapshot.id, receipt.ref.id)
+        }
+    }
+
+    /// A TCP port free on 127.0.0.1 now (bound, read, closed), or nil.
+    static func freePort() -> UInt16? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        return bound ? UInt16(bigEndian: address.sin_port) : nil
     }
 
     static let jurisdictions = ["210302", "210303", "210304", "210311"]

@@ -16,6 +16,11 @@ extension Replication {
         public private(set) var commitIndex: UInt64 = 0
         /// Payload bytes of `entries` (the snapshot's bytes are in `storage`, not counted).
         public private(set) var payloadBytes = 0
+        /// The stream directory entry: the newest replica set an owner told this member is committed (`Request.record`),
+        /// whether or not this member holds the stream's entries. Journaled (`Change.recorded`); named in promises
+        /// when it is newer than the set the log records, so a recovering owner learns the stream exists — and
+        /// which members hold it — even from members that never held a replica of it.
+        public private(set) var recorded: Config?
         /// The largest snapshot accepted, in bytes.
         public let maxSnapshotBytes: Int
         /// Where the snapshot's bytes are (injected: memory in tests, a file per stream in a store on disk).
@@ -49,6 +54,7 @@ extension Replication {
         public static func == (a: ReplicaLog, b: ReplicaLog) -> Bool {
             a.promised == b.promised && a.snapshot == b.snapshot && a.entries == b.entries && a.pending == b.pending
                 && a.commitIndex == b.commitIndex && a.payloadBytes == b.payloadBytes && a.snapshotDamage == b.snapshotDamage
+                && a.recorded == b.recorded
         }
 
         public func hash(into h: inout Hasher) {
@@ -84,6 +90,8 @@ extension Replication {
             /// latest one as the owner's fallback even when the latest was committed, and a chain of two set
             /// changes not yet committed then had no set that covered it.
             case committed(UInt64)
+            /// An owner told this member that `Config` is the stream's committed replica set (`recorded`).
+            case recorded(Config)
         }
 
         /// The last entry the snapshot covers (0: no snapshot).
@@ -99,6 +107,15 @@ extension Replication {
             return snapshot?.config
         }
         public var lastBallot: Ballot { entries.last?.ballot ?? snapshot?.ballot ?? .zero }
+
+        /// What a promise names: the newest replica set this member knows of — the log's latest, or the directory's
+        /// (`recorded`) when that is newer — and, while the log's latest is not known committed, the set before it
+        /// (`previousConfig(before:)`). A recorded set was committed when it was recorded, so it has no previous.
+        public var promisedConfigs: (config: Config?, previous: Config?) {
+            let latest = latestConfig
+            if let recorded, recorded == latest || recorded.isNewer(than: latest) { return (recorded, nil) }
+            return (latest, previousConfig(before: latest))
+        }
 
         /// When this replica does not know `latest` committed (its index is above `commitIndex`): the newest
         /// replica set it knows committed (recorded at or below `commitIndex`, else the snapshot's) — an owner
@@ -139,9 +156,16 @@ extension Replication {
                     promised = ballot
                     changes.append(.promise(ballot))
                 }
-                let latest = latestConfig
-                return (.promised(lastIndex: lastIndex, lastBallot: lastBallot, commitIndex: commitIndex, config: latest,
-                                  previousConfig: previousConfig(before: latest)), changes)
+                let (config, previous) = promisedConfigs
+                return (.promised(lastIndex: lastIndex, lastBallot: lastBallot, commitIndex: commitIndex, config: config,
+                                  previousConfig: previous), changes)
+            case .record(_, _, let config):
+                // Not a promise: recording a set does not stop an older owner's prepare (only a newer one does).
+                if config.isNewer(than: recorded) {
+                    recorded = config
+                    changes.append(.recorded(config))
+                }
+                return (.recorded(recorded ?? config), changes)
             case .fetch(_, _, let after, let maxBytes):
                 // Reading promises nothing and changes nothing.
                 if let snapshot, after < snapshot.index { return (.compacted(snapshot), []) }
@@ -370,6 +394,10 @@ extension Replication {
                 return nil
             case .prepare, .fetch:
                 return nil
+            case .record(_, let ballot, let config):
+                guard config.ballot <= ballot else { return "recorded set's ballot above the request's" }
+                guard !config.members.isEmpty, config.members.count <= 1024 else { return "recorded set of \(config.members.count) members" }
+                return config.index <= Ballot.maxRound ? nil : "index above 2^62"
             }
         }
 
@@ -412,13 +440,18 @@ extension Replication {
             case .committed(let index):
                 commitIndex = max(commitIndex, min(index, lastIndex))
                 return true
+            case .recorded(let config):
+                if config.isNewer(than: recorded) { recorded = config }
+                return true
             }
         }
 
         /// Restores a stream from a store snapshot: promise, snapshot (its bytes in `storage`), entries after it.
         /// Returns false (and holds what fit) when the parts do not fit together.
-        mutating func restore(promised: Ballot, snapshot: SnapshotInfo?, entries: [Entry], commitIndex committed: UInt64 = 0) -> Bool {
+        mutating func restore(promised: Ballot, snapshot: SnapshotInfo?, entries: [Entry], commitIndex committed: UInt64 = 0,
+                              recorded: Config? = nil) -> Bool {
             self.promised = max(self.promised, promised)
+            if let recorded, recorded.isNewer(than: self.recorded) { self.recorded = recorded }
             if let snapshot {
                 self.snapshot = snapshot
                 commitIndex = snapshot.index

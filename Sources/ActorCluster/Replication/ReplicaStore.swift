@@ -34,13 +34,17 @@ extension Replication {
             public var snapshot: SnapshotInfo?
             /// The replica's commit index (`ReplicaLog.commitIndex`); nil in stores written before it was kept.
             public var commitIndex: UInt64?
+            /// The stream directory entry (`ReplicaLog.recorded`); nil when none, or in stores written before it was kept.
+            public var recorded: Config?
 
-            public init(name: String, promised: Ballot, entries: [Entry], snapshot: SnapshotInfo?, commitIndex: UInt64? = nil) {
+            public init(name: String, promised: Ballot, entries: [Entry], snapshot: SnapshotInfo?, commitIndex: UInt64? = nil,
+                        recorded: Config? = nil) {
                 self.name = name
                 self.promised = promised
                 self.entries = entries
                 self.snapshot = snapshot
                 self.commitIndex = commitIndex
+                self.recorded = recorded
             }
         }
         public var streams: [Stream]
@@ -58,6 +62,9 @@ extension Replication {
         public var bytes: Int
         /// Why this replica's snapshot of the stream cannot be served (`ReplicaLog.snapshotDamage`), or nil.
         public var snapshotDamage: String?
+        /// The committed replica set an owner last told this node of (the stream directory, `ReplicaLog.recorded`),
+        /// as `host:port` addresses; nil when none.
+        public var recordedSet: [String]?
     }
 
     /// Why a replica refused a request outright (not a protocol answer).
@@ -179,7 +186,7 @@ extension Replication {
                 for stream in s.streams {
                     var log = fresh(stream.name)
                     if !log.restore(promised: stream.promised, snapshot: stream.snapshot, entries: stream.entries,
-                                    commitIndex: stream.commitIndex ?? 0) { skipped += 1 }
+                                    commitIndex: stream.commitIndex ?? 0, recorded: stream.recorded) { skipped += 1 }
                     restored[stream.name] = log
                 }
             } else if snapshot != nil {
@@ -240,7 +247,7 @@ extension Replication {
             if journal != nil, var d = disk {
                 var writing = 0
                 switch request {
-                case .prepare: writing = 256
+                case .prepare, .record: writing = 256
                 case .append(_, _, _, _, let entries, _) where !entries.isEmpty:
                     writing = entries.reduce(256) { $0 + $1.payload.count + 64 }
                 case .installSnapshot(_, _, _, _, let chunk):
@@ -347,7 +354,7 @@ extension Replication {
             let snapshot = StoreSnapshot(streams: streams.keys.sorted().map { name in
                 let log = streams[name]!
                 return .init(name: name, promised: log.promised, entries: log.entries, snapshot: log.snapshot,
-                             commitIndex: log.commitIndex)
+                             commitIndex: log.commitIndex, recorded: log.recorded)
             })
             do {
                 try await journal.writeSnapshot(through: through, try Wire.BinaryEncoder().encode(snapshot))
@@ -419,7 +426,8 @@ extension Replication {
                                                       commitIndex: streams[$0]!.commitIndex,
                                                       promised: streams[$0]!.promised.description,
                                                       bytes: streams[$0]!.payloadBytes,
-                                                      snapshotDamage: streams[$0]!.snapshotDamage) }
+                                                      snapshotDamage: streams[$0]!.snapshotDamage,
+                                                      recordedSet: streams[$0]!.recorded?.members.map(\.description)) }
         }
     }
 }

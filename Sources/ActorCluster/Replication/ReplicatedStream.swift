@@ -349,7 +349,7 @@ public actor ReplicatedStream {
         case .prepare: true
         case .append(_, _, _, _, let entries, _): !entries.isEmpty
         case .installSnapshot: true
-        case .fetch, .fetchSnapshot: false
+        case .fetch, .fetchSnapshot, .record: false
         }
     }
 

@@ -127,18 +127,24 @@ extension Replication {
         /// A page of the replica's snapshot through `index`: at most `maxBytes` from `offset` (a recovering owner
         /// reads it before the entries after it).
         case fetchSnapshot(stream: String, ballot: Ballot, index: UInt64, offset: Int, maxBytes: Int)
+        /// The stream directory: "the stream exists and its replica set `config` is committed" — sent by a serving
+        /// owner to every member (replica or not, later joiners too) once per committed replica set. A member keeps
+        /// the newest it is told (`ReplicaLog.recorded`, journaled) and names it in its promises, so that a
+        /// recovering owner whose own replicas hold nothing of the stream waits for a read quorum of that set
+        /// instead of taking the stream for new. Answered `recorded`.
+        case record(stream: String, ballot: Ballot, config: Config)
 
         public var stream: String {
             switch self {
             case .prepare(let s, _), .fetch(let s, _, _, _), .append(let s, _, _, _, _, _),
-                 .installSnapshot(let s, _, _, _, _), .fetchSnapshot(let s, _, _, _, _): s
+                 .installSnapshot(let s, _, _, _, _), .fetchSnapshot(let s, _, _, _, _), .record(let s, _, _): s
             }
         }
 
         public var ballot: Ballot {
             switch self {
             case .prepare(_, let b), .fetch(_, let b, _, _), .append(_, let b, _, _, _, _),
-                 .installSnapshot(_, let b, _, _, _), .fetchSnapshot(_, let b, _, _, _): b
+                 .installSnapshot(_, let b, _, _, _), .fetchSnapshot(_, let b, _, _, _), .record(_, let b, _): b
             }
         }
     }
@@ -175,6 +181,8 @@ extension Replication {
         /// To `installSnapshot`: the replica holds the snapshot's first `received` bytes (the next page must start
         /// there); `installed`: the whole snapshot is durable and the log matches the owner's through `info.index`.
         case snapshotReceived(received: Int, installed: Bool)
+        /// To `record`: the member durably knows `config` (or a newer set) as the stream's committed replica set.
+        case recorded(Config)
     }
 
     /// Tunables, with LAN defaults.

@@ -148,6 +148,17 @@ extension Replication {
         private var barrierIndex: UInt64 = 0
         public private(set) var commitIndex: UInt64 = 0
         private var progress: [NodeIdentity: Progress] = [:]
+        /// The latest replica set this owner recorded in the stream (its barrier, a later set change).
+        private var latestRecorded: Config?
+        /// The stream directory (`Request.record`): the latest recorded set once committed, which this owner tells
+        /// every member in view — replicas, the other members, later joiners — so that a member that never held a
+        /// replica still names it in its promises, and a recovering owner whose replicas hold nothing of the stream
+        /// waits for a read quorum of that set instead of opening the stream empty.
+        public private(set) var announced: Config?
+        /// Per member address, the set it acknowledged recording (`Reply.recorded`).
+        private var recordAcked: [NodeAddress: Config] = [:]
+        /// Per member, when a `record` was last sent (ns) and whether it is in flight.
+        private var recordSent: [NodeIdentity: (atNs: UInt64, inFlight: Bool)] = [:]
 
         /// Starts a recovery with ballot `round@me` (the shell passes a round above any it knows of, e.g.
         /// the placement epoch). Returns the machine and the first actions (prepares).
@@ -321,6 +332,7 @@ extension Replication {
                     if phase == .serving && Self.addresses(replicas) != before {
                         let index = lastIndex + 1
                         log.append(Entry(index: index, ballot: ballot, payload: [], replicaSet: Self.addresses(replicas)))
+                        latestRecorded = Config(members: Self.addresses(replicas), ballot: ballot, index: index)
                         let previousAddresses = Set(previous.map(\.address))
                         let old = joint?.sets ?? [(previousAddresses, settings.quorum(of: previousAddresses.count))]
                         joint = (old, index)
@@ -328,7 +340,13 @@ extension Replication {
                     progress = progress.filter { targets.contains($0.key) }
                     for r in targets where progress[r] == nil { progress[r] = Progress(nextIndex: lastIndex + 1) }
                     for r in targets where progress[r]?.inFlightSince == nil { actions += sendAppend(to: r, nowNs: nowNs) }
-                    actions += advanceCommit()
+                    actions += advanceCommit(nowNs: nowNs)
+                    // Members that joined learn the stream's committed set; those gone are forgotten.
+                    let inView = Set(recordTargets)
+                    recordSent = recordSent.filter { inView.contains($0.key) }
+                    let addresses = Set(inView.map(\.address))
+                    recordAcked = recordAcked.filter { addresses.contains($0.key) }
+                    actions += sendRecords(nowNs: nowNs)
                 }
                 return actions
             case .failed(let request, let to):
@@ -358,6 +376,10 @@ extension Replication {
                         p.snapshotLastSentNs = nowNs
                         progress[to] = p
                     }
+                    return []
+                case .record:
+                    // Sent again after a heartbeat interval (`onTick`).
+                    if recordSent[to] != nil { recordSent[to] = (nowNs, false) }
                     return []
                 }
             case .reply(let reply, let request, let from):
@@ -407,7 +429,7 @@ extension Replication {
                         p.matchIndex = max(p.matchIndex, info.index)
                         p.nextIndex = max(p.nextIndex, info.index + 1)
                         progress[from] = p
-                        var actions = advanceCommit()
+                        var actions = advanceCommit(nowNs: nowNs)
                         if progress[from].map({ $0.inFlightSince == nil }) == true { actions += sendAppend(to: from, nowNs: nowNs) }
                         return actions
                     }
@@ -430,11 +452,15 @@ extension Replication {
                         p.nextIndex = max(p.nextIndex, match + 1)
                     }
                     progress[from] = p
-                    var actions = advanceCommit()
+                    var actions = advanceCommit(nowNs: nowNs)
                     if progress[from].map({ $0.nextIndex <= lastIndex }) == true {
                         actions += sendAppend(to: from, nowNs: nowNs)
                     }
                     return actions
+                case (.record(_, _, let config), .recorded(let held)):
+                    if recordSent[from] != nil { recordSent[from] = (nowNs, false) }
+                    if held == config || held.isNewer(than: config) { recordAcked[from.address] = config }
+                    return []
                 case (.append, .mismatch(let theirLast, let theirCommit)):
                     guard var p = progress[from] else { return [] }
                     p.inFlightSince = nil
@@ -471,10 +497,41 @@ extension Replication {
                         if let since = p.snapshotInFlightSince { consider(since &+ timeout) } else { consider(p.snapshotLastSentNs &+ heartbeat) }
                     }
                 }
+                if let announced {
+                    for n in recordTargets where recordAcked[n.address] != announced {
+                        guard let sent = recordSent[n] else { continue }
+                        consider(sent.atNs &+ (sent.inFlight ? timeout : heartbeat))
+                    }
+                }
             case .fenced, .stopped:
                 return nil
             }
             return next
+        }
+
+        // MARK: - Stream directory
+
+        /// Every member in view, the owner's node included: each is told the committed replica set.
+        private var recordTargets: [NodeIdentity] { Self.unique(replicas + others + [me]) }
+
+        /// `record`s of the announced set to members that have not acknowledged it, none in flight to them, and
+        /// none sent within a heartbeat interval (a member that failed to answer is asked again then).
+        private mutating func sendRecords(nowNs: UInt64) -> [Action] {
+            guard let announced, phase == .serving || phase == .catchingUp else { return [] }
+            let heartbeat = UInt64(settings.heartbeatMs) * 1_000_000
+            var actions: [Action] = []
+            for n in recordTargets where recordAcked[n.address] != announced {
+                if let sent = recordSent[n], sent.inFlight || nowNs &- sent.atNs < heartbeat { continue }
+                recordSent[n] = (nowNs, true)
+                actions.append(.send(.record(stream: stream, ballot: ballot, config: announced), to: n))
+            }
+            return actions
+        }
+
+        /// Members in view that have acknowledged the announced set (for status and tests), by address.
+        public var recordedBy: [NodeAddress] {
+            guard let announced else { return [] }
+            return recordAcked.filter { $0.value == announced }.keys.sorted()
         }
 
         // MARK: - Recovery
@@ -727,6 +784,7 @@ extension Replication {
             }
             barrierIndex = lastIndex + 1
             log.append(Entry(index: barrierIndex, ballot: ballot, payload: [], replicaSet: Self.addresses(replicas)))
+            latestRecorded = Config(members: Self.addresses(replicas), ballot: ballot, index: barrierIndex)
             // The stream last recorded another set: the barrier (the new set) is committed jointly with it. No set
             // recorded yet: jointly with a majority of every member asked, so that a later owner that finds no
             // recorded set (it asks such a majority) cannot miss this one.
@@ -749,7 +807,7 @@ extension Replication {
                 progress[r] = Progress(nextIndex: start)
                 actions += sendAppend(to: r, nowNs: nowNs)
             }
-            return actions + advanceCommit()
+            return actions + advanceCommit(nowNs: nowNs)
         }
 
         // MARK: - Replication
@@ -801,7 +859,7 @@ extension Replication {
             heartbeat
         }
 
-        private mutating func advanceCommit() -> [Action] {
+        private mutating func advanceCommit(nowNs: UInt64) -> [Action] {
             let w = writeQuorum
             var newCommit = commitIndex
             var i = lastIndex
@@ -826,6 +884,10 @@ extension Replication {
                 progress = progress.filter { replicas.contains($0.key) }
             }
             var actions: [Action] = []
+            if let recorded = latestRecorded, commitIndex >= recorded.index, announced != recorded {
+                announced = recorded
+                actions += sendRecords(nowNs: nowNs)
+            }
             if phase == .catchingUp && commitIndex >= barrierIndex {
                 phase = .serving
                 actions.append(.ready(snapshot: snapshot, entries: log[..<Int(barrierIndex - snapshotIndex - 1)].filter { !$0.isBarrier }))
@@ -867,6 +929,10 @@ extension Replication {
                         actions += sendSnapshotPage(to: r, nowNs: nowNs)
                     }
                 }
+                for (n, sent) in recordSent where sent.inFlight && nowNs &- sent.atNs >= timeout {
+                    recordSent[n] = (sent.atNs, false)
+                }
+                actions += sendRecords(nowNs: nowNs)
             case .fenced, .stopped:
                 break
             }
