@@ -796,6 +796,10 @@ final class ReplicationTests: XCTestCase {
             XCTAssertNotNil(net.replicas[n]?.snapshotDamage, "\(n) knows its copy is damaged")
             XCTAssertEqual(net.replicas[n]?.lastIndex, 14, "\(n) keeps its log position")
         }
+        // It alternates between preparing and reading: step to where it reads (bounded), then it names why it waits.
+        for _ in 0..<2_000 where !(owners[nodes[1]]!.waitingFor ?? "").contains("could not read") {
+            _ = net.run(&owners, rounds: 1)
+        }
         let said = owners[nodes[1]]!.waitingFor ?? ""
         XCTAssertTrue(said.contains("could not read"), said)
         let unusable = (out[nodes[1]] ?? []).filter { if case .sourceUnusable = $0 { true } else { false } }
@@ -1093,6 +1097,35 @@ final class ReplicationTests: XCTestCase {
         owners2[five[3]] = waitingOwner
         let later = net.run(&owners2, rounds: 500)
         XCTAssertEqual(payloads(ready(later[five[3]])), (1...4).map { "case\($0)" })
+    }
+
+    /// An owner that cannot recover yet still tells members that join meanwhile the set it learned from promises
+    /// (breaker, 2026-12-01: new nodes joined a node whose office could not recover; once it died, they opened the
+    /// office empty).
+    func test_anOwnerThatCannotRecoverYetTellsJoiningMembersTheSetItWaitsFor() {
+        let five = (1...5).map(Self.node)
+        var net = Net(nodes: five, seed: 22)
+        let (a, oa) = start(nodes[0], &net)
+        var owners = [a: oa]
+        _ = net.run(&owners)
+        for i in 1...3 { _ = propose(&owners, a, "case\(i)", &net) }
+        _ = net.run(&owners)
+        XCTAssertEqual(owners[a]!.commitIndex, 4)
+        // Two of the three replicas are gone; an owner on a fourth node hears from the third only.
+        net.down = [five[0], five[1]]
+        let (o4, prepares) = R.Owner.start(stream: "s", me: five[3], round: 2, replicas: [five[3]], others: [five[2]],
+                                           settings: settings, nowNs: net.nowNs)
+        net.enqueue(prepares, from: five[3])
+        var waiting = [five[3]: o4]
+        XCTAssertNil(ready(net.run(&waiting, rounds: 200)[five[3]]), "1 of the 3 recorded replicas: it waits")
+        // A fifth member joins while it waits: it is told the set.
+        var o = waiting[five[3]]!
+        net.enqueue(o.handle(.replicasChanged(replicas: [five[3]], others: [five[2], five[4]]), nowNs: net.nowNs), from: five[3])
+        waiting[five[3]] = o
+        _ = net.run(&waiting, rounds: 200)
+        XCTAssertEqual(waiting[five[3]]!.phase, .preparing)
+        XCTAssertEqual(net.replicas[five[4]]?.recorded?.members, nodes.map(\.address).sorted())
+        XCTAssertEqual(net.replicas[five[4]]?.lastIndex, 0)
     }
 
     /// A member's directory entry: journaled and restored, kept by a store snapshot, named in promises (a

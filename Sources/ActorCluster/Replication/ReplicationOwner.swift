@@ -341,14 +341,13 @@ extension Replication {
                     for r in targets where progress[r] == nil { progress[r] = Progress(nextIndex: lastIndex + 1) }
                     for r in targets where progress[r]?.inFlightSince == nil { actions += sendAppend(to: r, nowNs: nowNs) }
                     actions += advanceCommit(nowNs: nowNs)
-                    // Members that joined learn the stream's committed set; those gone are forgotten.
-                    let inView = Set(recordTargets)
-                    recordSent = recordSent.filter { inView.contains($0.key) }
-                    let addresses = Set(inView.map(\.address))
-                    recordAcked = recordAcked.filter { addresses.contains($0.key) }
-                    actions += sendRecords(nowNs: nowNs)
                 }
-                return actions
+                // Members that joined learn the stream's committed set; those gone are forgotten.
+                let inView = Set(recordTargets)
+                recordSent = recordSent.filter { inView.contains($0.key) }
+                let addresses = Set(inView.map(\.address))
+                recordAcked = recordAcked.filter { addresses.contains($0.key) }
+                return actions + sendRecords(nowNs: nowNs)
             case .failed(let request, let to):
                 guard request.ballot == ballot else { return [] }
                 switch request {
@@ -403,7 +402,8 @@ extension Replication {
                             latestKnownCommitted = true
                         }
                     }
-                    return maybeDecide(nowNs: nowNs)
+                    let decided = maybeDecide(nowNs: nowNs)
+                    return decided + sendRecords(nowNs: nowNs)
                 case (.fetch(_, _, let after, _), .entries(let page)):
                     return onFetched(page, after: after, from: from, nowNs: nowNs)
                 case (.fetch(_, _, let after, _), .compacted(let info)):
@@ -497,14 +497,14 @@ extension Replication {
                         if let since = p.snapshotInFlightSince { consider(since &+ timeout) } else { consider(p.snapshotLastSentNs &+ heartbeat) }
                     }
                 }
-                if let announced {
-                    for n in recordTargets where recordAcked[n.address] != announced {
-                        guard let sent = recordSent[n] else { continue }
-                        consider(sent.atNs &+ (sent.inFlight ? timeout : heartbeat))
-                    }
-                }
             case .fenced, .stopped:
                 return nil
+            }
+            if let config = directoryConfig {
+                for n in recordTargets where recordAcked[n.address] != config {
+                    guard let sent = recordSent[n] else { continue }
+                    consider(sent.atNs &+ (sent.inFlight ? timeout : heartbeat))
+                }
             }
             return next
         }
@@ -514,24 +514,37 @@ extension Replication {
         /// Every member in view, the owner's node included: each is told the committed replica set.
         private var recordTargets: [NodeIdentity] { Self.unique(replicas + others + [me]) }
 
-        /// `record`s of the announced set to members that have not acknowledged it, none in flight to them, and
-        /// none sent within a heartbeat interval (a member that failed to answer is asked again then).
+        /// The set members are told: the owner's own latest set once committed (`announced`); before that — while
+        /// it recovers, or cannot (its only copy unreadable) — the latest set a promise reported with no fallback
+        /// (known committed, or a stream's first set), so that members that join meanwhile learn of the stream too
+        /// (breaker, 2026-12-01: new nodes joined a node whose office could not recover, and opened it empty once
+        /// that node died). Nil when terminal or when none is known.
+        private var directoryConfig: Config? {
+            switch phase {
+            case .fenced, .stopped: return nil
+            default: return announced ?? (latestKnownCommitted ? knownConfig : nil)
+            }
+        }
+
+        /// `record`s of `directoryConfig` to members that have not acknowledged it, none in flight to them, and none
+        /// sent within a heartbeat interval (a member that failed to answer is asked again then).
         private mutating func sendRecords(nowNs: UInt64) -> [Action] {
-            guard let announced, phase == .serving || phase == .catchingUp else { return [] }
+            // A set recorded at a ballot above this owner's: a replica promised more, and this owner prepares again.
+            guard let config = directoryConfig, config.ballot <= ballot else { return [] }
             let heartbeat = UInt64(settings.heartbeatMs) * 1_000_000
             var actions: [Action] = []
-            for n in recordTargets where recordAcked[n.address] != announced {
+            for n in recordTargets where recordAcked[n.address] != config {
                 if let sent = recordSent[n], sent.inFlight || nowNs &- sent.atNs < heartbeat { continue }
                 recordSent[n] = (nowNs, true)
-                actions.append(.send(.record(stream: stream, ballot: ballot, config: announced), to: n))
+                actions.append(.send(.record(stream: stream, ballot: ballot, config: config), to: n))
             }
             return actions
         }
 
-        /// Members in view that have acknowledged the announced set (for status and tests), by address.
+        /// Members in view that have acknowledged the set they are told (`directoryConfig`), by address (status, tests).
         public var recordedBy: [NodeAddress] {
-            guard let announced else { return [] }
-            return recordAcked.filter { $0.value == announced }.keys.sorted()
+            guard let config = directoryConfig else { return [] }
+            return recordAcked.filter { $0.value == config }.keys.sorted()
         }
 
         // MARK: - Recovery
@@ -929,14 +942,13 @@ extension Replication {
                         actions += sendSnapshotPage(to: r, nowNs: nowNs)
                     }
                 }
-                for (n, sent) in recordSent where sent.inFlight && nowNs &- sent.atNs >= timeout {
-                    recordSent[n] = (sent.atNs, false)
-                }
-                actions += sendRecords(nowNs: nowNs)
             case .fenced, .stopped:
-                break
+                return actions
             }
-            return actions
+            for (n, sent) in recordSent where sent.inFlight && nowNs &- sent.atNs >= timeout {
+                recordSent[n] = (sent.atNs, false)
+            }
+            return actions + sendRecords(nowNs: nowNs)
         }
     }
 }
