@@ -241,6 +241,16 @@ final class DurabilityProcessTests: XCTestCase {
             }
         } else {
             XCTAssertTrue(office?.detail?.contains("of the 3 recorded replicas") ?? false, String(describing: office))
+            // Asked for a case of the waiting office, a node answers "unavailable" naming it — within the caller's
+            // timeout, though offices wait up to 3 s each (all are asked at once) — and never "unknown case".
+            let patient = try HotlineNode.on(back[0].node, system: try harness.clientSystem("directory-finder", callTimeout: .seconds(10)))
+            do {
+                let found = try await patient.findCase(receipts[0].ref.number.description)
+                XCTFail("found in an office that does not serve: \(found.snapshot.id)")
+            } catch let error as HotlineError {
+                guard case .unavailable(let why) = error else { return XCTFail("\(error)") }
+                XCTAssertTrue(why.contains(jurisdiction), why)
+            }
         }
 
         // Two of the three come back: every case of the office is there.
