@@ -108,6 +108,24 @@ final class MembershipMachineTests: XCTestCase {
         XCTAssertEqual(m.stats.pushPulls, 1, "the one it answered: it was up before its own join went out")
     }
 
+    /// A fresh node that does not list itself among its seeds never forms a cluster with another joiner: it merges
+    /// the join but does not answer it, and stays joining until a seed answers (breaker, 2026-12-02: two fresh
+    /// nodes whose only seed was dead formed a cluster of their own and later merged into the old one).
+    func test_join_aFreshNodeNotAmongItsSeedsDoesNotFormAClusterWithAnotherJoiner() {
+        var m = Machine(node: node(6), name: "n6", roles: [], seeds: [address(1)], nowNs: t0, randomSeed: 1)
+        let actions = m.handle(.received(.pushPull(members: [member(7, .joining)], isReply: false), from: node(7)), nowNs: t0 + ms)
+        XCTAssertEqual(m.myself.status, .joining)
+        XCTAssertTrue(replies(actions, to: node(7)).isEmpty, "an answer would make the other joiner up")
+        XCTAssertEqual(m.members.first { $0.node == node(7) }?.status, .joining, "merged: it knows of it")
+        // Time passes: it never forms a cluster alone either (it is not a seed).
+        for i in 1...10 { _ = m.handle(.tick, nowNs: t0 + UInt64(i) * 500 * ms) }
+        XCTAssertEqual(m.myself.status, .joining)
+        XCTAssertFalse(m.hasQuorum)
+        // Its seed answers: it is up, in the seed's cluster.
+        _ = m.handle(.received(.pushPull(members: [member(1), member(6, .joining)], isReply: true), from: node(1)), nowNs: t0 + 6_000 * ms)
+        XCTAssertEqual(m.myself.status, .up)
+    }
+
     func test_join_aClusterOfOneKeepsItsQuorumWhileASecondNodeJoins() {
         var m = Machine(node: node(1), name: "n1", roles: [], seeds: [], nowNs: t0, randomSeed: 1)
         XCTAssertTrue(m.hasQuorum)

@@ -39,8 +39,11 @@ extension Membership.Machine {
         case .pushPull(let members, let isReply):
             merge(members, from: sender, accusations: false, nowNs: now)
             guard heard(sender, nowNs: now) else { return }
-            if myself.status == .joining, isReply || rememberedMajorityHeard { becomeUp(nowNs: now, answeredBy: isReply ? sender : nil) }
-            // Still joining (it waits for a majority of its remembered members): an answer would make the joiner up.
+            if myself.status == .joining, isReply || (rememberedMajorityHeard && mayFormCluster) {
+                becomeUp(nowNs: now, answeredBy: isReply ? sender : nil)
+            }
+            // Still joining (it waits for a majority of its remembered members, or for a seed): an answer would make
+            // the joiner up.
             if !isReply, myself.status.isActive {
                 admitJoiner(sender, nowNs: now)
                 stats.pushPulls += 1

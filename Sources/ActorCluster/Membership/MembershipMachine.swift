@@ -309,6 +309,14 @@ extension Membership {
         /// No remembered set, or a majority of it heard from (a strict majority: an even split waits).
         var rememberedMajorityHeard: Bool { remembered.isEmpty || 2 * rememberedHeard.count > remembered.count }
 
+        /// Whether a join from another joining node may make this one `up` (the two then form a cluster): a node that
+        /// remembers a cluster (once a majority of it is heard, `rememberedMajorityHeard`), or a node listed among its
+        /// own seeds. A fresh node that lists only other seeds waits for one of them, as in Akka's seed-node
+        /// rule: two such nodes whose seeds were down formed a cluster of their own, took requests (case numbers from
+        /// 1 again) and later merged with the cluster their seeds belonged to, whose history replaced theirs (breaker,
+        /// 2026-12-02: an acknowledged case answered with another case's id, a number handed out twice).
+        var mayFormCluster: Bool { !remembered.isEmpty || seeds.contains(myself.node.address) }
+
         /// Changes whenever the agreed member set does (not how many times).
         public var agreedGeneration: UInt64 { quorum.generation }
 
