@@ -171,6 +171,18 @@ final class ReplicationTests: XCTestCase {
         return index
     }
 
+    /// An owner on `me` (round 1) that recovered a fresh stream on `replicas` and committed `payloads`; returns the
+    /// owners table for `Net.run`.
+    func serving(_ me: NodeIdentity, replicas: [NodeIdentity], committing payloads: [String], _ net: inout Net) -> [NodeIdentity: R.Owner] {
+        let (owner, actions) = R.Owner.start(stream: "s", me: me, round: 1, replicas: replicas, others: [], settings: settings, nowNs: net.nowNs)
+        net.enqueue(actions, from: me)
+        var owners = [me: owner]
+        _ = net.run(&owners)
+        for p in payloads { _ = propose(&owners, me, p, &net) }
+        _ = net.run(&owners)
+        return owners
+    }
+
     func payloads(_ p: [[UInt8]]?) -> [String]? { p.map { $0.map { String(decoding: $0, as: UTF8.self) } } }
 
     func test_aFreshStreamRecoversEmptyAndCommitsOnAWriteQuorum() {
@@ -1049,13 +1061,7 @@ final class ReplicationTests: XCTestCase {
         let five = (1...5).map(Self.node)
         let first = Array(five[0..<3])
         var net = Net(nodes: five, seed: 21)
-        let (o1, started) = R.Owner.start(stream: "s", me: five[0], round: 1, replicas: first, others: [],
-                                          settings: settings, nowNs: net.nowNs)
-        net.enqueue(started, from: five[0])
-        var owners = [five[0]: o1]
-        _ = net.run(&owners)
-        for i in 1...4 { _ = propose(&owners, five[0], "case\(i)", &net) }
-        _ = net.run(&owners)
+        var owners = serving(five[0], replicas: first, committing: (1...4).map { "case\($0)" }, &net)
         XCTAssertEqual(owners[five[0]]!.commitIndex, 5)
         // Two members join; the replica set stays.
         var owner = owners[five[0]]!
@@ -1105,12 +1111,8 @@ final class ReplicationTests: XCTestCase {
     func test_anOwnerThatCannotRecoverYetTellsJoiningMembersTheSetItWaitsFor() {
         let five = (1...5).map(Self.node)
         var net = Net(nodes: five, seed: 22)
-        let (a, oa) = start(nodes[0], &net)
-        var owners = [a: oa]
-        _ = net.run(&owners)
-        for i in 1...3 { _ = propose(&owners, a, "case\(i)", &net) }
-        _ = net.run(&owners)
-        XCTAssertEqual(owners[a]!.commitIndex, 4)
+        let owners = serving(nodes[0], replicas: nodes, committing: (1...3).map { "case\($0)" }, &net)
+        XCTAssertEqual(owners[nodes[0]]!.commitIndex, 4)
         // Two of the three replicas are gone; an owner on a fourth node hears from the third only.
         net.down = [five[0], five[1]]
         let (o4, prepares) = R.Owner.start(stream: "s", me: five[3], round: 2, replicas: [five[3]], others: [five[2]],

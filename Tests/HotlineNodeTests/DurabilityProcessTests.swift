@@ -48,15 +48,7 @@ final class DurabilityProcessTests: XCTestCase {
         }
         let client2 = try harness.clientSystem("after-restart")
         let again = try HotlineNode.on(restarted[0].node, system: client2)
-        for receipt in receipts {
-            var found: CaseHistory?
-            try await waitUntil(timeout: .seconds(30), "case \(receipt.ref.number) found after the restart") {
-                found = try? await again.findCase(receipt.ref.number.description)
-                return found != nil
-            }
-            XCTAssertEqual(found?.snapshot.id, receipt.ref.id)
-            XCTAssertEqual(found?.snapshot.status, receipt.status)
-        }
+        try await expectFound(receipts, through: again, "after the restart")
         // The same request again is the same case, not a new one.
         let repeatReceipt = try await again.submit(CitizenRequest(channel: "8890", externalID: "power-5", category: "heating-failure",
                                                                   jurisdiction: jurisdictions[5 % 4], description: "暖气不热 5"))
@@ -114,15 +106,7 @@ final class DurabilityProcessTests: XCTestCase {
         running.append(try restart(1))
         let client2 = try harness.clientSystem("after-restart")
         let again = try HotlineNode.on(first.node, system: client2)
-        for receipt in receipts {
-            var found: CaseHistory?
-            try await waitUntil(timeout: .seconds(30), "case \(receipt.ref.number) found by m1 and m2") {
-                found = try? await again.findCase(receipt.ref.number.description)
-                return found != nil
-            }
-            XCTAssertEqual(found?.snapshot.id, receipt.ref.id)
-            XCTAssertEqual(found?.snapshot.status, receipt.status)
-        }
+        try await expectFound(receipts, through: again, "by m1 and m2")
         for n in running { _ = n.stop() }
 
         // The operator's way out when the others are gone for good: --force-new-cluster forms a cluster alone.
@@ -255,13 +239,20 @@ final class DurabilityProcessTests: XCTestCase {
 
         // Two of the three come back: every case of the office is there.
         _ = [try start(0), try start(1)]
+        try await expectFound(receipts, through: s4, timeout: .seconds(45), "once two of its replicas are back")
+    }
+
+    /// Waits (up to `timeout` for each) until every receipt's case is found through `node` by its number, and checks
+    /// it is the same case (id) in the same state.
+    func expectFound(_ receipts: [IntakeReceipt], through node: HotlineNode, timeout: Duration = .seconds(30), _ when: String) async throws {
         for receipt in receipts {
             var found: CaseHistory?
-            try await waitUntil(timeout: .seconds(45), "case \(receipt.ref.number) found once two of its replicas are back") {
-                found = try? await s4.findCase(receipt.ref.number.description)
+            try await waitUntil(timeout: timeout, "case \(receipt.ref.number) found \(when)") {
+                found = try? await node.findCase(receipt.ref.number.description)
                 return found != nil
             }
             XCTAssertEqual(found?.snapshot.id, receipt.ref.id)
+            XCTAssertEqual(found?.snapshot.status, receipt.status)
         }
     }
 
