@@ -127,8 +127,9 @@ extension Replication {
         /// A page of the replica's snapshot through `index`: at most `maxBytes` from `offset` (a recovering owner
         /// reads it before the entries after it).
         case fetchSnapshot(stream: String, ballot: Ballot, index: UInt64, offset: Int, maxBytes: Int)
-        /// The stream directory: "the stream exists and its replica set `config` is committed" — sent by a serving
-        /// owner to every member (replica or not, later joiners too) once per committed replica set. A member keeps
+        /// The stream directory: "the stream exists and its replica set `config` is committed" — sent by an owner
+        /// (serving, or recovering with the set the promises name) to every member in its view (replica or not, later
+        /// joiners too) once per set. A member keeps
         /// the newest it is told (`ReplicaLog.recorded`, journaled) and names it in its promises, so that a
         /// recovering owner whose own replicas hold nothing of the stream waits for a read quorum of that set
         /// instead of taking the stream for new. Answered `recorded`.

@@ -518,19 +518,21 @@ extension Replication {
         /// it recovers, or cannot (its only copy unreadable) — the latest set a promise reported with no fallback
         /// (known committed, or a stream's first set), so that members that join meanwhile learn of the stream too
         /// (breaker, 2026-12-01: new nodes joined a node whose office could not recover, and opened it empty once
-        /// that node died). Nil when terminal or when none is known.
+        /// that node died). Nil when terminal, when none is known, or when the set carries a ballot above this owner's
+        /// (a member was told it by a newer owner; this one will be fenced or prepare again above it).
         private var directoryConfig: Config? {
             switch phase {
             case .fenced, .stopped: return nil
-            default: return announced ?? (latestKnownCommitted ? knownConfig : nil)
+            default:
+                guard let config = announced ?? (latestKnownCommitted ? knownConfig : nil), config.ballot <= ballot else { return nil }
+                return config
             }
         }
 
         /// `record`s of `directoryConfig` to members that have not acknowledged it, none in flight to them, and none
         /// sent within a heartbeat interval (a member that failed to answer is asked again then).
         private mutating func sendRecords(nowNs: UInt64) -> [Action] {
-            // A set recorded at a ballot above this owner's: a replica promised more, and this owner prepares again.
-            guard let config = directoryConfig, config.ballot <= ballot else { return [] }
+            guard let config = directoryConfig else { return [] }
             let heartbeat = UInt64(settings.heartbeatMs) * 1_000_000
             var actions: [Action] = []
             for n in recordTargets where recordAcked[n.address] != config {
