@@ -157,7 +157,8 @@ extension Replication {
         public private(set) var announced: Config?
         /// Per member address, the set it acknowledged recording (`Reply.recorded`).
         private var recordAcked: [NodeAddress: Config] = [:]
-        /// Per member, when a `record` was last sent (ns) and whether it is in flight.
+        /// Per member not yet acknowledging the set it is told, when a `record` was last sent (ns) and whether it is in
+        /// flight.
         private var recordSent: [NodeIdentity: (atNs: UInt64, inFlight: Bool)] = [:]
 
         /// Starts a recovery with ballot `round@me` (the shell passes a round above any it knows of, e.g.
@@ -458,8 +459,12 @@ extension Replication {
                     }
                     return actions
                 case (.record(_, _, let config), .recorded(let held)):
-                    if recordSent[from] != nil { recordSent[from] = (nowNs, false) }
-                    if held == config || held.isNewer(than: config) { recordAcked[from.address] = config }
+                    if held == config || held.isNewer(than: config) {
+                        recordAcked[from.address] = config
+                        recordSent[from] = nil
+                    } else if recordSent[from] != nil {
+                        recordSent[from] = (nowNs, false)
+                    }
                     return []
                 case (.append, .mismatch(let theirLast, let theirCommit)):
                     guard var p = progress[from] else { return [] }
@@ -500,9 +505,10 @@ extension Replication {
             case .fenced, .stopped:
                 return nil
             }
+            // Only records not yet acknowledged are kept (none once every member has the set): nothing is built here,
+            // which runs after every reply.
             if let config = directoryConfig {
-                for n in recordTargets where recordAcked[n.address] != config {
-                    guard let sent = recordSent[n] else { continue }
+                for (n, sent) in recordSent where recordAcked[n.address] != config {
                     consider(sent.atNs &+ (sent.inFlight ? timeout : heartbeat))
                 }
             }
