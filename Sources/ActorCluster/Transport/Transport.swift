@@ -368,6 +368,9 @@ public final class Transport: Sendable {
         case dials
     }
 
+    /// Bytes reserved for an outbound frame before its payload is written (header included).
+    static let initialFrameCapacity = 256
+
     /// Encodes one frame: reserves the 5-byte header in a fresh `[UInt8]`, calls `writePayload` to append the
     /// payload, patches the header, enqueues. Control kinds go ahead of queued data frames. If not associated with
     /// `peer.address`, dials it (unless backing off → throws `.nodeUnreachable` at once; with `dialNow`, dials at
@@ -394,9 +397,6 @@ public final class Transport: Sendable {
     ///   `.outboundQueueFull` (queued bytes + this frame above `maxOutboundBytesPerPeer`), `.nodeUnreachable`
     ///   (backing off, another uid at the address, the local address, or a handshake kind 0x01–0x03 which only the
     ///   transport may send), `.shutDown` (not started or shut down), or whatever `writePayload` throws.
-    /// Bytes reserved for an outbound frame before its payload is written (header included).
-    static let initialFrameCapacity = 256
-
     public func send(_ kind: Wire.FrameKind, to peer: NodeIdentity, dialNow: Bool = false,
                      onUndelivered: UndeliveredHandler? = nil, _ writePayload: (inout [UInt8]) throws -> Void) throws {
         guard !stopping.load(ordering: .acquiring), let local = localNode else { throw TransportError.shutDown }
