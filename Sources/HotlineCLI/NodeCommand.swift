@@ -38,8 +38,9 @@ enum NodeCommand {
       before any acknowledgement) or interval:MS. A disk with too little free space is refused per request,
       not fatal. See Docs/durability.md. DIR/members.json keeps the last member set the cluster agreed on: a
       node restarted on DIR (a power loss) waits until it hears from a majority of those members before it
-      forms a cluster, even when it is its own seed. --force-new-cluster: forget that set for this start,
-      when most of those members are gone for good (it may lose what only they held).
+      forms a cluster, even when it is its own seed; a DIR that holds replicas but no members.json (killed
+      right after joining) joins only a running cluster. --force-new-cluster: forget that set for this
+      start, when most of those members are gone for good (it may lose what only they held).
       --secret-file: the cluster secret (≥ 16 bytes, mode 0600); members prove it to each other in the
       handshake (HMAC-SHA256). Required unless the node listens on loopback only. --previous-secret-file
       is also accepted during a rotation. --operator-secret-file: callers proving it may run the
@@ -74,11 +75,6 @@ enum NodeCommand {
             }
             do {
                 dataDirectory = try DataDirectory.open(dir)
-                do {
-                    memberMemory = try MemberMemory(path: dir + "/members.json", forget: args.has("force-new-cluster"))
-                } catch {
-                    throw UsageError("invalid --data \"\(dir)\": \(error) (remove the file, or start with --force-new-cluster, to form a new cluster)")
-                }
                 var options = Replication.ReplicaStore.journalOptions
                 options.fsync = config.fsync
                 let (store, report) = try await Replication.ReplicaStore.open(directory: dir + "/replicas", options: options,
@@ -86,6 +82,15 @@ enum NodeCommand {
                 replicaStore = store
                 let skipped = await store.restoreSkipped
                 FileHandle.standardError.write(Data("recovered \(dir)/replicas: \(report)\(skipped > 0 ? ", \(skipped) records skipped" : "")\n".utf8))
+                // Replicas without a member file: killed right after joining, before the agreed set was written.
+                // Such a node joins only a running cluster (MemberMemory.formsNoCluster).
+                let holdsState = await !store.summary().isEmpty
+                do {
+                    memberMemory = try MemberMemory(path: dir + "/members.json", forget: args.has("force-new-cluster"),
+                                                    holdsState: holdsState)
+                } catch {
+                    throw UsageError("invalid --data \"\(dir)\": \(error) (remove the file, or start with --force-new-cluster, to form a new cluster)")
+                }
             } catch let error as DurabilityError {
                 throw UsageError("invalid --data \"\(dir)\": \(error)")
             }
@@ -179,6 +184,9 @@ enum NodeCommand {
 
     /// `/cluster/replicas`: the streams this node holds a replica of.
     struct ReplicasView: Encodable {
+        /// Whether this node's stream directory is complete (`Replication.DirectorySync`): false from when it
+        /// joins a running cluster until it has read the directory of a majority of the members.
+        var directoryComplete: Bool
         var streams: [Replication.StreamSummary]
     }
 
@@ -207,6 +215,7 @@ enum NodeCommand {
                                  settings: ClusterSettings, adminSettings: AdminSettings?,
                                  replicaStore: Replication.ReplicaStore, metrics: Metrics) async throws -> Incarnation {
         let system: ClusterSystem
+        if settings.membership != nil { await replicaStore.joiningCluster() }
         do {
             system = try ClusterSystem(settings: settings, metrics: metrics)
         } catch let error as TransportError {
@@ -244,7 +253,8 @@ enum NodeCommand {
                 // The people's steps over HTTP (token required): `PeopleAPI`.
                 server.addPrefixRoute(PeopleAPI.prefix, PeopleAPI.route(hotline))
                 server.addRoute("/cluster/replicas") { [replicaStore] in
-                    .json(200, ReplicasView(streams: await replicaStore.summary()))
+                    .json(200, ReplicasView(directoryComplete: await replicaStore.directoryComplete == true,
+                                            streams: await replicaStore.summary()))
                 }
                 server.addRoute("/cluster/placement") { [hotline] in
                     do {

@@ -55,6 +55,10 @@ final class HandshakeTests: XCTestCase {
         XCTAssertEqual(try Handshake.Response.decode(withOperator.encode()[...]), withOperator)
         let challengeWithOperator = Handshake.Challenge(version: 1, identity: b, nonce: nonceB, proofs: [], operatorProof: [UInt8](repeating: 5, count: 32))
         XCTAssertEqual(try Handshake.Challenge.decode(challengeWithOperator.encode()[...]), challengeWithOperator)
+        // One encoding per message: "no operator proof" is absent, not a count of 0 (HostileInputTests seed
+        // 5237195282733832079 had a response with a 0 appended accepted).
+        XCTAssertThrowsError(try Handshake.Response.decode((response.encode() + [0])[...]))
+        XCTAssertThrowsError(try Handshake.Challenge.decode((open.encode() + [0])[...]))
     }
 
     func test_reject_roundTrips_forEveryReason() throws {

@@ -34,6 +34,15 @@ final class MemberMemoryTests: XCTestCase {
         XCTAssertEqual(try MemberMemory(path: path).remembered, [a(7001)])
     }
 
+    func test_aDirectoryWithStateButNoFileFormsNoCluster_unlessTheOperatorForcesIt() throws {
+        let path = dir + "/members.json"
+        XCTAssertTrue(try MemberMemory(path: path, holdsState: true).formsNoCluster, "replicas, no member file")
+        XCTAssertFalse(try MemberMemory(path: path, holdsState: false).formsNoCluster, "a new data directory")
+        XCTAssertFalse(try MemberMemory(path: path, forget: true, holdsState: true).formsNoCluster, "--force-new-cluster")
+        try MemberMemory(path: path).save([a(1), a(2)])
+        XCTAssertFalse(try MemberMemory(path: path, holdsState: true).formsNoCluster, "the file says which cluster")
+    }
+
     func test_aDanglingSymlinkIsUnreadable_notMissing() throws {
         let path = dir + "/members.json"
         try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: dir + "/gone.json")

@@ -126,6 +126,28 @@ final class MembershipMachineTests: XCTestCase {
         XCTAssertEqual(m.myself.status, .up)
     }
 
+    /// Breaker, 2026-12-02: a node killed right after joining, before it wrote its member file, restarted as its
+    /// own seed with replicas but nothing remembered, answered a restarted member's join, and the two formed a
+    /// cluster apart. Such a node forms no cluster: not as a seed after the timeout, not by answering a joiner.
+    func test_join_aSeedWithStateButNoRememberedSetFormsNoClusterAndJoinsOnlyARunningOne() {
+        var m = Machine(node: node(6), name: "n6", roles: [], seeds: [address(6), address(1)], formsNoCluster: true,
+                        nowNs: t0, randomSeed: 1)
+        for i in 1...10 { _ = m.handle(.tick, nowNs: t0 + UInt64(i) * 500 * ms) }
+        XCTAssertEqual(m.myself.status, .joining, "a seed would have formed a cluster alone by now")
+        let actions = m.handle(.received(.pushPull(members: [member(7, .joining)], isReply: false), from: node(7)), nowNs: t0 + 6_000 * ms)
+        XCTAssertEqual(m.myself.status, .joining)
+        XCTAssertTrue(replies(actions, to: node(7)).isEmpty, "an answer would make the other joiner up")
+        XCTAssertNil(m.joinedThrough)
+        _ = m.handle(.received(.pushPull(members: [member(1), member(6, .joining)], isReply: true), from: node(1)), nowNs: t0 + 7_000 * ms)
+        XCTAssertEqual(m.myself.status, .up)
+        XCTAssertEqual(m.joinedThrough, node(1), "it joined a running cluster")
+        XCTAssertFalse(m.formedWithRemembered)
+        // Without seeds there is nobody to join: a cluster of one, as before.
+        let alone = Machine(node: node(6), name: "n6", roles: [], seeds: [], formsNoCluster: true, nowNs: t0, randomSeed: 1)
+        XCTAssertEqual(alone.myself.status, .up)
+        XCTAssertNil(alone.joinedThrough, "it formed its cluster")
+    }
+
     func test_join_aClusterOfOneKeepsItsQuorumWhileASecondNodeJoins() {
         var m = Machine(node: node(1), name: "n1", roles: [], seeds: [], nowNs: t0, randomSeed: 1)
         XCTAssertTrue(m.hasQuorum)
@@ -160,6 +182,8 @@ final class MembershipMachineTests: XCTestCase {
         let actions = m.handle(.received(.pushPull(members: [member(1, .joining)], isReply: false), from: node(1)), nowNs: t0 + 5000 * ms)
         XCTAssertEqual(m.myself.status, .up)
         XCTAssertNil(m.rememberedWait)
+        XCTAssertTrue(m.formedWithRemembered, "it formed the cluster again, no member's answer made it up")
+        XCTAssertNil(m.joinedThrough)
         XCTAssertTrue(m.hasQuorum)
         XCTAssertEqual(m.agreedMembers, [node(0), node(1)])
         XCTAssertEqual(replies(actions, to: node(1)).count, 1)

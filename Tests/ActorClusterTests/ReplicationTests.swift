@@ -1040,7 +1040,7 @@ final class ReplicationTests: XCTestCase {
         for c in journal { XCTAssertTrue(restarted.restore(c)) }
         XCTAssertEqual(restarted.commitIndex, 4)
         let (promise, _) = restarted.handle(.prepare(stream: "s", ballot: R.Ballot(round: 3, node: nodes[2])))
-        guard case .promised(_, _, _, let config, let previous) = promise else { return XCTFail("\(promise)") }
+        guard case .promised(_, _, _, let config, let previous, _) = promise else { return XCTFail("\(promise)") }
         XCTAssertEqual(config?.members, second)
         XCTAssertNil(previous, "it knows the latest set committed: no fallback")
 

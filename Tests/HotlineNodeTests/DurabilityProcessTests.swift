@@ -242,6 +242,62 @@ final class DurabilityProcessTests: XCTestCase {
         try await expectFound(receipts, through: s4, timeout: .seconds(45), "once two of its replicas are back")
     }
 
+    /// Two breaker findings (2026-12-02) about a node that joins and is killed soon after:
+    /// - a newcomer reads the stream directory of the members when it joins (`/cluster/replicas`
+    ///   `directoryComplete`), so that a power loss right after a join cannot leave a majority of restarted nodes
+    ///   that know nothing of a stream;
+    /// - a node whose data holds replicas but no `members.json` (killed before it wrote it) restarted as its own
+    ///   seed formed a cluster apart. It now stays joining alone, and joins the cluster the others form.
+    func test_aNewcomerReadsTheDirectory_andANodeWithReplicasButNoMemberFileJoinsOnlyARunningCluster() async throws {
+        let names = ["d1", "d2", "d3", "d4"]
+        let data = names.map(dataDir)
+        var nodes = try await startThree(Array(names[0..<3]), data: Array(data[0..<3]))
+        let receipts = try await submit(8, prefix: "orphan", through: nodes[0])
+        nodes.append(try harness.startNode(names[3], extra: ["--catalog", Self.catalog, "--data", data[3], "--admin", "127.0.0.1:0",
+                                                             "--seeds", nodes.map(\.node.address.description).joined(separator: ",")]))
+        let addresses = nodes.map(\.node.address)
+        let newcomer = try XCTUnwrap(nodes[3].admin)
+        try await waitUntil(timeout: .seconds(20), "the newcomer has read the directory, which names every office's set") {
+            let r = try AdminClient.request("GET", "/cluster/replicas", at: newcomer, token: nil, timeout: .seconds(5))
+            guard let view = try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any],
+                  view["directoryComplete"] as? Bool == true, let streams = view["streams"] as? [[String: Any]] else { return false }
+            let named = Set(streams.filter { $0["recordedSet"] != nil }.compactMap { $0["stream"] as? String })
+            return Self.jurisdictions.allSatisfy { j in named.contains { $0.hasSuffix(j) } }
+        }
+        try await waitUntil(timeout: .seconds(20), "each has written the four to its member file") {
+            data.allSatisfy { Self.remembered(in: $0) == addresses.sorted() }
+        }
+        for n in nodes { n.kill() }
+
+        // d3 lost its member file (as if killed before it wrote it) and comes back alone, its own seed among the
+        // others: it would have formed a cluster of one after 1 s.
+        try FileManager.default.removeItem(atPath: data[2] + "/members.json")
+        func restart(_ i: Int) throws -> NodeProcess {
+            try harness.startNode(names[i] + "-again", port: addresses[i].port,
+                                  extra: ["--catalog", Self.catalog, "--data", data[i], "--admin", "127.0.0.1:0",
+                                          "--seeds", addresses.map(\.description).joined(separator: ",")])
+        }
+        let orphan = try restart(2)
+        let admin = try XCTUnwrap(orphan.admin)
+        let watchUntil = ContinuousClock.now + .seconds(3)
+        var polls = 0
+        while ContinuousClock.now < watchUntil, polls < 100 {
+            polls += 1
+            let r = try AdminClient.request("GET", "/ready", at: admin, token: nil, timeout: .seconds(5))
+            XCTAssertEqual(r.status, 503, r.text)
+            XCTAssertTrue(r.text.contains("joining"), r.text)
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        // d1 and d2 come back: with d3 they are 3 of the 4 members d1 remembers; d3 joins the cluster they form.
+        _ = [try restart(0), try restart(1)]
+        try await waitUntil(timeout: .seconds(30), "d3 is ready in the others' cluster") {
+            try AdminClient.request("GET", "/ready", at: admin, token: nil, timeout: .seconds(5)).status == 200
+        }
+        let client = try harness.clientSystem("after-orphan")
+        try await expectFound(receipts, through: try HotlineNode.on(orphan.node, system: client), timeout: .seconds(45),
+                              "through d3 once the others are back")
+    }
+
     /// Waits (up to `timeout` for each) until every receipt's case is found through `node` by its number, and checks
     /// it is the same case (id) in the same state.
     func expectFound(_ receipts: [IntakeReceipt], through node: HotlineNode, timeout: Duration = .seconds(30), _ when: String) async throws {

@@ -18,6 +18,9 @@ public final class MemberMemory: Sendable {
     /// was agreed since). A node's later incarnation (it rejoins after the cluster downed it) starts from these.
     public var remembered: [NodeAddress] { saved.withLock { $0 } }
     private let saved: Mutex<[NodeAddress]>
+    /// No file was found (and `forget` was not asked) while the data directory holds a cluster's state: the node
+    /// forms no cluster and joins only a running one (`Membership.Machine.formsNoCluster`).
+    public let formsNoCluster: Bool
 
     /// What the file could not be read as.
     public struct Unreadable: Error, CustomStringConvertible {
@@ -33,11 +36,14 @@ public final class MemberMemory: Sendable {
 
     /// Opens (reads) the file at `path`; a missing file remembers nothing.
     ///
-    /// - Parameter forget: ignore the file, readable or not (the operator's `--force-new-cluster`: most of the
-    ///   old cluster is gone for good); it is overwritten once this node agrees on a new set.
+    /// - Parameters:
+    ///   - forget: ignore the file, readable or not (the operator's `--force-new-cluster`: most of the
+    ///     old cluster is gone for good); it is overwritten once this node agrees on a new set.
+    ///   - holdsState: the data directory holds state a cluster gave this node (replicas): with no file, it
+    ///     must not form a cluster of its own (`formsNoCluster`).
     /// - Throws: `Unreadable` when the file exists but is not a member file of this version (the node must not
     ///   guess: an operator removes it, or starts with `forget`).
-    public init(path: String, forget: Bool = false) throws {
+    public init(path: String, forget: Bool = false, holdsState: Bool = false) throws {
         self.path = path
         var addresses: [NodeAddress] = []
         // lstat, not `fileExists`: a dangling symlink is an unreadable file, not a missing one.
@@ -67,6 +73,7 @@ public final class MemberMemory: Sendable {
             }
         }
         saved = Mutex(forget ? [] : Array(Set(addresses)).sorted())
+        formsNoCluster = holdsState && !forget && addresses.isEmpty
     }
 
     /// Writes `addresses` as the agreed set unless they are what the file already holds. Returns whether it

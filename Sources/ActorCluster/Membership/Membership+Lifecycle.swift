@@ -19,6 +19,8 @@ extension Membership.Machine {
         guard myself.status == .joining else { return }
         myself.status = .up
         seedDeadlineNs = nil
+        joinedThrough = answeredBy
+        formedWithRemembered = answeredBy == nil && !remembered.isEmpty
         remembered = []
         outbox.append(.event(.memberChanged(myself, previous: .joining)))
         agree(on: agreementSet())

@@ -105,6 +105,20 @@ extension Membership {
         /// power loss the node restarted first formed a cluster of one, held its quorum, and opened the streams it
         /// holds no replica of empty — and the others' logs were replaced by them when they came back.
         var remembered: Set<NodeAddress> = []
+        /// This node holds a cluster's state (its data directory has replicas) but no member file: it may have
+        /// been a member whose agreed set was never written (killed right after joining). It then forms no
+        /// cluster — not alone as a seed, not by answering another joiner — and becomes `up` only through the
+        /// answer of a member already `up`. Without this, such a node restarted as its own seed answered the
+        /// join of a restarted member, and the two formed a cluster apart that opened streams it did not know
+        /// as new (breaker, 2026-12-02).
+        let formsNoCluster: Bool
+        /// The member whose answer to this node's join made it `up` (it joined a running cluster); nil while
+        /// joining and when this node formed the cluster (alone, as a seed, or with a majority of its remembered
+        /// set).
+        public internal(set) var joinedThrough: NodeIdentity?
+        /// This node formed the cluster (not through an answer) after hearing from a majority of its remembered set
+        /// (`remembered`): a restart, the cluster formed again.
+        public internal(set) var formedWithRemembered = false
         /// While leaving: when this node reports itself removed and stops.
         var leaveDeadlineNs: UInt64?
         /// Something (a message, a handshake) came from another node since start.
@@ -164,15 +178,18 @@ extension Membership {
         ///   - remembered: the addresses of the last agreed member set, from an earlier run on the same data
         ///     directory (`MemberMemory`); more than one makes this node wait for a majority of them before it
         ///     forms a cluster (`remembered`), even without seeds. Empty: nothing remembered.
+        ///   - formsNoCluster: the node's data holds a cluster's state but no remembered set (`formsNoCluster`): it
+        ///     joins only a running cluster (ignored without seeds: there is nobody to join).
         ///   - nowNs: the current monotonic time, ns (the same clock as every later `handle`).
         ///   - randomSeed: seeds the probe-order shuffle and member picks (deterministic simulations).
         public init(node: NodeIdentity, name: String, roles: [String], seeds: [NodeAddress], remembered: [NodeAddress] = [],
-                    settings: Settings = .default, nowNs: UInt64, randomSeed: UInt64) {
+                    formsNoCluster: Bool = false, settings: Settings = .default, nowNs: UInt64, randomSeed: UInt64) {
             let remembered = Set(remembered)
             let alone = seeds.isEmpty && remembered.count <= 1
             self.settings = settings
             self.myself = Member(node: node, name: name, roles: roles, status: alone ? .up : .joining, incarnation: 0)
             self.remembered = remembered.count > 1 ? remembered : []
+            self.formsNoCluster = formsNoCluster && !alone
             self.seeds = Array(Set(seeds)).sorted()
             self.timing = Timing(settings)
             self.rng = SplitMix64(seed: randomSeed)
@@ -187,7 +204,7 @@ extension Membership {
                 agreedReachable = 1
                 _ = quorum.evaluate(reachable: 1, lowestReachable: true)
                 startTimers(nowNs: nowNs)
-            } else if seeds.contains(node.address), self.remembered.isEmpty {
+            } else if seeds.contains(node.address), self.remembered.isEmpty, !self.formsNoCluster {
                 seedDeadlineNs = nowNs &+ timing.seedJoinTimeoutNs
             }
         }
@@ -315,7 +332,7 @@ extension Membership {
         /// rule: two such nodes whose seeds were down formed a cluster of their own, took requests (case numbers from
         /// 1 again) and later merged with the cluster their seeds belonged to, whose history replaced theirs (breaker,
         /// 2026-12-02: an acknowledged case answered with another case's id, a number handed out twice).
-        var mayFormCluster: Bool { !remembered.isEmpty || seeds.contains(myself.node.address) }
+        var mayFormCluster: Bool { !formsNoCluster && (!remembered.isEmpty || seeds.contains(myself.node.address)) }
 
         /// Changes whenever the agreed member set does (not how many times).
         public var agreedGeneration: UInt64 { quorum.generation }

@@ -44,6 +44,12 @@ public final class MembershipShell: Sendable {
         /// While this node waits for a majority of the member set its data directory remembered: the addresses
         /// heard from (itself included) and all of them (`Membership.Machine.rememberedWait`).
         public var rememberedWait: (heard: [NodeAddress], of: [NodeAddress])?
+        /// The member whose answer made this node `up` (it joined a running cluster), nil when it formed the
+        /// cluster or is still joining (`Membership.Machine.joinedThrough`).
+        public var joinedThrough: NodeIdentity?
+        /// This node formed the cluster again with a majority of its remembered set
+        /// (`Membership.Machine.formedWithRemembered`).
+        public var formedWithRemembered: Bool
     }
 
     private let published: Mutex<Snapshot>
@@ -84,7 +90,11 @@ public final class MembershipShell: Sendable {
         self.memory = memory
         let now = Monotonic.nowNs()
         let machine = Membership.Machine(node: node, name: name, roles: roles, seeds: seeds, remembered: memory?.remembered ?? [],
-                                         settings: settings, nowNs: now, randomSeed: NodeIdentity.randomUID())
+                                         formsNoCluster: memory?.formsNoCluster ?? false, settings: settings, nowNs: now, randomSeed: NodeIdentity.randomUID())
+        if let memory, memory.formsNoCluster, machine.myself.status == .joining {
+            logger.warning("membership.no_member_file", ["file": memory.path,
+                                                         "detail": "the data directory holds replicas but no member file: joining only a running cluster (start with --force-new-cluster to form one)"])
+        }
         if let memory, machine.rememberedWait != nil {
             logger.info("membership.remembered", ["members": memory.remembered.map(\.description).joined(separator: ","),
                                                   "file": memory.path,
@@ -299,7 +309,8 @@ public final class MembershipShell: Sendable {
         }
         return Snapshot(myself: m.myself, members: m.members, hasQuorum: m.hasQuorum,
                         localHealthMultiplier: m.localHealthMultiplier, lastHeardAgeMs: heard,
-                        tombstones: m.tombstoneCount, takenNs: now, rememberedWait: m.rememberedWait)
+                        tombstones: m.tombstoneCount, takenNs: now, rememberedWait: m.rememberedWait,
+                        joinedThrough: m.joinedThrough, formedWithRemembered: m.formedWithRemembered)
     }
 }
 

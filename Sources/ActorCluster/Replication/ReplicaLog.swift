@@ -117,6 +117,32 @@ extension Replication {
             return (latest, previousConfig(before: latest))
         }
 
+        /// This member's stream-directory entry for the stream (`DirectoryEntry`): the newest replica set it knows
+        /// committed — the recorded set, the latest in its log at or below `commitIndex`, or its snapshot's (a
+        /// snapshot covers committed entries only). Nil when it knows none committed (a set still being committed
+        /// is told to every member by its owner once it is, `Request.record`).
+        public var directoryConfig: Config? {
+            var best = recorded
+            for e in entries.reversed() where e.index <= commitIndex {
+                if let members = e.replicaSet {
+                    let c = Config(members: members, ballot: e.ballot, index: e.index)
+                    if c.isNewer(than: best) { best = c }
+                    break
+                }
+            }
+            if let c = snapshot?.config, c.isNewer(than: best) { best = c }
+            return best
+        }
+
+        /// Keeps `config`, read from another member's stream directory (`DirectorySync`), as the stream's recorded
+        /// set when it is newer than the one held. Unlike `Request.record` no ballot comes with it: it fences no
+        /// owner and is refused by none. Returns the change to journal (none when nothing changed).
+        public mutating func learn(_ config: Config) -> [Change] {
+            guard config.isNewer(than: recorded), !config.members.isEmpty, config.members.count <= 1024 else { return [] }
+            recorded = config
+            return [.recorded(config)]
+        }
+
         /// When this replica does not know `latest` committed (its index is above `commitIndex`): the newest
         /// replica set it knows committed (recorded at or below `commitIndex`, else the snapshot's) — an owner
         /// whose later set changes were not committed still committed with a quorum of that one; with none known

@@ -14,12 +14,24 @@ extension Replication {
         /// Stores `state` as covering every record through `sequence`; a restart reads it and the records
         /// after it, and records it covers may be deleted.
         func writeSnapshot(through sequence: UInt64, _ state: [UInt8]) async throws
+        /// Flushes and releases the journal (its files and the lock on its directory); later appends fail.
+        func close() async throws
     }
 
     /// What a journal record holds: one stream's changes, in order.
     public struct JournalRecord: Codable, Sendable, Hashable {
+        /// The stream; empty in a record of the store itself (`directoryComplete`).
         public var stream: String
         public var changes: [ReplicaLog.Change]
+        /// In a record of the store itself: the node's stream directory became complete, or not
+        /// (`ReplicaStore.directoryComplete`); nil in a stream's record.
+        public var directoryComplete: Bool?
+
+        public init(stream: String, changes: [ReplicaLog.Change], directoryComplete: Bool? = nil) {
+            self.stream = stream
+            self.changes = changes
+            self.directoryComplete = directoryComplete
+        }
     }
 
     /// A snapshot of a whole store.
@@ -48,8 +60,13 @@ extension Replication {
             }
         }
         public var streams: [Stream]
+        /// `ReplicaStore.directoryComplete`; nil when never decided, or in stores written before it was kept.
+        public var directoryComplete: Bool?
 
-        public init(streams: [Stream]) { self.streams = streams }
+        public init(streams: [Stream], directoryComplete: Bool? = nil) {
+            self.streams = streams
+            self.directoryComplete = directoryComplete
+        }
     }
 
     /// One stream as this node's replica holds it (`/cluster/replicas`).
@@ -178,11 +195,13 @@ extension Replication {
             self.snapshotDirectory = snapshotDirectory
             var skipped = 0
             var restored: [String: ReplicaLog] = [:]
+            var complete: Bool?
             func fresh(_ name: String) -> ReplicaLog {
                 guard let snapshotDirectory else { return ReplicaLog() }
                 return ReplicaLog(storage: FileSnapshotStorage(directory: snapshotDirectory, stream: name))
             }
             if let snapshot, let s = try? Wire.BinaryDecoder().decode(StoreSnapshot.self, from: snapshot) {
+                complete = s.directoryComplete
                 for stream in s.streams {
                     var log = fresh(stream.name)
                     if !log.restore(promised: stream.promised, snapshot: stream.snapshot, entries: stream.entries,
@@ -194,6 +213,10 @@ extension Replication {
             }
             for bytes in records {
                 guard let r = try? Wire.BinaryDecoder().decode(JournalRecord.self, from: bytes) else { skipped += 1; continue }
+                if r.stream.isEmpty {
+                    if let c = r.directoryComplete { complete = c } else { skipped += 1 }
+                    continue
+                }
                 var log = restored[r.stream] ?? fresh(r.stream)
                 for c in r.changes where !log.restore(c) { skipped += 1 }
                 restored[r.stream] = log
@@ -211,6 +234,7 @@ extension Replication {
                 }
             }
             missingSnapshots = missing
+            directoryComplete = complete
             streams = restored
             recordsSinceSnapshot = records.count
             storedBytes = restored.values.reduce(0) { $0 + $1.payloadBytes }
@@ -275,7 +299,11 @@ extension Replication {
             var log = streams.removeValue(forKey: name)
                 ?? snapshotDirectory.map { ReplicaLog(storage: FileSnapshotStorage(directory: $0, stream: name)) } ?? ReplicaLog()
             let oldBytes = log.payloadBytes
-            let (reply, changes) = log.handle(request)
+            var (reply, changes) = log.handle(request)
+            if case .promised(let i, let b, let c, let config, let previous, _) = reply, directoryComplete == false {
+                reply = .promised(lastIndex: i, lastBallot: b, commitIndex: c, config: config, previousConfig: previous,
+                                  directoryComplete: false)
+            }
             if let problem = log.takeStorageError() {
                 snapshotErrors += 1
                 logger?.error("replica.snapshot_storage_failed", ["stream": name, "error": problem])
@@ -299,33 +327,8 @@ extension Replication {
                 storedBytes += log.payloadBytes - oldBytes
                 metrics?.streams.set(streams.count)
                 metrics?.bytes.set(storedBytes)
-                if let journal {
-                    appendsInFlight += 1
-                    ticketsIssued += 1
-                    let ticket = ticketsIssued
-                    defer {
-                        appendsInFlight -= 1
-                        if appendsInFlight == 0 {
-                            for d in drained { d.resume() }
-                            drained = []
-                        }
-                        // Appends return in issue order (the journal is ordered); a failure releases waiters too.
-                        ticketsDurable = max(ticketsDurable, ticket)
-                        let ready = durableWaiters.filter { $0.ticket <= ticketsDurable || failure != nil }
-                        durableWaiters.removeAll { $0.ticket <= ticketsDurable || failure != nil }
-                        for w in ready { w.continuation.resume() }
-                    }
-                    do {
-                        let record = try Wire.BinaryEncoder().encode(JournalRecord(stream: name, changes: changes))
-                        _ = try await journal.append(record)
-                    } catch {
-                        if failure == nil {
-                            logger?.error("replica.journal_failed", ["error": "\(error)",
-                                                                      "effect": "this node's replicas refuse every request until it restarts"])
-                        }
-                        failure = "\(error)"
-                        throw StoreError.journalFailed("\(error)")
-                    }
+                if journal != nil {
+                    try await persist(JournalRecord(stream: name, changes: changes))
                     recordsSinceSnapshot += 1
                     if changes.contains(where: { switch $0 { case .snapshotInstalled, .reset: true; default: false } }) {
                         // The install (or reset) is durable in the journal: the snapshot it replaced may go.
@@ -337,6 +340,129 @@ extension Replication {
                 }
             }
             return reply
+        }
+
+        /// Appends `record` to the journal and returns once it is durable (a reply that changed nothing waits for the
+        /// appends issued before it, `ticketsDurable`; compaction waits for none in flight, `appendsInFlight`).
+        ///
+        /// - Throws: `StoreError.journalFailed`; the store then refuses every request until the node restarts.
+        private func persist(_ record: JournalRecord) async throws {
+            guard let journal else { return }
+            appendsInFlight += 1
+            ticketsIssued += 1
+            let ticket = ticketsIssued
+            defer {
+                appendsInFlight -= 1
+                if appendsInFlight == 0 {
+                    for d in drained { d.resume() }
+                    drained = []
+                }
+                // Appends return in issue order (the journal is ordered); a failure releases waiters too.
+                ticketsDurable = max(ticketsDurable, ticket)
+                let ready = durableWaiters.filter { $0.ticket <= ticketsDurable || failure != nil }
+                durableWaiters.removeAll { $0.ticket <= ticketsDurable || failure != nil }
+                for w in ready { w.continuation.resume() }
+            }
+            do {
+                _ = try await journal.append(try Wire.BinaryEncoder().encode(record))
+            } catch {
+                if failure == nil {
+                    logger?.error("replica.journal_failed", ["error": "\(error)",
+                                                              "effect": "this node's replicas refuse every request until it restarts"])
+                }
+                failure = "\(error)"
+                throw StoreError.journalFailed("\(error)")
+            }
+        }
+
+        // MARK: The stream directory (`DirectorySync`)
+
+        /// Whether this node's stream directory covers every stream its cluster had: true once it formed a cluster
+        /// with it or read the directory from a majority of members after joining; false from when it joins a
+        /// running cluster until then; nil for a store never told either (a new one). Journaled: a restart keeps it.
+        /// While false, this node's promises say so (`Reply.promised(directoryComplete:)`).
+        public private(set) var directoryComplete: Bool?
+
+        /// Called before this store's node starts joining a cluster: a store never told whether its directory is
+        /// complete (a new one) is not, until its node formed the cluster or read the directory
+        /// (`DirectorySync`) — without this it answered promises as complete in the moments after its join.
+        /// A write that fails still counts it incomplete here, in memory (the failure is logged).
+        public func joiningCluster() async {
+            guard directoryComplete == nil else { return }
+            do {
+                try await setDirectoryComplete(false)
+            } catch {
+                directoryComplete = false
+                logger?.error("replica.directory_state_not_written", ["error": "\(error)"])
+            }
+        }
+
+        /// Entries per directory page (a page of 512 names of ≤ 256 bytes stays far below the frame limit).
+        public static let directoryPageEntries = 512
+
+        /// Records whether the directory is complete, durably; nothing is written when it already says so.
+        ///
+        /// - Throws: `StoreError.journalFailed`, `StoreError.diskFull`.
+        public func setDirectoryComplete(_ complete: Bool) async throws {
+            while compacting { await withCheckedContinuation { gate.append($0) } }
+            if let failure { throw StoreError.journalFailed(failure) }
+            guard directoryComplete != complete else { return }
+            try admit(bytes: 256)
+            directoryComplete = complete
+            try await persist(JournalRecord(stream: "", changes: [], directoryComplete: complete))
+        }
+
+        /// A page of this node's stream directory: the streams named above `after` (nil: from the first), in name
+        /// order, each with the newest replica set known committed (`ReplicaLog.directoryConfig`; streams with none
+        /// are left out), at most `limit` entries.
+        public func directoryPage(after: String?, limit: Int = ReplicaStore.directoryPageEntries) -> DirectoryPage {
+            let names = streams.keys.filter { after == nil || $0 > after! }.sorted()
+            var entries: [DirectoryEntry] = []
+            var next: String?
+            for name in names {
+                guard entries.count < max(1, limit) else { next = entries.last?.stream; break }
+                if let config = streams[name]!.directoryConfig { entries.append(DirectoryEntry(stream: name, config: config)) }
+            }
+            return DirectoryPage(entries: entries, next: next, complete: directoryComplete != false)
+        }
+
+        /// Keeps each entry's set as its stream's recorded set where it is newer than the one held
+        /// (`ReplicaLog.learn`), durably, before it returns. Entries with a bad name, or beyond the store's stream
+        /// limit, are skipped. Returns how many sets were new here.
+        ///
+        /// - Throws: `StoreError.journalFailed`, `StoreError.diskFull`.
+        @discardableResult
+        public func learn(_ entries: [DirectoryEntry]) async throws -> Int {
+            var learned = 0
+            for entry in entries {
+                while compacting { await withCheckedContinuation { gate.append($0) } }
+                if let failure { throw StoreError.journalFailed(failure) }
+                let name = entry.stream
+                guard !name.isEmpty, name.utf8.count <= 256 else { continue }
+                if streams[name] == nil, streams.count >= maxStreams { continue }
+                var log = streams[name]
+                    ?? snapshotDirectory.map { ReplicaLog(storage: FileSnapshotStorage(directory: $0, stream: name)) } ?? ReplicaLog()
+                let changes = log.learn(entry.config)
+                guard !changes.isEmpty else { continue }
+                try admit(bytes: 256)
+                streams[name] = log
+                metrics?.streams.set(streams.count)
+                learned += 1
+                try await persist(JournalRecord(stream: name, changes: changes))
+                recordsSinceSnapshot += 1
+            }
+            return learned
+        }
+
+        /// Refuses a write of about `bytes` while the journal's disk is below its reserve (`DiskSpace`).
+        private func admit(bytes: Int) throws {
+            guard journal != nil, var d = disk else { return }
+            let admitted = d.admit(bytes)
+            disk = d
+            guard admitted else {
+                metrics?.diskFullRefusals.increment()
+                throw StoreError.diskFull(availableBytes: d.availableBytes ?? 0, reserveBytes: d.reserveBytes)
+            }
         }
 
         /// Writes a snapshot of every stream and lets the journal drop the records it covers. Requests wait
@@ -355,7 +481,7 @@ extension Replication {
                 let log = streams[name]!
                 return .init(name: name, promised: log.promised, entries: log.entries, snapshot: log.snapshot,
                              commitIndex: log.commitIndex, recorded: log.recorded)
-            })
+            }, directoryComplete: directoryComplete)
             do {
                 try await journal.writeSnapshot(through: through, try Wire.BinaryEncoder().encode(snapshot))
                 recordsSinceSnapshot = 0
@@ -403,6 +529,11 @@ extension Replication {
                                      disk: DiskSpace(path: directory), snapshotDirectory: snapshots)
             return (store, report)
         }
+
+        /// Closes the journal (`Journal.close`): the directory can be opened again, by this process or another.
+        ///
+        /// - Throws: the journal's error (`DurabilityError`).
+        public func close() async throws { try await journal?.close() }
 
         /// Where a store whose journal is in `directory` keeps its streams' snapshot files.
         public static func snapshotDirectory(in directory: String) -> String { directory + "/snapshots" }

@@ -159,8 +159,11 @@ extension Replication {
         /// the set recorded before it (an earlier entry or the snapshot's) — entries may have been committed by a
         /// quorum of that set alone, so a recovering owner needs a read quorum of it too (Raft §6: while a new
         /// configuration is not committed, decisions need majorities of the old and the new); nil otherwise.
+        /// `directoryComplete`: this member's stream directory covers every stream the cluster had when it joined
+        /// (`DirectorySync`); a member that joined a running cluster and has not yet read the directory from a
+        /// majority answers false, and a recovering owner does not count its silence as "no such stream".
         case promised(lastIndex: UInt64, lastBallot: Ballot, commitIndex: UInt64, config: Config? = nil,
-                      previousConfig: Config? = nil)
+                      previousConfig: Config? = nil, directoryComplete: Bool = true)
         /// A page of entries in index order (empty: nothing after `after`).
         case entries([Entry])
         /// The request is malformed (a round above `Ballot.maxRound`, entries that do not follow `prevIndex` one by
@@ -184,6 +187,34 @@ extension Replication {
         case snapshotReceived(received: Int, installed: Bool)
         /// To `record`: the member durably knows `config` (or a newer set) as the stream's committed replica set.
         case recorded(Config)
+    }
+
+    /// One stream in a member's stream directory: the newest replica set it knows committed (a recorded set, or
+    /// one in its own log at or below its commit index, or its snapshot's).
+    public struct DirectoryEntry: Codable, Sendable, Hashable {
+        public var stream: String
+        public var config: Config
+
+        public init(stream: String, config: Config) {
+            self.stream = stream
+            self.config = config
+        }
+    }
+
+    /// A page of a member's stream directory, in stream-name order (`Replicator.directory(after:)`).
+    public struct DirectoryPage: Codable, Sendable, Hashable {
+        /// At most `ReplicaStore.directoryPageEntries` entries, names above the `after` asked for.
+        public var entries: [DirectoryEntry]
+        /// The name to ask after for the next page; nil on the last page.
+        public var next: String?
+        /// Whether the answering member's directory is complete (`ReplicaStore.directoryComplete`).
+        public var complete: Bool
+
+        public init(entries: [DirectoryEntry], next: String?, complete: Bool) {
+            self.entries = entries
+            self.next = next
+            self.complete = complete
+        }
     }
 
     /// Tunables, with LAN defaults.

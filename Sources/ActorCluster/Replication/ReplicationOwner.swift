@@ -113,6 +113,9 @@ extension Replication {
         private var targets: [NodeIdentity] { Self.unique(replicas + jointMembers) }
         private var others: [NodeIdentity]
         private var promises: [NodeIdentity: (lastIndex: UInt64, lastBallot: Ballot, commit: UInt64)] = [:]
+        /// Members whose promise said their stream directory is not complete yet (`DirectorySync`): they joined a
+        /// running cluster and may not know the stream exists, so their promise never counts as "no such stream".
+        private var incompleteDirectory: Set<NodeIdentity> = []
         /// The latest replica set any promise reported (`Config`): recovery needs a read quorum of it too.
         private var knownConfig: Config?
         /// The set recorded before `knownConfig` while no promise knows `knownConfig` committed: entries may have
@@ -217,6 +220,10 @@ extension Replication {
                         let got = Set(before.members).filter { answered.contains($0) }.count
                         text += ", \(got) of the \(before.members.count) replicas recorded before them \(before.members.map(\.description).joined(separator: ",")) (need \(settings.readQuorum(of: before.members.count)))"
                     }
+                } else {
+                    let asked = Set((replicas + others).map(\.address))
+                    let complete = Set(promises.keys.filter { !incompleteDirectory.contains($0) }.map(\.address)).intersection(asked)
+                    text += ", no recorded set named: \(complete.count) of \(asked.count) members answered with a complete stream directory (need \(asked.count / 2 + 1))"
                 }
                 return text
             case .fetching:
@@ -386,9 +393,10 @@ extension Replication {
                 guard request.ballot == ballot else { return [] }
                 if case .rejected(let promised) = reply { return onRejected(promised, nowNs: nowNs) }
                 switch (request, reply) {
-                case (.prepare, .promised(let lastIndex, let lastBallot, let commit, let config, let previousConfig)):
+                case (.prepare, .promised(let lastIndex, let lastBallot, let commit, let config, let previousConfig, let complete)):
                     guard phase == .preparing else { return [] }
                     promises[from] = (lastIndex, lastBallot, commit)
+                    if complete { incompleteDirectory.remove(from) } else { incompleteDirectory.insert(from) }
                     if let config, config.isNewer(than: knownConfig) {
                         knownConfig = config
                         knownPrevious = previousConfig
@@ -488,7 +496,8 @@ extension Replication {
             case .preparing:
                 // Only prepares still unanswered to members still asked: an answered one needs no resend, and a
                 // deadline that `onTick` would not act on would wake the shell at once, again and again.
-                for n in replicas + others where promises[n] == nil {
+                // And members whose directory was incomplete: asked again, they may have read it since.
+                for n in replicas + others where promises[n] == nil || incompleteDirectory.contains(n) {
                     if let at = prepareSent[n] { consider(at &+ timeout) }
                 }
                 if let q = quorumAtNs { consider(q &+ UInt64(settings.recoveryGraceMs) * 1_000_000) }
@@ -573,6 +582,7 @@ extension Replication {
                 prepareRounds += 1
                 ballot = Ballot(round: promised.round + 1, node: me)
                 promises = [:]
+                incompleteDirectory = []
                 knownConfig = nil
                 knownPrevious = nil
                 latestKnownCommitted = false
@@ -625,9 +635,11 @@ extension Replication {
             }
             // No answer names a recorded set: the stream is new — or its first set is held only by members
             // that have not answered. A majority of every member asked must answer (the first set is
-            // committed by such a majority too, `beginCatchUp`), so the two cannot miss each other.
+            // committed by such a majority too, `beginCatchUp`), so the two cannot miss each other. A member
+            // whose directory is not complete (it joined after the set was recorded, and has not read the
+            // directory yet) is not counted: its silence says nothing about the stream.
             let asked = Set((replicas + others).map(\.address))
-            let answered = Set(promises.keys.map(\.address)).intersection(asked)
+            let answered = Set(promises.keys.filter { !incompleteDirectory.contains($0) }.map(\.address)).intersection(asked)
             return answered.count >= asked.count / 2 + 1
         }
 
@@ -777,6 +789,7 @@ extension Replication {
             snapshotFetch = nil
             commitIndex = 0
             promises = [:]
+            incompleteDirectory = []
             knownConfig = nil
             knownPrevious = nil
             latestKnownCommitted = false
@@ -923,7 +936,7 @@ extension Replication {
             var actions: [Action] = []
             switch phase {
             case .preparing:
-                for n in replicas + others where promises[n] == nil {
+                for n in replicas + others where promises[n] == nil || incompleteDirectory.contains(n) {
                     if let at = prepareSent[n], nowNs &- at >= timeout { actions += sendPrepare(to: n, nowNs: nowNs) }
                 }
                 actions += maybeDecide(nowNs: nowNs)
