@@ -155,4 +155,16 @@ final class DirectorySyncTests: XCTestCase {
         _ = o.handle(.tick, nowNs: 1_000 * ms)
         XCTAssertEqual(o.phase, .fetching, "it reads the stream from the member that holds it, never opens it as new")
     }
+
+    /// A stream of this node's own (its intake queue: replicas = itself, nobody else asked) opens while the node
+    /// is still reading the directory — on the minority side of a partition it cannot finish that read, and its
+    /// queue is what takes requests there.
+    func test_aStreamOnlyThisNodeIsAskedAboutOpensWhileItsDirectoryIsIncomplete() {
+        var settings = R.Settings()
+        settings.recoveryGraceMs = 50
+        var (o, _) = R.Owner.start(stream: "queue", me: five[0], round: 1, replicas: [five[0]], others: [], settings: settings, nowNs: 0)
+        let req = R.Request.prepare(stream: "queue", ballot: o.ballot)
+        _ = o.handle(.reply(.promised(lastIndex: 0, lastBallot: .zero, commitIndex: 0, directoryComplete: false), to: req, from: five[0]), nowNs: 1)
+        XCTAssertNotEqual(o.phase, .preparing)
+    }
 }

@@ -638,8 +638,11 @@ extension Replication {
             // committed by such a majority too, `beginCatchUp`), so the two cannot miss each other. A member
             // whose directory is not complete (it joined after the set was recorded, and has not read the
             // directory yet) is not counted: its silence says nothing about the stream.
+            // With nobody but this node asked (a stream of its own, e.g. a node-local queue), only this node can
+            // have recorded the stream: its own answer counts whatever its directory says.
             let asked = Set((replicas + others).map(\.address))
-            let answered = Set(promises.keys.filter { !incompleteDirectory.contains($0) }.map(\.address)).intersection(asked)
+            let counted = asked == [me.address] ? Array(promises.keys) : promises.keys.filter { !incompleteDirectory.contains($0) }
+            let answered = Set(counted.map(\.address)).intersection(asked)
             return answered.count >= asked.count / 2 + 1
         }
 
