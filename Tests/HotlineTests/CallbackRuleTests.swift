@@ -37,6 +37,27 @@ final class CallbackRuleTests: XCTestCase {
         try s.step(satisfied, by: .system(component: "ivr-callback"))
     }
 
+    /// A callback whose answer was lost (the call timed out after the office recorded it) is sent again: the
+    /// office sees that the caller's latest events already are the plan and answers the case as it is, instead of
+    /// "'callbackAttempted' is not allowed while the case is closed" (ReplayTests under load, a refused step).
+    func test_aRetriedCallbackPlanIsRecognisedAsRecorded_andAnotherIsNot() throws {
+        var s = try Scenario()
+        try s.drive(to: .pendingCallback)
+        let desk = EventAuthor.hotline(staff: "callback")
+        let plan = CallbackPlan(outcome: .reached(evaluation: CallbackEvaluation(resolved: true, satisfaction: .satisfied)),
+                                mergedChild: false)
+        XCTAssertFalse(DistrictOffice.endsWith(plan: plan.bodies, required: plan.required, by: desk, in: s.log))
+        for body in plan.bodies { try s.step(body, by: desk) }
+        XCTAssertEqual(s.status, .closed)
+        XCTAssertThrowsError(try s.log.record(plan.bodies[0], at: s.now, by: desk), "the rules refuse the retry itself")
+        XCTAssertTrue(DistrictOffice.endsWith(plan: plan.bodies, required: plan.required, by: desk, in: s.log))
+        let unreachable = CallbackPlan(outcome: .unreachable(note: "no answer"), mergedChild: false)
+        XCTAssertFalse(DistrictOffice.endsWith(plan: unreachable.bodies, required: unreachable.required, by: desk, in: s.log),
+                       "another outcome is not the plan recorded")
+        XCTAssertFalse(DistrictOffice.endsWith(plan: plan.bodies, required: plan.required, by: hotlineStaff, in: s.log),
+                       "another author's plan")
+    }
+
     func test_closingNeedsAReachedCallback() throws {
         var s = try Scenario()
         try s.drive(to: .pendingCallback)
