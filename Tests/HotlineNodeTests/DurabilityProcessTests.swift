@@ -87,19 +87,13 @@ final class DurabilityProcessTests: XCTestCase {
             return r.status == 503 && r.text.contains("majority of the 3 members")
         }
         // Three times the 1 s after which a seed that hears nobody used to form a cluster alone: still waiting.
-        let watchUntil = ContinuousClock.now + .seconds(3)
-        var polls = 0
-        while ContinuousClock.now < watchUntil, polls < 100 {
-            polls += 1
-            let r = try AdminClient.request("GET", "/ready", at: admin, token: nil, timeout: .seconds(5))
-            XCTAssertEqual(r.status, 503, r.text)
+        try await expectNotReady(at: admin) { _ in
             let members = try AdminClient.request("GET", "/cluster/members", at: admin, token: nil, timeout: .seconds(5))
             let view = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(members.body)) as? [String: Any])
             XCTAssertEqual(view["hasQuorum"] as? Bool, false)
             let wait = try XCTUnwrap(view["rememberedWait"] as? [String: Any], members.text)
             XCTAssertEqual(wait["heard"] as? [String], [addresses[0].description])
             XCTAssertEqual(wait["remembered"] as? [String], addresses.sorted().map(\.description))
-            try await Task.sleep(for: .milliseconds(100))
         }
 
         // m2 comes back: two of three, a majority — the cluster forms and every acknowledged case is there.
@@ -279,15 +273,7 @@ final class DurabilityProcessTests: XCTestCase {
         }
         let orphan = try restart(2)
         let admin = try XCTUnwrap(orphan.admin)
-        let watchUntil = ContinuousClock.now + .seconds(3)
-        var polls = 0
-        while ContinuousClock.now < watchUntil, polls < 100 {
-            polls += 1
-            let r = try AdminClient.request("GET", "/ready", at: admin, token: nil, timeout: .seconds(5))
-            XCTAssertEqual(r.status, 503, r.text)
-            XCTAssertTrue(r.text.contains("joining"), r.text)
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        try await expectNotReady(at: admin) { XCTAssertTrue($0.contains("joining"), $0) }
         // d1 and d2 come back: with d3 they are 3 of the 4 members d1 remembers; d3 joins the cluster they form.
         _ = [try restart(0), try restart(1)]
         try await waitUntil(timeout: .seconds(30), "d3 is ready in the others' cluster") {
@@ -296,6 +282,20 @@ final class DurabilityProcessTests: XCTestCase {
         let client = try harness.clientSystem("after-orphan")
         try await expectFound(receipts, through: try HotlineNode.on(orphan.node, system: client), timeout: .seconds(45),
                               "through d3 once the others are back")
+    }
+
+    /// Observes that something does not happen: polls `/ready` at `admin` every 100 ms for `seconds` (at most 100
+    /// polls); each answer must be 503 and pass `check` (given its text).
+    func expectNotReady(at admin: NodeAddress, seconds: Int = 3, _ check: (String) async throws -> Void) async throws {
+        let watchUntil = ContinuousClock.now + .seconds(seconds)
+        var polls = 0
+        while ContinuousClock.now < watchUntil, polls < 100 {
+            polls += 1
+            let r = try AdminClient.request("GET", "/ready", at: admin, token: nil, timeout: .seconds(5))
+            XCTAssertEqual(r.status, 503, r.text)
+            try await check(r.text)
+            try await Task.sleep(for: .milliseconds(100))
+        }
     }
 
     /// Waits (up to `timeout` for each) until every receipt's case is found through `node` by its number, and checks
