@@ -43,6 +43,33 @@ final class MemberMemoryTests: XCTestCase {
         XCTAssertFalse(try MemberMemory(path: path, holdsState: true).formsNoCluster, "the file says which cluster")
     }
 
+    /// Breaker, 2026-12-02: a newcomer killed before its join was answered had no member file and no replicas; restarted
+    /// first after a power loss, it formed a cluster of one as its own seed and handed out case numbers from 1 again.
+    func test_contactWithAnotherNodeIsMarked_andARestartOnThatDirectoryFormsNoCluster() throws {
+        let path = dir + "/members.json"
+        let first = try MemberMemory(path: path)
+        XCTAssertFalse(first.formsNoCluster)
+        XCTAssertEqual(first.foundAs, "absent")
+        XCTAssertTrue(try first.recordContact(), "first contact: marked")
+        XCTAssertFalse(try first.recordContact(), "once")
+        XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), "{\"agreed\":[],\"version\":1}\n")
+        let restarted = try MemberMemory(path: path)
+        XCTAssertTrue(restarted.formsNoCluster, "in contact before, no agreed set: joins only a running cluster")
+        XCTAssertEqual(restarted.foundAs, "contact")
+        XCTAssertEqual(restarted.remembered, [])
+        XCTAssertFalse(try restarted.recordContact(), "the mark is there")
+        XCTAssertFalse(try MemberMemory(path: path, forget: true).formsNoCluster, "--force-new-cluster")
+        XCTAssertFalse(try MemberMemory(path: path, forget: true).recordContact(), "a forced start does not mark")
+
+        // Once a set is agreed, the file names it and the mark is gone; contact writes nothing over it.
+        XCTAssertTrue(try restarted.save([a(1), a(2)]))
+        XCTAssertFalse(try restarted.recordContact())
+        let member = try MemberMemory(path: path)
+        XCTAssertFalse(member.formsNoCluster)
+        XCTAssertEqual(member.foundAs, "agreed")
+        XCTAssertEqual(member.remembered, [a(1), a(2)])
+    }
+
     func test_aDanglingSymlinkIsUnreadable_notMissing() throws {
         let path = dir + "/members.json"
         try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: dir + "/gone.json")
@@ -61,8 +88,7 @@ final class MemberMemoryTests: XCTestCase {
     func test_aFileThatIsNotAMemberFileIsRefusedWithItsReason() throws {
         let path = dir + "/members.json"
         for (content, reason) in [("garbage", "not a member file"), ("{\"version\":2,\"agreed\":[]}", "version 2"),
-                                  ("{\"version\":1,\"agreed\":[\"nohost\"]}", "\"nohost\" is not HOST:PORT"),
-                                  ("{\"version\":1,\"agreed\":[]}", "no addresses")] {
+                                  ("{\"version\":1,\"agreed\":[\"nohost\"]}", "\"nohost\" is not HOST:PORT")] {
             try Data(content.utf8).write(to: URL(fileURLWithPath: path))
             XCTAssertThrowsError(try MemberMemory(path: path)) { error in
                 XCTAssertTrue("\(error)".contains(path) && "\(error)".contains(reason), "\(error)")

@@ -148,6 +148,28 @@ final class MembershipMachineTests: XCTestCase {
         XCTAssertNil(alone.joinedThrough, "it formed its cluster")
     }
 
+    /// Breaker, 2026-12-02: a node restarted without its member file, whose only seed was itself, stayed `joining`
+    /// while the running cluster probed its address: it never sent a join to anyone.
+    func test_join_aNodeWhoseOnlySeedIsItselfJoinsThroughAMemberThatDialsIt() {
+        var m = Machine(node: node(6), name: "n6", roles: [], seeds: [address(6)], formsNoCluster: true, nowNs: t0, randomSeed: 1)
+        for i in 1...6 { XCTAssertTrue(sends(m.handle(.tick, nowNs: t0 + UInt64(i) * 500 * ms)).isEmpty, "nobody to join") }
+        XCTAssertEqual(m.myself.status, .joining)
+        // A member of the running cluster dials this address (it probes the earlier incarnation): the join goes to it.
+        let actions = m.handle(.associated(node(1)), nowNs: t0 + 4_000 * ms)
+        let joins = sends(actions).filter { if case .pushPull(_, false) = $0.message { return $0.to == node(1) }; return false }
+        XCTAssertEqual(joins.count, 1)
+        XCTAssertTrue(sends(m.handle(.associated(node(1)), nowNs: t0 + 4_001 * ms)).isEmpty, "not twice at once")
+        _ = m.handle(.received(.pushPull(members: [member(1), member(6, .joining)], isReply: true), from: node(1)), nowNs: t0 + 4_010 * ms)
+        XCTAssertEqual(m.myself.status, .up)
+        XCTAssertEqual(m.joinedThrough, node(1))
+        // A node with another seed joins only through its seeds: a node that dials it may be a fresh seed that
+        // formed a cluster of its own.
+        var seeded = Machine(node: node(6), name: "n6", roles: [], seeds: [address(6), address(2)], formsNoCluster: true,
+                             nowNs: t0, randomSeed: 1)
+        _ = seeded.handle(.tick, nowNs: t0)
+        XCTAssertFalse(sends(seeded.handle(.associated(node(1)), nowNs: t0 + 4_000 * ms)).contains { $0.to == node(1) })
+    }
+
     func test_join_aClusterOfOneKeepsItsQuorumWhileASecondNodeJoins() {
         var m = Machine(node: node(1), name: "n1", roles: [], seeds: [], nowNs: t0, randomSeed: 1)
         XCTAssertTrue(m.hasQuorum)

@@ -182,7 +182,7 @@ final class PeerLifecycleTests: XCTestCase {
     }
 
     static func associates(_ peer: NodeIdentity, conn: UInt64, closing: [L.Action] = [], lost: [L.Action] = []) -> (L) -> Outcome {
-        { _ in (.associated(peer, conn: conn), closing + [.attach(conn: conn, peer: peer), .flush] + lost + [.reportAssociated(peer)]) }
+        { _ in (.associated(peer, conn: conn), closing + [.attach(conn: conn, peer: peer)] + lost + [.reportAssociated(peer), .flush]) }
     }
 
     static func closesOnly(_ conn: UInt64, _ reason: String) -> (L) -> Outcome {
@@ -461,7 +461,7 @@ final class PeerLifecycleTests: XCTestCase {
         _ = m.handle(.connected(conn: Self.newSocket), nowNs: Self.now, jitter: 1)
         let actions = m.handle(.established(conn: Self.newSocket, peer: Self.b), nowNs: Self.now, jitter: 1)
         // The frames queued for a meanwhile are dropped by `.attach` (PeerState, below), a reported gone there.
-        XCTAssertEqual(actions, [.attach(conn: Self.newSocket, peer: Self.b), .flush, .reportAssociated(Self.b)])
+        XCTAssertEqual(actions, [.attach(conn: Self.newSocket, peer: Self.b), .reportAssociated(Self.b), .flush])
         XCTAssertEqual(m.sendVerdict(uid: Self.a.uid, dialNow: false, nowNs: Self.now),
                        .refuse("node at \(Self.address) is now \(Self.b), not uid \(Self.a.uidHex)"))
     }

@@ -102,12 +102,20 @@ extension Membership.Machine {
         return true
     }
 
-    /// The transport completed a handshake with `peer`. While joining, a seed answering gets the join at once.
+    /// The transport completed a handshake with `peer`. While joining, a seed answering gets the join at once. So
+    /// does any node that dialled a node with no seed but itself and nothing remembered that must not form a
+    /// cluster (`formsNoCluster`): only a node that lists this address dials it — a member of a running cluster
+    /// probing this address's earlier incarnation. Without that, such a node (restarted without its member file)
+    /// stayed `joining` while the cluster probed it (breaker, 2026-12-02). Nodes with seeds join only through them:
+    /// a fresh seed that lists this address and formed a cluster of its own dials it too.
     mutating func associated(_ peer: NodeIdentity, nowNs now: UInt64) {
         guard peer.uid != 0, peer != myself.node, !isGone(peer) else { return }
         heard(peer, nowNs: now)
-        guard myself.status == .joining, peer.address != myself.node.address, seeds.contains(peer.address) else { return }
+        guard myself.status == .joining, peer.address != myself.node.address else { return }
+        let joinsAnyDialler = formsNoCluster && remembered.isEmpty && seeds.allSatisfy { $0 == myself.node.address }
+        guard seeds.contains(peer.address) || joinsAnyDialler else { return }
         if let last = joinSentNs[peer.address], now &- last < timing.probeTimeoutNs { return }
+        if joinSentNs.count >= max(64, settings.maxMembers) { joinSentNs.removeAll() }
         joinSentNs[peer.address] = now
         stats.pushPulls += 1
         send(.pushPull(members: fullState(), isReply: false), to: peer)

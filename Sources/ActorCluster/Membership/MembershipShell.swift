@@ -92,8 +92,11 @@ public final class MembershipShell: Sendable {
         let machine = Membership.Machine(node: node, name: name, roles: roles, seeds: seeds, remembered: memory?.remembered ?? [],
                                          formsNoCluster: memory?.formsNoCluster ?? false, settings: settings, nowNs: now, randomSeed: NodeIdentity.randomUID())
         if let memory, memory.formsNoCluster, machine.myself.status == .joining {
+            let why = memory.foundAs == "contact"
+                ? "this data directory's node was in contact with a cluster but no member set was agreed here"
+                : "the data directory holds replicas but no member file"
             logger.warning("membership.no_member_file", ["file": memory.path,
-                                                         "detail": "the data directory holds replicas but no member file: joining only a running cluster (start with --force-new-cluster to form one)"])
+                                                         "detail": "\(why): joining only a running cluster, through --seeds or a member that contacts this node (start with --force-new-cluster to form one)"])
         }
         if let memory, machine.rememberedWait != nil {
             logger.info("membership.remembered", ["members": memory.remembered.map(\.description).joined(separator: ","),
@@ -207,6 +210,7 @@ public final class MembershipShell: Sendable {
         let c = confined
         guard !c.stopped else { return }
         let now = Monotonic.nowNs()
+        markContact(before: input, c.machine)
         let actions = c.machine.handle(input, nowNs: now)
         counters.record(from: c.stats, to: c.machine.stats)
         c.stats = c.machine.stats
@@ -215,6 +219,27 @@ public final class MembershipShell: Sendable {
         for action in actions { perform(action) }
         remember(c.machine)
         armTimer(now: now)
+    }
+
+    /// While joining, the first handshake with (or message from) another node is recorded in the member file
+    /// (`MemberMemory.recordContact`) before the machine sees it — and so before the transport flushes this node's
+    /// join to that node (it reports an association first). A failed write is logged and retried on the next contact.
+    private func markContact(before input: Membership.Input, _ m: Membership.Machine) {
+        guard let memory, m.myself.status == .joining else { return }
+        let peer: NodeIdentity
+        switch input {
+        case .associated(let p), .received(_, let p): peer = p
+        default: return
+        }
+        guard peer.address != m.myself.node.address else { return }
+        do {
+            if try memory.recordContact() {
+                logger.info("membership.contact_recorded", ["file": memory.path, "peer": peer,
+                                                            "detail": "a restart on this data directory joins only a running cluster"])
+            }
+        } catch {
+            logger.warning("membership.remembered.write_failed", ["file": memory.path, "error": "\(error)"])
+        }
     }
 
     /// Keeps the agreed set's addresses in the member file while this node holds quorum (a write only when they

@@ -427,7 +427,9 @@ struct PeerLifecycle: Sendable, Equatable {
         unreachableSinceNs = nil
         lastUnreachableLogNs = nil
         lastAssociatedNs = nowNs
-        return [.attach(conn: conn, peer: peer), .flush] + lost + [.reportAssociated(peer)]
+        // Reported before the queued frames go: the delegate acts (e.g. records durably that this node was in
+        // contact with a cluster) before the first of them reaches the peer.
+        return [.attach(conn: conn, peer: peer)] + lost + [.reportAssociated(peer), .flush]
     }
 
     /// An idle non-seed: forgotten at once when none of its dials failed (an association was lost: nothing to
