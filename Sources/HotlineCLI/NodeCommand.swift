@@ -83,8 +83,9 @@ enum NodeCommand {
                 let skipped = await store.restoreSkipped
                 FileHandle.standardError.write(Data("recovered \(dir)/replicas: \(report)\(skipped > 0 ? ", \(skipped) records skipped" : "")\n".utf8))
                 // Replicas without a member file: killed right after joining, before the agreed set was written.
-                // Such a node joins only a running cluster (MemberMemory.formsNoCluster).
-                let holdsState = await !store.summary().isEmpty
+                // Such a node joins only a running cluster (MemberMemory.formsNoCluster). Its own local streams
+                // (written before it formed a cluster) do not count.
+                let holdsState = await store.holdsClusterState(besides: config.listen)
                 do {
                     memberMemory = try MemberMemory(path: dir + "/members.json", forget: args.has("force-new-cluster"),
                                                     holdsState: holdsState)

@@ -128,6 +128,27 @@ final class DirectorySyncTests: XCTestCase {
         XCTAssertEqual(kept, true, "the store snapshot keeps it too")
     }
 
+    /// A node's data directory with a member file missing joins only a running cluster when its store holds a
+    /// cluster's state — not when it holds only its own local stream, written in its first moments (breaker,
+    /// 2026-12-03: a fresh seed killed 69 ms after start, restarted, waited for a cluster for ever).
+    func test_onlyStreamsNamingAnotherNodeAreAClustersState() async throws {
+        let me = five[0], other = five[1]
+        let store = R.ReplicaStore(journal: nil)
+        var holds = await store.holdsClusterState(besides: me.address)
+        XCTAssertFalse(holds, "empty")
+        let mine = R.Ballot(round: 1, node: me)
+        _ = try await store.handle(.append(stream: "queue/me", ballot: mine, prevIndex: 0, prevBallot: .zero,
+                                           entries: [R.Entry(index: 1, ballot: mine, payload: [], replicaSet: [me.address]),
+                                                     R.Entry(index: 2, ballot: mine, payload: [1, 2])], commitIndex: 2))
+        holds = await store.holdsClusterState(besides: me.address)
+        XCTAssertFalse(holds, "its own stream, its own ballot and set")
+        holds = await store.holdsClusterState(besides: other.address)
+        XCTAssertTrue(holds, "seen from another address, the same stream is that node's")
+        _ = try await store.handle(.prepare(stream: "office", ballot: R.Ballot(round: 4, node: other)))
+        holds = await store.holdsClusterState(besides: me.address)
+        XCTAssertTrue(holds, "a promise to another node's owner")
+    }
+
     /// The join window (breaker, 2026-12-02): a stream's set was recorded by the old members only; two members
     /// joined and had not been told it when the power went. An owner whose promises come from a majority of every
     /// member asked — the two newcomers among them — must not take the stream for new while their directories are

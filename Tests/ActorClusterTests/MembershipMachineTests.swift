@@ -283,6 +283,31 @@ final class MembershipMachineTests: XCTestCase {
         XCTAssertEqual(heard.myself.status, .joining, "another seed answers: wait for its reply, do not split")
     }
 
+    /// Breaker, 2026-12-03: one `hotline case` sent to a fresh seed in its first second kept it from ever forming its
+    /// cluster, and was recorded as contact with a cluster. A handshake is contact only with a node this one joins
+    /// through, or once membership is exchanged.
+    func test_join_aClientsHandshakeIsNoContact_aSeedsIsRecordedBeforeTheJoinGoes() {
+        var seed = Machine(node: node(0), name: "n0", roles: [], seeds: [address(0), address(1)], nowNs: t0, randomSeed: 1)
+        _ = seed.handle(.tick, nowNs: t0)
+        let client = NodeIdentity(address: NodeAddress(host: "127.0.0.1", port: 46621), uid: 77)
+        XCTAssertEqual(seed.handle(.associated(client), nowNs: t0 + 100 * ms), [], "a client: nothing")
+        _ = seed.handle(.tick, nowNs: t0 + 1000 * ms)
+        XCTAssertEqual(seed.myself.status, .up, "it still forms its cluster alone after 1 s")
+
+        var joiner = Machine(node: node(0), name: "n0", roles: [], seeds: [address(0), address(1)], nowNs: t0, randomSeed: 1)
+        _ = joiner.handle(.tick, nowNs: t0)
+        let actions = joiner.handle(.associated(node(1)), nowNs: t0 + 100 * ms)
+        XCTAssertEqual(actions.first, .recordContact(node(1)), "recorded before anything else is done")
+        XCTAssertEqual(sends(Array(actions.dropFirst())).map(\.to), [node(1)], "then the join")
+        let later = joiner.handle(.associated(node(1)), nowNs: t0 + 300 * ms)
+        XCTAssertFalse(later.contains(.recordContact(node(1))), "once")
+
+        var answered = Machine(node: node(0), name: "n0", roles: [], seeds: [address(0)], nowNs: t0, randomSeed: 1)
+        let join = answered.handle(.received(.pushPull(members: [member(2, .joining)], isReply: false), from: node(2)), nowNs: t0 + ms)
+        XCTAssertEqual(join.first, .recordContact(node(2)), "a member's message: recorded before it is answered")
+        XCTAssertEqual(answered.myself.status, .up)
+    }
+
     // MARK: Probing
 
     func test_ping_fromAnUnknownPeer_isAcked_andTheSenderLearned() {

@@ -272,6 +272,8 @@ final class MembershipSimulation {
             switch action {
             case .send(let message, let to, _):
                 send(message, from: slot, to: to)
+            case .recordContact:
+                break
             case .event(let event):
                 observations.append(Observation(timeNs: nowNs, slot: slot, observer: from, event: event))
                 if case .memberChanged(let m, let previous) = event {

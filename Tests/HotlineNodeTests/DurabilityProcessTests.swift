@@ -312,6 +312,35 @@ final class DurabilityProcessTests: XCTestCase {
                               "through d3 once the others are back")
     }
 
+    /// Breaker, 2026-12-03: a fresh seed (its own only seed) that the command line called in its first second never
+    /// formed its cluster; one killed in its first second and restarted waited for a cluster for ever, because
+    /// its store held its own intake queue. Neither is contact with a cluster.
+    func test_aFreshSeedCalledByTheCommandLineOrHoldingOnlyItsOwnStreamsFormsItsCluster() async throws {
+        let data = dataDir("lone")
+        let port = try XCTUnwrap(Self.freePort())
+        let address = NodeAddress(host: "127.0.0.1", port: port)
+        func startLone(_ name: String) throws -> NodeProcess {
+            try harness.startNode(name, port: port, extra: ["--catalog", Self.catalog, "--data", data, "--admin", "127.0.0.1:0",
+                                                            "--seeds", address.description])
+        }
+        let lone = try startLone("lone")
+        let admin = try XCTUnwrap(lone.admin)
+        _ = try harness.cli(address.description, ["case", "2026-000001"])
+        try await waitUntil(timeout: .seconds(20), "the seed formed its cluster") {
+            try AdminClient.request("GET", "/ready", at: admin, token: nil, timeout: .seconds(5)).status == 200
+        }
+        XCTAssertEqual(Self.remembered(in: data), [address])
+        // Killed, its member file lost: its store holds only what it wrote itself, so it forms its cluster again.
+        lone.kill()
+        try FileManager.default.removeItem(atPath: data + "/members.json")
+        let again = try startLone("lone-again")
+        let adminAgain = try XCTUnwrap(again.admin)
+        try await waitUntil(timeout: .seconds(20), "the seed formed its cluster again") {
+            try AdminClient.request("GET", "/ready", at: adminAgain, token: nil, timeout: .seconds(5)).status == 200
+        }
+        XCTAssertEqual(Self.remembered(in: data), [address])
+    }
+
     /// Observes that something does not happen: polls `/ready` at `admin` every 100 ms for `seconds` (at most 100
     /// polls); each answer must be 503 and pass `check` (given its text).
     func expectNotReady(at admin: NodeAddress, seconds: Int = 3, _ check: (String) async throws -> Void) async throws {

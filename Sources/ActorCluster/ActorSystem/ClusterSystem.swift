@@ -686,8 +686,7 @@ public enum ClusterSystemError: Error, Sendable, Equatable, CustomStringConverti
 extension ClusterSystem: TransportDelegate {
     public func transport(_ transport: Transport, associated peer: NodeIdentity) {
         logger.debug("system.association.up", ["peer": peer])
-        // An operator's connection (the command line) is no member: it neither joins nor counts as contact with
-        // another node (it once stopped a seed from forming its cluster when it came in the seed's first second).
+        // A connection that proved the operator credential is a client (nodes only verify it): never a member.
         guard !transport.isOperator(peer) else { return }
         membership?.feed(.associated(peer))
     }

@@ -19,6 +19,7 @@ extension Membership.Machine {
             answerGone(sender, nowNs: now)
             return
         }
+        noteContact(sender)
         switch message {
         case .ping(let seq, let gossip):
             merge(gossip, from: sender, nowNs: now)
@@ -62,6 +63,13 @@ extension Membership.Machine {
         var next = current
         next.status = .up
         transition(to: next, from: current, accuser: myself.node, nowNs: now)
+    }
+
+    /// While joining, the first exchange of membership with another node: `Action.recordContact`, once.
+    mutating func noteContact(_ peer: NodeIdentity) {
+        guard myself.status == .joining, !contactRecorded, peer.address != myself.node.address else { return }
+        contactRecorded = true
+        outbox.append(.recordContact(peer))
     }
 
     /// `sender` is held down, or removed and remembered: its content is not believed.
@@ -108,12 +116,24 @@ extension Membership.Machine {
     /// probing this address's earlier incarnation. Without that, such a node (restarted without its member file)
     /// stayed `joining` while the cluster probed it (breaker, 2026-12-02). Nodes with seeds join only through them:
     /// a fresh seed that lists this address and formed a cluster of its own dials it too.
+    ///
+    /// While joining, a handshake with any other node (a client of this node's actors, the command line) is not
+    /// contact: it neither stops a seed from forming its cluster alone nor is recorded (`Action.recordContact`)
+    /// until membership is exchanged. Before, one `hotline case` in a fresh seed's first second kept it from ever
+    /// forming its cluster (breaker, 2026-12-03).
     mutating func associated(_ peer: NodeIdentity, nowNs now: UInt64) {
         guard peer.uid != 0, peer != myself.node, !isGone(peer) else { return }
-        heard(peer, nowNs: now)
-        guard myself.status == .joining, peer.address != myself.node.address else { return }
+        guard myself.status == .joining else {
+            heard(peer, nowNs: now)
+            return
+        }
+        guard peer.address != myself.node.address else { return }
         let joinsAnyDialler = formsNoCluster && remembered.isEmpty && seeds.allSatisfy { $0 == myself.node.address }
         guard seeds.contains(peer.address) || joinsAnyDialler else { return }
+        // This node's join (queued for a seed, or about to go) reaches the peer once the transport flushes, after
+        // these actions: the contact is recorded first.
+        noteContact(peer)
+        heard(peer, nowNs: now)
         if let last = joinSentNs[peer.address], now &- last < timing.probeTimeoutNs { return }
         if joinSentNs.count >= max(64, settings.maxMembers) { joinSentNs.removeAll() }
         joinSentNs[peer.address] = now

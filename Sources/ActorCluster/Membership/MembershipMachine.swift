@@ -105,8 +105,9 @@ extension Membership {
         /// power loss the node restarted first formed a cluster of one, held its quorum, and opened the streams it
         /// holds no replica of empty — and the others' logs were replaced by them when they came back.
         var remembered: Set<NodeAddress> = []
-        /// This node holds a cluster's state (its data directory has replicas) but no member file: it may have
-        /// been a member whose agreed set was never written (killed right after joining). It then forms no
+        /// This node's data directory remembers no agreed set but holds a cluster's state (replicas) or marks an
+        /// earlier contact with another node (`MemberMemory.recordContact`): it may have been a member whose agreed
+        /// set was never written (killed right after joining, or in its join window). It then forms no
         /// cluster — not alone as a seed, not by answering another joiner — and becomes `up` only through the
         /// answer of a member already `up`. Without this, such a node restarted as its own seed answered the
         /// join of a restarted member, and the two formed a cluster apart that opened streams it did not know
@@ -123,6 +124,8 @@ extension Membership {
         var leaveDeadlineNs: UInt64?
         /// Something (a message, a handshake) came from another node since start.
         var heardFromOther = false
+        /// `Action.recordContact` was emitted.
+        var contactRecorded = false
         /// Last join sent per seed address: a handshake right after a join does not send it twice.
         var joinSentNs: [NodeAddress: UInt64] = [:]
         /// Last "you are down" answer per downed sender: at most one a second each (bounded, see `answerGone`).
@@ -178,8 +181,8 @@ extension Membership {
         ///   - remembered: the addresses of the last agreed member set, from an earlier run on the same data
         ///     directory (`MemberMemory`); more than one makes this node wait for a majority of them before it
         ///     forms a cluster (`remembered`), even without seeds. Empty: nothing remembered.
-        ///   - formsNoCluster: the node's data holds a cluster's state but no remembered set (`formsNoCluster`): it
-        ///     joins only a running cluster (ignored without seeds: there is nobody to join).
+        ///   - formsNoCluster: the node's data holds a cluster's state or a contact mark but no remembered set
+        ///     (`formsNoCluster`): it joins only a running cluster (ignored without seeds: nobody to join).
         ///   - nowNs: the current monotonic time, ns (the same clock as every later `handle`).
         ///   - randomSeed: seeds the probe-order shuffle and member picks (deterministic simulations).
         public init(node: NodeIdentity, name: String, roles: [String], seeds: [NodeAddress], remembered: [NodeAddress] = [],

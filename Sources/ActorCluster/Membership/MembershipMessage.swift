@@ -44,6 +44,10 @@ extension Membership {
         case send(Message, to: NodeIdentity, dialNow: Bool)
         /// Tell the node (`MembershipShell.events()`).
         case event(Event)
+        /// This node, still joining, is about to exchange membership with `peer`, the first node since it started
+        /// (its join goes out, or a member's message came in): from now on a cluster may list it. Record it durably
+        /// (`MemberMemory.recordContact`) before performing the actions after this one. Emitted at most once.
+        case recordContact(NodeIdentity)
     }
 
     /// Counters the machine keeps (exported as metrics by the shell).

@@ -210,7 +210,6 @@ public final class MembershipShell: Sendable {
         let c = confined
         guard !c.stopped else { return }
         let now = Monotonic.nowNs()
-        markContact(before: input, c.machine)
         let actions = c.machine.handle(input, nowNs: now)
         counters.record(from: c.stats, to: c.machine.stats)
         c.stats = c.machine.stats
@@ -219,27 +218,6 @@ public final class MembershipShell: Sendable {
         for action in actions { perform(action) }
         remember(c.machine)
         armTimer(now: now)
-    }
-
-    /// While joining, the first handshake with (or message from) another node is recorded in the member file
-    /// (`MemberMemory.recordContact`) before the machine sees it — and so before the transport flushes this node's
-    /// join to that node (it reports an association first). A failed write is logged and retried on the next contact.
-    private func markContact(before input: Membership.Input, _ m: Membership.Machine) {
-        guard let memory, m.myself.status == .joining else { return }
-        let peer: NodeIdentity
-        switch input {
-        case .associated(let p), .received(_, let p): peer = p
-        default: return
-        }
-        guard peer.address != m.myself.node.address else { return }
-        do {
-            if try memory.recordContact() {
-                logger.info("membership.contact_recorded", ["file": memory.path, "peer": peer,
-                                                            "detail": "a restart on this data directory joins only a running cluster"])
-            }
-        } catch {
-            logger.warning("membership.remembered.write_failed", ["file": memory.path, "error": "\(error)"])
-        }
     }
 
     /// Keeps the agreed set's addresses in the member file while this node holds quorum (a write only when they
@@ -278,6 +256,18 @@ public final class MembershipShell: Sendable {
                 // Reported after this input is done (never re-entrantly).
                 let refused = (error as? TransportError)?.isConnectionRefused ?? false
                 _ = transport.loop.execute { [weak self] in self?.handle(.unreachable(address, refused: refused)) }
+            }
+        case .recordContact(let peer):
+            // Synchronous, on the event-loop thread: the transport flushes this node's join to `peer` only after
+            // this input is handled (an association is reported before its queued frames go).
+            guard let memory else { return }
+            do {
+                if try memory.recordContact() {
+                    logger.info("membership.contact_recorded", ["file": memory.path, "peer": peer,
+                                                                "detail": "a restart on this data directory joins only a running cluster"])
+                }
+            } catch {
+                logger.warning("membership.remembered.write_failed", ["file": memory.path, "error": "\(error)"])
             }
         case .event(let event):
             log(event)

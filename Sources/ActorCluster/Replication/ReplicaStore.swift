@@ -552,6 +552,20 @@ extension Replication {
         public func log(of stream: String) -> ReplicaLog? { streams[stream] }
 
         /// Stream names held, with last index and promised ballot.
+        /// Whether this store holds state a cluster gave the node at `address`: a stream whose promised ballot, last
+        /// entry's ballot, latest replica set or recorded set names another address. A stream only this node ever
+        /// held — its own local stream, written in its first moments before it formed or joined a cluster — is no
+        /// cluster's state (breaker, 2026-12-03: a fresh seed killed 69 ms after start held its own intake queue
+        /// and, restarted, waited for a cluster for ever).
+        public func holdsClusterState(besides address: NodeAddress) -> Bool {
+            streams.values.contains { log in
+                for ballot in [log.promised, log.lastBallot] where ballot != .zero && ballot.node.address != address {
+                    return true
+                }
+                return [log.latestConfig, log.recorded].contains { $0?.members.contains { $0 != address } ?? false }
+            }
+        }
+
         public func summary() -> [StreamSummary] {
             streams.keys.sorted().map { StreamSummary(stream: $0, lastIndex: streams[$0]!.lastIndex,
                                                       commitIndex: streams[$0]!.commitIndex,
