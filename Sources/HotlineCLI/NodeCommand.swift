@@ -38,9 +38,10 @@ enum NodeCommand {
       before any acknowledgement) or interval:MS. A disk with too little free space is refused per request,
       not fatal. See Docs/durability.md. DIR/members.json keeps the last member set the cluster agreed on: a
       node restarted on DIR (a power loss) waits until it hears from a majority of those members before it
-      forms a cluster, even when it is its own seed; a DIR that holds replicas but no members.json (killed
-      right after joining) joins only a running cluster. --force-new-cluster: forget that set for this
-      start, when most of those members are gone for good (it may lose what only they held).
+      forms a cluster, even when it is its own seed; a DIR that holds replicas but no agreed set, or only
+      the contact mark a join writes first (killed in its join window), joins only a running cluster.
+      --force-new-cluster: forget that set for this start, when most of those members are gone for good
+      (it may lose what only they held).
       --secret-file: the cluster secret (≥ 16 bytes, mode 0600); members prove it to each other in the
       handshake (HMAC-SHA256). Required unless the node listens on loopback only. --previous-secret-file
       is also accepted during a rotation. --operator-secret-file: callers proving it may run the

@@ -326,19 +326,20 @@ final class DurabilityProcessTests: XCTestCase {
         let lone = try startLone("lone")
         let admin = try XCTUnwrap(lone.admin)
         _ = try harness.cli(address.description, ["case", "2026-000001"])
-        try await waitUntil(timeout: .seconds(20), "the seed formed its cluster") {
+        // Ready is published a moment before the member file is renamed into place: wait for both.
+        try await waitUntil(timeout: .seconds(20), "the seed formed its cluster and wrote its member file") {
             try AdminClient.request("GET", "/ready", at: admin, token: nil, timeout: .seconds(5)).status == 200
+                && Self.remembered(in: data) == [address]
         }
-        XCTAssertEqual(Self.remembered(in: data), [address])
         // Killed, its member file lost: its store holds only what it wrote itself, so it forms its cluster again.
         lone.kill()
         try FileManager.default.removeItem(atPath: data + "/members.json")
         let again = try startLone("lone-again")
         let adminAgain = try XCTUnwrap(again.admin)
-        try await waitUntil(timeout: .seconds(20), "the seed formed its cluster again") {
+        try await waitUntil(timeout: .seconds(20), "the seed formed its cluster again and wrote its member file") {
             try AdminClient.request("GET", "/ready", at: adminAgain, token: nil, timeout: .seconds(5)).status == 200
+                && Self.remembered(in: data) == [address]
         }
-        XCTAssertEqual(Self.remembered(in: data), [address])
     }
 
     /// Observes that something does not happen: polls `/ready` at `admin` every 100 ms for `seconds` (at most 100
