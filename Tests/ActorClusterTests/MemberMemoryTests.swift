@@ -49,13 +49,13 @@ final class MemberMemoryTests: XCTestCase {
         let path = dir + "/members.json"
         let first = try MemberMemory(path: path)
         XCTAssertFalse(first.formsNoCluster)
-        XCTAssertEqual(first.foundAs, "absent")
+        XCTAssertEqual(first.foundAs, .absent)
         XCTAssertTrue(try first.recordContact(), "first contact: marked")
         XCTAssertFalse(try first.recordContact(), "once")
         XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), "{\"agreed\":[],\"version\":1}\n")
         let restarted = try MemberMemory(path: path)
         XCTAssertTrue(restarted.formsNoCluster, "in contact before, no agreed set: joins only a running cluster")
-        XCTAssertEqual(restarted.foundAs, "contact")
+        XCTAssertEqual(restarted.foundAs, .contact)
         XCTAssertEqual(restarted.remembered, [])
         XCTAssertFalse(try restarted.recordContact(), "the mark is there")
         XCTAssertFalse(try MemberMemory(path: path, forget: true).formsNoCluster, "--force-new-cluster")
@@ -66,7 +66,7 @@ final class MemberMemoryTests: XCTestCase {
         XCTAssertFalse(try restarted.recordContact())
         let member = try MemberMemory(path: path)
         XCTAssertFalse(member.formsNoCluster)
-        XCTAssertEqual(member.foundAs, "agreed")
+        XCTAssertEqual(member.foundAs, .agreed)
         XCTAssertEqual(member.remembered, [a(1), a(2)])
     }
 

@@ -686,8 +686,6 @@ public enum ClusterSystemError: Error, Sendable, Equatable, CustomStringConverti
 extension ClusterSystem: TransportDelegate {
     public func transport(_ transport: Transport, associated peer: NodeIdentity) {
         logger.debug("system.association.up", ["peer": peer])
-        // A connection that proved the operator credential is a client (nodes only verify it): never a member.
-        guard !transport.isOperator(peer) else { return }
         membership?.feed(.associated(peer))
     }
 

@@ -32,8 +32,17 @@ public final class MemberMemory: Sendable {
     /// is remembered (and `forget` was not asked) while the file marks contact with a cluster, or the data
     /// directory holds a cluster's state without a file.
     public let formsNoCluster: Bool
-    /// How the file was found at open (for the log): `"absent"`, `"contact"` (a contact mark) or `"agreed"`.
-    public let foundAs: String
+    /// What the file held at open.
+    public enum Found: Sendable, Equatable {
+        /// No file (or `forget` was asked).
+        case absent
+        /// The contact mark (`recordContact`): no agreed set.
+        case contact
+        /// An agreed set.
+        case agreed
+    }
+    /// What the file held at open (for the log).
+    public let foundAs: Found
 
     /// What the file could not be read as.
     public struct Unreadable: Error, CustomStringConvertible {
@@ -90,7 +99,7 @@ public final class MemberMemory: Sendable {
         saved = Mutex(forget ? [] : Array(Set(addresses)).sorted())
         contactKept = Mutex(forget || contact || !addresses.isEmpty)
         formsNoCluster = !forget && addresses.isEmpty && (holdsState || contact)
-        foundAs = contact ? "contact" : addresses.isEmpty ? "absent" : "agreed"
+        foundAs = contact ? .contact : addresses.isEmpty ? .absent : .agreed
     }
 
     /// Marks, durably, that this node (still joining) is in contact with another node: from now on a cluster may

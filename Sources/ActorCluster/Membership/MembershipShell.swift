@@ -92,7 +92,7 @@ public final class MembershipShell: Sendable {
         let machine = Membership.Machine(node: node, name: name, roles: roles, seeds: seeds, remembered: memory?.remembered ?? [],
                                          formsNoCluster: memory?.formsNoCluster ?? false, settings: settings, nowNs: now, randomSeed: NodeIdentity.randomUID())
         if let memory, memory.formsNoCluster, machine.myself.status == .joining {
-            let why = memory.foundAs == "contact"
+            let why = memory.foundAs == .contact
                 ? "this data directory's node was in contact with a cluster but no member set was agreed here"
                 : "the data directory holds replicas but no member file"
             logger.warning("membership.no_member_file", ["file": memory.path,
