@@ -32,7 +32,8 @@ enum NodeCommand {
       cases into its replicated stream, which then drops the entries they cover (log compaction; also at
       least half the last snapshot); default 8388608. Offices keep their copy in DIR/offices (--data).
       --seeds: members to join through (any live one will do; the node's own address may be listed).
-      Without seeds the node forms a cluster of its own. Membership: Docs/membership.md.
+      Only the first seed founds a new cluster: list them in the same order on every node. Without seeds
+      the node forms a cluster of its own. Membership: Docs/membership.md.
       --data: the node's replica journal (DIR/replicas), locked against a second process and recovered
       before the node joins; without it replicas live in memory only. --fsync: always (default: fsynced
       before any acknowledgement) or interval:MS. A disk with too little free space is refused per request,

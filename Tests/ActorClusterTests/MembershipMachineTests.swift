@@ -59,7 +59,7 @@ final class MembershipMachineTests: XCTestCase {
     }
 
     func test_join_sendsPushPullToEverySeedButItsOwnAddress_andRetries() {
-        var m = Machine(node: node(0), name: "n0", roles: [], seeds: [address(1), address(2), address(0)], nowNs: t0, randomSeed: 1)
+        var m = Machine(node: node(0), name: "n0", roles: [], seeds: [address(0), address(1), address(2)], nowNs: t0, randomSeed: 1)
         XCTAssertEqual(m.myself.status, .joining)
         XCTAssertFalse(m.hasQuorum)
         XCTAssertEqual(m.nextWakeupNs, t0, "the first tick sends the join")
@@ -73,7 +73,38 @@ final class MembershipMachineTests: XCTestCase {
         XCTAssertTrue(m.handle(.unreachable(address(1), refused: true), nowNs: t0 + 600 * ms).isEmpty)
         XCTAssertEqual(m.myself.status, .joining)
         _ = m.handle(.tick, nowNs: t0 + 1000 * ms)
-        XCTAssertEqual(m.myself.status, .up, "its own address is a seed and it heard from nobody for 1 s: it forms the cluster")
+        XCTAssertEqual(m.myself.status, .up, "it is its own first seed and heard from nobody for 1 s: it forms the cluster")
+    }
+
+    /// Akka's first-seed rule: a fresh node listed among its own seeds after another one forms no cluster — not
+    /// alone after `seedJoinTimeout`, not with another joining node — and joins once a running cluster answers.
+    /// (Breaker, 2026-12-03: a newcomer listed as its own seed, killed before its first handshake and restarted
+    /// alone during a full outage, formed a cluster of one and handed out case numbers a second time.)
+    func test_join_aFreshNodeListedAfterAnotherSeedNeverFormsACluster_andJoinsARunningOne() {
+        var m = Machine(node: node(0), name: "n0", roles: [], seeds: [address(1), address(2), address(0)], nowNs: t0, randomSeed: 1)
+        XCTAssertTrue(m.waitsForFirstSeed)
+        _ = m.handle(.tick, nowNs: t0)
+        _ = m.handle(.tick, nowNs: t0 + 5_000 * ms)
+        XCTAssertEqual(m.myself.status, .joining, "not the first seed: it does not form a cluster alone")
+        XCTAssertEqual(m.nextWakeupNs, t0 + 5_500 * ms, "only the join retry is armed, no seed deadline")
+        // Another fresh node (the second seed, also not first) sends its join: merged, not answered.
+        let other = Membership.Member(node: node(2), name: "n2", roles: [], status: .joining, incarnation: 0)
+        let answer = sends(m.handle(.received(.pushPull(members: [other], isReply: false), from: node(2)), nowNs: t0 + 5_600 * ms))
+        XCTAssertFalse(answer.contains { if case .pushPull(_, true) = $0.message { return true } else { return false } },
+                       "a join from another joiner is not answered")
+        XCTAssertEqual(m.myself.status, .joining)
+        // The first seed's cluster answers: it joins.
+        let seedMember = Membership.Member(node: node(1), name: "n1", roles: [], status: .up, incarnation: 0)
+        _ = m.handle(.received(.pushPull(members: [seedMember], isReply: true), from: node(1)), nowNs: t0 + 5_700 * ms)
+        XCTAssertEqual(m.myself.status, .up)
+        XCTAssertFalse(m.waitsForFirstSeed)
+
+        // Its own first seed, the same node forms alone as before.
+        var first = Machine(node: node(0), name: "n0", roles: [], seeds: [address(0), address(1)], nowNs: t0, randomSeed: 1)
+        XCTAssertFalse(first.waitsForFirstSeed)
+        _ = first.handle(.tick, nowNs: t0)
+        _ = first.handle(.tick, nowNs: t0 + 1_000 * ms)
+        XCTAssertEqual(first.myself.status, .up)
     }
 
     func test_join_aPushPullReplyMakesItUp_withOneQuorumEvent() {

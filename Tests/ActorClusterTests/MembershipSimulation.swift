@@ -127,7 +127,7 @@ final class MembershipSimulation {
         let slot = processes.count
         let node = NodeIdentity(address: Self.address(slot), uid: newUID())
         var seedAddresses = seeds.map { Self.address($0) }
-        if ownSeed { seedAddresses.append(node.address) }
+        if ownSeed { seedAddresses.insert(node.address, at: 0) }
         let machine = Membership.Machine(node: node, name: "n\(slot)", roles: [], seeds: seedAddresses, settings: settings,
                                          nowNs: nowNs, randomSeed: rng.next())
         return addSlot(machine)

@@ -92,6 +92,28 @@ final class MembershipSimulationTests: XCTestCase {
         XCTAssertTrue(sim.machine(seed).hasQuorum)
     }
 
+    /// Seeds listed in the same order on every node, partitioned while the cluster is founded: only the first
+    /// seed forms it; the second waits (forms no cluster of its own that would later merge and lose history) and
+    /// joins once it can reach the first.
+    func test_join_seedsInTheSameOrderPartitionedAtBootstrap_onlyTheFirstFounds_theSecondJoinsAfterTheHeal() {
+        let sim = simulation(seed: 15)
+        let a = sim.addJoining(seeds: [1], ownSeed: true)
+        let b = sim.addJoining(seeds: [0, 1])
+        let c = sim.addJoining(seeds: [0, 1])
+        sim.partition([[a], [b, c]])
+        sim.runFor(ms: 5000)
+        XCTAssertEqual(sim.machine(a).myself.status, .up, sim.failureContext)
+        XCTAssertEqual(sim.machine(b).myself.status, .joining, sim.failureContext)
+        XCTAssertEqual(sim.machine(c).myself.status, .joining, "two fresh nodes that can only reach each other found nothing, \(sim.failureContext)")
+        sim.heal()
+        let joined = sim.run(forMs: 5_000) {
+            (0..<3).allSatisfy { slot in sim.machine(slot).members.filter { $0.status == .up }.count == 3 }
+        }
+        XCTAssertTrue(joined, sim.failureContext)
+        XCTAssertTrue(downEvents(sim).isEmpty, sim.failureContext)
+    }
+
+    /// Two seeds that each list themselves first (seed lists written in different orders) may each found a cluster.
     func test_join_twoSeedsFormSeparately_thenMergeWhenTheyCanTalk() {
         let sim = simulation(seed: 14)
         let a = sim.addJoining(seeds: [1], ownSeed: true)

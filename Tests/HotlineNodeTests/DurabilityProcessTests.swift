@@ -241,7 +241,8 @@ final class DurabilityProcessTests: XCTestCase {
     ///   `directoryComplete`), so that a power loss right after a join cannot leave a majority of restarted nodes
     ///   that know nothing of a stream;
     /// - a node whose data holds replicas but no `members.json` (killed before it wrote it) restarted as its own
-    ///   seed formed a cluster apart. It now stays joining alone, and joins the cluster the others form.
+    ///   seed formed a cluster apart. It now stays joining alone, and joins the cluster the others form;
+    /// - (2026-12-03) so does a brand-new node listed among its own seeds after the founding seed.
     func test_aNewcomerReadsTheDirectory_andANodeWithReplicasButNoMemberFileOrOnlyContactJoinsOnlyARunningCluster() async throws {
         let names = ["d1", "d2", "d3", "d4"]
         let data = names.map(dataDir)
@@ -295,17 +296,28 @@ final class DurabilityProcessTests: XCTestCase {
         d5.kill()
         let d5Again = try startD5("d5-again", seeds: [d5Address, addresses[0]])
         let d5Admin = try XCTUnwrap(d5Again.admin)
+        // A brand-new node, d6, listed among its own seeds after the founding seed d1, started during the outage
+        // with an empty data directory (breaker, 2026-12-03: a newcomer killed before its first handshake is such a
+        // node; as its own seed it formed a cluster of one and handed out case numbers a second time). Only the
+        // first seed founds a cluster: d6 waits too.
+        let d6Port = try XCTUnwrap(Self.freePort())
+        let d6 = try harness.startNode("d6", port: d6Port, extra: ["--catalog", Self.catalog, "--data", dataDir("d6"), "--admin", "127.0.0.1:0",
+                                                                   "--seeds", "\(addresses[0]),127.0.0.1:\(d6Port)"])
+        let d6Admin = try XCTUnwrap(d6.admin)
         try await expectNotReady(at: admin) { text in
             XCTAssertTrue(text.contains("joining"), text)
-            let r = try AdminClient.request("GET", "/ready", at: d5Admin, token: nil, timeout: .seconds(5))
-            XCTAssertEqual(r.status, 503, "d5: \(r.text)")
-            XCTAssertTrue(r.text.contains("joining"), r.text)
+            for (name, other) in [("d5", d5Admin), ("d6", d6Admin)] {
+                let r = try AdminClient.request("GET", "/ready", at: other, token: nil, timeout: .seconds(5))
+                XCTAssertEqual(r.status, 503, "\(name): \(r.text)")
+                XCTAssertTrue(r.text.contains("joining"), "\(name): \(r.text)")
+            }
         }
         // d1 and d2 come back: with d3 they are 3 of the 4 members d1 remembers; d3 and d5 join the cluster they form.
         _ = [try restart(0), try restart(1)]
-        try await waitUntil(timeout: .seconds(30), "d3 and d5 are ready in the others' cluster") {
+        try await waitUntil(timeout: .seconds(30), "d3, d5 and d6 are ready in the others' cluster") {
             try AdminClient.request("GET", "/ready", at: admin, token: nil, timeout: .seconds(5)).status == 200
                 && AdminClient.request("GET", "/ready", at: d5Admin, token: nil, timeout: .seconds(5)).status == 200
+                && AdminClient.request("GET", "/ready", at: d6Admin, token: nil, timeout: .seconds(5)).status == 200
         }
         let client = try harness.clientSystem("after-orphan")
         try await expectFound(receipts, through: try HotlineNode.on(orphan.node, system: client), timeout: .seconds(45),

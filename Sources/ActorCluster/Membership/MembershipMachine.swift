@@ -87,6 +87,9 @@ extension Membership {
         /// Seed addresses (sorted, deduplicated): joined through, and pushed–pulled with while no member is
         /// listed at them (two clusters formed apart merge).
         var seeds: [NodeAddress]
+        /// The first seed as configured (before sorting): the only seed that may form a new cluster (Akka's
+        /// first-seed rule). nil without seeds.
+        var firstSeed: NodeAddress?
         let timing: Timing
         /// Start of the next protocol period (its probe); the period is stretched by local health.
         var nextProbeNs: UInt64
@@ -94,7 +97,7 @@ extension Membership {
         var nextPushPullNs: UInt64
         /// While joining: when the join goes (again) to the seeds.
         var nextJoinRetryNs: UInt64
-        /// While joining, a node listed among its own seeds forms the cluster alone at this time if it heard
+        /// While joining, a node that is its own first seed forms the cluster alone at this time if it heard
         /// from nobody; nil otherwise.
         var seedDeadlineNs: UInt64?
         /// While joining after a restart: the addresses of the last member set this node's cluster agreed on, as
@@ -176,8 +179,8 @@ extension Membership {
 
         /// - Parameters:
         ///   - node: this node's identity (address and uid).
-        ///   - seeds: seed addresses; this node's own address may be among them. None: the node is `up` at once,
-        ///     a cluster of one.
+        ///   - seeds: seed addresses, in the operator's order; this node's own address may be among them. None: the
+        ///     node is `up` at once, a cluster of one. Only the first may form a new cluster (`mayFormCluster`).
         ///   - remembered: the addresses of the last agreed member set, from an earlier run on the same data
         ///     directory (`MemberMemory`); more than one makes this node wait for a majority of them before it
         ///     forms a cluster (`remembered`), even without seeds. Empty: nothing remembered.
@@ -194,6 +197,7 @@ extension Membership {
             self.remembered = remembered.count > 1 ? remembered : []
             self.formsNoCluster = formsNoCluster && !alone
             self.seeds = Array(Set(seeds)).sorted()
+            self.firstSeed = seeds.first
             self.timing = Timing(settings)
             self.rng = SplitMix64(seed: randomSeed)
             self.tombstones = Tombstones(capacity: settings.maxTombstones)
@@ -207,7 +211,7 @@ extension Membership {
                 agreedReachable = 1
                 _ = quorum.evaluate(reachable: 1, lowestReachable: true)
                 startTimers(nowNs: nowNs)
-            } else if seeds.contains(node.address), self.remembered.isEmpty, !self.formsNoCluster {
+            } else if seeds.first == node.address, self.remembered.isEmpty, !self.formsNoCluster {
                 seedDeadlineNs = nowNs &+ timing.seedJoinTimeoutNs
             }
         }
@@ -235,6 +239,7 @@ extension Membership {
             _ = quorum.evaluate(reachable: agreedReachable, lowestReachable: lowestAgreedReachable())
             statusDirty = false
             self.seeds = Array(Set(seeds)).sorted()
+            self.firstSeed = seeds.first
         }
 
         // MARK: Public surface
@@ -330,12 +335,26 @@ extension Membership {
         var rememberedMajorityHeard: Bool { remembered.isEmpty || 2 * rememberedHeard.count > remembered.count }
 
         /// Whether a join from another joining node may make this one `up` (the two then form a cluster): a node that
-        /// remembers a cluster (once a majority of it is heard, `rememberedMajorityHeard`), or a node listed among its
-        /// own seeds. A fresh node that lists only other seeds waits for one of them, as in Akka's seed-node
-        /// rule: two such nodes whose seeds were down formed a cluster of their own, took requests (case numbers from
-        /// 1 again) and later merged with the cluster their seeds belonged to, whose history replaced theirs (breaker,
-        /// 2026-12-02: an acknowledged case answered with another case's id, a number handed out twice).
-        var mayFormCluster: Bool { !formsNoCluster && (!remembered.isEmpty || seeds.contains(myself.node.address)) }
+        /// remembers a cluster (once a majority of it is heard, `rememberedMajorityHeard`), or a fresh node that is
+        /// the **first** of its own seeds, in the operator's order (Akka's seed-node rule: only the first seed node
+        /// joins itself). A fresh node that lists only other seeds, or lists itself after another seed, waits for a
+        /// running cluster:
+        /// - two fresh nodes whose seeds were down formed a cluster of their own, took requests (case numbers from 1
+        ///   again) and later merged with the cluster their seeds belonged to, whose history replaced theirs
+        ///   (breaker, 2026-12-02: an acknowledged case answered with another case's id, a number handed out twice);
+        /// - a newcomer listed among its own seeds, killed before its first handshake and restarted alone during a
+        ///   full outage, had nothing on disk to tell it that a cluster existed and formed a cluster of one (breaker,
+        ///   2026-12-03). Listed after the founding seed, it now waits for them.
+        /// So exactly one node of a correctly configured cluster can found it, and two seeds that meet while joining
+        /// never found two.
+        var mayFormCluster: Bool { !formsNoCluster && (!remembered.isEmpty || firstSeed == myself.node.address) }
+
+        /// A fresh node listed among its own seeds, but not first: it joins a running cluster and forms none
+        /// (`mayFormCluster`). For the shell's start-up log.
+        public var waitsForFirstSeed: Bool {
+            myself.status == .joining && remembered.isEmpty && !formsNoCluster && seeds.contains(myself.node.address)
+                && firstSeed != myself.node.address
+        }
 
         /// Changes whenever the agreed member set does (not how many times).
         public var agreedGeneration: UInt64 { quorum.generation }

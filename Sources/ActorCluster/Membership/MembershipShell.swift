@@ -98,6 +98,10 @@ public final class MembershipShell: Sendable {
             logger.warning("membership.no_member_file", ["file": memory.path,
                                                          "detail": "\(why): joining only a running cluster, through --seeds or a member that contacts this node (start with --force-new-cluster to form one)"])
         }
+        if machine.waitsForFirstSeed {
+            logger.info("membership.first_seed", ["first": seeds.first?.description ?? "",
+                                                  "detail": "only the first seed forms a new cluster: joining a running cluster through the seeds (start with this node's address first in --seeds to found one here)"])
+        }
         if let memory, machine.rememberedWait != nil {
             logger.info("membership.remembered", ["members": memory.remembered.map(\.description).joined(separator: ","),
                                                   "file": memory.path,
