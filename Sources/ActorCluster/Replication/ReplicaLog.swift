@@ -38,6 +38,10 @@ extension Replication {
         /// CRC-32C of the installed snapshot's bytes served so far, in order from offset 0 (a recovering owner
         /// reads it page by page): the page that ends it is compared with `snapshot.checksum`.
         private var servedCheck: (index: UInt64, offset: Int, checksum: UInt32)?
+        /// Position in `entries` of the last entry that records a replica set (derived, kept in step by every change
+        /// of `entries`): `latestConfig` was a backward scan on every append, linear in the entries since the last
+        /// compaction (1.4 % of a replay's CPU).
+        private var configPosition: Int?
 
         /// A snapshot whose pages are arriving: how many bytes `storage` holds, and their CRC-32C so far.
         public struct PendingSnapshot: Codable, Sendable, Hashable {
@@ -101,8 +105,9 @@ extension Replication {
         /// The latest replica set recorded in the log (searched from the end: one is written at every takeover),
         /// else the one the snapshot carries.
         public var latestConfig: Config? {
-            for e in entries.reversed() {
-                if let members = e.replicaSet { return Config(members: members, ballot: e.ballot, index: e.index) }
+            assert(configPosition == entries.lastIndex(where: { $0.replicaSet != nil }), "configPosition out of step")
+            if let p = configPosition, let members = entries[p].replicaSet {
+                return Config(members: members, ballot: entries[p].ballot, index: entries[p].index)
             }
             return snapshot?.config
         }
@@ -330,7 +335,9 @@ extension Replication {
             if start < entries.count {
                 payloadBytes -= entries[start...].reduce(0) { $0 + $1.payload.count }
                 entries.removeSubrange(start..<entries.count)
+                if let p = configPosition, p >= start { configPosition = entries.lastIndex { $0.replicaSet != nil } }
             }
+            if let last = new.lastIndex(where: { $0.replicaSet != nil }) { configPosition = entries.count + last }
             entries.append(contentsOf: new)
             payloadBytes += new.reduce(0) { $0 + $1.payload.count }
         }
@@ -352,6 +359,7 @@ extension Replication {
         private mutating func reset() {
             snapshot = nil
             entries = []
+            configPosition = nil
             payloadBytes = 0
             commitIndex = 0
             snapshotDamage = nil
@@ -370,9 +378,11 @@ extension Replication {
                 let drop = Int(info.index - snapshotIndex)
                 payloadBytes -= entries[..<drop].reduce(0) { $0 + $1.payload.count }
                 entries.removeFirst(drop)
+                configPosition = configPosition.flatMap { $0 >= drop ? $0 - drop : nil }
             } else {
                 payloadBytes -= entries.reduce(0) { $0 + $1.payload.count }
                 entries = []
+                configPosition = nil
             }
             snapshot = info
             pending = nil
