@@ -380,7 +380,9 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         let startNs = Monotonic.nowNs()
         defer { callLatency.observe(Double(Monotonic.nowNs() &- startNs) / 1e9) }
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ReplyEnvelope, any Error>) in
+            // Unchecked: an entry is resumed only by whoever removes it from `pending` under the lock (or here, when
+            // it never got in), so exactly once; the checked kind allocated a canary per call.
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<ReplyEnvelope, any Error>) in
                 let entry = PendingCalls.Entry(actor: id, target: identifier,
                                                deadline: .now + timeout, timeoutMilliseconds: timeoutMs,
                                                continuation: continuation)
@@ -725,7 +727,10 @@ extension ClusterSystem: TransportDelegate {
             let preference: (any TaskExecutor)? = settings.inboundExecution == .ioThread ? transport.taskExecutor : nil
             // The slot is freed just before the reply is written: a caller that has the reply finds it free.
             let release: @Sendable () -> Void = { [admission] in admission.release(peer, bytes: callBytes) }
-            if envelope.baggage.isEmpty {
+            if envelope.baggage.isEmpty, preference == nil {
+                // The common case without a preference record on the task (cheaper to create and to enqueue).
+                Task { await self.handleCall(envelope, from: peer, beforeReply: release) }
+            } else if envelope.baggage.isEmpty {
                 Task(executorPreference: preference) {
                     await self.handleCall(envelope, from: peer, beforeReply: release)
                 }

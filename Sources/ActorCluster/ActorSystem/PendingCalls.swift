@@ -9,7 +9,7 @@ struct PendingCalls {
         let target: String
         let deadline: ContinuousClock.Instant
         let timeoutMilliseconds: Int
-        let continuation: CheckedContinuation<ReplyEnvelope, any Error>
+        let continuation: UnsafeContinuation<ReplyEnvelope, any Error>
     }
 
     private final class DeadlineQueue {

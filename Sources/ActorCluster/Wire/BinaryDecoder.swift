@@ -121,7 +121,10 @@ enum _KeyToken: Hashable {
 final class _BinaryDecoderState {
     let input: ArraySlice<UInt8>
     let maxDepth: Int
-    let userInfo: [CodingUserInfoKey: Any]
+    let sendableUserInfo: [CodingUserInfoKey: any Sendable]
+    /// `Decoder.userInfo`, converted once and only when a value asks for it: converting it for every `decode` was a
+    /// dictionary copy per call argument.
+    lazy var userInfo: [CodingUserInfoKey: Any] = sendableUserInfo
     // Unchecked exclusivity (as in the encoder state): confined to one `decode` call on one thread, and no
     // access to `arena` / `path` spans a call into other code.
 
@@ -138,7 +141,7 @@ final class _BinaryDecoderState {
     init(input: ArraySlice<UInt8>, maxDepth: Int, userInfo: [CodingUserInfoKey: any Sendable] = [:]) {
         self.input = input
         self.maxDepth = maxDepth
-        self.userInfo = userInfo
+        self.sendableUserInfo = userInfo
         arena.reserveCapacity(32)
     }
 
