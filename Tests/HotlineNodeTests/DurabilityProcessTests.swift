@@ -354,6 +354,28 @@ final class DurabilityProcessTests: XCTestCase {
         }
     }
 
+    /// Breaker, 2026-12-03: three fresh nodes listening on 127.0.0.1 whose seeds spell the same addresses
+    /// `localhost:…` never formed a cluster (the first seed did not recognise itself, so nobody founded it, and each
+    /// node dialled itself). A seed that is this node under another spelling is now this node.
+    func test_seedsSpelledAsHostNamesForTheListenAddressesFormOneCluster() async throws {
+        let ports = try (0..<3).map { _ in try XCTUnwrap(Self.freePort()) }
+        let seeds = ports.map { "localhost:\($0)" }.joined(separator: ",")
+        let nodes = try ports.enumerated().map { i, port in
+            try harness.startNode("h\(i + 1)", port: port, extra: ["--catalog", Self.catalog, "--data", dataDir("h\(i + 1)"),
+                                                                 "--admin", "127.0.0.1:0", "--seeds", seeds])
+        }
+        let admins = try nodes.map { try XCTUnwrap($0.admin) }
+        try await waitUntil(timeout: .seconds(20), "one cluster of three, every node ready") {
+            try admins.allSatisfy { admin in
+                let r = try AdminClient.request("GET", "/cluster/members", at: admin, token: nil, timeout: .seconds(5))
+                guard r.status == 200, let view = try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any],
+                      let members = view["members"] as? [[String: Any]] else { return false }
+                let ready = try AdminClient.request("GET", "/ready", at: admin, token: nil, timeout: .seconds(5)).status == 200
+                return ready && members.filter { $0["status"] as? String == "up" }.count == 3
+            }
+        }
+    }
+
     /// Observes that something does not happen: polls `/ready` at `admin` every 100 ms for `seconds` (at most 100
     /// polls); each answer must be 503 and pass `check` (given its text).
     func expectNotReady(at admin: NodeAddress, seconds: Int = 3, _ check: (String) async throws -> Void) async throws {

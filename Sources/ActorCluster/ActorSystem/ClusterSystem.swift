@@ -113,9 +113,20 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
                                         help: "Remote calls from this node: seconds from send to reply or failure.")
         framesTooLarge = metrics.counter("hotline_frames_too_large_total",
                                          help: "Calls, replies and messages refused at the sender for exceeding the frame limit")
+        // A seed that is this node under another spelling is this node (else the first seed would not know it is
+        // first, and the node would dial itself).
+        let recognised = SeedSelfRecognition.recognise(settings.seeds, own: node.address, resolve: settings.transport.resolveHost)
+        let seeds = recognised.seeds
+        for alias in recognised.aliases {
+            log.info("membership.seed_is_self", ["seed": alias, "node": node.address])
+        }
+        if !recognised.unresolved.isEmpty {
+            log.warning("membership.seed_unresolved", ["hosts": recognised.unresolved.joined(separator: "; "),
+                                                       "detail": "a seed on this node's port that could not be resolved is taken for another node"])
+        }
         if let m = settings.membership {
             membership = MembershipShell(transport: transport, node: node, name: settings.nodeName, roles: settings.roles,
-                                         seeds: settings.seeds, settings: m, memory: settings.memberMemory, logger: log,
+                                         seeds: seeds, settings: m, memory: settings.memberMemory, logger: log,
                                          metrics: metrics)
         } else {
             membership = nil
@@ -124,7 +135,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         try wireErrors.register(Replication.StoreError.self)  // a replica's refusal reaches its owner typed
         transport.setDelegate(self)
         startSweeper()
-        for seed in settings.seeds where seed != node.address {
+        for seed in seeds where seed != node.address {
             transport.associate(with: seed)
         }
         if let membership {
