@@ -42,7 +42,8 @@ enum NodeCommand {
       forms a cluster, even when it is its own seed; a DIR that holds replicas but no agreed set, or only
       the contact mark a join writes first (killed in its join window), joins only a running cluster.
       --force-new-cluster: forget that set for this start, when most of those members are gone for good
-      (it may lose what only they held).
+      (it may lose what only they held); the node then founds a cluster if no running one answers within
+      1 s, first seed or not.
       --secret-file: the cluster secret (≥ 16 bytes, mode 0600); members prove it to each other in the
       handshake (HMAC-SHA256). Required unless the node listens on loopback only. --previous-secret-file
       is also accepted during a rotation. --operator-secret-file: callers proving it may run the

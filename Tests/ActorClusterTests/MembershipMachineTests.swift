@@ -99,6 +99,14 @@ final class MembershipMachineTests: XCTestCase {
         XCTAssertEqual(m.myself.status, .up)
         XCTAssertFalse(m.waitsForFirstSeed)
 
+        // The operator's --force-new-cluster: it founds after seedJoinTimeout whatever its place among the seeds.
+        var forced = Machine(node: node(0), name: "n0", roles: [], seeds: [address(1), address(0)], forceNewCluster: true,
+                             nowNs: t0, randomSeed: 1)
+        XCTAssertFalse(forced.waitsForFirstSeed)
+        _ = forced.handle(.tick, nowNs: t0)
+        _ = forced.handle(.tick, nowNs: t0 + 1_000 * ms)
+        XCTAssertEqual(forced.myself.status, .up)
+
         // Its own first seed, the same node forms alone as before.
         var first = Machine(node: node(0), name: "n0", roles: [], seeds: [address(0), address(1)], nowNs: t0, randomSeed: 1)
         XCTAssertFalse(first.waitsForFirstSeed)

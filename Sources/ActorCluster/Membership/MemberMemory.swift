@@ -32,6 +32,9 @@ public final class MemberMemory: Sendable {
     /// is remembered (and `forget` was not asked) while the file marks contact with a cluster, or the data
     /// directory holds a cluster's state without a file.
     public let formsNoCluster: Bool
+    /// The operator's `--force-new-cluster` (`forget`): this node founds a cluster if no running one answers, whatever
+    /// its place among the seeds (`Membership.Machine`'s `forceNewCluster`).
+    public let forcedNewCluster: Bool
     /// What the file held at open.
     public enum Found: Sendable, Equatable {
         /// No file (or `forget` was asked).
@@ -99,6 +102,7 @@ public final class MemberMemory: Sendable {
         saved = Mutex(forget ? [] : Array(Set(addresses)).sorted())
         contactKept = Mutex(forget || contact || !addresses.isEmpty)
         formsNoCluster = !forget && addresses.isEmpty && (holdsState || contact)
+        forcedNewCluster = forget
         foundAs = contact ? .contact : addresses.isEmpty ? .absent : .agreed
     }
 

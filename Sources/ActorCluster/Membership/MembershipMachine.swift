@@ -90,6 +90,8 @@ extension Membership {
         /// The first seed as configured (before sorting): the only seed that may form a new cluster (Akka's
         /// first-seed rule). nil without seeds.
         var firstSeed: NodeAddress?
+        /// The operator forced a new cluster: this node founds one if no running cluster answers, first seed or not.
+        var forceNewCluster = false
         let timing: Timing
         /// Start of the next protocol period (its probe); the period is stretched by local health.
         var nextProbeNs: UInt64
@@ -186,10 +188,13 @@ extension Membership {
         ///     forms a cluster (`remembered`), even without seeds. Empty: nothing remembered.
         ///   - formsNoCluster: the node's data holds a cluster's state or a contact mark but no remembered set
         ///     (`formsNoCluster`): it joins only a running cluster (ignored without seeds: nobody to join).
+        ///   - forceNewCluster: the operator's `--force-new-cluster`: founds a cluster after `seedJoinTimeout` if
+        ///     nobody answers, like a first seed, whatever its place among the seeds (ignored when `formsNoCluster`).
         ///   - nowNs: the current monotonic time, ns (the same clock as every later `handle`).
         ///   - randomSeed: seeds the probe-order shuffle and member picks (deterministic simulations).
         public init(node: NodeIdentity, name: String, roles: [String], seeds: [NodeAddress], remembered: [NodeAddress] = [],
-                    formsNoCluster: Bool = false, settings: Settings = .default, nowNs: UInt64, randomSeed: UInt64) {
+                    formsNoCluster: Bool = false, forceNewCluster: Bool = false, settings: Settings = .default, nowNs: UInt64,
+                    randomSeed: UInt64) {
             let remembered = Set(remembered)
             let alone = seeds.isEmpty && remembered.count <= 1
             self.settings = settings
@@ -198,6 +203,7 @@ extension Membership {
             self.formsNoCluster = formsNoCluster && !alone
             self.seeds = Array(Set(seeds)).sorted()
             self.firstSeed = seeds.first
+            self.forceNewCluster = forceNewCluster && !self.formsNoCluster
             self.timing = Timing(settings)
             self.rng = SplitMix64(seed: randomSeed)
             self.tombstones = Tombstones(capacity: settings.maxTombstones)
@@ -211,7 +217,7 @@ extension Membership {
                 agreedReachable = 1
                 _ = quorum.evaluate(reachable: 1, lowestReachable: true)
                 startTimers(nowNs: nowNs)
-            } else if seeds.first == node.address, self.remembered.isEmpty, !self.formsNoCluster {
+            } else if seeds.first == node.address || self.forceNewCluster, self.remembered.isEmpty, !self.formsNoCluster {
                 seedDeadlineNs = nowNs &+ timing.seedJoinTimeoutNs
             }
         }
@@ -347,13 +353,15 @@ extension Membership {
         ///   2026-12-03). Listed after the founding seed, it now waits for them.
         /// So exactly one node of a correctly configured cluster can found it, and two seeds that meet while joining
         /// never found two.
-        var mayFormCluster: Bool { !formsNoCluster && (!remembered.isEmpty || firstSeed == myself.node.address) }
+        var mayFormCluster: Bool {
+            !formsNoCluster && (!remembered.isEmpty || firstSeed == myself.node.address || forceNewCluster)
+        }
 
         /// A fresh node listed among its own seeds, but not first: it joins a running cluster and forms none
         /// (`mayFormCluster`). For the shell's start-up log.
         public var waitsForFirstSeed: Bool {
-            myself.status == .joining && remembered.isEmpty && !formsNoCluster && seeds.contains(myself.node.address)
-                && firstSeed != myself.node.address
+            myself.status == .joining && remembered.isEmpty && !formsNoCluster && !forceNewCluster
+                && seeds.contains(myself.node.address) && firstSeed != myself.node.address
         }
 
         /// Changes whenever the agreed member set does (not how many times).

@@ -90,7 +90,9 @@ public final class MembershipShell: Sendable {
         self.memory = memory
         let now = Monotonic.nowNs()
         let machine = Membership.Machine(node: node, name: name, roles: roles, seeds: seeds, remembered: memory?.remembered ?? [],
-                                         formsNoCluster: memory?.formsNoCluster ?? false, settings: settings, nowNs: now, randomSeed: NodeIdentity.randomUID())
+                                         formsNoCluster: memory?.formsNoCluster ?? false,
+                                         forceNewCluster: memory?.forcedNewCluster ?? false, settings: settings, nowNs: now,
+                                         randomSeed: NodeIdentity.randomUID())
         if let memory, memory.formsNoCluster, machine.myself.status == .joining {
             let why = memory.foundAs == .contact
                 ? "this data directory's node was in contact with a cluster but no member set was agreed here"
