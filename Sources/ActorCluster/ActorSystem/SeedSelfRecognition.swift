@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import Synchronization
 
 /// Seeds that name this node under another spelling.
@@ -18,7 +19,7 @@ enum SeedSelfRecognition {
     ///   - resolve: the transport's host resolution (`TransportSettings.resolveHost`, blocking); called only for
     ///     hosts that are neither dotted IPv4 nor `localhost`, and only for seeds on this node's port.
     ///   - timeout: how long to wait for all those lookups together; a lookup still running after it counts as
-    ///     "not this node" (reported in `unresolved`). Lookups run in parallel on Dispatch's global queue.
+    ///     "not this node" (reported in `unresolved`). Lookups run in parallel, each on a thread of its own.
     /// - Returns: the seeds, the entries recognised as this node (as written), and the hosts not resolved in time or
     ///   not at all (with the reason).
     static func recognise(_ seeds: [NodeAddress], own: NodeAddress, resolve: @escaping @Sendable (String) -> HostResolution,
@@ -31,7 +32,9 @@ enum SeedSelfRecognition {
             let group = DispatchGroup()
             for name in names {
                 group.enter()
-                DispatchQueue.global().async {
+                // A thread of its own, not one of Dispatch's: a lookup may block for the resolver's whole retry time,
+                // after this wait gave up on it (as `BlockingThreadPool` keeps dial lookups off the shared pools).
+                Thread.detachNewThread {
                     let r = resolve(name)
                     found.withLock { $0[name] = r }
                     group.leave()
