@@ -63,7 +63,7 @@ enum BenchCommand {
         guard inbound == "pool" || inbound == "io" else { throw UsageError("invalid --inbound \"\(inbound)\": pool or io") }
         let build = buildKind(warning: mode)
         var result: [String: Any] = ["bench": mode, "build": build, "cores": ProcessInfo.processInfo.activeProcessorCount,
-                                     "inbound": inbound]
+                                     "inbound": inbound, "swift_stdlib": swiftStdlibLinkage]
         switch mode {
         case "rtt":
             let calls = try args.int("calls", in: 100...10_000_000) ?? 20_000
@@ -279,6 +279,14 @@ enum BenchCommand {
         #else
         return "release"
         #endif
+    }
+
+    /// "static" when this binary carries the Swift runtime and Foundation in itself (`swift build
+    /// --static-swift-stdlib`, how `Tests/Benchmarks/compare.sh` and `Docs/operations.md` build it), "dynamic" when
+    /// it loads `libswiftCore.so` (read from /proc/self/maps).
+    static var swiftStdlibLinkage: String {
+        let maps = (try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8)) ?? ""
+        return maps.contains("libswiftCore.so") ? "dynamic" : "static"
     }
 
     static func summary(_ samples: [Double]) -> [String: Any] {

@@ -16,7 +16,11 @@
 # Environment:
 #   ROUNDS=3       rounds (medians over them)
 #   QUICK=1        smoke run: fewer calls, ROUNDS=1 unless given, no replay unless REPLAY=1
-#   HOTLINE_BIN=   a built `hotline` (default: `swift build -c release` here, .build/release/hotline)
+#   HOTLINE_BIN=   a built `hotline` (default: built here, see SWIFT_STDLIB)
+#   SWIFT_STDLIB=static  how Hotline and the SwiftNIO anchor are linked: static (`swift build -c release
+#                  --static-swift-stdlib`, the deployment build of Docs/operations.md, into .build-static; Hotline's
+#                  static link needs libcurl's development files, apt-get installed when missing) or dynamic
+#                  (`swift build -c release`, .build/release). A static build that fails falls back to dynamic.
 #   OUT=out/bench-compare.json
 #   IDLE_MIN=85    idle CPU share (%) over one second to wait for before each run; IDLE_WAIT=30 s at most
 #   ERLANG_INSTALL=1  apt-get install erlang-base when `erl` is missing (0: the Erlang anchor is unavailable)
@@ -37,6 +41,8 @@ IDLE_MIN=${IDLE_MIN:-85}
 IDLE_WAIT=${IDLE_WAIT:-30}
 ERLANG_INSTALL=${ERLANG_INSTALL:-1}
 HOTLINE_INBOUND=${HOTLINE_INBOUND:-pool}
+SWIFT_STDLIB=${SWIFT_STDLIB:-static}
+[[ $SWIFT_STDLIB == static || $SWIFT_STDLIB == dynamic ]] || { echo "compare: SWIFT_STDLIB must be static or dynamic" >&2; exit 2; }
 
 # Counts: every run should last long enough (≥ ~0.5 s) to be measured; the faster anchors get more messages.
 if [[ $QUICK == 1 ]]; then
@@ -92,12 +98,36 @@ before_run() {   # round impl workload
 }
 
 # ---- builds -----------------------------------------------------------------------------------------------
+# The static link of Foundation's networking (URLSession) needs libcurl.so, which only the -dev package has.
+build_static_hotline() {
+    (cd "$root" && swift build -c release --static-swift-stdlib --scratch-path "$root/.build-static" >&2) && return 0
+    if [[ ! -e /usr/lib/x86_64-linux-gnu/libcurl.so && ! -e /usr/lib/aarch64-linux-gnu/libcurl.so ]] && command -v apt-get >/dev/null; then
+        say "installing libcurl4-openssl-dev (apt-get) for the static link"
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libcurl4-openssl-dev) >&2 || say "apt-get failed"
+        (cd "$root" && swift build -c release --static-swift-stdlib --scratch-path "$root/.build-static" >&2) && return 0
+    fi
+    return 1
+}
 if [[ -z "${HOTLINE_BIN:-}" ]]; then
-    say "building hotline (swift build -c release)"
-    (cd "$root" && swift build -c release >&2) || { say "hotline build failed"; exit 1; }
-    HOTLINE_BIN="$root/.build/release/hotline"
+    if [[ $SWIFT_STDLIB == static ]]; then
+        say "building hotline (swift build -c release --static-swift-stdlib)"
+        if build_static_hotline; then
+            HOTLINE_BIN="$root/.build-static/release/hotline"
+        else
+            say "static build failed: building hotline with the dynamic Swift runtime instead"
+            SWIFT_STDLIB=dynamic
+        fi
+    fi
+    if [[ -z "${HOTLINE_BIN:-}" ]]; then
+        say "building hotline (swift build -c release)"
+        (cd "$root" && swift build -c release >&2) || { say "hotline build failed"; exit 1; }
+        HOTLINE_BIN="$root/.build/release/hotline"
+    fi
 fi
 [[ -x "$HOTLINE_BIN" ]] || { say "HOTLINE_BIN=$HOTLINE_BIN is not executable"; exit 1; }
+# What the Hotline binary actually is (HOTLINE_BIN may be either): the anchor is built the same way.
+if ldd "$HOTLINE_BIN" 2>/dev/null | grep -q libswiftCore; then SWIFT_STDLIB=dynamic; else SWIFT_STDLIB=static; fi
+say "hotline: $HOTLINE_BIN (Swift runtime $SWIFT_STDLIB)"
 
 C_BIN=""
 if command -v gcc >/dev/null && gcc -O2 -o "$work/c-anchor" "$here/anchors/c/anchor.c"; then
@@ -108,9 +138,11 @@ fi
 
 NIO_BIN=""
 nio_dir="$here/anchors/nio"
-say "building the SwiftNIO anchor (first time: a few minutes)"
-if (cd "$nio_dir" && swift build -c release --scratch-path "$nio_dir/.build" >&2); then
-    NIO_BIN="$nio_dir/.build/release/NIOAnchor"
+say "building the SwiftNIO anchor, Swift runtime $SWIFT_STDLIB like Hotline (first time: a few minutes)"
+if [[ $SWIFT_STDLIB == static ]]; then nio_flags=(--static-swift-stdlib --scratch-path "$nio_dir/.build-static")
+else nio_flags=(--scratch-path "$nio_dir/.build"); fi
+if (cd "$nio_dir" && swift build -c release "${nio_flags[@]}" >&2); then
+    NIO_BIN="${nio_flags[-1]}/release/NIOAnchor"
 else
     say "SwiftNIO anchor unavailable (build failed)"
 fi
@@ -244,7 +276,7 @@ machine="$(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc
 cpu_model=$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)
 mkdir -p "$(dirname "$OUT")"
 awk -v rounds="$ROUNDS" -v quick="$QUICK" -v machine="$machine" -v cpu="$cpu_model" -v started="$started" \
-    -v not_idle="$not_idle" -v idle_min="$IDLE_MIN" -v json="$OUT" -v inbound="$HOTLINE_INBOUND" \
+    -v not_idle="$not_idle" -v idle_min="$IDLE_MIN" -v json="$OUT" -v inbound="$HOTLINE_INBOUND" -v stdlib="$SWIFT_STDLIB" \
     -v anchors="c=${C_BIN:+yes} nio=${NIO_BIN:+yes} erlang=${ERL_DIR:+yes}" '
 function median(key,   n, i, j, t, a) {
     n = cnt[key]; if (n == 0) return "";
@@ -276,7 +308,7 @@ function target(name, a, b, op, limit, shown,   v, ok) {
   runs = runs sprintf("%s\n    {\"round\": %d, \"impl\": \"%s\", \"workload\": \"%s\", \"key\": \"%s\", \"value\": %s}",
       (runs == "" ? "" : ","), $1, $2, $3, $4, $5) }
 END {
-    printf "\nHotline (--inbound %s) vs anchors — medians of %d round(s)%s; %s; %s\n", inbound, rounds, (quick == 1 ? " (QUICK)" : ""), machine, started
+    printf "\nHotline (--inbound %s, Swift runtime %s) vs anchors — medians of %d round(s)%s; %s; %s\n", inbound, stdlib, rounds, (quick == 1 ? " (QUICK)" : ""), machine, started
     printf "%-9s %-22s %12s %12s %12s %12s\n", "workload", "metric", "hotline", "C", "NIO", "Erlang"
     row("rtt", "median µs", "median_us", 1); row("rtt", "p99 µs", "p99_us", 1); row("rtt", "p99.9 µs", "p999_us", 1)
     row("pipeline", "calls/s (64 outst.)", "calls_per_s", 1)
@@ -296,7 +328,7 @@ END {
     r = m("hotline", "rss", "rss_kib"); target("idle RSS: MB per node (max of 3)", (r == "" ? "" : r / 1024), 1, "<=", 30, "<= 30 MB")
     printf "\n  %d of %d targets hold; %d run(s) started on a host below %d %% idle; anchors: %s\n", held, total, not_idle, idle_min, anchors
     printf "  JSON: %s\n", json
-    printf "{\n  \"started\": \"%s\",\n  \"machine\": \"%s\",\n  \"cpu\": \"%s\",\n  \"hotline_inbound\": \"%s\",\n  \"rounds\": %d,\n  \"quick\": %s,\n  \"runs_below_idle\": %d,\n  \"medians\": [%s\n  ],\n  \"targets\": [%s\n  ],\n  \"targets_held\": %d,\n  \"targets_total\": %d,\n  \"runs\": [%s\n  ]\n}\n", \
-        started, machine, cpu, inbound, rounds, (quick == 1 ? "true" : "false"), not_idle, jm, jt, held, total, runs > json
+    printf "{\n  \"started\": \"%s\",\n  \"machine\": \"%s\",\n  \"cpu\": \"%s\",\n  \"hotline_inbound\": \"%s\",\n  \"swift_stdlib\": \"%s\",\n  \"rounds\": %d,\n  \"quick\": %s,\n  \"runs_below_idle\": %d,\n  \"medians\": [%s\n  ],\n  \"targets\": [%s\n  ],\n  \"targets_held\": %d,\n  \"targets_total\": %d,\n  \"runs\": [%s\n  ]\n}\n", \
+        started, machine, cpu, inbound, stdlib, rounds, (quick == 1 ? "true" : "false"), not_idle, jm, jt, held, total, runs > json
 }' "$results"
 exit $hotline_failed
