@@ -7,7 +7,7 @@ import Glibc
 enum BenchCommand {
     static let usage = """
     usage: hotline bench rtt      [--calls N] [--payload BYTES]      one outstanding request/reply (default 64 B)
-           (every mode takes --inbound pool|io: where calls run, see `hotline node --help`)
+           (every mode takes --inbound pool|io|thread: where calls run, see `hotline node --help`)
            hotline bench pipeline [--calls N] [--depth D] [--payload BYTES]   D outstanding calls (default 64)
            hotline bench stream   [--messages N] [--size BYTES]     one-way messages (default 100 B), counted
              at the receiver: the time runs until the node's sink has counted them all
@@ -59,8 +59,10 @@ enum BenchCommand {
                                                                  "peers", "nodes", "settle-ms"],
                                  switches: ["no-raw", "bare"])
         let withRaw = !args.has("no-raw")
-        let inbound = args["inbound"] ?? "pool"
-        guard inbound == "pool" || inbound == "io" else { throw UsageError("invalid --inbound \"\(inbound)\": pool or io") }
+        let inbound = args["inbound"] ?? "thread"
+        guard ["pool", "io", "thread"].contains(inbound) else {
+            throw UsageError("invalid --inbound \"\(inbound)\": pool, io or thread")
+        }
         let build = buildKind(warning: mode)
         var result: [String: Any] = ["bench": mode, "build": build, "cores": ProcessInfo.processInfo.activeProcessorCount,
                                      "inbound": inbound, "swift_stdlib": swiftStdlibLinkage]
@@ -254,18 +256,22 @@ enum BenchCommand {
 
     /// Starts a `hotline node` child and a local client system, runs `body`, stops both.
     /// With `inbound == "io"` the peer runs calls on its I/O thread and this side's caller runs on its own
-    /// I/O thread too (no thread hop on either side).
+    /// I/O thread too (no thread hop on either side); with `"thread"` (the default) both run them on their call
+    /// thread; with `"pool"` on the global pool.
     static func withPeer(inbound: String, _ body: (ClusterSystem, NodeProbe) async throws -> Void) async throws {
         let peer = try NodeProcess(executable: try selfExecutable(),
                                    arguments: ["node", "--name", "bench-peer", "--listen", "127.0.0.1:0",
                                                "--log-level", "warning", "--inbound", inbound])
         defer { peer.stop() }
-        let settings = ClusterSettings.client("bench")
+        var settings = ClusterSettings.client("bench")
+        settings.inboundExecution = try NodeConfig.inbound(inbound, field: "--inbound")
         let system = try ClusterSystem(settings: settings, logger: Logger(level: .warning))
         defer { system.shutdown() }
         let probe = try NodeProbe.on(peer.node, system: system)
         if inbound == "io" {
             try await withTaskExecutorPreference(system.ioExecutor) { try await body(system, probe) }
+        } else if inbound == "thread", let calls = system.callExecutor {
+            try await withTaskExecutorPreference(calls) { try await body(system, probe) }
         } else {
             try await body(system, probe)
         }

@@ -33,8 +33,8 @@ struct NodeConfig {
     var cataloguePath: String?
     /// Working calendar file (default: weekends only, in the catalogue's time zone).
     var calendarPath: String?
-    /// Where inbound calls run: `pool` (default) or `io` (the node's I/O thread).
-    var inbound = ClusterSettings.InboundExecution.globalPool
+    /// Where inbound calls run: `thread` (default: the node's call threads), `pool` or `io` (the I/O thread).
+    var inbound = ClusterSettings().inboundExecution
     /// The cluster secret (mode 0600); without one the node runs open, which is allowed on loopback only.
     var secretFile: String?
     /// The secret being rotated out: still accepted (and proven) until every node has the new one.
@@ -165,7 +165,8 @@ struct NodeConfig {
         switch text {
         case "pool": return .globalPool
         case "io": return .ioThread
-        default: throw UsageError("invalid \(field) \"\(text)\": pool or io")
+        case "thread": return .callThread
+        default: throw UsageError("invalid \(field) \"\(text)\": pool, io or thread")
         }
     }
 

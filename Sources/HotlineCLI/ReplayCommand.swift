@@ -13,7 +13,8 @@ enum ReplayCommand {
     static let usage = """
     usage: hotline replay [TRACE] [--nodes N] [--format csv|open311] [--map field=Column,...]
                           [--date-format PATTERN] [--time-zone TZ] [--catalog FILE] [--calendar FILE]
-                          [--seed N] [--write-catalog FILE] [--kill N [--kill-seed S]] [--json]
+                          [--seed N] [--write-catalog FILE] [--kill N [--kill-seed S]] [--inbound pool|io|thread]
+                          [--json]
       Starts N (default 3) node processes on 127.0.0.1 — node 1: intake, dispatch, callback, supervision,
       analysis; the rest: district offices — and replays TRACE (default: the bundled San Francisco 311
       sample, \(defaultTrace)) in virtual time. Prints the KPI report and a reconciliation (records read,
@@ -43,11 +44,12 @@ enum ReplayCommand {
       its address and data directory (every node keeps its replicas in a --data directory). The offices move
       and recover every case from their replicas: the report should show `lost: 0` and the same figures as a
       run without kills.
+      --inbound: where the nodes run inbound calls and the driver its own (`hotline node --help`); default thread.
     """
 
     static func run(_ argv: [String]) async throws -> Int32 {
         let args = try Arguments(argv, valued: ["nodes", "format", "map", "date-format", "time-zone", "catalog",
-                                                "calendar", "seed", "write-catalog", "kill", "kill-seed"], switches: ["json"])
+                                                "calendar", "seed", "write-catalog", "kill", "kill-seed", "inbound"], switches: ["json"])
         guard args.positional.count <= 1 else { throw UsageError("one trace file at most, got \(args.positional.count)") }
         let path = args.positional.first ?? locateDefaultTrace()
         var isDirectory: ObjCBool = false
@@ -96,6 +98,7 @@ enum ReplayCommand {
         var options = ReplayDriver.Options(executable: try selfExecutable(), calendar: calendar)
         options.nodes = nodes
         options.seed = seed
+        if let v = args["inbound"] { options.inbound = try NodeConfig.inbound(v, field: "--inbound") }
         if let k = try args.int("kill", in: 1...1000) {
             guard nodes >= 3 else {
                 throw UsageError("invalid --kill \(k): needs --nodes 3 or more (two district nodes hold the replicas while one restarts)")

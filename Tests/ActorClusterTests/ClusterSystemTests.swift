@@ -128,6 +128,45 @@ final class ClusterSystemTests: ClusterSystemTestCase {
         _ = try await slowCall.value
     }
 
+    /// `.callThread` on both sides (the caller prefers its own call thread, as `hotline bench --inbound thread`
+    /// does): values, void, throws and generics arrive as on the pool, pipelined calls all complete, and a call
+    /// that awaits (sleeps) frees the thread for the others.
+    func test_callThread_runsCallsLikeThePool_andACallThatAwaitsDoesNotHoldTheOthers() async throws {
+        let a = try makeSystem("a") { $0.inboundExecution = .callThread }
+        let b = try makeSystem("b") { $0.inboundExecution = .callThread }
+        let greeter = try b.makeWellKnown(path: "/test/greeter") { Greeter(actorSystem: b) }
+        let slow = try b.makeWellKnown(path: "/test/slow") { Greeter(actorSystem: b) }
+        let remote = try Greeter.resolve(id: greeter.id, using: a)
+        let slowRemote = try Greeter.resolve(id: slow.id, using: a)
+        let callerThread = try XCTUnwrap(a.callExecutor)
+        try await withTaskExecutorPreference(callerThread) {
+            let g = try await remote.greet("铁东", times: 1)
+            XCTAssertEqual(g.text, "你好 铁东 ")
+            do {
+                _ = try await remote.refuse("王女士")
+                XCTFail("expected a throw")
+            } catch RemoteCallError.remoteError(_, let message) {
+                XCTAssertEqual(message, "not today, 王女士")
+            }
+            let echoed = try await remote.identity([7, 8])
+            XCTAssertEqual(echoed, [7, 8])
+            // 64 calls outstanding at once: their replies come back in batches, written once per batch.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<64 { group.addTask { try await remote.poke() } }
+                try await group.waitForAll()
+            }
+            let pokes = try await remote.pokeCount()
+            XCTAssertEqual(pokes, 64)
+            let slowCall = Task { try await slowRemote.slow(1_500) }
+            let start = ContinuousClock.now
+            for _ in 0..<20 { _ = try await remote.pokeCount() }
+            XCTAssertLessThan(ContinuousClock.now - start, .seconds(1), "the call thread waited for a sleeping call")
+            let slept = try await slowCall.value
+            XCTAssertEqual(slept, 1_500)
+        }
+        withExtendedLifetime((greeter, slow)) {}
+    }
+
     func test_callToShutDownNodeFailsFastAsUnreachable() async throws {
         let a = try makeSystem("a"), b = try makeSystem("b")
         let g = try b.makeWellKnown(path: "/test/greeter") { Greeter(actorSystem: b) }

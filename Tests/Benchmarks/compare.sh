@@ -25,8 +25,9 @@
 #   IDLE_MIN=85    idle CPU share (%) over one second to wait for before each run; IDLE_WAIT=30 s at most
 #   ERLANG_INSTALL=1  apt-get install erlang-base when `erl` is missing (0: the Erlang anchor is unavailable)
 #   REPLAY=1       include the replay workload (default 1, QUICK: 0)
-#   HOTLINE_INBOUND=pool  where a node runs inbound calls in rtt/pipeline/stream/fanout: pool (the default of
-#                  `hotline node`) or io (on the I/O thread; `hotline node --help`)
+#   HOTLINE_INBOUND=thread  where the nodes run inbound calls (and the bench and replay driver their own):
+#                  thread (the default of `hotline node`: its call threads), pool (the global pool) or io (the
+#                  I/O thread); see `hotline node --help`
 # Exit status 0 when every run completed (whether or not the targets hold), 1 when a Hotline run failed.
 set -uo pipefail
 if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0; fi
@@ -40,7 +41,7 @@ OUT=${OUT:-$root/out/bench-compare.json}
 IDLE_MIN=${IDLE_MIN:-85}
 IDLE_WAIT=${IDLE_WAIT:-30}
 ERLANG_INSTALL=${ERLANG_INSTALL:-1}
-HOTLINE_INBOUND=${HOTLINE_INBOUND:-pool}
+HOTLINE_INBOUND=${HOTLINE_INBOUND:-thread}
 SWIFT_STDLIB=${SWIFT_STDLIB:-static}
 [[ $SWIFT_STDLIB == static || $SWIFT_STDLIB == dynamic ]] || { echo "compare: SWIFT_STDLIB must be static or dynamic" >&2; exit 2; }
 
@@ -222,7 +223,7 @@ run_hotline() {   # round workload
     rss)      (cd "$root" && timeout "$RUN_TIMEOUT" "$HOTLINE_BIN" bench idle-rss --nodes 3 --settle-ms 3000) > "$j" ;;
     replay)
         t0=$(date +%s.%N)
-        (cd "$root" && timeout 600 "$HOTLINE_BIN" replay --nodes 3 --json) > "$j" 2> "$work/replay.err"
+        (cd "$root" && timeout 600 "$HOTLINE_BIN" replay --nodes 3 --inbound "$HOTLINE_INBOUND" --json) > "$j" 2> "$work/replay.err"
         status=$?; t1=$(date +%s.%N)
         if [[ $status == 0 ]]; then
             record "$r" hotline replay wall_s "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}')"

@@ -1,3 +1,5 @@
+import Glibc
+
 /// Everything a `ClusterSystem` needs to start, each with a documented default.
 public struct ClusterSettings: Sendable {
     /// Human name of this node (logs, `ready` line). Default `"node"`.
@@ -23,10 +25,28 @@ public struct ClusterSettings: Sendable {
         /// hop per call (about half the wake-ups per round trip), but a handler that computes for long
         /// delays every connection of the node for that time. Async waits (sleeps, calls) do not block it.
         case ioThread
+        /// On the node's call threads (`callThreads`, `CallThread`), beside the I/O thread: the calls of a read
+        /// are queued there with one wake-up and run one after another, and their replies are written once the
+        /// batch is done, many per `write(2)` (about a third less CPU per call than the pool, a sixth of the
+        /// syscalls; `Docs/performance.md`). A handler that computes for long delays the calls queued behind it
+        /// on its thread (never reading, writing, keep-alives or membership); async waits (sleeps, calls) free
+        /// the thread, as on the pool.
+        case callThread
     }
 
-    /// Where inbound calls run. Default `.globalPool`.
-    public var inboundExecution: InboundExecution = .globalPool
+    /// Where inbound calls run. Default `.callThread`.
+    public var inboundExecution: InboundExecution = .callThread
+    /// Call threads of a node in `.callThread` mode, 1 to `maxCallThreads`; the calls of one recipient actor always
+    /// run on the same one. Default: half the processors (at least 1, at most 8), so the I/O thread and the
+    /// processes sharing the machine keep the rest.
+    public var callThreads: Int = ClusterSettings.defaultCallThreads
+    /// The largest `callThreads` honoured.
+    public static let maxCallThreads = 64
+    /// Half the online processors, 1 to 8.
+    public static var defaultCallThreads: Int {
+        let online = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        return min(8, max(1, online / 2))
+    }
     /// Inbound calls running at once on this node, from all callers. A call beyond it is answered at once with
     /// an `overloaded` reply (the caller gets `RemoteCallError.remoteOverloaded`) instead of queueing: it never
     /// runs (`hotline_calls_refused_overloaded_total`, warning `call.refused_overloaded`, rate-limited).

@@ -13,7 +13,8 @@ import Synchronization
 ///   `RemoteCallError.nodeUnreachable`. A remote throw arrives as the thrown value itself when its type is a
 ///   `WireError` registered here (`registerWireError(_:)`), as `RemoteCallError.relayed` when it is a
 ///   `RemoteCallError` (a call the callee made failed), otherwise as `RemoteCallError.remoteError`.
-/// - Inbound calls run as separate tasks off the I/O thread: a slow actor does not delay other actors.
+/// - Inbound calls run as separate tasks off the I/O thread (`ClusterSettings.inboundExecution`; by default on the
+///   node's call threads, where an actor's calls queue on one thread): a call that awaits never holds up others.
 ///
 /// Lifecycle: `init` binds the listen address and starts I/O; `shutdown()` fails pending calls with
 /// `.systemShutDown` and closes every connection.
@@ -75,6 +76,9 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
     let admission: InboundCallAdmission
     /// Monotonic time this system was created.
     private let startedNs: UInt64
+    /// The call threads (`ClusterSettings.InboundExecution.callThread`, `callThreads` of them); empty in the other
+    /// modes, or when none could be created (calls then run on the global pool).
+    private let callThreads: [CallThread]
 
     /// Milliseconds since this system was created.
     public var uptimeMs: Int { Int((Monotonic.nowNs() &- startedNs) / 1_000_000) }
@@ -96,6 +100,20 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
                                   logger: log, metrics: metrics)
         self.transport = transport
         self.node = try transport.start(listen: settings.listen)
+        var threads: [CallThread] = []
+        if settings.inboundExecution == .callThread {
+            let count = min(max(1, settings.callThreads), ClusterSettings.maxCallThreads)
+            for i in 0..<count {
+                let thread = CallThread()
+                guard thread.start(name: count == 1 ? "hotline-calls" : "hotline-call\(i)") else { break }
+                threads.append(thread)
+            }
+            if threads.count < count {
+                log.warning("system.call_threads", ["started": threads.count, "wanted": count,
+                                                    "detail": "thread creation failed; calls without one run on the global pool"])
+            }
+        }
+        callThreads = threads
         self.logger = log
         admission = InboundCallAdmission(settings: settings, metrics: metrics, logger: log)
         callsSent = metrics.counter("hotline_calls_sent_total", help: "Remote calls sent")
@@ -162,6 +180,8 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         sweeper.withLock { $0?.cancel(); $0 = nil }
         membership?.stop()
         transport.shutdown()
+        // Jobs already queued on the call threads run first; later ones run on the global pool.
+        for thread in callThreads { thread.stop() }
         logger.info("system.stopped")
     }
 
@@ -171,6 +191,26 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
     /// The node's I/O thread as a task executor: `withTaskExecutorPreference(system.ioExecutor) { ... }` runs
     /// a caller there so replies resume it without a thread hop. Never block on it.
     public var ioExecutor: any TaskExecutor { transport.taskExecutor }
+
+    /// The node's (first) call thread as a task executor; nil unless `inboundExecution` is `.callThread`. A caller
+    /// that prefers it (`withTaskExecutorPreference`) is resumed there by its replies, in batches, and the calls
+    /// it sends from there are written once per batch. Never block on it.
+    public var callExecutor: (any TaskExecutor)? { callThreads.first }
+
+    /// Where an inbound call for `path` runs: nil for the global pool. With several call threads, the calls of
+    /// one recipient always go to the same one (FNV-1a of the path), so an actor's calls queue behind each other,
+    /// not behind another actor's.
+    private func inboundExecutor(for path: String) -> (any TaskExecutor)? {
+        switch settings.inboundExecution {
+        case .globalPool: return nil
+        case .ioThread: return transport.taskExecutor
+        case .callThread:
+            if callThreads.count <= 1 { return callThreads.first }
+            var hash: UInt32 = 2_166_136_261
+            for byte in path.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+            return callThreads[Int(hash % UInt32(callThreads.count))]
+        }
+    }
 
     /// Peers this node currently has a live connection with.
     public var associatedNodes: [NodeIdentity] { transport.associatedPeers }
@@ -735,7 +775,7 @@ extension ClusterSystem: TransportDelegate {
                 sendReply(refusal, callID: envelope.callID, to: peer)
                 return
             }
-            let preference: (any TaskExecutor)? = settings.inboundExecution == .ioThread ? transport.taskExecutor : nil
+            let preference = inboundExecutor(for: envelope.recipientPath)
             // The slot is freed just before the reply is written: a caller that has the reply finds it free.
             let release: @Sendable () -> Void = { [admission] in admission.release(peer, bytes: callBytes) }
             if envelope.baggage.isEmpty, preference == nil {

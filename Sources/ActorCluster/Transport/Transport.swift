@@ -475,12 +475,18 @@ public final class Transport: Sendable {
 
     /// The sender took the flusher role of `p`: who writes, and when. On the I/O thread the write waits for the
     /// end of the loop's iteration, so every frame queued meanwhile (replies of every call in one read) goes out
-    /// in one `write(2)`. From another thread it is left to the loop when the loop is awake anyway (no wake-up) or
-    /// when this peer was written to less than `coalesceWindow` ago (a stream of sends: one wake-up, then whole
-    /// batches while the sender keeps queuing); otherwise the sender writes it at once, itself.
+    /// in one `write(2)`; on a call thread (`CallThread`) likewise for the end of its batch of jobs. From another
+    /// thread it is left to the loop when the loop is awake anyway (no wake-up) or when this peer was written to
+    /// less than `coalesceWindow` ago (a stream of sends: one wake-up, then whole batches while the sender keeps
+    /// queuing); otherwise the sender writes it at once, itself.
     private func startFlush(_ p: Peer, recent: Bool) {
         if loop.isInLoop {
             loop.runBeforePoll { [self] in flush(p, budgetBytes: Self.loopFlushBudget) }
+            return
+        }
+        if let callThread = CallThread.current {
+            // A call thread writes when its batch of jobs is done: every reply of the batch in one write(2).
+            callThread.runAfterBatch { [self] in flush(p, budgetBytes: Self.senderFlushBudget) }
             return
         }
         let task: @Sendable () -> Void = { [self] in flush(p, budgetBytes: Self.loopFlushBudget) }

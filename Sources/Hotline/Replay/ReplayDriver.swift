@@ -39,8 +39,9 @@ public struct ReplayDriver: Sendable {
         public var progress: @Sendable (String) -> Void = { _ in }
         /// Cases whose steps of one virtual day run at the same time (each case's own steps stay in order).
         public var concurrency = 32
-        /// Run calls on each node's I/O thread (and the driver on its own): fewer thread hops per call.
-        public var inboundOnIOThread = false
+        /// Where each node runs inbound calls (`hotline node --inbound`), and where the driver runs in its own
+        /// process: on the global pool, its I/O thread or its call thread. Default: `ClusterSettings`' default.
+        public var inbound: ClusterSettings.InboundExecution = ClusterSettings().inboundExecution
         /// How many times to SIGKILL a district node mid-run (`hotline replay --kill N`): each victim and moment is
         /// drawn from `killSeed` (victims among the district nodes, moments between 10% and 90% of the steps);
         /// each killed node is restarted at once on its address and data directory. 0: none.
@@ -112,7 +113,11 @@ public struct ReplayDriver: Sendable {
         cleanup.add { for p in processes.all { p.stop() } }
         defer { cleanup.run() }
         let executable = options.executable
-        let inbound = options.inboundOnIOThread ? "io" : "pool"
+        let inbound = switch options.inbound {
+        case .globalPool: "pool"
+        case .ioThread: "io"
+        case .callThread: "thread"
+        }
         // Node k's command line: its data directory (replicas) survives a kill, so a restart on it recovers.
         let launch: @Sendable (Int, UInt16, [NodeAddress], Int) throws -> NodeProcess = { k, port, seeds, life in
             let roles = roleText(k)
@@ -132,6 +137,7 @@ public struct ReplayDriver: Sendable {
             processes.append(try launch(k, 0, processes.all.map(\.node.address), 0))
         }
         var settings = ClusterSettings.client("replay-driver")
+        settings.inboundExecution = options.inbound
         settings.callTimeout = .seconds(60)
         settings.transport.auth = secret.auth
         settings.transport.operatorCredential = operatorSecret.auth.operatorCredential(use: .present)
@@ -143,8 +149,12 @@ public struct ReplayDriver: Sendable {
         var configuration = HotlineConfiguration(catalogue: catalogue, settings: workflow, virtualStart: start)
         // The trace has no second round for a reopened case: it stays reopened (see `simulated`).
         configuration.redispatchReopened = false
-        // With `inboundOnIOThread` the driver itself runs on its node's I/O thread (no hop per reply).
-        let preference: (any TaskExecutor)? = options.inboundOnIOThread ? system.ioExecutor : nil
+        // Off the pool, the driver itself runs where its node runs calls (no hop per reply).
+        let preference: (any TaskExecutor)? = switch options.inbound {
+        case .globalPool: nil
+        case .ioThread: system.ioExecutor
+        case .callThread: system.callExecutor
+        }
         do {
             return try await withTaskExecutorPreference(preference) {
                 try await drive(read: read, source: source, started: started, records: records, catalogue: catalogue,
