@@ -55,6 +55,37 @@ final class CallThreadTests: XCTestCase {
         XCTAssertEqual(order.all, ["job a", "job b", "after a", "after b"])
     }
 
+    /// A batch that runs long writes as it goes: an action left by an early job runs once it has waited
+    /// `maxActionDelayNs`, after the job running then, not at the end of the whole batch.
+    func test_anActionLeftEarlyInALongBatchRunsBeforeTheRestOfTheBatch() async throws {
+        let thread = CallThread()
+        XCTAssertTrue(thread.start(name: "test-calls"))
+        defer { thread.stop() }
+        let order = Recorder()
+        let holding = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+        let gate = Task(executorPreference: thread) { @Sendable () -> Bool in
+            holding.signal()
+            return hold(release)
+        }
+        XCTAssertEqual(holding.wait(timeout: .now() + 5), .success)
+        // Queued behind the gate, so the three run in one batch.
+        let early = Task(executorPreference: thread) { @Sendable in
+            order.add("early")
+            thread.runAfterBatch { order.add("action") }
+        }
+        let long = Task(executorPreference: thread) { @Sendable in
+            order.add("long")
+            usleep(20_000)  // 20 ms of work that does not await: 200 times the allowed delay
+        }
+        let late = Task(executorPreference: thread) { @Sendable in order.add("late") }
+        release.signal()
+        _ = await gate.value
+        await early.value
+        await long.value
+        await late.value
+        XCTAssertEqual(order.all, ["early", "long", "action", "late"])
+    }
+
     func test_anIdleThreadIsWokenByAJob_andAfterStopJobsRunOnThePool() async throws {
         let thread = CallThread()
         XCTAssertTrue(thread.start(name: "test-calls"))

@@ -5,7 +5,8 @@ import Synchronization
 
 /// One thread, beside the I/O thread, that runs Swift concurrency jobs in batches (an SE-0417 task executor) and,
 /// after each batch, the actions its jobs left for the end of the batch (`runAfterBatch`: the transport's writes,
-/// so the replies of a batch of calls go out in one `write(2)`).
+/// so the replies of a batch of calls go out in one `write(2)`). An action never waits more than
+/// `maxActionDelayNs` plus the job running at that moment: a long batch writes as it goes.
 ///
 /// Jobs are queued under a lock and taken all at once; the thread parks on a semaphore only when it finds none
 /// (one futex wake-up per batch, written only while it is parked), which costs what a pool worker's wake-up costs,
@@ -37,12 +38,16 @@ final class CallThread: TaskExecutor, @unchecked Sendable {
     private let wake = DispatchSemaphore(value: 0)
     private let threadState = Mutex(ThreadState())
     private let threadID = Atomic<UInt>(0)
-    /// Thread-confined: actions to run once the current batch of jobs is done.
+    /// Thread-confined: actions to run once the current batch of jobs is done, and when the first of them was left.
     private var afterBatch: [() -> Void] = []
+    private var afterBatchSinceNs: UInt64 = 0
 
     /// Rounds of jobs run before the after-batch actions (jobs queued by jobs — actor hops, resumed continuations
     /// — join the batch; bounded so writes are never held back for long).
     private static let roundsPerBatch = 4
+    /// After-batch actions that have waited this long run before the next job, batch done or not: a reply is
+    /// held back by at most this, plus the one job running when the time is up (100 µs).
+    static let maxActionDelayNs: UInt64 = 100_000
 
     init() {}
 
@@ -105,6 +110,7 @@ final class CallThread: TaskExecutor, @unchecked Sendable {
 
     /// This thread only: runs `action` once the current batch of jobs is done, before the thread parks.
     func runAfterBatch(_ action: @escaping () -> Void) {
+        if afterBatch.isEmpty { afterBatchSinceNs = Monotonic.nowNs() }
         afterBatch.append(action)
     }
 
@@ -134,19 +140,25 @@ final class CallThread: TaskExecutor, @unchecked Sendable {
         if let key = Self.currentKey { _ = pthread_setspecific(key, Unmanaged.passUnretained(self).toOpaque()) }
         defer { if let key = Self.currentKey { _ = pthread_setspecific(key, nil) } }
         let executor = asUnownedTaskExecutor()
+        // Swapped with the inbox's array: the two buffers take turns, so taking a batch allocates nothing.
+        var batch: [UnownedJob] = []
         while true {
             var ranAny = false
             var stop = false
             for _ in 0..<Self.roundsPerBatch {
-                let (batch, stopping) = inbox.withLock { box -> ([UnownedJob], Bool) in
-                    let jobs = box.jobs
-                    box.jobs.removeAll(keepingCapacity: true)
-                    return (jobs, box.stopRequested)
+                batch.removeAll(keepingCapacity: true)
+                stop = inbox.withLock { box -> Bool in
+                    swap(&batch, &box.jobs)
+                    return box.stopRequested
                 }
-                stop = stopping
                 if batch.isEmpty { break }
                 ranAny = true
-                for job in batch { job.runSynchronously(on: executor) }
+                for job in batch {
+                    job.runSynchronously(on: executor)
+                    if !afterBatch.isEmpty, Monotonic.nowNs() &- afterBatchSinceNs >= Self.maxActionDelayNs {
+                        runAfterBatchActions()
+                    }
+                }
             }
             runAfterBatchActions()
             if stop, !ranAny { break }
@@ -163,12 +175,8 @@ final class CallThread: TaskExecutor, @unchecked Sendable {
             }
         }
         runAfterBatchActions()
-        // A job queued between the last batch and the stop flag still runs (on the pool, as after the stop).
-        let leftover = inbox.withLock { box -> [UnownedJob] in
-            defer { box.jobs.removeAll() }
-            return box.jobs
-        }
-        for job in leftover { Task.detached { job.runSynchronously(on: executor) } }
+        // Nothing is queued after the stop flag (`enqueue` checks it under the same lock) and the last pass found
+        // nothing: no job is left behind.
         // glibc reuses pthread_t values: a later thread must not pass for this one.
         threadID.store(0, ordering: .releasing)
     }

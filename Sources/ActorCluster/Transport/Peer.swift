@@ -177,6 +177,9 @@ struct PeerState: Sendable {
     var partialNotes: [PartialNote] = []
     /// Someone (a sending thread or the loop) holds the flusher role: only it writes to `socket`.
     var flushing = false
+    /// A call thread (`CallThread`) queued frames here and will take the flusher role when its batch is done;
+    /// until then anyone else may take it (the I/O thread's heartbeats and membership frames never wait for it).
+    var flushDeferred = false
     /// EPOLLOUT is in the socket's interest mask (the socket was full or the flusher ran out of budget).
     var outArmed = false
     /// The largest frame (length field, bytes) the associated peer reads, from its handshake; nil before one.

@@ -358,6 +358,8 @@ public final class Transport: Sendable {
         case queuedAndDial
         /// The caller took the flusher role; `recent`: this peer's last write was within `coalesceWindow`.
         case queuedAndFlush(recent: Bool)
+        /// Sent from a call thread: it takes the flusher role when its batch is done (`flushDeferred`).
+        case queuedAndFlushAfterBatch(CallThread)
         case failed(TransportError)
         /// A node-wide budget refused the frame.
         case refused(TransportError, Budget)
@@ -431,13 +433,16 @@ public final class Transport: Sendable {
         }
         guard var p = peerEntry(peer.address) else { throw tableFull }
         var result: SendOutcome?
+        // On a call thread the write waits for the end of its batch, so the frames of every job of the batch (the
+        // replies of every call of one read) go out in one write(2).
+        let callThread = loop.isInLoop ? nil : CallThread.current
         // Bounded: a removed (given-up) entry is out of the table, so the next lookup makes a fresh one.
         for _ in 0..<4 {
             result = p.state.withLock { s -> SendOutcome? in
                 // Checked under the peer's lock: shutdown drops (and reports) every queue after setting `stopping`.
                 if stopping.load(ordering: .acquiring) { return .failed(.shutDown) }
                 return enqueue(&s, out, kind: kind, peer: peer, dialNow: dialNow, now: now, limit: limit,
-                               frameBytes: frameBytes)
+                               frameBytes: frameBytes, callThread: callThread)
             }
             if result != nil { break }
             guard let next = peerEntry(peer.address) else { throw tableFull }
@@ -470,23 +475,32 @@ public final class Transport: Sendable {
             loop.execute { [self] in startDial(dialPeer) }
         case .queuedAndFlush(let recent):
             startFlush(p, recent: recent)
+        case .queuedAndFlushAfterBatch(let thread):
+            thread.runAfterBatch { [self] in flushAfterBatch(p) }
         }
+    }
+
+    /// A call thread's batch is done: it takes the flusher role of `p` for the frames it queued, unless someone
+    /// else holds it (that flusher writes them) or wrote them already.
+    private func flushAfterBatch(_ p: Peer) {
+        let take = p.state.withLock { s -> Bool in
+            s.flushDeferred = false
+            guard s.isAssociated, !s.flushing, !s.outArmed, s.queuedBytes > 0 else { return false }
+            s.flushing = true
+            return true
+        }
+        if take { flush(p, budgetBytes: Self.senderFlushBudget) }
     }
 
     /// The sender took the flusher role of `p`: who writes, and when. On the I/O thread the write waits for the
     /// end of the loop's iteration, so every frame queued meanwhile (replies of every call in one read) goes out
-    /// in one `write(2)`; on a call thread (`CallThread`) likewise for the end of its batch of jobs. From another
-    /// thread it is left to the loop when the loop is awake anyway (no wake-up) or when this peer was written to
-    /// less than `coalesceWindow` ago (a stream of sends: one wake-up, then whole batches while the sender keeps
-    /// queuing); otherwise the sender writes it at once, itself.
+    /// in one `write(2)` (a call thread does likewise through `flushAfterBatch`). From another thread it is left
+    /// to the loop when the loop is awake anyway (no wake-up) or when this peer was written to less than
+    /// `coalesceWindow` ago (a stream of sends: one wake-up, then whole batches while the sender keeps queuing);
+    /// otherwise the sender writes it at once, itself.
     private func startFlush(_ p: Peer, recent: Bool) {
         if loop.isInLoop {
             loop.runBeforePoll { [self] in flush(p, budgetBytes: Self.loopFlushBudget) }
-            return
-        }
-        if let callThread = CallThread.current {
-            // A call thread writes when its batch of jobs is done: every reply of the batch in one write(2).
-            callThread.runAfterBatch { [self] in flush(p, budgetBytes: Self.senderFlushBudget) }
             return
         }
         let task: @Sendable () -> Void = { [self] in flush(p, budgetBytes: Self.loopFlushBudget) }
@@ -498,7 +512,7 @@ public final class Transport: Sendable {
     /// Under the peer's lock: what the lifecycle says about a send (`PeerLifecycle.sendVerdict`), then the size
     /// and budget checks, then the frame is queued (and the dial requested). nil: the entry was removed, look again.
     private func enqueue(_ s: inout PeerState, _ out: OutFrame, kind: Wire.FrameKind, peer: NodeIdentity, dialNow: Bool,
-                         now: UInt64, limit: Int, frameBytes: Int) -> SendOutcome? {
+                         now: UInt64, limit: Int, frameBytes: Int, callThread: CallThread?) -> SendOutcome? {
         let dial: Bool
         switch s.life.sendVerdict(uid: peer.uid, dialNow: dialNow, nowNs: now) {
         case .queue: dial = false
@@ -532,6 +546,13 @@ public final class Transport: Sendable {
         s.queuedBytes += frameBytes
         if dial { return .queuedAndDial }
         if s.isAssociated && !s.flushing && !s.outArmed {
+            if let callThread {
+                // The role is taken when the batch is done, not now: meanwhile another sender (the I/O thread's
+                // heartbeats and membership frames) may take it, and then writes these frames too.
+                if s.flushDeferred { return .queued }
+                s.flushDeferred = true
+                return .queuedAndFlushAfterBatch(callThread)
+            }
             s.flushing = true
             let recent = coalesceWindowNs > 0 && s.lastWriteProgressNs.map { now &- $0 < coalesceWindowNs } == true
             return .queuedAndFlush(recent: recent)

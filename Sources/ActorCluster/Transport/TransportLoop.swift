@@ -636,7 +636,7 @@ extension Transport {
         }
         // A peer that stopped reading: its queue stayed at or above `stalledPeerBytes` for `stalledPeerTimeout`,
         // or — whatever its size, e.g. when the node-wide budget keeps every queue small — bytes have waited that
-        // long without a single byte of them being written.
+        // long without a single byte of them being written while its socket refused more.
         let threshold = max(1, settings.stalledPeerBytes)
         let timeoutNs = UInt64(max(0, settings.stalledPeerTimeout.nanoseconds))
         let stalled = p.state.withLock { s -> Int? in
@@ -644,7 +644,9 @@ extension Transport {
             if s.queuedBytes > 0 {
                 let queuedSince = s.queuedSinceNs ?? now
                 s.queuedSinceNs = queuedSince
-                noProgress = now &- max(queuedSince, s.lastWriteProgressNs ?? 0) >= timeoutNs
+                // Only while the socket refuses bytes (EPOLLOUT armed) is the peer the one not reading: bytes a
+                // writer of this node has not offered yet (a call thread finishing its batch) are not its doing.
+                noProgress = s.outArmed && now &- max(queuedSince, s.lastWriteProgressNs ?? 0) >= timeoutNs
             } else {
                 s.queuedSinceNs = nil
             }

@@ -106,7 +106,8 @@ public struct TransportSettings: Sendable {
     /// A peer whose outbound queue has stayed at or above this many bytes for `stalledPeerTimeout` (sampled at
     /// every heartbeat) is a stalled reader: its association is closed (`hotline_peers_stalled_total`) instead of
     /// buffering for it forever. So is a peer whose queue, of any size, has not had a single byte written for
-    /// `stalledPeerTimeout` (when the node-wide budget is full, no queue grows to this size). Default 4 MiB.
+    /// `stalledPeerTimeout` while its socket refused more (when the node-wide budget is full, no queue grows to
+    /// this size). Default 4 MiB.
     public var stalledPeerBytes: Int = 4 << 20
     /// See `stalledPeerBytes`. Trade-off: shorter frees memory sooner from a peer that stopped reading, longer
     /// tolerates a peer that is slow for a while (a GC pause, a loaded host). Default 10 s.
