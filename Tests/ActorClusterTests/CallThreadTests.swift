@@ -75,7 +75,7 @@ final class CallThreadTests: XCTestCase {
         }
         let long = Task(executorPreference: thread) { @Sendable in
             order.add("long")
-            usleep(20_000)  // 20 ms of work that does not await: 200 times the allowed delay
+            usleep(20_000)  // 20 ms of work that does not await: 20 times the allowed delay
         }
         let late = Task(executorPreference: thread) { @Sendable in order.add("late") }
         release.signal()

@@ -46,8 +46,9 @@ final class CallThread: TaskExecutor, @unchecked Sendable {
     /// — join the batch; bounded so writes are never held back for long).
     private static let roundsPerBatch = 4
     /// After-batch actions that have waited this long run before the next job, batch done or not: a reply is
-    /// held back by at most this, plus the one job running when the time is up (100 µs).
-    static let maxActionDelayNs: UInt64 = 100_000
+    /// held back by at most this, plus the one job running when the time is up (1 ms: long enough for a read's
+    /// worth of calls — at 100 µs a slow host's batches were split into two or three writes).
+    static let maxActionDelayNs: UInt64 = 1_000_000
 
     init() {}
 
