@@ -59,7 +59,7 @@ enum BenchCommand {
                                                                  "peers", "nodes", "settle-ms"],
                                  switches: ["no-raw", "bare"])
         let withRaw = !args.has("no-raw")
-        let inbound = args["inbound"] ?? "thread"
+        let inbound = args["inbound"] ?? "pool"
         guard ["pool", "io", "thread"].contains(inbound) else {
             throw UsageError("invalid --inbound \"\(inbound)\": pool, io or thread")
         }
@@ -256,8 +256,8 @@ enum BenchCommand {
 
     /// Starts a `hotline node` child and a local client system, runs `body`, stops both.
     /// With `inbound == "io"` the peer runs calls on its I/O thread and this side's caller runs on its own
-    /// I/O thread too (no thread hop on either side); with `"thread"` (the default) both run them on their call
-    /// thread; with `"pool"` on the global pool.
+    /// I/O thread too (no thread hop on either side); with `"thread"` both run them on their call thread; with
+    /// `"pool"` (the default) on the global pool.
     static func withPeer(inbound: String, _ body: (ClusterSystem, NodeProbe) async throws -> Void) async throws {
         let peer = try NodeProcess(executable: try selfExecutable(),
                                    arguments: ["node", "--name", "bench-peer", "--listen", "127.0.0.1:0",

@@ -13,7 +13,7 @@ enum NodeCommand {
                         [--secret-file FILE [--previous-secret-file FILE]] [--operator-secret-file FILE]
                         [--admin HOST:PORT [--admin-token-file FILE]] [--supervision-interval-ms MS]
                         [--delivery-retry-ms MS] [--delivery-retry-max-ms MS] [--delivery-timeout-ms MS] [--snapshot-min-bytes N]
-                        [--inbound thread|pool|io] [--force-new-cluster] [--fault-injection]
+                        [--inbound pool|thread|io] [--force-new-cluster] [--fault-injection]
       Runs a node. Prints `ready name=… listen=HOST:PORT uid=…` on stdout once it serves calls
       (with ` admin=HOST:PORT` appended when the admin port is on).
       --listen port 0 picks an ephemeral port. Flags override the JSON --config file.
@@ -51,11 +51,12 @@ enum NodeCommand {
       --admin: HTTP admin port (health, readiness, members, Prometheus metrics; port 0 = ephemeral); off
       by default. --admin-token-file: its bearer token (a secret file like --secret-file); required beyond
       loopback, where every endpoint then needs it. See Docs/operations.md, "Admin port".
-      --inbound: where inbound calls run. thread (default): the node's call threads (half the processors, 1
-      to 8), beside the I/O thread; a read's calls run there one after another and their replies go out
-      together. pool: Swift's global pool (a thread hop per call, more CPU per call). io: the I/O thread
-      itself. A handler that computes for long delays the calls behind it on its call thread (thread) or
-      the node's I/O (io); awaiting frees the thread in every mode. See Docs/architecture.md.
+      --inbound: where inbound calls run. pool (default): Swift's global pool (a thread hop per call).
+      thread: the node's call threads (half the processors, 1 to 8), beside the I/O thread; a read's calls
+      run there one after another and their replies go out together (less CPU per call, fewer calls per
+      second on 2 cores). io: the I/O thread itself. A handler that computes for long delays the calls
+      behind it on its call thread (thread) or the node's I/O (io); awaiting frees the thread in every mode.
+      See Docs/architecture.md and Docs/performance.md.
       --fault-injection (tests only): the admin port takes POST /fault-injection/blocked with HOST:PORT
       addresses (token required) and drops every frame to and from them, handshakes included — a partition.
       SIGTERM or SIGINT stop it cleanly (exit 0). Bad flags or config: exit 2.

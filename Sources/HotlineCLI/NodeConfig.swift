@@ -33,7 +33,7 @@ struct NodeConfig {
     var cataloguePath: String?
     /// Working calendar file (default: weekends only, in the catalogue's time zone).
     var calendarPath: String?
-    /// Where inbound calls run: `thread` (default: the node's call threads), `pool` or `io` (the I/O thread).
+    /// Where inbound calls run: `pool` (default: Swift's global pool), `thread` (the node's call threads) or `io`.
     var inbound = ClusterSettings().inboundExecution
     /// The cluster secret (mode 0600); without one the node runs open, which is allowed on loopback only.
     var secretFile: String?

@@ -44,7 +44,7 @@ enum ReplayCommand {
       its address and data directory (every node keeps its replicas in a --data directory). The offices move
       and recover every case from their replicas: the report should show `lost: 0` and the same figures as a
       run without kills.
-      --inbound: where the nodes run inbound calls and the driver its own (`hotline node --help`); default thread.
+      --inbound: where the nodes run inbound calls and the driver its own (`hotline node --help`); default pool.
     """
 
     static func run(_ argv: [String]) async throws -> Int32 {

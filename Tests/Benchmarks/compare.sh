@@ -25,8 +25,8 @@
 #   IDLE_MIN=85    idle CPU share (%) over one second to wait for before each run; IDLE_WAIT=30 s at most
 #   ERLANG_INSTALL=1  apt-get install erlang-base when `erl` is missing (0: the Erlang anchor is unavailable)
 #   REPLAY=1       include the replay workload (default 1, QUICK: 0)
-#   HOTLINE_INBOUND=thread  where the nodes run inbound calls (and the bench and replay driver their own):
-#                  thread (the default of `hotline node`: its call threads), pool (the global pool) or io (the
+#   HOTLINE_INBOUND=pool  where the nodes run inbound calls (and the bench and replay driver their own):
+#                  pool (the default of `hotline node`: the global pool), thread (its call threads) or io (the
 #                  I/O thread); see `hotline node --help`
 # Exit status 0 when every run completed (whether or not the targets hold), 1 when a Hotline run failed.
 set -uo pipefail
@@ -41,7 +41,7 @@ OUT=${OUT:-$root/out/bench-compare.json}
 IDLE_MIN=${IDLE_MIN:-85}
 IDLE_WAIT=${IDLE_WAIT:-30}
 ERLANG_INSTALL=${ERLANG_INSTALL:-1}
-HOTLINE_INBOUND=${HOTLINE_INBOUND:-thread}
+HOTLINE_INBOUND=${HOTLINE_INBOUND:-pool}
 SWIFT_STDLIB=${SWIFT_STDLIB:-static}
 [[ $SWIFT_STDLIB == static || $SWIFT_STDLIB == dynamic ]] || { echo "compare: SWIFT_STDLIB must be static or dynamic" >&2; exit 2; }
 

@@ -190,6 +190,17 @@ final class ReplayTests: XCTestCase {
     }
 
     func test_dirtyRecordsAreEachAccountedForInTheReconciliation() throws {
+        try assertDirtyRecordsAccountedFor(arguments: ["--nodes", "2"])
+    }
+
+    /// The same on three nodes whose calls run on their call threads (`--inbound thread`), the driver's too:
+    /// replicated offices, reconciliation queries and all, with the same figures as on the pool.
+    func test_dirtyRecordsAreEachAccountedForWithCallsOnTheNodesCallThreads() throws {
+        try assertDirtyRecordsAccountedFor(arguments: ["--nodes", "3", "--inbound", "thread"])
+    }
+
+    private func assertDirtyRecordsAccountedFor(arguments: [String], file: StaticString = #filePath,
+                                                line: UInt = #line) throws {
         let csv = """
         CaseID,Opened,Closed,Source,Category,Request.Type,Responsible.Agency,Supervisor.District,Address,Request.Details
         1,01/05/2015 10:00:00 AM,01/06/2015 10:00:00 AM,Web Self Service,Graffiti,tag,DPW,3,a,"wall, north side"
@@ -199,7 +210,7 @@ final class ReplayTests: XCTestCase {
         4,01/09/2015 10:00:00 AM,01/12/2015 10:00:00 AM,Voice In,Sewer,odor,PUC,5,d,
         5,not a date,,Voice In,Sewer,odor,PUC,5,e,bad open
         """
-        let json = try Self.replayJSON(Data(csv.utf8))
+        let json = try Self.replayJSON(Data(csv.utf8), arguments: arguments, file: file, line: line)
         let trace = try XCTUnwrap(json["trace"] as? [String: Any])
         let rec = try XCTUnwrap(json["reconciliation"] as? [String: Any])
         XCTAssertEqual(trace["recordsRead"] as? Int, 6)

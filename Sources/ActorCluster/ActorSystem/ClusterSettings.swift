@@ -27,15 +27,15 @@ public struct ClusterSettings: Sendable {
         case ioThread
         /// On the node's call threads (`callThreads`, `CallThread`), beside the I/O thread: the calls of a read
         /// are queued there with one wake-up and run one after another, and their replies are written once the
-        /// batch is done, many per `write(2)` (about a third less CPU per call than the pool, a sixth of the
-        /// syscalls; `Docs/performance.md`). A handler that computes for long delays the calls queued behind it
+        /// batch is done, many per `write(2)` (about a third less CPU per call than the pool and a sixth of the
+        /// syscalls, but on 2 cores fewer calls per second: `Docs/performance.md`). A handler that computes for long delays the calls queued behind it
         /// on its thread (never reading, writing, keep-alives or membership); async waits (sleeps, calls) free
         /// the thread, as on the pool.
         case callThread
     }
 
-    /// Where inbound calls run. Default `.callThread`.
-    public var inboundExecution: InboundExecution = .callThread
+    /// Where inbound calls run. Default `.globalPool`.
+    public var inboundExecution: InboundExecution = .globalPool
     /// Call threads of a node in `.callThread` mode, 1 to `maxCallThreads`; the calls of one recipient actor always
     /// run on the same one. Default: half the processors (at least 1, at most 8), so the I/O thread and the
     /// processes sharing the machine keep the rest.

@@ -13,8 +13,8 @@ import Synchronization
 ///   `RemoteCallError.nodeUnreachable`. A remote throw arrives as the thrown value itself when its type is a
 ///   `WireError` registered here (`registerWireError(_:)`), as `RemoteCallError.relayed` when it is a
 ///   `RemoteCallError` (a call the callee made failed), otherwise as `RemoteCallError.remoteError`.
-/// - Inbound calls run as separate tasks off the I/O thread (`ClusterSettings.inboundExecution`; by default on the
-///   node's call threads, where an actor's calls queue on one thread): a call that awaits never holds up others.
+/// - Inbound calls run as separate tasks off the I/O thread (`ClusterSettings.inboundExecution`: by default on the
+///   global pool, or on the node's call threads): a slow actor does not delay other actors.
 ///
 /// Lifecycle: `init` binds the listen address and starts I/O; `shutdown()` fails pending calls with
 /// `.systemShutDown` and closes every connection.
