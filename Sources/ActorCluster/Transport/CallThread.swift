@@ -1,4 +1,3 @@
-import CEpoll
 import Dispatch
 import Glibc
 import Synchronization
@@ -76,12 +75,7 @@ final class CallThread: TaskExecutor, @unchecked Sendable {
     func start(name: String) -> Bool {
         threadState.withLock { st -> Bool in
             guard !st.started, !inbox.withLock({ $0.stopRequested }) else { return false }
-            let box = Unmanaged.passRetained(CallThreadBox(executor: self, name: name))
-            var tid = pthread_t()
-            guard pthread_create(&tid, nil, callThreadMain, box.toOpaque()) == 0 else {
-                box.release()
-                return false
-            }
+            guard let tid = startNamedThread(name, { self.run() }) else { return false }
             st.started = true
             st.thread = tid
             // Lock order: threadState, then inbox (never the reverse).
@@ -135,9 +129,9 @@ final class CallThread: TaskExecutor, @unchecked Sendable {
 
     // MARK: - The thread
 
-    fileprivate func run() {
+    private func run() {
         threadID.store(UInt(bitPattern: Int(bitPattern: UInt(pthread_self()))), ordering: .releasing)
-        // Unretained: the thread's box holds the executor until `run` returns, and the value is cleared first.
+        // Unretained: the thread's closure holds the executor until `run` returns, and the value is cleared first.
         if let key = Self.currentKey { _ = pthread_setspecific(key, Unmanaged.passUnretained(self).toOpaque()) }
         defer { if let key = Self.currentKey { _ = pthread_setspecific(key, nil) } }
         let executor = asUnownedTaskExecutor()
@@ -189,21 +183,4 @@ final class CallThread: TaskExecutor, @unchecked Sendable {
             for action in batch { action() }
         }
     }
-}
-
-private final class CallThreadBox {
-    let executor: CallThread
-    let name: String
-    init(executor: CallThread, name: String) {
-        self.executor = executor
-        self.name = name
-    }
-}
-
-private func callThreadMain(_ arg: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
-    guard let arg else { return nil }
-    let box = Unmanaged<CallThreadBox>.fromOpaque(arg).takeRetainedValue()
-    cepoll_set_thread_name(box.name)
-    box.executor.run()
-    return nil
 }

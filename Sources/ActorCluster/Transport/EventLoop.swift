@@ -122,13 +122,7 @@ final class EventLoop: @unchecked Sendable {
         guard isValid else { return false }
         return threadState.withLock { st -> Bool in
             guard !st.started else { return false }
-            let box = Unmanaged.passRetained(LoopThreadBox(loop: self, name: name))
-            var tid = pthread_t()
-            let rc = pthread_create(&tid, nil, eventLoopThreadMain, box.toOpaque())
-            guard rc == 0 else {
-                box.release()
-                return false
-            }
+            guard let tid = startNamedThread(name, { self.run() }) else { return false }
             st.started = true
             st.thread = tid
             return true
@@ -251,7 +245,7 @@ final class EventLoop: @unchecked Sendable {
 
     // MARK: - Loop thread
 
-    fileprivate func run() {
+    private func run() {
         loopThread.store(UInt(bitPattern: Int(bitPattern: UInt(pthread_self()))), ordering: .releasing)
         var tokens = [UInt64](repeating: 0, count: Self.maxEvents)
         var masks = [UInt32](repeating: 0, count: Self.maxEvents)
@@ -365,23 +359,6 @@ final class EventLoop: @unchecked Sendable {
         }
         return enterSleep() ? ms : 0
     }
-}
-
-private final class LoopThreadBox {
-    let loop: EventLoop
-    let name: String
-    init(loop: EventLoop, name: String) {
-        self.loop = loop
-        self.name = name
-    }
-}
-
-private func eventLoopThreadMain(_ arg: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
-    guard let arg else { return nil }
-    let box = Unmanaged<LoopThreadBox>.fromOpaque(arg).takeRetainedValue()
-    cepoll_set_thread_name(box.name)
-    box.loop.run()
-    return nil
 }
 
 /// Runs Swift concurrency jobs on an event loop's thread (SE-0417 task executor), so a task that prefers it —
