@@ -596,14 +596,27 @@ public distributed actor HotlineNode {
         throw HotlineError.unknownCase(key)
     }
 
-    /// Runs supervision on every district office hosted on this node (local calls). Returns escalations
+    /// Runs supervision on every district office hosted on this node (local calls), the offices at the same
+    /// time: each replicates what it recorded on its own stream, so their quorum round trips overlap (and the
+    /// replicas' journals write them in one group commit) instead of following one another. Returns escalations
     /// recorded.
+    ///
+    /// - Throws: the first office's error (`HotlineError.unavailable`); the other offices still finish their run.
     public distributed func runLocalSupervision() async throws -> Int {
-        var total = 0
-        for case let office as DistrictOffice in hosted.values {
-            total += try await office.runSupervision()
+        let offices = hosted.values.compactMap { $0 as? DistrictOffice }
+        return try await withThrowingTaskGroup(of: Int.self) { group in
+            for office in offices { group.addTask { try await office.runSupervision() } }
+            var total = 0
+            var firstError: (any Error)?
+            while let outcome = await group.nextResult() {
+                switch outcome {
+                case .success(let n): total += n
+                case .failure(let error): firstError = firstError ?? error
+                }
+            }
+            if let firstError { throw firstError }
+            return total
         }
-        return total
     }
 
     public distributed func info() async -> HotlineNodeInfo {
