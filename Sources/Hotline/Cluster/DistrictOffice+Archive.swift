@@ -193,7 +193,7 @@ extension DistrictOffice {
             guard !header.live else { continue }
             cases[id] = nil
             encodedSizes[id] = nil
-            openCases.remove(id)
+            supervisionDueAt[id] = nil
             archived[id] = ArchivedCase(header, at: location)
         }
         archive = file

@@ -83,8 +83,10 @@ public distributed actor DistrictOffice {
     private var intakeKeysInUse: [IntakeKey: [CheckedContinuation<Void, Never>]] = [:]
     /// Cases merged under each lead case (from the children's `mergedInto`): they follow its reply.
     var childrenOf: [CaseID: Set<CaseID>] = [:]
-    /// Cases whose status is open: supervision looks only at these.
-    var openCases: Set<CaseID> = []
+    /// Open cases, each with the earliest instant supervision may find something due on it
+    /// (`WorkOrder.nextSupervisionDue`); `Date.distantPast` for a case changed since supervision last looked at it.
+    /// A tick looks only at the cases due (`runSupervision`), not at every open case.
+    var supervisionDueAt: [CaseID: Date] = [:]
     /// Encoded size of each case's events at a given event count, for byte-sized pages (`eventLogs`).
     var encodedSizes: [CaseID: (events: Int, bytes: Int)] = [:]
     /// The office's own supervision timer (`HotlineContext.supervisionInterval`), started once it serves.
@@ -416,7 +418,7 @@ public distributed actor DistrictOffice {
         appliedIndex = 0
         bytesSinceSnapshot = 0
         lastSnapshotBytes = 0
-        openCases = []
+        supervisionDueAt = [:]
         awaitingDelivery = []
         encodedSizes = [:]
         byIntakeKey = [:]
@@ -796,16 +798,17 @@ public distributed actor DistrictOffice {
         // one round trip to the replicas instead of one per case.
         var changed: [(log: CaseLog, count: Int)] = []
         var payloads: [[UInt8]] = []
-        for id in openCases.sorted() {
+        // Only the cases due now or changed since the last look (`supervisionDueAt`); each learns when it is next due.
+        var nextDue: [(CaseID, Date?)] = []
+        for id in supervisionDueAt.compactMap({ $0.value <= now ? $0.key : nil }).sorted() {
             guard var log = cases[id] else { continue }
             let count = log.events.count
-            let due = log.order.supervisionDue(at: now, settings: context.settings)
-            guard !due.isEmpty else { continue }
-            for body in due {
+            for body in log.order.supervisionDue(at: now, settings: context.settings) {
                 if (try? log.record(body, at: now, by: .system(component: "supervisor"))) != nil {
                     fired += 1
                 }
             }
+            nextDue.append((id, log.order.nextSupervisionDue(settings: context.settings)))
             guard log.events.count > count else { continue }
             changed.append((log, count))
             payloads.append(try Wire.BinaryEncoder().encode(Array(log.events[count...])))
@@ -814,6 +817,8 @@ public distributed actor DistrictOffice {
             store(log)
             noteEncodedSize(of: log, after: count, changeBytes: payloads[i].count)
         }
+        // After `store`, which marks a changed case as changed: what supervision just computed for it is current.
+        for (id, next) in nextDue where supervisionDueAt[id] != nil { supervisionDueAt[id] = next ?? .distantFuture }
         try await replicate(payloads)
         // The courier's timer is the one that delivers; supervision's tick only makes sure one is set.
         scheduleDeliveries()
@@ -947,7 +952,8 @@ public distributed actor DistrictOffice {
         // A contact linked to the case answers its retries with this case too.
         for contact in log.order.repeatContacts { if let key = contact.intakeKey { byIntakeKey[key] = log.id } }
         if let parent = log.order.mergedInto { childrenOf[parent, default: []].insert(log.id) }
-        if log.order.status.isOpen { openCases.insert(log.id) } else { openCases.remove(log.id) }
+        // Changed: supervision looks at it again at its next tick (and then learns when it is next due).
+        supervisionDueAt[log.id] = log.order.status.isOpen ? .distantPast : nil
         if log.order.assignmentsAwaitingDelivery.isEmpty { awaitingDelivery.remove(log.id) } else { awaitingDelivery.insert(log.id) }
     }
 }

@@ -59,6 +59,45 @@ extension WorkOrder {
         remindersDue(at: instant, settings: settings) + escalationsDue(at: instant, settings: settings).map(\.eventBody)
     }
 
+    /// The earliest instant at which `supervisionDue(at:settings:)` is not empty, with the case as it is now; nil when
+    /// nothing falls due without a further event (the case is closed or a draft, or no current-round assignment is
+    /// waiting). `Date.distantPast` when something is due already (e.g. level 3 of a case reopened often enough).
+    ///
+    /// Between two events of a case, what supervision finds due only grows with time — a reminder once its point has
+    /// passed, level 1 once a deadline has, level 2 once its working days have — and stays until it is recorded. So a
+    /// timer may leave a case alone until this instant and must ask again after every change of the case
+    /// (`DistrictOffice` does: its ticks look only at the cases due, not at every open case).
+    ///
+    /// Found among the instants where a rule can change its answer — per waiting current-round assignment, the half of
+    /// each window or each `remindersBefore` point, the instant just after its sign and handle deadlines (overdue, level
+    /// 1) and just after `levelTwoAfterWorkingDays` working days past the handle deadline (level 2) — by a binary
+    /// search on `supervisionDue` itself, so each rule stays written once.
+    public func nextSupervisionDue(settings: WorkflowSettings = .default) -> Date? {
+        guard status.isOpen, status != .draft else { return nil }
+        var instants: [Date] = [.distantPast]
+        func justAfter(_ d: Date) -> Date { Date(timeIntervalSinceReferenceDate: d.timeIntervalSinceReferenceDate.nextUp) }
+        for a in assignments where a.round == currentRound && !a.status.isFinished && a.repliedAt == nil {
+            for deadline in [a.due.sign, a.due.handle] {
+                // The same expressions as `remindersDue`, so the instants are the ones it compares with.
+                instants.append(a.sentAt.addingTimeInterval(deadline.timeIntervalSince(a.sentAt) / 2))
+                for lead in settings.remindersBefore ?? [] {
+                    instants.append(Deadline.before(due: deadline, limit: lead, calendar: settings.calendar))
+                }
+                instants.append(justAfter(deadline))
+            }
+            instants.append(justAfter(Deadline.due(start: a.due.handle, limit: .workingDays(settings.levelTwoAfterWorkingDays),
+                                                   calendar: settings.calendar)))
+        }
+        instants.sort()
+        // The first instant with something due (monotone: empty before it, not empty from it on).
+        var low = 0, high = instants.count
+        while low < high {
+            let mid = (low + high) / 2
+            if supervisionDue(at: instants[mid], settings: settings).isEmpty { low = mid + 1 } else { high = mid }
+        }
+        return low < instants.count ? instants[low] : nil
+    }
+
     /// Current-round assignments overdue at `instant` (`isOverdue`): the case's overdue flag.
     public func overdueAssignments(at instant: Date) -> [Assignment] {
         guard status.isOpen else { return [] }
