@@ -531,8 +531,9 @@ public distributed actor DistrictOffice {
                                at: now, by: .system(component: "shift-leader"))
             }
             try log.record(.queuedForClassification(group: request.group), at: now, by: request.author)
-        } catch let e as CaseRuleViolation {
-            throw HotlineError.ruleViolation("\(e)")
+        } catch {
+            // Every throw above is a `CaseRuleViolation` (typed throws).
+            throw HotlineError.ruleViolation("\(error)")
         }
         try await commit(log, after: 0)
         return CaseSnapshot(log)
