@@ -30,7 +30,7 @@ extension WorkOrder {
             default: continue
             }
             let sent = reminders.filter { $0.assignment == a.id }.map(\.note)
-            // Only formatted for a reminder that is due (the timer asks about every open case on every tick).
+            // Only formatted for a reminder that is due (`nextSupervisionDue` asks at several instants that find none).
             func tail() -> String { "(\(a.unit), due \(deadline.at.formatted(Self.stampStyle)))" }
             guard let leads = settings.remindersBefore, !leads.isEmpty else {
                 let half = a.sentAt.addingTimeInterval(deadline.at.timeIntervalSince(a.sentAt) / 2)
