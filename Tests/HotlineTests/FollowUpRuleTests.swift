@@ -145,6 +145,122 @@ final class FollowUpRuleTests: XCTestCase {
         }
     }
 
+    /// A timer that leaves each case alone until its `nextSupervisionDue` (as `DistrictOffice` does, asking again after
+    /// every change) records exactly what a timer asking about every open case at every tick records: random case
+    /// histories — deliveries, signs, extensions asked and decided, replies, reviews, callbacks, reopenings and new
+    /// rounds at random moments, between ticks 1 h to 6 days apart — with reminders at half the window and at
+    /// `remindersBefore` points. Three fixed seeds, which between them reach reminders, levels 1–3, extensions and
+    /// reopenings (asserted), and one random seed, printed (`FOLLOWUP_SEED=<seed>` replays it).
+    func test_supervisionThatSkipsCasesUntilTheyAreDueRecordsWhatAFullScanRecords() throws {
+        var seen: [String: Int] = [:]
+        for seed: UInt64 in [1, 2, 3] {
+            seen.merge(try compareSupervisionTimers(seed: seed), uniquingKeysWith: +)
+        }
+        for kind in ["reminder", "level 1", "level 2", "level 3", "extension", "reopened"] {
+            XCTAssertGreaterThan(seen[kind] ?? 0, 0, "no history of seeds 1–3 had a \(kind); seen \(seen)")
+        }
+        let seed = ProcessInfo.processInfo.environment["FOLLOWUP_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 4...(1 << 40))
+        print("FollowUpRuleTests: FOLLOWUP_SEED=\(seed)")
+        _ = try compareSupervisionTimers(seed: seed)
+    }
+
+    /// Plays the random histories of `seed` under both timers and asserts they record the same events. Returns what the
+    /// histories' supervision recorded and what they went through, by kind.
+    private func compareSupervisionTimers(seed: UInt64) throws -> [String: Int] {
+        var rng = TestRandom(seed: seed)
+        var seen: [String: Int] = [:]
+        for settings in [WorkflowSettings.default, WorkflowSettings(remindersBefore: [.naturalHours(1), .workingDays(1)])] {
+            for trial in 0..<18 {
+                // Busy units act at one tick in two, slow ones at one in eight (so level 2 has the weeks it needs).
+                let actsOneIn = [2, 8, 3][trial % 3]
+                var everyTick = try unsignedComplaint(co: trial % 2 == 0 ? ["210302-GOV"] : [], settings: settings)
+                var whenDue = everyTick
+                var nextDue = Date.distantPast  // changed since supervision last looked
+                for tick in 0..<60 {
+                    // Somebody acts, on both copies alike (the same step from the same state).
+                    let at = everyTick.now.addingTimeInterval(Double(rng.next(in: 3_600...(4 * 86_400))))
+                    if rng.next(in: 1...actsOneIn) == 1, let step = Self.randomStep(everyTick, &rng) {
+                        let a = Self.attempt(step, at: at, on: &everyTick)
+                        let b = Self.attempt(step, at: at, on: &whenDue)
+                        XCTAssertEqual(a, b)
+                        if case .success = b { nextDue = .distantPast }
+                    }
+                    // The tick, a little later.
+                    let now = at.addingTimeInterval(Double(rng.next(in: 60...(2 * 86_400))))
+                    try record(everyTick.order.supervisionDue(at: now, settings: settings), on: &everyTick, at: now)
+                    if nextDue <= now {
+                        try record(whenDue.order.supervisionDue(at: now, settings: settings), on: &whenDue, at: now)
+                        nextDue = whenDue.order.nextSupervisionDue(settings: settings) ?? .distantFuture
+                    } else {
+                        whenDue.now = now
+                    }
+                    XCTAssertEqual(whenDue.log.events, everyTick.log.events,
+                                   "seed \(seed), trial \(trial), tick \(tick): the timers recorded different things")
+                    if whenDue.log.events != everyTick.log.events { return seen }
+                }
+                for event in everyTick.log.events {
+                    switch event.body {
+                    case .reminderSent where event.author == supervisorTimer: seen["reminder", default: 0] += 1
+                    case .supervisionEscalated(let level, _, _): seen["level \(level.rawValue)", default: 0] += 1
+                    case .extensionDecided: seen["extension", default: 0] += 1
+                    case .reopened: seen["reopened", default: 0] += 1
+                    default: break
+                    }
+                }
+            }
+        }
+        return seen
+    }
+
+    /// Records `step` at `at`: the event's body, or the rule it broke.
+    private static func attempt(_ step: (body: CaseEventBody, by: EventAuthor), at: Date,
+                                on s: inout Scenario) -> Result<CaseEventBody, CaseRuleViolation> {
+        do { return .success(try s.step(step.body, by: step.by, at: at).body) } catch { return .failure(error) }
+    }
+
+    /// A step a unit, the hotline or a citizen might take next on the case (nil: none can).
+    private static func randomStep(_ s: Scenario, _ rng: inout TestRandom) -> (body: CaseEventBody, by: EventAuthor)? {
+        let order = s.order
+        let current = order.assignments.filter { $0.round == order.currentRound && !$0.status.isFinished }
+        var choices: [(body: CaseEventBody, by: EventAuthor)] = []
+        for a in current {
+            let unit = EventAuthor.unit(code: a.unit)
+            switch a.status {
+            case .sent: choices.append((.assignmentDelivered(assignment: a.id), supervisorTimer))
+            case .delivered: choices.append((.assignmentSigned(assignment: a.id), unit))
+            case .signed:
+                choices.append((.unitReplied(assignment: a.id, text: "已处理 Done"), unit))
+                choices.append((.extensionRequested(assignment: a.id, extra: .workingDays(3), reason: "需要协调"), unit))
+            default: break
+            }
+        }
+        if let pending = order.extensions.last(where: { $0.decision == nil }) {
+            choices.append((.extensionDecided(request: pending.id, approved: rng.next(in: 0...1) == 1, note: "审核"), hotlineStaff))
+        }
+        switch order.status {
+        case .replied: choices.append((.replyReviewed(accepted: true, note: "答复规范"), hotlineStaff))
+        case .pendingCallback:
+            // Refused steps (a reopening before the unsatisfied callback, a close before a satisfied one) are refused on
+            // both copies alike.
+            for satisfaction in [Satisfaction.unsatisfied, .satisfied] {
+                choices.append((.callbackAttempted(outcome: .reached(evaluation: CallbackEvaluation(resolved: satisfaction == .satisfied,
+                                                                                                 satisfaction: satisfaction))),
+                                hotlineStaff))
+            }
+            choices.append((.reopened(reason: .citizenUnsatisfied, note: "callback"), hotlineStaff))
+            choices.append((.closed(reason: .callbackCompleted), hotlineStaff))
+        case .reopened:
+            if let next = order.redispatchAfterReopen { choices.append((.queuedForDispatch(group: next.group), hotlineStaff)) }
+        case .pendingDispatch:
+            if let next = order.redispatchAfterReopen ?? order.dispatches.last.map({ (group: "", order: DispatchOrder(decision: $0.decision, profile: $0.profile)) }) {
+                choices.append((.dispatched(order: next.order), hotlineStaff))
+            }
+        default: break
+        }
+        guard !choices.isEmpty else { return nil }
+        return choices[rng.next(in: 0...(choices.count - 1))]
+    }
+
     /// Jumps to each `nextSupervisionDue` and records what is due there, as a supervisor's tick would, checking the
     /// instant exactly at each step (at most 30). Returns what was recorded.
     private func superviseUntilQuiet(_ s: inout Scenario, settings: WorkflowSettings) throws -> [CaseEventBody] {
@@ -182,5 +298,21 @@ final class FollowUpRuleTests: XCTestCase {
         XCTAssertFalse(s.order.supervisionDue(at: next, settings: settings).isEmpty, file: file, line: line)
         let before = Date(timeIntervalSinceReferenceDate: next.timeIntervalSinceReferenceDate.nextDown)
         XCTAssertTrue(s.order.supervisionDue(at: before, settings: settings).isEmpty, file: file, line: line)
+    }
+}
+
+/// A seeded generator for the tests' random histories (SplitMix64).
+struct TestRandom {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next(in range: ClosedRange<Int>) -> Int {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return range.lowerBound + Int(z % UInt64(range.count))
     }
 }
