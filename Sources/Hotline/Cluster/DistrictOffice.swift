@@ -84,8 +84,9 @@ public distributed actor DistrictOffice {
     /// Cases merged under each lead case (from the children's `mergedInto`): they follow its reply.
     var childrenOf: [CaseID: Set<CaseID>] = [:]
     /// Open cases, each with the earliest instant supervision may find something due on it
-    /// (`WorkOrder.nextSupervisionDue`); `Date.distantPast` for a case changed since supervision last looked at it.
-    /// A tick looks only at the cases due (`runSupervision`), not at every open case.
+    /// (`WorkOrder.nextSupervisionDue`); `Date.distantPast` for a case changed since supervision last looked at it,
+    /// `Date.distantFuture` for one where nothing falls due before its next change. A tick looks only at the cases due
+    /// (`runSupervision`), not at every open case.
     var supervisionDueAt: [CaseID: Date] = [:]
     /// Encoded size of each case's events at a given event count, for byte-sized pages (`eventLogs`).
     var encodedSizes: [CaseID: (events: Int, bytes: Int)] = [:]
