@@ -167,6 +167,11 @@ fi
 
 # ---- helpers ----------------------------------------------------------------------------------------------
 rss_kib() { awk '/^VmRSS:/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# Drops the page cache of the given files (posix_fadvise DONTNEED through `dd iflag=nocache`; no root needed)
+# before an idle-RSS reading, so that every process maps its code as read from disk, as after a reboot. A
+# binary its linker (or dpkg) has just written sits in the cache in larger folios, which the kernel maps in
+# larger pieces: measured +2 MB VmRSS per `hotline node` (Docs/performance.md, "Idle RSS").
+evict_page_cache() { local f; for f in "$@"; do [[ -f $f ]] && sync "$f" && dd if="$f" iflag=nocache count=0 status=none; done; return 0; }
 # Waits (≤ 20 s) until FILE has a line matching PATTERN.
 wait_line() { local i; for ((i = 0; i < 200; i++)); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 # Records every key=value of a RESULT line.
@@ -185,6 +190,7 @@ run_socket_anchor() {   # round impl bin workload count
     [[ $w == stream ]] && { mode=sink; size=$STREAM_SIZE; }
     [[ $w == pipeline ]] && extra=$PIPE_DEPTH
     : > "$out"
+    [[ $w == rtt ]] && evict_page_cache "$bin"
     "$bin" server "$mode" "$n" > "$out" 2>&1 &
     sp=$!; live+=("$sp")
     if ! wait_line "$out" '^port '; then say "$impl server did not start: $(cat "$out")"; kill -KILL "$sp" 2>/dev/null; return; fi
@@ -202,6 +208,7 @@ run_erlang() {   # round workload count
     erl_seq=$((erl_seq + 1))
     sname="hbs$$x$erl_seq@127.0.0.1"; cname="hbc$$x$erl_seq@127.0.0.1"
     : > "$out"
+    [[ $w == rtt ]] && evict_page_cache /usr/lib/erlang/erts-*/bin/beam.smp
     erl -name "$sname" -setcookie hotlinebench -noshell -pa "$ERL_DIR" -eval 'hanchor:server()' > "$out" 2>&1 &
     sp=$!; live+=("$sp")
     if ! wait_line "$out" '^ready'; then say "Erlang server did not start: $(cat "$out")"; kill -KILL "$sp" 2>/dev/null; return; fi
@@ -220,7 +227,8 @@ run_hotline() {   # round workload
     pipeline) timeout "$RUN_TIMEOUT" "$HOTLINE_BIN" bench pipeline --no-raw --inbound "$HOTLINE_INBOUND" --calls "$PIPE_CALLS_H" --depth "$PIPE_DEPTH" --payload "$RTT_SIZE" > "$j" ;;
     stream)   timeout "$RUN_TIMEOUT" "$HOTLINE_BIN" bench stream --no-raw --inbound "$HOTLINE_INBOUND" --messages "$STREAM_H" --size "$STREAM_SIZE" > "$j" ;;
     fanout)   timeout "$RUN_TIMEOUT" "$HOTLINE_BIN" bench fanout --inbound "$HOTLINE_INBOUND" --calls "$FANOUT_CALLS" --peers 4 --depth 16 > "$j" ;;
-    rss)      (cd "$root" && timeout "$RUN_TIMEOUT" "$HOTLINE_BIN" bench idle-rss --nodes 3 --settle-ms 3000) > "$j" ;;
+    rss)      evict_page_cache "$HOTLINE_BIN"
+              (cd "$root" && timeout "$RUN_TIMEOUT" "$HOTLINE_BIN" bench idle-rss --nodes 3 --settle-ms 3000) > "$j" ;;
     replay)
         t0=$(date +%s.%N)
         (cd "$root" && timeout 600 "$HOTLINE_BIN" replay --nodes 3 --inbound "$HOTLINE_INBOUND" --json) > "$j" 2> "$work/replay.err"
