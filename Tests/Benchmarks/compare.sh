@@ -7,6 +7,7 @@
 # 64 B request; median, p99, p99.9), pipeline (64 outstanding 64 B requests; calls/s), stream (one-way 100 B
 # messages counted at the receiver; messages/s); Hotline alone: fanout (one process calling 4 node processes at
 # once), replay (wall seconds of `hotline replay --nodes 3` on the bundled trace), idle RSS (3 idle nodes).
+# Idle RSS is read with each binary's page cache dropped first (evict_page_cache below).
 #
 # Rounds alternate Hotline and the anchors (odd rounds: hotline C NIO Erlang, even rounds the reverse order),
 # each run after waiting (bounded) for an idle host; the table shows medians over rounds and the ratios the
