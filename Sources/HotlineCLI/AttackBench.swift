@@ -703,7 +703,7 @@ enum AttackBench {
     }
 
     static func fdLimit(_ pid: Int32) -> Int? {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8) else { return nil }
+        guard let text = NodeProcess.procFileText("/proc/\(pid)/limits") else { return nil }
         for line in text.split(separator: "\n") where line.hasPrefix("Max open files") {
             return line.split(separator: " ", omittingEmptySubsequences: true).dropFirst(3).first.flatMap { Int($0) }
         }

@@ -234,7 +234,7 @@ enum RawAttacker {
     static func listeningPorts() -> Set<UInt16> {
         var ports: Set<UInt16> = []
         for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { continue }
+            guard let text = NodeProcess.procFileText(file) else { continue }
             for line in text.split(separator: "\n").dropFirst() {
                 let cols = line.split(separator: " ", omittingEmptySubsequences: true)
                 guard cols.count > 3, cols[3] == "0A", let colon = cols[1].lastIndex(of: ":"),

@@ -291,7 +291,7 @@ enum BenchCommand {
     /// --static-swift-stdlib`, how `Tests/Benchmarks/compare.sh` and `Docs/operations.md` build it), "dynamic" when
     /// it loads `libswiftCore.so` (read from /proc/self/maps).
     static var swiftStdlibLinkage: String {
-        let maps = (try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8)) ?? ""
+        let maps = NodeProcess.procFileText("/proc/self/maps") ?? ""
         return maps.contains("libswiftCore.so") ? "dynamic" : "static"
     }
 
@@ -305,7 +305,7 @@ enum BenchCommand {
 
     /// Resident set size of a process, from /proc/PID/status (0 when unreadable).
     static func vmRSSKiB(pid: Int32) -> Int {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
+        guard let text = NodeProcess.procFileText("/proc/\(pid)/status") else { return 0 }
         for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
             return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0
         }

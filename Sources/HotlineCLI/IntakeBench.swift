@@ -172,7 +172,7 @@ enum IntakeBench {
 
     /// User + system CPU seconds of `pid` so far, from `/proc/<pid>/stat` (0 when unreadable).
     static func cpuSeconds(_ pid: Int32) -> Double {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        guard let text = NodeProcess.procFileText("/proc/\(pid)/stat"),
               let close = text.lastIndex(of: ")") else { return 0 }
         // Fields after the command name: state is field 3; utime and stime are fields 14 and 15.
         let fields = text[text.index(after: close)...].split(separator: " ")

@@ -303,7 +303,7 @@ enum RecoveryBench {
 
     /// CPU time (user + system) `pid` used so far, in seconds (`/proc/PID/stat`, clock ticks of 1/100 s).
     static func cpuSeconds(_ pid: Int32) -> Double? {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        guard let text = NodeProcess.procFileText("/proc/\(pid)/stat"),
               let close = text.lastIndex(of: ")") else { return nil }
         let fields = text[text.index(after: close)...].split(separator: " ")
         guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
@@ -312,7 +312,7 @@ enum RecoveryBench {
 
     /// VmHWM (peak resident memory) of `pid` in KiB.
     static func peakKiB(_ pid: Int32) -> Int? {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+        guard let text = NodeProcess.procFileText("/proc/\(pid)/status"),
               let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return nil }
         return Int(line.split(separator: " ").dropFirst().first ?? "")
     }

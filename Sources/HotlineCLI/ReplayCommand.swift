@@ -274,7 +274,7 @@ final class Interruption: Sendable {
 func killChildProcesses() {
     let me = getpid()
     for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
-        guard let pid = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        guard let pid = Int32(entry), let stat = NodeProcess.procFileText("/proc/\(pid)/stat"),
               let close = stat.lastIndex(of: ")") else { continue }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         if fields.count > 2, Int32(fields[1]) == me { kill(pid, SIGKILL) }

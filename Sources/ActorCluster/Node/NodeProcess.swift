@@ -148,9 +148,28 @@ public final class NodeProcess: @unchecked Sendable {
         return String(decoding: data, as: UTF8.self).split(separator: "\n").suffix(lines).map(String.init)
     }
 
+    /// The whole text of a `/proc` file (`/proc/self/maps`, `/proc/<pid>/status`, `/proc/net/tcp`, …), read until
+    /// end of file, at most `maxBytes` (default 8 MiB); nil when it cannot be opened or read.
+    ///
+    /// `String(contentsOfFile:)` is not enough here: a `/proc` file reports size 0, and Foundation then reads a
+    /// single page (4,093 bytes of `/proc/self/maps` measured), so anything after it was silently missing.
+    public static func procFileText(_ path: String, maxBytes: Int = 8 << 20) -> String? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        var data = Data()
+        while data.count < maxBytes {
+            let chunk: Data?
+            do { chunk = try handle.read(upToCount: min(65_536, maxBytes - data.count)) } catch { return nil }
+            // nil or empty: end of file.
+            guard let chunk, !chunk.isEmpty else { break }
+            data.append(chunk)
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
     /// Resident memory (VmRSS) of process `pid` in KiB, from `/proc/<pid>/status`; nil where there is none.
     public static func residentKiB(pid: Int32) -> Int? {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        guard let text = procFileText("/proc/\(pid)/status") else { return nil }
         for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
             return Int(line.dropFirst(6).trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "")
         }
