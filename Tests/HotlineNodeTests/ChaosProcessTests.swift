@@ -155,7 +155,7 @@ final class ChaosProcessTests: XCTestCase {
                 for i in stride(from: 4, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
                 let gaps = order.map { _ in Int(rng.next() % 7) * 100 }
                 print("chaos round \(round): power loss — SIGKILL every node, restart \(order.map { slots[$0].name }) \(gaps) ms apart")
-                for s in slots { s.process.kill() }
+                NodeProcess.killAll(slots.map(\.process))
                 for (k, gap) in zip(order, gaps) {
                     try restart(k)
                     if gap > 0 { try await Task.sleep(for: .milliseconds(gap)) }

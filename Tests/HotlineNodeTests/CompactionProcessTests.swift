@@ -309,7 +309,7 @@ final class CompactionProcessTests: XCTestCase {
         var before: [CaseID: CaseHistory] = [:]
         for receipt in receipts { before[receipt.ref.id] = try await hotlines[0].findCase(receipt.ref.number.description) }
 
-        for n in nodes { n.kill() }
+        NodeProcess.killAll(nodes)
         for d in cluster.data.prefix(2) {
             let dir = d + "/replicas/snapshots"
             let snaps = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".snap") }

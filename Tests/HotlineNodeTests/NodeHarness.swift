@@ -104,7 +104,7 @@ final class NodeHarness {
 
     func stopAll() {
         for s in systems { s.shutdown() }
-        for n in nodes { n.kill() }
+        NodeProcess.killAll(nodes)
         systems.removeAll()
         nodes.removeAll()
         // XCTest keeps test case instances (and so harness properties) alive to the end of the run.

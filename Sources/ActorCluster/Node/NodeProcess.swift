@@ -191,6 +191,15 @@ public final class NodeProcess: @unchecked Sendable {
         }
     }
 
+    /// A power loss: SIGKILL to every running process of `processes` first, then waits for each to exit. Killing
+    /// them one after another (`kill()` waits for each exit, tens of ms) left the survivors time to see the first
+    /// deaths and move work onto the others before they died too — no longer every process at once.
+    public static func killAll(_ processes: [NodeProcess]) {
+        let running = processes.filter { $0.process.isRunning }
+        for p in running { Foundation.kill(p.process.processIdentifier, SIGKILL) }
+        for p in running { p.process.waitUntilExit() }
+    }
+
     /// SIGTERM and waits up to `timeout` for a clean exit (then SIGKILL). Returns the exit status.
     @discardableResult
     public func stop(timeout: Duration = .seconds(10)) -> Int32 {
